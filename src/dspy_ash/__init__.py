@@ -1,0 +1,104 @@
+"""dspy-ash: the DSPy programming model, native and async, with durable resources.
+
+`import dspy_ash as dspy` runs common DSPy code. Names load lazily, so importing the package is cheap
+and optional extras (retrieval, optimizers, the store) load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"
+_EXPORTS: dict[str, str] = {
+    # signatures
+    "InputField": "dspy_ash.signatures:InputField",
+    "OutputField": "dspy_ash.signatures:OutputField",
+    "Signature": "dspy_ash.signatures:Signature",
+    "ensure_signature": "dspy_ash.signatures:ensure_signature",
+    "infer_prefix": "dspy_ash.signatures:infer_prefix",
+    "make_signature": "dspy_ash.signatures:make_signature",
+    # primitives
+    "BaseModule": "dspy_ash.primitives:Module",
+    "Completions": "dspy_ash.primitives:Completions",
+    "Example": "dspy_ash.primitives:Example",
+    "Module": "dspy_ash.primitives:Module",
+    "Prediction": "dspy_ash.primitives:Prediction",
+    "load": "dspy_ash.primitives.saving:load",
+    # settings, events, errors
+    "BaseCallback": "dspy_ash.events:BaseCallback",
+    "configure": "dspy_ash.settings:configure",
+    "context": "dspy_ash.settings:context",
+    "settings": "dspy_ash.settings:settings",
+    "AdapterParseError": "dspy_ash.errors:AdapterParseError",
+    "ContextWindowExceededError": "dspy_ash.errors:ContextWindowExceededError",
+    "DSPyError": "dspy_ash.errors:DSPyError",
+    "DspyAshError": "dspy_ash.errors:DspyAshError",
+    "LMAuthError": "dspy_ash.errors:LMAuthError",
+    "LMError": "dspy_ash.errors:LMError",
+    "LMRateLimitError": "dspy_ash.errors:LMRateLimitError",
+    "LMTimeoutError": "dspy_ash.errors:LMTimeoutError",
+    "is_retryable_lm_error": "dspy_ash.errors:is_retryable_lm_error",
+    # adapters
+    "Adapter": "dspy_ash.adapters:Adapter",
+    "ChatAdapter": "dspy_ash.adapters:ChatAdapter",
+    "History": "dspy_ash.adapters:History",
+    "JSONAdapter": "dspy_ash.adapters:JSONAdapter",
+    # LM layer
+    "BaseLM": "dspy_ash.lm.base:BaseLM",
+    "LM": "dspy_ash.lm.lm:LM",
+    "configure_cache": "dspy_ash.lm.cache:configure_cache",
+    "inspect_history": "dspy_ash.lm.base:inspect_history",
+    "track_usage": "dspy_ash.lm.usage:track_usage",
+    # modules
+    "BestOfN": "dspy_ash.modules.best_of_n:BestOfN",
+    "ChainOfThought": "dspy_ash.modules.chain_of_thought:ChainOfThought",
+    "MultiChainComparison": "dspy_ash.modules.multi_chain_comparison:MultiChainComparison",
+    "Parallel": "dspy_ash.modules.parallel:Parallel",
+    "Predict": "dspy_ash.modules.predict:Predict",
+    "ProgramOfThought": "dspy_ash.modules.program_of_thought:ProgramOfThought",
+    "PythonInterpreter": "dspy_ash.modules.interpreter:PythonInterpreter",
+    "ReAct": "dspy_ash.modules.react:ReAct",
+    "Refine": "dspy_ash.modules.refine:Refine",
+    "Retrieve": "dspy_ash.modules.retrieve:Retrieve",
+    "Tool": "dspy_ash.modules.tool:Tool",
+    "ToolCalls": "dspy_ash.modules.tool:ToolCalls",
+    "majority": "dspy_ash.modules.aggregation:majority",
+    "streamify": "dspy_ash.modules.streaming:streamify",
+    "asyncify": "dspy_ash.utils.asyncify:asyncify",
+    "syncify": "dspy_ash.utils.asyncify:syncify",
+    # retrieval
+    "Embedder": "dspy_ash.retrievers.embedder:Embedder",
+    # evaluation
+    "Evaluate": "dspy_ash.evaluate:Evaluate",
+    # optimizers
+    "BootstrapFewShot": "dspy_ash.optimizers:BootstrapFewShot",
+    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers:BootstrapFewShotWithOptuna",
+    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
+    "BootstrapRS": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
+    "COPRO": "dspy_ash.optimizers:COPRO",
+    "Ensemble": "dspy_ash.optimizers:Ensemble",
+    "KNNFewShot": "dspy_ash.optimizers:KNNFewShot",
+    "LabeledFewShot": "dspy_ash.optimizers:LabeledFewShot",
+    "MIPROv2": "dspy_ash.optimizers:MIPROv2",
+    # DSPy compatibility
+    "install_as_dspy": "dspy_ash.compat:install_as_dspy",
+}
+
+__all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'dspy_ash' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

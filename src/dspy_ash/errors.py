@@ -1,0 +1,157 @@
+"""The exception tree of dspy-ash.
+
+    DspyAshError
+    ├── SignatureError (also ValueError)        a bad signature; names the field and what is wrong
+    ├── AdapterParseError (also ValueError)     an LM reply that does not fit the signature; keeps the raw reply
+    ├── LMError                                 anything that went wrong talking to a language model
+    │   ├── LMConfigurationError (also ValueError)
+    │   ├── LMConnectionError                   the server could not be reached (retryable)
+    │   ├── LMTimeoutError                      no answer in time (retryable)
+    │   ├── LMRateLimitError                    429 (retryable, honours retry_after)
+    │   ├── LMServerError                       5xx, 408, 409 (retryable)
+    │   ├── LMAuthError                         401 / 403
+    │   ├── LMBillingError                      402 / quota exhausted
+    │   ├── LMNotFoundError                     404: unknown model or route
+    │   ├── LMBadRequestError                   400 and other client errors
+    │   │   └── ContextWindowExceededError      the prompt does not fit the model
+    │   └── LMResponseError                     a reply that is not valid for the wire format
+    ├── CheckpointError                         an optimizer checkpoint that cannot be used
+    └── UnsupportedFeatureError                 DSPy has it, dspy-ash does not (yet)
+
+Only `dspy_ash.api` maps these to HTTP responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DspyAshError(Exception):
+    """Root of every error dspy-ash raises on purpose."""
+
+
+DSPyError = DspyAshError  # DSPy's name for the root
+
+
+class SignatureError(DspyAshError, ValueError):
+    """A signature that cannot be built: `field` names the culprit (None when the whole string is wrong)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AdapterParseError(DspyAshError, ValueError):
+    """An LM reply that could not be parsed into the signature's output fields."""
+
+    def __init__(
+        self,
+        adapter_name: str,
+        signature: Any,
+        lm_response: str,
+        message: str | None = None,
+        parsed_result: dict[str, Any] | None = None,
+    ) -> None:
+        self.adapter_name = adapter_name
+        self.signature = signature
+        self.lm_response = lm_response
+        self.parsed_result = parsed_result
+        expected = list(getattr(signature, "output_fields", {}) or {})
+        self.missing_fields = [f for f in expected if f not in (parsed_result or {})]
+        text = (message + "\n\n") if message else ""
+        text += f"Adapter {adapter_name} failed to parse the LM response. \n\nLM Response: {lm_response} \n\n"
+        text += f"Expected to find output fields in the LM response: [{', '.join(expected)}] \n\n"
+        if parsed_result is not None:
+            text += f"Actual output fields parsed from the LM response: [{', '.join(parsed_result)}] \n\n"
+        super().__init__(text)
+
+
+class LMError(DspyAshError):
+    """A failed LM call. Carries what a caller needs to decide what to do next."""
+
+    is_retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.provider = provider
+        self.model = model
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.body = body
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{k}={v}"
+            for k, v in (("provider", self.provider), ("model", self.model), ("status", self.status))
+            if v is not None
+        )
+        return f"{self.message} ({where})" if where else self.message
+
+
+class LMConfigurationError(LMError, ValueError):
+    pass
+
+
+class LMConnectionError(LMError):
+    is_retryable = True
+
+
+class LMTimeoutError(LMError):
+    is_retryable = True
+
+
+class LMRateLimitError(LMError):
+    is_retryable = True
+
+
+class LMServerError(LMError):
+    is_retryable = True
+
+
+class LMAuthError(LMError):
+    pass
+
+
+class LMBillingError(LMError):
+    pass
+
+
+class LMNotFoundError(LMError):
+    pass
+
+
+class LMBadRequestError(LMError):
+    pass
+
+
+class ContextWindowExceededError(LMBadRequestError):
+    pass
+
+
+class LMResponseError(LMError):
+    pass
+
+
+class CheckpointError(DspyAshError):
+    pass
+
+
+class UnsupportedFeatureError(DspyAshError, NotImplementedError):
+    pass
+
+
+def is_retryable_lm_error(exc: BaseException) -> bool:
+    """Whether a failed LM call is worth trying again (rate limit, timeout, transport, 5xx)."""
+    return isinstance(exc, LMError) and exc.is_retryable

@@ -1,0 +1,170 @@
+"""The event bus: every module, adapter, LM and tool call announces its start and its end.
+
+Subscribers are callables or objects with `on_event(event)`, registered globally with
+`configure(callbacks=[...])`, per call with `context(callbacks=[...])`, or per instance
+(`Predict(..., callbacks=[...])`). DSPy-style callbacks (`BaseCallback` with `on_module_start`
+and friends) are subscribers too. Tracing, the store's recorder and metrics all listen here; the
+engine never writes anywhere itself.
+
+When nothing listens, a call costs one context-variable read and no event objects are built.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dspy_ash.settings import settings
+
+logger = logging.getLogger("dspy_ash.events")
+
+Kind = Literal["module", "lm", "adapter_format", "adapter_parse", "tool", "evaluate", "compile", "progress"]
+Phase = Literal["start", "end"]
+
+
+@dataclass(slots=True)
+class Event:
+    kind: Kind
+    phase: Phase
+    call_id: str
+    parent_id: str | None
+    instance: Any
+    name: str
+    inputs: dict[str, Any] | None = None
+    outputs: Any = None
+    error: BaseException | None = None
+    usage: dict[str, Any] | None = None
+    started_at: float = 0.0
+    duration: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_current_call: ContextVar[str | None] = ContextVar("dspy_ash_current_call", default=None)
+
+
+def current_call_id() -> str | None:
+    return _current_call.get()
+
+
+def _subscribers(instance_callbacks: Sequence[Any] = ()) -> list[Any]:
+    callbacks = settings.callbacks
+    if instance_callbacks:
+        return [*callbacks, *instance_callbacks]
+    return list(callbacks) if callbacks else []
+
+
+def _deliver(subscribers: list[Any], event: Event) -> None:
+    for sub in subscribers:
+        try:
+            if hasattr(sub, "on_event"):
+                sub.on_event(event)
+            elif isinstance(sub, BaseCallback):
+                sub._dispatch(event)
+            else:
+                sub(event)
+        except Exception:  # a broken subscriber must never break the program it observes
+            logger.exception("event subscriber %r failed", sub)
+
+
+class CallScope:
+    """One observed call. `end()` (or `fail()`) must be called exactly once."""
+
+    __slots__ = ("_subs", "_token", "call_id", "ended", "kind", "name", "parent_id", "started", "target")
+
+    def __init__(self, kind: Kind, name: str, target: Any, subs: list[Any], inputs: dict[str, Any] | None):
+        self.kind = kind
+        self.name = name
+        self.target = target
+        self._subs = subs
+        self.call_id = uuid.uuid4().hex
+        self.parent_id = _current_call.get()
+        self.started = time.time()
+        self.ended = False
+        self._token = _current_call.set(self.call_id)
+        _deliver(subs, Event(kind, "start", self.call_id, self.parent_id, target, name, inputs=inputs,
+                             started_at=self.started))
+
+    def end(self, outputs: Any = None, usage: dict[str, Any] | None = None, **extra: Any) -> None:
+        self._finish(outputs, None, usage, extra)
+
+    def fail(self, error: BaseException, **extra: Any) -> None:
+        self._finish(None, error, None, extra)
+
+    def _finish(self, outputs: Any, error: BaseException | None, usage: dict[str, Any] | None,
+                extra: dict[str, Any]) -> None:
+        self.ended = True
+        try:
+            _current_call.reset(self._token)
+        except ValueError:  # ended in another context (a task finished elsewhere): nothing to restore
+            pass
+        _deliver(self._subs, Event(self.kind, "end", self.call_id, self.parent_id, self.target, self.name,
+                                   outputs=outputs, error=error, usage=usage, started_at=self.started,
+                                   duration=time.time() - self.started, extra=extra))
+
+
+def start(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = None,
+          instance_callbacks: Sequence[Any] = ()) -> CallScope | None:
+    """Open an observed call, or return None at no cost when nobody listens."""
+    subs = _subscribers(instance_callbacks)
+    if not subs:
+        return None
+    return CallScope(kind, name, target, subs, inputs)
+
+
+@contextmanager
+def observe(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = None,
+            instance_callbacks: Sequence[Any] = ()) -> Iterator[CallScope | None]:
+    """`with observe(...) as scope:`; the end event carries `scope.end(...)` data or the exception."""
+    scope = start(kind, name, target, inputs, instance_callbacks)
+    if scope is None:
+        yield None
+        return
+    try:
+        yield scope
+    except BaseException as exc:
+        scope.fail(exc)
+        raise
+    if not scope.ended:
+        scope.end()
+
+
+def emit(kind: Kind, name: str, target: Any = None, **extra: Any) -> None:
+    """A one-off event (optimizer progress, evaluation progress): phase 'end', no duration."""
+    subs = _subscribers()
+    if subs:
+        _deliver(subs, Event(kind, "end", uuid.uuid4().hex, _current_call.get(), target, name,
+                             started_at=time.time(), extra=extra))
+
+
+class BaseCallback:
+    """DSPy's callback interface; override the hooks you need. Each gets the call id first."""
+
+    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_module_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_adapter_format_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_adapter_parse_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_tool_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_evaluate_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_evaluate_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_compile_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_compile_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+
+    def _dispatch(self, event: Event) -> None:
+        if event.kind == "progress":
+            return
+        hook: Callable[..., None] = getattr(self, f"on_{event.kind}_{event.phase}")
+        if event.phase == "start":
+            hook(event.call_id, event.instance, event.inputs or {})
+        else:
+            hook(event.call_id, event.outputs, event.error)

@@ -1,0 +1,198 @@
+"""The one LM seam: `BaseLM.request(LMRequest) -> LMResponse`.
+
+Everything else an LM does for its callers lives here once: turning `lm(prompt)` / `lm(messages=...)`
+into a request, events, usage, bounded history, `inspect_history`, copy and saved state.
+Providers implement `request`; cache, retry, rate limit and fallback wrap a `BaseLM` and are
+`BaseLM`s themselves.
+"""
+
+from __future__ import annotations
+
+import copy as copy_module
+import importlib
+import logging
+import uuid
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any, TextIO
+
+from dspy_ash import events
+from dspy_ash._sync import run_sync
+from dspy_ash.lm import usage as usage_module
+from dspy_ash.lm.history import GLOBAL_HISTORY, append_bounded, pretty_print_history
+from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.settings import settings
+
+logger = logging.getLogger("dspy_ash.lm")
+
+LM_CLASS_STATE_KEY = "_dspy_lm_class"
+# Call-time options that steer dspy-ash itself and are never sent to a provider.
+_CALL_OPTIONS = ("cache", "rollout_id", "namespace")
+
+
+class BaseLM(ABC):
+    """Subclass and implement `request`; call with `lm("prompt")`, `lm(messages=[...])` or `await lm.acall(...)`."""
+
+    def __init__(
+        self,
+        model: str,
+        model_type: str = "chat",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        cache: bool = True,
+        num_retries: int = 3,
+        callbacks: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.model = model
+        self.model_type = model_type
+        self.cache = cache
+        self.num_retries = num_retries
+        self.callbacks = list(callbacks or [])
+        self.kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, **kwargs}
+        self.history: list[dict[str, Any]] = []
+
+    @abstractmethod
+    async def request(self, req: LMRequest) -> LMResponse:
+        """Send one request and return its response (the only method a provider must write)."""
+
+    # -- calling ---------------------------------------------------------------------------------
+    def build_request(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
+                      **kwargs: Any) -> LMRequest:
+        if messages is None:
+            if prompt is None:
+                raise ValueError("Pass a prompt or messages to the LM.")
+            messages = [{"role": "user", "content": prompt}]
+        merged = {**self.kwargs, **kwargs}
+        cache = merged.pop("cache", self.cache)
+        rollout_id = merged.pop("rollout_id", None)
+        namespace = merged.pop("namespace", None) or settings.cache_namespace
+        params = {k: v for k, v in merged.items() if v is not None}
+        return LMRequest(model=self.model, messages=messages, params=params, model_type=self.model_type,
+                         rollout_id=rollout_id, cache=bool(cache), namespace=namespace)
+
+    async def acall(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
+                    **kwargs: Any) -> list[str | dict[str, Any]]:
+        req = self.build_request(prompt, messages, **kwargs)
+        response = await self.send(req)
+        return response.outputs
+
+    def __call__(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
+                 **kwargs: Any) -> list[str | dict[str, Any]]:
+        return run_sync(self.acall(prompt, messages, **kwargs))
+
+    async def send(self, req: LMRequest) -> LMResponse:
+        """`request` plus what every call gets: the LM events, usage accounting and history."""
+        scope = events.start("lm", self.model, self, {"messages": req.messages, "kwargs": req.params},
+                             self.callbacks)
+        try:
+            response = await self.request(req)
+        except BaseException as exc:
+            if scope is not None:
+                scope.fail(exc)
+            raise
+        usage = response.usage.as_dict()
+        usage_module.record(self.model, usage, response.cost, response.cache_hit)
+        if not settings.disable_history:
+            self._remember(req, response, usage)
+        if scope is not None:
+            scope.end(response.outputs, usage if not response.cache_hit else {}, cost=response.cost,
+                      cache_hit=response.cache_hit, latency=response.latency, model=response.model,
+                      request_id=response.request_id, messages=req.messages)
+        return response
+
+    def _remember(self, req: LMRequest, response: LMResponse, usage: dict[str, Any]) -> None:
+        entry = {
+            "prompt": None,
+            "messages": req.messages,
+            "kwargs": req.params,
+            "response": response.raw,
+            "outputs": response.outputs,
+            "usage": {} if response.cache_hit else usage,
+            "cost": response.cost,
+            "cache_hit": response.cache_hit,
+            "timestamp": datetime.now().isoformat(),
+            "uuid": str(uuid.uuid4()),
+            "model": self.model,
+            "response_model": response.model,
+            "model_type": self.model_type,
+        }
+        limit = settings.max_history_size
+        append_bounded(self.history, entry, limit)
+        append_bounded(GLOBAL_HISTORY, entry, limit)
+        for module in _caller_modules():
+            append_bounded(module.history, entry, limit)
+
+    # -- inspection, copies, state ---------------------------------------------------------------
+    def inspect_history(self, n: int = 1, file: TextIO | None = None) -> None:
+        pretty_print_history(self.history, n, file)
+
+    def copy(self, **kwargs: Any) -> BaseLM:
+        """A shallow copy with fresh history; kwargs update attributes or request kwargs (None removes one)."""
+        new = copy_module.copy(self)
+        new.history = []
+        new.kwargs = dict(self.kwargs)
+        new.callbacks = list(self.callbacks)
+        for key, value in kwargs.items():
+            if hasattr(self, key) and key != "kwargs":
+                setattr(new, key, value)
+            elif value is None:
+                new.kwargs.pop(key, None)
+            else:
+                new.kwargs[key] = value
+        return new
+
+    def dump_state(self) -> dict[str, Any]:
+        kwargs = {k: v for k, v in self.kwargs.items() if k not in ("api_key", LM_CLASS_STATE_KEY)}
+        return {
+            LM_CLASS_STATE_KEY: f"{type(self).__module__}.{type(self).__qualname__}",
+            "model": self.model,
+            "model_type": self.model_type,
+            "cache": self.cache,
+            "num_retries": self.num_retries,
+            **kwargs,
+        }
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any], *, allow_custom_lm_class: bool = False) -> BaseLM:
+        state = dict(state)
+        path = state.pop(LM_CLASS_STATE_KEY, None)
+        target = _resolve_lm_class(path, allow_custom_lm_class)
+        return target(**state)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"
+
+
+# Saved states name the LM class; DSPy's names map to ours so files move both ways.
+_BUILTIN_LM_CLASSES = {
+    "dspy.clients.lm.LM": "dspy_ash.lm.lm:LM",
+    "dspy_ash.lm.lm.LM": "dspy_ash.lm.lm:LM",
+}
+
+
+def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
+    target = _BUILTIN_LM_CLASSES.get(path or "dspy.clients.lm.LM")
+    if target is None:
+        if not allow_custom:
+            raise ValueError(
+                f"Refusing to load the LM class {path!r} from saved state; pass allow_custom_lm_class=True "
+                "(or allow_unsafe_lm_state=True to Module.load) if you trust the file."
+            )
+        target = path.rsplit(".", 1)[0] + ":" + path.rsplit(".", 1)[1] if path else ""
+    module_name, _, qualname = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, BaseLM)):
+        raise ValueError(f"{path!r} is not an LM class")
+    return obj
+
+
+def _caller_modules() -> tuple[Any, ...]:
+    return settings.caller_modules
+
+
+def inspect_history(n: int = 1, file: TextIO | None = None) -> None:
+    """Print the last n LM calls made by any LM in this process."""
+    pretty_print_history(GLOBAL_HISTORY, n, file)

@@ -1,0 +1,25 @@
+"""The checkpoint protocol: optimizers save their progress through it and resume from it.
+
+A checkpoint is a JSON-able dict owned by the optimizer (finished bootstraps, candidates, trials and
+scores, RNG state, LM replies already paid for). The default store is a directory; the store package
+provides a database-backed one. A store must make `save` atomic: a crash during `save` leaves the
+previous checkpoint readable.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+
+class CheckpointStore(ABC):
+    @abstractmethod
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The last saved checkpoint under `key`, or None."""
+
+    @abstractmethod
+    def save(self, key: str, state: dict[str, Any]) -> None:
+        """Replace the checkpoint under `key` atomically."""
+
+    def delete(self, key: str) -> None:  # noqa: B027 - optional
+        """Forget a checkpoint (after a run finished)."""

@@ -1,0 +1,142 @@
+"""Settings: process-wide defaults under a context-local overlay.
+
+`configure(**kw)` sets defaults; `context(**kw)` overrides them for the current thread or asyncio task
+only (a `contextvars.ContextVar`), so two concurrent requests with different LMs never mix.
+`configure()` called from a thread or task other than the one that first configured acts like an
+un-scoped `context()`: it changes only the caller's own context, never another's.
+
+This module is the only reader of environment variables in the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "lm": None,
+    "adapter": None,
+    "rm": None,
+    "trace": None,  # a list while optimizers record predictor calls (context(trace=[]))
+    "callbacks": [],
+    "num_threads": 8,
+    "max_errors": 10,
+    "async_max_workers": 8,
+    "disable_history": False,
+    "track_usage": False,
+    "usage_tracker": None,
+    "caller_modules": (),
+    "max_history_size": 10_000,
+    "max_trace_size": 10_000,
+    "provide_traceback": False,
+    "warn_on_type_mismatch": True,
+    "allow_tool_async_sync_conversion": False,
+    "send_stream": None,
+    "stream_listeners": [],
+    "cache_namespace": None,  # isolates cache entries per tenant
+    "interpreter_factory": None,
+}
+
+_overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default={})
+
+
+class Settings:
+    """Attribute and item access to the effective setting: the context's override, else the default."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_defaults", dict(DEFAULTS))
+        object.__setattr__(self, "_owner", None)
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def __getattr__(self, name: str) -> Any:
+        overrides = _overrides.get()
+        if name in overrides:
+            return overrides[name]
+        try:
+            return self._defaults[name]
+        except KeyError:
+            raise AttributeError(f"no setting named {name!r}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.__getattr__(name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.configure(**{name: value})
+
+    def __contains__(self, name: str) -> bool:
+        return name in _overrides.get() or name in self._defaults
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self.__getattr__(name)
+        except AttributeError:
+            return default
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {**self._defaults, **_overrides.get()}
+
+    def copy(self) -> dict[str, Any]:
+        return self.config
+
+    def configure(self, **kwargs: Any) -> None:
+        me = _caller_identity()
+        with self._lock:
+            if self._owner is None:
+                object.__setattr__(self, "_owner", me)
+            owner = self._owner == me
+            if owner:
+                self._defaults.update(kwargs)
+        if not owner:
+            _overrides.set({**_overrides.get(), **kwargs})
+
+    @contextmanager
+    def context(self, **kwargs: Any) -> Iterator[None]:
+        token = _overrides.set({**_overrides.get(), **kwargs})
+        try:
+            yield
+        finally:
+            _overrides.reset(token)
+
+    def reset(self) -> None:
+        """Back to the built-in defaults (for tests and notebooks)."""
+        with self._lock:
+            object.__setattr__(self, "_defaults", dict(DEFAULTS))
+            object.__setattr__(self, "_owner", None)
+        _overrides.set({})
+
+
+def _caller_identity() -> tuple[int, int | None]:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return threading.get_ident(), (id(task) if task is not None else None)
+
+
+settings = Settings()
+configure = settings.configure
+context = settings.context
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read one environment variable (the engine reads none anywhere else)."""
+    return os.environ.get(name, default)
+
+
+def data_dir() -> Path:
+    """Where dspy-ash keeps its files by default: DSPY_ASH_HOME, else the user's data directory."""
+    explicit = env("DSPY_ASH_HOME")
+    if explicit:
+        return Path(explicit)
+    base = env("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dspy-ash"

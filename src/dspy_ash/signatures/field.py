@@ -1,0 +1,67 @@
+"""`InputField` / `OutputField`: pydantic `FieldInfo`s carrying DSPy's extras in `json_schema_extra`."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pydantic
+from pydantic.fields import FieldInfo
+
+IS_TYPE_UNDEFINED = "IS_TYPE_UNDEFINED"
+FIELD_TYPE_KEY = "__dspy_field_type"
+_DSPY_ARGS = ("desc", "prefix", "format", "parser", FIELD_TYPE_KEY, IS_TYPE_UNDEFINED)
+_DEPRECATED = ("prefix", "format", "parser")
+_CONSTRAINTS = {
+    "gt": "greater than: ",
+    "ge": "greater than or equal to: ",
+    "lt": "less than: ",
+    "le": "less than or equal to: ",
+    "min_length": "minimum length: ",
+    "max_length": "maximum length: ",
+    "multiple_of": "a multiple of the given number: ",
+    "allow_inf_nan": "allow 'inf', '-inf', 'nan' values: ",
+}
+
+
+def _make(kind: str, kwargs: dict[str, Any]) -> FieldInfo:
+    for arg in _DEPRECATED:
+        if arg in kwargs:
+            warnings.warn(
+                f"The '{arg}' argument in InputField/OutputField is deprecated and has no effect in DSPy. "
+                "It will be removed in a future version.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+    extra: dict[str, Any] = {}
+    pydantic_kwargs: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        (extra if key in _DSPY_ARGS else pydantic_kwargs)[key] = value
+    if "description" in kwargs and "desc" not in extra:
+        extra["desc"] = kwargs["description"]
+    constraints = ", ".join(f"{_CONSTRAINTS[k]}{v}" for k, v in kwargs.items() if k in _CONSTRAINTS)
+    if constraints:
+        extra["constraints"] = constraints
+    extra[FIELD_TYPE_KEY] = kind
+    return pydantic.Field(**pydantic_kwargs, json_schema_extra=extra)
+
+
+def InputField(**kwargs: Any) -> Any:  # noqa: N802 - DSPy's name
+    return _make("input", kwargs)
+
+
+def OutputField(**kwargs: Any) -> Any:  # noqa: N802 - DSPy's name
+    return _make("output", kwargs)
+
+
+def field_kind(field: FieldInfo) -> str | None:
+    extra = field.json_schema_extra
+    return extra.get(FIELD_TYPE_KEY) if isinstance(extra, dict) else None  # type: ignore[return-value]
+
+
+def extra_of(field: FieldInfo) -> dict[str, Any]:
+    extra = field.json_schema_extra
+    if not isinstance(extra, dict):
+        extra = {}
+        field.json_schema_extra = extra
+    return extra  # type: ignore[return-value]
