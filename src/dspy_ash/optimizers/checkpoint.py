@@ -14,12 +14,12 @@ from typing import Any
 
 class CheckpointStore(ABC):
     @abstractmethod
-    def load(self, key: str) -> dict[str, Any] | None:
+    async def load(self, key: str) -> dict[str, Any] | None:
         """The last saved checkpoint under `key`, or None."""
 
     @abstractmethod
-    def save(self, key: str, state: dict[str, Any]) -> None:
+    async def save(self, key: str, state: dict[str, Any]) -> None:
         """Replace the checkpoint under `key` atomically."""
 
-    def delete(self, key: str) -> None:  # noqa: B027 - optional
+    async def delete(self, key: str) -> None:  # noqa: B027 - optional
         """Forget a checkpoint (after a run finished)."""
