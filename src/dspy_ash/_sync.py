@@ -1,27 +1,57 @@
-"""The one bridge from sync to async.
+"""The one bridge between sync and async code.
 
-The async path is the implementation; `run_sync(coro)` gives its result to sync callers.
-- No running loop in this thread: the coroutine runs on a loop kept per thread, so pooled HTTP
+The async path is the implementation; sync calls reach it through `run_sync(coro)`:
+- Inside `call_sync(fn)`, the greenlet bridge: `fn` is ordinary sync code (a user's `forward`) run in a
+  greenlet on the event loop's thread, and each `run_sync` inside it hands its coroutine to the loop
+  and switches back when it is done. Hundreds of sync `forward`s can be in flight on one thread, with
+  no thread pool (SQLAlchemy's asyncio bridge works the same way).
+- With no running loop in this thread: the coroutine runs on a loop kept per thread, so pooled HTTP
   sessions survive between calls and no loop is built per call.
-- Called from inside a running loop (Jupyter, an ASGI handler): the coroutine runs on a private
-  background loop in another thread and the caller waits; the context (settings, trace, usage) is
-  carried across. Prefer `await module.acall(...)` there.
+- Called from plain sync code inside a running loop (a notebook cell, an async handler calling the
+  sync API): the coroutine runs on a private background loop and the caller waits; settings, trace
+  and usage context are carried across. Use `await module.acall(...)` there to keep the loop free.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
+
+import greenlet
 
 T = TypeVar("T")
 
 _local = threading.local()
 _background: asyncio.AbstractEventLoop | None = None
 _background_lock = threading.Lock()
+
+
+class _Bridge(greenlet.greenlet):
+    """A greenlet running sync code on behalf of a coroutine (its driver)."""
+
+    def __init__(self, fn: Callable[..., Any], driver: greenlet.greenlet) -> None:
+        super().__init__(fn, driver)
+        self.driver = driver
+        self.gr_context = driver.gr_context  # the sync code sees the caller's settings and trace
+
+
+async def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run sync `fn` from async code so that its `run_sync` calls await on this loop instead of blocking it."""
+    bridge = _Bridge(fn, greenlet.getcurrent())
+    result: Any = bridge.switch(*args, **kwargs)
+    while not bridge.dead:
+        try:
+            value = await result
+        except BaseException:
+            result = bridge.throw(*sys.exc_info())
+        else:
+            result = bridge.switch(value)
+    return result
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
@@ -42,18 +72,29 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _background
 
 
+def in_bridge() -> bool:
+    return isinstance(greenlet.getcurrent(), _Bridge)
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, inside or outside a running event loop."""
+    """Run a coroutine to completion from sync code (see the module docstring for the three cases)."""
+    current = greenlet.getcurrent()
+    if isinstance(current, _Bridge):
+        return current.driver.switch(coro)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        loop = _thread_loop()
-        return loop.run_until_complete(coro)
+        return _thread_loop().run_until_complete(coro)
+    return _run_on_background(coro)
+
+
+def _run_on_background(coro: Coroutine[Any, Any, T]) -> T:
     ctx = contextvars.copy_context()
     done: Future[T] = Future()
+    loop = _background_loop()
 
     def _start() -> None:
-        task = _background_loop().create_task(coro, context=ctx)
+        task = loop.create_task(coro, context=ctx)
 
         def _finish(t: asyncio.Task[T]) -> None:
             if t.cancelled():
@@ -65,5 +106,5 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
         task.add_done_callback(_finish)
 
-    _background_loop().call_soon_threadsafe(_start)
+    loop.call_soon_threadsafe(_start)
     return done.result()

@@ -168,3 +168,7 @@ class BaseCallback:
             hook(event.call_id, event.instance, event.inputs or {})
         else:
             hook(event.call_id, event.outputs, event.error)
+
+
+# The modules currently running in this context, innermost last (for per-module LM history).
+caller_modules: ContextVar[tuple[Any, ...]] = ContextVar("dspy_ash_caller_modules", default=())

@@ -14,10 +14,12 @@ import logging
 import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
 from dspy_ash import events
 from dspy_ash._sync import run_sync
+from dspy_ash.errors import UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import GLOBAL_HISTORY, append_bounded, pretty_print_history
 from dspy_ash.lm.types import LMRequest, LMResponse
@@ -55,6 +57,10 @@ class BaseLM(ABC):
     @abstractmethod
     async def request(self, req: LMRequest) -> LMResponse:
         """Send one request and return its response (the only method a provider must write)."""
+
+    def stream(self, req: LMRequest) -> AsyncIterator[str]:
+        """Text deltas of one reply, for providers that stream; wrappers pass it on."""
+        raise UnsupportedFeatureError(f"{type(self).__name__} does not stream")
 
     # -- calling ---------------------------------------------------------------------------------
     def build_request(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
@@ -190,7 +196,7 @@ def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
 
 
 def _caller_modules() -> tuple[Any, ...]:
-    return settings.caller_modules
+    return events.caller_modules.get()
 
 
 def inspect_history(n: int = 1, file: TextIO | None = None) -> None:

@@ -1,0 +1,8 @@
+"""Adapters turn a signature, demos and inputs into LM messages and parse the replies back."""
+
+from dspy_ash.adapters.base import Adapter
+from dspy_ash.adapters.chat import ChatAdapter
+from dspy_ash.adapters.json_adapter import JSONAdapter
+from dspy_ash.adapters.types import History
+
+__all__ = ["Adapter", "ChatAdapter", "History", "JSONAdapter"]

@@ -1,0 +1,5 @@
+"""Special field types the adapters understand."""
+
+from dspy_ash.adapters.types.history import History
+
+__all__ = ["History"]

@@ -1,0 +1,137 @@
+"""One pooled aiohttp session per event loop, and the HTTP call every provider makes through it.
+
+A `ClientSession` belongs to the loop it was created on, so sessions are kept per loop (a loop that
+dies takes its session with it; another loop never sees it). Each session is closed cleanly when its
+loop shuts down: it is tied to a tiny async generator, and `asyncio.run()` / `asyncio.Runner` close
+every live async generator (`loop.shutdown_asyncgens()`) before closing the loop. Loops that are never
+shut down (the sync bridge's per-thread loop) keep their session for the life of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from dspy_ash.errors import LMConnectionError, LMError, LMResponseError, LMTimeoutError
+from dspy_ash.lm.http_errors import error_from_response, request_id_from
+
+# 1024 requests in flight must not queue inside the connector; the limiters above decide concurrency.
+CONNECTION_LIMIT = 4096
+
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = weakref.WeakKeyDictionary()
+
+
+class _LoopSession:
+    __slots__ = ("keeper", "session")
+
+    def __init__(self, session: aiohttp.ClientSession, keeper: AsyncIterator[None]) -> None:
+        self.session = session
+        self.keeper = keeper
+
+
+async def _keep_until_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def get_session() -> aiohttp.ClientSession:
+    """The running loop's pooled session, created on first use."""
+    loop = asyncio.get_running_loop()
+    entry = _sessions.get(loop)
+    if entry is not None and not entry.session.closed:
+        return entry.session
+    connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, limit_per_host=0, ttl_dns_cache=300,
+                                     enable_cleanup_closed=False)
+    # timeouts are per request (ClientTimeout on each call), never a session-wide default
+    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None),
+                                    json_serialize=json.dumps)
+    keeper = _keep_until_shutdown(session)
+    await keeper.__anext__()  # registers the generator with the loop's shutdown_asyncgens
+    _sessions[loop] = _LoopSession(session, keeper)
+    return session
+
+
+async def close_session() -> None:
+    """Close the running loop's session now (tests, servers shutting down)."""
+    entry = _sessions.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry.session.close()
+        await entry.keeper.aclose()  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class HTTPResult:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _connection_error(exc: BaseException, provider: str, model: str) -> LMError:
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return LMTimeoutError("The LM did not answer in time", provider=provider, model=model)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return LMResponseError(f"The LM's reply was cut off: {type(exc).__name__}", provider=provider,
+                               model=model)
+    return LMConnectionError(f"Could not reach the LM: {type(exc).__name__}: {exc}", provider=provider,
+                             model=model)
+
+
+async def post_json(url: str, payload: dict[str, Any], *, headers: Mapping[str, str], timeout: float | None,
+                    provider: str, model: str) -> tuple[dict[str, Any], HTTPResult]:
+    """POST JSON; return the decoded reply or raise the typed error for its status and body."""
+    session = await get_session()
+    try:
+        async with session.post(url, json=payload, headers=headers,
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            body = await resp.read()
+            result = HTTPResult(resp.status, resp.headers, body)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise _connection_error(exc, provider, model) from exc
+    if result.status >= 400:
+        raise error_from_response(result.status, result.body, result.headers, provider=provider, model=model)
+    try:
+        data = json.loads(result.body)
+    except ValueError as exc:
+        raise LMResponseError(f"The LM's reply is not JSON: {result.body[:200]!r}", status=result.status,
+                              provider=provider, model=model,
+                              request_id=request_id_from(result.headers)) from exc
+    if not isinstance(data, dict):
+        raise LMResponseError("The LM's reply is not a JSON object", status=result.status, provider=provider,
+                              model=model, request_id=request_id_from(result.headers))
+    return data, result
+
+
+async def post_sse(url: str, payload: dict[str, Any], *, headers: Mapping[str, str], timeout: float | None,
+                   provider: str, model: str) -> AsyncIterator[tuple[str | None, str]]:
+    """POST and yield server-sent events as (event name, data) pairs; errors before the stream are typed."""
+    session = await get_session()
+    try:
+        async with session.post(url, json=payload, headers=headers,
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            if resp.status >= 400:
+                body = await resp.read()
+                raise error_from_response(resp.status, body, resp.headers, provider=provider, model=model)
+            event: str | None = None
+            data: list[str] = []
+            async for raw in resp.content:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if not line:
+                    if data:
+                        yield event, "\n".join(data)
+                    event, data = None, []
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+            if data:
+                yield event, "\n".join(data)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise _connection_error(exc, provider, model) from exc

@@ -1,0 +1,80 @@
+"""OpenAI chat completions, the wire format of OpenAI, vLLM, llama.cpp, Together, Groq, OpenRouter, ...
+
+Written once; every OpenAI-compatible provider is this class with another `Endpoint`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from dspy_ash.errors import LMResponseError
+from dspy_ash.lm.http import post_json, post_sse
+from dspy_ash.lm.http_errors import request_id_from
+from dspy_ash.lm.providers.base import HTTPProviderLM
+from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm.wire import jsonable_params
+
+
+class OpenAICompatLM(HTTPProviderLM):
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", **self.endpoint.headers}
+        if self.endpoint.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
+        return headers
+
+    def payload(self, req: LMRequest) -> dict[str, Any]:
+        return {"model": self.model, "messages": req.messages, **jsonable_params(req.params)}
+
+    async def request(self, req: LMRequest) -> LMResponse:
+        data, http = await post_json(self.endpoint.url("/chat/completions"), self.payload(req),
+                                     headers=self.headers(), timeout=self.endpoint.timeout,
+                                     provider=self.provider, model=self.model)
+        return parse_chat_completion(data, request_id_from(http.headers), self.provider, self.model)
+
+    async def stream(self, req: LMRequest) -> AsyncIterator[str]:
+        payload = {**self.payload(req), "stream": True}
+        async for _event, data in post_sse(self.endpoint.url("/chat/completions"), payload,
+                                           headers=self.headers(), timeout=self.endpoint.timeout,
+                                           provider=self.provider, model=self.model):
+            if data == "[DONE]":
+                return
+            try:
+                chunk = json.loads(data)
+            except ValueError as exc:
+                raise LMResponseError(f"Bad stream chunk: {data[:200]!r}", provider=self.provider,
+                                      model=self.model) from exc
+            for choice in chunk.get("choices") or []:
+                text = (choice.get("delta") or {}).get("content")
+                if text and choice.get("index", 0) == 0:
+                    yield text
+
+
+def parse_chat_completion(data: dict[str, Any], request_id: str | None, provider: str, model: str) -> LMResponse:
+    raw_choices = data.get("choices")
+    if not isinstance(raw_choices, list) or not raw_choices:
+        raise LMResponseError("The reply has no choices", provider=provider, model=model, request_id=request_id,
+                              body=json.dumps(data)[:2000])
+    choices: list[Choice] = []
+    for item in raw_choices:
+        message = item.get("message") or {}
+        choices.append(Choice(
+            text=message.get("content"),
+            tool_calls=message.get("tool_calls") or None,
+            finish_reason=item.get("finish_reason"),
+            logprobs=item.get("logprobs"),
+            reasoning_content=message.get("reasoning_content"),
+        ))
+    raw_usage = data.get("usage") or {}
+    details = raw_usage.get("prompt_tokens_details") or {}
+    usage = Usage(
+        prompt_tokens=int(raw_usage.get("prompt_tokens") or 0),
+        completion_tokens=int(raw_usage.get("completion_tokens") or 0),
+        total_tokens=int(raw_usage.get("total_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0),
+    )
+    if not usage.total_tokens:
+        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+    return LMResponse(choices=choices, usage=usage, model=data.get("model"), request_id=request_id or data.get("id"),
+                      raw=data)

@@ -1,0 +1,79 @@
+"""Retries: exponential backoff with full jitter, honouring the provider's Retry-After, retryable errors only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from dspy_ash.errors import LMError, is_retryable_lm_error
+from dspy_ash.lm.base import BaseLM
+from dspy_ash.lm.types import LMRequest, LMResponse
+
+logger = logging.getLogger("dspy_ash.lm")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Delay before retry number `attempt` (0-based): uniform in [0, min(cap, base * 2**attempt)] ("full
+    jitter", so many clients failing together do not retry together), or the server's Retry-After when it
+    gave one (capped at `max_retry_after`: a server asking for an hour is better answered with an error)."""
+
+    base: float = 0.5
+    cap: float = 30.0
+    max_retry_after: float = 120.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int, error: LMError) -> float:
+        if error.retry_after is not None:
+            return min(error.retry_after, self.max_retry_after)
+        return self.rng.uniform(0.0, min(self.cap, self.base * 2 ** attempt))
+
+
+class RetryingLM(BaseLM):
+    """Retries `inner` up to `num_retries` times after the first attempt, sleeping with `sleep` between."""
+
+    def __init__(self, inner: BaseLM, num_retries: int = 3, *, backoff: Backoff | None = None,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        super().__init__(inner.model, cache=False, num_retries=num_retries)
+        self.inner = inner
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+
+    async def _wait_or_raise(self, attempt: int, exc: LMError) -> None:
+        if attempt >= self.num_retries or not is_retryable_lm_error(exc):
+            raise exc
+        delay = self.backoff.delay(attempt, exc)
+        logger.info("LM call failed (%s: %s); retry %d/%d in %.2fs", type(exc).__name__, exc.status,
+                    attempt + 1, self.num_retries, delay)
+        await self.sleep(delay)
+
+    async def request(self, req: LMRequest) -> LMResponse:
+        attempt = 0
+        while True:
+            try:
+                return await self.inner.request(req)
+            except LMError as exc:
+                await self._wait_or_raise(attempt, exc)
+            attempt += 1
+
+    async def stream(self, req: LMRequest) -> AsyncIterator[str]:
+        """Retries only until the first chunk arrives: after that the caller has seen text, and a new
+        attempt would repeat it."""
+        attempt = 0
+        while True:
+            started = False
+            try:
+                async for chunk in self.inner.stream(req):
+                    started = True
+                    yield chunk
+                return
+            except LMError as exc:
+                if started:
+                    raise
+                await self._wait_or_raise(attempt, exc)
+            attempt += 1

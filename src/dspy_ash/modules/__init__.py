@@ -1,0 +1,1 @@
+"""The module library. Import names from `dspy_ash` (they load lazily)."""

@@ -1,0 +1,23 @@
+"""`ChainOfThought`: `Predict` with a `reasoning` output before the signature's outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dspy_ash.modules.predict import Predict
+from dspy_ash.primitives.module import Module
+from dspy_ash.primitives.prediction import Prediction
+from dspy_ash.signatures.field import OutputField
+from dspy_ash.signatures.signature import ensure_signature
+
+
+class ChainOfThought(Module):
+    def __init__(self, signature: Any, rationale_field: Any = None, rationale_field_type: Any = str,
+                 **config: Any) -> None:
+        super().__init__()
+        signature = ensure_signature(signature)
+        field = rationale_field if rationale_field is not None else OutputField(desc="${reasoning}")
+        self.predict = Predict(signature.prepend("reasoning", field, rationale_field_type), **config)
+
+    async def aforward(self, **kwargs: Any) -> Prediction:
+        return await self.predict.acall(**kwargs)

@@ -1,0 +1,215 @@
+"""`Predict`: one LM call for one signature, with demos, config and saved state."""
+
+from __future__ import annotations
+
+import logging
+import random
+import types
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from dspy_ash.adapters.chat import ChatAdapter
+from dspy_ash.errors import SignatureError
+from dspy_ash.lm.base import BaseLM
+from dspy_ash.primitives.module import Module, Parameter
+from dspy_ash.primitives.prediction import Prediction
+from dspy_ash.settings import settings
+from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, extra_of
+from dspy_ash.signatures.signature import ensure_signature
+from dspy_ash.signatures.types import allows_none
+
+logger = logging.getLogger("dspy_ash.predict")
+
+_DEFAULT_ADAPTER = ChatAdapter()
+_UNSAFE_LM_KEYS = ("api_base", "base_url", "model_list")
+
+
+class Predict(Module, Parameter):
+    """`Predict("question -> answer", temperature=0.7)(question=...)`; keyword arguments only."""
+
+    def __init__(self, signature: Any, callbacks: list[Any] | None = None, **config: Any) -> None:
+        super().__init__(callbacks=callbacks)
+        self.stage = random.randbytes(8).hex()
+        self.signature = ensure_signature(signature)
+        self.fields: dict[str, Any] = {}
+        self.config = config
+        self.reset()
+
+    def reset(self) -> None:
+        self.lm: Any = None
+        self.traces: list[Any] = []
+        self.train: list[Any] = []
+        self.demos: list[Any] = []
+
+    # -- calling ---------------------------------------------------------------------------------------
+    def _positional_error(self) -> ValueError:
+        names = list(self.signature.input_fields)
+        return ValueError(
+            "Positional arguments are not allowed when calling `dspy.Predict`, must use keyword arguments that "
+            f"match your signature input fields: '{', '.join(names)}'. For example: "
+            f"`predict({names[0] if names else 'input'}=input_value, ...)`."
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            raise self._positional_error()
+        return super().__call__(**kwargs)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            raise self._positional_error()
+        return await super().acall(**kwargs)
+
+    async def aforward(self, **kwargs: Any) -> Prediction:
+        lm, config, signature, demos, inputs = self._prepare(kwargs)
+        adapter = settings.adapter or _DEFAULT_ADAPTER
+        completions = await adapter.acall(lm, config, signature, demos, inputs)
+        pred = Prediction.from_completions(completions, signature=signature)
+        trace = settings.trace
+        if trace is not None and settings.max_trace_size > 0:
+            if len(trace) >= settings.max_trace_size:
+                trace.pop(0)
+            trace.append((self, dict(inputs), pred))
+        return pred
+
+    def _prepare(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, list[Any], dict[str, Any]]:
+        if "new_signature" in kwargs:
+            raise ValueError("new_signature is no longer a valid keyword argument.")
+        signature = ensure_signature(kwargs.pop("signature", self.signature))
+        demos = kwargs.pop("demos", self.demos)
+        config = {**self.config, **kwargs.pop("config", {})}
+        lm = kwargs.pop("lm", self.lm) or settings.lm
+        if lm is None:
+            raise ValueError(
+                "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`. e.g, "
+                "`dspy.configure(lm=dspy.LM('openai/gpt-4o-mini'))`"
+            )
+        if isinstance(lm, str):
+            raise ValueError(
+                "LM must be an instance of `dspy.BaseLM`, not a string. Instead of using a string like "
+                f"'dspy.configure(lm=\"{lm}\")', please configure the LM like 'dspy.configure(lm=dspy.LM(\"{lm}\"))'"
+            )
+        if not isinstance(lm, BaseLM):
+            raise ValueError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
+        defaults = lm.kwargs
+        temperature = config.get("temperature") or defaults.get("temperature")
+        n = config.get("n") or defaults.get("n") or defaults.get("num_generations") or 1
+        if (temperature is None or temperature <= 0.15) and n > 1:
+            config["temperature"] = 0.7
+        prediction = kwargs.get("prediction")
+        if isinstance(prediction, dict) and prediction.get("type") == "content" and "content" in prediction:
+            config["prediction"] = kwargs.pop("prediction")
+        inputs_spec = signature.input_fields
+        for name, field in inputs_spec.items():
+            if name not in kwargs and field.default is not PydanticUndefined:
+                kwargs[name] = field.default
+        extra = [k for k in kwargs if k not in inputs_spec]
+        if extra:
+            logger.warning("Input contains fields not in signature. These fields will be ignored: %s. "
+                           "Expected fields: %s.", extra, list(inputs_spec))
+        if settings.warn_on_type_mismatch:
+            for name, field in inputs_spec.items():
+                value = kwargs.get(name)
+                if value is None or extra_of(field).get(IS_TYPE_UNDEFINED, False):
+                    continue
+                if not _compatible(value, field.annotation):
+                    logger.warning("Type mismatch for field '%s': expected %s based on given Signature, but the "
+                                   "provided value is incompatible: %s.", name, field.annotation, value)
+        missing = [k for k, f in inputs_spec.items() if k not in kwargs and not allows_none(f.annotation)]
+        if missing:
+            if settings.get("strict_inputs", False):
+                raise SignatureError(f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0])
+            logger.warning("Not all input fields were provided to module. Present: %s. Missing: %s.",
+                           [k for k in inputs_spec if k in kwargs], missing)
+        return lm, config, signature, demos, kwargs
+
+    # -- config and state -------------------------------------------------------------------------------
+    def update_config(self, **kwargs: Any) -> None:
+        self.config = {**self.config, **kwargs}
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config
+
+    def dump_state(self, json_mode: bool = True) -> dict[str, Any]:
+        state: dict[str, Any] = {"traces": self.traces, "train": self.train, "demos": []}
+        for demo in self.demos:
+            plain = {k: _serialize(v) for k, v in demo.items()}
+            if not isinstance(demo, dict) and not json_mode:
+                state["demos"].append(type(demo)(**plain))
+            else:
+                state["demos"].append(plain)
+        state["signature"] = self.signature.dump_state()
+        if self.fields:
+            state["fields"] = dict(self.fields)
+        state["lm"] = self.lm.dump_state() if self.lm else None
+        return state
+
+    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Predict:
+        if "extended_signature" in state:
+            raise NotImplementedError("Loading extended_signature is no longer supported in DSPy 2.6+")
+        signature = self.signature.load_state(state["signature"])
+        lm_state = state.get("lm")
+        lm = None
+        if lm_state:
+            lm_state = dict(lm_state)
+            if not allow_unsafe_lm_state:
+                unsafe = [k for k in _UNSAFE_LM_KEYS if k in lm_state]
+                if unsafe:
+                    logger.warning("Ignoring unsafe LM config key(s) during state load: %s. Pass "
+                                   "allow_unsafe_lm_state=True to preserve these keys for trusted files.", unsafe)
+                    for key in unsafe:
+                        del lm_state[key]
+            lm = BaseLM.load_state(lm_state, allow_custom_lm_class=allow_unsafe_lm_state)
+        for name, value in state.items():
+            if name not in ("signature", "extended_signature", "lm", "fields"):
+                setattr(self, name, value)
+        self.signature = signature
+        self.fields = dict(state.get("fields", {}))
+        self.lm = lm
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.signature})"
+
+
+def _serialize(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_serialize(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_serialize(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _serialize(v) for k, v in value.items()}
+    return value
+
+
+def _compatible(value: Any, expected: Any) -> bool:
+    """A cheap structural check of an input value against its annotation (for warnings only)."""
+    if expected is Any or expected is None:
+        return True
+    if expected is str and isinstance(value, list):
+        return all(isinstance(v, str) for v in value)
+    origin, args = get_origin(expected), get_args(expected)
+    if origin in (Union, types.UnionType):
+        return any(_compatible(value, a) for a in args)
+    if origin is Literal:
+        return value in args
+    if origin in (list, set, frozenset):
+        return isinstance(value, origin) and (not args or all(_compatible(v, args[0]) for v in value))
+    if origin is dict:
+        return isinstance(value, dict) and (not args or all(
+            _compatible(k, args[0]) and _compatible(v, args[1]) for k, v in value.items()))
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_compatible(v, args[0]) for v in value)
+        return not args or (len(args) == len(value) and all(_compatible(v, a) for v, a in zip(value, args, strict=False)))
+    if origin is not None:
+        return True
+    if isinstance(expected, type):
+        return isinstance(value, expected)
+    return True

@@ -1,0 +1,93 @@
+"""Building a validated declarative spec into an engine Module, without running any user code.
+
+The engine's modules are imported inside functions: the store's import must not depend on them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from dspy_ash.store.declarative import (
+    ChainOfThoughtStep,
+    LoopStep,
+    PredictStep,
+    ProgramSpec,
+    RetrieveStep,
+    step_outputs,
+    validate_spec,
+)
+
+
+def build_program(spec: ProgramSpec | dict[str, Any]) -> Any:
+    """A `dspy_ash.Module` whose predictors are attributes named by step id (so its saved state has
+    DSPy's shape: `"answer.predict"`, `"draft"`, ...), running the steps as the spec wires them."""
+    checked = spec if isinstance(spec, ProgramSpec) else validate_spec(spec)
+    return _program_class()(checked)
+
+
+@cache
+def _program_class() -> type:
+    import dspy_ash
+
+    class DeclarativeProgram(dspy_ash.Module):
+        def __init__(self, spec: ProgramSpec) -> None:
+            super().__init__()
+            self.spec = spec
+            for step in _leaf_steps(spec.steps):
+                setattr(self, step.id, _build_step(step))
+
+        async def aforward(self, **inputs: Any) -> Any:
+            missing = [name for name in self.spec.inputs if name not in inputs]
+            if missing:
+                raise ValueError(f"missing inputs: {missing}")
+            env: dict[str, Any] = {name: inputs[name] for name in self.spec.inputs}
+            await self._run(self.spec.steps, env)
+            return dspy_ash.Prediction(**{name: env[ref] for name, ref in self.spec.outputs.items()})
+
+        async def _run(self, steps: list[Any], env: dict[str, Any]) -> None:
+            for step in steps:
+                if isinstance(step, LoopStep):
+                    for var in step.accumulate:
+                        env[var] = list(env.get(var, []))
+                    for _ in range(step.max_iterations):
+                        await self._run(step.steps, env)
+                        for var, ref in step.accumulate.items():
+                            value = env[ref]
+                            env[var] = [*env[var], *(value if isinstance(value, list) else [value])]
+                    continue
+                module = getattr(self, step.id)
+                if isinstance(step, RetrieveStep):
+                    result = await module.acall(query=env[step.query], k=step.k)
+                else:
+                    kwargs = {f: env[step.inputs.get(f, f)] for f in _input_names(step)}
+                    result = await module.acall(**kwargs)
+                for field in step_outputs(step):
+                    value = result[field]
+                    env[f"{step.id}.{field}"] = list(value) if field == "passages" else value
+
+    return DeclarativeProgram
+
+
+def _leaf_steps(steps: list[Any]) -> list[PredictStep | ChainOfThoughtStep | RetrieveStep]:
+    out: list[PredictStep | ChainOfThoughtStep | RetrieveStep] = []
+    for step in steps:
+        out.extend(_leaf_steps(step.steps) if isinstance(step, LoopStep) else [step])
+    return out
+
+
+def _input_names(step: PredictStep | ChainOfThoughtStep) -> list[str]:
+    from dspy_ash.store.declarative import signature_fields
+
+    return signature_fields(step.signature)[0]
+
+
+def _build_step(step: PredictStep | ChainOfThoughtStep | RetrieveStep) -> Any:
+    import dspy_ash
+
+    if isinstance(step, RetrieveStep):
+        return dspy_ash.Retrieve(k=step.k)
+    signature = dspy_ash.ensure_signature(step.signature, step.instructions)
+    if isinstance(step, ChainOfThoughtStep):
+        return dspy_ash.ChainOfThought(signature, **step.config)
+    return dspy_ash.Predict(signature, **step.config)

@@ -1,0 +1,62 @@
+"""Errors the store raises on purpose, under the engine's one root.
+
+    DspyAshError
+    └── StoreError
+        ├── NotFoundError                no such row in the caller's tenant (another tenant's row is "not found" too)
+        ├── ConflictError                a unique name or a concurrent change got there first
+        ├── IllegalTransitionError       a run asked to move along an edge its state machine does not have
+        ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
+        ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
+        └── InvalidSpecError (ValueError) a declarative program spec that does not validate
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from dspy_ash.errors import DspyAshError
+
+
+class StoreError(DspyAshError):
+    """Root of the store's errors."""
+
+
+class NotFoundError(StoreError, LookupError):
+    def __init__(self, resource: str, ident: UUID | str) -> None:
+        super().__init__(f"{resource} {ident} not found")
+        self.resource = resource
+        self.ident = ident
+
+
+class ConflictError(StoreError):
+    def __init__(self, message: str, *, resource: str | None = None) -> None:
+        super().__init__(message)
+        self.resource = resource
+
+
+class IllegalTransitionError(StoreError):
+    def __init__(self, run_id: UUID, current: str, requested: str) -> None:
+        super().__init__(f"run {run_id} cannot go from {current!r} to {requested!r}")
+        self.run_id = run_id
+        self.current = current
+        self.requested = requested
+
+
+class SchemaOutOfDateError(StoreError):
+    def __init__(self, *, current: str | None, expected: str) -> None:
+        super().__init__(
+            f"database schema is at {current or 'nothing'}, this dspy-ash needs {expected}; "
+            "run `dspy-ash migrate` (with the same --database-url)"
+        )
+        self.current = current
+        self.expected = expected
+
+
+class SecretKeyMissingError(StoreError):
+    pass
+
+
+class InvalidSpecError(StoreError, ValueError):
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(f"{location}: {message}" if location else message)
+        self.location = location

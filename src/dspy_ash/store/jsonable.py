@@ -1,0 +1,46 @@
+"""Turning engine values (Examples, Predictions, pydantic models, datetimes, UUIDs) into JSON for storage."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+# Keys whose values never leave the process: request kwargs can carry an LM's api_key.
+_SECRET_KEY = re.compile(r"(api[_-]?key|secret|password|token$|authorization|bearer)", re.IGNORECASE)
+REDACTED = "[redacted]"
+_MAX_DEPTH = 20
+
+
+def to_jsonable(value: Any, _depth: int = 0) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if _depth > _MAX_DEPTH:
+        return repr(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v, _depth + 1) for v in value]
+    for method in ("toDict", "model_dump"):  # Example / Prediction, pydantic models
+        fn = getattr(value, method, None)
+        if callable(fn):
+            try:
+                return to_jsonable(fn(), _depth + 1)
+            except Exception:  # an odd object must not break recording
+                break
+    return repr(value)
+
+
+def redact(value: Any) -> Any:
+    """A copy with the values of secret-looking keys replaced, at any depth."""
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""DSPy's `dspy.utils` paths, as thin re-exports."""
