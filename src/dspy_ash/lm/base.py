@@ -13,8 +13,8 @@ import importlib
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from datetime import datetime
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, TextIO
 
 from dspy_ash import events

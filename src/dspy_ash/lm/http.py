@@ -93,7 +93,7 @@ async def post_json(url: str, payload: dict[str, Any], *, headers: Mapping[str, 
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             body = await resp.read()
             result = HTTPResult(resp.status, resp.headers, body)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise _connection_error(exc, provider, model) from exc
     if result.status >= 400:
         raise error_from_response(result.status, result.body, result.headers, provider=provider, model=model)
@@ -133,5 +133,5 @@ async def post_sse(url: str, payload: dict[str, Any], *, headers: Mapping[str, s
                     data.append(line[5:].lstrip())
             if data:
                 yield event, "\n".join(data)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise _connection_error(exc, provider, model) from exc

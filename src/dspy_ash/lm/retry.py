@@ -27,6 +27,7 @@ class Backoff:
     cap: float = 30.0
     max_retry_after: float = 120.0
     rng: random.Random = field(default_factory=random.Random)
+    sleep: Sleep = asyncio.sleep  # injected by tests, so they do not wait
 
     def delay(self, attempt: int, error: LMError) -> float:
         if error.retry_after is not None:
@@ -35,14 +36,12 @@ class Backoff:
 
 
 class RetryingLM(BaseLM):
-    """Retries `inner` up to `num_retries` times after the first attempt, sleeping with `sleep` between."""
+    """Retries `inner` up to `num_retries` times after the first attempt, waiting as `backoff` says."""
 
-    def __init__(self, inner: BaseLM, num_retries: int = 3, *, backoff: Backoff | None = None,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, inner: BaseLM, num_retries: int = 3, *, backoff: Backoff | None = None) -> None:
         super().__init__(inner.model, cache=False, num_retries=num_retries)
         self.inner = inner
         self.backoff = backoff or Backoff()
-        self.sleep = sleep
 
     async def _wait_or_raise(self, attempt: int, exc: LMError) -> None:
         if attempt >= self.num_retries or not is_retryable_lm_error(exc):
@@ -50,7 +49,7 @@ class RetryingLM(BaseLM):
         delay = self.backoff.delay(attempt, exc)
         logger.info("LM call failed (%s: %s); retry %d/%d in %.2fs", type(exc).__name__, exc.status,
                     attempt + 1, self.num_retries, delay)
-        await self.sleep(delay)
+        await self.backoff.sleep(delay)
 
     async def request(self, req: LMRequest) -> LMResponse:
         attempt = 0

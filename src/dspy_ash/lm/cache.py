@@ -1,0 +1,222 @@
+"""The LM response cache: a memory LRU in front of a persistent backend, shared by every LM of the process.
+
+- Key: sha256 of the request's content (model, messages, sampling parameters, api_base, rollout_id,
+  namespace). Sync and async calls build the same request, so they share entries. Keys never see
+  credentials: the API key lives in the provider's endpoint, not in the request.
+- A hit is a fresh copy marked `cache_hit=True` with zero usage and zero cost (nothing was spent).
+- Concurrent identical requests share one provider call (single flight).
+- `configure_cache(...)` swaps the process-wide cache (DSPy's names); it is built lazily on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from dspy_ash.lm.base import BaseLM
+from dspy_ash.lm.cache_backend import CacheBackend
+from dspy_ash.lm.disk_cache import DiskCacheBackend
+from dspy_ash.lm.memory_cache import MemoryLRU
+from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm.wire import json_default
+from dspy_ash.settings import data_dir
+
+logger = logging.getLogger("dspy_ash.lm")
+
+DEFAULT_MEMORY_MAX_ENTRIES = 1_000_000
+DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024
+KEY_VERSION = 1  # bump when the key's content changes, so old entries are not misread
+
+
+def cache_key(req: LMRequest, api_base: str | None = None) -> str:
+    payload = {
+        "v": KEY_VERSION,
+        "model": req.model,
+        "model_type": req.model_type,
+        "messages": req.messages,
+        "params": req.params,
+        "api_base": api_base,
+        "rollout_id": req.rollout_id,
+        "namespace": req.namespace,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def response_to_dict(response: LMResponse) -> dict[str, Any]:
+    return {
+        "choices": [
+            {"text": c.text, "tool_calls": c.tool_calls, "finish_reason": c.finish_reason, "logprobs": c.logprobs,
+             "reasoning_content": c.reasoning_content}
+            for c in response.choices
+        ],
+        "usage": response.usage.as_dict(),
+        "model": response.model,
+        "request_id": response.request_id,
+        "raw": response.raw,
+    }
+
+
+def response_from_dict(data: dict[str, Any]) -> LMResponse:
+    """A cached response as a hit: usage and cost are zero because this call spent nothing."""
+    return LMResponse(choices=[Choice(**c) for c in data["choices"]], usage=Usage(), model=data.get("model"),
+                      cost=0.0, cache_hit=True, request_id=data.get("request_id"), raw=data.get("raw"))
+
+
+class Cache:
+    """Memory LRU + optional persistent backend + single flight. Either level may be turned off."""
+
+    def __init__(self, *, memory: MemoryLRU | None, backend: CacheBackend | None, ttl: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.memory = memory
+        self.backend = backend
+        self.ttl = ttl
+        self.clock = clock
+        self._inflight: dict[str, asyncio.Future[LMResponse]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.memory is not None or self.backend is not None
+
+    async def get(self, key: str) -> LMResponse | None:
+        if self.memory is not None:
+            blob = self.memory.get(key)
+            if blob is not None:
+                return response_from_dict(json.loads(blob))
+        if self.backend is not None:
+            data = await self.backend.get(key)
+            if data is not None:
+                if self.memory is not None:  # promote; its expiry is the backend's business from here
+                    self.memory.put(key, json.dumps(data).encode(), self._expiry())
+                return response_from_dict(data)
+        return None
+
+    def _expiry(self) -> float | None:
+        return None if self.ttl is None else self.clock() + self.ttl
+
+    async def put(self, key: str, response: LMResponse, namespace: str | None = None) -> None:
+        data = response_to_dict(response)
+        if self.memory is not None:
+            self.memory.put(key, json.dumps(data).encode(), self._expiry())
+        if self.backend is not None:
+            await self.backend.put(key, data, ttl=self.ttl, namespace=namespace)
+
+    async def get_or_call(self, key: str, namespace: str | None,
+                          call: Callable[[], Any]) -> LMResponse:
+        """The cached response, or the result of `call()`, shared by every concurrent caller of the same key."""
+        while True:
+            hit = await self.get(key)
+            if hit is not None:
+                return hit
+            loop = asyncio.get_running_loop()
+            shared = self._inflight.get(key)
+            if shared is None or shared.get_loop() is not loop:
+                return await self._lead(key, namespace, call, loop)
+            try:
+                response = await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if shared.cancelled() and task is not None and not task.cancelling():
+                    continue  # the leader was cancelled, not us: try again (and maybe lead)
+                raise
+            return response_from_dict(response_to_dict(response))
+
+    async def _lead(self, key: str, namespace: str | None, call: Callable[[], Any],
+                    loop: asyncio.AbstractEventLoop) -> LMResponse:
+        future: asyncio.Future[LMResponse] = loop.create_future()
+        self._inflight[key] = future
+        try:
+            response: LMResponse = await call()
+            await self.put(key, response, namespace)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # followers may be none; do not log "exception never retrieved"
+            raise
+        else:
+            future.set_result(response)
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        return response
+
+    def reset_memory_cache(self) -> None:
+        if self.memory is not None:
+            self.memory.clear()
+
+    async def clear(self) -> None:
+        self.reset_memory_cache()
+        if self.backend is not None:
+            await self.backend.clear()
+
+
+_cache: Cache | None = None
+
+
+def default_cache_dir() -> Path:
+    return data_dir() / "lm_cache"
+
+
+def configure_cache(
+    enable_disk_cache: bool = True,
+    enable_memory_cache: bool = True,
+    disk_cache_dir: str | os.PathLike[str] | None = None,
+    memory_max_entries: int = DEFAULT_MEMORY_MAX_ENTRIES,
+    memory_max_bytes: int = DEFAULT_MEMORY_MAX_BYTES,
+    ttl: float | None = None,
+    backend: CacheBackend | None = None,
+    clock: Callable[[], float] = time.time,
+    **dspy_options: Any,
+) -> Cache:
+    """Replace the process-wide LM cache. `backend` replaces the disk directory (e.g. the store's SQL table).
+
+    DSPy's `disk_size_limit_bytes`, `restrict_pickle` and `safe_types` are accepted for compatibility;
+    dspy-ash never pickles (entries are JSON) and does not bound the directory's size: use `ttl`.
+    """
+    unknown = set(dspy_options) - {"disk_size_limit_bytes", "restrict_pickle", "safe_types"}
+    if unknown:
+        raise TypeError(f"configure_cache() got unexpected arguments: {sorted(unknown)}")
+    global _cache
+    persistent = backend
+    if persistent is None and enable_disk_cache:
+        directory = Path(disk_cache_dir) if disk_cache_dir is not None else default_cache_dir()
+        try:
+            persistent = DiskCacheBackend(directory, clock=clock)
+        except OSError as exc:  # read-only file system: keep going with memory only, as DSPy does
+            logger.warning("LM disk cache unavailable at %s (%s); using memory only", directory, exc)
+    memory = MemoryLRU(memory_max_entries, memory_max_bytes, clock) if enable_memory_cache else None
+    _cache = Cache(memory=memory, backend=persistent, ttl=ttl, clock=clock)
+    return _cache
+
+
+def get_cache() -> Cache:
+    return _cache if _cache is not None else configure_cache()
+
+
+class CachedLM(BaseLM):
+    """Serves repeated requests from the process cache (or the one given) and stores new replies."""
+
+    def __init__(self, inner: BaseLM, *, api_base: str | None = None, cache: Cache | None = None) -> None:
+        super().__init__(inner.model, cache=True, num_retries=0)
+        self.inner = inner
+        self.api_base = api_base
+        self._cache = cache
+
+    async def request(self, req: LMRequest) -> LMResponse:
+        cache = self._cache or get_cache()
+        if not req.cache or not cache.enabled:
+            return await self.inner.request(req)
+        return await cache.get_or_call(cache_key(req, self.api_base), req.namespace,
+                                       lambda: self.inner.request(req))
+
+    def stream(self, req: LMRequest) -> AsyncIterator[str]:
+        return self.inner.stream(req)  # streamed replies are not cached: the caller consumes them as they come
