@@ -89,6 +89,9 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
+# Bound eagerly: importing the `dspy_ash.settings` submodule would otherwise shadow DSPy's `dspy.settings` object.
+from dspy_ash.settings import configure, context, settings  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)

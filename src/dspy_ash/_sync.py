@@ -54,12 +54,23 @@ async def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
+class _ThreadLoop:
+    """This thread's loop; closed when the thread ends and its thread-local storage is dropped."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _local.loop = loop
-    return loop
+    holder: _ThreadLoop | None = getattr(_local, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _ThreadLoop()
+        _local.holder = holder
+    return holder.loop
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:

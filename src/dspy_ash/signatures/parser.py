@@ -126,8 +126,8 @@ class _Resolver:
         if isinstance(node, ast.Attribute):
             base = self._attribute_base(node.value)
             value = getattr(base, node.attr, None)
-            if value is None or not (_is_type_like(value) or _is_namespace(value)):
-                raise SignatureError(f"Unknown attribute {node.attr!r} in a type annotation.")
+            if value is None or not _is_type_like(value):
+                raise SignatureError(f"{ast.unparse(node)!r} is not a type.")
             return value
         if isinstance(node, ast.Subscript):
             base = self.resolve(node.value)

@@ -1,7 +1,7 @@
 """Connecting: which database, engines with the right pragmas, sessions and transactions.
 
 The URL comes from an explicit argument, else `DSPY_ASH_DATABASE_URL`, else a SQLite file under
-`dspy_ash.settings.data_dir()` (created on first use: zero set-up). PostgreSQL is
+`dspy_ash.data_dir()` (created on first use: zero set-up). PostgreSQL is
 `postgresql+psycopg://user@host/db` (psycopg 3, async).
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from dspy_ash import settings
+from dspy_ash.settings import data_dir, env
 from dspy_ash.store.models import TenantOwned
 
 URL_ENV = "DSPY_ASH_DATABASE_URL"
@@ -26,12 +26,12 @@ TENANT_KEY = "dspy_ash_tenant_id"
 
 
 def default_sqlite_url() -> str:
-    return f"sqlite+aiosqlite:///{settings.data_dir() / 'dspy-ash.db'}"
+    return f"sqlite+aiosqlite:///{data_dir() / 'dspy-ash.db'}"
 
 
 def resolve_url(url: str | None = None) -> str:
     """Explicit argument, else the environment, else the SQLite default. Bare driver names get the async one."""
-    chosen = url or settings.env(URL_ENV) or default_sqlite_url()
+    chosen = url or env(URL_ENV) or default_sqlite_url()
     parsed = make_url(chosen)
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         parsed = parsed.set(drivername="sqlite+aiosqlite")

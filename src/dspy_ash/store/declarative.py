@@ -18,6 +18,7 @@ An input field a step does not wire explicitly reads the variable of the same na
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -77,6 +78,7 @@ class ProgramSpec(_Strict):
     outputs: dict[str, str] = Field(min_length=1)  # prediction field -> variable
 
 
+@cache
 def signature_fields(signature: str) -> tuple[list[str], list[str]]:
     """Input and output names of a signature string, parsed with `ast` only (nothing is evaluated)."""
     from dspy_ash.signatures.parser import parse_signature_string

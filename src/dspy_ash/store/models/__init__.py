@@ -8,8 +8,8 @@ from dspy_ash.store.models.telemetry import LMCacheEntry, LMRequestLog, Trace, T
 from dspy_ash.store.models.tenancy import ROLES, ApiKey, AuditEvent, LMProvider, Tenant
 
 __all__ = [
-    "RUN_STATUSES",
     "ROLES",
+    "RUN_STATUSES",
     "ApiKey",
     "AuditEvent",
     "Base",

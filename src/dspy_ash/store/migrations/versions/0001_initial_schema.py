@@ -437,37 +437,42 @@ def downgrade() -> None:
     op.drop_table('tenant')
 
 
-# The database itself refuses to rewrite history: audit events are append-only, program versions
-# immutable. (Deleting a version or its program stays possible; only UPDATE is refused on versions.)
+# The database itself refuses to rewrite history: audit events are append-only and a program version's
+# content is immutable. (Foreign keys may still be cleared by ON DELETE SET NULL when a parent version or
+# a dataset is deleted; that changes provenance links, not what the version is.)
+_IMMUTABLE_VERSION_COLUMNS = ("program_id", "number", "state", "content_hash", "score", "scores", "metric",
+                              "optimizer_run_id", "dataset_hash", "tenant_id")
 _GUARDS = {
-    "audit_event_append_only_update": ("audit_event", "UPDATE", "audit_event is append-only"),
-    "audit_event_append_only_delete": ("audit_event", "DELETE", "audit_event is append-only"),
-    "program_version_immutable": ("program_version", "UPDATE", "program_version is immutable"),
+    "audit_event_append_only_update": ("audit_event", "UPDATE", "audit_event is append-only", ()),
+    "audit_event_append_only_delete": ("audit_event", "DELETE", "audit_event is append-only", ()),
+    "program_version_immutable": ("program_version", "UPDATE", "program_version is immutable",
+                                  _IMMUTABLE_VERSION_COLUMNS),
 }
 
 
 def _guard_rows() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
         op.execute(
             "CREATE FUNCTION dspy_ash_refuse() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $$"
         )
-        for name, (table, verb, message) in _GUARDS.items():
-            op.execute(
-                f"CREATE TRIGGER {name} BEFORE {verb} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION dspy_ash_refuse('{message}')"
-            )
-    else:
-        for name, (table, verb, message) in _GUARDS.items():
-            op.execute(
-                f"CREATE TRIGGER {name} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-            )
+    changed = "IS DISTINCT FROM" if postgres else "IS NOT"
+    for name, (table, verb, message, columns) in _GUARDS.items():
+        when = " OR ".join(f"OLD.{c} {changed} NEW.{c}" for c in columns)
+        if postgres:
+            when_clause = f"WHEN ({when}) " if when else ""
+            op.execute(f"CREATE TRIGGER {name} BEFORE {verb} ON {table} FOR EACH ROW {when_clause}"
+                       f"EXECUTE FUNCTION dspy_ash_refuse('{message}')")
+        else:
+            when_clause = f"WHEN {when} " if when else ""
+            op.execute(f"CREATE TRIGGER {name} BEFORE {verb} ON {table} FOR EACH ROW {when_clause}"
+                       f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
 
 
 def _drop_guards() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    for name, (table, _verb, _message) in _GUARDS.items():
+    for name, (table, *_rest) in _GUARDS.items():
         op.execute(f"DROP TRIGGER {name} ON {table}" if postgres else f"DROP TRIGGER {name}")
     if postgres:
         op.execute("DROP FUNCTION dspy_ash_refuse()")

@@ -1,0 +1,24 @@
+"""The `dspy-ash` command. Thin: each command parses its input, calls the store or an action, renders output.
+
+Commands live in modules by topic (`cli/db.py`: migrate, schema status) and register themselves on `app`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(name="dspy-ash", help="dspy-ash: DSPy programs as durable resources.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_show_locals=False)
+
+
+def _register() -> None:
+    from dspy_ash.cli import db
+
+    db.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

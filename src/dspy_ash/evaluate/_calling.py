@@ -1,0 +1,40 @@
+"""Calling user code from the async engine: programs on examples, and metrics of any flavour."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from dspy_ash._sync import call_sync
+from dspy_ash.primitives.module import Module
+
+
+async def call_metric(metric: Any, *args: Any) -> Any:
+    """Await a metric whether it is a Module, an async function or a plain sync function.
+
+    Sync metrics run on the greenlet bridge, so one that calls an LM (an LM judge written as a plain
+    function) awaits on the loop instead of blocking every other task.
+    """
+    if isinstance(metric, Module):
+        return await metric.acall(*args)
+    if inspect.iscoroutinefunction(metric) or inspect.iscoroutinefunction(type(metric).__call__):
+        return await metric(*args)
+    result = await call_sync(metric, *args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def run_program(program: Any, example: Any) -> Any:
+    """`program(**example.inputs())`, natively async for Modules and bridged for plain callables."""
+    inputs = dict(example.inputs().items())
+    if isinstance(program, Module):
+        return await program.acall(**inputs)
+    acall = getattr(program, "acall", None)
+    if acall is not None and inspect.iscoroutinefunction(acall):
+        return await acall(**inputs)
+    return await call_sync(program, **inputs)
+
+
+def metric_name(metric: Any) -> str:
+    return metric.__name__ if inspect.isfunction(metric) else type(metric).__name__

@@ -1,0 +1,143 @@
+"""`ReAct`: an agent loop that reasons, picks a tool, observes its result, and finally extracts the outputs.
+
+Prompts, fields and trajectory keys are DSPy 3.x's exactly, so saved programs and optimized
+instructions move between the two. The loop is native async; the sync call drives the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any, Literal
+
+from dspy_ash.adapters.chat import ChatAdapter
+from dspy_ash.adapters.types.tool import Tool
+from dspy_ash.errors import ContextWindowExceededError
+from dspy_ash.modules.chain_of_thought import ChainOfThought
+from dspy_ash.modules.predict import Predict
+from dspy_ash.primitives.module import Module
+from dspy_ash.primitives.prediction import Prediction
+from dspy_ash.settings import settings
+from dspy_ash.signatures.field import InputField, OutputField
+from dspy_ash.signatures.signature import Signature, ensure_signature
+
+logger = logging.getLogger("dspy_ash.react")
+
+_TRUNCATION_ATTEMPTS = 3
+_KEYS_PER_STEP = 4  # thought, tool_name, tool_args, observation
+
+
+def format_error_for_lm(error: BaseException, *, traceback_frames: int = 0) -> str:
+    """An exception as the model reads it: the message, or a short traceback (as DSPy words it)."""
+    if traceback_frames <= 0:
+        return str(error)
+    return "\n" + "".join(
+        traceback.format_exception(type(error), error, error.__traceback__, limit=traceback_frames)).strip()
+
+
+class ReAct(Module):
+    def __init__(self, signature: Any, tools: list[Callable[..., Any] | Tool], max_iters: int = 20) -> None:
+        super().__init__()
+        self.signature = signature = ensure_signature(signature)
+        self.max_iters = max_iters
+
+        by_name = {t.name: t for t in (t if isinstance(t, Tool) else Tool(t) for t in tools)}
+        inputs = ", ".join(f"`{k}`" for k in signature.input_fields)
+        outputs = ", ".join(f"`{k}`" for k in signature.output_fields)
+        instr = [f"{signature.instructions}\n"] if signature.instructions else []
+        instr += [
+            f"You are an Agent. In each episode, you will be given the fields {inputs} as input. "
+            "And you can see your past trajectory so far.",
+            f"Your goal is to use one or more of the supplied tools to collect any necessary information "
+            f"for producing {outputs}.\n",
+            "To do this, you will interleave next_thought, next_tool_name, and next_tool_args in each turn, "
+            "and also when finishing the task.",
+            "After each tool call, you receive a resulting observation, which gets appended to your trajectory.\n",
+            "When writing next_thought, you may reason about the current situation and plan for future steps.",
+            "When selecting the next_tool_name and its next_tool_args, the tool must be one of:\n",
+        ]
+        by_name["finish"] = Tool(
+            func=lambda: "Completed.",
+            name="finish",
+            desc="Marks the task as complete. That is, signals that all information for producing the outputs, "
+                 f"i.e. {outputs}, are now available to be extracted.",
+            args={},
+        )
+        instr += [f"({i + 1}) {tool}" for i, tool in enumerate(by_name.values())]
+        instr.append("When providing `next_tool_args`, the value inside the field must be in JSON format")
+
+        names = tuple(by_name)
+        react_signature = (
+            Signature({**signature.input_fields}, "\n".join(instr))
+            .append("trajectory", InputField(), type_=str)
+            .append("next_thought", OutputField(), type_=str)
+            .append("next_tool_name", OutputField(), type_=Literal[names])  # type: ignore[valid-type]
+            .append("next_tool_args", OutputField(), type_=dict[str, Any])
+        )
+        extract_signature = Signature(
+            {**signature.input_fields, **signature.output_fields}, signature.instructions,
+        ).append("trajectory", InputField(), type_=str)
+
+        self.tools = by_name
+        self.react = Predict(react_signature)
+        self.extract = ChainOfThought(extract_signature)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    async def aforward(self, **input_args: Any) -> Prediction:
+        trajectory: dict[str, Any] = {}
+        max_iters = input_args.pop("max_iters", self.max_iters)
+        for idx in range(max_iters):
+            try:
+                pred = await self._call_truncating(self.react, trajectory, input_args)
+            except ContextWindowExceededError as err:
+                logger.warning("Ending the trajectory: %s", format_error_for_lm(err, traceback_frames=5))
+                break
+            except ValueError as err:  # includes AdapterParseError: e.g. a tool name outside the Literal
+                logger.warning("Ending the trajectory: Agent failed to select a valid tool: %s",
+                               format_error_for_lm(err, traceback_frames=5))
+                break
+            trajectory[f"thought_{idx}"] = pred.next_thought
+            trajectory[f"tool_name_{idx}"] = pred.next_tool_name
+            trajectory[f"tool_args_{idx}"] = pred.next_tool_args
+            trajectory[f"observation_{idx}"] = await self._observe(pred.next_tool_name, pred.next_tool_args)
+            if pred.next_tool_name == "finish":
+                break
+        extract = await self._call_truncating(self.extract, trajectory, input_args)
+        return Prediction(trajectory=trajectory, **extract)
+
+    async def _observe(self, name: str, args: Any) -> Any:
+        """The tool's result, or its failure in words: the model should see the error and recover."""
+        try:
+            return await self.tools[name].acall(**(args or {}))
+        except Exception as err:
+            return f"Execution error in {name}: {format_error_for_lm(err, traceback_frames=5)}"
+
+    async def _call_truncating(self, module: Module, trajectory: dict[str, Any],
+                               input_args: dict[str, Any]) -> Any:
+        last: ContextWindowExceededError | None = None
+        for _ in range(_TRUNCATION_ATTEMPTS):
+            try:
+                return await module.acall(**input_args, trajectory=self._format_trajectory(trajectory))
+            except ContextWindowExceededError as err:
+                logger.warning("Trajectory exceeded the context window, truncating the oldest tool call information.")
+                last = err
+                trajectory = self.truncate_trajectory(trajectory)
+        raise ContextWindowExceededError(
+            "The context window was exceeded even after 3 attempts to truncate the trajectory.") from last
+
+    def truncate_trajectory(self, trajectory: dict[str, Any]) -> dict[str, Any]:
+        """Drop the oldest tool call (its four keys), in place. Override for other policies."""
+        keys = list(trajectory)
+        if len(keys) <= _KEYS_PER_STEP:
+            raise ContextWindowExceededError(
+                "The trajectory is too long so your prompt exceeded the context window, but the trajectory "
+                "cannot be truncated because it only has one tool call.")
+        for key in keys[:_KEYS_PER_STEP]:
+            trajectory.pop(key)
+        return trajectory
+
+    def _format_trajectory(self, trajectory: dict[str, Any]) -> str:
+        adapter = settings.adapter or ChatAdapter()
+        trajectory_signature = ensure_signature(f"{', '.join(trajectory.keys())} -> x")
+        return adapter.format_user_message_content(trajectory_signature, trajectory)

@@ -1,0 +1,55 @@
+"""dspy_ash.store: every program, version, dataset, trace, run and LM call as rows in SQL.
+
+SQLite by default (a file under the data directory), PostgreSQL by URL. Alembic owns the schema
+(`dspy-ash migrate`, or `await migrate.upgrade(url)`); `Database.check_schema()` refuses to run
+against a database that is behind.
+
+    db = Database()                                   # explicit URL, else DSPY_ASH_DATABASE_URL, else SQLite
+    async with db.transaction() as s:
+        tenant = await repos.tenants.create_tenant(s, name="acme", actor="cli")
+        program = await repos.programs.create_program(s, tenant_id=tenant.id, actor="cli",
+                                                      name="qa", source="myapp.qa:QA")
+
+The engine never imports this package; it meets it through `TraceRecorder` (an event subscriber),
+`SqlCacheBackend` (the LM cache's persistent backend) and `RunCheckpointStore` (the optimizers'
+checkpoint protocol).
+"""
+
+from dspy_ash.store import migrate, repos
+from dspy_ash.store.build import build_program
+from dspy_ash.store.cache import SqlCacheBackend
+from dspy_ash.store.checkpoints import RunCheckpointStore
+from dspy_ash.store.db import Database, resolve_url
+from dspy_ash.store.declarative import ProgramSpec, validate_spec
+from dspy_ash.store.errors import (
+    ConflictError,
+    IllegalTransitionError,
+    InvalidSpecError,
+    NotFoundError,
+    SchemaOutOfDateError,
+    SecretKeyMissingError,
+    StoreError,
+)
+from dspy_ash.store.recorder import Retention, TraceRecorder, trace_context
+
+__all__ = [
+    "ConflictError",
+    "Database",
+    "IllegalTransitionError",
+    "InvalidSpecError",
+    "NotFoundError",
+    "ProgramSpec",
+    "Retention",
+    "RunCheckpointStore",
+    "SchemaOutOfDateError",
+    "SecretKeyMissingError",
+    "SqlCacheBackend",
+    "StoreError",
+    "TraceRecorder",
+    "build_program",
+    "migrate",
+    "repos",
+    "resolve_url",
+    "trace_context",
+    "validate_spec",
+]

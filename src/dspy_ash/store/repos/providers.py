@@ -1,0 +1,113 @@
+"""LM providers of a tenant. The secret is either encrypted at rest or the name of an environment variable.
+
+No function here returns the secret or the ciphertext: callers get `ProviderInfo`. The one way to
+the plaintext is `resolve_api_key`, which hands back a pydantic `SecretStr` (its repr and str are
+masked) for building an LM client.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dspy_ash.settings import env
+from dspy_ash.store import crypto
+from dspy_ash.store.errors import ConflictError, StoreError
+from dspy_ash.store.models import LMProvider
+from dspy_ash.store.repos import audit
+from dspy_ash.store.repos._base import get_owned, snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    kind: str
+    base_url: str | None
+    config: dict[str, Any]
+    has_stored_secret: bool
+    secret_env: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: LMProvider) -> ProviderInfo:
+        return cls(id=row.id, tenant_id=row.tenant_id, name=row.name, kind=row.kind, base_url=row.base_url,
+                   config=dict(row.config), has_stored_secret=row.secret_ciphertext is not None,
+                   secret_env=row.secret_env, created_at=row.created_at, updated_at=row.updated_at)
+
+
+async def create_provider(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str, kind: str,
+                          base_url: str | None = None, config: dict[str, Any] | None = None,
+                          api_key: str | SecretStr | None = None, api_key_env: str | None = None,
+                          secret_key: str | None = None) -> ProviderInfo:
+    """`api_key` is encrypted with `secret_key` (else DSPY_ASH_SECRET_KEY); `api_key_env` is stored as a name."""
+    if api_key is not None and api_key_env is not None:
+        raise ValueError("give api_key or api_key_env, not both")
+    row = LMProvider(tenant_id=tenant_id, name=name, kind=kind, base_url=base_url, config=config or {},
+                     secret_ciphertext=_encrypt(api_key, secret_key), secret_env=api_key_env)
+    session.add(row)
+    try:
+        await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=row)
+    except IntegrityError as exc:
+        raise ConflictError(f"a provider named {name!r} exists", resource="lm_provider") from exc
+    return ProviderInfo.of(row)
+
+
+async def set_secret(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID,
+                     api_key: str | SecretStr | None = None, api_key_env: str | None = None,
+                     secret_key: str | None = None) -> ProviderInfo:
+    """Replace the secret (or clear it when both are None)."""
+    if api_key is not None and api_key_env is not None:
+        raise ValueError("give api_key or api_key_env, not both")
+    row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
+    before = snapshot(row)
+    row.secret_ciphertext = _encrypt(api_key, secret_key)
+    row.secret_env = api_key_env
+    await audit.record(session, tenant_id=tenant_id, actor=actor, action="set_secret", row=row, before=before)
+    return ProviderInfo.of(row)
+
+
+async def get_provider(session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID) -> ProviderInfo:
+    return ProviderInfo.of(await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id))
+
+
+async def list_providers(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[ProviderInfo]:
+    stmt = select(LMProvider).where(LMProvider.tenant_id == tenant_id).order_by(LMProvider.name)
+    return [ProviderInfo.of(row) for row in (await session.execute(stmt)).scalars()]
+
+
+async def delete_provider(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID) -> None:
+    row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
+    before = snapshot(row)
+    await session.delete(row)
+    await audit.record(session, tenant_id=tenant_id, actor=actor, action="delete", row=row, before=before)
+
+
+async def resolve_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID,
+                          secret_key: str | None = None) -> SecretStr | None:
+    """The provider's key for building its LM client (decrypted, or read from its environment variable)."""
+    row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
+    if row.secret_ciphertext is not None:
+        return SecretStr(crypto.decrypt(row.secret_ciphertext, key=secret_key))
+    if row.secret_env is not None:
+        value = env(row.secret_env)
+        if value is None:
+            raise StoreError(f"provider {row.name!r} reads its key from {row.secret_env}, which is not set")
+        return SecretStr(value)
+    return None
+
+
+def _encrypt(api_key: str | SecretStr | None, secret_key: str | None) -> str | None:
+    if api_key is None:
+        return None
+    plain = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+    return crypto.encrypt(plain, key=secret_key)

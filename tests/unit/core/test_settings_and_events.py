@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import dspy_ash as dspy
+from dspy_ash import events
+from dspy_ash.lm.types import Choice, LMResponse
+from dspy_ash.testing import DummyLM
+
+
+class NamedLM(dspy.BaseLM):
+    async def request(self, req):
+        await asyncio.sleep(0.001)
+        return LMResponse(choices=[Choice(text=f"[[ ## answer ## ]]\n{self.model}")])
+
+
+async def test_context_is_task_local_under_many_concurrent_tasks():
+    lms = [NamedLM(f"m{i}") for i in range(50)]
+
+    async def run(i: int) -> str:
+        with dspy.context(lm=lms[i]):
+            await asyncio.sleep(0.001 * (i % 5))
+            out = await dspy.Predict("question -> answer").acall(question="q")
+            assert dspy.settings.lm is lms[i]
+            return out.answer
+
+    answers = await asyncio.gather(*[run(i) for i in range(50)])
+    assert answers == [f"m{i}" for i in range(50)]
+    assert dspy.settings.lm is None
+
+
+def test_configure_from_another_thread_never_leaks():
+    dspy.configure(lm=NamedLM("main"))
+    seen: dict[str, str] = {}
+
+    def worker():
+        dspy.configure(lm=NamedLM("worker"))  # not the owner: local to this thread only
+        seen["worker"] = dspy.settings.lm.model
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["worker"] == "worker"
+    assert dspy.settings.lm.model == "main"
+
+
+async def test_configure_inside_a_task_stays_in_that_task():
+    dspy.configure(num_threads=8)  # the owner is this test's task
+
+    async def other():
+        dspy.configure(num_threads=99)
+        return dspy.settings.num_threads
+
+    assert await asyncio.create_task(other()) == 99
+    assert dspy.settings.num_threads == 8
+    res = await asyncio.to_thread(lambda: (dspy.configure(num_threads=77), dspy.settings.num_threads)[1])
+    assert res == 77 and dspy.settings.num_threads != 77
+
+
+def test_events_have_ids_parents_timing_and_usage():
+    seen: list[events.Event] = []
+    lm = DummyLM([{"reasoning": "r", "answer": "a"}])
+    with dspy.context(lm=lm, callbacks=[seen.append]):
+        dspy.ChainOfThought("question -> answer")(question="q")
+    kinds = [(e.kind, e.phase) for e in seen]
+    assert kinds == [("module", "start"), ("module", "start"), ("adapter_format", "start"), ("adapter_format", "end"),
+                     ("lm", "start"), ("lm", "end"), ("adapter_parse", "start"), ("adapter_parse", "end"),
+                     ("module", "end"), ("module", "end")]
+    outer, inner = seen[0], seen[1]
+    assert inner.parent_id == outer.call_id and outer.parent_id is None
+    lm_end = seen[5]
+    assert lm_end.parent_id == inner.call_id and lm_end.duration is not None and lm_end.usage is not None
+    assert seen[-1].outputs.answer == "a"
+
+
+def test_dspy_style_callbacks_and_broken_subscribers():
+    calls: list[str] = []
+
+    class CB(dspy.BaseCallback):
+        def on_module_start(self, call_id, instance, inputs):
+            calls.append(f"start:{type(instance).__name__}:{inputs}")
+
+        def on_lm_end(self, call_id, outputs, exception=None):
+            calls.append(f"lm_end:{outputs}")
+
+    def broken(event):
+        raise RuntimeError("subscriber bug")
+
+    with dspy.context(lm=DummyLM([{"answer": "a"}]), callbacks=[CB(), broken]):
+        out = dspy.Predict("question -> answer")(question="q")
+    assert out.answer == "a"
+    assert calls == ["start:Predict:{'question': 'q'}", "lm_end:['[[ ## answer ## ]]\\na']"]
+
+
+def test_error_events_carry_the_exception():
+    seen: list[events.Event] = []
+    with dspy.context(callbacks=[seen.append]):
+        try:
+            dspy.Predict("a -> b")(a="x")
+        except ValueError:
+            pass
+    assert seen[-1].phase == "end" and isinstance(seen[-1].error, ValueError)
+
+
+def test_history_is_bounded():
+    lm = DummyLM([{"answer": "a"}] * 300)
+    with dspy.context(lm=lm, max_history_size=50):
+        for _ in range(300):
+            dspy.Predict("question -> answer")(question="q")
+    assert 50 <= len(lm.history) <= 50 + 16
