@@ -1,0 +1,224 @@
+"""The response cache: keys, memory LRU bounds, disk persistence and expiry, single flight, copies."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+from lm_fakes import FakeTime, ScriptedLM
+
+from dspy_ash.lm.cache import Cache, CachedLM, cache_key, configure_cache, get_cache
+from dspy_ash.lm.disk_cache import DiskCacheBackend
+from dspy_ash.lm.memory_cache import MemoryLRU
+from dspy_ash.lm.types import LMRequest
+
+
+def _req(**changes: object) -> LMRequest:
+    base = LMRequest(model="openai/m", messages=[{"role": "user", "content": "hi"}], params={"temperature": 0.0})
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_key_is_stable_and_order_insensitive() -> None:
+    a = _req(params={"temperature": 0.0, "max_tokens": 10})
+    b = _req(params={"max_tokens": 10, "temperature": 0.0})
+    assert cache_key(a) == cache_key(b)
+    assert len(cache_key(a)) == 64
+
+
+@pytest.mark.parametrize("change", [
+    {"model": "openai/other"},
+    {"messages": [{"role": "user", "content": "hello"}]},
+    {"params": {"temperature": 0.7}},
+    {"rollout_id": 1},
+    {"namespace": "tenant-a"},
+])
+def test_key_changes_with_request_content(change: dict[str, object]) -> None:
+    assert cache_key(_req(**change)) != cache_key(_req())
+
+
+def test_key_depends_on_api_base() -> None:
+    assert cache_key(_req(), "http://a/v1") != cache_key(_req(), "http://b/v1")
+
+
+def test_key_accepts_pydantic_response_formats() -> None:
+    import pydantic
+
+    class Answer(pydantic.BaseModel):
+        answer: str
+
+    assert cache_key(_req(params={"response_format": Answer})) != cache_key(_req())
+
+
+def test_memory_lru_bounded_by_entries(fake_time: FakeTime) -> None:
+    lru = MemoryLRU(max_entries=3, max_bytes=10_000, clock=fake_time)
+    for k in "abcd":
+        lru.put(k, b"x", None)
+    assert lru.get("a") is None
+    assert [k for k in "bcd" if lru.get(k)] == ["b", "c", "d"]
+
+
+def test_memory_lru_bounded_by_bytes_and_recency(fake_time: FakeTime) -> None:
+    lru = MemoryLRU(max_entries=100, max_bytes=30, clock=fake_time)
+    lru.put("a", b"a" * 10, None)
+    lru.put("b", b"b" * 10, None)
+    lru.put("c", b"c" * 10, None)
+    assert lru.get("a") is not None  # a is now the most recent
+    lru.put("d", b"d" * 10, None)
+    assert lru.get("b") is None
+    assert lru.size_bytes == 30
+    lru.put("huge", b"h" * 31, None)  # larger than the whole cache: not stored
+    assert lru.get("huge") is None and len(lru) == 3
+
+
+def test_memory_lru_expiry(fake_time: FakeTime) -> None:
+    lru = MemoryLRU(10, 1000, fake_time)
+    lru.put("k", b"v", fake_time.now + 5)
+    assert lru.get("k") == b"v"
+    fake_time.now += 5
+    assert lru.get("k") is None
+    assert lru.size_bytes == 0
+
+
+async def test_disk_backend_round_trip_and_ttl(tmp_path: Path, fake_time: FakeTime) -> None:
+    disk = DiskCacheBackend(tmp_path, clock=fake_time)
+    await disk.put("ab" + "0" * 62, {"v": 1}, ttl=10, namespace="t")
+    assert await disk.get("ab" + "0" * 62) == {"v": 1}
+    fake_time.now += 10
+    assert await disk.get("ab" + "0" * 62) is None
+    assert not list(tmp_path.rglob("*.json"))  # expired files are removed
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+async def test_disk_backend_treats_damaged_files_as_misses(tmp_path: Path) -> None:
+    disk = DiskCacheBackend(tmp_path)
+    key = "cd" + "1" * 62
+    await disk.put(key, {"v": 1})
+    next(tmp_path.rglob("*.json")).write_text("{not json")
+    assert await disk.get(key) is None
+    await disk.put(key, {"v": 2})
+    assert await disk.get(key) == {"v": 2}
+    await disk.clear()
+    assert await disk.get(key) is None
+
+
+async def test_hit_is_a_marked_copy_with_zero_usage() -> None:
+    inner = ScriptedLM(["first"])
+    lm = CachedLM(inner)
+    miss = await lm.request(_req())
+    assert not miss.cache_hit and miss.usage.total_tokens == 15
+    hit = await lm.request(_req())
+    assert hit.cache_hit and hit.usage.total_tokens == 0 and hit.cost == 0.0
+    assert hit.choices[0].text == "first"
+    hit.choices[0].text = "mutated"
+    again = await lm.request(_req())
+    assert again.choices[0].text == "first"
+    assert len(inner.calls) == 1
+
+
+async def test_call_level_cache_false_bypasses() -> None:
+    inner = ScriptedLM()
+    lm = CachedLM(inner)
+    await lm.request(_req())
+    await lm.request(_req(cache=False))
+    assert len(inner.calls) == 2
+
+
+async def test_rollout_id_and_namespace_miss() -> None:
+    inner = ScriptedLM()
+    lm = CachedLM(inner)
+    for req in (_req(), _req(rollout_id=1), _req(rollout_id=2), _req(namespace="a"), _req(namespace="b"),
+                _req(rollout_id=1)):
+        await lm.request(req)
+    assert len(inner.calls) == 5
+
+
+async def test_disk_hit_after_memory_reset_and_promotion(tmp_path: Path) -> None:
+    cache = configure_cache(disk_cache_dir=tmp_path / "c")
+    inner = ScriptedLM(["stored"])
+    lm = CachedLM(inner)
+    await lm.request(_req())
+    cache.reset_memory_cache()
+    hit = await lm.request(_req())
+    assert hit.cache_hit and hit.choices[0].text == "stored"
+    assert cache.memory is not None and len(cache.memory) == 1  # promoted back to memory
+    assert len(inner.calls) == 1
+
+
+async def test_ttl_expiry_in_both_levels(tmp_path: Path, fake_time: FakeTime) -> None:
+    configure_cache(disk_cache_dir=tmp_path / "c", ttl=60, clock=fake_time)
+    inner = ScriptedLM()
+    lm = CachedLM(inner)
+    await lm.request(_req())
+    fake_time.now += 59
+    await lm.request(_req())
+    assert len(inner.calls) == 1
+    fake_time.now += 1
+    await lm.request(_req())
+    assert len(inner.calls) == 2
+
+
+async def test_memory_only_and_disabled_caches(tmp_path: Path) -> None:
+    configure_cache(enable_disk_cache=False)
+    assert get_cache().backend is None
+    inner = ScriptedLM()
+    await CachedLM(inner).request(_req())
+    await CachedLM(inner).request(_req())
+    assert len(inner.calls) == 1
+    configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    await CachedLM(inner).request(_req())
+    assert len(inner.calls) == 2
+
+
+def test_configure_cache_rejects_unknown_options() -> None:
+    configure_cache(disk_size_limit_bytes=10, restrict_pickle=True)  # DSPy's names are accepted
+    with pytest.raises(TypeError):
+        configure_cache(enable_disc_cache=False)
+
+
+async def test_single_flight_shares_one_call() -> None:
+    gate = asyncio.Event()
+    inner = ScriptedLM(["shared"], gate=gate)
+    lm = CachedLM(inner)
+    tasks = [asyncio.create_task(lm.request(_req())) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    responses = await asyncio.gather(*tasks)
+    assert len(inner.calls) == 1
+    assert {r.choices[0].text for r in responses} == {"shared"}
+    assert sum(not r.cache_hit for r in responses) == 1  # only the leader's usage counts
+
+
+async def test_single_flight_shares_errors_and_does_not_cache_them() -> None:
+    from dspy_ash.errors import LMServerError
+
+    gate = asyncio.Event()
+    inner = ScriptedLM([LMServerError("boom", status=500), "later"], gate=gate)
+    lm = CachedLM(inner)
+    tasks = [asyncio.create_task(lm.request(_req())) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, LMServerError) for r in results)
+    assert (await lm.request(_req())).choices[0].text == "later"
+
+
+async def test_follower_survives_a_cancelled_leader() -> None:
+    gate = asyncio.Event()
+    inner = ScriptedLM(["a", "b"], gate=gate)
+    lm = CachedLM(inner)
+    leader = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    follower = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    leader.cancel()
+    await asyncio.sleep(0.01)
+    gate.set()
+    response = await follower
+    assert response.choices[0].text == "a"  # the cancelled leader never got an answer
+    assert len(inner.calls) == 2  # the follower led its own call after the leader went away
+
+
+def test_cache_without_levels_is_disabled() -> None:
+    assert not Cache(memory=None, backend=None).enabled
