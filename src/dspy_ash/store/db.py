@@ -1,14 +1,14 @@
 """Connecting: which database, engines with the right pragmas, sessions and transactions.
 
 The URL comes from an explicit argument, else `DSPY_ASH_DATABASE_URL`, else a SQLite file under
-`dspy_ash.data_dir()` (created on first use: zero set-up). PostgreSQL is
+`dspy_ash.settings.data_dir()` (created on first use: zero set-up). PostgreSQL is
 `postgresql+psycopg://user@host/db` (psycopg 3, async).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self, *, tenant_id: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, tenant_id: uuid.UUID | None = None) -> AsyncGenerator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on any exception.
 
         With `tenant_id`, every ORM query in it is filtered to that tenant as well.

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -59,7 +59,7 @@ _context: ContextVar[TraceContext] = ContextVar("dspy_ash_trace_context", defaul
 
 @contextmanager
 def trace_context(*, tenant_id: uuid.UUID | None = None, program_id: uuid.UUID | None = None,
-                  version_id: uuid.UUID | None = None) -> Iterator[None]:
+                  version_id: uuid.UUID | None = None) -> Generator[None]:
     """Attribute the traces started inside to a tenant (else the recorder's), a program and a version."""
     token = _context.set(TraceContext(tenant_id, program_id, version_id))
     try:
@@ -138,10 +138,9 @@ class TraceRecorder:
                 trace.inputs[event.call_id] = event.inputs
             self._calls[event.call_id] = (trace, event.kind)
             return
-        entry = self._calls.pop(event.call_id, None)
-        if entry is None or entry[0] is None:
+        trace, kind = self._calls.pop(event.call_id, (None, ""))
+        if trace is None:
             return
-        trace, kind = entry
         if kind in RECORDED_KINDS:
             trace.ended.append(event)
         if event.call_id == trace.root_call_id:

@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,9 +64,11 @@ async def usage_stats(session: AsyncSession, *, tenant_id: uuid.UUID, group_by: 
     groups: dict[tuple[str | None, ...], list[tuple[float, bool, bool, int, int, int, float]]] = defaultdict(list)
     n = len(keys)
     for row in (await session.execute(stmt)).all():
-        key = tuple(None if v is None else str(v) for v in row[:n])
-        latency, error, hit, pt, ct, tt, cost = row[n:]
-        groups[key].append((latency, error is not None, bool(hit), pt, ct, tt, cost or 0.0))
+        values: list[Any] = list(row)
+        key = tuple(None if v is None else str(v) for v in values[:n])
+        latency, error, hit, pt, ct, tt, cost = values[n:]
+        groups[key].append((float(latency), error is not None, bool(hit), int(pt), int(ct), int(tt),
+                            float(cost or 0.0)))
     out: list[UsageStats] = []
     for key, rows in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
         latencies = sorted(r[0] for r in rows)
