@@ -1,0 +1,237 @@
+"""`PythonInterpreter`: runs untrusted, model-written Python in a locked-down child process.
+
+Layers, each enough to stop a different mistake (the worker is `_sandbox_worker.py`):
+1. a separate process of the same Python started with `-I -S` (no site-packages, no user paths,
+   PYTHON* variables ignored), an empty environment and a fresh empty working directory;
+2. when `unshare` works here, a new network namespace: the child has no interface, not even loopback;
+3. resource limits set in the child before user code: address space (memory), CPU seconds, file
+   size 0 (it cannot write), 16 descriptors, no child processes; when started as root it drops to
+   `nobody`, so private host files are unreadable even past layer 4;
+4. an audit hook installed before the first line of user code that refuses opening any file but
+   the standard library for reading, listing directories, sockets, subprocesses, exec/fork/kill,
+   ctypes, new imports beyond an allowlist, and rewriting functions (the hook's own state);
+5. a wall-clock limit enforced by the host, which kills the child's whole process group.
+
+What it does not protect against: CPU-level side channels, bugs in CPython itself (a memory
+corruption bug can disable the audit hook; layers 2, 3 and 5 still hold), reading world-readable
+standard library sources, and learning whether a path exists via `os.stat` (not an audited event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dspy_ash._sync import run_sync
+from dspy_ash.errors import DspyAshError, UnsupportedFeatureError
+
+_WORKER_SOURCE = (Path(__file__).with_name("_sandbox_worker.py")).read_text(encoding="utf-8")
+
+# Imported before the privilege drop; the same names (and their submodules) may be imported later.
+DEFAULT_MODULES = (
+    "math", "cmath", "decimal", "fractions", "statistics", "random", "itertools", "functools", "operator",
+    "collections", "collections.abc", "heapq", "bisect", "re", "json", "string", "datetime", "calendar",
+    "textwrap", "numbers", "typing", "dataclasses", "enum", "copy", "pprint", "array", "unicodedata",
+    "hashlib", "base64", "binascii", "struct", "time", "zlib",
+)
+
+
+class CodeInterpreterError(DspyAshError, RuntimeError):
+    """The interpreter itself failed (could not start, broke the protocol); the code cannot fix this."""
+
+
+class CodeExecutionError(CodeInterpreterError):
+    """The submitted code failed: an exception, the time or memory limit, or too much output."""
+
+
+class FinalOutput:
+    """What `execute` returns when the code called `SUBMIT(...)`."""
+
+    def __init__(self, output: Any) -> None:
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"FinalOutput({self.output!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FinalOutput) and other.output == self.output
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@cache
+def _network_wrapper() -> tuple[str, ...]:
+    """The `unshare` prefix that gives the child an empty network namespace, or () where it fails."""
+    exe = shutil.which("unshare")
+    if exe is None:
+        return ()
+    candidates = [(exe, "--net")] if os.geteuid() == 0 else []
+    candidates.append((exe, "--map-root-user", "--net"))
+    for prefix in candidates:
+        try:
+            done = subprocess.run([*prefix, "true"], capture_output=True, timeout=5, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            return prefix
+    return ()
+
+
+class PythonInterpreter:
+    """`execute(code, variables=None)` runs code and returns the last expression's value, the
+    printed output when there is none, or `FinalOutput` when the code called `SUBMIT(...)`.
+
+    Variables persist across `execute` calls of one session (until `shutdown()`, a timeout or a crash).
+    """
+
+    def __init__(self, tools: dict[str, Any] | None = None, output_fields: list[dict[str, Any]] | None = None,
+                 *, timeout: float = 10.0, memory_mb: int = 512, max_output_bytes: int = 1_000_000,
+                 isolate_network: bool = True, modules: tuple[str, ...] = DEFAULT_MODULES) -> None:
+        if tools:
+            raise UnsupportedFeatureError("PythonInterpreter does not bridge host tools into the sandbox yet.")
+        self.output_fields = output_fields
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.max_output_bytes = max_output_bytes
+        self.isolate_network = isolate_network
+        self.modules = modules
+        self._proc: asyncio.subprocess.Process | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workdir: str | None = None
+
+    @property
+    def tools(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def network_isolated(self) -> bool:
+        """Whether children get their own empty network namespace on this machine."""
+        return self.isolate_network and bool(_network_wrapper())
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        run_sync(self.astart())
+
+    async def astart(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._proc is not None and self._proc.returncode is None and self._loop is loop:
+            return
+        await self.ashutdown()
+        self._workdir = tempfile.mkdtemp(prefix="dspy-ash-sandbox-")
+        if os.geteuid() == 0:
+            os.chown(self._workdir, 65534, 65534)  # the child runs as nobody and may only enter it
+        config = {"memory_bytes": self.memory_mb * 1024 * 1024, "cpu_seconds": max(1, int(self.timeout) + 1),
+                  "preload": list(self.modules), "allowed_imports": sorted({m.split(".")[0] for m in self.modules})}
+        prefix = _network_wrapper() if self.isolate_network else ()
+        self._proc = await asyncio.create_subprocess_exec(
+            *prefix, sys.executable, "-I", "-S", "-c", _WORKER_SOURCE, json.dumps(config),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=self._workdir, env={}, start_new_session=True, limit=self.max_output_bytes)
+        self._loop = loop
+        hello = await self._read(startup=True)
+        if not hello.get("ready"):
+            await self.ashutdown()
+            raise CodeInterpreterError(f"The sandbox did not start: {hello}")
+
+    def shutdown(self) -> None:
+        if self._proc is None and self._workdir is None:
+            return
+        run_sync(self.ashutdown())
+
+    async def ashutdown(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            _kill_group(proc.pid)
+            with contextlib.suppress(Exception):
+                await proc.wait()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> PythonInterpreter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    async def __aenter__(self) -> PythonInterpreter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ashutdown()
+
+    # -- running code -------------------------------------------------------------------------------
+    def execute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
+        return run_sync(self.aexecute(code, variables))
+
+    __call__ = execute
+
+    async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
+        await self.astart()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        try:
+            request = json.dumps({"code": code, "variables": variables or {}})
+        except TypeError as exc:
+            raise CodeInterpreterError(f"Variables must be JSON-serializable: {exc}") from exc
+        proc.stdin.write(request.encode() + b"\n")
+        await proc.stdin.drain()
+        reply = await self._read()
+        if "final" in reply:
+            return FinalOutput(reply["final"])
+        if "error" in reply:
+            error = reply["error"]
+            if error.get("type") == "SyntaxError":
+                raise SyntaxError(f"Invalid Python syntax. message: {error.get('message')}")
+            raise CodeExecutionError(f"{error.get('type')}: {error.get('message')}")
+        return reply.get("output")
+
+    async def _read(self, startup: bool = False) -> dict[str, Any]:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), self.timeout + (5 if startup else 0))
+        except TimeoutError:
+            await self.ashutdown()
+            raise CodeExecutionError(f"TimeoutError: the code ran longer than {self.timeout:g} seconds and "
+                                     "was stopped") from None
+        except (ValueError, asyncio.LimitOverrunError):
+            await self.ashutdown()
+            raise CodeExecutionError(f"OutputError: the code produced more than {self.max_output_bytes} "
+                                     "bytes of output") from None
+        if not line:
+            detail = await self._death_notice(proc)
+            await self.ashutdown()
+            raise CodeExecutionError(detail)
+        try:
+            message: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError as exc:
+            await self.ashutdown()
+            raise CodeInterpreterError(f"The sandbox broke its protocol: {line[:200]!r}") from exc
+        return message
+
+    async def _death_notice(self, proc: asyncio.subprocess.Process) -> str:
+        code = await proc.wait()
+        stderr = b""
+        if proc.stderr is not None:
+            with contextlib.suppress(Exception):
+                stderr = await asyncio.wait_for(proc.stderr.read(4000), 1)
+        if code == -signal.SIGXCPU or code == -signal.SIGKILL:
+            return f"TimeoutError: the code used more than its CPU time limit (exit {code})"
+        tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"CrashError: the sandbox exited with code {code}. {tail[0]}".strip()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
