@@ -1,0 +1,94 @@
+"""A live checkpoint: the JSON state of one optimizer run, saved through a `CheckpointStore`.
+
+Optimizers write finished work into nested sections of `state` (plain JSON values only) and call
+`save()`; saves are coalesced, so a burst of finished examples costs one or two writes, and they are
+serialised so an older state never overwrites a newer one. Without a store, `save()` does nothing
+and the state simply lives for the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from typing import Any
+
+from dspy_ash.errors import CheckpointError
+from dspy_ash.optimizers.checkpoint import CheckpointStore
+
+FORMAT_VERSION = 1
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of an optimizer's configuration and data (what a checkpoint must match)."""
+    text = json.dumps(parts, sort_keys=True, default=_plain, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "toDict"):
+        return value.toDict()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if callable(value):
+        return getattr(value, "__qualname__", type(value).__qualname__)
+    return repr(value)
+
+
+def resolve_store(checkpoint: CheckpointStore | str | os.PathLike[str] | None) -> CheckpointStore | None:
+    if checkpoint is None or isinstance(checkpoint, CheckpointStore):
+        return checkpoint
+    from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore
+
+    return DirectoryCheckpointStore(checkpoint)
+
+
+class CheckpointSession:
+    def __init__(self, store: CheckpointStore | None, key: str, state: dict[str, Any]) -> None:
+        self.store = store
+        self.key = key
+        self.state = state
+        self.resumed = bool(state.get("sections"))
+        self._lock = asyncio.Lock()
+        self._dirty = False
+
+    @classmethod
+    async def open(cls, checkpoint: CheckpointStore | str | os.PathLike[str] | None, key: str | None,
+                   kind: str, fp: str) -> CheckpointSession:
+        """Load the checkpoint for this run (or start a fresh one). The key defaults to kind + fingerprint."""
+        store = resolve_store(checkpoint)
+        key = key or f"{kind}-{fp[:16]}"
+        state = await store.load(key) if store is not None else None
+        if state is None:
+            state = {"format": FORMAT_VERSION, "kind": kind, "fingerprint": fp, "sections": {}}
+        elif state.get("kind") != kind or state.get("fingerprint") != fp:
+            raise CheckpointError(
+                f"Checkpoint {key!r} belongs to a different run (kind {state.get('kind')!r}); the optimizer, its "
+                "parameters, the data or the student changed. Use another checkpoint_key or delete it.")
+        return cls(store, key, state)
+
+    def section(self, *path: str) -> dict[str, Any]:
+        node: dict[str, Any] = self.state["sections"]
+        for part in path:
+            node = node.setdefault(part, {})
+        return node
+
+    async def save(self) -> None:
+        if self.store is None:
+            return
+        self._dirty = True
+        if self._lock.locked():
+            return  # the running save loops once more and picks this change up
+        async with self._lock:
+            while self._dirty:
+                self._dirty = False
+                await self.store.save(self.key, self.state)
+
+    async def flush(self) -> None:
+        """Wait for pending writes and write the final state."""
+        if self.store is None:
+            return
+        async with self._lock:
+            self._dirty = False
+            await self.store.save(self.key, self.state)

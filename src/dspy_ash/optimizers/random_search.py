@@ -1,0 +1,153 @@
+"""`BootstrapFewShotWithRandomSearch` (`BootstrapRS`): many bootstrapped demo sets, keep the best.
+
+Candidates are DSPy's: seed -3 zero-shot, -2 labeled only, -1 unshuffled bootstrap, and seeds >= 0
+bootstrapping a `Random(seed)`-shuffled trainset with `Random(seed).randint(1, max_bootstrapped_demos)`
+demos. Here up to `max_concurrent_candidates` candidates are built and scored at once (each scoring
+`num_threads` examples at a time); the winner, the early stop at `stop_at_score` and
+`candidate_programs` are then decided in seed order, so the result equals DSPy's sequential loop.
+Candidates past an early stop may have been scored speculatively; they are left out as in DSPy.
+
+Checkpoints (`checkpoint=`, `checkpoint_key=` on the constructor or `compile`): every bootstrapped
+example and every scored validation example of every candidate is saved as it finishes; a restarted
+run rebuilds finished candidates from the saved records without LM calls and continues the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from dspy_ash.optimizers._scoring import score_program
+from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers.bootstrap import BootstrapFewShot, Checkpoint
+from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
+from dspy_ash.optimizers.teleprompter import Teleprompter
+from dspy_ash.settings import settings
+
+logger = logging.getLogger("dspy_ash.optimizers.random_search")
+
+
+class BootstrapFewShotWithRandomSearch(Teleprompter):
+    def __init__(
+        self,
+        metric: Any,
+        teacher_settings: dict[str, Any] | None = None,
+        max_bootstrapped_demos: int = 4,
+        max_labeled_demos: int = 16,
+        max_rounds: int = 1,
+        num_candidate_programs: int = 16,
+        num_threads: int | None = None,
+        max_errors: int | None = None,
+        stop_at_score: float | None = None,
+        metric_threshold: float | None = None,
+        *,
+        max_concurrent_candidates: int = 4,
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.metric = metric
+        self.teacher_settings = teacher_settings or {}
+        self.max_rounds = max_rounds
+        self.num_threads = num_threads
+        self.stop_at_score = stop_at_score
+        self.metric_threshold = metric_threshold
+        self.min_num_samples = 1
+        self.max_num_samples = max_bootstrapped_demos
+        self.max_errors = max_errors
+        self.num_candidate_sets = num_candidate_programs
+        self.max_labeled_demos = max_labeled_demos
+        self.max_concurrent_candidates = max_concurrent_candidates
+        self.checkpoint = checkpoint
+        self.checkpoint_key = checkpoint_key
+        logger.info("Going to sample between %d and %d traces per predictor.", self.min_num_samples,
+                    self.max_num_samples)
+
+    async def acompile(self, student: Any, *, teacher: Any = None, trainset: list[Any],
+                       valset: list[Any] | None = None, restrict: Any = None, labeled_sample: bool = True,
+                       checkpoint: Checkpoint = None, checkpoint_key: str | None = None, **_: Any) -> Any:
+        valset = valset or trainset
+        seeds = list(range(-3, self.num_candidate_sets))
+        if restrict is not None:
+            allowed = set(restrict)
+            if not allowed.intersection(seeds):
+                raise ValueError(f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
+                                 f"{self.num_candidate_sets}); no candidate programs would be evaluated.")
+            seeds = [s for s in seeds if s in allowed]
+        max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
+        fp = fingerprint("BootstrapFewShotWithRandomSearch", self._params(), trainset, valset, seeds,
+                         labeled_sample, student.dump_state(), teacher.dump_state() if teacher is not None else None)
+        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
+                                               "BootstrapFewShotWithRandomSearch", fp)
+        gate = asyncio.Semaphore(max(1, self.max_concurrent_candidates))
+        stop = asyncio.Event()
+
+        async def candidate(seed: int) -> tuple[float, list[Any], Any]:
+            async with gate:
+                if stop.is_set() and seed > stopped_at[0]:
+                    raise asyncio.CancelledError  # after an earlier seed hit stop_at_score: never decided
+                program = await self._build(seed, student, teacher, trainset, labeled_sample, max_errors, session)
+                self.progress("trial_started", seed=seed)
+                score, subscores = await score_program(
+                    program, valset, self.metric, num_threads=self.num_threads or settings.num_threads,
+                    max_errors=max_errors, session=session, record=session.section("eval", str(seed)))
+                self.progress("trial_finished", seed=seed, score=score)
+                if self.stop_at_score is not None and score >= self.stop_at_score:
+                    stopped_at[0] = min(stopped_at[0], seed)
+                    stop.set()
+                return score, subscores, program
+
+        stopped_at = [len(seeds) + 1_000_000]
+        tasks = [asyncio.ensure_future(candidate(seed)) for seed in seeds]
+        try:
+            best = await self._decide_in_order(seeds, tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await session.flush()
+        return best
+
+    async def _decide_in_order(self, seeds: list[int], tasks: list[asyncio.Task[tuple[float, list[Any], Any]]]
+                               ) -> Any:
+        scores: list[float] = []
+        score_data: list[dict[str, Any]] = []
+        best_program: Any = None
+        for seed, task in zip(seeds, tasks, strict=True):
+            score, subscores, program = await task  # an error surfaces here only if DSPy would reach it
+            if not scores or score > max(scores):
+                logger.info("New best score: %s for seed %d", score, seed)
+                best_program = program
+            scores.append(score)
+            score_data.append({"score": score, "subscores": subscores, "seed": seed, "program": program})
+            self.progress("candidate", seed=seed, score=score, best_score=max(scores))
+            if self.stop_at_score is not None and score >= self.stop_at_score:
+                logger.info("Stopping early because score %s is >= stop_at_score %s", score, self.stop_at_score)
+                break
+        best_program.candidate_programs = sorted(score_data, key=lambda x: x["score"], reverse=True)
+        logger.info("%d candidate programs found.", len(score_data))
+        return best_program
+
+    async def _build(self, seed: int, student: Any, teacher: Any, trainset: list[Any], labeled_sample: bool,
+                     max_errors: int, session: CheckpointSession) -> Any:
+        trainset_copy = list(trainset)
+        if seed == -3:
+            return student.reset_copy()
+        if seed == -2:
+            return LabeledFewShot(k=self.max_labeled_demos).apply(student, trainset_copy, sample=labeled_sample)
+        size = self.max_num_samples
+        if seed >= 0:
+            random.Random(seed).shuffle(trainset_copy)
+            size = random.Random(seed).randint(self.min_num_samples, self.max_num_samples)
+        optimizer = BootstrapFewShot(
+            metric=self.metric, metric_threshold=self.metric_threshold, max_bootstrapped_demos=size,
+            max_labeled_demos=self.max_labeled_demos, teacher_settings=self.teacher_settings,
+            max_rounds=self.max_rounds, max_errors=max_errors, num_threads=self.num_threads)
+        return await optimizer.bootstrap(student, teacher, trainset_copy, session,
+                                         session.section("bootstrap", str(seed)))
+
+    def _params(self) -> list[Any]:
+        return [self.metric, self.teacher_settings, self.max_rounds, self.stop_at_score, self.metric_threshold,
+                self.max_num_samples, self.max_errors, self.num_candidate_sets, self.max_labeled_demos]

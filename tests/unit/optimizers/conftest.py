@@ -1,0 +1,62 @@
+"""Shared fixtures: a QA task with a deterministic content-keyed LM for both dspy-ash and real dspy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import dspy_ash
+from dspy_ash.lm.base import BaseLM
+from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.testing import DummyLM
+
+
+def qa_answers(n: int, wrong: set[int] = frozenset()) -> dict[str, dict[str, str]]:  # type: ignore[assignment]
+    """Replies keyed by a unique question marker; the teacher gets the `wrong` ones wrong."""
+    return {f"<q{i:03d}>": {"answer": f"wrong{i}" if i in wrong else f"a{i}"} for i in range(n)}
+
+
+def qa_trainset(module: Any, n: int) -> list[Any]:
+    return [module.Example(question=f"What is <q{i:03d}>?", answer=f"a{i}").with_inputs("question")
+            for i in range(n)]
+
+
+class Killed(BaseException):
+    """Simulates the process dying mid-run (not an `Exception`, so no optimizer swallows it)."""
+
+
+class CountingLM(BaseLM):
+    """Wraps an LM: counts successful calls and raises `Killed` on call number `kill_at` (1-based)."""
+
+    def __init__(self, inner: BaseLM, kill_at: int | None = None) -> None:
+        super().__init__(inner.model)
+        self.inner = inner
+        self.kill_at = kill_at
+        self.attempts = 0
+        self.calls = 0
+
+    async def request(self, req: LMRequest) -> LMResponse:
+        self.attempts += 1
+        if self.kill_at is not None and self.attempts >= self.kill_at:
+            raise Killed(f"killed at call {self.attempts}")
+        response = await self.inner.request(req)
+        self.calls += 1
+        return response
+
+
+@pytest.fixture
+def make_qa_lm() -> Callable[..., DummyLM]:
+    def make(n: int, wrong: set[int] | None = None) -> DummyLM:
+        return DummyLM(qa_answers(n, wrong or set()))
+    return make
+
+
+def exact(example: Any, pred: Any, trace: Any = None) -> bool:
+    return bool(example.answer == pred.answer)
+
+
+@pytest.fixture
+def ash() -> Any:
+    return dspy_ash
