@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dspy_ash.settings import settings
+from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.events")
 
@@ -53,7 +53,7 @@ def current_call_id() -> str | None:
 
 
 def _subscribers(instance_callbacks: Sequence[Any] = ()) -> list[Any]:
-    callbacks = settings.callbacks
+    callbacks = read("callbacks")
     if instance_callbacks:
         return [*callbacks, *instance_callbacks]
     return list(callbacks) if callbacks else []

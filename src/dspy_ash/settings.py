@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "stream_listeners": [],
     "cache_namespace": None,  # isolates cache entries per tenant
     "interpreter_factory": None,
+    "strict_inputs": False,  # missing inputs raise instead of warning (DSPy warns)
 }
 
 _overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default={})
@@ -126,6 +127,15 @@ def _caller_identity() -> tuple[int, int | None]:
 settings = Settings()
 configure = settings.configure
 context = settings.context
+_defaults: dict[str, Any] = settings._defaults
+
+
+def read(name: str) -> Any:
+    """The effective value of one setting; what hot paths call instead of `settings.<name>`."""
+    overrides = _overrides.get()
+    if name in overrides:
+        return overrides[name]
+    return settings._defaults[name]
 
 
 def env(name: str, default: str | None = None) -> str | None:

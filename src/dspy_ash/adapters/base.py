@@ -207,7 +207,7 @@ class Adapter:
         return messages
 
 
-def _history_field(signature: Any) -> str | None:
+def _scan_history(signature: Any) -> str | None:
     for name, field in signature.input_fields.items():
         if field.annotation is History:
             return name
@@ -218,7 +218,28 @@ def _is_tool_type(tp: Any) -> bool:
     return isinstance(tp, type) and hasattr(tp, "format_as_litellm_function_call")
 
 
+def _special_fields(signature: Any) -> tuple[str | None, str | None, str | None]:
+    """(tool input, tool output, history) field names, computed once per signature class."""
+    cached = signature.__dict__.get("_dspy_ash_special_fields")
+    if cached is None:
+        cached = (_scan_tool_input(signature), _scan_tool_output(signature), _scan_history(signature))
+        signature._dspy_ash_special_fields = cached
+    return cached
+
+
+def _history_field(signature: Any) -> str | None:
+    return _special_fields(signature)[2]
+
+
 def _tool_input_field(signature: Any) -> str | None:
+    return _special_fields(signature)[0]
+
+
+def _tool_output_field(signature: Any) -> str | None:
+    return _special_fields(signature)[1]
+
+
+def _scan_tool_input(signature: Any) -> str | None:
     for name, field in signature.input_fields.items():
         tp = field.annotation
         if get_origin(tp) is list and _is_tool_type(getattr(tp, "__args__", (None,))[0]):
@@ -228,7 +249,7 @@ def _tool_input_field(signature: Any) -> str | None:
     return None
 
 
-def _tool_output_field(signature: Any) -> str | None:
+def _scan_tool_output(signature: Any) -> str | None:
     for name, field in signature.output_fields.items():
         if isinstance(field.annotation, type) and hasattr(field.annotation, "from_dict_list"):
             return name

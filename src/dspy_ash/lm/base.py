@@ -23,7 +23,7 @@ from dspy_ash.errors import UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import GLOBAL_HISTORY, append_bounded, pretty_print_history
 from dspy_ash.lm.types import LMRequest, LMResponse
-from dspy_ash.settings import settings
+from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.lm")
 
@@ -72,7 +72,7 @@ class BaseLM(ABC):
         merged = {**self.kwargs, **kwargs}
         cache = merged.pop("cache", self.cache)
         rollout_id = merged.pop("rollout_id", None)
-        namespace = merged.pop("namespace", None) or settings.cache_namespace
+        namespace = merged.pop("namespace", None) or read("cache_namespace")
         params = {k: v for k, v in merged.items() if v is not None}
         return LMRequest(model=self.model, messages=messages, params=params, model_type=self.model_type,
                          rollout_id=rollout_id, cache=bool(cache), namespace=namespace)
@@ -99,7 +99,7 @@ class BaseLM(ABC):
             raise
         usage = response.usage.as_dict()
         usage_module.record(self.model, usage, response.cost, response.cache_hit)
-        if not settings.disable_history:
+        if not read("disable_history"):
             self._remember(req, response, usage)
         if scope is not None:
             scope.end(response.outputs, usage if not response.cache_hit else {}, cost=response.cost,
@@ -123,7 +123,7 @@ class BaseLM(ABC):
             "response_model": response.model,
             "model_type": self.model_type,
         }
-        limit = settings.max_history_size
+        limit = read("max_history_size")
         append_bounded(self.history, entry, limit)
         append_bounded(GLOBAL_HISTORY, entry, limit)
         for module in _caller_modules():

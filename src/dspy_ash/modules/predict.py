@@ -15,7 +15,7 @@ from dspy_ash.errors import SignatureError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.primitives.module import Module, Parameter
 from dspy_ash.primitives.prediction import Prediction
-from dspy_ash.settings import settings
+from dspy_ash.settings import read
 from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, extra_of
 from dspy_ash.signatures.signature import ensure_signature
 from dspy_ash.signatures.types import allows_none
@@ -64,12 +64,12 @@ class Predict(Module, Parameter):
 
     async def aforward(self, **kwargs: Any) -> Prediction:
         lm, config, signature, demos, inputs = self._prepare(kwargs)
-        adapter = settings.adapter or _DEFAULT_ADAPTER
+        adapter = read("adapter") or _DEFAULT_ADAPTER
         completions = await adapter.acall(lm, config, signature, demos, inputs)
         pred = Prediction.from_completions(completions, signature=signature)
-        trace = settings.trace
-        if trace is not None and settings.max_trace_size > 0:
-            if len(trace) >= settings.max_trace_size:
+        trace = read("trace")
+        if trace is not None and (limit := read("max_trace_size")) > 0:
+            if len(trace) >= limit:
                 trace.pop(0)
             trace.append((self, dict(inputs), pred))
         return pred
@@ -80,7 +80,7 @@ class Predict(Module, Parameter):
         signature = ensure_signature(kwargs.pop("signature", self.signature))
         demos = kwargs.pop("demos", self.demos)
         config = {**self.config, **kwargs.pop("config", {})}
-        lm = kwargs.pop("lm", self.lm) or settings.lm
+        lm = kwargs.pop("lm", self.lm) or read("lm")
         if lm is None:
             raise ValueError(
                 "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`. e.g, "
@@ -109,7 +109,7 @@ class Predict(Module, Parameter):
         if extra:
             logger.warning("Input contains fields not in signature. These fields will be ignored: %s. "
                            "Expected fields: %s.", extra, list(inputs_spec))
-        if settings.warn_on_type_mismatch:
+        if read("warn_on_type_mismatch"):
             for name, field in inputs_spec.items():
                 value = kwargs.get(name)
                 if value is None or extra_of(field).get(IS_TYPE_UNDEFINED, False):
@@ -119,7 +119,7 @@ class Predict(Module, Parameter):
                                    "provided value is incompatible: %s.", name, field.annotation, value)
         missing = [k for k, f in inputs_spec.items() if k not in kwargs and not allows_none(f.annotation)]
         if missing:
-            if settings.get("strict_inputs", False):
+            if read("strict_inputs"):
                 raise SignatureError(f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0])
             logger.warning("Not all input fields were provided to module. Present: %s. Missing: %s.",
                            [k for k in inputs_spec if k in kwargs], missing)

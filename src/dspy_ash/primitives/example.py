@@ -7,18 +7,24 @@ from typing import Any
 
 
 class Example:
+    _store: dict[str, Any]
+    _demos: list[Any]
+    _input_keys: set[str] | None
+
     def __init__(self, base: Any = None, **kwargs: Any) -> None:
-        self._store: dict[str, Any] = {}
-        self._demos: list[Any] = []
-        self._input_keys: set[str] | None = None
+        store: dict[str, Any]
+        input_keys: set[str] | None = None
         if isinstance(base, Example):
-            self._store = dict(base._store)
-            self._input_keys = set(base._input_keys) if base._input_keys is not None else None
+            store = dict(base._store)
+            input_keys = set(base._input_keys) if base.__dict__.get("_input_keys") is not None else None  # type: ignore[arg-type]
         elif isinstance(base, dict):
-            self._store = dict(base)
-        elif base is not None:
+            store = dict(base)
+        elif base is None:
+            store = {}
+        else:
             raise TypeError(f"Example(base) takes a dict or an Example, not {type(base).__name__}")
-        self._store.update(kwargs)
+        store.update(kwargs)
+        self.__dict__.update(_store=store, _demos=[], _input_keys=input_keys)
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__") and key.endswith("__"):

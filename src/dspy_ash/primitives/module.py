@@ -18,7 +18,7 @@ from typing import Any
 from dspy_ash import events
 from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.lm import usage as usage_module
-from dspy_ash.settings import settings
+from dspy_ash.settings import read, settings
 
 logger = logging.getLogger("dspy_ash.module")
 
@@ -75,7 +75,7 @@ class Module(metaclass=ProgramMeta):
         token = events.caller_modules.set((*events.caller_modules.get(), self))
         scope = events.start("module", type(self).__name__, self, kwargs, self.callbacks)
         try:
-            if settings.track_usage and usage_module.current_tracker() is None:
+            if read("track_usage") and usage_module.current_tracker() is None:
                 with usage_module.track_usage() as tracker:
                     result = self.forward(*args, **kwargs)
                 _attach_usage(result, tracker)
@@ -95,7 +95,7 @@ class Module(metaclass=ProgramMeta):
         token = events.caller_modules.set((*events.caller_modules.get(), self))
         scope = events.start("module", type(self).__name__, self, kwargs, self.callbacks)
         try:
-            if settings.track_usage and usage_module.current_tracker() is None:
+            if read("track_usage") and usage_module.current_tracker() is None:
                 with usage_module.track_usage() as tracker:
                     result = await self.aforward(*args, **kwargs)
                 _attach_usage(result, tracker)

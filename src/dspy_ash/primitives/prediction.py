@@ -12,14 +12,14 @@ class Prediction(Example):
         super().__init__(*args, **kwargs)
         del self._demos
         del self._input_keys
-        self._completions: Completions | None = None
-        self._lm_usage: dict[str, Any] | None = None
+        self.__dict__.update(_completions=None, _lm_usage=None)
 
     @classmethod
     def from_completions(cls, list_or_dict: Any, signature: Any = None) -> Prediction:
-        obj = cls()
-        obj._completions = Completions(list_or_dict, signature=signature)
-        obj._store = {k: v[0] for k, v in obj._completions.items()}
+        obj = cls.__new__(cls)  # the hot path of every call: skip __init__'s generic setup
+        completions = Completions(list_or_dict, signature=signature)
+        obj.__dict__.update(_store={k: v[0] for k, v in completions.items()}, _completions=completions,
+                            _lm_usage=None)
         return obj
 
     @property

@@ -1,0 +1,159 @@
+"""Per-call framework overhead of Predict and ChainOfThought with a zero-latency in-process LM,
+and the cost of parsing a string signature: dspy-ash and dspy 3.4.1 side by side in one run.
+
+    python benchmarks/overhead.py [--n 2000] [--runs 5] [--dspy-python bench-venvs/dspy/bin/python]
+
+Each side runs in its own interpreter (DSPy from its own virtual environment when one exists, see
+benchmarks/setup_dspy_venv.sh), one after the other, on the same machine in the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPLY_PREDICT = "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
+REPLY_COT = "[[ ## reasoning ## ]]\nBecause.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
+
+
+def _time_calls(call, n: int, runs: int) -> dict[str, float]:
+    call(-1)  # warm-up
+    per_run = []
+    for r in range(runs):
+        start = time.perf_counter()
+        for i in range(n):
+            call(r * n + i)
+        per_run.append((time.perf_counter() - start) / n * 1e6)
+    return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
+
+
+def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
+    import asyncio
+
+    import dspy_ash as dspy
+    from dspy_ash.lm.types import Choice, LMResponse
+
+    class ZeroLM(dspy.BaseLM):
+        """Answers instantly: what is left is the framework's own cost."""
+
+        def __init__(self, reply: str):
+            super().__init__("openai/zero", cache=False)
+            self.reply = reply
+
+        async def request(self, req):
+            return LMResponse(choices=[Choice(text=self.reply)])
+
+    results = {}
+    predict = dspy.Predict("question -> answer")
+    with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
+        results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
+    cot = dspy.ChainOfThought("question -> answer")
+    with dspy.context(lm=ZeroLM(REPLY_COT)):
+        results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
+    results["Signature(str)"] = _time_calls(
+        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs)
+
+    async def sequential_acall():
+        with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
+            per_run = []
+            await predict.acall(question="warm")
+            for r in range(runs):
+                start = time.perf_counter()
+                for i in range(n):
+                    await predict.acall(question=f"q{r}-{i}")
+                per_run.append((time.perf_counter() - start) / n * 1e6)
+            return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
+
+    results["await Predict.acall"] = asyncio.run(sequential_acall())
+    return results
+
+
+def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
+    import asyncio
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import dspy
+    from dspy.lm15 import Message, Response, TextPart, Usage
+
+    class ZeroEngine:
+        def __init__(self, reply: str):
+            self.reply = reply
+
+        def complete(self, request):
+            return Response(id=None, model="zero", message=Message.assistant([TextPart(self.reply)]),
+                            finish_reason="stop", usage=Usage(input_tokens=0, output_tokens=0, total_tokens=0))
+
+    class AsyncZeroEngine:
+        def __init__(self, sync):
+            self.sync = sync
+
+        async def complete(self, request):
+            return self.sync.complete(request)
+
+    def zero_lm(reply: str):
+        engine = ZeroEngine(reply)
+        return dspy.LM("openai/zero", engine=engine, async_engine=AsyncZeroEngine(engine), cache=False)
+
+    results = {}
+    predict = dspy.Predict("question -> answer")
+    with dspy.context(lm=zero_lm(REPLY_PREDICT)):
+        results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
+    cot = dspy.ChainOfThought("question -> answer")
+    with dspy.context(lm=zero_lm(REPLY_COT)):
+        results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
+    results["Signature(str)"] = _time_calls(
+        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs)
+
+    async def sequential_acall():
+        with dspy.context(lm=zero_lm(REPLY_PREDICT)):
+            per_run = []
+            await predict.acall(question="warm")
+            for r in range(runs):
+                start = time.perf_counter()
+                for i in range(n):
+                    await predict.acall(question=f"q{r}-{i}")
+                per_run.append((time.perf_counter() - start) / n * 1e6)
+            return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
+
+    results["await Predict.acall"] = asyncio.run(sequential_acall())
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dspy-python", default=None)
+    parser.add_argument("--side", choices=["ash", "dspy"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        fn = measure_ash if args.side == "ash" else measure_dspy
+        print(json.dumps(fn(args.n, args.runs)))
+        return
+    root = Path(__file__).resolve().parents[1]
+    dspy_python = args.dspy_python or str(root / "bench-venvs" / "dspy" / "bin" / "python")
+    if not os.path.exists(dspy_python):
+        dspy_python = sys.executable  # the test extra installs dspy here too
+    env = {**os.environ, "PYTHONPATH": ""}
+    sides = {}
+    for side, python in (("dspy-ash", sys.executable), ("dspy 3.4.1", dspy_python)):
+        flag = "ash" if side == "dspy-ash" else "dspy"
+        out = subprocess.run([python, __file__, "--side", flag, "--n", str(args.n), "--runs", str(args.runs)],
+                             capture_output=True, text=True, check=True, env=env)
+        sides[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"per-call overhead, median of {args.runs} runs x {args.n} calls (µs; lower is better)")
+    print(f"{'case':<24}{'dspy-ash':>12}{'dspy 3.4.1':>14}{'ratio':>10}")
+    for case in sides["dspy-ash"]:
+        ours, theirs = sides["dspy-ash"][case]["median_us"], sides["dspy 3.4.1"][case]["median_us"]
+        print(f"{case:<24}{ours:>12.1f}{theirs:>14.1f}{theirs / ours:>9.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Differential tests against the real dspy 3.4.1 package (test extra only): same prompts, same saved files."""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+from typing import Any, Literal, Optional
+
+import pydantic
+import pytest
+
+import dspy_ash
+
+dspy = pytest.importorskip("dspy")
+from dspy.utils.dummies import DummyLM as OracleDummyLM  # noqa: E402
+
+from dspy_ash.testing import DummyLM  # noqa: E402
+
+pytestmark = pytest.mark.oracle
+
+
+class Mood(enum.Enum):
+    HAPPY = "happy"
+    SAD = "sad"
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
+
+
+TYPES: list[tuple[str, Any, Any]] = [
+    # (type text, annotation, value generator)
+    ("str", str, lambda r: r.choice(["plain", "multi\nline", "«quoted»", "", "ünïcode"])),
+    ("int", int, lambda r: r.randint(-5, 500)),
+    ("float", float, lambda r: round(r.uniform(-3, 3), 3)),
+    ("bool", bool, lambda r: r.random() < 0.5),
+    ("list[str]", list[str], lambda r: [f"p{i}" for i in range(r.randint(0, 3))]),
+    ("dict[str, int]", dict[str, int], lambda r: {"a": r.randint(0, 9)}),
+    ("Literal['x', 'y']", Literal["x", "y"], lambda r: r.choice(["x", "y"])),
+    ("Optional[int]", Optional[int], lambda r: r.choice([None, 3])),  # noqa: UP045
+    ("Mood", Mood, lambda r: r.choice(list(Mood))),
+    ("Person", Person, lambda r: Person(name="Ann", age=r.randint(1, 90))),
+    ("list[Person]", list[Person], lambda r: [Person(name="Bo", age=2)]),
+]
+
+
+def _random_signature(rng: random.Random) -> tuple[str, dict[str, Any], list[str], list[str], str | None]:
+    n_in, n_out = rng.randint(1, 3), rng.randint(1, 3)
+    names = rng.sample(["question", "context", "topic", "answer", "score", "label", "items", "notes", "extra"],
+                       n_in + n_out)
+    chosen = [rng.choice(TYPES) for _ in names]
+    ins = [f"{n}: {t[0]}" for n, t in zip(names[:n_in], chosen[:n_in], strict=True)]
+    outs = [f"{n}: {t[0]}" for n, t in zip(names[n_in:], chosen[n_in:], strict=True)]
+    text = ", ".join(ins) + " -> " + ", ".join(outs)
+    values = {n: t[2](rng) for n, t in zip(names, chosen, strict=True)}
+    instructions = rng.choice([None, "Do it well.", "Line one.\n  Indented line two.\n\nLast."])
+    return text, values, names[:n_in], names[n_in:], instructions
+
+
+def _messages_both(text, values, ins, outs, instructions, demos_idx, adapter_name):
+    custom = {"Mood": Mood, "Person": Person}
+    outputs = {k: values[k] for k in outs}
+    inputs = {k: values[k] for k in ins}
+    demo_full = {**inputs, **outputs}
+    demo_partial = {ins[0]: inputs[ins[0]], outs[0]: outputs[outs[0]]}
+    demos = [[], [demo_full], [demo_partial, demo_full]][demos_idx]
+
+    def reply(lib_adapter):
+        return {k: (v.model_dump(mode="json") if isinstance(v, pydantic.BaseModel) else
+                    [x.model_dump(mode="json") for x in v] if isinstance(v, list) and v and isinstance(v[0], pydantic.BaseModel)
+                    else v.value if isinstance(v, enum.Enum) else v) for k, v in outputs.items()}
+
+    o_adapter = dspy.JSONAdapter() if adapter_name == "json" else dspy.ChatAdapter()
+    a_adapter = dspy_ash.JSONAdapter() if adapter_name == "json" else dspy_ash.ChatAdapter()
+    o_lm = OracleDummyLM([reply(o_adapter)], adapter=o_adapter)
+    a_lm = DummyLM([reply(a_adapter)], adapter=a_adapter)
+    o_sig = dspy.Signature(text, instructions, custom_types=custom)
+    a_sig = dspy_ash.Signature(text, instructions, custom_types=custom)
+    with dspy.context(lm=o_lm, adapter=o_adapter):
+        o_pred = dspy.Predict(o_sig, demos=None)
+        o_pred.demos = [dspy.Example(**d) for d in demos]
+        o_out = o_pred(**inputs)
+    with dspy_ash.context(lm=a_lm, adapter=a_adapter):
+        a_pred = dspy_ash.Predict(a_sig)
+        a_pred.demos = [dspy_ash.Example(**d) for d in demos]
+        a_out = a_pred(**inputs)
+    return o_lm.history[-1]["messages"], a_lm.history[-1]["messages"], o_out, a_out
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_generated_prompts_and_parses_match_dspy(seed):
+    rng = random.Random(seed)
+    text, values, ins, outs, instructions = _random_signature(rng)
+    adapter = "json" if seed % 3 == 0 else "chat"
+    o_msgs, a_msgs, o_out, a_out = _messages_both(text, values, ins, outs, instructions, seed % 3, adapter)
+    assert a_msgs == o_msgs, text
+    assert a_out.toDict() == o_out.toDict(), text
+
+
+class QA(dspy_ash.Signature):
+    """Answer the question."""
+
+    question: str = dspy_ash.InputField(desc="a trivia question")
+    answer: str = dspy_ash.OutputField(desc="short answer")
+
+
+class OQA(dspy.Signature):
+    """Answer the question."""
+
+    question: str = dspy.InputField(desc="a trivia question")
+    answer: str = dspy.OutputField(desc="short answer")
+
+
+def _ash_program():
+    class Prog(dspy_ash.Module):
+        def __init__(self):
+            self.rewrite = dspy_ash.Predict("question -> query")
+            self.qa = dspy_ash.ChainOfThought(QA)
+
+        def forward(self, question):
+            return self.qa(question=self.rewrite(question=question).query)
+
+    return Prog()
+
+
+def _oracle_program():
+    class Prog(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.rewrite = dspy.Predict("question -> query")
+            self.qa = dspy.ChainOfThought(OQA)
+
+        def forward(self, question):
+            return self.qa(question=self.rewrite(question=question).query)
+
+    return Prog()
+
+
+def test_file_saved_here_loads_in_dspy(tmp_path, caplog):
+    prog = _ash_program()
+    prog.rewrite.demos = [dspy_ash.Example(question="Capital of France?", query="q", augmented=True)]
+    prog.qa.predict.signature = prog.qa.predict.signature.with_instructions("Be brief.")
+    path = tmp_path / "ash.json"
+    prog.save(path)
+    oracle = _oracle_program()
+    oracle.load(str(path))
+    assert oracle.qa.predict.signature.instructions == "Be brief."
+    assert oracle.rewrite.demos == [{"question": "Capital of France?", "query": "q", "augmented": True}]
+    assert oracle.dump_state() == {k: v for k, v in json.loads(path.read_text()).items() if k != "metadata"}
+
+
+def test_file_saved_by_dspy_loads_here(tmp_path):
+    oracle = _oracle_program()
+    oracle.rewrite.demos = [dspy.Example(question="q1", query="r1", augmented=True)]
+    oracle.qa.predict.signature = oracle.qa.predict.signature.with_instructions("Think.")
+    oracle.qa.predict.lm = dspy.LM("openai/gpt-4o-mini", temperature=0.0, max_tokens=256, api_key="sk-secret")
+    path = tmp_path / "oracle.json"
+    oracle.save(str(path))
+    assert "sk-secret" not in path.read_text()
+    prog = _ash_program().load(path)
+    assert prog.qa.predict.signature.instructions == "Think."
+    assert prog.rewrite.demos[0]["query"] == "r1"
+    assert prog.qa.predict.lm.model == "openai/gpt-4o-mini"
+    again = tmp_path / "again.json"
+    prog.save(again)
+    ours, theirs = json.loads(again.read_text()), json.loads(path.read_text())
+    assert ours["rewrite"] == theirs["rewrite"]
+    assert ours["qa.predict"]["signature"] == theirs["qa.predict"]["signature"]
+    assert ours["qa.predict"]["demos"] == theirs["qa.predict"]["demos"]
