@@ -1,0 +1,60 @@
+"""What BestOfN and Refine share: one rollout of a module copy on its own LM copy, scored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dspy_ash.primitives.module import Module
+from dspy_ash.settings import settings
+
+logger = logging.getLogger("dspy_ash.rollouts")
+
+RewardFn = Callable[[dict[str, Any], Any], float]
+
+
+@dataclass
+class Attempt:
+    pred: Any
+    trace: list[Any]
+    reward: float
+
+
+def base_lm(module: Module) -> Any:
+    lm = module.get_lm() or settings.lm
+    if lm is None:
+        raise ValueError("No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`.")
+    return lm
+
+
+def rollout_copy(module: Module, lm: Any, rollout_id: int) -> Module:
+    """A deep copy of `module` whose predictors use an LM copy with this rollout id at temperature 1.0.
+
+    The rollout id is part of the cache key, so each attempt is a fresh sample even with caching on.
+    """
+    copy = module.deepcopy()
+    copy.set_lm(lm.copy(rollout_id=rollout_id, temperature=1.0))
+    return copy
+
+
+def keep_best_trace(best: Attempt | None) -> None:
+    """Append the winning attempt's predictor calls to the caller's trace (optimizers read it)."""
+    trace = settings.trace
+    if best is not None and best.trace and trace is not None:
+        trace.extend(best.trace)
+
+
+class FailureBudget:
+    """Attempts may fail (raise) up to `fail_count` times; one more failure re-raises."""
+
+    def __init__(self, fail_count: int, owner: str) -> None:
+        self.left = fail_count
+        self.owner = owner
+
+    def spend(self, idx: int, rollout_id: int, exc: Exception) -> None:
+        logger.warning("%s: Attempt %d failed with rollout id %d: %s", self.owner, idx + 1, rollout_id, exc)
+        if self.left <= 0:
+            raise exc
+        self.left -= 1
