@@ -8,8 +8,10 @@ The async path is the implementation; sync calls reach it through `run_sync(coro
 - With no running loop in this thread: the coroutine runs on a loop kept per thread, so pooled HTTP
   sessions survive between calls and no loop is built per call.
 - Called from plain sync code inside a running loop (a notebook cell, an async handler calling the
-  sync API): the coroutine runs on a private background loop and the caller waits; settings, trace
-  and usage context are carried across. Use `await module.acall(...)` there to keep the loop free.
+  sync API): the coroutine becomes a task on that same loop, and the caller keeps the loop turning
+  (one iteration at a time) until the task is done, so the loop's other tasks go on meanwhile.
+  Loops that cannot be driven that way (not asyncio's own, e.g. uvloop) get the coroutine run on a
+  private background loop while the caller waits. `await module.acall(...)` remains the better call.
 """
 
 from __future__ import annotations
@@ -93,10 +95,40 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if isinstance(current, _Bridge):
         return current.driver.switch(coro)
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         return _thread_loop().run_until_complete(coro)
+    if isinstance(loop, asyncio.BaseEventLoop) and hasattr(loop, "_run_once"):
+        return _run_reentrant(loop, coro)
     return _run_on_background(coro)
+
+
+def _run_reentrant(loop: asyncio.BaseEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Turn the running loop from inside one of its callbacks until `coro` is done.
+
+    Two things keep asyncio consistent while we do: the task that called us is marked as not running
+    (so other tasks may step), and the outer iteration, which counted its ready callbacks before it
+    called us, finds at least as many still queued when we return (padded with no-ops).
+    """
+    ready: Any = loop._ready  # type: ignore[attr-defined]
+    pending_outer = len(ready)
+    outer = asyncio.current_task(loop)
+    task = loop.create_task(coro)
+    if outer is not None:
+        asyncio.tasks._leave_task(loop, outer)  # type: ignore[attr-defined]
+    try:
+        while not task.done():
+            loop._run_once()  # type: ignore[attr-defined]
+    finally:
+        if outer is not None:
+            asyncio.tasks._enter_task(loop, outer)  # type: ignore[attr-defined]
+        for _ in range(pending_outer - len(ready)):
+            loop.call_soon(_noop)
+    return task.result()
+
+
+def _noop() -> None:
+    return None
 
 
 def _run_on_background(coro: Coroutine[Any, Any, T]) -> T:

@@ -166,13 +166,29 @@ async def test_sync_call_inside_running_loop_does_not_freeze_other_tasks():
             ticks += 1
 
     task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    result = await asyncio.to_thread(lambda: dspy.Predict("question -> answer")(question="q"))
-    task.cancel()
+    await asyncio.sleep(0.02)
+    before = ticks
+    result = dspy.Predict("question -> answer")(question="q")  # a plain sync call on the loop's own thread
+    during = ticks - before
     assert result.answer == "ok"
-    assert ticks >= 5
-    # and directly from the loop's own thread, the call still completes
-    assert dspy.Predict("question -> answer")(question="q").answer == "ok"
+    assert during >= 10  # the 0.2 s call let the ticker run about 20 times
+
+    async def sync_caller(i: int) -> str:
+        await asyncio.sleep(0.001 * i)
+        return dspy.Predict("question -> answer")(question=str(i)).answer
+
+    start = time.perf_counter()
+    answers = await asyncio.gather(*[sync_caller(i) for i in range(10)])
+    task.cancel()
+    assert answers == ["ok"] * 10
+    assert time.perf_counter() - start < 1.0  # overlapped, not 10 x 0.2 s
+
+
+async def test_sync_call_in_loop_sees_the_callers_context():
+    lm = SlowLM(0.01)
+    with dspy.context(lm=lm):
+        assert dspy.Predict("question -> answer")(question="q").answer == "ok"
+    assert len(lm.history) == 1
 
 
 def test_batch_preserves_order_bounds_concurrency_and_collects_errors():
