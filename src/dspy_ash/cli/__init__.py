@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(name="dspy-ash", help="dspy-ash: DSPy programs as durable resources.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    name="dspy-ash",
+    help="dspy-ash: DSPy programs as durable resources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
 
 
 def _register() -> None:

@@ -10,7 +10,9 @@ from rich.console import Console
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL; default: $DSPY_ASH_DATABASE_URL, else SQLite in the data dir."),
+    typer.Option(
+        "--database-url", help="SQLAlchemy URL; default: $DSPY_ASH_DATABASE_URL, else SQLite in the data dir."
+    ),
 ]
 
 console = Console()
@@ -19,7 +21,9 @@ console = Console()
 def migrate(
     database_url: DatabaseUrl = None,
     revision: Annotated[str, typer.Option(help="Target revision (default: the newest).")] = "head",
-    down: Annotated[bool, typer.Option("--down", help="Downgrade to --revision instead (e.g. base).")] = False,
+    down: Annotated[
+        bool, typer.Option("--down", help="Downgrade to --revision instead (e.g. base).")
+    ] = False,
 ) -> None:
     """Bring the database schema up to date (or down to a revision)."""
     from dspy_ash.store import migrate as store_migrate

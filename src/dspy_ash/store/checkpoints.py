@@ -18,8 +18,14 @@ from dspy_ash.store.repos.runs import RUN_MODELS, RunKind
 
 
 class RunCheckpointStore(CheckpointStore):
-    def __init__(self, database_url: str | None = None, *, tenant_id: uuid.UUID, run_id: uuid.UUID,
-                 kind: RunKind = "optimizer") -> None:
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        tenant_id: uuid.UUID,
+        run_id: uuid.UUID,
+        kind: RunKind = "optimizer",
+    ) -> None:
         self.tenant_id = tenant_id
         self.run_id = run_id
         self.model = RUN_MODELS[kind]
@@ -38,7 +44,9 @@ class RunCheckpointStore(CheckpointStore):
 
     async def _replace(self, key: str, state: dict[str, Any] | None) -> None:
         async with self._dbs.get().transaction() as session:
-            run = await get_owned(session, self.model, tenant_id=self.tenant_id, id=self.run_id, for_update=True)
+            run = await get_owned(
+                session, self.model, tenant_id=self.tenant_id, id=self.run_id, for_update=True
+            )
             checkpoint = {k: v for k, v in run.checkpoint.items() if k != key}
             if state is not None:
                 checkpoint[key] = state

@@ -63,7 +63,9 @@ def render_records(records: list[dict[str, Any]], fmt: Format) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in records:
-        writer.writerow({k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in r.items()})
+        writer.writerow(
+            {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in r.items()}
+        )
     return out.getvalue()
 
 
@@ -73,20 +75,23 @@ def write_records(records: list[dict[str, Any]], path: str | Path, *, fmt: Forma
 
 # -- known shapes --------------------------------------------------------------------------------
 
+
 def from_hotpotqa(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """HotPotQA records as examples: question, answer, and the gold titles and paragraphs for retrieval."""
     out: list[dict[str, Any]] = []
     for r in raw:
         paragraphs = [f"{title} | {''.join(sentences)}" for title, sentences in r.get("context", [])]
-        out.append({
-            "id": r.get("_id"),
-            "question": r["question"],
-            "answer": r["answer"],
-            "type": r.get("type"),
-            "level": r.get("level"),
-            "gold_titles": sorted({title for title, _ in r.get("supporting_facts", [])}),
-            "context": paragraphs,
-        })
+        out.append(
+            {
+                "id": r.get("_id"),
+                "question": r["question"],
+                "answer": r["answer"],
+                "type": r.get("type"),
+                "level": r.get("level"),
+                "gold_titles": sorted({title for title, _ in r.get("supporting_facts", [])}),
+                "context": paragraphs,
+            }
+        )
     return out
 
 

@@ -100,7 +100,9 @@ def validate_spec(data: Any) -> ProgramSpec:
         spec = ProgramSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InvalidSpecError(first["msg"], location=".".join(str(p) for p in first["loc"]) or None) from None
+        raise InvalidSpecError(
+            first["msg"], location=".".join(str(p) for p in first["loc"]) or None
+        ) from None
     _Checker().check(spec)
     return spec
 

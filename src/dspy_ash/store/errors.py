@@ -1,13 +1,13 @@
 """Errors the store raises on purpose, under the engine's one root.
 
-    DspyAshError
-    └── StoreError
-        ├── NotFoundError                no such row in the caller's tenant (another tenant's row is "not found" too)
-        ├── ConflictError                a unique name or a concurrent change got there first
-        ├── IllegalTransitionError       a run asked to move along an edge its state machine does not have
-        ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
-        ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
-        └── InvalidSpecError (ValueError) a declarative program spec that does not validate
+DspyAshError
+└── StoreError
+    ├── NotFoundError                no such row in the caller's tenant (another tenant's row is "not found" too)
+    ├── ConflictError                a unique name or a concurrent change got there first
+    ├── IllegalTransitionError       a run asked to move along an edge its state machine does not have
+    ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
+    ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
+    └── InvalidSpecError (ValueError) a declarative program spec that does not validate
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from dspy_ash.store.db import Database
 class LoopLocalDatabase:
     def __init__(self, url: str | None = None) -> None:
         self.url = url
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = weakref.WeakKeyDictionary()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = (
+            weakref.WeakKeyDictionary()
+        )
         self._lock = threading.Lock()
 
     def get(self) -> Database:

@@ -58,8 +58,12 @@ _context: ContextVar[TraceContext] = ContextVar("dspy_ash_trace_context", defaul
 
 
 @contextmanager
-def trace_context(*, tenant_id: uuid.UUID | None = None, program_id: uuid.UUID | None = None,
-                  version_id: uuid.UUID | None = None) -> Generator[None]:
+def trace_context(
+    *,
+    tenant_id: uuid.UUID | None = None,
+    program_id: uuid.UUID | None = None,
+    version_id: uuid.UUID | None = None,
+) -> Generator[None]:
     """Attribute the traces started inside to a tenant (else the recorder's), a program and a version."""
     token = _context.set(TraceContext(tenant_id, program_id, version_id))
     try:
@@ -96,9 +100,17 @@ class RecorderStats:
 
 
 class TraceRecorder:
-    def __init__(self, database_url: str | None = None, *, tenant_id: uuid.UUID, flush_interval: float = 0.25,
-                 max_batch: int = 500, max_pending: int = 10_000, retention: Retention | None = None,
-                 check_schema: bool = True) -> None:
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        tenant_id: uuid.UUID,
+        flush_interval: float = 0.25,
+        max_batch: int = 500,
+        max_pending: int = 10_000,
+        retention: Retention | None = None,
+        check_schema: bool = True,
+    ) -> None:
         self.tenant_id = tenant_id
         self.database_url = database_url
         self.flush_interval = flush_interval
@@ -252,7 +264,8 @@ class TraceRecorder:
         try:
             async with db.transaction() as session:
                 self.stats.pruned += await traces_repo.prune_traces(
-                    session, tenant_id=self.tenant_id, max_age=policy.max_age, max_traces=policy.max_traces)
+                    session, tenant_id=self.tenant_id, max_age=policy.max_age, max_traces=policy.max_traces
+                )
         except Exception:
             logger.exception("pruning traces failed")
 
@@ -274,8 +287,9 @@ def _reply_text(output: Any) -> str | None:
     return None
 
 
-def _rows_for(trace: _OpenTrace, root_end: Event, default_tenant: uuid.UUID
-              ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _rows_for(
+    trace: _OpenTrace, root_end: Event, default_tenant: uuid.UUID
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     tenant_id = trace.context.tenant_id or default_tenant
     now = datetime.now(UTC)
     spans: list[dict[str, Any]] = []
@@ -285,13 +299,27 @@ def _rows_for(trace: _OpenTrace, root_end: Event, default_tenant: uuid.UUID
     for event in trace.ended:
         inputs = trace.inputs.get(event.call_id)
         row: dict[str, Any] = {
-            "id": uuid.uuid4(), "tenant_id": tenant_id, "trace_id": trace.id, "call_id": event.call_id,
-            "parent_call_id": event.parent_id, "kind": event.kind, "name": event.name[:500],
-            "started_at": _when(event.started_at), "duration": event.duration or 0.0,
-            "outputs": to_jsonable(event.outputs), "error": _error_text(event.error),
-            "created_at": now, "updated_at": now,
-            "prompt": None, "reply": None, "model": None, "prompt_tokens": 0, "completion_tokens": 0,
-            "latency": None, "cost": None, "cache_hit": False,
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "trace_id": trace.id,
+            "call_id": event.call_id,
+            "parent_call_id": event.parent_id,
+            "kind": event.kind,
+            "name": event.name[:500],
+            "started_at": _when(event.started_at),
+            "duration": event.duration or 0.0,
+            "outputs": to_jsonable(event.outputs),
+            "error": _error_text(event.error),
+            "created_at": now,
+            "updated_at": now,
+            "prompt": None,
+            "reply": None,
+            "model": None,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "latency": None,
+            "cost": None,
+            "cache_hit": False,
         }
         if event.kind == "lm":
             usage = event.usage or {}
@@ -316,24 +344,47 @@ def _rows_for(trace: _OpenTrace, root_end: Event, default_tenant: uuid.UUID
             if row["cost"] is not None:
                 cost = (cost or 0.0) + float(row["cost"])
             provider, _, _ = event.name.partition("/")
-            requests.append({
-                "id": uuid.uuid4(), "tenant_id": tenant_id, "provider": provider if "/" in event.name else "unknown",
-                "model": event.name[:200], "program_id": trace.context.program_id, "trace_id": trace.id,
-                "call_id": event.call_id, "latency": row["latency"] or 0.0, "prompt_tokens": row["prompt_tokens"],
-                "completion_tokens": row["completion_tokens"], "total_tokens": tokens, "cost": row["cost"],
-                "cache_hit": row["cache_hit"], "error": row["error"], "created_at": _when(event.started_at),
-                "updated_at": now,
-            })
+            requests.append(
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": tenant_id,
+                    "provider": provider if "/" in event.name else "unknown",
+                    "model": event.name[:200],
+                    "program_id": trace.context.program_id,
+                    "trace_id": trace.id,
+                    "call_id": event.call_id,
+                    "latency": row["latency"] or 0.0,
+                    "prompt_tokens": row["prompt_tokens"],
+                    "completion_tokens": row["completion_tokens"],
+                    "total_tokens": tokens,
+                    "cost": row["cost"],
+                    "cache_hit": row["cache_hit"],
+                    "error": row["error"],
+                    "created_at": _when(event.started_at),
+                    "updated_at": now,
+                }
+            )
         else:
             row["inputs"] = redact(to_jsonable(inputs))
         spans.append(row)
     root_inputs = trace.inputs.get(trace.root_call_id)
     trace_row = {
-        "id": trace.id, "tenant_id": tenant_id, "program_id": trace.context.program_id,
-        "version_id": trace.context.version_id, "name": root_end.name[:500], "call_id": trace.root_call_id,
-        "status": "error" if root_end.error is not None else "ok", "started_at": _when(root_end.started_at),
-        "duration": root_end.duration or 0.0, "inputs": redact(to_jsonable(root_inputs)),
-        "outputs": to_jsonable(root_end.outputs), "error": _error_text(root_end.error), "span_count": len(spans),
-        "total_tokens": total_tokens, "cost": cost, "created_at": now, "updated_at": now,
+        "id": trace.id,
+        "tenant_id": tenant_id,
+        "program_id": trace.context.program_id,
+        "version_id": trace.context.version_id,
+        "name": root_end.name[:500],
+        "call_id": trace.root_call_id,
+        "status": "error" if root_end.error is not None else "ok",
+        "started_at": _when(root_end.started_at),
+        "duration": root_end.duration or 0.0,
+        "inputs": redact(to_jsonable(root_inputs)),
+        "outputs": to_jsonable(root_end.outputs),
+        "error": _error_text(root_end.error),
+        "span_count": len(spans),
+        "total_tokens": total_tokens,
+        "cost": cost,
+        "created_at": now,
+        "updated_at": now,
     }
     return trace_row, spans, requests

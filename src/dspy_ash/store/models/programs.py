@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -71,7 +72,8 @@ class ProgramVersion(TenantOwned, Base):
     metric: Mapped[str | None] = mapped_column(String(200), default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)
     scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # per split / per metric
-    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Plain JSON, not JSONB: JSONB reorders keys, and the saved state is kept exactly as DSPy wrote it.
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
 
@@ -83,7 +85,9 @@ class Module(TenantOwned, Base):
     __table_args__ = (UniqueConstraint("version_id", "name"),)
     __audit_exclude__ = frozenset({"state"})
 
-    program_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("program.id", ondelete="CASCADE"), index=True)
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("program.id", ondelete="CASCADE"), index=True
+    )
     version_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("program_version.id", ondelete="CASCADE"), default=None
     )

@@ -56,7 +56,9 @@ class AuditEvent(TenantOwned, Base):
     """Append-only (the migration installs triggers that refuse UPDATE and DELETE)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_resource", "tenant_id", "resource_type", "resource_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_resource", "tenant_id", "resource_type", "resource_id", "created_at"),
+    )
 
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))

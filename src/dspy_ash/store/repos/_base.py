@@ -15,8 +15,9 @@ from dspy_ash.store.models import Base, TenantOwned
 T = TypeVar("T", bound=Base)
 
 
-async def get_owned(session: AsyncSession, model: type[T], *, tenant_id: uuid.UUID, id: uuid.UUID,
-                    for_update: bool = False) -> T:
+async def get_owned(
+    session: AsyncSession, model: type[T], *, tenant_id: uuid.UUID, id: uuid.UUID, for_update: bool = False
+) -> T:
     """The row with this id in this tenant; another tenant's row is indistinguishable from a missing one."""
     assert issubclass(model, TenantOwned)
     stmt = select(model).where(model.id == id, model.tenant_id == tenant_id)

@@ -39,14 +39,20 @@ def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str,
-                         role: str) -> tuple[ApiKey, str]:
+async def create_api_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str, role: str
+) -> tuple[ApiKey, str]:
     """The row and the plaintext key; the plaintext is not stored anywhere."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(tenant_id=tenant_id, name=name, prefix=token[: len(KEY_PREFIX) + 6], key_hash=hash_key(token),
-                 role=role)
+    key = ApiKey(
+        tenant_id=tenant_id,
+        name=name,
+        prefix=token[: len(KEY_PREFIX) + 6],
+        key_hash=hash_key(token),
+        role=role,
+    )
     session.add(key)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=key)
     return key, token
@@ -54,13 +60,17 @@ async def create_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, actor: 
 
 async def authenticate(session: AsyncSession, *, token: str) -> Principal | None:
     """The principal of a valid, unrevoked key, else None. Looks across tenants: the key names its tenant."""
-    key = (await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))).scalar_one_or_none()
+    key = (
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+    ).scalar_one_or_none()
     if key is None or key.revoked_at is not None:
         return None
     return Principal(tenant_id=key.tenant_id, api_key_id=key.id, role=key.role)
 
 
-async def revoke_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, key_id: uuid.UUID) -> ApiKey:
+async def revoke_api_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, key_id: uuid.UUID
+) -> ApiKey:
     key = await get_owned(session, ApiKey, tenant_id=tenant_id, id=key_id)
     before = audit.snapshot(key)
     key.revoked_at = utcnow()

@@ -14,8 +14,15 @@ from dspy_ash.store.repos._base import snapshot
 __all__ = ["list_events", "record", "snapshot"]
 
 
-async def record(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, action: str,
-                 row: Base, before: dict[str, Any] | None = None) -> AuditEvent:
+async def record(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    action: str,
+    row: Base,
+    before: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Flush the change, then add its audit event. The caller's transaction commits or drops both."""
     await session.flush()  # a change that violates a constraint fails here, before any audit row exists
     event = AuditEvent(
@@ -32,8 +39,14 @@ async def record(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, act
     return event
 
 
-async def list_events(session: AsyncSession, *, tenant_id: uuid.UUID, resource_type: str | None = None,
-                      resource_id: uuid.UUID | None = None, limit: int = 100) -> list[AuditEvent]:
+async def list_events(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    resource_type: str | None = None,
+    resource_id: uuid.UUID | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
     """A resource's history (or the tenant's), oldest first."""
     stmt = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
     if resource_type is not None:

@@ -26,9 +26,17 @@ from dspy_ash.store.repos._base import get_owned, snapshot
 _BATCH = 1000
 
 
-async def create_dataset(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str,
-                         records: list[dict[str, Any]], input_keys: list[str] | None = None,
-                         description: str = "", source: str | None = None) -> Dataset:
+async def create_dataset(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    name: str,
+    records: list[dict[str, Any]],
+    input_keys: list[str] | None = None,
+    description: str = "",
+    source: str | None = None,
+) -> Dataset:
     """Store records as examples. A record's `split` key (train/dev/test) becomes its split."""
     rows: list[dict[str, Any]] = []
     now = utcnow()
@@ -37,37 +45,77 @@ async def create_dataset(session: AsyncSession, *, tenant_id: uuid.UUID, actor: 
         split = record.get(SPLIT_KEY)
         if split is not None and split not in SPLITS:
             raise ValueError(f"record {position}: split must be one of {SPLITS}, not {split!r}")
-        rows.append({"id": uuid.uuid4(), "tenant_id": tenant_id, "position": position, "split": split,
-                     "data": data, "content_hash": content_hash(data), "created_at": now, "updated_at": now})
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "position": position,
+                "split": split,
+                "data": data,
+                "content_hash": content_hash(data),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     keys = list(input_keys or [])
-    dataset = Dataset(tenant_id=tenant_id, name=name, description=description, input_keys=keys, size=len(rows),
-                      content_hash=_dataset_hash(keys, [r["content_hash"] for r in rows]), source=source)
+    dataset = Dataset(
+        tenant_id=tenant_id,
+        name=name,
+        description=description,
+        input_keys=keys,
+        size=len(rows),
+        content_hash=_dataset_hash(keys, [r["content_hash"] for r in rows]),
+        source=source,
+    )
     session.add(dataset)
     try:
         await session.flush()
     except IntegrityError as exc:
         raise ConflictError(f"a dataset named {name!r} exists", resource="dataset") from exc
     for start in range(0, len(rows), _BATCH):
-        chunk = [{**r, "dataset_id": dataset.id} for r in rows[start:start + _BATCH]]
+        chunk = [{**r, "dataset_id": dataset.id} for r in rows[start : start + _BATCH]]
         await session.execute(insert(Example), chunk)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=dataset)
     return dataset
 
 
-async def import_file(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str, path: str | Path,
-                      fmt: Format | None = None, input_keys: list[str] | None = None) -> Dataset:
+async def import_file(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    name: str,
+    path: str | Path,
+    fmt: Format | None = None,
+    input_keys: list[str] | None = None,
+) -> Dataset:
     """Import a JSONL/CSV/JSON file in one call; HotPotQA- and GSM8K-shaped files are recognised."""
     records, detected_keys = load_file(path, fmt=fmt)
-    return await create_dataset(session, tenant_id=tenant_id, actor=actor, name=name, records=records,
-                                input_keys=input_keys or detected_keys, source=Path(path).name)
+    return await create_dataset(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        name=name,
+        records=records,
+        input_keys=input_keys or detected_keys,
+        source=Path(path).name,
+    )
 
 
-async def import_builtin(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, dataset: str,
-                         name: str | None = None) -> Dataset:
+async def import_builtin(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, dataset: str, name: str | None = None
+) -> Dataset:
     """Import a data set shipped with dspy-ash ("hotpotqa", "gsm8k", "gsm8k_train")."""
     records, keys = load_builtin(dataset)
-    return await create_dataset(session, tenant_id=tenant_id, actor=actor, name=name or dataset, records=records,
-                                input_keys=keys, source=f"builtin:{dataset}")
+    return await create_dataset(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        name=name or dataset,
+        records=records,
+        input_keys=keys,
+        source=f"builtin:{dataset}",
+    )
 
 
 async def get_dataset(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID) -> Dataset:
@@ -79,16 +127,18 @@ async def list_datasets(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[
     return list((await session.execute(stmt)).scalars())
 
 
-async def list_examples(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID,
-                        split: str | None = None) -> list[Example]:
+async def list_examples(
+    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, split: str | None = None
+) -> list[Example]:
     stmt = select(Example).where(Example.tenant_id == tenant_id, Example.dataset_id == dataset_id)
     if split is not None:
         stmt = stmt.where(Example.split == split)
     return list((await session.execute(stmt.order_by(Example.position))).scalars())
 
 
-async def examples_hash(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID,
-                        split: str | None = None) -> str:
+async def examples_hash(
+    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, split: str | None = None
+) -> str:
     """The hash of exactly these examples (a split, or all), as a run records it."""
     dataset = await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
     if split is None:
@@ -97,8 +147,17 @@ async def examples_hash(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_
     return _dataset_hash(dataset.input_keys, [e.content_hash for e in examples])
 
 
-async def assign_splits(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, dataset_id: uuid.UUID,
-                        train: float, dev: float, test: float = 0.0, seed: int = 0) -> dict[str, int]:
+async def assign_splits(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    dataset_id: uuid.UUID,
+    train: float,
+    dev: float,
+    test: float = 0.0,
+    seed: int = 0,
+) -> dict[str, int]:
     """Shuffle with `seed` and cut into train/dev/test by the given fractions (deterministic)."""
     total = train + dev + test
     if total <= 0 or min(train, dev, test) < 0:
@@ -109,14 +168,20 @@ async def assign_splits(session: AsyncSession, *, tenant_id: uuid.UUID, actor: s
     random.Random(seed).shuffle(positions)
     n_train = round(dataset.size * train / total)
     n_dev = round(dataset.size * dev / total)
-    cuts = {"train": positions[:n_train], "dev": positions[n_train:n_train + n_dev],
-            "test": positions[n_train + n_dev:]}
+    cuts = {
+        "train": positions[:n_train],
+        "dev": positions[n_train : n_train + n_dev],
+        "test": positions[n_train + n_dev :],
+    }
     for split, chosen in cuts.items():
         for start in range(0, len(chosen), _BATCH):
             await session.execute(
                 update(Example)
-                .where(Example.dataset_id == dataset_id, Example.tenant_id == tenant_id,
-                       Example.position.in_(chosen[start:start + _BATCH]))
+                .where(
+                    Example.dataset_id == dataset_id,
+                    Example.tenant_id == tenant_id,
+                    Example.position.in_(chosen[start : start + _BATCH]),
+                )
                 .values(split=split)
             )
     dataset.updated_at = utcnow()  # splits are part of the dataset's history
@@ -124,14 +189,27 @@ async def assign_splits(session: AsyncSession, *, tenant_id: uuid.UUID, actor: s
     return {split: len(chosen) for split, chosen in cuts.items()}
 
 
-async def export_records(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID,
-                         split: str | None = None, with_split: bool = True) -> list[dict[str, Any]]:
+async def export_records(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    split: str | None = None,
+    with_split: bool = True,
+) -> list[dict[str, Any]]:
     examples = await list_examples(session, tenant_id=tenant_id, dataset_id=dataset_id, split=split)
     return [{**e.data, SPLIT_KEY: e.split} if with_split and e.split else dict(e.data) for e in examples]
 
 
-async def export_file(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, path: str | Path,
-                      fmt: Format | None = None, split: str | None = None) -> int:
+async def export_file(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    path: str | Path,
+    fmt: Format | None = None,
+    split: str | None = None,
+) -> int:
     records = await export_records(session, tenant_id=tenant_id, dataset_id=dataset_id, split=split)
     write_records(records, path, fmt=fmt)
     return len(records)

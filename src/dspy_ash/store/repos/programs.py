@@ -20,17 +20,32 @@ from dspy_ash.store.repos._base import get_owned, snapshot
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
 
-async def create_program(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str,
-                         source: str | None = None, spec: dict[str, Any] | None = None,
-                         description: str = "") -> Program:
+async def create_program(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    name: str,
+    source: str | None = None,
+    spec: dict[str, Any] | None = None,
+    description: str = "",
+) -> Program:
     """Exactly one of `source` ("pkg.mod:Class", a code program) or `spec` (a declarative program)."""
     if (source is None) == (spec is None):
         raise InvalidSpecError("give a program either a source import path or a declarative spec")
     if source is not None and not _IMPORT_PATH.match(source):
-        raise InvalidSpecError(f"{source!r} is not an import path like 'package.module:Class'", location="source")
+        raise InvalidSpecError(
+            f"{source!r} is not an import path like 'package.module:Class'", location="source"
+        )
     checked = validate_spec(spec).model_dump(mode="json") if spec is not None else None
-    program = Program(tenant_id=tenant_id, name=name, kind="code" if source else "declarative", source=source,
-                      spec=checked, description=description)
+    program = Program(
+        tenant_id=tenant_id,
+        name=name,
+        kind="code" if source else "declarative",
+        source=source,
+        spec=checked,
+        description=description,
+    )
     session.add(program)
     try:
         await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=program)
@@ -48,15 +63,28 @@ async def find_program(session: AsyncSession, *, tenant_id: uuid.UUID, name: str
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_programs(session: AsyncSession, *, tenant_id: uuid.UUID, limit: int = 100,
-                        offset: int = 0) -> list[Program]:
-    stmt = (select(Program).where(Program.tenant_id == tenant_id).order_by(Program.name)
-            .limit(limit).offset(offset))
+async def list_programs(
+    session: AsyncSession, *, tenant_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> list[Program]:
+    stmt = (
+        select(Program)
+        .where(Program.tenant_id == tenant_id)
+        .order_by(Program.name)
+        .limit(limit)
+        .offset(offset)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
-async def update_program(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID,
-                         description: str | None = None, spec: dict[str, Any] | None = None) -> Program:
+async def update_program(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    program_id: uuid.UUID,
+    description: str | None = None,
+    spec: dict[str, Any] | None = None,
+) -> Program:
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     before = snapshot(program)
     if description is not None:
@@ -69,7 +97,9 @@ async def update_program(session: AsyncSession, *, tenant_id: uuid.UUID, actor: 
     return program
 
 
-async def delete_program(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID) -> None:
+async def delete_program(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID
+) -> None:
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     before = snapshot(program)
     await session.delete(program)

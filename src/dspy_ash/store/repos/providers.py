@@ -40,20 +40,45 @@ class ProviderInfo:
 
     @classmethod
     def of(cls, row: LMProvider) -> ProviderInfo:
-        return cls(id=row.id, tenant_id=row.tenant_id, name=row.name, kind=row.kind, base_url=row.base_url,
-                   config=dict(row.config), has_stored_secret=row.secret_ciphertext is not None,
-                   secret_env=row.secret_env, created_at=row.created_at, updated_at=row.updated_at)
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            name=row.name,
+            kind=row.kind,
+            base_url=row.base_url,
+            config=dict(row.config),
+            has_stored_secret=row.secret_ciphertext is not None,
+            secret_env=row.secret_env,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
-async def create_provider(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str, kind: str,
-                          base_url: str | None = None, config: dict[str, Any] | None = None,
-                          api_key: str | SecretStr | None = None, api_key_env: str | None = None,
-                          secret_key: str | None = None) -> ProviderInfo:
+async def create_provider(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    name: str,
+    kind: str,
+    base_url: str | None = None,
+    config: dict[str, Any] | None = None,
+    api_key: str | SecretStr | None = None,
+    api_key_env: str | None = None,
+    secret_key: str | None = None,
+) -> ProviderInfo:
     """`api_key` is encrypted with `secret_key` (else DSPY_ASH_SECRET_KEY); `api_key_env` is stored as a name."""
     if api_key is not None and api_key_env is not None:
         raise ValueError("give api_key or api_key_env, not both")
-    row = LMProvider(tenant_id=tenant_id, name=name, kind=kind, base_url=base_url, config=config or {},
-                     secret_ciphertext=_encrypt(api_key, secret_key), secret_env=api_key_env)
+    row = LMProvider(
+        tenant_id=tenant_id,
+        name=name,
+        kind=kind,
+        base_url=base_url,
+        config=config or {},
+        secret_ciphertext=_encrypt(api_key, secret_key),
+        secret_env=api_key_env,
+    )
     session.add(row)
     try:
         await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=row)
@@ -62,9 +87,16 @@ async def create_provider(session: AsyncSession, *, tenant_id: uuid.UUID, actor:
     return ProviderInfo.of(row)
 
 
-async def set_secret(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID,
-                     api_key: str | SecretStr | None = None, api_key_env: str | None = None,
-                     secret_key: str | None = None) -> ProviderInfo:
+async def set_secret(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    provider_id: uuid.UUID,
+    api_key: str | SecretStr | None = None,
+    api_key_env: str | None = None,
+    secret_key: str | None = None,
+) -> ProviderInfo:
     """Replace the secret (or clear it when both are None)."""
     if api_key is not None and api_key_env is not None:
         raise ValueError("give api_key or api_key_env, not both")
@@ -76,7 +108,9 @@ async def set_secret(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str,
     return ProviderInfo.of(row)
 
 
-async def get_provider(session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID) -> ProviderInfo:
+async def get_provider(
+    session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID
+) -> ProviderInfo:
     return ProviderInfo.of(await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id))
 
 
@@ -85,15 +119,18 @@ async def list_providers(session: AsyncSession, *, tenant_id: uuid.UUID) -> list
     return [ProviderInfo.of(row) for row in (await session.execute(stmt)).scalars()]
 
 
-async def delete_provider(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID) -> None:
+async def delete_provider(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID
+) -> None:
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
     before = snapshot(row)
     await session.delete(row)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="delete", row=row, before=before)
 
 
-async def resolve_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID,
-                          secret_key: str | None = None) -> SecretStr | None:
+async def resolve_api_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID, secret_key: str | None = None
+) -> SecretStr | None:
     """The provider's key for building its LM client (decrypted, or read from its environment variable)."""
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
     if row.secret_ciphertext is not None:

@@ -38,28 +38,59 @@ RUN_MODELS: dict[RunKind, type[OptimizerRun] | type[EvaluationRun]] = {
 }
 
 
-async def create_optimizer_run(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID,
-                               optimizer: str, config: dict[str, Any] | None = None, metric: str | None = None,
-                               dataset_id: uuid.UUID | None = None, dataset_hash: str | None = None,
-                               base_version_id: uuid.UUID | None = None) -> OptimizerRun:
+async def create_optimizer_run(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    program_id: uuid.UUID,
+    optimizer: str,
+    config: dict[str, Any] | None = None,
+    metric: str | None = None,
+    dataset_id: uuid.UUID | None = None,
+    dataset_hash: str | None = None,
+    base_version_id: uuid.UUID | None = None,
+) -> OptimizerRun:
     await _check_links(session, tenant_id, program_id, dataset_id, base_version_id)
-    run = OptimizerRun(tenant_id=tenant_id, program_id=program_id, optimizer=optimizer, config=config or {},
-                       metric=metric, dataset_id=dataset_id,
-                       dataset_hash=dataset_hash or await _dataset_hash(session, tenant_id, dataset_id),
-                       base_version_id=base_version_id)
+    run = OptimizerRun(
+        tenant_id=tenant_id,
+        program_id=program_id,
+        optimizer=optimizer,
+        config=config or {},
+        metric=metric,
+        dataset_id=dataset_id,
+        dataset_hash=dataset_hash or await _dataset_hash(session, tenant_id, dataset_id),
+        base_version_id=base_version_id,
+    )
     session.add(run)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=run)
     return run
 
 
-async def create_evaluation_run(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID,
-                                version_id: uuid.UUID | None = None, dataset_id: uuid.UUID | None = None,
-                                split: str | None = None, dataset_hash: str | None = None,
-                                config: dict[str, Any] | None = None, metric: str | None = None) -> EvaluationRun:
+async def create_evaluation_run(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    program_id: uuid.UUID,
+    version_id: uuid.UUID | None = None,
+    dataset_id: uuid.UUID | None = None,
+    split: str | None = None,
+    dataset_hash: str | None = None,
+    config: dict[str, Any] | None = None,
+    metric: str | None = None,
+) -> EvaluationRun:
     await _check_links(session, tenant_id, program_id, dataset_id, version_id)
-    run = EvaluationRun(tenant_id=tenant_id, program_id=program_id, version_id=version_id, dataset_id=dataset_id,
-                        split=split, config=config or {}, metric=metric,
-                        dataset_hash=dataset_hash or await _dataset_hash(session, tenant_id, dataset_id))
+    run = EvaluationRun(
+        tenant_id=tenant_id,
+        program_id=program_id,
+        version_id=version_id,
+        dataset_id=dataset_id,
+        split=split,
+        config=config or {},
+        metric=metric,
+        dataset_hash=dataset_hash or await _dataset_hash(session, tenant_id, dataset_id),
+    )
     session.add(run)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=run)
     return run
@@ -69,8 +100,15 @@ async def get_run(session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKind,
     return await get_owned(session, RUN_MODELS[kind], tenant_id=tenant_id, id=run_id)
 
 
-async def list_runs(session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKind, status: str | None = None,
-                    program_id: uuid.UUID | None = None, limit: int = 100) -> list[Run]:
+async def list_runs(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    kind: RunKind,
+    status: str | None = None,
+    program_id: uuid.UUID | None = None,
+    limit: int = 100,
+) -> list[Run]:
     model = RUN_MODELS[kind]
     stmt = select(model).where(model.tenant_id == tenant_id)
     if status is not None:
@@ -81,9 +119,19 @@ async def list_runs(session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKin
     return list((await session.execute(stmt)).scalars())
 
 
-async def transition(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, kind: RunKind, run_id: uuid.UUID,
-                     to: str, error: str | None = None, traceback: str | None = None,
-                     result_version_id: uuid.UUID | None = None, score: float | None = None) -> Run:
+async def transition(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    kind: RunKind,
+    run_id: uuid.UUID,
+    to: str,
+    error: str | None = None,
+    traceback: str | None = None,
+    result_version_id: uuid.UUID | None = None,
+    score: float | None = None,
+) -> Run:
     """Move a run along one edge of the state machine, recording times, error and result."""
     model = RUN_MODELS[kind]
     run = await get_owned(session, model, tenant_id=tenant_id, id=run_id)
@@ -110,7 +158,9 @@ async def transition(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str,
         await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=result_version_id)
         values["result_version_id"] = result_version_id
     result = await session.execute(
-        update(model).where(model.id == run_id, model.tenant_id == tenant_id, model.status == current).values(**values)
+        update(model)
+        .where(model.id == run_id, model.tenant_id == tenant_id, model.status == current)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # someone else moved it first
@@ -121,19 +171,28 @@ async def transition(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str,
     return run
 
 
-async def report_progress(session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKind, run_id: uuid.UUID,
-                          progress: float, message: str = "") -> None:
+async def report_progress(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    kind: RunKind,
+    run_id: uuid.UUID,
+    progress: float,
+    message: str = "",
+) -> None:
     """Progress is telemetry, not a change of the resource: no audit event (it would be one per trial)."""
     model = RUN_MODELS[kind]
     await session.execute(
-        update(model).where(model.id == run_id, model.tenant_id == tenant_id)
+        update(model)
+        .where(model.id == run_id, model.tenant_id == tenant_id)
         .values(progress=max(0.0, min(1.0, progress)), progress_message=message, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
 
 
-async def record_trial(session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKind, run_id: uuid.UUID,
-                       trial: dict[str, Any]) -> list[dict[str, Any]]:
+async def record_trial(
+    session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKind, run_id: uuid.UUID, trial: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Append one trial's scores (`{"trial": 3, "score": 0.61, "params": {...}}`) to the run."""
     run = await get_owned(session, RUN_MODELS[kind], tenant_id=tenant_id, id=run_id, for_update=True)
     run.trials = [*run.trials, trial]  # reassigned, not mutated: JSON columns track assignment only
@@ -144,8 +203,13 @@ async def record_trial(session: AsyncSession, *, tenant_id: uuid.UUID, kind: Run
     return run.trials
 
 
-async def _check_links(session: AsyncSession, tenant_id: uuid.UUID, program_id: uuid.UUID,
-                       dataset_id: uuid.UUID | None, version_id: uuid.UUID | None) -> None:
+async def _check_links(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    program_id: uuid.UUID,
+    dataset_id: uuid.UUID | None,
+    version_id: uuid.UUID | None,
+) -> None:
     """Everything a run points at must be in the run's tenant."""
     await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     if dataset_id is not None:
@@ -154,7 +218,9 @@ async def _check_links(session: AsyncSession, tenant_id: uuid.UUID, program_id: 
         await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=version_id)
 
 
-async def _dataset_hash(session: AsyncSession, tenant_id: uuid.UUID, dataset_id: uuid.UUID | None) -> str | None:
+async def _dataset_hash(
+    session: AsyncSession, tenant_id: uuid.UUID, dataset_id: uuid.UUID | None
+) -> str | None:
     if dataset_id is None:
         return None
     return (await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)).content_hash

@@ -15,8 +15,16 @@ from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned
 
 
-async def create_signature(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, name: str, spec: str,
-                           instructions: str = "", fields: list[dict[str, Any]] | None = None) -> Signature:
+async def create_signature(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    name: str,
+    spec: str,
+    instructions: str = "",
+    fields: list[dict[str, Any]] | None = None,
+) -> Signature:
     row = Signature(tenant_id=tenant_id, name=name, spec=spec, instructions=instructions, fields=fields or [])
     session.add(row)
     try:

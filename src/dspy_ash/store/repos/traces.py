@@ -20,9 +20,16 @@ class TraceWithSpans:
     spans: list[TraceSpan]
 
 
-async def list_traces(session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID | None = None,
-                      since: datetime | None = None, until: datetime | None = None, status: str | None = None,
-                      limit: int = 100) -> list[Trace]:
+async def list_traces(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    program_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[Trace]:
     """Newest first; uses the (tenant, program, started_at) index."""
     stmt = select(Trace).where(Trace.tenant_id == tenant_id)
     if program_id is not None:
@@ -39,25 +46,41 @@ async def list_traces(session: AsyncSession, *, tenant_id: uuid.UUID, program_id
 
 async def get_trace(session: AsyncSession, *, tenant_id: uuid.UUID, trace_id: uuid.UUID) -> TraceWithSpans:
     trace = await get_owned(session, Trace, tenant_id=tenant_id, id=trace_id)
-    stmt = (select(TraceSpan).where(TraceSpan.tenant_id == tenant_id, TraceSpan.trace_id == trace_id)
-            .order_by(TraceSpan.started_at))
+    stmt = (
+        select(TraceSpan)
+        .where(TraceSpan.tenant_id == tenant_id, TraceSpan.trace_id == trace_id)
+        .order_by(TraceSpan.started_at)
+    )
     return TraceWithSpans(trace=trace, spans=list((await session.execute(stmt)).scalars()))
 
 
-async def prune_traces(session: AsyncSession, *, tenant_id: uuid.UUID, max_age: timedelta | None = None,
-                       max_traces: int | None = None) -> int:
+async def prune_traces(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    max_age: timedelta | None = None,
+    max_traces: int | None = None,
+) -> int:
     """Delete the tenant's traces older than `max_age` and beyond the newest `max_traces` (spans cascade)."""
     removed = 0
     if max_age is not None:
         result = await session.execute(
-            delete(Trace).where(Trace.tenant_id == tenant_id, Trace.started_at < utcnow() - max_age)
-            .execution_options(synchronize_session=False))
+            delete(Trace)
+            .where(Trace.tenant_id == tenant_id, Trace.started_at < utcnow() - max_age)
+            .execution_options(synchronize_session=False)
+        )
         removed += result.rowcount  # type: ignore[attr-defined]
     if max_traces is not None:
-        keep = (select(Trace.id).where(Trace.tenant_id == tenant_id)
-                .order_by(Trace.started_at.desc(), Trace.id.desc()).limit(max_traces))
+        keep = (
+            select(Trace.id)
+            .where(Trace.tenant_id == tenant_id)
+            .order_by(Trace.started_at.desc(), Trace.id.desc())
+            .limit(max_traces)
+        )
         result = await session.execute(
-            delete(Trace).where(Trace.tenant_id == tenant_id, Trace.id.not_in(keep.scalar_subquery()))
-            .execution_options(synchronize_session=False))
+            delete(Trace)
+            .where(Trace.tenant_id == tenant_id, Trace.id.not_in(keep.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
         removed += result.rowcount  # type: ignore[attr-defined]
     return removed

@@ -26,27 +26,53 @@ class Provenance:
     dataset: Dataset | None
 
 
-async def create_version(session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID,
-                         state: dict[str, Any], parent_id: uuid.UUID | None = None,
-                         optimizer_run_id: uuid.UUID | None = None, dataset_id: uuid.UUID | None = None,
-                         dataset_hash: str | None = None, metric: str | None = None, score: float | None = None,
-                         scores: dict[str, Any] | None = None, note: str = "",
-                         module_types: dict[str, str] | None = None) -> ProgramVersion:
+async def create_version(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    program_id: uuid.UUID,
+    state: dict[str, Any],
+    parent_id: uuid.UUID | None = None,
+    optimizer_run_id: uuid.UUID | None = None,
+    dataset_id: uuid.UUID | None = None,
+    dataset_hash: str | None = None,
+    metric: str | None = None,
+    score: float | None = None,
+    scores: dict[str, Any] | None = None,
+    note: str = "",
+    module_types: dict[str, str] | None = None,
+) -> ProgramVersion:
     """Store a compiled state as the program's next version, plus one `module` row per predictor in it."""
     await get_owned(session, Program, tenant_id=tenant_id, id=program_id)  # the program is this tenant's
-    for linked_model, linked_id in ((ProgramVersion, parent_id), (OptimizerRun, optimizer_run_id),
-                                    (Dataset, dataset_id)):
+    for linked_model, linked_id in (
+        (ProgramVersion, parent_id),
+        (OptimizerRun, optimizer_run_id),
+        (Dataset, dataset_id),
+    ):
         if linked_id is not None:
             await get_owned(session, linked_model, tenant_id=tenant_id, id=linked_id)
     if dataset_id is not None and dataset_hash is None:
         dataset_hash = (await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)).content_hash
-    last = (await session.execute(
-        select(func.max(ProgramVersion.number)).where(ProgramVersion.program_id == program_id)
-    )).scalar_one()
+    last = (
+        await session.execute(
+            select(func.max(ProgramVersion.number)).where(ProgramVersion.program_id == program_id)
+        )
+    ).scalar_one()
     version = ProgramVersion(
-        tenant_id=tenant_id, program_id=program_id, number=(last or 0) + 1, parent_id=parent_id,
-        optimizer_run_id=optimizer_run_id, dataset_id=dataset_id, dataset_hash=dataset_hash, metric=metric,
-        score=score, scores=scores or {}, state=state, content_hash=state_hash(state), note=note,
+        tenant_id=tenant_id,
+        program_id=program_id,
+        number=(last or 0) + 1,
+        parent_id=parent_id,
+        optimizer_run_id=optimizer_run_id,
+        dataset_id=dataset_id,
+        dataset_hash=dataset_hash,
+        metric=metric,
+        score=score,
+        scores=scores or {},
+        state=state,
+        content_hash=state_hash(state),
+        note=note,
     )
     session.add(version)
     await session.flush()
@@ -54,38 +80,62 @@ async def create_version(session: AsyncSession, *, tenant_id: uuid.UUID, actor: 
     for name, predictor_state in state.items():
         if name == "metadata" or not isinstance(predictor_state, dict):
             continue
-        session.add(Module(tenant_id=tenant_id, program_id=program_id, version_id=version.id, name=name,
-                           type=types.get(name, "predict"), state=predictor_state))
+        session.add(
+            Module(
+                tenant_id=tenant_id,
+                program_id=program_id,
+                version_id=version.id,
+                name=name,
+                type=types.get(name, "predict"),
+                state=predictor_state,
+            )
+        )
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=version)
     return version
 
 
-async def get_version(session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID) -> ProgramVersion:
+async def get_version(
+    session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID
+) -> ProgramVersion:
     return await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=version_id)
 
 
-async def list_versions(session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID) -> list[ProgramVersion]:
-    stmt = (select(ProgramVersion)
-            .where(ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id == program_id)
-            .order_by(ProgramVersion.number))
+async def list_versions(
+    session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID
+) -> list[ProgramVersion]:
+    stmt = (
+        select(ProgramVersion)
+        .where(ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id == program_id)
+        .order_by(ProgramVersion.number)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
 async def list_modules(session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID) -> list[Module]:
-    stmt = select(Module).where(Module.tenant_id == tenant_id, Module.version_id == version_id).order_by(Module.name)
+    stmt = (
+        select(Module)
+        .where(Module.tenant_id == tenant_id, Module.version_id == version_id)
+        .order_by(Module.name)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
-async def best_version(session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID,
-                       metric: str | None = None) -> Provenance | None:
+async def best_version(
+    session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID, metric: str | None = None
+) -> Provenance | None:
     """The highest-scoring version with the run that made it and the dataset it was scored on, in one query."""
     stmt = (
         select(ProgramVersion, OptimizerRun, Dataset)
-        .outerjoin(OptimizerRun, (OptimizerRun.id == ProgramVersion.optimizer_run_id)
-                   & (OptimizerRun.tenant_id == tenant_id))
+        .outerjoin(
+            OptimizerRun,
+            (OptimizerRun.id == ProgramVersion.optimizer_run_id) & (OptimizerRun.tenant_id == tenant_id),
+        )
         .outerjoin(Dataset, (Dataset.id == ProgramVersion.dataset_id) & (Dataset.tenant_id == tenant_id))
-        .where(ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id == program_id,
-               ProgramVersion.score.is_not(None))
+        .where(
+            ProgramVersion.tenant_id == tenant_id,
+            ProgramVersion.program_id == program_id,
+            ProgramVersion.score.is_not(None),
+        )
         .order_by(ProgramVersion.score.desc(), ProgramVersion.number.desc())
         .limit(1)
     )
@@ -129,9 +179,14 @@ def diff_states(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-async def diff_versions(session: AsyncSession, *, tenant_id: uuid.UUID, old_id: uuid.UUID,
-                        new_id: uuid.UUID) -> dict[str, Any]:
+async def diff_versions(
+    session: AsyncSession, *, tenant_id: uuid.UUID, old_id: uuid.UUID, new_id: uuid.UUID
+) -> dict[str, Any]:
     old = await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=old_id)
     new = await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=new_id)
-    return {"old": old.number, "new": new.number, "predictors": diff_states(old.state, new.state),
-            "score": {"old": old.score, "new": new.score}}
+    return {
+        "old": old.number,
+        "new": new.number,
+        "predictors": diff_states(old.state, new.state),
+        "score": {"old": old.score, "new": new.score},
+    }

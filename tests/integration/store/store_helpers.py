@@ -1,0 +1,108 @@
+"""Shared by the store's integration tests: fresh databases, a fake LM, a saved program state."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dspy_ash.lm.base import BaseLM
+from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+
+
+def _pg_admin() -> tuple[Any, str]:
+    """An autocommit connection to the `test` database as postgres or root, or skip saying why."""
+    import psycopg
+
+    errors: list[str] = []
+    for user in ("postgres", "root"):
+        try:
+            conn = psycopg.connect(
+                host=PG_HOST, port=PG_PORT, user=user, dbname="test", autocommit=True, connect_timeout=3
+            )
+        except psycopg.OperationalError as exc:
+            errors.append(f"{user}: {str(exc).strip().splitlines()[0]}")
+            continue
+        return conn, user
+    pytest.skip(f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({'; '.join(errors)})")
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, tmp_dir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_dir / f'store-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    admin, user = _pg_admin()
+    name = f"dspy_ash_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://{user}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+REPLY = (
+    "[[ ## reasoning ## ]]\nthinking\n\n[[ ## query ## ]]\nparis capital\n\n"
+    "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
+)
+
+
+class FakeLM(BaseLM):
+    """Answers every request with every field the test programs ask for; counts calls."""
+
+    def __init__(
+        self, model: str = "openai/fake-model", reply: str = REPLY, fail: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(model, cache=False, **kwargs)
+        self.reply = reply
+        self.fail = fail
+        self.calls = 0
+
+    async def request(self, req: LMRequest) -> LMResponse:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("the fake provider is down")
+        return LMResponse(
+            choices=[Choice(text=self.reply)],
+            usage=Usage(12, 8, 20),
+            model=self.model,
+            cost=0.0005,
+            latency=0.004,
+        )
+
+
+def predictor_state(instructions: str, demos: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "traces": [],
+        "train": [],
+        "demos": demos or [],
+        "signature": {
+            "instructions": instructions,
+            "fields": [
+                {"prefix": "Question:", "description": "${question}"},
+                {"prefix": "Answer:", "description": "${answer}"},
+            ],
+        },
+        "lm": None,
+    }
+
+
+def program_state(
+    instructions: str = "Answer the question.",
+    demos: list[dict[str, Any]] | None = None,
+    python: str = "3.11",
+) -> dict[str, Any]:
+    """A saved state in DSPy 3.4.1's JSON shape (see the reference save_format.md)."""
+    return {
+        "rewrite": predictor_state("Given the fields `question`, produce the fields `query`."),
+        "qa.predict": predictor_state(instructions, demos),
+        "metadata": {"dependency_versions": {"python": python, "dspy": "3.4.1", "cloudpickle": "3.1"}},
+    }
