@@ -96,7 +96,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 # Bound eagerly: importing the `dspy_ash.settings` submodule would otherwise shadow DSPy's `dspy.settings` object.
-from dspy_ash.settings import configure, context, settings  # noqa: E402
+from dspy_ash.settings import configure as configure  # noqa: E402
+from dspy_ash.settings import context as context  # noqa: E402
+from dspy_ash.settings import settings as settings  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -49,8 +48,8 @@ async def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     while not bridge.dead:
         try:
             value = await result
-        except BaseException:
-            result = bridge.throw(*sys.exc_info())
+        except BaseException as exc:
+            result = bridge.throw(exc)
         else:
             result = bridge.switch(value)
     return result

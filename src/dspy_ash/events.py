@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -76,6 +76,7 @@ class CallScope:
     """One observed call. `end()` (or `fail()`) must be called exactly once."""
 
     __slots__ = ("_subs", "_token", "call_id", "ended", "kind", "name", "parent_id", "started", "target")
+    kind: Kind
 
     def __init__(self, kind: Kind, name: str, target: Any, subs: list[Any], inputs: dict[str, Any] | None):
         self.kind = kind
@@ -119,7 +120,7 @@ def start(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = No
 
 @contextmanager
 def observe(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = None,
-            instance_callbacks: Sequence[Any] = ()) -> Iterator[CallScope | None]:
+            instance_callbacks: Sequence[Any] = ()) -> Generator[CallScope | None, None, None]:
     """`with observe(...) as scope:`; the end event carries `scope.end(...)` data or the exception."""
     scope = start(kind, name, target, inputs, instance_callbacks)
     if scope is None:

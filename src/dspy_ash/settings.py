@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
@@ -44,7 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "strict_inputs": False,  # missing inputs raise instead of warning (DSPy warns)
 }
 
-_overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default={})
+_NO_OVERRIDES: Mapping[str, Any] = MappingProxyType({})
+_overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default=_NO_OVERRIDES)
 
 
 class Settings:
@@ -101,7 +103,7 @@ class Settings:
             _overrides.set({**_overrides.get(), **kwargs})
 
     @contextmanager
-    def context(self, **kwargs: Any) -> Iterator[None]:
+    def context(self, **kwargs: Any) -> Generator[None, None, None]:
         token = _overrides.set({**_overrides.get(), **kwargs})
         try:
             yield
@@ -113,7 +115,7 @@ class Settings:
         with self._lock:
             object.__setattr__(self, "_defaults", dict(DEFAULTS))
             object.__setattr__(self, "_owner", None)
-        _overrides.set({})
+        _overrides.set(_NO_OVERRIDES)
 
 
 def _caller_identity() -> tuple[int, int | None]:

@@ -90,8 +90,8 @@ def translate_field_type(name: str, field: FieldInfo) -> str:
         note = ""
     elif tp is bool:
         note = "must be True or False"
-    elif tp in (int, float):
-        note = f"must be a single {tp.__name__} value"  # type: ignore[union-attr]
+    elif tp is int or tp is float:
+        note = f"must be a single {tp.__name__} value"
     elif is_subclass(tp, enum.Enum):
         note = "must be one of: " + "; ".join(str(m.value) for m in tp)  # type: ignore[union-attr]
     elif get_origin(tp) is Literal:

@@ -124,7 +124,7 @@ def structured_output_format(signature: Any, use_native_function_calling: bool =
             raise ValueError(f"Field '{name}' has an open-ended mapping type which is not supported by Structured Outputs.")
         if use_native_function_calling and hasattr(field.annotation, "from_dict_list"):
             continue
-        fields[name] = (field.annotation, field.default if field.default is not pydantic.fields.PydanticUndefined else ...)
+        fields[name] = (field.annotation, ... if field.is_required() else field.default)
     model = pydantic.create_model("DSPyProgramOutputs", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
     schema = model.model_json_schema()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -58,7 +58,7 @@ def record(model: str, usage: dict[str, Any], cost: float | None, cache_hit: boo
 
 
 @contextmanager
-def track_usage() -> Iterator[UsageTracker]:
+def track_usage() -> Generator[UsageTracker, None, None]:
     parent = _tracker.get()
     tracker = UsageTracker()
     token = _tracker.set(tracker)

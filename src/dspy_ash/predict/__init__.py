@@ -1,18 +1,15 @@
 """DSPy's `dspy.predict` path: the modules live in `dspy_ash.modules`."""
 
-from __future__ import annotations
+from dspy_ash.modules.aggregation import majority
+from dspy_ash.modules.best_of_n import BestOfN
+from dspy_ash.modules.chain_of_thought import ChainOfThought
+from dspy_ash.modules.multi_chain_comparison import MultiChainComparison
+from dspy_ash.modules.parallel import Parallel
+from dspy_ash.modules.predict import Predict
+from dspy_ash.modules.program_of_thought import ProgramOfThought
+from dspy_ash.modules.react import ReAct
+from dspy_ash.modules.refine import Refine
+from dspy_ash.modules.retrieve import Retrieve
 
-import importlib
-from typing import Any
-
-_NAMES = ("Predict", "ChainOfThought", "ReAct", "ProgramOfThought", "MultiChainComparison", "BestOfN", "Refine",
-          "Parallel", "Retrieve", "majority")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        return getattr(importlib.import_module("dspy_ash"), name)
-    raise AttributeError(f"module 'dspy_ash.predict' has no attribute {name!r}")
-
-
-__all__ = list(_NAMES)
+__all__ = ["BestOfN", "ChainOfThought", "MultiChainComparison", "Parallel", "Predict", "ProgramOfThought",
+           "ReAct", "Refine", "Retrieve", "majority"]

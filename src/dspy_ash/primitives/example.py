@@ -107,7 +107,7 @@ class Example:
             copied._store.pop(key, None)
         return copied
 
-    def toDict(self) -> dict[str, Any]:  # noqa: N802 - DSPy's name
+    def toDict(self) -> dict[str, Any]:
         return {k: _to_plain(v) for k, v in self._store.items()}
 
     to_dict = toDict

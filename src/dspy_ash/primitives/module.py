@@ -18,6 +18,7 @@ from typing import Any
 from dspy_ash import events
 from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.lm import usage as usage_module
+from dspy_ash.primitives.example import Example
 from dspy_ash.settings import read, settings
 
 logger = logging.getLogger("dspy_ash.module")
@@ -123,8 +124,8 @@ class Module(metaclass=ProgramMeta):
         from dspy_ash.primitives.concurrency import run_bounded
 
         def call(example: Any) -> Any:
-            inputs = example.inputs() if hasattr(example, "inputs") and callable(example.inputs) else example
-            return self.acall(**dict(inputs.items() if hasattr(inputs, "items") else inputs))
+            inputs: Any = example.inputs() if isinstance(example, Example) else example
+            return self.acall(**{str(k): v for k, v in inputs.items()})
 
         outcome = await run_bounded(examples, call, limit=num_threads or settings.num_threads,
                                     max_errors=max_errors, timeout=timeout)

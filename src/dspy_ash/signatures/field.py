@@ -46,11 +46,11 @@ def _make(kind: str, kwargs: dict[str, Any]) -> FieldInfo:
     return pydantic.Field(**pydantic_kwargs, json_schema_extra=extra)
 
 
-def InputField(**kwargs: Any) -> Any:  # noqa: N802 - DSPy's name
+def InputField(**kwargs: Any) -> Any:
     return _make("input", kwargs)
 
 
-def OutputField(**kwargs: Any) -> Any:  # noqa: N802 - DSPy's name
+def OutputField(**kwargs: Any) -> Any:
     return _make("output", kwargs)
 
 

@@ -132,13 +132,15 @@ class _Resolver:
         if isinstance(node, ast.Subscript):
             base = self.resolve(node.value)
             elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-            args = tuple(self.resolve(e) for e in elts)
+            args: tuple[Any, ...] = tuple(self.resolve(e) for e in elts)
             try:
                 if base is typing.Optional:
                     if len(args) != 1:
                         raise SignatureError("Optional must have exactly one type argument")
                     return typing.Optional[args[0]]  # noqa: UP045 - build the typing form the text names
-                return base[args if len(args) > 1 else args[0]]
+                if len(args) == 1:
+                    return base[args[0]]
+                return base[args]
             except SignatureError:
                 raise
             except Exception as exc:
@@ -153,7 +155,9 @@ class _Resolver:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Field":
             if node.args or any(not isinstance(kw.value, ast.Constant) or kw.arg is None for kw in node.keywords):
                 raise SignatureError("Field(...) in a signature string takes literal keyword arguments only.")
-            return pydantic.Field(**{kw.arg: kw.value.value for kw in node.keywords if kw.arg and isinstance(kw.value, ast.Constant)})
+            options: dict[str, Any] = {kw.arg: kw.value.value for kw in node.keywords
+                                       if kw.arg and isinstance(kw.value, ast.Constant)}
+            return pydantic.Field(**options)
         raise SignatureError(
             f"Unsupported syntax in a type annotation: {ast.unparse(node)!r}. Use a class-based signature instead."
         )

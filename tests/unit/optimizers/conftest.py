@@ -60,3 +60,22 @@ def exact(example: Any, pred: Any, trace: Any = None) -> bool:
 @pytest.fixture
 def ash() -> Any:
     return dspy_ash
+
+
+def mipro_answers(n: int, wrong: set[int]) -> dict[str, dict[str, str]]:
+    """Replies for every MIPROv2 prompt (proposer keys first: their prompts also quote questions)."""
+    replies: dict[str, dict[str, str]] = {
+        "Keep the instruction clear and concise.": {"proposed_instruction": "Answer concisely."},
+        "Don't be afraid to be creative": {"proposed_instruction": "Instruction: Answer creatively."},
+        "very informative and descriptive": {"proposed_instruction": "Answer with care and detail."},
+        "high stakes scenario": {"proposed_instruction": "Lives depend on your answer."},
+        "Include a persona": {"proposed_instruction": "You are a quiz champion."},
+        "[[ ## basic_instruction ## ]]": {"proposed_instruction": "Answer the question."},
+        "[[ ## module ## ]]": {"module_description": "It answers questions."},
+        "[[ ## program_code ## ]]": {"program_description": "A question answering program."},
+        "[[ ## prior_observations ## ]]": {"observations": "COMPLETE"},
+        "[[ ## examples ## ]]": {"observations": "Short trivia questions."},
+        "[[ ## observations ## ]]": {"summary": "Summary: Trivia questions with short answers."},
+    }
+    replies.update(qa_answers(n, wrong))
+    return replies

@@ -58,7 +58,7 @@ def test_string_types(text, field, expected):
 def test_custom_types_from_argument_and_from_caller_frame():
     sig = dspy.Signature("text -> items: list[Item]", custom_types={"Item": Item})
     assert sig.fields["items"].annotation == list[Item]
-    local_color = Color
+    local_color = Color  # noqa: F841 - found by name in this frame, as DSPy finds caller types
     sig2 = dspy.Signature("text -> color: local_color")
     assert sig2.fields["color"].annotation is Color
 
