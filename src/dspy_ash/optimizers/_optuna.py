@@ -1,0 +1,25 @@
+"""optuna, imported on first use (the `optimizers` extra), quiet and without experimental warnings."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+
+def import_optuna(optimizer: str) -> Any:
+    try:
+        import optuna
+    except ModuleNotFoundError as exc:
+        if exc.name == "optuna":
+            raise ImportError(f"{optimizer} requires optuna. Install it with `pip install 'dspy-ash[optimizers]'`.") \
+                from exc
+        raise
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def tpe_sampler(optuna: Any, seed: int | None, multivariate: bool = True) -> Any:
+    with warnings.catch_warnings():
+        # multivariate TPE is flagged experimental by optuna; DSPy uses it all the same
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
