@@ -32,8 +32,11 @@ def format_error_for_lm(error: BaseException, *, traceback_frames: int = 0) -> s
     """An exception as the model reads it: the message, or a short traceback (as DSPy words it)."""
     if traceback_frames <= 0:
         return str(error)
-    return "\n" + "".join(
-        traceback.format_exception(type(error), error, error.__traceback__, limit=traceback_frames)).strip()
+    # Implicit contexts are left out: the sync bridge runs programs inside an `except` block, and its
+    # "no running event loop" would otherwise head every traceback the model reads.
+    return "\n" + "".join(traceback.format_exception(
+        type(error), error, error.__traceback__, limit=traceback_frames,
+        chain=error.__cause__ is not None)).strip()
 
 
 class ReAct(Module):

@@ -89,7 +89,7 @@ def _strip_traceback(text: str) -> str:
         lines = match.group(1).strip().splitlines()
         return f"Execution error in get_weather: {lines[0]} ... {lines[-1]}"
 
-    return re.sub(r"Execution error in get_weather:(.*?)(?=\n\n\[\[ ## )", keep_ends, text, flags=re.S)
+    return re.sub(r"Execution error in get_weather:(.*?)(?=\n\n(?:\[\[ ## |Respond with))", keep_ends, text, flags=re.S)
 
 
 def test_instructions_keep_user_instructions_and_list_tools() -> None:
