@@ -4,15 +4,17 @@ A `ClientSession` belongs to the loop it was created on, so sessions are kept pe
 dies takes its session with it; another loop never sees it). Each session is closed cleanly when its
 loop shuts down: it is tied to a tiny async generator, and `asyncio.run()` / `asyncio.Runner` close
 every live async generator (`loop.shutdown_asyncgens()`) before closing the loop. Loops that are never
-shut down (the sync bridge's per-thread loop) keep their session for the life of the process.
+shut down (the sync bridge's loops) keep their session until the interpreter exits, and it is closed then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,18 +26,19 @@ from dspy_ash.lm.http_errors import error_from_response, request_id_from
 # 1024 requests in flight must not queue inside the connector; the limiters above decide concurrency.
 CONNECTION_LIMIT = 4096
 
+_exit_hook_registered = False
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = weakref.WeakKeyDictionary()
 
 
 class _LoopSession:
     __slots__ = ("keeper", "session")
 
-    def __init__(self, session: aiohttp.ClientSession, keeper: AsyncIterator[None]) -> None:
+    def __init__(self, session: aiohttp.ClientSession, keeper: AsyncGenerator[None, None]) -> None:
         self.session = session
         self.keeper = keeper
 
 
-async def _keep_until_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+async def _keep_until_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
@@ -55,8 +58,24 @@ async def get_session() -> aiohttp.ClientSession:
                                     json_serialize=json.dumps)
     keeper = _keep_until_shutdown(session)
     await keeper.__anext__()  # registers the generator with the loop's shutdown_asyncgens
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        atexit.register(_close_all_at_exit)
+        _exit_hook_registered = True
     _sessions[loop] = _LoopSession(session, keeper)
     return session
+
+
+def _close_all_at_exit() -> None:
+    """Close sessions of loops that are still open at exit (no "Unclosed client session" noise)."""
+    for loop, entry in list(_sessions.items()):
+        if entry.session.closed or loop.is_closed():
+            continue
+        with contextlib.suppress(Exception):
+            if loop.is_running():  # a background loop in a daemon thread
+                asyncio.run_coroutine_threadsafe(entry.session.close(), loop).result(timeout=2)
+            else:
+                loop.run_until_complete(entry.session.close())
 
 
 async def close_session() -> None:
@@ -64,7 +83,7 @@ async def close_session() -> None:
     entry = _sessions.pop(asyncio.get_running_loop(), None)
     if entry is not None:
         await entry.session.close()
-        await entry.keeper.aclose()  # type: ignore[attr-defined]
+        await entry.keeper.aclose()
 
 
 @dataclass(slots=True)

@@ -32,3 +32,15 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self  # immutable: program deep copies share it instead of duplicating the key
+
+
+class RedactedHeaders(dict[str, str]):
+    """Request headers that print with credentials masked (tracebacks that show locals, debug logs)."""
+
+    SENSITIVE = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+    def __repr__(self) -> str:
+        shown = {k: ("**********" if k.lower() in self.SENSITIVE else v) for k, v in self.items()}
+        return repr(shown)
+
+    __str__ = __repr__

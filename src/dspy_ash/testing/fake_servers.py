@@ -293,13 +293,15 @@ class _FakeServer:
         if fault.kind == "non_json":
             return web.Response(status=200, text="<html>502 Bad Gateway</html>", content_type="text/html",
                                 headers=headers)
-        if fault.kind in ("truncated", "disconnect"):
+        assert request.transport is not None
+        if fault.kind == "disconnect":  # the connection drops before any reply
+            request.transport.close()
+            return web.Response()
+        if fault.kind == "truncated":  # headers promise 4096 bytes; the connection drops after a few
             response = web.StreamResponse(status=200, headers={**headers, "Content-Type": "application/json",
                                                                 "Content-Length": "4096"})
             await response.prepare(request)
-            if fault.kind == "truncated":
-                await response.write(b'{"id": "chatcmpl-1", "object": "chat.completion", "choi')
-            assert request.transport is not None
+            await response.write(b'{"id": "chatcmpl-1", "object": "chat.completion", "choi')
             request.transport.close()
             return response
         return web.json_response(self._error_body(fault), status=fault.status, headers={**headers, **fault.headers})

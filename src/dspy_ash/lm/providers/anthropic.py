@@ -14,6 +14,7 @@ from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
+from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -98,9 +99,9 @@ def _tool_choice(choice: Any) -> Any:
 
 
 class AnthropicLM(HTTPProviderLM):
-    def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
-                   **self.endpoint.headers}
+    def headers(self) -> RedactedHeaders:
+        headers = RedactedHeaders({"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
+                                   **self.endpoint.headers})
         if self.endpoint.api_key is not None:
             headers["x-api-key"] = self.endpoint.api_key.reveal()
         return headers

@@ -9,6 +9,7 @@ from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json
 from dspy_ash.lm.http_errors import request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
+from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import response_format_json
 
@@ -39,7 +40,7 @@ class OllamaChatLM(HTTPProviderLM):
         return body
 
     async def request_one(self, req: LMRequest) -> LMResponse:
-        headers = {"Content-Type": "application/json", **self.endpoint.headers}
+        headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
         if self.endpoint.api_key is not None:  # Ollama behind an authenticating proxy
             headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
         data, http = await post_json(self.endpoint.url("/api/chat"), self.payload(req), headers=headers,

@@ -13,13 +13,14 @@ from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
+from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import jsonable_params
 
 
 class OpenAICompatLM(HTTPProviderLM):
-    def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **self.endpoint.headers}
+    def headers(self) -> RedactedHeaders:
+        headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
         if self.endpoint.api_key is not None:
             headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
         return headers
