@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 from dspy_ash.optimizers._session import CheckpointSession
+from dspy_ash.optimizers._tasks import gather_all
 from dspy_ash.optimizers.bootstrap import BootstrapFewShot
 from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
 
@@ -48,7 +49,7 @@ async def create_n_fewshot_demo_sets(
             return await optimizer.bootstrap(student, teacher, data, session,
                                              session.section("demo_sets", str(seed)))
 
-    programs = await asyncio.gather(*(build(*item) for item in plan))
+    programs = await gather_all(*(build(*item) for item in plan))
     demo_candidates: dict[int, list[list[Any]]] = {i: [] for i, _ in enumerate(student.predictors())}
     for program in programs:
         for i, predictor in enumerate(program.predictors()):

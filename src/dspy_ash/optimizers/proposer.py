@@ -10,13 +10,13 @@ in DSPy's order, then all proposals run at once. Finished proposals are kept in 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from typing import Any
 
 from dspy_ash.modules.predict import Predict
 from dspy_ash.optimizers._session import CheckpointSession
+from dspy_ash.optimizers._tasks import gather_all
 from dspy_ash.optimizers._text import create_example_string, module_code, program_source, strip_prefix
 from dspy_ash.optimizers.dataset_summary import create_dataset_summary
 from dspy_ash.primitives.module import Module
@@ -209,7 +209,7 @@ class GroundedProposer:
                 await session.save()
             return record[key]
 
-        proposals = await asyncio.gather(*(one(*item) for item in plan))
+        proposals = await gather_all(*(one(*item) for item in plan))
         result: dict[int, list[str]] = {}
         for (pred_i, _, _, _), instruction in zip(plan, proposals, strict=True):
             result.setdefault(pred_i, []).append(instruction)
