@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dspy_ash.store._types import JSONType
@@ -34,5 +34,6 @@ class Example(TenantOwned, Base):
     dataset_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("dataset.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     split: Mapped[str | None] = mapped_column(String(16), default=None)  # train / dev / test
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Plain JSON, not JSONB, so an example's fields keep their order (exports read like the imports).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -31,8 +31,8 @@ class Trace(TenantOwned, Base):
     status: Mapped[str] = mapped_column(String(16))  # ok / error
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration: Mapped[float] = mapped_column(Float)
-    inputs: Mapped[Any] = mapped_column(JSONType, default=None)
-    outputs: Mapped[Any] = mapped_column(JSONType, default=None)
+    inputs: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    outputs: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     span_count: Mapped[int] = mapped_column(Integer, default=0)
     total_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -52,9 +52,9 @@ class TraceSpan(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(500))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration: Mapped[float] = mapped_column(Float)
-    inputs: Mapped[Any] = mapped_column(JSONType, default=None)
-    outputs: Mapped[Any] = mapped_column(JSONType, default=None)
-    prompt: Mapped[Any] = mapped_column(JSONType, default=None)  # LM spans: the messages sent
+    inputs: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    outputs: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    prompt: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)  # LM spans: the messages sent
     reply: Mapped[str | None] = mapped_column(Text, default=None)  # LM spans: the first choice
     model: Mapped[str | None] = mapped_column(String(200), default=None)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)

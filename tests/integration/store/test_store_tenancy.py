@@ -1,0 +1,286 @@
+"""Tenancy: no repository query returns another tenant's rows.
+
+Tenant A gets one of everything; every read function of every repository is then called as tenant B
+(with A's ids where it takes ids) and must return nothing of A's. A check below keeps the table of
+read functions complete, so a new repository function cannot skip this test.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from store_helpers import program_state
+
+from dspy_ash.store import Database, NotFoundError, repos
+from dspy_ash.store.models import Base, TenantOwned
+
+READ_PREFIXES = (
+    "get_",
+    "list_",
+    "find_",
+    "best_",
+    "diff_",
+    "usage_",
+    "export_",
+    "examples_",
+    "summarize",
+    "resolve_",
+)
+
+
+@dataclass
+class World:
+    ids: dict[str, uuid.UUID] = field(default_factory=dict)
+
+
+async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch) -> World:
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("DSPY_ASH_SECRET_KEY", Fernet.generate_key().decode())
+    w = World()
+    async with db.transaction() as s:
+        sig = await repos.signatures.create_signature(
+            s, tenant_id=tenant, actor="a", name="qa", spec="q -> a"
+        )
+        program = await repos.programs.create_program(
+            s, tenant_id=tenant, actor="a", name="p", source="a.b:C"
+        )
+        dataset = await repos.datasets.create_dataset(
+            s, tenant_id=tenant, actor="a", name="d", records=[{"q": "x", "a": "y", "split": "dev"}]
+        )
+        version = await repos.versions.create_version(
+            s,
+            tenant_id=tenant,
+            actor="a",
+            program_id=program.id,
+            state=program_state(),
+            score=1.0,
+            metric="m",
+        )
+        opt = await repos.runs.create_optimizer_run(
+            s, tenant_id=tenant, actor="a", program_id=program.id, optimizer="X"
+        )
+        ev = await repos.runs.create_evaluation_run(s, tenant_id=tenant, actor="a", program_id=program.id)
+        await repos.evaluations.add_results(
+            s, tenant_id=tenant, run_id=ev.id, results=[{"position": 0, "score": 1}]
+        )
+        provider = await repos.providers.create_provider(
+            s, tenant_id=tenant, actor="a", name="pr", kind="x", api_key="sk-a"
+        )
+        key, _ = await repos.api_keys.create_api_key(s, tenant_id=tenant, actor="a", name="k", role="admin")
+        for statement in _trace_inserts(tenant, program.id):
+            await s.execute(statement)
+    w.ids = {
+        "signature": sig.id,
+        "program": program.id,
+        "dataset": dataset.id,
+        "version": version.id,
+        "optimizer_run": opt.id,
+        "evaluation_run": ev.id,
+        "provider": provider.id,
+        "api_key": key.id,
+    }
+    return w
+
+
+def _trace_inserts(tenant: uuid.UUID, program_id: uuid.UUID) -> tuple[Any, Any]:
+    from sqlalchemy import insert
+
+    from dspy_ash.store._types import utcnow
+    from dspy_ash.store.models import LMRequestLog, Trace
+
+    trace_id = uuid.uuid4()
+    now = utcnow()
+    return (
+        insert(Trace).values(
+            id=trace_id,
+            tenant_id=tenant,
+            program_id=program_id,
+            name="P",
+            call_id="c",
+            status="ok",
+            started_at=now,
+            duration=0.1,
+            created_at=now,
+            updated_at=now,
+        ),
+        insert(LMRequestLog).values(
+            id=uuid.uuid4(),
+            tenant_id=tenant,
+            provider="openai",
+            model="openai/x",
+            program_id=program_id,
+            call_id="c",
+            latency=0.1,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+
+
+def _uuids_in(value: Any) -> set[uuid.UUID]:
+    """Every UUID reachable in a result (rows, dataclasses, dicts, lists)."""
+    found: set[uuid.UUID] = set()
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, uuid.UUID):
+            found.add(item)
+        elif isinstance(item, str):
+            try:
+                found.add(uuid.UUID(item))
+            except ValueError:
+                pass
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set):
+            stack.extend(item)
+        elif isinstance(item, Base):
+            stack.extend(getattr(item, a.key) for a in item.__mapper__.column_attrs)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+    return found
+
+
+Call = Callable[[AsyncSession, uuid.UUID, dict[str, uuid.UUID]], Awaitable[Any]]
+
+READS: dict[str, Call] = {
+    "tenants.get_tenant": lambda s, t, i: repos.tenants.get_tenant(s, tenant_id=t),
+    "signatures.get_signature": lambda s, t, i: repos.signatures.get_signature(
+        s, tenant_id=t, signature_id=i["signature"]
+    ),
+    "signatures.list_signatures": lambda s, t, i: repos.signatures.list_signatures(s, tenant_id=t),
+    "programs.get_program": lambda s, t, i: repos.programs.get_program(
+        s, tenant_id=t, program_id=i["program"]
+    ),
+    "programs.find_program": lambda s, t, i: repos.programs.find_program(s, tenant_id=t, name="p"),
+    "programs.list_programs": lambda s, t, i: repos.programs.list_programs(s, tenant_id=t),
+    "versions.get_version": lambda s, t, i: repos.versions.get_version(
+        s, tenant_id=t, version_id=i["version"]
+    ),
+    "versions.list_versions": lambda s, t, i: repos.versions.list_versions(
+        s, tenant_id=t, program_id=i["program"]
+    ),
+    "versions.list_modules": lambda s, t, i: repos.versions.list_modules(
+        s, tenant_id=t, version_id=i["version"]
+    ),
+    "versions.best_version": lambda s, t, i: repos.versions.best_version(
+        s, tenant_id=t, program_id=i["program"]
+    ),
+    "versions.diff_versions": lambda s, t, i: repos.versions.diff_versions(
+        s, tenant_id=t, old_id=i["version"], new_id=i["version"]
+    ),
+    "datasets.get_dataset": lambda s, t, i: repos.datasets.get_dataset(
+        s, tenant_id=t, dataset_id=i["dataset"]
+    ),
+    "datasets.list_datasets": lambda s, t, i: repos.datasets.list_datasets(s, tenant_id=t),
+    "datasets.list_examples": lambda s, t, i: repos.datasets.list_examples(
+        s, tenant_id=t, dataset_id=i["dataset"]
+    ),
+    "datasets.examples_hash": lambda s, t, i: repos.datasets.examples_hash(
+        s, tenant_id=t, dataset_id=i["dataset"], split="dev"
+    ),
+    "datasets.export_records": lambda s, t, i: repos.datasets.export_records(
+        s, tenant_id=t, dataset_id=i["dataset"]
+    ),
+    "datasets.export_file": lambda s, t, i: repos.datasets.export_file(
+        s, tenant_id=t, dataset_id=i["dataset"], path=Path(tempfile.mkdtemp()) / "out.jsonl"
+    ),
+    "runs.get_run": lambda s, t, i: repos.runs.get_run(
+        s, tenant_id=t, kind="optimizer", run_id=i["optimizer_run"]
+    ),
+    "runs.list_runs": lambda s, t, i: repos.runs.list_runs(s, tenant_id=t, kind="evaluation"),
+    "evaluations.list_results": lambda s, t, i: repos.evaluations.list_results(
+        s, tenant_id=t, run_id=i["evaluation_run"]
+    ),
+    "evaluations.summarize": lambda s, t, i: repos.evaluations.summarize(
+        s, tenant_id=t, run_id=i["evaluation_run"]
+    ),
+    "providers.get_provider": lambda s, t, i: repos.providers.get_provider(
+        s, tenant_id=t, provider_id=i["provider"]
+    ),
+    "providers.list_providers": lambda s, t, i: repos.providers.list_providers(s, tenant_id=t),
+    "providers.resolve_api_key": lambda s, t, i: repos.providers.resolve_api_key(
+        s, tenant_id=t, provider_id=i["provider"]
+    ),
+    "api_keys.list_api_keys": lambda s, t, i: repos.api_keys.list_api_keys(s, tenant_id=t),
+    "audit.list_events": lambda s, t, i: repos.audit.list_events(s, tenant_id=t),
+    "traces.list_traces": lambda s, t, i: repos.traces.list_traces(s, tenant_id=t),
+    "traces.get_trace": lambda s, t, i: repos.traces.get_trace(s, tenant_id=t, trace_id=i["trace"]),
+    "lm_requests.usage_stats": lambda s, t, i: repos.lm_requests.usage_stats(
+        s, tenant_id=t, group_by=("provider", "program")
+    ),
+}
+
+
+# Looks across tenants on purpose: finding a tenant by name is for `dspy-ash init` and admin tools.
+CROSS_TENANT_BY_DESIGN = {"tenants.find_tenant"}
+
+
+def test_every_read_function_is_in_the_table() -> None:
+    found = {
+        f"{module_name}.{name}"
+        for module_name in repos.__all__
+        for name, fn in inspect.getmembers(getattr(repos, module_name), inspect.iscoroutinefunction)
+        if name.startswith(READ_PREFIXES) and fn.__module__ == getattr(repos, module_name).__name__
+    }
+    assert found == set(READS) | CROSS_TENANT_BY_DESIGN
+
+
+async def test_no_read_returns_another_tenants_rows(
+    db: Database, tenant: uuid.UUID, other_tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = await _populate(db, tenant, monkeypatch)
+    async with db.transaction() as s:
+        from dspy_ash.store.models import Trace
+
+        world.ids["trace"] = (await s.execute(select(Trace.id).where(Trace.tenant_id == tenant))).scalar_one()
+    theirs = set(world.ids.values()) | {tenant}
+    for name, call in READS.items():
+        # as tenant A the call sees A's data (so the check below is not vacuous) ...
+        if name != "tenants.get_tenant":
+            async with db.transaction() as s:
+                mine = await call(s, tenant, world.ids)
+            assert mine not in (None, [], {}), name
+        # ... and as tenant B, nothing of A's
+        async with db.transaction() as s:
+            try:
+                result = await call(s, other_tenant, world.ids)
+            except NotFoundError:
+                continue
+        leaked = _uuids_in(result) & theirs
+        assert not leaked, f"{name} returned tenant A's {leaked}"
+        owners = {
+            getattr(r, "tenant_id", other_tenant) for r in (result if isinstance(result, list) else [result])
+        }
+        assert owners <= {other_tenant}, name
+
+
+async def test_tenant_session_filters_even_unscoped_queries(
+    db: Database, tenant: uuid.UUID, other_tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: in a tenant session, a query that forgot its tenant filter is filtered anyway."""
+    await _populate(db, tenant, monkeypatch)
+    models = [m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)]
+    assert len(models) == 16
+    async with db.transaction(tenant_id=other_tenant) as s:
+        for model in models:
+            rows = (await s.execute(select(model))).scalars().all()
+            assert all(r.tenant_id == other_tenant for r in rows), model.__tablename__
+    async with db.transaction(tenant_id=tenant) as s:
+        from dspy_ash.store.models import Program
+
+        assert [p.name for p in (await s.execute(select(Program))).scalars()] == ["p"]
