@@ -1,21 +1,17 @@
-"""Shared fixtures: a QA task with a deterministic content-keyed LM for both dspy-ash and real dspy."""
+"""Shared helpers: a QA task with deterministic content-keyed LM replies for both dspy-ash and real dspy,
+and an LM wrapper that counts calls and can die mid-run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-import dspy_ash
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.types import LMRequest, LMResponse
-from dspy_ash.testing import DummyLM
 
 
-def qa_answers(n: int, wrong: set[int] = frozenset()) -> dict[str, dict[str, str]]:  # type: ignore[assignment]
+def qa_answers(n: int, wrong: set[int] | None = None) -> dict[str, dict[str, str]]:
     """Replies keyed by a unique question marker; the teacher gets the `wrong` ones wrong."""
-    return {f"<q{i:03d}>": {"answer": f"wrong{i}" if i in wrong else f"a{i}"} for i in range(n)}
+    return {f"<q{i:03d}>": {"answer": f"wrong{i}" if wrong and i in wrong else f"a{i}"} for i in range(n)}
 
 
 def qa_trainset(module: Any, n: int) -> list[Any]:
@@ -46,20 +42,12 @@ class CountingLM(BaseLM):
         return response
 
 
-@pytest.fixture
-def make_qa_lm() -> Callable[..., DummyLM]:
-    def make(n: int, wrong: set[int] | None = None) -> DummyLM:
-        return DummyLM(qa_answers(n, wrong or set()))
-    return make
 
 
 def exact(example: Any, pred: Any, trace: Any = None) -> bool:
     return bool(example.answer == pred.answer)
 
 
-@pytest.fixture
-def ash() -> Any:
-    return dspy_ash
 
 
 def mipro_answers(n: int, wrong: set[int]) -> dict[str, dict[str, str]]:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import CountingLM, exact, qa_answers, qa_trainset
+from opt_fixtures import CountingLM, exact, qa_answers, qa_trainset
 
 import dspy_ash as ash
 from dspy_ash.lm.base import BaseLM

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import exact, mipro_answers, qa_trainset
+from opt_fixtures import exact, mipro_answers, qa_trainset
 
 import dspy_ash as ash
 from dspy_ash.testing import DummyLM
