@@ -139,7 +139,9 @@ def main() -> None:
         return
     root = Path(__file__).resolve().parents[1]
     dspy_python = args.dspy_python or str(root / "bench-venvs" / "dspy" / "bin" / "python")
-    if not os.path.exists(dspy_python):
+    has_dspy = os.path.exists(dspy_python) and subprocess.run(
+        [dspy_python, "-c", "import dspy"], capture_output=True).returncode == 0
+    if not has_dspy:
         dspy_python = sys.executable  # the test extra installs dspy here too
     env = {**os.environ, "PYTHONPATH": ""}
     sides = {}
