@@ -35,6 +35,11 @@ _CALL_OPTIONS = ("cache", "rollout_id", "namespace")
 class BaseLM(ABC):
     """Subclass and implement `request`; call with `lm("prompt")`, `lm(messages=[...])` or `await lm.acall(...)`."""
 
+    # What the adapters may ask of the provider; providers that can do more say so.
+    supported_params: frozenset[str] = frozenset()
+    supports_function_calling: bool = False
+    supports_response_schema: bool = False
+
     def __init__(
         self,
         model: str,
