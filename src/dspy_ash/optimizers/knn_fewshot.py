@@ -1,0 +1,72 @@
+"""`KNNFewShot`: at every call, bootstrap demos from the `k` training examples nearest to the input.
+
+As DSPy, the returned program's `forward` is replaced: each call embeds its inputs, finds the top-k
+training examples by dot product and runs `BootstrapFewShot` on them (so each call costs the
+teacher runs of that bootstrap, and `save()` does not capture the behaviour). Needs numpy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any
+
+from dspy_ash.optimizers.bootstrap import BootstrapFewShot
+from dspy_ash.optimizers.teleprompter import Teleprompter
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ModuleNotFoundError as exc:
+        raise ImportError("KNNFewShot requires numpy. Install it with `pip install 'dspy-ash[optimizers]'`.") from exc
+    return numpy
+
+
+class KNN:
+    """The k nearest training examples to a call's inputs (DSPy's `dspy.KNN`)."""
+
+    def __init__(self, k: int, trainset: list[Any], vectorizer: Any) -> None:
+        np = _numpy()
+        self.k = k
+        self.trainset = trainset
+        self.embedding = vectorizer
+        texts = [" | ".join(f"{key}: {value}" for key, value in example.items() if key in example._input_keys)
+                 for example in trainset]
+        self.trainset_vectors = np.asarray(self.embedding(texts)).astype(np.float32)
+
+    def __call__(self, **kwargs: Any) -> list[Any]:
+        np = _numpy()
+        query = np.asarray(self.embedding([" | ".join(f"{key}: {val}" for key, val in kwargs.items())]))
+        scores = np.dot(self.trainset_vectors, query.T).squeeze()
+        nearest = scores.argsort()[-self.k:][::-1]
+        return [self.trainset[int(i)] for i in nearest]
+
+
+class KNNFewShot(Teleprompter):
+    def __init__(self, k: int, trainset: list[Any], vectorizer: Any, **few_shot_bootstrap_args: Any) -> None:
+        super().__init__()
+        self.KNN = KNN(k, trainset, vectorizer=vectorizer)
+        self.few_shot_bootstrap_args = few_shot_bootstrap_args
+
+    async def acompile(self, student: Any, *, teacher: Any = None, **_: Any) -> Any:  # pyright: ignore
+        program = student.reset_copy()
+        knn, args = self.KNN, self.few_shot_bootstrap_args
+
+        async def aforward(_self: Any, **kwargs: Any) -> Any:
+            neighbours = knn(**kwargs)
+            if inspect.isawaitable(neighbours):
+                neighbours = await neighbours
+            compiled = await BootstrapFewShot(**args).acompile(student, teacher=teacher, trainset=neighbours)
+            return await compiled.acall(**kwargs)
+
+        # Both entry points: `acall` uses aforward natively, the sync `__call__` drives it through the bridge.
+        program.aforward = types.MethodType(aforward, program)
+        program.forward = types.MethodType(lambda self, **kw: _run_sync(self.aforward(**kw)), program)
+        return program
+
+
+def _run_sync(coro: Any) -> Any:
+    from dspy_ash._sync import run_sync
+
+    return run_sync(coro)

@@ -1,0 +1,72 @@
+"""`BootstrapFewShotWithOptuna`: bootstrap one pool of demos, then let optuna pick one demo per predictor.
+
+DSPy's steps: one `BootstrapFewShot(max_bootstrapped_demos=max_demos)`; `num_candidate_programs`
+optuna trials each choosing `demo_index_for_<name>` per predictor and scoring on the valset; the
+best trial's program wins. DSPy's study is unseeded; pass `seed=` for a reproducible search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dspy_ash.optimizers._optuna import import_optuna, tpe_sampler
+from dspy_ash.optimizers._scoring import score_program
+from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers.bootstrap import BootstrapFewShot, Checkpoint
+from dspy_ash.optimizers.teleprompter import Teleprompter
+from dspy_ash.settings import settings
+
+
+class BootstrapFewShotWithOptuna(Teleprompter):
+    def __init__(self, metric: Any, teacher_settings: dict[str, Any] | None = None, max_bootstrapped_demos: int = 4,
+                 max_labeled_demos: int = 16, max_rounds: int = 1, num_candidate_programs: int = 16,
+                 num_threads: int | None = None, *, seed: int | None = None, checkpoint: Checkpoint = None,
+                 checkpoint_key: str | None = None) -> None:
+        super().__init__()
+        self.metric = metric
+        self.teacher_settings = teacher_settings or {}
+        self.max_rounds = max_rounds
+        self.num_threads = num_threads
+        self.min_num_samples = 1
+        self.max_num_samples = max_bootstrapped_demos
+        self.num_candidate_sets = num_candidate_programs
+        self.max_labeled_demos = max_labeled_demos
+        self.seed = seed
+        self.checkpoint = checkpoint
+        self.checkpoint_key = checkpoint_key
+
+    async def acompile(self, student: Any, *, teacher: Any = None, max_demos: int, trainset: list[Any],  # pyright: ignore
+                       valset: list[Any] | None = None, checkpoint: Checkpoint = None,
+                       checkpoint_key: str | None = None, **_: Any) -> Any:
+        optuna = import_optuna("BootstrapFewShotWithOptuna")
+        valset = valset or trainset
+        fp = fingerprint("BootstrapFewShotWithOptuna", [self.metric, self.teacher_settings, self.max_rounds,
+                                                        self.num_candidate_sets, self.max_labeled_demos, self.seed],
+                         max_demos, trainset, valset, student.dump_state())
+        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
+                                               "BootstrapFewShotWithOptuna", fp)
+        base = student.reset_copy()
+        teacher_program = teacher.deepcopy() if teacher is not None else student.reset_copy()
+        pool = await BootstrapFewShot(metric=self.metric, max_bootstrapped_demos=max_demos,
+                                      max_labeled_demos=self.max_labeled_demos, teacher_settings=self.teacher_settings,
+                                      max_rounds=self.max_rounds, num_threads=self.num_threads).bootstrap(
+            base, teacher_program, trainset, session, session.section("bootstrap"))
+        sampler = tpe_sampler(optuna, self.seed, multivariate=False) if self.seed is not None else None
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        programs: list[Any] = []
+        max_errors = settings.max_errors
+        for number in range(self.num_candidate_sets):
+            trial = study.ask()
+            program = base.reset_copy()
+            for (name, pooled), (_, predictor) in zip(pool.named_predictors(), program.named_predictors(), strict=True):
+                index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
+                predictor.demos = [dict(pooled.demos[index])]
+            self.progress("trial_started", trial=number)
+            score, _ = await score_program(program, valset, self.metric,
+                                           num_threads=self.num_threads or settings.num_threads, max_errors=max_errors,
+                                           session=session, record=session.section("eval", str(number)))
+            programs.append(program)
+            study.tell(trial, score)
+            self.progress("trial_finished", trial=number, score=score, best_score=study.best_value)
+        await session.flush()
+        return programs[study.best_trial.number]
