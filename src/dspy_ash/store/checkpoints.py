@@ -6,6 +6,7 @@ save leaves the previous checkpoint in place.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -37,7 +38,10 @@ class RunCheckpointStore(CheckpointStore):
             return run.checkpoint.get(key)
 
     async def save(self, key: str, state: dict[str, Any]) -> None:
-        await self._replace(key, to_jsonable(state))
+        value = to_jsonable(state)
+        # Strict JSON on every database (SQLite would take NaN, PostgreSQL refuses it): fail before writing.
+        json.dumps(value, allow_nan=False)
+        await self._replace(key, value)
 
     async def delete(self, key: str) -> None:
         await self._replace(key, None)

@@ -128,7 +128,9 @@ class TraceRecorder:
         self._closing = False
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
-        self._last_prune = 0.0
+        # time.monotonic() at which retention runs next: one period after start, then every period
+        self._next_prune = time.monotonic() + (retention.every if retention else 0.0)
+        self._prune_passes = 0
         self._thread = threading.Thread(target=self._thread_main, name="dspy-ash-trace-writer", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -190,10 +192,18 @@ class TraceRecorder:
     async def aclose(self, timeout: float = 30.0) -> None:
         await asyncio.to_thread(self.close, timeout)
 
-    def prune_now(self) -> None:
-        """Apply the retention policy at the next writer pass."""
-        self._last_prune = 0.0
-        self._wake.set()
+    def prune_now(self, timeout: float = 30.0) -> bool:
+        """Apply the retention policy now and wait for it. False on timeout or without a policy."""
+        if self.retention is None:
+            return False
+        with self._cond:
+            target = self._prune_passes + 1
+            self._next_prune = 0.0
+            self._wake.set()
+            return self._cond.wait_for(lambda: self._prune_passes >= target, timeout)
+
+    async def aprune_now(self, timeout: float = 30.0) -> bool:
+        return await asyncio.to_thread(self.prune_now, timeout)
 
     # -- the writer thread -------------------------------------------------------------------------
     def _thread_main(self) -> None:
@@ -258,9 +268,9 @@ class TraceRecorder:
 
     async def _maybe_prune(self, db: Database) -> None:
         policy = self.retention
-        if policy is None or time.monotonic() - self._last_prune < policy.every:
+        if policy is None or time.monotonic() < self._next_prune:
             return
-        self._last_prune = time.monotonic()
+        self._next_prune = time.monotonic() + policy.every
         try:
             async with db.transaction() as session:
                 self.stats.pruned += await traces_repo.prune_traces(
@@ -268,6 +278,9 @@ class TraceRecorder:
                 )
         except Exception:
             logger.exception("pruning traces failed")
+        with self._cond:
+            self._prune_passes += 1
+            self._cond.notify_all()
 
 
 def _when(timestamp: float) -> datetime:

@@ -1,0 +1,129 @@
+"""The SQL LM cache backend (TTL, tenant namespaces, plugged into the LM layer) and the run checkpoint store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from store_helpers import FakeLM
+
+from dspy_ash.errors import DspyAshError
+from dspy_ash.lm.cache import Cache, CachedLM
+from dspy_ash.store import Database, RunCheckpointStore, SqlCacheBackend, repos
+
+VALUE = {"choices": [{"text": "Paris"}], "usage": {"prompt_tokens": 3}}
+
+
+@pytest.fixture
+async def cache(database_url: str, tenant: uuid.UUID) -> SqlCacheBackend:
+    backend = SqlCacheBackend(database_url, tenant_id=tenant)
+    yield backend  # type: ignore[misc]
+    await backend.close()
+
+
+async def test_put_get_overwrite_delete(cache: SqlCacheBackend) -> None:
+    assert await cache.get("k") is None
+    await cache.put("k", VALUE, namespace="acme")
+    assert await cache.get("k") == VALUE
+    await cache.put("k", {"choices": []})
+    assert await cache.get("k") == {"choices": []}
+    await cache.delete("k")
+    assert await cache.get("k") is None
+
+
+async def test_ttl(cache: SqlCacheBackend) -> None:
+    await cache.put("fresh", VALUE, ttl=3600)
+    await cache.put("stale", VALUE, ttl=-1)
+    await cache.put("brief", VALUE, ttl=0.2)
+    assert await cache.get("fresh") == VALUE
+    assert await cache.get("stale") is None
+    assert await cache.get("brief") == VALUE
+    await asyncio.sleep(0.3)
+    assert await cache.get("brief") is None
+    assert await cache.purge_expired() == 2
+    assert await cache.get("fresh") == VALUE
+
+
+async def test_default_ttl(database_url: str, tenant: uuid.UUID) -> None:
+    backend = SqlCacheBackend(database_url, tenant_id=tenant, default_ttl=-1)
+    await backend.put("k", VALUE)
+    assert await backend.get("k") is None
+    await backend.close()
+
+
+async def test_tenants_never_see_each_others_entries(
+    database_url: str, tenant: uuid.UUID, other_tenant: uuid.UUID, cache: SqlCacheBackend
+) -> None:
+    other = SqlCacheBackend(database_url, tenant_id=other_tenant)
+    await cache.put("same-key", VALUE)
+    assert await other.get("same-key") is None
+    await other.put("same-key", {"choices": [{"text": "Rome"}]})
+    await other.clear()
+    assert await cache.get("same-key") == VALUE
+    await other.close()
+
+
+async def test_plugged_into_the_lm_cache(cache: SqlCacheBackend) -> None:
+    inner = FakeLM()
+    lm = CachedLM(inner, cache=Cache(memory=None, backend=cache))
+    first = await lm.acall("What is the capital of France?")
+    second = await lm.acall("What is the capital of France?")
+    assert first == second and inner.calls == 1
+
+
+async def _run(db: Database, tenant: uuid.UUID) -> uuid.UUID:
+    async with db.transaction() as s:
+        program = await repos.programs.create_program(
+            s, tenant_id=tenant, actor="t", name="p", source="a.b:C"
+        )
+        return (
+            await repos.runs.create_optimizer_run(
+                s, tenant_id=tenant, actor="t", program_id=program.id, optimizer="MIPROv2"
+            )
+        ).id
+
+
+async def test_checkpoints_live_on_the_run(db: Database, database_url: str, tenant: uuid.UUID) -> None:
+    run_id = await _run(db, tenant)
+    store = RunCheckpointStore(database_url, tenant_id=tenant, run_id=run_id)
+    assert await store.load("mipro") is None
+    await store.save("mipro", {"trial": 1, "scores": [0.5], "rng": [1, 2, 3]})
+    await store.save("bootstrap", {"done": [0, 1]})
+    await store.save("mipro", {"trial": 2, "scores": [0.5, 0.7], "rng": [4, 5, 6]})
+    assert await store.load("mipro") == {"trial": 2, "scores": [0.5, 0.7], "rng": [4, 5, 6]}
+    assert await store.load("bootstrap") == {"done": [0, 1]}
+    async with db.transaction() as s:
+        run = await repos.runs.get_run(s, tenant_id=tenant, kind="optimizer", run_id=run_id)
+        assert set(run.checkpoint) == {"mipro", "bootstrap"}
+    await store.delete("bootstrap")
+    assert await store.load("bootstrap") is None and await store.load("mipro") is not None
+    # a fresh store (a resumed process) reads the same checkpoint
+    resumed = RunCheckpointStore(database_url, tenant_id=tenant, run_id=run_id)
+    assert (await resumed.load("mipro") or {})["trial"] == 2
+    await store.close()
+    await resumed.close()
+
+
+async def test_a_failed_save_keeps_the_previous_checkpoint(
+    db: Database, database_url: str, tenant: uuid.UUID
+) -> None:
+    run_id = await _run(db, tenant)
+    store = RunCheckpointStore(database_url, tenant_id=tenant, run_id=run_id)
+    await store.save("k", {"trial": 1})
+    with pytest.raises(ValueError):
+        await store.save("k", {"trial": 2, "bad": float("nan")})  # not JSON: refused, nothing half-written
+    assert await store.load("k") == {"trial": 1}
+    await store.close()
+
+
+async def test_checkpoints_are_scoped_to_the_tenant(
+    db: Database, database_url: str, tenant: uuid.UUID, other_tenant: uuid.UUID
+) -> None:
+    run_id = await _run(db, tenant)
+    intruder = RunCheckpointStore(database_url, tenant_id=other_tenant, run_id=run_id)
+    with pytest.raises(DspyAshError):
+        await intruder.save("k", {"x": 1})
+    with pytest.raises(DspyAshError):
+        await intruder.load("k")
+    await intruder.close()

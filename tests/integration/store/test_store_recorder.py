@@ -1,0 +1,215 @@
+"""The trace recorder end to end: a real two-step program on a fake LM, recorded into the database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from store_helpers import FakeLM
+
+import dspy_ash
+from dspy_ash import events
+from dspy_ash.store import Database, Retention, SchemaOutOfDateError, TraceRecorder, repos, trace_context
+from dspy_ash.store.models import LMRequestLog, Trace
+
+SECRET = "sk-do-not-store-" + "x" * 20
+
+
+class TwoStep(dspy_ash.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rewrite = dspy_ash.Predict("question -> query")
+        self.qa = dspy_ash.ChainOfThought("question, query -> answer")
+
+    async def aforward(self, question: str) -> Any:
+        query = await self.rewrite.acall(question=question)
+        return await self.qa.acall(question=question, query=query.query)
+
+
+@pytest.fixture
+def recorder(database_url: str, tenant: uuid.UUID) -> Any:
+    rec = TraceRecorder(database_url, tenant_id=tenant, flush_interval=0.05)
+    yield rec
+    rec.close()
+
+
+async def _count(db: Database, model: Any, tenant: uuid.UUID) -> int:
+    async with db.transaction() as s:
+        return (
+            await s.execute(select(func.count()).select_from(model).where(model.tenant_id == tenant))
+        ).scalar_one()
+
+
+async def test_one_trace_per_execution_one_span_per_module_and_lm_call(
+    db: Database, tenant: uuid.UUID, recorder: TraceRecorder
+) -> None:
+    program = TwoStep()
+    program_id = uuid.uuid4()
+    with (
+        dspy_ash.context(lm=FakeLM(api_key=SECRET), callbacks=[recorder]),
+        trace_context(program_id=program_id),
+    ):
+        for i in range(3):
+            result = await program.acall(question=f"Capital of France? ({i})")
+            assert result.answer == "Paris"
+    assert await recorder.aflush()
+
+    async with db.transaction() as s:
+        traces = await repos.traces.list_traces(s, tenant_id=tenant, program_id=program_id)
+        assert len(traces) == 3
+        full = await repos.traces.get_trace(s, tenant_id=tenant, trace_id=traces[0].id)
+    trace = full.trace
+    assert (trace.name, trace.status, trace.span_count, trace.total_tokens) == ("TwoStep", "ok", 6, 40)
+    assert trace.cost == pytest.approx(0.001)
+    assert trace.inputs == {"question": "Capital of France? (2)"}
+    assert trace.outputs["answer"] == "Paris"
+    kinds = [(sp.kind, sp.name) for sp in full.spans]
+    assert sorted(kinds) == sorted(
+        [
+            ("module", "TwoStep"),
+            ("module", "Predict"),
+            ("lm", "openai/fake-model"),
+            ("module", "ChainOfThought"),
+            ("module", "Predict"),
+            ("lm", "openai/fake-model"),
+        ]
+    )
+    by_call = {sp.call_id: sp for sp in full.spans}
+    root = next(sp for sp in full.spans if sp.parent_call_id is None)
+    assert root.call_id == trace.call_id
+    for sp in full.spans:  # every span hangs off a recorded span (adapter calls in between are skipped)
+        if sp is not root:
+            assert sp.parent_call_id is not None
+    lm_span = next(sp for sp in full.spans if sp.kind == "lm")
+    assert lm_span.prompt[0]["role"] == "system" and "question" in lm_span.prompt[-1]["content"].lower()
+    assert lm_span.reply is not None and "[[ ## answer ## ]]" in lm_span.reply
+    assert (lm_span.prompt_tokens, lm_span.completion_tokens, lm_span.latency, lm_span.cache_hit) == (
+        12,
+        8,
+        0.004,
+        False,
+    )
+    assert lm_span.inputs["kwargs"]["api_key"] == "[redacted]"
+    assert by_call  # spans are addressable by call id
+
+    assert await _count(db, LMRequestLog, tenant) == 6
+    async with db.transaction() as s:
+        stats = await repos.lm_requests.usage_stats(
+            s, tenant_id=tenant, group_by=("provider", "model", "program")
+        )
+    assert len(stats) == 1
+    (row,) = stats
+    assert row.key == ("openai", "openai/fake-model", str(program_id))
+    assert (row.calls, row.errors, row.total_tokens, row.error_rate) == (6, 0, 120, 0.0)
+    assert row.cost == pytest.approx(0.003) and row.latency_p50 == pytest.approx(0.004)
+
+
+async def test_secrets_never_reach_the_trace_tables(
+    db: Database, tenant: uuid.UUID, recorder: TraceRecorder
+) -> None:
+    with dspy_ash.context(lm=FakeLM(api_key=SECRET), callbacks=[recorder]):
+        await TwoStep().acall(question="q")
+    await recorder.aflush()
+    async with db.transaction() as s:
+        for table in ("trace", "trace_span", "lm_request"):
+            rows = (
+                await s.execute(
+                    text(f"SELECT * FROM {table} WHERE tenant_id = :t"),
+                    {"t": tenant if db.dialect == "postgresql" else tenant.hex},
+                )
+            ).all()
+            assert rows, table
+            assert all(SECRET not in str(r) for r in rows), table
+
+
+async def test_a_failing_execution_is_recorded_as_an_error(
+    db: Database, tenant: uuid.UUID, recorder: TraceRecorder
+) -> None:
+    with dspy_ash.context(lm=FakeLM(fail=True), callbacks=[recorder]), pytest.raises(RuntimeError):
+        await TwoStep().acall(question="q")
+    await recorder.aflush()
+    async with db.transaction() as s:
+        (trace,) = await repos.traces.list_traces(s, tenant_id=tenant)
+        full = await repos.traces.get_trace(s, tenant_id=tenant, trace_id=trace.id)
+        stats = await repos.lm_requests.usage_stats(s, tenant_id=tenant)
+    assert trace.status == "error" and trace.error is not None and "fake provider is down" in trace.error
+    # the LM failed inside the first Predict: three spans, each carrying the error up the stack
+    assert sorted((sp.kind, sp.name) for sp in full.spans) == [
+        ("lm", "openai/fake-model"),
+        ("module", "Predict"),
+        ("module", "TwoStep"),
+    ]
+    assert all(sp.error is not None and "RuntimeError" in sp.error for sp in full.spans)
+    assert stats[0].errors == 1 and stats[0].error_rate == 1.0
+
+
+async def test_executions_under_evaluate_are_traces_of_their_own(
+    db: Database, tenant: uuid.UUID, recorder: TraceRecorder
+) -> None:
+    program = TwoStep()
+    with dspy_ash.context(lm=FakeLM(), callbacks=[recorder]), events.observe("evaluate", "Evaluate", None):
+        await program.acall(question="a")
+        await program.acall(question="b")
+    await recorder.aflush()
+    async with db.transaction() as s:
+        traces = await repos.traces.list_traces(s, tenant_id=tenant)
+    assert sorted(t.inputs["question"] for t in traces) == ["a", "b"]
+    assert all(t.span_count == 6 for t in traces)
+
+
+async def test_retention_by_count_and_age(db: Database, database_url: str, tenant: uuid.UUID) -> None:
+    rec = TraceRecorder(
+        database_url, tenant_id=tenant, flush_interval=0.05, retention=Retention(max_traces=2, every=3600)
+    )
+    try:
+        with dspy_ash.context(lm=FakeLM(), callbacks=[rec]):
+            for i in range(5):
+                await TwoStep().acall(question=str(i))
+        await rec.aflush()
+        assert await _count(db, Trace, tenant) == 5
+        assert await rec.aprune_now()
+        assert await _count(db, Trace, tenant) == 2
+        async with db.transaction() as s:
+            kept = sorted(t.inputs["question"] for t in await repos.traces.list_traces(s, tenant_id=tenant))
+            # spans went with their traces
+            spans = (
+                await s.execute(
+                    text("SELECT count(*) FROM trace_span WHERE tenant_id = :t"),
+                    {"t": tenant if db.dialect == "postgresql" else tenant.hex},
+                )
+            ).scalar_one()
+        assert kept == ["3", "4"] and spans == 12
+        async with db.transaction() as s:
+            assert await repos.traces.prune_traces(s, tenant_id=tenant, max_age=timedelta(days=1)) == 0
+            assert await repos.traces.prune_traces(s, tenant_id=tenant, max_age=timedelta(seconds=-1)) == 2
+    finally:
+        rec.close()
+
+
+async def test_a_full_queue_drops_whole_traces_without_failing_the_program(
+    db: Database, database_url: str, tenant: uuid.UUID
+) -> None:
+    rec = TraceRecorder(database_url, tenant_id=tenant, max_pending=0)
+    try:
+        with dspy_ash.context(lm=FakeLM(), callbacks=[rec]):
+            assert (await TwoStep().acall(question="q")).answer == "Paris"
+        await rec.aflush()
+        assert rec.stats.traces_dropped == 1 and rec.stats.traces_written == 0
+        assert await _count(db, Trace, tenant) == 0
+    finally:
+        rec.close()
+
+
+async def test_recorder_refuses_an_unmigrated_database(empty_database_url: str) -> None:
+    with pytest.raises(SchemaOutOfDateError):
+        TraceRecorder(empty_database_url, tenant_id=uuid.uuid4())
+
+
+def test_sync_calls_are_recorded_too(database_url: str, tenant: uuid.UUID, recorder: TraceRecorder) -> None:
+    with dspy_ash.context(lm=FakeLM(), callbacks=[recorder]):
+        TwoStep()(question="sync")
+    assert recorder.flush()
+    assert recorder.stats.traces_written == 1 and recorder.stats.spans_written == 6
