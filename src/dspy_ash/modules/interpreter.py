@@ -150,10 +150,12 @@ class PythonInterpreter:
 
     async def ashutdown(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            _kill_group(proc.pid)
+        if proc is not None:
+            if proc.returncode is None:
+                _kill_group(proc.pid)
+            # Draining the pipes to EOF lets asyncio close their transports (no ResourceWarning).
             with contextlib.suppress(Exception):
-                await proc.wait()
+                await asyncio.wait_for(proc.communicate(), 5)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
