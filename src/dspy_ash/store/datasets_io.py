@@ -36,7 +36,8 @@ def format_of(path: str | Path) -> Format:
 
 def parse_records(text: str, fmt: Format) -> list[dict[str, Any]]:
     if fmt == "jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        # split on "\n" only: splitlines() also breaks on \x85 and \u2028, which JSON strings may hold raw
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
     if fmt == "csv":
         return [dict(row) for row in csv.DictReader(io.StringIO(text))]
     data = json.loads(text)
