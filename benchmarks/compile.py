@@ -1,0 +1,122 @@
+"""Compile wall time: BootstrapFewShot (100 training examples) and MIPROv2 light, dspy-ash vs dspy 3.4.1.
+
+    python benchmarks/compile.py [--latency-ms 100] [--threads 32] [--only bootstrap|mipro]
+                                 [--dspy-python bench-venvs/dspy/bin/python] [--skip-dspy]
+
+Both sides compile `Predict("question -> answer")` against the referee server
+/work/shared/tools/mocklm.py (started here) with caches off. The server knows the answer to every
+fifth question (`--qa`), so the teacher fails 80% of the time and bootstrapping has to walk the
+training set, as it does on a hard task:
+
+- BootstrapFewShot(metric=answer_exact_match, max_bootstrapped_demos=16, max_labeled_demos=16) on 100
+  examples. The demos each side selected are compared: they must be identical.
+- MIPROv2(auto="light", num_threads=--threads) on the same 100 examples (valset split by MIPROv2).
+
+DSPy runs in its own interpreter (benchmarks/setup_dspy_venv.sh); this file is also its driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+MOCKLM = Path("/work/shared/tools/mocklm.py")
+N_TRAIN = 100
+
+
+def questions() -> list[dict[str, str]]:
+    return [{"question": f"What is the code word number {i}?", "answer": f"word{i}"} for i in range(N_TRAIN)]
+
+
+def qa_file() -> str:
+    path = Path(tempfile.mkdtemp()) / "qa.json"
+    path.write_text(json.dumps([q for i, q in enumerate(questions()) if i % 5 == 0]))
+    return str(path)
+
+
+def start_mocklm(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(MOCKLM), "--port", str(port), "--latency-ms", str(latency_ms),
+                             "--qa", qa_file()], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def measure(dspy: Any, api_base: str, which: str, threads: int) -> dict[str, Any]:
+    """The same code drives both libraries: `dspy` is either `dspy` or `dspy_ash`."""
+    logging.disable(logging.WARNING)
+    lm = dspy.LM("openai/mock", api_base=api_base, api_key="x", cache=False)
+    dspy.configure(lm=lm)
+    trainset = [dspy.Example(**q).with_inputs("question") for q in questions()]
+    metric = importlib.import_module(f"{dspy.__name__}.evaluate").answer_exact_match
+    dspy.Predict("question -> answer")(question="warm-up")
+    start = time.perf_counter()
+    if which == "bootstrap":
+        kwargs = {"num_threads": threads} if dspy.__name__ == "dspy_ash" else {}
+        optimizer = dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=16, max_labeled_demos=16, **kwargs)
+        program = optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset)
+    else:
+        optimizer = dspy.MIPROv2(metric=metric, auto="light", num_threads=threads)
+        program = optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset)
+    seconds = time.perf_counter() - start
+    state = program.dump_state()
+    state = state.get("self", state)
+    return {"seconds": seconds, "demos": state["demos"], "instructions": state["signature"]["instructions"],
+            "score": getattr(program, "score", None)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--only", choices=["bootstrap", "mipro"])
+    parser.add_argument("--dspy-python", default=str(ROOT / "bench-venvs/dspy/bin/python"))
+    parser.add_argument("--skip-dspy", action="store_true")
+    parser.add_argument("--side", choices=["dspy", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--api-base", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        module = __import__("dspy" if args.side == "dspy" else "dspy_ash")
+        print(json.dumps(measure(module, args.api_base, args.only, args.threads), default=str))
+        return
+
+    proc, api_base = start_mocklm(args.latency_ms)
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    try:
+        for which in [args.only] if args.only else ["bootstrap", "mipro"]:
+            sides = [("dspy-ash", sys.executable, "ours")]
+            if not args.skip_dspy and Path(args.dspy_python).exists():
+                sides.append(("dspy 3.4.1", args.dspy_python, "dspy"))
+            for name, python, side in sides:  # each side in a fresh interpreter, one after the other
+                out = subprocess.run([python, __file__, "--side", side, "--api-base", api_base, "--only", which,
+                                      "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+                results.setdefault(which, {})[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        proc.terminate()
+        proc.wait()
+    print(f"Compile wall time, {N_TRAIN} training examples, {args.latency_ms:.0f} ms latency, "
+          f"{args.threads} threads")
+    for which, sides in results.items():
+        for name, r in sides.items():
+            print(f"{which:<10} {name:<11} {r['seconds']:>8.2f} s  demos={len(r['demos'])}  score={r['score']}")
+        if len(sides) == 2:
+            ours, theirs = sides["dspy-ash"], sides["dspy 3.4.1"]
+            same = ours["demos"] == theirs["demos"]
+            print(f"{which:<10} speed-up {theirs['seconds'] / ours['seconds']:.1f}x; same demos selected: {same}")
+
+
+if __name__ == "__main__":
+    main()
