@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import json
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -54,8 +55,7 @@ async def get_session() -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, limit_per_host=0, ttl_dns_cache=300,
                                      enable_cleanup_closed=False)
     # timeouts are per request (ClientTimeout on each call), never a session-wide default
-    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None),
-                                    json_serialize=json.dumps)
+    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
     keeper = _keep_until_shutdown(session)
     await keeper.__anext__()  # registers the generator with the loop's shutdown_asyncgens
     global _exit_hook_registered
@@ -86,6 +86,16 @@ async def close_session() -> None:
         await entry.keeper.aclose()
 
 
+@functools.lru_cache(maxsize=64)
+def _timeout(total: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total)  # immutable: one per distinct value, not one per request
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    # bytes with the Content-Type the providers already set: cheaper than aiohttp's json= payload object
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
 @dataclass(slots=True)
 class HTTPResult:
     status: int
@@ -108,8 +118,7 @@ async def post_json(url: str, payload: dict[str, Any], *, headers: Mapping[str, 
     """POST JSON; return the decoded reply or raise the typed error for its status and body."""
     session = await get_session()
     try:
-        async with session.post(url, json=payload, headers=headers,
-                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+        async with session.post(url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)) as resp:
             body = await resp.read()
             result = HTTPResult(resp.status, resp.headers, body)
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -133,8 +142,7 @@ async def post_sse(url: str, payload: dict[str, Any], *, headers: Mapping[str, s
     """POST and yield server-sent events as (event name, data) pairs; errors before the stream are typed."""
     session = await get_session()
     try:
-        async with session.post(url, json=payload, headers=headers,
-                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+        async with session.post(url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)) as resp:
             if resp.status >= 400:
                 body = await resp.read()
                 raise error_from_response(resp.status, body, resp.headers, provider=provider, model=model)

@@ -52,20 +52,33 @@ def as_price(value: PriceLike) -> Price:
     return value if isinstance(value, Price) else Price(*value)
 
 
+# model string -> its price in PRICES; a lookup per call would scan the table (it is on every call's path)
+_found: dict[str, Price | None] = {}
+
+
 def register_prices(prices: Mapping[str, PriceLike]) -> None:
     """Add or replace entries of the process-wide table."""
     PRICES.update({name: as_price(p) for name, p in prices.items()})
+    _found.clear()
+
+
+def _lookup(model: str, table: Mapping[str, Price]) -> Price | None:
+    for candidate in (model, model.rsplit("/", 1)[-1]):
+        best = max((k for k in table if candidate.startswith(k)), key=len, default=None)
+        if best is not None:
+            return table[best]
+    return None
 
 
 def find_price(model: str, overrides: Mapping[str, Price] | None = None) -> Price | None:
     """The price for `model` ('provider/name' or 'name'): overrides first, then the table, longest prefix wins."""
-    name = model.rsplit("/", 1)[-1]
-    for table in (overrides or {}, PRICES):
-        for candidate in (model, name):
-            best = max((k for k in table if candidate.startswith(k)), key=len, default=None)
-            if best is not None:
-                return table[best]
-    return None
+    if overrides:
+        price = _lookup(model, overrides)
+        if price is not None:
+            return price
+    if model not in _found:
+        _found[model] = _lookup(model, PRICES)
+    return _found[model]
 
 
 def cost_of(model: str, usage: Usage, overrides: Mapping[str, Price] | None = None) -> float | None:

@@ -33,5 +33,6 @@ def test_overrides_per_lm_and_per_process(monkeypatch: pytest.MonkeyPatch) -> No
     assert cost_of("vllm/my-model", usage, {"my-model": Price(0.2, 0.8)}) == pytest.approx(0.2)
     assert cost_of("openai/gpt-4o", usage, {"gpt-4o": Price(1.0, 1.0)}) == pytest.approx(1.0)
     monkeypatch.setattr(pricing, "PRICES", dict(pricing.PRICES))
+    monkeypatch.setattr(pricing, "_found", {})
     register_prices({"my-model": (0.5, 1.0)})
     assert cost_of("vllm/my-model", usage) == pytest.approx(0.5)
