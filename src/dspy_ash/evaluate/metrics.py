@@ -11,7 +11,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from dspy_ash.evaluate.auto_evaluation import CompleteAndGrounded, SemanticF1
 from dspy_ash.evaluate.dpr import dpr_normalize, has_answer
@@ -87,11 +87,12 @@ def HotPotF1(prediction: str, answers_list: list[str]) -> float:
 
 
 def _answers(example: Any) -> list[str]:
-    if isinstance(example.answer, str):
-        return [example.answer]
-    if isinstance(example.answer, list):
-        return example.answer  # pyright: ignore[reportUnknownMemberType]
-    raise ValueError(f"Invalid answer type: {type(example.answer)}")
+    answer: Any = example.answer
+    if isinstance(answer, str):
+        return [answer]
+    if isinstance(answer, list):
+        return [str(a) for a in cast(list[Any], answer)]
+    raise ValueError(f"Invalid answer type: {type(answer)}")
 
 
 def answer_exact_match(example: Any, pred: Any, trace: Any = None, frac: float = 1.0) -> bool:

@@ -59,7 +59,7 @@ class CheckpointSession:
         """Load the checkpoint for this run (or start a fresh one). The key defaults to kind + fingerprint."""
         store = resolve_store(checkpoint)
         key = key or f"{kind}-{fp[:16]}"
-        state = await store.load(key) if store is not None else None
+        state: dict[str, Any] | None = await store.load(key) if store is not None else None
         if state is None:
             state = {"format": FORMAT_VERSION, "kind": kind, "fingerprint": fp, "sections": {}}
         elif state.get("kind") != kind or state.get("fingerprint") != fp:

@@ -22,7 +22,8 @@ def create_example_string(fields: dict[str, Any], example: Any) -> str:
 
 def module_code(predictor: Any) -> str:
     """`Predict(question) -> answer`: how DSPy names one module to the proposer."""
-    inputs, outputs = [], []
+    inputs: list[str] = []
+    outputs: list[str] = []
     for name, info in predictor.signature.fields.items():
         (inputs if extra_of(info).get(FIELD_TYPE_KEY) == "input" else outputs).append(name)
     return f"{type(predictor).__name__}({', '.join(inputs)}) -> {', '.join(outputs)}"
@@ -48,11 +49,11 @@ def program_source(module: Any) -> str:
     base = ""
     if type(module).__name__ not in ("Predict", "ChainOfThought"):
         try:
-            base = inspect.getsource(type(module))
+            base = inspect.getsource(type(module))  # pyright: ignore[reportUnknownArgumentType]
         except (TypeError, OSError):
             base = ""
     for value in module.__dict__.values():
-        items = value if isinstance(value, list | tuple) else [value]
+        items: list[Any] = list(value) if isinstance(value, list | tuple) else [value]  # pyright: ignore[reportUnknownArgumentType]
         for item in items:
             signature = getattr(item, "signature", None)
             if signature is not None:

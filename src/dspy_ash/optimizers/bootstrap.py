@@ -45,9 +45,9 @@ class BootstrapError(RuntimeError):
 class _Attempt:
     """One training example's rounds: 'success', 'fail' or an error message per round tried."""
 
-    rounds: list[str] = field(default_factory=list)
-    traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    errors: dict[int, BaseException] = field(default_factory=dict)  # this process's exceptions, by round
+    rounds: list[str] = field(default_factory=list[str])
+    traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict[str, list[dict[str, Any]]])
+    errors: dict[int, BaseException] = field(default_factory=dict[int, BaseException])  # this process's, by round
 
     def to_json(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "traces": self.traces}

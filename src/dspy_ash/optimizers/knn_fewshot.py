@@ -62,7 +62,10 @@ class KNNFewShot(Teleprompter):
 
         # Both entry points: `acall` uses aforward natively, the sync `__call__` drives it through the bridge.
         program.aforward = types.MethodType(aforward, program)
-        program.forward = types.MethodType(lambda self, **kw: _run_sync(self.aforward(**kw)), program)
+        def forward(_self: Any, **kwargs: Any) -> Any:
+            return _run_sync(_self.aforward(**kwargs))
+
+        program.forward = types.MethodType(forward, program)
         return program
 
 

@@ -58,11 +58,12 @@ class BootstrapFewShotWithOptuna(Teleprompter):
         for number in range(self.num_candidate_sets):
             trial = study.ask()
             program = base.reset_copy()
-            for (name, pooled), (_, predictor) in zip(pool.named_predictors(), program.named_predictors(), strict=True):
+            targets: list[tuple[str, Any]] = program.named_predictors()
+            for (name, pooled), (_same_name, target) in zip(pool.named_predictors(), targets, strict=True):
                 index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
-                predictor.demos = [dict(pooled.demos[index])]
+                target.demos = [dict(pooled.demos[index])]  # one demo, as a plain dict like DSPy
             self.progress("trial_started", trial=number)
-            score, _ = await score_program(program, valset, self.metric,
+            score, _subscores = await score_program(program, valset, self.metric,
                                            num_threads=self.num_threads or settings.num_threads, max_errors=max_errors,
                                            session=session, record=session.section("eval", str(number)))
             programs.append(program)
