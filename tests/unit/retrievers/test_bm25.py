@@ -68,3 +68,18 @@ async def test_async_interface() -> None:
     assert (await bm25.acall("purr"))[0].id == "cats"
     with pytest.raises(TypeError):
         await bm25.aretrieve(42)  # type: ignore[arg-type]
+
+
+def test_numpy_scoring_matches_bm25s_own_retrieve() -> None:
+    import bm25s
+
+    corpus = [d["text"] for d in hotpotqa_corpus()]
+    ours = BM25Retriever(corpus, k=5)
+    reference = bm25s.BM25()
+    reference.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+    for q in hotpotqa_questions()[:20]:
+        docs, scores = reference.retrieve(bm25s.tokenize([q["question"]], stopwords="en", show_progress=False),
+                                          k=5, show_progress=False)
+        mine = ours(q["question"])
+        assert [p.score for p in mine] == pytest.approx([float(s) for s in scores[0]], rel=1e-5)
+        assert {p.id for p in mine} == {str(int(i)) for i in docs[0]} or len({p.score for p in mine}) < 5
