@@ -1,14 +1,16 @@
 """A live checkpoint: the JSON state of one optimizer run, saved through a `CheckpointStore`.
 
 Optimizers write finished work into nested sections of `state` (plain JSON values only) and call
-`save()`; saves are coalesced, so a burst of finished examples costs one or two writes, and they are
-serialised so an older state never overwrites a newer one. Without a store, `save()` does nothing
+`save()`; one background writer coalesces saves, so a burst of finished examples costs one or two
+writes and an older state never overwrites a newer one. A hard kill loses at most the results that
+finished since the last completed write. Without a store, `save()` does nothing
 and the state simply lives for the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -16,13 +18,18 @@ from typing import Any
 
 from dspy_ash.errors import CheckpointError
 from dspy_ash.optimizers.checkpoint import CheckpointStore
+from dspy_ash.settings import settings
 
 FORMAT_VERSION = 1
 
 
 def fingerprint(*parts: Any) -> str:
-    """A stable hash of an optimizer's configuration and data (what a checkpoint must match)."""
-    text = json.dumps(parts, sort_keys=True, default=_plain, ensure_ascii=False)
+    """A stable hash of an optimizer's configuration, data and configured model (what a checkpoint must match).
+
+    The model is identified by its name only: a run resumed with a fresh client for the same model
+    (new connection pool, new key) continues the same checkpoint."""
+    lm = settings.lm
+    text = json.dumps([*parts, getattr(lm, "model", None)], sort_keys=True, default=_plain, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -50,7 +57,7 @@ class CheckpointSession:
         self.key = key
         self.state = state
         self.resumed = bool(state.get("sections"))
-        self._lock = asyncio.Lock()
+        self._writer: asyncio.Future[None] | None = None
         self._dirty = False
 
     @classmethod
@@ -75,20 +82,29 @@ class CheckpointSession:
         return node
 
     async def save(self) -> None:
+        """Schedule a write of the current state (returns at once; writes are coalesced).
+
+        The write runs in its own task, so cancelling the worker that finished some work (a sibling
+        failed, the run is being torn down) never drops that work from the checkpoint."""
         if self.store is None:
             return
         self._dirty = True
-        if self._lock.locked():
-            return  # the running save loops once more and picks this change up
-        async with self._lock:
-            while self._dirty:
-                self._dirty = False
-                await self.store.save(self.key, self.state)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._drain())
 
-    async def flush(self) -> None:
-        """Wait for pending writes and write the final state."""
-        if self.store is None:
-            return
-        async with self._lock:
+    async def _drain(self) -> None:
+        assert self.store is not None
+        while self._dirty:
             self._dirty = False
             await self.store.save(self.key, self.state)
+
+    async def flush(self) -> None:
+        """Wait for the pending write, then write the final state. Optimizers call it on the way out,
+        also when the run fails or is interrupted (Ctrl-C), so finished work is kept."""
+        if self.store is None:
+            return
+        if self._writer is not None and not self._writer.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writer)
+        self._dirty = False
+        await self.store.save(self.key, self.state)

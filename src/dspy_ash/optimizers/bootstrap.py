@@ -96,9 +96,10 @@ class BootstrapFewShot(Teleprompter):
         fp = fingerprint("BootstrapFewShot", self.params_fingerprint(), trainset, student.dump_state())
         session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
                                                "BootstrapFewShot", fp)
-        program = await self.bootstrap(student, teacher, trainset, session, session.section("examples"))
-        await session.flush()
-        return program
+        try:
+            return await self.bootstrap(student, teacher, trainset, session, session.section("examples"))
+        finally:
+            await session.flush()
 
     async def bootstrap(self, student: Any, teacher: Any, trainset: list[Any], session: CheckpointSession,
                         record: dict[str, Any]) -> Any:

@@ -100,93 +100,95 @@ class COPRO(Teleprompter):
                                    repr(self.prompt_model)], trainset, student.dump_state())
         session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
                                                "COPRO", fp)
-        num_threads = eval_kwargs.get("num_threads") or settings.num_threads
-        max_errors = eval_kwargs.get("max_errors") or settings.max_errors
-        module = student.deepcopy()
-        predictors = module.predictors()
-        results_best: dict[int, dict[str, list[Any]]] = {i: {"depth": [], "max": [], "average": [], "min": [], "std": []}
-                                                         for i in range(len(predictors))}
-        results_latest = {i: {k: list(v) for k, v in r.items()} for i, r in results_best.items()}
-        all_candidates: dict[int, list[list[str]]] = {}
-        for i, predictor in enumerate(predictors):
-            basic_instruction = predictor.signature.instructions
-            basic_prefix = extra_of(predictor.signature.fields[_last_key(predictor)])["prefix"]
-            proposals = await self._propose(BasicGenerateInstruction, self.breadth - 1, session, f"{i}:init",
-                                            basic_instruction=basic_instruction)
-            all_candidates[i] = [*proposals, [basic_instruction, basic_prefix]]
-        latest_candidates = {i: list(c) for i, c in all_candidates.items()}
-        evaluated: dict[int, dict[tuple[str, str], dict[str, Any]]] = {i: {} for i in range(len(predictors))}
-        module_clone = module.deepcopy()
-        total_calls = 0
-        d = 0
-        for d in range(self.depth):
-            logger.info("Iteration Depth: %d/%d.", d + 1, self.depth)
-            latest_scores: list[float] = []
-            for p_i in range(len(predictors)):
-                candidates = all_candidates[p_i] if len(predictors) > 1 else latest_candidates[p_i]
-                pairs = [(c[0].strip('"').strip(), c[1].strip('"').strip()) for c in candidates]
+        try:
+            num_threads = eval_kwargs.get("num_threads") or settings.num_threads
+            max_errors = eval_kwargs.get("max_errors") or settings.max_errors
+            module = student.deepcopy()
+            predictors = module.predictors()
+            results_best: dict[int, dict[str, list[Any]]] = {i: {"depth": [], "max": [], "average": [], "min": [], "std": []}
+                                                             for i in range(len(predictors))}
+            results_latest = {i: {k: list(v) for k, v in r.items()} for i, r in results_best.items()}
+            all_candidates: dict[int, list[list[str]]] = {}
+            for i, predictor in enumerate(predictors):
+                basic_instruction = predictor.signature.instructions
+                basic_prefix = extra_of(predictor.signature.fields[_last_key(predictor)])["prefix"]
+                proposals = await self._propose(BasicGenerateInstruction, self.breadth - 1, session, f"{i}:init",
+                                                basic_instruction=basic_instruction)
+                all_candidates[i] = [*proposals, [basic_instruction, basic_prefix]]
+            latest_candidates = {i: list(c) for i, c in all_candidates.items()}
+            evaluated: dict[int, dict[tuple[str, str], dict[str, Any]]] = {i: {} for i in range(len(predictors))}
+            module_clone = module.deepcopy()
+            total_calls = 0
+            d = 0
+            for d in range(self.depth):
+                logger.info("Iteration Depth: %d/%d.", d + 1, self.depth)
+                latest_scores: list[float] = []
+                for p_i in range(len(predictors)):
+                    candidates = all_candidates[p_i] if len(predictors) > 1 else latest_candidates[p_i]
+                    pairs = [(c[0].strip('"').strip(), c[1].strip('"').strip()) for c in candidates]
 
-                async def score_one(c_i: int, pair: tuple[str, str], p_i: int = p_i, d: int = d) -> tuple[float, Any]:
-                    clone = module_clone.deepcopy()
-                    _apply(clone.predictors()[p_i], *pair)
-                    score, _ = await score_program(clone, trainset, self.metric, num_threads=num_threads,
-                                                   max_errors=max_errors, session=session,
-                                                   record=session.section("eval", f"{d}:{p_i}:{c_i}"))
-                    return score, clone
+                    async def score_one(c_i: int, pair: tuple[str, str], p_i: int = p_i, d: int = d) -> tuple[float, Any]:
+                        clone = module_clone.deepcopy()
+                        _apply(clone.predictors()[p_i], *pair)
+                        score, _ = await score_program(clone, trainset, self.metric, num_threads=num_threads,
+                                                       max_errors=max_errors, session=session,
+                                                       record=session.section("eval", f"{d}:{p_i}:{c_i}"))
+                        return score, clone
 
-                scored = await gather_all(*(score_one(c_i, pair) for c_i, pair in enumerate(pairs)))
-                for c_i, ((instruction, prefix), (score, clone)) in enumerate(zip(pairs, scored, strict=True)):
-                    total_calls += 1
-                    previous = evaluated[p_i].get((instruction, prefix))
-                    if previous is None or previous["score"] < score:
-                        evaluated[p_i][(instruction, prefix)] = {"score": score, "program": clone.deepcopy(),
-                                                                "instruction": instruction, "prefix": prefix, "depth": d}
-                    if len(candidates) - self.breadth <= c_i:
-                        latest_scores.append(score)
-                    self.progress("trial_finished", depth=d, predictor=p_i, candidate=c_i, score=score)
-                if self.track_stats:
-                    results_latest[p_i]["depth"].append(d)
-                    for key, value in _stats(latest_scores).items():
-                        results_latest[p_i][key].append(value)
-                best = max(evaluated[p_i].values(), key=lambda c: c["score"])
-                _apply(module_clone.predictors()[p_i], best["instruction"], best["prefix"])
-            if d == self.depth - 1:
-                break
+                    scored = await gather_all(*(score_one(c_i, pair) for c_i, pair in enumerate(pairs)))
+                    for c_i, ((instruction, prefix), (score, clone)) in enumerate(zip(pairs, scored, strict=True)):
+                        total_calls += 1
+                        previous = evaluated[p_i].get((instruction, prefix))
+                        if previous is None or previous["score"] < score:
+                            evaluated[p_i][(instruction, prefix)] = {"score": score, "program": clone.deepcopy(),
+                                                                    "instruction": instruction, "prefix": prefix, "depth": d}
+                        if len(candidates) - self.breadth <= c_i:
+                            latest_scores.append(score)
+                        self.progress("trial_finished", depth=d, predictor=p_i, candidate=c_i, score=score)
+                    if self.track_stats:
+                        results_latest[p_i]["depth"].append(d)
+                        for key, value in _stats(latest_scores).items():
+                            results_latest[p_i][key].append(value)
+                    best = max(evaluated[p_i].values(), key=lambda c: c["score"])
+                    _apply(module_clone.predictors()[p_i], best["instruction"], best["prefix"])
+                if d == self.depth - 1:
+                    break
+                for p_i in range(len(predictors)):
+                    ranked = sorted(evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
+                    shortest = min(len(evaluated[p_i]), self.breadth)
+                    if self.track_stats:
+                        results_best[p_i]["depth"].append(d)
+                        for key, value in _stats([x["score"] for x in ranked][:10]).items():
+                            results_best[p_i][key].append(value)
+                    attempts: list[str] = []
+                    for i in range(shortest - 1, -1, -1):
+                        attempts.append(f"Instruction #{shortest - i}: {ranked[i]['instruction']}")
+                        attempts.append(f"Prefix #{shortest - i}: {ranked[i]['prefix']}")
+                        attempts.append(f"Resulting Score #{shortest - i}: {ranked[i]['score']}")
+                    new = await self._propose(GenerateInstructionGivenAttempts, self.breadth, session, f"{p_i}:{d}",
+                                              attempted_instructions=attempts)
+                    latest_candidates[p_i] = new
+                    all_candidates[p_i].extend(new)
+
+            final: list[dict[str, Any]] = []
             for p_i in range(len(predictors)):
-                ranked = sorted(evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
-                shortest = min(len(evaluated[p_i]), self.breadth)
+                final.extend(evaluated[p_i].values())
                 if self.track_stats:
                     results_best[p_i]["depth"].append(d)
+                    ranked = sorted(evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
                     for key, value in _stats([x["score"] for x in ranked][:10]).items():
                         results_best[p_i][key].append(value)
-                attempts: list[str] = []
-                for i in range(shortest - 1, -1, -1):
-                    attempts.append(f"Instruction #{shortest - i}: {ranked[i]['instruction']}")
-                    attempts.append(f"Prefix #{shortest - i}: {ranked[i]['prefix']}")
-                    attempts.append(f"Resulting Score #{shortest - i}: {ranked[i]['score']}")
-                new = await self._propose(GenerateInstructionGivenAttempts, self.breadth, session, f"{p_i}:{d}",
-                                          attempted_instructions=attempts)
-                latest_candidates[p_i] = new
-                all_candidates[p_i].extend(new)
-
-        final: list[dict[str, Any]] = []
-        for p_i in range(len(predictors)):
-            final.extend(evaluated[p_i].values())
+            final.sort(key=lambda x: x["score"], reverse=True)
+            final = _drop_duplicates(final)
+            best_program = final[0]["program"]
+            best_program.candidate_programs = final
+            best_program.total_calls = total_calls
             if self.track_stats:
-                results_best[p_i]["depth"].append(d)
-                ranked = sorted(evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
-                for key, value in _stats([x["score"] for x in ranked][:10]).items():
-                    results_best[p_i][key].append(value)
-        final.sort(key=lambda x: x["score"], reverse=True)
-        final = _drop_duplicates(final)
-        best_program = final[0]["program"]
-        best_program.candidate_programs = final
-        best_program.total_calls = total_calls
-        if self.track_stats:
-            best_program.results_best = results_best
-            best_program.results_latest = results_latest
-        await session.flush()
-        return best_program
+                best_program.results_best = results_best
+                best_program.results_latest = results_latest
+            return best_program
+        finally:
+            await session.flush()
 
 
 def _same(c1: dict[str, Any], c2: dict[str, Any]) -> bool:

@@ -135,38 +135,40 @@ class MIPROv2(Teleprompter):
                          student.dump_state())
         session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
                                                "MIPROv2", fp)
+        try:
 
-        self.progress("step", step="bootstrap")
-        with settings.context(lm=self.task_model):
-            demo_candidates: Any = await create_n_fewshot_demo_sets(
-                program, n_fewshot, trainset,
-                max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_labeled,
-                max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_boot,
-                metric=self.metric, teacher_settings=self.teacher_settings, session=session, max_errors=max_errors,
-                metric_threshold=self.metric_threshold, teacher=teacher, rng=rng, num_threads=self.num_threads)
+            self.progress("step", step="bootstrap")
+            with settings.context(lm=self.task_model):
+                demo_candidates: Any = await create_n_fewshot_demo_sets(
+                    program, n_fewshot, trainset,
+                    max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_labeled,
+                    max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_boot,
+                    metric=self.metric, teacher_settings=self.teacher_settings, session=session, max_errors=max_errors,
+                    metric_threshold=self.metric_threshold, teacher=teacher, rng=rng, num_threads=self.num_threads)
 
-        self.progress("step", step="propose")
-        proposer = GroundedProposer(
-            prompt_model=self.prompt_model, program=program, trainset=trainset,
-            view_data_batch_size=view_data_batch_size, program_aware=program_aware_proposer,
-            use_dataset_summary=data_aware_proposer, use_task_demos=fewshot_aware_proposer,
-            num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT, use_tip=tip_aware_proposer,
-            set_tip_randomly=tip_aware_proposer, rng=rng, init_temperature=self.init_temperature)
-        await proposer.prepare(session)
-        instructions = await proposer.propose_instructions_for_program(program, demo_candidates, n_instruct, session)
-        for i, predictor in enumerate(program.predictors()):
-            instructions[i][0] = predictor.signature.instructions
-            for j, text in enumerate(instructions[i]):
-                logger.info("Predictor %d instruction %d: %s", i, j, text)
-        if zeroshot:
-            demo_candidates = None
+            self.progress("step", step="propose")
+            proposer = GroundedProposer(
+                prompt_model=self.prompt_model, program=program, trainset=trainset,
+                view_data_batch_size=view_data_batch_size, program_aware=program_aware_proposer,
+                use_dataset_summary=data_aware_proposer, use_task_demos=fewshot_aware_proposer,
+                num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT, use_tip=tip_aware_proposer,
+                set_tip_randomly=tip_aware_proposer, rng=rng, init_temperature=self.init_temperature)
+            await proposer.prepare(session)
+            instructions = await proposer.propose_instructions_for_program(program, demo_candidates, n_instruct, session)
+            for i, predictor in enumerate(program.predictors()):
+                instructions[i][0] = predictor.signature.instructions
+                for j, text in enumerate(instructions[i]):
+                    logger.info("Predictor %d instruction %d: %s", i, j, text)
+            if zeroshot:
+                demo_candidates = None
 
-        self.progress("step", step="search")
-        with settings.context(lm=self.task_model):
-            search = _Search(self, program, instructions, demo_candidates, valset, session, rng, max_errors)
-            best = await search.run(num_trials, minibatch, minibatch_size, minibatch_full_eval_steps, seed)
-        await session.flush()
-        return best
+            self.progress("step", step="search")
+            with settings.context(lm=self.task_model):
+                search = _Search(self, program, instructions, demo_candidates, valset, session, rng, max_errors)
+                best = await search.run(num_trials, minibatch, minibatch_size, minibatch_full_eval_steps, seed)
+            return best
+        finally:
+            await session.flush()
 
     # -- configuration (DSPy's rules) -----------------------------------------------------------------
     def _validate_run_mode(self, student: Any, zeroshot: bool, num_trials: int | None) -> None:

@@ -45,29 +45,31 @@ class BootstrapFewShotWithOptuna(Teleprompter):
                          max_demos, trainset, valset, student.dump_state())
         session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
                                                "BootstrapFewShotWithOptuna", fp)
-        base = student.reset_copy()
-        teacher_program = teacher.deepcopy() if teacher is not None else student.reset_copy()
-        pool = await BootstrapFewShot(metric=self.metric, max_bootstrapped_demos=max_demos,
-                                      max_labeled_demos=self.max_labeled_demos, teacher_settings=self.teacher_settings,
-                                      max_rounds=self.max_rounds, num_threads=self.num_threads).bootstrap(
-            base, teacher_program, trainset, session, session.section("bootstrap"))
-        sampler = tpe_sampler(optuna, self.seed, multivariate=False) if self.seed is not None else None
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-        programs: list[Any] = []
-        max_errors = settings.max_errors
-        for number in range(self.num_candidate_sets):
-            trial = study.ask()
-            program = base.reset_copy()
-            targets: list[tuple[str, Any]] = program.named_predictors()
-            for (name, pooled), (_same_name, target) in zip(pool.named_predictors(), targets, strict=True):
-                index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
-                target.demos = [dict(pooled.demos[index])]  # one demo, as a plain dict like DSPy
-            self.progress("trial_started", trial=number)
-            score, _subscores = await score_program(program, valset, self.metric,
-                                           num_threads=self.num_threads or settings.num_threads, max_errors=max_errors,
-                                           session=session, record=session.section("eval", str(number)))
-            programs.append(program)
-            study.tell(trial, score)
-            self.progress("trial_finished", trial=number, score=score, best_score=study.best_value)
-        await session.flush()
-        return programs[study.best_trial.number]
+        try:
+            base = student.reset_copy()
+            teacher_program = teacher.deepcopy() if teacher is not None else student.reset_copy()
+            pool = await BootstrapFewShot(metric=self.metric, max_bootstrapped_demos=max_demos,
+                                          max_labeled_demos=self.max_labeled_demos, teacher_settings=self.teacher_settings,
+                                          max_rounds=self.max_rounds, num_threads=self.num_threads).bootstrap(
+                base, teacher_program, trainset, session, session.section("bootstrap"))
+            sampler = tpe_sampler(optuna, self.seed, multivariate=False) if self.seed is not None else None
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            programs: list[Any] = []
+            max_errors = settings.max_errors
+            for number in range(self.num_candidate_sets):
+                trial = study.ask()
+                program = base.reset_copy()
+                targets: list[tuple[str, Any]] = program.named_predictors()
+                for (name, pooled), (_same_name, target) in zip(pool.named_predictors(), targets, strict=True):
+                    index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
+                    target.demos = [dict(pooled.demos[index])]  # one demo, as a plain dict like DSPy
+                self.progress("trial_started", trial=number)
+                score, _subscores = await score_program(program, valset, self.metric,
+                                               num_threads=self.num_threads or settings.num_threads, max_errors=max_errors,
+                                               session=session, record=session.section("eval", str(number)))
+                programs.append(program)
+                study.tell(trial, score)
+                self.progress("trial_finished", trial=number, score=score, best_score=study.best_value)
+            return programs[study.best_trial.number]
+        finally:
+            await session.flush()

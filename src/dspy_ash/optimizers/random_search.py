@@ -81,34 +81,36 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                          labeled_sample, student.dump_state(), teacher.dump_state() if teacher is not None else None)
         session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
                                                "BootstrapFewShotWithRandomSearch", fp)
-        gate = asyncio.Semaphore(max(1, self.max_concurrent_candidates))
-        stop = asyncio.Event()
-
-        async def candidate(seed: int) -> tuple[float, list[Any], Any]:
-            async with gate:
-                if stop.is_set() and seed > stopped_at[0]:
-                    raise asyncio.CancelledError  # after an earlier seed hit stop_at_score: never decided
-                program = await self._build(seed, student, teacher, trainset, labeled_sample, max_errors, session)
-                self.progress("trial_started", seed=seed)
-                score, subscores = await score_program(
-                    program, valset, self.metric, num_threads=self.num_threads or settings.num_threads,
-                    max_errors=max_errors, session=session, record=session.section("eval", str(seed)))
-                self.progress("trial_finished", seed=seed, score=score)
-                if self.stop_at_score is not None and score >= self.stop_at_score:
-                    stopped_at[0] = min(stopped_at[0], seed)
-                    stop.set()
-                return score, subscores, program
-
-        stopped_at = [len(seeds) + 1_000_000]
-        tasks = [asyncio.ensure_future(candidate(seed)) for seed in seeds]
         try:
-            best = await self._decide_in_order(seeds, tasks)
+            gate = asyncio.Semaphore(max(1, self.max_concurrent_candidates))
+            stop = asyncio.Event()
+
+            async def candidate(seed: int) -> tuple[float, list[Any], Any]:
+                async with gate:
+                    if stop.is_set() and seed > stopped_at[0]:
+                        raise asyncio.CancelledError  # after an earlier seed hit stop_at_score: never decided
+                    program = await self._build(seed, student, teacher, trainset, labeled_sample, max_errors, session)
+                    self.progress("trial_started", seed=seed)
+                    score, subscores = await score_program(
+                        program, valset, self.metric, num_threads=self.num_threads or settings.num_threads,
+                        max_errors=max_errors, session=session, record=session.section("eval", str(seed)))
+                    self.progress("trial_finished", seed=seed, score=score)
+                    if self.stop_at_score is not None and score >= self.stop_at_score:
+                        stopped_at[0] = min(stopped_at[0], seed)
+                        stop.set()
+                    return score, subscores, program
+
+            stopped_at = [len(seeds) + 1_000_000]
+            tasks = [asyncio.ensure_future(candidate(seed)) for seed in seeds]
+            try:
+                best = await self._decide_in_order(seeds, tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            return best
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await session.flush()
-        return best
+            await session.flush()
 
     async def _decide_in_order(self, seeds: list[int], tasks: list[asyncio.Task[tuple[float, list[Any], Any]]]
                                ) -> Any:

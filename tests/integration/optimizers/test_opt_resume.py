@@ -43,10 +43,27 @@ def mipro(lm: Any, checkpoint: Any, threads: int) -> Any:
         minibatch_full_eval_steps=2)
 
 
+def copro(lm: Any, checkpoint: Any, threads: int) -> Any:
+    ash.configure(lm=lm)
+    return ash.COPRO(metric=exact, breadth=3, depth=2, checkpoint=checkpoint).compile(
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 12), eval_kwargs={"num_threads": threads})
+
+
+def copro_answers() -> dict[str, Any]:
+    return {
+        "[[ ## attempted_instructions ## ]]": {"proposed_instruction": "Answer better.",
+                                               "proposed_prefix_for_output_field": "Answer:"},
+        "[[ ## basic_instruction ## ]]": {"proposed_instruction": "Answer the trivia question.",
+                                          "proposed_prefix_for_output_field": "Final Answer:"},
+        **qa_answers(12, WRONG),
+    }
+
+
 RUNS: dict[str, tuple[Callable[[Any, Any, int], Any], Callable[[], dict[str, Any]]]] = {
     "bootstrap": (bootstrap, lambda: qa_answers(30, WRONG)),
     "random_search": (random_search, lambda: qa_answers(30, WRONG)),
     "mipro": (mipro, lambda: mipro_answers(30, WRONG)),
+    "copro": (copro, copro_answers),
 }
 
 
