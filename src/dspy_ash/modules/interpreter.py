@@ -75,7 +75,7 @@ def _network_wrapper() -> tuple[str, ...]:
     exe = shutil.which("unshare")
     if exe is None:
         return ()
-    candidates = [(exe, "--net")] if os.geteuid() == 0 else []
+    candidates: list[tuple[str, ...]] = [(exe, "--net")] if os.geteuid() == 0 else []
     candidates.append((exe, "--map-root-user", "--net"))
     for prefix in candidates:
         try:

@@ -98,7 +98,7 @@ class _TeeLM(BaseLM):
 
     def __init__(self, inner: BaseLM, route: Callable[[], list[StreamListener]],
                  emit: Callable[[StreamResponse], None]) -> None:
-        self.__dict__.update(inner.__dict__)  # same model, kwargs and history list as the real LM
+        vars(self).update(vars(inner))  # same model, kwargs and history list as the real LM
         self._inner = inner
         self._route = route
         self._emit = emit

@@ -77,7 +77,7 @@ class Tool(BaseModel):
                 args[pname]["default"] = _json_default(param.default)
             if arg_desc and pname in arg_desc:
                 args[pname]["description"] = arg_desc[pname]
-        self.name = self.name or getattr(func, "__name__", type(func).__name__)
+        self.name = self.name or str(getattr(func, "__name__", type(func).__name__))
         self.desc = self.desc or getattr(func, "__doc__", None) or getattr(target, "__doc__", "")
         self.args = self.args if self.args is not None else args
         self.arg_types = self.arg_types if self.arg_types is not None else arg_types
