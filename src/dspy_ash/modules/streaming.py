@@ -8,18 +8,20 @@ streamed reply (the LM facade's token streaming) and feeds each text delta to th
 cut their field's text out of the ChatAdapter's `[[ ## field ## ]]` markers. An LM that cannot
 stream (DummyLM, a provider without streaming, n > 1) answers normally and each listened field
 arrives as one chunk when its call completes. Limitations: predictors with their own `lm` are not
-teed (they run, but do not stream); JSONAdapter replies are streamed as whole fields.
+teed (they run, but do not stream); JSONAdapter replies are streamed as whole fields. Tool calls (and whatever a custom
+`StatusMessageProvider` reports) arrive as `StatusMessage`s, as in DSPy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dspy_ash import events
+from dspy_ash._sync import run_sync
 from dspy_ash.errors import UnsupportedFeatureError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse
@@ -41,6 +43,47 @@ class StreamResponse:
 @dataclass
 class StatusMessage:
     message: str
+
+
+class StatusMessageProvider:
+    """Override any method to stream your own status messages; returning None sends nothing."""
+
+    def tool_start_status_message(self, instance: Any, inputs: dict[str, Any]) -> str | None:
+        return f"Calling tool {instance.name}..."
+
+    def tool_end_status_message(self, outputs: Any) -> str | None:
+        return "Tool calling finished! Querying the LLM with tool calling results..."
+
+    def module_start_status_message(self, instance: Any, inputs: dict[str, Any]) -> str | None:
+        return None
+
+    def module_end_status_message(self, outputs: Any) -> str | None:
+        return None
+
+    def lm_start_status_message(self, instance: Any, inputs: dict[str, Any]) -> str | None:
+        return None
+
+    def lm_end_status_message(self, outputs: Any) -> str | None:
+        return None
+
+
+def _status_subscriber(provider: StatusMessageProvider, emit: Callable[[Any], None]) -> Callable[[Any], None]:
+    """An event subscriber that turns tool, module and LM events into `StatusMessage`s."""
+
+    def on_event(event: Any) -> None:
+        if event.kind not in ("tool", "module", "lm") or getattr(event.instance, "name", None) == "finish":
+            return
+        if event.phase == "start":
+            hook = getattr(provider, f"{event.kind}_start_status_message")
+            message = hook(event.instance, event.inputs or {})
+        elif event.error is None:
+            message = getattr(provider, f"{event.kind}_end_status_message")(event.outputs)
+        else:
+            return
+        if message:
+            emit(StatusMessage(message))
+
+    return on_event
 
 
 class StreamListener:
@@ -169,13 +212,10 @@ def _resolve(program: Module, listeners: list[StreamListener]) -> None:
         listener.predict_name, listener.predict = matches[0]
 
 
-def streamify(program: Module, status_message_provider: Any = None,
+def streamify(program: Module, status_message_provider: StatusMessageProvider | None = None,
               stream_listeners: list[StreamListener] | None = None,
               include_final_prediction_in_output_stream: bool = True, is_async_program: bool = False,
               async_streaming: bool = True) -> Callable[..., AsyncGenerator[Any, None]]:
-    if not async_streaming:
-        raise UnsupportedFeatureError("streamify(async_streaming=False) is not supported; iterate the async "
-                                      "generator instead.")
     listeners = list(stream_listeners or [])
     _resolve(program, listeners)
 
@@ -193,12 +233,15 @@ def streamify(program: Module, status_message_provider: Any = None,
         done = object()
         lm = settings.lm
 
+        status = _status_subscriber(status_message_provider or StatusMessageProvider(), queue.put_nowait)
+        overrides: dict[str, Any] = {"callbacks": [*settings.callbacks, status]}
+        if lm is not None and listeners:
+            overrides["lm"] = _TeeLM(lm, route, queue.put_nowait)
+
         async def run() -> Any:
             try:
-                if lm is not None and listeners:
-                    with settings.context(lm=_TeeLM(lm, route, queue.put_nowait)):
-                        return await program.acall(*args, **kwargs)
-                return await program.acall(*args, **kwargs)
+                with settings.context(**overrides):
+                    return await program.acall(*args, **kwargs)
             finally:
                 queue.put_nowait(done)
 
@@ -216,4 +259,19 @@ def streamify(program: Module, status_message_provider: Any = None,
         if include_final_prediction_in_output_stream:
             yield result
 
-    return generator
+    if async_streaming:
+        return generator
+
+    def sync_generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        # Each step runs on the bridge's persistent loop, so the program task keeps its loop between steps.
+        stream = generator(*args, **kwargs)
+        try:
+            while True:
+                try:
+                    yield run_sync(stream.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            run_sync(stream.aclose())
+
+    return sync_generator  # type: ignore[return-value]

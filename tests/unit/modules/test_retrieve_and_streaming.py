@@ -121,3 +121,37 @@ def test_listener_holds_back_a_partial_marker() -> None:
     listener.begin()
     out = [c for d in ["[[ ## answer ## ]]\nab", "c\n\n[[", " ## completed ## ]]"] for c in listener.receive(d)]
     assert [c.chunk for c in out] == ["ab", "c", ""] and out[-1].is_last_chunk
+
+
+async def test_streamify_reports_tool_calls_as_status_messages() -> None:
+    from dspy_ash.modules.streaming import StatusMessage, StatusMessageProvider
+
+    def get_weather(city: str) -> str:
+        return f"sunny in {city}"
+
+    dspy.configure(lm=DummyLM([
+        {"next_thought": "look", "next_tool_name": "get_weather", "next_tool_args": {"city": "Oslo"}},
+        {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
+        {"reasoning": "r", "answer": "sunny"},
+    ]))
+
+    class Verbose(StatusMessageProvider):
+        def lm_end_status_message(self, outputs: Any) -> str | None:
+            return "LM answered"
+
+    react = dspy.ReAct("question -> answer", tools=[get_weather])
+    items = await _collect(dspy.streamify(react, status_message_provider=Verbose())(question="q"))
+    messages = [i.message for i in items if isinstance(i, StatusMessage)]
+    assert messages == ["LM answered", "Calling tool get_weather...",
+                        "Tool calling finished! Querying the LLM with tool calling results...",
+                        "LM answered", "LM answered"]  # nothing for the `finish` tool
+    assert items[-1].answer == "sunny"
+
+
+def test_streamify_sync_generator() -> None:
+    dspy.configure(lm=StreamingLM("[[ ## answer ## ]]\nsync streaming\n\n[[ ## completed ## ]]", size=4))
+    program = dspy.streamify(dspy.Predict("question -> answer"), async_streaming=False,
+                             stream_listeners=[StreamListener(signature_field_name="answer")])
+    items = list(program(question="q"))
+    assert "".join(i.chunk for i in items if isinstance(i, StreamResponse)) == "sync streaming"
+    assert items[-1].answer == "sync streaming"
