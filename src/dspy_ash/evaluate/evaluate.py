@@ -108,8 +108,10 @@ class Evaluate:
         if callback_metadata:
             logger.debug("Evaluate is called with callback metadata: %s", callback_metadata)
 
-        scope = events.start("evaluate", "Evaluate", self, {"program": program, "devset_size": len(devset),
-                                                           "callback_metadata": callback_metadata})
+        scope = events.start("evaluate", "Evaluate", self, {
+            "program": program, "metric": metric, "devset": devset, "num_threads": num_threads,
+            "display_progress": display_progress, "display_table": display_table,
+            "callback_metadata": callback_metadata, "save_as_csv": save_as_csv, "save_as_json": save_as_json})
         try:
             result = await self._run(program, metric, devset, limit, show_progress, max_errors, traceback_on)
         except BaseException as exc:

@@ -1,4 +1,27 @@
-"""Optimizers (DSPy's teleprompters), natively async, with progress events and checkpoints."""
+"""Optimizers (DSPy's teleprompters), natively async, with progress events and checkpoints.
+
+Every optimizer takes DSPy's constructor and `compile` arguments and returns the program DSPy would
+return for the same LM replies (demos with `augmented: True`, instructions, the same `dump_state`).
+`compile(...)` is sync; `await optimizer.acompile(...)` is the native form. Work DSPy does one item
+at a time (teacher runs, candidates, proposals, evaluation examples) runs concurrently here, but
+outcomes are decided in DSPy's order, so concurrency never changes the result.
+
+Progress: `progress` events (`trial_started`, `trial_finished`, `candidate`, `bootstrap_example`,
+`step`) carry the scores, the best score so far and the LM calls and cost spent so far; `compile`
+start/end events wrap each run. Subscribe with `dspy_ash.configure(callbacks=[...])`.
+
+Checkpoints: pass `checkpoint=` (a `CheckpointStore`, or a directory path for the default
+`DirectoryCheckpointStore`) and optionally `checkpoint_key=` to the constructor or to `compile`
+(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna).
+Finished work (each bootstrapped example, each proposal, each scored example of each evaluation) is
+written as it completes, in the background and once more on the way out, also when the run fails or
+is interrupted. Restarted with the same checkpoint, a run replays its seeded random draws, answers
+finished work from the checkpoint and spends LM calls only on the rest, ending with the same program.
+Without `checkpoint_key` the key is the optimizer name plus a fingerprint of its parameters, data,
+student and model name, so different runs never share a checkpoint; with an explicit key a mismatch
+raises `CheckpointError`. Finished checkpoints are kept (re-running returns at once); delete them
+with `store.delete(key)`.
+"""
 
 from __future__ import annotations
 
