@@ -2,6 +2,7 @@
 
     Embedder("openai/text-embedding-3-small", api_base=..., api_key=...)   # over HTTP (aiohttp)
     Embedder(model.encode)                                                 # any fn(list[str]) -> 2-D array
+    Embedder("sentence-transformers/all-MiniLM-L6-v2")                     # local, if installed
 
 Batches of `batch_size` texts go out concurrently; results keep input order. With `caching=True`
 each (model, text, options) vector is remembered in memory for the life of the embedder.
@@ -24,6 +25,18 @@ from dspy_ash.settings import env
 
 _DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
 _KEY_VARIABLES = {"openai": "OPENAI_API_KEY"}
+_LOCAL_PREFIX = "sentence-transformers/"
+
+
+def _sentence_transformer(name: str) -> Callable[..., Any]:
+    """A local model's `encode` (CPU); loading it may download weights on first use."""
+    try:
+        from sentence_transformers import SentenceTransformer  # pyright: ignore[reportMissingImports]
+    except ImportError as exc:
+        raise ImportError(f"Embedder({name!r}) needs sentence-transformers: "
+                          "pip install sentence-transformers") from exc
+    encoder: Callable[..., Any] = SentenceTransformer(name, device="cpu").encode
+    return encoder
 
 
 class Embedder:
@@ -39,7 +52,9 @@ class Embedder:
         self.timeout = timeout
         self.max_concurrency = max_concurrency
         self._cache: dict[str, npt.NDArray[np.float32]] = {}
-        if isinstance(model, str):
+        if isinstance(model, str) and model.startswith(_LOCAL_PREFIX):
+            self.model = _sentence_transformer(model)
+        elif isinstance(model, str):
             provider, _, name = model.partition("/") if "/" in model else ("openai", "", model)
             self.provider, self.model_name = provider, name
             self.api_base = (api_base or env(f"{provider.upper()}_API_BASE") or _DEFAULT_BASES.get(provider, "")
