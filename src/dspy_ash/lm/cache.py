@@ -32,6 +32,7 @@ logger = logging.getLogger("dspy_ash.lm")
 
 DEFAULT_MEMORY_MAX_ENTRIES = 1_000_000
 DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_DISK_SIZE_LIMIT = 30 * 1024**3  # DSPy's default
 KEY_VERSION = 1  # bump when the key's content changes, so old entries are not misread
 
 
@@ -175,14 +176,15 @@ def configure_cache(
     ttl: float | None = None,
     backend: CacheBackend | None = None,
     clock: Callable[[], float] = time.time,
+    disk_size_limit_bytes: int | None = DEFAULT_DISK_SIZE_LIMIT,
     **dspy_options: Any,
 ) -> Cache:
     """Replace the process-wide LM cache. `backend` replaces the disk directory (e.g. the store's SQL table).
 
-    DSPy's `disk_size_limit_bytes`, `restrict_pickle` and `safe_types` are accepted for compatibility;
-    dspy-ash never pickles (entries are JSON) and does not bound the directory's size: use `ttl`.
+    DSPy's `restrict_pickle` and `safe_types` are accepted for compatibility and mean nothing here:
+    entries are JSON, never pickles.
     """
-    unknown = set(dspy_options) - {"disk_size_limit_bytes", "restrict_pickle", "safe_types"}
+    unknown = set(dspy_options) - {"restrict_pickle", "safe_types"}
     if unknown:
         raise TypeError(f"configure_cache() got unexpected arguments: {sorted(unknown)}")
     global _cache
@@ -190,7 +192,7 @@ def configure_cache(
     if persistent is None and enable_disk_cache:
         directory = Path(disk_cache_dir) if disk_cache_dir is not None else default_cache_dir()
         try:
-            persistent = DiskCacheBackend(directory, clock=clock)
+            persistent = DiskCacheBackend(directory, clock=clock, size_limit=disk_size_limit_bytes)
         except OSError as exc:  # read-only file system: keep going with memory only, as DSPy does
             logger.warning("LM disk cache unavailable at %s (%s); using memory only", directory, exc)
     memory = MemoryLRU(memory_max_entries, memory_max_bytes, clock) if enable_memory_cache else None

@@ -24,10 +24,17 @@ _INLINE_LIMIT = 256 * 1024
 
 
 class DiskCacheBackend(CacheBackend):
-    def __init__(self, directory: str | os.PathLike[str], clock: Callable[[], float] = time.time) -> None:
+    """`size_limit` bounds the directory: after every tenth of it written, a worker thread removes the
+    least recently written entries until the directory holds at most 90% of the limit."""
+
+    def __init__(self, directory: str | os.PathLike[str], clock: Callable[[], float] = time.time,
+                 size_limit: int | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.clock = clock
+        self.size_limit = size_limit
+        # the first put checks the directory (it may already be over the limit from an earlier process)
+        self._written_since_prune = size_limit // 10 if size_limit else 0
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
@@ -66,6 +73,27 @@ class DiskCacheBackend(CacheBackend):
             await asyncio.to_thread(self._write, key, data)
         else:
             self._write(key, data)
+        if self.size_limit:
+            self._written_since_prune += len(data)
+            if self._written_since_prune >= self.size_limit // 10:
+                self._written_since_prune = 0
+                await asyncio.to_thread(self._prune, self.size_limit)
+
+    def _prune(self, limit: int) -> None:
+        entries: list[tuple[float, int, Path]] = []
+        for path in self.directory.glob("*/*.json"):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        if total <= limit:
+            return
+        entries.sort()
+        for _, size, path in entries:
+            if total <= limit * 0.9:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ Order, outermost first, and why:
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -25,6 +26,8 @@ from dspy_ash.lm.registry import build_client, resolve
 from dspy_ash.lm.retry import Backoff, RetryingLM
 from dspy_ash.lm.tokens import count_tokens, estimate_tokens
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse
+
+logger = logging.getLogger("dspy_ash.lm")
 
 DEFAULT_TIMEOUT = 600.0
 # OpenAI reasoning models (o1, o3-mini, o4-mini-2025-04-16, gpt-5, gpt-5-mini; not gpt-5-chat) take
@@ -73,6 +76,9 @@ class LM(BaseLM):
         api_base = api_base or kwargs.pop("base_url", None)
         if kwargs.get("rollout_id", 0) is None:
             kwargs.pop("rollout_id")
+        elif "rollout_id" in kwargs and temperature == 0:
+            logger.warning("rollout_id only changes the cache key: with temperature=0 the provider will likely "
+                           "return the same reply. Set temperature > 0 for varied samples.")
         if is_reasoning_model(model):
             if temperature not in (None, 1.0) or (max_tokens is not None and max_tokens < _REASONING_MIN_TOKENS):
                 raise LMConfigurationError(

@@ -23,8 +23,8 @@ class Backoff:
     jitter", so many clients failing together do not retry together), or the server's Retry-After when it
     gave one (capped at `max_retry_after`: a server asking for an hour is better answered with an error)."""
 
-    base: float = 0.5
-    cap: float = 30.0
+    base: float = 1.0  # envelopes 1, 2, 4, ... s capped at 60: DSPy's schedule, with jitter under it
+    cap: float = 60.0
     max_retry_after: float = 120.0
     rng: random.Random = field(default_factory=random.Random)
     sleep: Sleep = asyncio.sleep  # injected by tests, so they do not wait

@@ -68,3 +68,24 @@ async def test_a_thousand_requests_in_flight() -> None:
         lm = LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=False)
         await asyncio.gather(*(lm.acall(f"q{i}") for i in range(1024)))
         assert server.max_in_flight > 1000  # nothing queued in the connection pool
+
+
+def test_a_loop_that_dies_does_not_break_the_next_one() -> None:
+    with FakeOpenAIServer() as server:
+        lm = LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=False)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(lm.acall("first"))
+        dead = loop.run_until_complete(http.get_session())
+        loop.close()  # closed without shutting down: its session is never closed
+
+        async def second() -> aiohttp.ClientSession:
+            await lm.acall("second")
+            return await http.get_session()
+
+        fresh = asyncio.run(second())
+        assert fresh is not dead
+        assert len(server.requests) == 2
+        with warnings.catch_warnings():  # the dead loop's session complains when collected; expected
+            warnings.simplefilter("ignore")
+            del loop, dead
+            gc.collect()

@@ -172,7 +172,7 @@ async def test_memory_only_and_disabled_caches(tmp_path: Path) -> None:
 
 
 def test_configure_cache_rejects_unknown_options() -> None:
-    configure_cache(disk_size_limit_bytes=10, restrict_pickle=True)  # DSPy's names are accepted
+    configure_cache(restrict_pickle=True, safe_types=[])  # DSPy's names are accepted
     with pytest.raises(TypeError):
         configure_cache(enable_disc_cache=False)
 
@@ -222,3 +222,22 @@ async def test_follower_survives_a_cancelled_leader() -> None:
 
 def test_cache_without_levels_is_disabled() -> None:
     assert not Cache(memory=None, backend=None).enabled
+
+
+async def test_disk_backend_prunes_oldest_entries_over_its_size_limit(tmp_path: Path) -> None:
+    import os
+
+    disk = DiskCacheBackend(tmp_path, size_limit=10_000)
+    for i in range(40):  # ~40 x 330 bytes: more than the limit
+        key = f"{i:02d}" + "0" * 62
+        await disk.put(key, {"text": "x" * 256})
+        os.utime(disk._path(key), (i, i))  # written in key order
+    total = sum(p.stat().st_size for p in tmp_path.rglob("*.json"))
+    assert total <= 10_000
+    assert await disk.get("39" + "0" * 62) is not None  # the newest survive
+    assert await disk.get("00" + "0" * 62) is None  # the oldest went first
+
+
+def test_configure_cache_passes_the_disk_limit(tmp_path: Path) -> None:
+    cache = configure_cache(disk_cache_dir=tmp_path / "c", disk_size_limit_bytes=1234)
+    assert isinstance(cache.backend, DiskCacheBackend) and cache.backend.size_limit == 1234

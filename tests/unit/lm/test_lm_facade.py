@@ -122,3 +122,8 @@ def test_request_kwargs_and_call_options() -> None:
 def test_only_chat_models() -> None:
     with pytest.raises(UnsupportedFeatureError):
         LM("openai/gpt-3.5-turbo-instruct", model_type="text", api_key=KEY)
+
+
+def test_rollout_id_with_temperature_zero_warns(caplog: pytest.LogCaptureFixture) -> None:
+    LM("openai/gpt-4o-mini", api_key=KEY, temperature=0.0, rollout_id=1)
+    assert "rollout_id" in caplog.text
