@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ class Cache:
             await self.backend.put(key, data, ttl=self.ttl, namespace=namespace)
 
     async def get_or_call(self, key: str, namespace: str | None,
-                          call: Callable[[], Any]) -> LMResponse:
+                          call: Callable[[], Awaitable[LMResponse]]) -> LMResponse:
         """The cached response, or the result of `call()`, shared by every concurrent caller of the same key."""
         while True:
             hit = await self.get(key)
@@ -129,12 +129,12 @@ class Cache:
                 raise
             return response_from_dict(response_to_dict(response))
 
-    async def _lead(self, key: str, namespace: str | None, call: Callable[[], Any],
+    async def _lead(self, key: str, namespace: str | None, call: Callable[[], Awaitable[LMResponse]],
                     loop: asyncio.AbstractEventLoop) -> LMResponse:
         future: asyncio.Future[LMResponse] = loop.create_future()
         self._inflight[key] = future
         try:
-            response: LMResponse = await call()
+            response = await call()
             await self.put(key, response, namespace)
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
