@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
-
 from dspy_ash.events import Event
+from dspy_ash.store.bulk import BulkInsert
 from dspy_ash.store.db import Database
 from dspy_ash.store.jsonable import redact, to_jsonable
 from dspy_ash.store.models import LMRequestLog, Trace, TraceSpan
 from dspy_ash.store.repos import traces as traces_repo
 
 logger = logging.getLogger("dspy_ash.store.recorder")
+
 
 RECORDED_KINDS = frozenset({"module", "lm", "tool"})
 # Calls that group program executions without being one: a program run under Evaluate or an
@@ -131,6 +131,7 @@ class TraceRecorder:
         # time.monotonic() at which retention runs next: one period after start, then every period
         self._next_prune = time.monotonic() + (retention.every if retention else 0.0)
         self._prune_passes = 0
+        self._inserts: dict[str, BulkInsert] = {}
         self._thread = threading.Thread(target=self._thread_main, name="dspy-ash-trace-writer", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -211,6 +212,9 @@ class TraceRecorder:
 
     async def _writer(self) -> None:
         db = Database(self.database_url)
+        self._inserts = {
+            m.__tablename__: BulkInsert(m.__table__, db.dialect) for m in (Trace, TraceSpan, LMRequestLog)
+        }
         try:
             if self._check_schema:
                 await db.check_schema()
@@ -248,13 +252,11 @@ class TraceRecorder:
             span_rows.extend(rows[1])
             request_rows.extend(rows[2])
         try:
-            async with db.transaction() as session:
-                if trace_rows:
-                    await session.execute(insert(Trace), trace_rows)
-                if span_rows:
-                    await session.execute(insert(TraceSpan), span_rows)
-                if request_rows:
-                    await session.execute(insert(LMRequestLog), request_rows)
+            # One driver-level executemany per table (see store.bulk): this runs beside the program it records.
+            async with db.engine.begin() as conn:
+                await self._inserts["trace"].run(conn, trace_rows)
+                await self._inserts["trace_span"].run(conn, span_rows)
+                await self._inserts["lm_request"].run(conn, request_rows)
             self.stats.traces_written += len(trace_rows)
             self.stats.spans_written += len(span_rows)
         except Exception:
