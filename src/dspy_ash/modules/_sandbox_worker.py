@@ -100,7 +100,21 @@ class _Final(BaseException):
     """SUBMIT's control flow: unwinds user code like StopIteration, past `except Exception`."""
 
 
+_OUTPUT_NAMES = tuple(CONFIG.get("output_names") or ())
+
+
 def SUBMIT(*args, **kwargs):
+    # With declared output fields, positional values map to them in order (DSPy's typed SUBMIT);
+    # without, a single value is wrapped as {"output": value}.
+    if _OUTPUT_NAMES:
+        if len(args) > len(_OUTPUT_NAMES):
+            raise TypeError(f"SUBMIT takes {len(_OUTPUT_NAMES)} values: {', '.join(_OUTPUT_NAMES)}")
+        values = dict(zip(_OUTPUT_NAMES, args, strict=False))
+        values.update(kwargs)
+        missing = [n for n in _OUTPUT_NAMES if n not in values]
+        if missing:
+            raise TypeError(f"SUBMIT is missing: {', '.join(missing)}")
+        raise _Final(values)
     if kwargs:
         raise _Final(kwargs)
     raise _Final({"output": args[0] if len(args) == 1 else list(args)})

@@ -46,6 +46,10 @@ DEFAULT_MODULES = (
 )
 
 
+_DSPY_OPTIONS = {"deno_command", "enable_read_paths", "enable_write_paths", "enable_env_vars",
+                 "enable_network_access", "sync_files"}
+
+
 class CodeInterpreterError(DspyAshError, RuntimeError):
     """The interpreter itself failed (could not start, broke the protocol); the code cannot fix this."""
 
@@ -96,9 +100,16 @@ class PythonInterpreter:
 
     def __init__(self, tools: dict[str, Any] | None = None, output_fields: list[dict[str, Any]] | None = None,
                  *, timeout: float = 10.0, memory_mb: int = 512, max_output_bytes: int = 1_000_000,
-                 isolate_network: bool = True, modules: tuple[str, ...] = DEFAULT_MODULES) -> None:
+                 isolate_network: bool = True, modules: tuple[str, ...] = DEFAULT_MODULES, **dspy_options: Any) -> None:
         if tools:
             raise UnsupportedFeatureError("PythonInterpreter does not bridge host tools into the sandbox yet.")
+        # DSPy's Deno options that grant access (read/write paths, env vars, network) are refused
+        # rather than ignored: code written for them would silently lose access otherwise.
+        granted = {k: v for k, v in dspy_options.items() if v and k != "sync_files"}
+        if granted or set(dspy_options) - _DSPY_OPTIONS:
+            raise UnsupportedFeatureError(
+                f"PythonInterpreter options {sorted(granted or dspy_options)} are not supported: the sandbox "
+                "grants no file, environment or network access.")
         self.output_fields = output_fields
         self.timeout = timeout
         self.memory_mb = memory_mb
@@ -131,7 +142,8 @@ class PythonInterpreter:
         if os.geteuid() == 0:
             os.chown(self._workdir, 65534, 65534)  # the child runs as nobody and may only enter it
         config = {"memory_bytes": self.memory_mb * 1024 * 1024, "cpu_seconds": max(1, int(self.timeout) + 1),
-                  "preload": list(self.modules), "allowed_imports": sorted({m.split(".")[0] for m in self.modules})}
+                  "preload": list(self.modules), "allowed_imports": sorted({m.split(".")[0] for m in self.modules}),
+                  "output_names": [str(f["name"]) for f in self.output_fields or []]}
         prefix = _network_wrapper() if self.isolate_network else ()
         self._proc = await asyncio.create_subprocess_exec(
             *prefix, sys.executable, "-I", "-S", "-c", _WORKER_SOURCE, json.dumps(config),

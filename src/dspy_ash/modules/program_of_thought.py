@@ -16,6 +16,7 @@ from dspy_ash.modules.chain_of_thought import ChainOfThought
 from dspy_ash.modules.interpreter import CodeExecutionError, FinalOutput, PythonInterpreter
 from dspy_ash.primitives.module import Module
 from dspy_ash.primitives.prediction import Prediction
+from dspy_ash.settings import settings
 from dspy_ash.signatures.field import InputField, OutputField
 from dspy_ash.signatures.signature import Signature, ensure_signature
 
@@ -26,7 +27,7 @@ Mode = Literal["generate", "regenerate", "answer"]
 
 class ProgramOfThought(Module):
     def __init__(self, signature: Any, max_iters: int = 3,
-                 interpreter_factory: Callable[[], PythonInterpreter] = PythonInterpreter) -> None:
+                 interpreter_factory: Callable[[], PythonInterpreter] | None = None) -> None:
         super().__init__()
         self.signature = signature = ensure_signature(signature)
         self.max_iters = max_iters
@@ -109,7 +110,9 @@ class ProgramOfThought(Module):
         if "interpreter" in kwargs and "interpreter" not in self.input_fields:
             raise TypeError("To use a caller-owned interpreter, pass it as the first positional argument "
                             "when calling the module.")
-        interpreter = self._interpreter_factory()
+        # As DSPy: an explicit factory, else `configure(interpreter_factory=...)`, else the sandbox.
+        factory = self._interpreter_factory or settings.get("interpreter_factory") or PythonInterpreter
+        interpreter = factory()
         try:
             return await self._run(interpreter, kwargs)
         finally:

@@ -193,3 +193,20 @@ def test_defence_in_depth_layers_are_active(sandbox: PythonInterpreter) -> None:
     if sandbox.network_isolated:
         # an empty network namespace has no interfaces, not even a working loopback
         assert sandbox.execute("import os; os.getpid() > 0") is True
+
+
+def test_typed_submit_maps_values_to_output_fields() -> None:
+    with PythonInterpreter(output_fields=[{"name": "answer"}, {"name": "unit", "type": "str"}]) as interp:
+        assert interp.execute("SUBMIT(42, unit='m')") == FinalOutput({"answer": 42, "unit": "m"})
+        with pytest.raises(CodeExecutionError, match="SUBMIT is missing: unit"):
+            interp.execute("SUBMIT(1)")
+
+
+def test_dspy_access_options_are_refused_not_ignored() -> None:
+    from dspy_ash.errors import UnsupportedFeatureError
+
+    with pytest.raises(UnsupportedFeatureError, match="enable_read_paths"):
+        PythonInterpreter(enable_read_paths=["/etc"])
+    with pytest.raises(UnsupportedFeatureError):
+        PythonInterpreter(tools={"f": print})
+    PythonInterpreter(enable_network_access=None, sync_files=True).shutdown()  # neutral options are fine

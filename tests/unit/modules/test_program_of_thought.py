@@ -127,3 +127,11 @@ def test_prompts_match_the_real_dspy_package() -> None:
     assert [[m["content"] for m in h["messages"]] for h in ours_lm.history] == \
            [[m["content"] for m in h["messages"]] for h in theirs_lm.history]
     assert set(ours.dump_state()) == set(pot.dump_state())
+
+
+def test_configured_interpreter_factory_is_used() -> None:
+    interp = ScriptedInterpreter([9])
+    dspy.configure(lm=DummyLM([{"reasoning": "r", "generated_code": "3 * 3"}, {"reasoning": "r", "answer": "9"}]),
+                   interpreter_factory=lambda: interp)
+    assert dspy.ProgramOfThought("question -> answer")(question="q").answer == "9"
+    assert interp.codes == ["3 * 3"] and interp.shut
