@@ -159,8 +159,8 @@ async def query_latency(url: str, spans: int) -> dict[str, Any]:
     sample_trace = None
     async with Database(url) as db:
         trace_insert, span_insert = (
-            BulkInsert(Trace.__table__, db.dialect),
-            BulkInsert(TraceSpan.__table__, db.dialect),
+            BulkInsert(Trace, db.dialect),
+            BulkInsert(TraceSpan, db.dialect),
         )
         for first in range(0, n_traces, batch):
             traces, rows = [], []

@@ -12,12 +12,13 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Table, Uuid
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dspy_ash.store._types import UTCDateTime
+from dspy_ash.store.models import Base
 
 Adapter = Callable[[Any], Any]
 
@@ -62,10 +63,11 @@ def _adapter(column_type: Any, dialect: str) -> Adapter:
 
 
 class BulkInsert:
-    """An INSERT for `columns` of `table` on one dialect, taking rows as dicts."""
+    """An INSERT of every column of a model's table on one dialect, taking rows as dicts."""
 
-    def __init__(self, table: Table, dialect: str, columns: Sequence[str] | None = None) -> None:
-        self.columns = list(columns or [c.name for c in table.columns])
+    def __init__(self, model: type[Base], dialect: str) -> None:
+        table = cast(Table, model.__table__)
+        self.columns = [c.name for c in table.columns]
         types = {c.name: c.type for c in table.columns}
         adapters = [_adapter(types[name], dialect) for name in self.columns]
         # only the columns that need converting are touched per row

@@ -212,9 +212,7 @@ class TraceRecorder:
 
     async def _writer(self) -> None:
         db = Database(self.database_url)
-        self._inserts = {
-            m.__tablename__: BulkInsert(m.__table__, db.dialect) for m in (Trace, TraceSpan, LMRequestLog)
-        }
+        self._inserts = {m.__tablename__: BulkInsert(m, db.dialect) for m in (Trace, TraceSpan, LMRequestLog)}
         try:
             if self._check_schema:
                 await db.check_schema()
