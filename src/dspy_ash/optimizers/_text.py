@@ -30,37 +30,45 @@ def module_code(predictor: Any) -> str:
 
 
 def program_source(module: Any) -> str:
-    """The program's code for the program-aware proposer: its signatures, sub-modules and own class.
+    """The program's code for the program-aware proposer, laid out as DSPy's `get_dspy_source_code`.
 
-    DSPy's `get_dspy_source_code` does this with a patched `inspect.getfile`; this walks the same
-    things (signature sources or text, sub-modules, the class source unless it is Predict or
-    ChainOfThought) without patching anything.
+    Each predictor's signature (its source, or its text for string signatures; one per signature
+    class name, as DSPy dedups them), each sub-module's code, then the class source unless the module
+    is a Predict or ChainOfThought. DSPy 3.4.1 gives up on class-based signatures (it reads a pydantic
+    namespace key that only `make_signature` leaves) and proposes without program awareness; here
+    they are included.
     """
-    from dspy_ash.primitives.module import Module
+    from dspy_ash.primitives.module import Module, Parameter
 
     header: list[str] = []
-    seen: set[str] = set()
-
-    def add(text: str) -> None:
-        if text and text not in seen:
-            seen.add(text)
-            header.append(text)
-
+    completed: set[Any] = set()
     base = ""
     if type(module).__name__ not in ("Predict", "ChainOfThought"):
         try:
             base = inspect.getsource(type(module))  # pyright: ignore[reportUnknownArgumentType]
         except (TypeError, OSError):
             base = ""
-    for value in module.__dict__.values():
-        items: list[Any] = list(value) if isinstance(value, list | tuple) else [value]  # pyright: ignore[reportUnknownArgumentType]
+    for value in list(module.__dict__.values()):
+        try:
+            items: list[Any] = list(iter(value))
+        except TypeError:
+            items = [value]
         for item in items:
-            signature = getattr(item, "signature", None)
-            if signature is not None:
+            try:
+                hash(item)
+            except TypeError:
+                continue
+            signature = getattr(item, "signature", None) if isinstance(item, Parameter) else None
+            if signature is not None and f"{signature.__name__}_sig" not in completed:
                 try:
-                    add(inspect.getsource(signature))
+                    header.append(inspect.getsource(signature))
                 except (TypeError, OSError):
-                    add(str(signature))
+                    header.append(str(signature))
+                completed.add(f"{signature.__name__}_sig")
             if isinstance(item, Module):
-                add(program_source(item).strip())
+                code = program_source(item).strip()
+                if code not in completed:
+                    header.append(code)
+                    completed.add(code)
+            completed.add(item)
     return "\n\n".join(header) + "\n\n" + base

@@ -67,3 +67,13 @@ def mipro_answers(n: int, wrong: set[int]) -> dict[str, dict[str, str]]:
     }
     replies.update(qa_answers(n, wrong))
     return replies
+
+
+def prompts_sent(run: Any, global_history: list[dict[str, Any]]) -> Any:
+    """The multiset of message lists sent to any LM (rollout copies included) while `run()` runs."""
+    import collections
+    import json
+
+    global_history.clear()
+    run()
+    return collections.Counter(json.dumps(h["messages"], sort_keys=True) for h in global_history)

@@ -73,3 +73,49 @@ def test_light_mode_runs_and_reports_progress() -> None:
     assert compiled.score >= 0
     finished = [e.extra for e in seen if e.kind == "progress" and e.name == "trial_finished"]
     assert len(finished) >= 10 and all("best_score" in f and "lm_calls" in f for f in finished)
+
+
+@pytest.mark.oracle
+def test_every_prompt_dspy_sends_is_sent_byte_for_byte() -> None:
+    """Proposer, dataset summary, bootstrap and evaluation prompts are DSPy's exactly; the only extra
+    calls are speculative teacher runs past the point where bootstrapping stops."""
+    import dspy
+    from dspy.clients.base_lm import GLOBAL_HISTORY as THEIR_HISTORY
+    from dspy.utils import DummyLM as RealDummyLM
+    from opt_fixtures import prompts_sent
+
+    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+
+    theirs = prompts_sent(lambda: _run(dspy, RealDummyLM(mipro_answers(30, WRONG))), THEIR_HISTORY)
+    ours = prompts_sent(lambda: _run(ash, DummyLM(mipro_answers(30, WRONG))), OUR_HISTORY)
+    assert not theirs - ours
+    extra = ours - theirs
+    assert sum(extra.values()) <= 8
+    assert all('"role": "system"' in k and "[[ ## question ## ]]" in k for k in extra)
+
+
+@pytest.mark.oracle
+def test_program_source_matches_dspy() -> None:
+    import dspy
+    from dspy.propose.utils import get_dspy_source_code
+
+    from dspy_ash.optimizers._text import program_source
+
+    def two(m: Any) -> Any:
+        class TwoStep(m.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.draft = m.Predict("question -> draft")
+                self.check = m.Predict("question, draft -> answer")
+
+            def forward(self, question: str) -> Any:
+                return self.check(question=question, draft=self.draft(question=question).draft)
+
+        return TwoStep()
+
+    def norm(text: str) -> str:
+        # The signature layer's repr orders json_schema_extra keys differently (not this module's concern).
+        return text.replace("'IS_TYPE_UNDEFINED': True, ", "")
+
+    for make in (lambda m: m.Predict("question -> answer"), two):
+        assert norm(program_source(make(ash))) == norm(get_dspy_source_code(make(dspy)))
