@@ -95,3 +95,17 @@ def test_ensemble_reduces_outputs_of_all_programs() -> None:
     assert len(sampled(question="What is <q001>?")) == 2
     with pytest.raises(AssertionError):
         ash.Ensemble(deterministic=True)
+
+
+@pytest.mark.oracle
+def test_copro_sends_dspys_prompts() -> None:
+    import dspy
+    from dspy.clients.base_lm import GLOBAL_HISTORY as THEIR_HISTORY
+    from dspy.utils import DummyLM as RealDummyLM
+    from opt_fixtures import prompts_sent
+
+    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+
+    theirs = prompts_sent(lambda: _copro(dspy, RealDummyLM(copro_answers())), THEIR_HISTORY)
+    ours = prompts_sent(lambda: _copro(ash, DummyLM(copro_answers())), OUR_HISTORY)
+    assert ours == theirs

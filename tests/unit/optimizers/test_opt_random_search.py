@@ -60,3 +60,18 @@ def test_progress_events_report_trials_and_best() -> None:
     assert [c["seed"] for c in candidates] == [-3, -2, -1, 0]
     assert all("best_score" in c and "lm_calls" in c and "cost" in c for c in candidates)
     assert any(e.kind == "compile" and e.phase == "end" for e in seen)
+
+
+@pytest.mark.oracle
+def test_sends_dspys_prompts_plus_only_speculative_teacher_runs() -> None:
+    import dspy
+    from dspy.clients.base_lm import GLOBAL_HISTORY as THEIR_HISTORY
+    from dspy.utils import DummyLM as RealDummyLM
+    from opt_fixtures import prompts_sent
+
+    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+
+    theirs = prompts_sent(lambda: _run(dspy, RealDummyLM(qa_answers(20, WRONG))), THEIR_HISTORY)
+    ours = prompts_sent(lambda: _run(ash, DummyLM(qa_answers(20, WRONG))), OUR_HISTORY)
+    assert not theirs - ours
+    assert sum((ours - theirs).values()) <= 8
