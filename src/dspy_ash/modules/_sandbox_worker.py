@@ -38,6 +38,17 @@ for _name in CONFIG["preload"]:
     except Exception:
         pass
 
+def _watch_parent(_parent=os.getppid(), _getppid=os.getppid, _sleep=__import__("time").sleep, _exit=os._exit):
+    # If the host dies without killing us (SIGKILL, crash), we are re-parented: exit instead of
+    # lingering. Started before the hook and the process limit; user code cannot reach its locals.
+    while True:
+        _sleep(0.5)
+        if _getppid() != _parent:
+            _exit(137)
+
+
+__import__("threading").Thread(target=_watch_parent, daemon=True).start()
+
 if os.getuid() == 0:
     # Root ignores RLIMIT_NPROC and file permissions; `nobody` cannot fork past the limit below nor
     # read private host files even if the audit hook were bypassed.

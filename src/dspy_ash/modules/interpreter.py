@@ -4,9 +4,10 @@ Layers, each enough to stop a different mistake (the worker is `_sandbox_worker.
 1. a separate process of the same Python started with `-I -S` (no site-packages, no user paths,
    PYTHON* variables ignored), an empty environment and a fresh empty working directory;
 2. when `unshare` works here, a new network namespace: the child has no interface, not even loopback;
-3. resource limits set in the child before user code: address space (memory), CPU seconds, file
-   size 0 (it cannot write), 16 descriptors, no child processes; when started as root it drops to
-   `nobody`, so private host files are unreadable even past layer 4;
+3. resource limits set in the child before user code: address space (memory), CPU seconds for the
+   session, file size 0 (it cannot write), 16 descriptors, no child processes; when started as root
+   it drops to `nobody`, so private host files are unreadable even past layer 4; a watchdog thread
+   exits the child if the host dies without killing it;
 4. an audit hook installed before the first line of user code that refuses opening any file but
    the standard library for reading, listing directories, sockets, subprocesses, exec/fork/kill,
    ctypes, new imports beyond an allowlist, and rewriting functions (the hook's own state);
@@ -100,7 +101,8 @@ class PythonInterpreter:
 
     def __init__(self, tools: dict[str, Any] | None = None, output_fields: list[dict[str, Any]] | None = None,
                  *, timeout: float = 10.0, memory_mb: int = 512, max_output_bytes: int = 1_000_000,
-                 isolate_network: bool = True, modules: tuple[str, ...] = DEFAULT_MODULES, **dspy_options: Any) -> None:
+                 isolate_network: bool = True, session_cpu_seconds: int = 300,
+                 modules: tuple[str, ...] = DEFAULT_MODULES, **dspy_options: Any) -> None:
         if tools:
             raise UnsupportedFeatureError("PythonInterpreter does not bridge host tools into the sandbox yet.")
         # DSPy's Deno options that grant access (read/write paths, env vars, network) are refused
@@ -115,6 +117,8 @@ class PythonInterpreter:
         self.memory_mb = memory_mb
         self.max_output_bytes = max_output_bytes
         self.isolate_network = isolate_network
+        # RLIMIT_CPU counts the whole session; per-execution time is the host's wall-clock `timeout`.
+        self.session_cpu_seconds = session_cpu_seconds
         self.modules = modules
         self._proc: asyncio.subprocess.Process | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -141,7 +145,7 @@ class PythonInterpreter:
         self._workdir = tempfile.mkdtemp(prefix="dspy-ash-sandbox-")
         if os.geteuid() == 0:
             os.chown(self._workdir, 65534, 65534)  # the child runs as nobody and may only enter it
-        config = {"memory_bytes": self.memory_mb * 1024 * 1024, "cpu_seconds": max(1, int(self.timeout) + 1),
+        config = {"memory_bytes": self.memory_mb * 1024 * 1024, "cpu_seconds": self.session_cpu_seconds,
                   "preload": list(self.modules), "allowed_imports": sorted({m.split(".")[0] for m in self.modules}),
                   "output_names": [str(f["name"]) for f in self.output_fields or []]}
         prefix = _network_wrapper() if self.isolate_network else ()

@@ -210,3 +210,34 @@ def test_dspy_access_options_are_refused_not_ignored() -> None:
     with pytest.raises(UnsupportedFeatureError):
         PythonInterpreter(tools={"f": print})
     PythonInterpreter(enable_network_access=None, sync_files=True).shutdown()  # neutral options are fine
+
+
+def test_sandbox_dies_with_its_host() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    host = subprocess.Popen(
+        [sys.executable, "-c",
+         "from dspy_ash.modules.interpreter import PythonInterpreter\n"
+         "p = PythonInterpreter(timeout=60)\np.start()\nprint(p._proc.pid, flush=True)\n"
+         "p.execute('import time; time.sleep(600)')\n"],
+        stdout=subprocess.PIPE, text=True)
+    assert host.stdout is not None
+    pid = int(host.stdout.readline())
+    time.sleep(0.5)
+    host.send_signal(signal.SIGKILL)  # no cleanup runs in the host
+    host.wait()
+    host.stdout.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
