@@ -127,3 +127,19 @@ async def test_tool_calls_run_concurrently() -> None:
     started = time.perf_counter()
     assert await calls.aexecute([Tool(wait)]) == [0.3] * 5
     assert time.perf_counter() - started < 0.9  # sequential would take 1.5 s
+
+
+def test_tools_as_input_values_render_like_dspy() -> None:
+    from dspy_ash.testing.dummy import DummyLM
+
+    class WithTools(dspy.Signature):
+        question: str = dspy.InputField()
+        tools: list[dspy.Tool] = dspy.InputField()
+        answer: str = dspy.OutputField()
+
+    lm = DummyLM([{"answer": "x"}])
+    with dspy.context(lm=lm):
+        dspy.Predict(WithTools)(question="q", tools=[Tool(get_weather)])
+    assert ('[[ ## tools ## ]]\n["get_weather, whose description is <desc>Get the weather for a city.</desc>. '
+            "It takes arguments {'city': {'type': 'string'}, 'days': {'type': 'integer', 'default': 1}}.\"]"
+            ) in lm.history[-1]["messages"][-1]["content"]

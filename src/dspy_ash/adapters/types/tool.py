@@ -152,6 +152,11 @@ class Tool(BaseModel):
     def format(self) -> str:
         return str(self)
 
+    @pydantic.model_serializer()
+    def _serialize(self) -> str:
+        # A tool given as an input value is shown to the model as its description line, as in DSPy.
+        return self.format()
+
     def format_as_litellm_function_call(self) -> dict[str, Any]:
         args = self.args or {}
         return {
