@@ -7,8 +7,11 @@ optuna TPE study (seeded, multivariate) over instruction and demo-set indices, s
 a minibatch and, every `minibatch_full_eval_steps` trials, the best-averaging untested combination on
 the full validation set. `auto="light" | "medium" | "heavy"` sets the sizes as DSPy does.
 
-What runs concurrently: the demo-set bootstraps, the instruction proposals and the examples of every
-evaluation. Trials stay sequential because each TPE suggestion depends on the previous scores.
+What runs concurrently: the demo-set bootstraps, the instruction proposals, the examples of every
+evaluation, and, while TPE is still in its random startup phase (its suggestions do not depend on
+scores yet), up to `max_concurrent_trials` trials between two full evaluations. Later trials are
+sequential because each TPE suggestion depends on the previous scores. Results are applied in trial
+order, so the study, the trial logs and the program are DSPy's.
 
 Checkpoints (`checkpoint=` / `checkpoint_key=` on the constructor or `compile`): bootstraps, the
 dataset summary, every proposal and every evaluated example are saved as they finish. A restarted
@@ -18,6 +21,7 @@ checkpoint, so it ends with the same program and spends LM calls only on unfinis
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
@@ -70,9 +74,12 @@ class MIPROv2(Teleprompter):
         log_dir: str | None = None,
         metric_threshold: float | None = None,
         *,
+        max_concurrent_trials: int = 4,
         checkpoint: Checkpoint = None,
         checkpoint_key: str | None = None,
     ) -> None:
+        """DSPy's parameters; beyond them `max_concurrent_trials` (trials scored at once while optuna
+        samples at random, each with `num_threads` in flight) and `checkpoint` / `checkpoint_key`."""
         super().__init__()
         if auto not in (None, "light", "medium", "heavy"):
             raise ValueError(f"Invalid value for auto: {auto}. Must be one of {{None, 'light', 'medium', 'heavy'}}.")
@@ -97,6 +104,7 @@ class MIPROv2(Teleprompter):
         self.metric_threshold = metric_threshold
         self.seed = seed
         self.rng: random.Random | None = None
+        self.max_concurrent_trials = max_concurrent_trials
         self.checkpoint = checkpoint
         self.checkpoint_key = checkpoint_key
         if not self.prompt_model or not self.task_model:
@@ -237,9 +245,12 @@ class _Search:
         self.trial_logs: dict[int, dict[str, Any]] = {}
         self.score_data: list[dict[str, Any]] = []
 
-    async def evaluate(self, program: Any, batch_size: int, eval_id: str) -> float:
-        """DSPy's `eval_candidate_program`: full set or a random minibatch; any failure scores 0."""
-        devset = self.valset if batch_size >= len(self.valset) else create_minibatch(self.valset, batch_size, self.rng)
+    def batch(self, batch_size: int) -> list[Any]:
+        """The examples a trial is scored on: the valset, or a minibatch drawn from the shared rng."""
+        return self.valset if batch_size >= len(self.valset) else create_minibatch(self.valset, batch_size, self.rng)
+
+    async def evaluate(self, program: Any, devset: list[Any], eval_id: str) -> float:
+        """DSPy's `eval_candidate_program`: any failure scores 0."""
         try:
             score, _ = await score_program(program, devset, self.owner.metric,
                                            num_threads=self.owner.num_threads or settings.num_threads,
@@ -292,7 +303,7 @@ class _Search:
         adjusted = int(num_trials + num_trials // full_eval_steps + 1 + extra_at_end if minibatch else num_trials)
 
         owner.progress("trial_started", trial=1, total=adjusted, eval_kind="full")
-        default_score = await self.evaluate(self.program, len(self.valset), "default")
+        default_score = await self.evaluate(self.program, self.valset, "default")
         self.trial_logs[1] = {"full_eval_program_path": self.save_program(self.program, -1),
                               "full_eval_score": default_score, "total_eval_calls_so_far": len(self.valset),
                               "full_eval_program": self.program.deepcopy()}
@@ -310,34 +321,69 @@ class _Search:
         study.add_trial(optuna.trial.create_trial(params=default_params, distributions=self.distributions(),
                                                   value=default_score))
 
-        for _ in range(num_trials):
-            trial = study.ask()
-            trial_num = trial.number + 1
-            self.trial_logs[trial_num] = {}
-            candidate = self.program.deepcopy()
-            chosen, raw = self.select(candidate, trial, trial_num)
-            batch_size = minibatch_size if minibatch else len(self.valset)
-            owner.progress("trial_started", trial=trial_num, total=adjusted, params=raw,
-                           eval_kind="minibatch" if minibatch else "full")
-            score = await self.evaluate(candidate, batch_size, f"trial-{trial_num}")
-            total_eval_calls += batch_size
-            if not minibatch and score > best_score:
-                best_score, best_program = score, candidate.deepcopy()
-            self.score_data.append({"score": score, "program": candidate, "full_eval": batch_size >= len(self.valset)})
-            kind = "mb" if minibatch else "full_eval"
-            self.trial_logs[trial_num].update({
-                f"{kind}_program_path": self.save_program(candidate, trial_num), f"{kind}_score": score,
-                "total_eval_calls_so_far": total_eval_calls, f"{kind}_program": candidate.deepcopy()})
-            logger.info("Trial %d: score %s with %s", trial_num, score, chosen)
-            owner.progress("trial_finished", trial=trial_num, score=score, best_score=best_score, params=raw,
-                           eval_kind="minibatch" if minibatch else "full")
-            param_scores.setdefault(",".join(chosen), []).append((score, candidate, raw))
-            if minibatch and (trial_num % (full_eval_steps + 1) == 0 or trial_num == adjusted - 1):
-                best_score, best_program = await self.full_eval(trial_num, param_scores, fully_evaled, study,
-                                                                best_score, best_program)
-                total_eval_calls += len(self.valset)
-                self.trial_logs[trial_num + 1]["total_eval_calls_so_far"] = total_eval_calls
-            study.tell(trial, score)
+        batch_size = minibatch_size if minibatch else len(self.valset)
+        eval_kind = "minibatch" if minibatch else "full"
+
+        def full_eval_after(trial_num: int) -> bool:
+            return minibatch and (trial_num % (full_eval_steps + 1) == 0 or trial_num == adjusted - 1)
+
+        # While optuna's TPE is in its random startup phase its suggestions do not depend on scores, so
+        # the next trials can be asked and scored ahead (up to max_concurrent_trials), as long as no
+        # full evaluation (which adds a trial and shifts the numbering) falls in between. Outcomes are
+        # still applied one trial at a time, in order, so the study and the result are DSPy's.
+        n_startup = int(getattr(study.sampler, "_n_startup_trials", 10))
+        pending: list[tuple[Any, int, Any, list[str], dict[str, int], asyncio.Task[float]]] = []
+        asked = 0
+
+        def can_ask() -> bool:
+            if asked >= num_trials:
+                return False
+            if not pending:
+                return True
+            completed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                                      optuna.trial.TrialState.PRUNED)))
+            return (len(pending) < max(1, owner.max_concurrent_trials)
+                    and completed + len(pending) < n_startup
+                    and not any(full_eval_after(p[1]) for p in pending))
+
+        try:
+            while asked < num_trials or pending:
+                while can_ask():
+                    trial = study.ask()
+                    trial_num = trial.number + 1
+                    self.trial_logs[trial_num] = {}
+                    candidate = self.program.deepcopy()
+                    chosen, raw = self.select(candidate, trial, trial_num)
+                    owner.progress("trial_started", trial=trial_num, total=adjusted, params=raw, eval_kind=eval_kind)
+                    task = asyncio.ensure_future(self.evaluate(candidate, self.batch(batch_size), f"trial-{trial_num}"))
+                    pending.append((trial, trial_num, candidate, chosen, raw, task))
+                    asked += 1
+                trial, trial_num, candidate, chosen, raw, task = pending.pop(0)
+                score = await task
+                total_eval_calls += batch_size
+                if not minibatch and score > best_score:
+                    best_score, best_program = score, candidate.deepcopy()
+                self.score_data.append({"score": score, "program": candidate,
+                                        "full_eval": batch_size >= len(self.valset)})
+                kind = "mb" if minibatch else "full_eval"
+                self.trial_logs[trial_num].update({
+                    f"{kind}_program_path": self.save_program(candidate, trial_num), f"{kind}_score": score,
+                    "total_eval_calls_so_far": total_eval_calls, f"{kind}_program": candidate.deepcopy()})
+                logger.info("Trial %d: score %s with %s", trial_num, score, chosen)
+                owner.progress("trial_finished", trial=trial_num, score=score, best_score=best_score, params=raw,
+                               eval_kind=eval_kind)
+                param_scores.setdefault(",".join(chosen), []).append((score, candidate, raw))
+                if full_eval_after(trial_num):
+                    best_score, best_program = await self.full_eval(trial_num, param_scores, fully_evaled, study,
+                                                                    best_score, best_program)
+                    total_eval_calls += len(self.valset)
+                    self.trial_logs[trial_num + 1]["total_eval_calls_so_far"] = total_eval_calls
+                study.tell(trial, score)
+        finally:
+            for *_, task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*(p[-1] for p in pending), return_exceptions=True)
 
         if best_program is not None and owner.track_stats:
             best_program.trial_logs = self.trial_logs
@@ -360,7 +406,7 @@ class _Search:
             raise ValueError("No valid program found in param_score_dict")
         key, mean, program, params = pick
         self.owner.progress("trial_started", trial=trial_num + 1, eval_kind="full", params=params, minibatch_mean=mean)
-        score = await self.evaluate(program, len(self.valset), f"full-{trial_num}")
+        score = await self.evaluate(program, self.valset, f"full-{trial_num}")
         self.score_data.append({"score": score, "program": program, "full_eval": True})
         study.add_trial(self.optuna.trial.create_trial(params=params, distributions=self.distributions(), value=score))
         fully_evaled[key] = {"program": program, "score": score}

@@ -16,11 +16,11 @@ OPT = {"metric": exact, "auto": None, "num_candidates": 4, "max_bootstrapped_dem
 COMPILE = {"num_trials": 5, "minibatch_size": 5, "minibatch_full_eval_steps": 2}
 
 
-def _run(module: Any, lm: Any, **overrides: Any) -> Any:
+def _run(module: Any, lm: Any, compile_kwargs: dict[str, Any] | None = None, **overrides: Any) -> Any:
     module.configure(lm=lm)
     data = qa_trainset(module, 30)
     return module.MIPROv2(**{**OPT, **overrides}).compile(module.Predict("question -> answer"), trainset=data[:18],
-                                                          valset=data[18:], **COMPILE)
+                                                          valset=data[18:], **(compile_kwargs or COMPILE))
 
 
 def _logs(program: Any) -> dict[int, Any]:
@@ -35,14 +35,23 @@ def _logs(program: Any) -> dict[int, Any]:
     return out
 
 
+LONG = {"num_trials": 16, "minibatch_size": 4, "minibatch_full_eval_steps": 5}  # lookahead, then TPE proper
+
+
 @pytest.mark.oracle
-@pytest.mark.parametrize("overrides", [{}, {"max_bootstrapped_demos": 0, "max_labeled_demos": 0}])
-def test_same_trials_instructions_and_result_as_dspy(overrides: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("overrides", "compile_kwargs"), [
+    ({}, COMPILE),
+    ({"max_bootstrapped_demos": 0, "max_labeled_demos": 0}, COMPILE),
+    ({"num_candidates": 5}, LONG),
+    ({"num_candidates": 5, "max_concurrent_trials": 8}, LONG),
+])
+def test_same_trials_instructions_and_result_as_dspy(overrides: dict[str, Any], compile_kwargs: dict[str, Any]) -> None:
     import dspy
     from dspy.utils import DummyLM as RealDummyLM
 
-    theirs = _run(dspy, RealDummyLM(mipro_answers(30, WRONG)), **overrides)
-    ours = _run(ash, DummyLM(mipro_answers(30, WRONG)), **overrides)
+    their_overrides = {k: v for k, v in overrides.items() if k != "max_concurrent_trials"}
+    theirs = _run(dspy, RealDummyLM(mipro_answers(30, WRONG)), compile_kwargs, **their_overrides)
+    ours = _run(ash, DummyLM(mipro_answers(30, WRONG)), compile_kwargs, **overrides)
     assert _logs(ours) == _logs(theirs)
     assert ours.dump_state() == theirs.dump_state()
     assert ours.score == theirs.score
