@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
+from typing import Literal
 
 import pydantic
 import pytest
@@ -143,3 +145,44 @@ def test_tools_as_input_values_render_like_dspy() -> None:
     assert ('[[ ## tools ## ]]\n["get_weather, whose description is <desc>Get the weather for a city.</desc>. '
             "It takes arguments {'city': {'type': 'string'}, 'days': {'type': 'integer', 'default': 1}}.\"]"
             ) in lm.history[-1]["messages"][-1]["content"]
+
+
+@pytest.mark.oracle
+def test_tool_calls_output_prompt_and_schema_match_real_dspy() -> None:
+    real = pytest.importorskip("dspy")
+    from dspy.utils.dummies import DummyLM as RealDummyLM
+
+    from dspy_ash.testing.dummy import DummyLM
+
+    reply = {"calls": {"tool_calls": [{"name": "f", "args": {"x": 1}}]}}
+    histories = []
+    for mod, dummy in ((real, RealDummyLM), (dspy, DummyLM)):
+        plan = mod.Signature({"question": (str, mod.InputField()), "calls": (mod.ToolCalls, mod.OutputField())})
+        lm = dummy([reply])
+        with mod.context(lm=lm):
+            pred = mod.Predict(plan)(question="q")
+        assert pred.calls.tool_calls[0].args == {"x": 1}
+        histories.append([m["content"] for m in lm.history[-1]["messages"]])
+    assert histories[0] == histories[1]
+    assert ToolCalls.model_json_schema() == real.ToolCalls.model_json_schema()
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+def varied(a: int | None, b: list[Address], c: Literal["x", "y"] = "x", d: Color = Color.RED,
+           e: dict[str, float] | None = None, f=3) -> str:  # type: ignore[no-untyped-def]
+    """Many shapes.
+
+    Second line."""
+    return ""
+
+
+@pytest.mark.oracle
+def test_tool_schemas_match_real_dspy_for_varied_signatures() -> None:
+    real = pytest.importorskip("dspy")
+    ours, theirs = Tool(varied, arg_desc={"a": "an int"}), real.Tool(varied, arg_desc={"a": "an int"})
+    assert ours.args == theirs.args
+    assert str(ours) == str(theirs)

@@ -180,12 +180,22 @@ class Tool(BaseModel):
         return f"{self.name}{desc} It takes arguments {self.args}."
 
 
+# One call the model asked for: the tool's name and its arguments (and the provider's call id).
+# (Comments, not docstrings, on these two models: a docstring would enter the JSON schema the
+# model is shown, which must stay DSPy's.)
 class ToolCall(BaseModel):
-    """One call the model asked for: the tool's name and its arguments (and the provider's call id)."""
-
     id: str | None = None
     name: str
-    args: dict[str, Any] = pydantic.Field(default_factory=dict)
+    args: dict[str, Any] = pydantic.Field(default_factory=dict, json_schema_extra={"additionalProperties": True})
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        # The provider's call id is ours to keep, not for the model to write; `args` is always expected.
+        schema: dict[str, Any] = handler.resolve_ref_schema(handler(core_schema))
+        schema.get("properties", {}).pop("id", None)
+        schema.get("properties", {}).get("args", {}).pop("default", None)
+        schema["required"] = ["name", "args"]
+        return schema
 
     def format(self) -> dict[str, Any]:
         return {"name": self.name, "args": self.args}
@@ -228,13 +238,20 @@ class ToolCall(BaseModel):
             raise RuntimeError(f"Error executing tool '{self.name}': {exc}") from exc
 
 
+# The output type of native function calling: `{"tool_calls": [{"name": ..., "args": {...}}]}`;
+# `tool_call_results` can carry what running them returned.
 class ToolCalls(BaseModel):
-    """The output type of native function calling: `{"tool_calls": [{"name": ..., "args": {...}}]}`."""
-
     __dspy_type__: ClassVar[bool] = True
     ToolCall: ClassVar[type[ToolCall]] = ToolCall
 
     tool_calls: list[ToolCall]
+    tool_call_results: Any | None = None
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = handler.resolve_ref_schema(handler(core_schema))
+        schema.get("properties", {}).pop("tool_call_results", None)
+        return schema
 
     @classmethod
     def from_dict_list(cls, tool_calls_dicts: list[dict[str, Any]]) -> ToolCalls:
@@ -253,7 +270,10 @@ class ToolCalls(BaseModel):
 
     @pydantic.model_serializer()
     def _serialize(self) -> dict[str, Any]:
-        return self.format()
+        data = self.format()
+        if self.tool_call_results is not None:
+            data["tool_call_results"] = pydantic_core.to_jsonable_python(self.tool_call_results, fallback=str)
+        return data
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -264,8 +284,11 @@ class ToolCalls(BaseModel):
             return {"tool_calls": [_normalize_call(d) for d in data]}
         if isinstance(data, dict):
             if isinstance(data.get("tool_calls"), list):
-                return {"tool_calls": [_normalize_call(d) if isinstance(d, dict) else d
-                                       for d in data["tool_calls"]]}
+                out: dict[str, Any] = {"tool_calls": [_normalize_call(d) if isinstance(d, dict) else d
+                                                      for d in data["tool_calls"]]}
+                if "tool_call_results" in data:
+                    out["tool_call_results"] = data["tool_call_results"]
+                return out
             if "name" in data or "function" in data:
                 return {"tool_calls": [_normalize_call(data)]}
         raise ValueError(f"Received invalid value for `dspy.ToolCalls`: {data}")
