@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "syncify": "dspy_ash.utils.asyncify:syncify",
     # retrieval
     "Embedder": "dspy_ash.retrievers.embedder:Embedder",
+    "Embeddings": "dspy_ash.retrievers.embeddings:Embeddings",
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers

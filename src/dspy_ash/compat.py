@@ -20,6 +20,7 @@ from dspy_ash.errors import UnsupportedFeatureError
 # DSPy 3.4.1's public names that dspy-ash does not provide.
 MISSING_IN_DSPY_ASH = frozenset({
     "Audio", "AvatarOptimizer", "BAMLAdapter", "BetterTogether", "BootstrapFinetune", "Citations", "Code", "CodeAct",
+    "EmbeddingsWithScores",
     "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "ColBERTv2", "Document", "File", "FinalOutput",
     "Flex", "GEPA", "GRPO", "Image", "InferRules", "KNN", "LMCollectionLimitError", "LMInvalidRequestError",
     "LMLockTimeoutError", "LMNotConfiguredError", "LMProviderError", "LMStreamAssemblyError", "LMTransportError",
