@@ -98,3 +98,29 @@ def test_refine_returns_best_after_n_without_advice_on_last() -> None:
     out = dspy.Refine(dspy.Predict("question -> answer"), N=2, reward_fn=length, threshold=0)(question="q")
     assert out.answer == "aa"
     assert lm.replies == []  # no feedback call after the final attempt
+
+
+@pytest.mark.oracle
+def test_refine_prompts_match_real_dspy_except_program_source() -> None:
+    import re
+
+    real = pytest.importorskip("dspy")
+    from dspy.clients.base_lm import GLOBAL_HISTORY as REAL_HISTORY
+    from dspy.utils.dummies import DummyLM as RealDummyLM
+
+    from dspy_ash.lm.history import GLOBAL_HISTORY
+
+    def program_source_masked(text: str) -> str:
+        # `inspect.getsource` of each package's own ChainOfThought class differs by design
+        return re.sub(r"(\[\[ ## program_code ## \]\]\n).*?(\n\n\[\[ ## modules_defn)", r"\1X\2", text, flags=re.S)
+
+    replies = [{"reasoning": "r", "answer": "The city of Brussels"},
+               {"discussion": "d", "advice": {"predict": "one word"}}, {"reasoning": "r", "answer": "Brussels"}]
+    transcripts = []
+    for mod, dummy, history in ((real, RealDummyLM, REAL_HISTORY), (dspy, DummyLM, GLOBAL_HISTORY)):
+        with mod.context(lm=dummy([dict(r) for r in replies])):
+            out = mod.Refine(mod.ChainOfThought("question -> answer"), N=3, reward_fn=one_word,
+                             threshold=1.0)(question="capital?")
+        assert out.answer == "Brussels"
+        transcripts.append([[program_source_masked(m["content"]) for m in h["messages"]] for h in history[-3:]])
+    assert transcripts[0] == transcripts[1]
