@@ -145,23 +145,33 @@ class MIPROv2(Teleprompter):
                                                "MIPROv2", fp)
         try:
 
-            self.progress("step", step="bootstrap")
-            with settings.context(lm=self.task_model):
-                demo_candidates: Any = await create_n_fewshot_demo_sets(
-                    program, n_fewshot, trainset,
-                    max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_labeled,
-                    max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_boot,
-                    metric=self.metric, teacher_settings=self.teacher_settings, session=session, max_errors=max_errors,
-                    metric_threshold=self.metric_threshold, teacher=teacher, rng=rng, num_threads=self.num_threads)
-
-            self.progress("step", step="propose")
+            # optuna takes a few hundred ms to import, and the dataset summary needs only the trainset:
+            # both run while the demo sets are bootstrapped (the prompts are the same as DSPy's).
+            optuna_ready = asyncio.ensure_future(asyncio.to_thread(import_optuna, "MIPROv2"))
+            optuna_ready.add_done_callback(_consume_exception)
             proposer = GroundedProposer(
                 prompt_model=self.prompt_model, program=program, trainset=trainset,
                 view_data_batch_size=view_data_batch_size, program_aware=program_aware_proposer,
                 use_dataset_summary=data_aware_proposer, use_task_demos=fewshot_aware_proposer,
                 num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT, use_tip=tip_aware_proposer,
                 set_tip_randomly=tip_aware_proposer, rng=rng, init_temperature=self.init_temperature)
-            await proposer.prepare(session)
+            summary = asyncio.ensure_future(proposer.prepare(session))
+            try:
+                self.progress("step", step="bootstrap")
+                with settings.context(lm=self.task_model):
+                    demo_candidates: Any = await create_n_fewshot_demo_sets(
+                        program, n_fewshot, trainset,
+                        max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_labeled,
+                        max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_boot,
+                        metric=self.metric, teacher_settings=self.teacher_settings, session=session,
+                        max_errors=max_errors, metric_threshold=self.metric_threshold, teacher=teacher, rng=rng,
+                        num_threads=self.num_threads)
+                self.progress("step", step="propose")
+                await summary
+            finally:
+                if not summary.done():
+                    summary.cancel()
+                    await asyncio.gather(summary, return_exceptions=True)
             instructions = await proposer.propose_instructions_for_program(program, demo_candidates, n_instruct, session)
             for i, predictor in enumerate(program.predictors()):
                 instructions[i][0] = predictor.signature.instructions
@@ -170,6 +180,7 @@ class MIPROv2(Teleprompter):
             if zeroshot:
                 demo_candidates = None
 
+            await optuna_ready
             self.progress("step", step="search")
             with settings.context(lm=self.task_model):
                 search = _Search(self, program, instructions, demo_candidates, valset, session, rng, max_errors)
@@ -207,6 +218,12 @@ class MIPROv2(Teleprompter):
                 self.teacher_settings, self.init_temperature, self.max_errors, self.metric_threshold,
                 self.task_model.dump_state() if hasattr(self.task_model, "dump_state") else repr(self.task_model),
                 self.prompt_model.dump_state() if hasattr(self.prompt_model, "dump_state") else repr(self.prompt_model)]
+
+
+def _consume_exception(future: asyncio.Future[Any]) -> None:
+    """Mark a background future's failure as seen (it is re-raised where it is awaited, if it is)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _num_trials(program: Any, zeroshot: bool, num_candidates: int) -> int:
