@@ -49,6 +49,14 @@ def copro(lm: Any, checkpoint: Any, threads: int) -> Any:
         ash.Predict("question -> answer"), trainset=qa_trainset(ash, 12), eval_kwargs={"num_threads": threads})
 
 
+def optuna(lm: Any, checkpoint: Any, threads: int) -> Any:
+    ash.configure(lm=lm)
+    data = qa_trainset(ash, 30)
+    return ash.BootstrapFewShotWithOptuna(metric=exact, num_candidate_programs=5, max_labeled_demos=2, seed=1,
+                                          num_threads=threads, checkpoint=checkpoint).compile(
+        ash.Predict("question -> answer"), max_demos=4, trainset=data[:18], valset=data[18:])
+
+
 def copro_answers() -> dict[str, Any]:
     return {
         "[[ ## attempted_instructions ## ]]": {"proposed_instruction": "Answer better.",
@@ -64,6 +72,7 @@ RUNS: dict[str, tuple[Callable[[Any, Any, int], Any], Callable[[], dict[str, Any
     "random_search": (random_search, lambda: qa_answers(30, WRONG)),
     "mipro": (mipro, lambda: mipro_answers(30, WRONG)),
     "copro": (copro, copro_answers),
+    "optuna": (optuna, lambda: qa_answers(30, WRONG)),
 }
 
 

@@ -153,3 +153,16 @@ def test_progress_events_and_usage() -> None:
     ends = [e for e in seen if e.kind == "evaluate" and e.phase == "end"]
     assert ends and ends[0].outputs is result
     assert result.usage == {} or isinstance(result.usage, dict)
+
+
+def test_progress_bar_degrades_without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from dspy_ash.evaluate import progress
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rich" else real(name, *a))
+    assert isinstance(progress.make_progress(True, 3), progress.NullProgress)
+    ash.configure(lm=DummyLM(answers(3, set())))
+    assert Evaluate(devset=devset(3), metric=answer_exact_match, display_progress=True)(
+        ash.Predict("question -> answer")).score == 100.0
