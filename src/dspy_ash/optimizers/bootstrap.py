@@ -212,11 +212,16 @@ class BootstrapFewShot(Teleprompter):
         return result
 
     async def _run_round(self, teacher: Any, example: Any, round_idx: int) -> dict[str, list[dict[str, Any]]] | None:
-        """One teacher run on a private copy (demos without this example); its demos if it succeeded."""
-        program = teacher.deepcopy()
+        """One teacher run with this example left out of the teacher's demos; its demos if it succeeded.
+
+        DSPy edits the shared teacher's demos and restores them. Runs here are concurrent, so a run whose
+        example is among the demos gets a private copy; the others share the teacher unchanged."""
+        program = teacher
+        if any(example in predictor.demos for _, predictor in teacher.named_predictors()):
+            program = teacher.deepcopy()
+            for _, predictor in program.named_predictors():
+                predictor.demos = [x for x in predictor.demos if x != example]
         predictor_names = {id(p): name for name, p in program.named_predictors()}
-        for _, predictor in program.named_predictors():
-            predictor.demos = [x for x in predictor.demos if x != example]
         with settings.context(trace=[], **self.teacher_settings):
             if round_idx > 0:
                 lm = settings.lm.copy(rollout_id=round_idx, temperature=1.0)
