@@ -30,7 +30,7 @@ class LoggedLM(BaseLM):
         self.log = open(calls_file, "a", buffering=1)  # noqa: SIM115 - line-buffered for the whole run
 
     async def request(self, req: LMRequest) -> LMResponse:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.02)
         response = await self.inner.request(req)
         self.log.write("call\n")
         return response

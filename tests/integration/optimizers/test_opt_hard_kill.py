@@ -45,5 +45,7 @@ def test_sigkill_and_resume(name: str, tmp_path: Path) -> None:
 
     assert run_job(name, tmp_path / "ckpt", calls) == expected
     repeated = count(calls) - total
-    # up to 4 candidates x 4 examples in flight, plus the results finished during the last write
-    assert 0 <= repeated <= 32 < total // 2
+    # Repeated: the calls in flight at the kill (up to 4 candidates x 4 examples) plus the results that
+    # finished after the last completed write (writes pause ~4x their own duration between them).
+    assert 0 <= repeated <= 48, (repeated, before, total)
+    assert repeated < total // 2
