@@ -6,13 +6,14 @@ instructions move between the two. The loop is native async; the sync call drive
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Callable
 from typing import Any, Literal
 
 from dspy_ash.adapters.chat import ChatAdapter
-from dspy_ash.adapters.types.tool import Tool
+from dspy_ash.adapters.types.tool import Tool, ToolCalls
 from dspy_ash.errors import ContextWindowExceededError
 from dspy_ash.modules.chain_of_thought import ChainOfThought
 from dspy_ash.modules.predict import Predict
@@ -90,9 +91,12 @@ class ReAct(Module):
     async def aforward(self, **input_args: Any) -> Prediction:
         trajectory: dict[str, Any] = {}
         max_iters = input_args.pop("max_iters", self.max_iters)
+        native = self._uses_native_function_calling()
+        step_args = {**input_args, "available_tools": list(self.tools.values()),
+                     "signature": self._native_signature()} if native else input_args
         for idx in range(max_iters):
             try:
-                pred = await self._call_truncating(self.react, trajectory, input_args)
+                pred = await self._call_truncating(self.react, trajectory, step_args)
             except ContextWindowExceededError as err:
                 logger.warning("Ending the trajectory: %s", format_error_for_lm(err, traceback_frames=5))
                 break
@@ -100,6 +104,10 @@ class ReAct(Module):
                 logger.warning("Ending the trajectory: Agent failed to select a valid tool: %s",
                                format_error_for_lm(err, traceback_frames=5))
                 break
+            if native:
+                if await self._native_step(idx, pred, trajectory):
+                    break
+                continue
             trajectory[f"thought_{idx}"] = pred.next_thought
             trajectory[f"tool_name_{idx}"] = pred.next_tool_name
             trajectory[f"tool_args_{idx}"] = pred.next_tool_args
@@ -109,10 +117,44 @@ class ReAct(Module):
         extract = await self._call_truncating(self.extract, trajectory, input_args)
         return Prediction(trajectory=trajectory, **extract)
 
+    # -- native function calling (opt-in) ------------------------------------------------------------
+    # DSPy's ReAct asks for one tool per step in text fields, and that stays the default. When the
+    # configured adapter uses native function calling and the LM supports it, the same instructions
+    # go out with the tools as provider functions instead of the two tool fields; the model may then
+    # call several tools in one turn, and they run concurrently. A step keeps its four trajectory
+    # keys (names, args and observations become lists when there are several calls), so truncation
+    # and the extract step work unchanged.
+    def _uses_native_function_calling(self) -> bool:
+        adapter = settings.adapter
+        lm = self.react.lm or settings.lm
+        return bool(getattr(adapter, "use_native_function_calling", False)
+                    and getattr(lm, "supports_function_calling", False))
+
+    def _native_signature(self) -> Any:
+        return (self.react.signature.delete("next_tool_name").delete("next_tool_args")
+                .append("available_tools", InputField(), type_=list[Tool])
+                .append("next_tool_calls", OutputField(), type_=ToolCalls))
+
+    async def _native_step(self, idx: int, pred: Any, trajectory: dict[str, Any]) -> bool:
+        """Run the step's tool calls together; True when the model finished (or called no tool)."""
+        calls = list(pred.next_tool_calls.tool_calls) if pred.next_tool_calls else []
+        names = [c.name for c in calls] or ["finish"]
+        args = [c.args for c in calls] or [{}]
+        observations = await asyncio.gather(*(self._observe(n, a) for n, a in zip(names, args, strict=True)))
+        one = len(names) == 1
+        trajectory[f"thought_{idx}"] = pred.next_thought or ""
+        trajectory[f"tool_name_{idx}"] = names[0] if one else names
+        trajectory[f"tool_args_{idx}"] = args[0] if one else args
+        trajectory[f"observation_{idx}"] = observations[0] if one else list(observations)
+        return "finish" in names
+
     async def _observe(self, name: str, args: Any) -> Any:
         """The tool's result, or its failure in words: the model should see the error and recover."""
         try:
-            return await self.tools[name].acall(**(args or {}))
+            tool = self.tools.get(name)
+            if tool is None:  # only reachable with native calls: text mode's Literal rejects unknown names
+                raise ValueError(f"There is no tool named {name!r}; the tools are {', '.join(map(str, self.tools))}.")
+            return await tool.acall(**(args or {}))
         except Exception as err:
             return f"Execution error in {name}: {format_error_for_lm(err, traceback_frames=5)}"
 

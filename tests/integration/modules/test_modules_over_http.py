@@ -213,3 +213,42 @@ async def test_provider_fault_surfaces_from_modules(server: FakeOpenAIServer, ma
     server.fail_next(Fault.unauthorized())
     with dspy.context(lm=make_lm()), pytest.raises(dspy.LMAuthError):
         await dspy.ChainOfThought("question -> answer").acall(question="q")
+
+
+async def test_react_with_native_function_calling_runs_a_turns_calls_concurrently(
+        server: FakeOpenAIServer, make_lm: Callable[..., LM]) -> None:
+    async def slow_lookup(city: str) -> str:
+        """Population lookup."""
+        await asyncio.sleep(0.4)
+        return f"{city}: 2 million"
+
+    def call(i: int, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+
+    server.script.extend([
+        Reply(text="[[ ## next_thought ## ]]\nlook up all three\n\n[[ ## completed ## ]]",
+              tool_calls=[call(i, "slow_lookup", {"city": c}) for i, c in enumerate(["Oslo", "Rome", "Lima"])]),
+        Reply(text=None, tool_calls=[call(3, "nope", {}), call(4, "finish", {})]),
+        fields(reasoning="r", answer="all about 2 million"),
+    ])
+    lm = make_lm()
+    lm.supports_function_calling = True  # as the provider declares it (see the native tool calls test)
+    react = dspy.ReAct("question -> answer", tools=[slow_lookup])
+    started = time.perf_counter()
+    with dspy.context(lm=lm, adapter=dspy.ChatAdapter(use_native_function_calling=True)):
+        out = await react.acall(question="populations?")
+    assert time.perf_counter() - started < 1.0  # three 0.4 s tools in one turn ran together
+    assert out.answer == "all about 2 million"
+    assert out.trajectory["tool_name_0"] == ["slow_lookup"] * 3
+    assert out.trajectory["observation_0"] == ["Oslo: 2 million", "Rome: 2 million", "Lima: 2 million"]
+    assert out.trajectory["thought_0"] == "look up all three"
+    assert out.trajectory["observation_1"][0].startswith("Execution error in nope:")
+    first = server.requests[0].body
+    assert [t["function"]["name"] for t in first["tools"]] == ["slow_lookup", "finish"]
+    system = first["messages"][0]["content"]
+    assert "next_tool_name" not in system.split("In adhering to this structure")[0]
+    assert "(1) slow_lookup, whose description is <desc>Population lookup.</desc>" in system
+    extract_prompt = server.requests[2].body["messages"][-1]["content"]
+    # lists in the trajectory's text fields render as DSPy renders any list given to a str field
+    assert "[[ ## tool_name_0 ## ]]\n[1] «slow_lookup»\n[2] «slow_lookup»\n[3] «slow_lookup»" in extract_prompt
+    assert "tools" not in server.requests[2].body
