@@ -220,3 +220,13 @@ async def test_aforward_awaits_async_tools_and_keeps_the_loop_free() -> None:
 def test_saved_state_keys_match_dspy() -> None:
     react = dspy.ReAct("question -> answer", tools=[get_weather])
     assert set(react.dump_state()) == {"react", "extract.predict"}
+
+
+def test_native_function_calling_needs_lm_support_else_dspy_protocol() -> None:
+    lm = _weather_lm()
+    assert not lm.supports_function_calling
+    with dspy.context(lm=lm, adapter=dspy.ChatAdapter(use_native_function_calling=True)):
+        out = dspy.ReAct("question -> answer", tools=[get_weather])(question="Weather in Paris?")
+    assert out.trajectory["tool_name_0"] == "get_weather"
+    assert "tools" not in lm.history[0]["kwargs"]
+    assert "next_tool_name" in lm.history[0]["messages"][0]["content"]
