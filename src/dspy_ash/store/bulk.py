@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Table, Uuid
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dspy_ash.store._types import UTCDateTime
+from dspy_ash.store.jsonable import EncodedJSON
 from dspy_ash.store.models import Base
 
 Adapter = Callable[[Any], Any]
@@ -31,7 +32,9 @@ _encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _json(value: Any) -> Any:
-    return None if value is None else _encode(value)
+    if value is None:
+        return None
+    return value.text if type(value) is EncodedJSON else _encode(value)
 
 
 def _sqlite_uuid(value: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -53,3 +55,37 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+class EncodedJSON:
+    """JSON text made ahead of the insert (the recorder encodes in one pass; store.bulk passes it through)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _default(value: Any) -> Any:
+    return to_jsonable(value)  # only called for what json cannot encode itself: Predictions, UUIDs, ...
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_default).encode
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinities are not JSON (PostgreSQL refuses them)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def encode(value: Any) -> EncodedJSON:
+    """JSON text of any value in one C-accelerated pass; odd values (NaN, cycles, odd keys) take the slow road."""
+    try:
+        return EncodedJSON(_encode(value))
+    except (ValueError, TypeError, RecursionError):
+        return EncodedJSON(_encode(_finite(to_jsonable(value))))

@@ -33,7 +33,7 @@ from typing import Any
 from dspy_ash.events import Event
 from dspy_ash.store.bulk import BulkInsert
 from dspy_ash.store.db import Database
-from dspy_ash.store.jsonable import redact, to_jsonable
+from dspy_ash.store.jsonable import encode, redact, to_jsonable
 from dspy_ash.store.models import LMRequestLog, Trace, TraceSpan
 from dspy_ash.store.repos import traces as traces_repo
 
@@ -83,7 +83,6 @@ class Retention:
 
 @dataclass(slots=True)
 class _OpenTrace:
-    id: uuid.UUID
     root_call_id: str
     context: TraceContext
     inputs: dict[str, Any] = field(default_factory=dict)  # call_id -> start inputs
@@ -148,7 +147,7 @@ class TraceRecorder:
                 # start (the recorder joined mid-call) leaves the call unrecorded.
                 top_level = event.parent_id is None or (parent is not None and parent[1] in _CONTAINER_KINDS)
                 if top_level:
-                    trace = _OpenTrace(uuid.uuid4(), event.call_id, _context.get())
+                    trace = _OpenTrace(event.call_id, _context.get())
             if trace is not None and event.kind in RECORDED_KINDS:
                 trace.inputs[event.call_id] = event.inputs
             self._calls[event.call_id] = (trace, event.kind)
@@ -243,7 +242,7 @@ class TraceRecorder:
             try:
                 rows = _rows_for(trace, root_end, self.tenant_id)
             except Exception:  # one odd value must not lose the batch
-                logger.exception("could not convert trace %s", trace.id)
+                logger.exception("could not convert trace %s", trace.root_call_id)
                 self.stats.write_errors += 1
                 continue
             trace_rows.append(rows[0])
@@ -304,6 +303,7 @@ def _rows_for(
     trace: _OpenTrace, root_end: Event, default_tenant: uuid.UUID
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     tenant_id = trace.context.tenant_id or default_tenant
+    trace_id = uuid.uuid4()  # random, not the call id: two recorders on one database must not collide
     now = datetime.now(UTC)
     spans: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []
@@ -314,14 +314,14 @@ def _rows_for(
         row: dict[str, Any] = {
             "id": uuid.uuid4(),
             "tenant_id": tenant_id,
-            "trace_id": trace.id,
+            "trace_id": trace_id,
             "call_id": event.call_id,
             "parent_call_id": event.parent_id,
             "kind": event.kind,
             "name": event.name[:500],
             "started_at": _when(event.started_at),
             "duration": event.duration or 0.0,
-            "outputs": to_jsonable(event.outputs),
+            "outputs": encode(event.outputs),
             "error": _error_text(event.error),
             "created_at": now,
             "updated_at": now,
@@ -342,8 +342,10 @@ def _rows_for(
             first = outputs[0] if outputs else None
             row.update(
                 # request kwargs can hold an api_key: redact before anything is stored
-                inputs=redact(to_jsonable({k: v for k, v in (inputs or {}).items() if k != "messages"})),
-                prompt=redact(to_jsonable(messages)),
+                inputs=encode(
+                    redact(to_jsonable({k: v for k, v in (inputs or {}).items() if k != "messages"}))
+                ),
+                prompt=encode(redact(messages)),
                 reply=_reply_text(first),
                 model=str(extra.get("model") or event.name)[:200],
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
@@ -364,7 +366,7 @@ def _rows_for(
                     "provider": provider if "/" in event.name else "unknown",
                     "model": event.name[:200],
                     "program_id": trace.context.program_id,
-                    "trace_id": trace.id,
+                    "trace_id": trace_id,
                     "call_id": event.call_id,
                     "latency": row["latency"] or 0.0,
                     "prompt_tokens": row["prompt_tokens"],
@@ -378,11 +380,11 @@ def _rows_for(
                 }
             )
         else:
-            row["inputs"] = redact(to_jsonable(inputs))
+            row["inputs"] = encode(redact(inputs))
         spans.append(row)
     root_inputs = trace.inputs.get(trace.root_call_id)
     trace_row = {
-        "id": trace.id,
+        "id": trace_id,
         "tenant_id": tenant_id,
         "program_id": trace.context.program_id,
         "version_id": trace.context.version_id,
@@ -391,8 +393,8 @@ def _rows_for(
         "status": "error" if root_end.error is not None else "ok",
         "started_at": _when(root_end.started_at),
         "duration": root_end.duration or 0.0,
-        "inputs": redact(to_jsonable(root_inputs)),
-        "outputs": to_jsonable(root_end.outputs),
+        "inputs": encode(redact(root_inputs)),
+        "outputs": encode(root_end.outputs),
         "error": _error_text(root_end.error),
         "span_count": len(spans),
         "total_tokens": total_tokens,

@@ -106,3 +106,22 @@ def program_state(
         "qa.predict": predictor_state(instructions, demos),
         "metadata": {"dependency_versions": {"python": python, "dspy": "3.4.1", "cloudpickle": "3.1"}},
     }
+
+
+def qa_program_class() -> type:
+    """A code program for `source="store_helpers:QA"` (this module is importable in the store tests)."""
+    import dspy_ash
+
+    class QA(dspy_ash.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rewrite = dspy_ash.Predict("question -> query")
+            self.qa = dspy_ash.ChainOfThought("question -> answer")
+
+        async def aforward(self, question: str) -> Any:
+            return await self.qa.acall(question=question)
+
+    return QA
+
+
+QA = qa_program_class()

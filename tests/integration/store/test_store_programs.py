@@ -203,3 +203,21 @@ async def test_version_links_must_be_in_the_same_tenant(
             await repos.versions.create_version(
                 s, tenant_id=tenant, actor="t", program_id=theirs, state=program_state()
             )
+
+
+async def test_stored_programs_instantiate_with_a_versions_state(db: Database, tenant: uuid.UUID) -> None:
+    """A code program imports its class; a stored version's state (DSPy's shape) loads into it."""
+    demo = {"question": "Capital of Italy?", "answer": "Rome"}
+    async with db.transaction() as s:
+        code = await repos.programs.create_program(
+            s, tenant_id=tenant, actor="t", name="qa", source="store_helpers:QA"
+        )
+        decl = await repos.programs.create_program(s, tenant_id=tenant, actor="t", name="cot", spec=SPEC)
+        version = await repos.versions.create_version(
+            s, tenant_id=tenant, actor="t", program_id=code.id, state=program_state("Answer tersely.", [demo])
+        )
+    module = repos.programs.instantiate(code, state=version.state)
+    assert module.qa.predict.demos == [demo]
+    assert module.qa.predict.signature.instructions == "Answer tersely."
+    built = repos.programs.instantiate(decl)
+    assert [name for name, _ in built.named_predictors()] == ["answer.predict"]

@@ -213,3 +213,17 @@ def test_sync_calls_are_recorded_too(database_url: str, tenant: uuid.UUID, recor
         TwoStep()(question="sync")
     assert recorder.flush()
     assert recorder.stats.traces_written == 1 and recorder.stats.spans_written == 6
+
+
+async def test_values_json_cannot_hold_are_recorded_not_dropped(
+    db: Database, tenant: uuid.UUID, recorder: TraceRecorder
+) -> None:
+    """NaN is not JSON and PostgreSQL refuses it: it is stored as null instead of losing the batch."""
+    with dspy_ash.context(callbacks=[recorder]), events.observe("module", "Scorer", None, {"x": 1}) as scope:
+        assert scope is not None
+        scope.end({"score": float("nan"), "ok": 1.0})
+    assert await recorder.aflush()
+    async with db.transaction() as s:
+        (trace,) = await repos.traces.list_traces(s, tenant_id=tenant)
+    assert trace.outputs == {"score": None, "ok": 1.0} and trace.inputs == {"x": 1}
+    assert recorder.stats.write_errors == 0

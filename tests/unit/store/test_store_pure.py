@@ -133,3 +133,22 @@ def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: obje
     monkeypatch.setenv("DSPY_ASH_DATABASE_URL", "postgresql://u:pw@db/ash")
     assert resolve_url() == "postgresql+psycopg://u:pw@db/ash"
     assert resolve_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_encode_makes_strict_json_of_anything() -> None:
+    import json
+
+    from dspy_ash.store.jsonable import encode
+
+    looped: list[object] = []
+    looped.append(looped)
+    value = {"pred": Prediction(answer="Paris"), "score": float("nan"), "inf": [float("inf")], 1: "int key"}
+    assert json.loads(encode(value).text) == {
+        "pred": {"answer": "Paris"},
+        "score": None,
+        "inf": [None],
+        "1": "int key",
+    }
+    assert json.loads(encode({"ünï": "✓"}).text) == {"ünï": "✓"}
+    assert json.loads(encode(looped).text)[0][0][0]  # a cycle becomes a bounded nesting, not an error
+    assert encode({(1, 2): "tuple key"}).text == '{"(1, 2)": "tuple key"}'

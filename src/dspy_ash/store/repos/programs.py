@@ -106,17 +106,24 @@ async def delete_program(
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="delete", row=program, before=before)
 
 
-def instantiate(program: Program) -> Any:
-    """A fresh engine module for a stored program. Code programs import their class (deployed code, never
-    a stored string); declarative programs are built from their spec."""
+def instantiate(program: Program, *, state: dict[str, Any] | None = None) -> Any:
+    """A fresh engine module for a stored program, optionally loaded with a version's saved state.
+
+    Code programs import their class (deployed code, never a stored string); declarative programs
+    are built from their spec.
+    """
     if program.kind == "declarative":
         from dspy_ash.store.build import build_program
 
         assert program.spec is not None
-        return build_program(program.spec)
-    assert program.source is not None
-    module_name, _, qualname = program.source.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target()
+        module = build_program(program.spec)
+    else:
+        assert program.source is not None
+        module_name, _, qualname = program.source.partition(":")
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        module = target()
+    if state is not None:
+        module.load_state(state)
+    return module
