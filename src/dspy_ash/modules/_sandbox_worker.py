@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import sys
+from typing import Any
 
 CONFIG = json.loads(sys.argv[1])
 _PROTOCOL_OUT = sys.stdout.buffer  # the reply channel; user code gets its own stdout buffer
@@ -75,7 +76,7 @@ _ALLOWED_IMPORTS = frozenset(CONFIG["allowed_imports"])
 _DIR_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob"})
 
 
-def _audit(event, args, _denied=_DENIED_EVENTS, _prefixes=_DENIED_PREFIXES, _roots=_READ_ROOTS,
+def _audit(event: str, args: tuple[Any, ...], _denied=_DENIED_EVENTS, _prefixes=_DENIED_PREFIXES, _roots=_READ_ROOTS,
            _imports=_ALLOWED_IMPORTS, _dirs=_DIR_EVENTS, _str=str, _bytes=bytes, _int=int,
            _isinstance=isinstance, _error=PermissionError, _tuple=tuple):
     # Everything this hook uses is bound as a default argument: user code can rebind module globals
@@ -91,8 +92,8 @@ def _audit(event, args, _denied=_DENIED_EVENTS, _prefixes=_DENIED_PREFIXES, _roo
             return  # reading the standard library (imports, tracebacks) is harmless
         raise _error(f"sandbox: opening files is not allowed ({path!r})")
     if event in _dirs:
-        path = args[0] if args else None
-        if _isinstance(path, _str) and path.startswith(_roots) and "/.." not in path:
+        where: Any = args[0] if args else None
+        if _isinstance(where, _str) and where.startswith(_roots) and "/.." not in where:
             return
         raise _error("sandbox: listing directories is not allowed")
     if event == "import":
@@ -111,7 +112,7 @@ class _Final(BaseException):
     """SUBMIT's control flow: unwinds user code like StopIteration, past `except Exception`."""
 
 
-_OUTPUT_NAMES = tuple(CONFIG.get("output_names") or ())
+_OUTPUT_NAMES: tuple[str, ...] = tuple(CONFIG.get("output_names") or ())
 
 
 def SUBMIT(*args, **kwargs):
