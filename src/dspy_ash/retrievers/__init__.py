@@ -12,6 +12,7 @@ _EXPORTS = {
     "Document": "dspy_ash.retrievers.base",
     "Embedder": "dspy_ash.retrievers.embedder",
     "Embeddings": "dspy_ash.retrievers.embeddings",
+    "EmbeddingsWithScores": "dspy_ash.retrievers.embeddings",
     "NumpyVectorStore": "dspy_ash.retrievers.vector_store",
     "Passage": "dspy_ash.retrievers.base",
     "Retriever": "dspy_ash.retrievers.base",

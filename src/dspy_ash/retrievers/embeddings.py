@@ -41,3 +41,7 @@ class Embeddings:
 
     async def acall(self, query: str) -> Prediction:
         return await self.aforward(query)
+
+
+class EmbeddingsWithScores(Embeddings):
+    """DSPy's variant that adds `scores`; `Embeddings` here always returns them, so this is the same."""

@@ -61,6 +61,7 @@ def test_embeddings_has_dspy_call_shape() -> None:
     search = Embeddings(corpus=["a cat", "a dog", "python code"], embedder=bag_of_words, k=2)
     out = search("dog")
     assert out.passages[0] == "a dog" and out.indices[0] == 1 and len(out.indices) == 2
+    assert out.scores[0] > out.scores[1]
 
 
 def test_sentence_transformers_missing_is_a_clear_error() -> None:
