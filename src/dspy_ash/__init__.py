@@ -78,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     # retrieval
     "Embedder": "dspy_ash.retrievers.embedder:Embedder",
     "Embeddings": "dspy_ash.retrievers.embeddings:Embeddings",
+    "EmbeddingsWithScores": "dspy_ash.retrievers.embeddings:EmbeddingsWithScores",
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers

@@ -97,6 +97,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
+        loop = None
+    if loop is None:  # outside the except block, so errors raised by `coro` carry no stray context
         return _drive(_thread_loop(), coro)
     if isinstance(loop, asyncio.BaseEventLoop) and hasattr(loop, "_run_once"):
         return _run_reentrant(loop, coro)

@@ -20,7 +20,7 @@ from dspy_ash.errors import UnsupportedFeatureError
 # DSPy 3.4.1's public names that dspy-ash does not provide.
 MISSING_IN_DSPY_ASH = frozenset({
     "Audio", "AvatarOptimizer", "BAMLAdapter", "BetterTogether", "BootstrapFinetune", "Citations", "Code", "CodeAct",
-    "EmbeddingsWithScores",
+
     "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "ColBERTv2", "Document", "File", "FinalOutput",
     "Flex", "GEPA", "GRPO", "Image", "InferRules", "KNN", "LMCollectionLimitError", "LMInvalidRequestError",
     "LMLockTimeoutError", "LMNotConfiguredError", "LMProviderError", "LMStreamAssemblyError", "LMTransportError",
@@ -32,7 +32,10 @@ MISSING_IN_DSPY_ASH = frozenset({
 })
 
 # DSPy submodules whose dspy-ash counterpart lives under another name.
-_RENAMED = {"dspy.clients": "dspy_ash.lm", "dspy.clients.lm": "dspy_ash.lm.lm", "dspy.clients.base_lm": "dspy_ash.lm.base"}
+_RENAMED = {"dspy.clients": "dspy_ash.lm", "dspy.clients.lm": "dspy_ash.lm.lm", "dspy.clients.base_lm": "dspy_ash.lm.base",
+            "dspy.streaming": "dspy_ash.modules.streaming"}
+_SUBMODULES = {"adapters", "evaluate", "predict", "primitives", "retrievers", "signatures", "streaming", "teleprompt",
+               "utils", "clients"}
 
 
 class MissingFeatureError(UnsupportedFeatureError, AttributeError):
@@ -46,6 +49,8 @@ class _DSPyFacade(types.ModuleType):
         try:
             return getattr(dspy_ash, name)
         except AttributeError:
+            if name in _SUBMODULES:  # `dspy.retrievers.X` works in DSPy without importing the submodule first
+                return importlib.import_module(_RENAMED.get(f"dspy.{name}", f"dspy_ash.{name}"))
             if name in MISSING_IN_DSPY_ASH:
                 raise MissingFeatureError(
                     f"dspy.{name} is part of DSPy but not of dspy-ash; this program uses it through "

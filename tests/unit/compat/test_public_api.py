@@ -68,3 +68,23 @@ def test_unmodified_dspy_script_runs_via_dspy_ash_run(tmp_path):
     assert "ANSWER Paris" in out.stdout
     assert "MODULE dspy_ash" in out.stdout
     assert "MISSING dspy.GEPA is part of DSPy but not of dspy-ash" in out.stdout
+
+
+def test_dspy_submodules_are_attributes_under_install_as_dspy(tmp_path):
+    script = tmp_path / "sub.py"
+    script.write_text("import dspy\nprint(dspy.retrievers.Embeddings.__module__, dspy.streaming.streamify.__name__)\n")
+    out = subprocess.run([sys.executable, "-m", "dspy_ash.run", str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["dspy_ash.retrievers.embeddings", "streamify"]
+
+
+def test_errors_from_the_sync_api_carry_no_event_loop_noise():
+    import dspy_ash as dspy
+
+    try:
+        dspy.Predict("a -> b")(a="x")
+    except ValueError as exc:
+        assert exc.__context__ is None or "event loop" not in str(exc.__context__)
+    else:
+        raise AssertionError("expected a missing-LM error")
