@@ -21,6 +21,7 @@ from dspy_ash.errors import LMConfigurationError, UnsupportedFeatureError
 from dspy_ash.lm.base import LM_CLASS_STATE_KEY, BaseLM
 from dspy_ash.lm.cache import CachedLM
 from dspy_ash.lm.pricing import Price, PriceLike, as_price, cost_of
+from dspy_ash.lm.providers.base import HTTPProviderLM
 from dspy_ash.lm.rate_limit import RateLimitedLM
 from dspy_ash.lm.registry import build_client, resolve
 from dspy_ash.lm.retry import Backoff, RetryingLM
@@ -111,6 +112,10 @@ class LM(BaseLM):
         # the key now lives only in the client's Endpoint (as a Secret); drop the plain copy
         self.api_key = None
         self._client = client
+        # what the adapters may ask of this LM is what its wire format supports
+        self.supported_params = client.supported_params
+        self.supports_function_calling = client.supports_function_calling
+        self.supports_response_schema = client.supports_response_schema
         inner: BaseLM = client
         if self.max_concurrency or self.rpm or self.tpm:
             inner = RateLimitedLM(inner, max_concurrency=self.max_concurrency, rpm=self.rpm, tpm=self.tpm)
@@ -118,13 +123,17 @@ class LM(BaseLM):
         self._stack: BaseLM = CachedLM(retrying, api_base=client.endpoint.api_base)
 
     @property
-    def client(self) -> BaseLM:
+    def client(self) -> HTTPProviderLM:
         """The provider client at the bottom of the stack."""
         return self._client
 
     @property
     def stack(self) -> BaseLM:
         return self._stack
+
+    @property
+    def supports_reasoning(self) -> bool:
+        return is_reasoning_model(self.model)
 
     def build_request(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
                       **kwargs: Any) -> LMRequest:

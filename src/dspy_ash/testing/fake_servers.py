@@ -30,7 +30,8 @@ from typing import Any, Literal
 from aiohttp import web
 
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]")
-_INPUT = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n*\Z)", re.DOTALL)
+_INPUT = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n|\n*\Z)", re.DOTALL)
+_JSON_FIELDS = re.compile(r"following order of fields: (.*?)\.?$", re.MULTILINE)
 
 
 def _text_of(content: Any) -> str:
@@ -43,10 +44,15 @@ def _text_of(content: Any) -> str:
 
 def echo_fields(messages: list[dict[str, Any]], json_mode: bool = False) -> str:
     """A reply that answers every output field the last user message requests, in ChatAdapter format
-    (or as a JSON object when `json_mode`). Each value names its field and the first input's value."""
+    (or as a JSON object when `json_mode`). Each value names its field and the first paragraph of the
+    first input's value."""
     last = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     head, marker, tail = last.partition("Respond with the corresponding output fields")
     names = [n for n in _FIELD.findall(tail)] if marker else []
+    json_fields = _JSON_FIELDS.search(last)
+    if not marker and json_fields:  # JSONAdapter: "... in the following order of fields: `a`, then `b`."
+        head, names = last[:json_fields.start()], re.findall(r"`(\w+)`", json_fields.group(1))
+        json_mode = True  # asked for JSON in words: a model answers in JSON even without response_format
     names = [n for n in dict.fromkeys(names) if n != "completed"] or ["answer"]
     inputs = dict(_INPUT.findall(head))
     subject = next(iter(inputs.values()), "").strip()[:60]

@@ -26,3 +26,26 @@ def test_predict_sync_over_anthropic() -> None:
         assert pred.answer == "answer for Capital of France?"
         body = server.requests[0].body
         assert "system" in body and all(m["role"] != "system" for m in body["messages"])
+
+
+async def test_json_adapter_uses_what_each_provider_supports(make_lm) -> None:
+    async with FakeOpenAIServer() as openai, FakeOpenAIServer() as vllm, FakeAnthropicServer() as anthropic:
+        lms = {"openai": make_lm("openai/gpt-4o-mini", openai), "vllm": make_lm("hosted_vllm/qwen", vllm),
+               "anthropic": make_lm("anthropic/claude-3-5-haiku", anthropic)}
+        for lm in lms.values():
+            with dspy_ash.context(lm=lm, adapter=dspy_ash.JSONAdapter()):
+                pred = await dspy_ash.Predict("question -> answer").acall(question="Capital of Peru?")
+            assert pred.answer == "answer for Capital of Peru?"
+        assert openai.requests[0].body["response_format"]["type"] == "json_schema"
+        assert vllm.requests[0].body["response_format"] == {"type": "json_object"}
+        assert "response_format" not in anthropic.requests[0].body
+
+
+def test_capabilities() -> None:
+    openai = dspy_ash.LM("openai/gpt-4o-mini", api_key="k")
+    compat = dspy_ash.LM("together_ai/meta-llama/Llama-3-8b", api_key="k")
+    claude = dspy_ash.LM("anthropic/claude-3-5-haiku", api_key="k")
+    assert openai.supports_response_schema and not compat.supports_response_schema
+    assert "response_format" in compat.supported_params and "response_format" not in claude.supported_params
+    assert all(lm.supports_function_calling for lm in (openai, compat, claude))
+    assert dspy_ash.LM("openai/o3-mini", api_key="k").supports_reasoning and not openai.supports_reasoning

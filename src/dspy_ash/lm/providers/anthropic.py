@@ -99,6 +99,9 @@ def _tool_choice(choice: Any) -> Any:
 
 
 class AnthropicLM(HTTPProviderLM):
+    supported_params = frozenset({"temperature", "max_tokens", "n", "stop", "top_p", "top_k", "tools", "tool_choice",
+                                  "thinking", "metadata"})
+    supports_function_calling = True
     def headers(self) -> RedactedHeaders:
         headers = RedactedHeaders({"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
                                    **self.endpoint.headers})

@@ -27,7 +27,8 @@ class Endpoint:
 
 
 class HTTPProviderLM(BaseLM):
-    """A provider client: `model` is the provider's own model name (no `provider/` prefix)."""
+    """A provider client: `model` is the provider's own model name (no `provider/` prefix).
+    Each sets BaseLM's capability attributes for its wire format."""
 
     def __init__(self, model: str, endpoint: Endpoint) -> None:
         super().__init__(model, cache=False, num_retries=0)

@@ -27,6 +27,9 @@ def _format(response_format: Any) -> Any:
 
 
 class OllamaChatLM(HTTPProviderLM):
+    supported_params = frozenset({*_OPTIONS, "n", "response_format", "tools", "keep_alive"})
+    supports_function_calling = True
+    supports_response_schema = True  # `format` takes a JSON schema
     def payload(self, req: LMRequest) -> dict[str, Any]:
         params = req.params
         body: dict[str, Any] = {"model": self.model, "messages": req.messages, "stream": False,

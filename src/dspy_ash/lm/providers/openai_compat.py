@@ -12,13 +12,22 @@ from typing import Any
 from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import request_id_from
-from dspy_ash.lm.providers.base import HTTPProviderLM
+from dspy_ash.lm.providers.base import Endpoint, HTTPProviderLM
 from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import jsonable_params
 
 
 class OpenAICompatLM(HTTPProviderLM):
+    supported_params = frozenset({"temperature", "max_tokens", "max_completion_tokens", "n", "stop", "top_p", "seed",
+                                  "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+                                  "response_format", "tools", "tool_choice", "reasoning_effort"})
+    supports_function_calling = True
+
+    def __init__(self, model: str, endpoint: Endpoint) -> None:
+        super().__init__(model, endpoint)
+        # JSON schemas (structured outputs) are OpenAI's; compatible servers differ, but all take json_object
+        self.supports_response_schema = endpoint.provider == "openai"
     def headers(self) -> RedactedHeaders:
         headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
         if self.endpoint.api_key is not None:
