@@ -16,7 +16,6 @@ demos) is saved as it completes; a restarted run reuses them and only runs the t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -172,9 +171,8 @@ class BootstrapFewShot(Teleprompter):
         finally:
             for task in running:
                 task.cancel()
-            if running:
-                with contextlib.suppress(BaseException):
-                    await asyncio.gather(*running, return_exceptions=True)
+            if running:  # speculative runs past the stopping point, or siblings of a failure
+                await asyncio.gather(*running, return_exceptions=True)
         logger.info("Bootstrapped %d full traces after %d examples for up to %d rounds.", len(bootstrapped),
                     decided, self.max_rounds)
         self.progress("bootstrap", bootstrapped=len(bootstrapped), examples=decided)
