@@ -110,3 +110,18 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str], *,
         cls = LMResponseError
     return cls(text, status=status, provider=provider, model=model, retry_after=retry_after_from(headers),
                request_id=request_id_from(headers), body=body[:2000].decode("utf-8", "replace"))
+
+
+_STREAM_ERRORS: dict[str, type[LMError]] = {
+    "server_error": LMServerError, "api_error": LMServerError, "overloaded_error": LMServerError,
+    "rate_limit_error": LMRateLimitError, "invalid_request_error": LMBadRequestError,
+}
+
+
+def error_from_stream_event(data: dict[str, Any], *, provider: str, model: str) -> LMError:
+    """An error sent inside a stream after a 200 (OpenAI `{"error": ...}`, Anthropic `event: error`)."""
+    err: Any = data.get("error")
+    fields: dict[str, Any] = err if isinstance(err, dict) else {"message": str(err)}
+    cls = _STREAM_ERRORS.get(str(fields.get("type")), LMResponseError)
+    return cls(str(fields.get("message") or "error in the reply stream"), provider=provider, model=model,
+               body=json.dumps(data)[:2000])

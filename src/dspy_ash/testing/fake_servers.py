@@ -70,6 +70,7 @@ class Reply:
     tool_calls: list[dict[str, Any]] | None = None
     usage: dict[str, int] | None = None
     delay: float = 0.0
+    stream_error_after: int | None = None  # streamed: send this many chunks, then the provider's error event
 
 
 FaultKind = Literal["http", "truncated", "non_json", "disconnect"]
@@ -318,7 +319,14 @@ class _FakeServer:
         await response.prepare(request)
         text = reply.text or ""
         size = self.stream_chunk_chars
-        for event, data in self._stream_events(body, [text[i:i + size] for i in range(0, len(text), size)]):
+        chunks = [text[i:i + size] for i in range(0, len(text), size)]
+        events = self._stream_open(body)
+        if reply.stream_error_after is None:
+            events += [self._stream_chunk(body, c) for c in chunks] + self._stream_close(body, len(chunks))
+        else:
+            events += [self._stream_chunk(body, c) for c in chunks[:reply.stream_error_after]]
+            events.append(self._stream_error())
+        for event, data in events:
             prefix = f"event: {event}\n" if event else ""
             await response.write(f"{prefix}data: {data}\n\n".encode())
         await response.write_eof()
@@ -339,7 +347,16 @@ class _FakeServer:
     def _error_body(self, fault: Fault) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _stream_events(self, body: dict[str, Any], chunks: list[str]) -> list[tuple[str | None, str]]:
+    def _stream_open(self, body: dict[str, Any]) -> list[tuple[str | None, str]]:
+        return []
+
+    def _stream_chunk(self, body: dict[str, Any], chunk: str) -> tuple[str | None, str]:
+        raise NotImplementedError
+
+    def _stream_close(self, body: dict[str, Any], chunks: int) -> list[tuple[str | None, str]]:
+        raise NotImplementedError
+
+    def _stream_error(self) -> tuple[str | None, str]:
         raise NotImplementedError
 
 
@@ -372,16 +389,18 @@ class FakeOpenAIServer(_FakeServer):
     def _error_body(self, fault: Fault) -> dict[str, Any]:
         return {"error": {"message": fault.message, "type": fault.error_type, "param": None, "code": fault.code}}
 
-    def _stream_events(self, body: dict[str, Any], chunks: list[str]) -> list[tuple[str | None, str]]:
-        model = self.model or body.get("model", "fake")
-        events: list[tuple[str | None, str]] = []
-        for chunk in chunks:
-            events.append((None, json.dumps({"object": "chat.completion.chunk", "model": model,
-                                             "choices": [{"index": 0, "delta": {"content": chunk}}]})))
-        events.append((None, json.dumps({"object": "chat.completion.chunk", "model": model,
-                                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})))
-        events.append((None, "[DONE]"))
-        return events
+    def _stream_chunk(self, body: dict[str, Any], chunk: str) -> tuple[str | None, str]:
+        return None, json.dumps({"object": "chat.completion.chunk", "model": self.model or body.get("model", "fake"),
+                                 "choices": [{"index": 0, "delta": {"content": chunk}}]})
+
+    def _stream_close(self, body: dict[str, Any], chunks: int) -> list[tuple[str | None, str]]:
+        last = {"object": "chat.completion.chunk", "model": self.model or body.get("model", "fake"),
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        return [(None, json.dumps(last)), (None, "[DONE]")]
+
+    def _stream_error(self) -> tuple[str | None, str]:
+        return None, json.dumps({"error": {"message": "The server had an error while processing your request.",
+                                           "type": "server_error"}})
 
 
 class FakeAnthropicServer(_FakeServer):
@@ -434,20 +453,27 @@ class FakeAnthropicServer(_FakeServer):
             else fault.message
         return {"type": "error", "error": {"type": kinds.get(fault.status, "api_error"), "message": message}}
 
-    def _stream_events(self, body: dict[str, Any], chunks: list[str]) -> list[tuple[str | None, str]]:
+    def _stream_open(self, body: dict[str, Any]) -> list[tuple[str | None, str]]:
         model = self.model or body.get("model", "fake")
-        events: list[tuple[str | None, str]] = [
+        return [
             ("message_start", json.dumps({"type": "message_start", "message": {
                 "id": "msg_stream", "type": "message", "role": "assistant", "model": model, "content": [],
                 "usage": {"input_tokens": 1, "output_tokens": 0}}})),
             ("content_block_start", json.dumps({"type": "content_block_start", "index": 0,
                                                 "content_block": {"type": "text", "text": ""}})),
         ]
-        for chunk in chunks:
-            events.append(("content_block_delta", json.dumps({
-                "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}})))
-        events.append(("content_block_stop", json.dumps({"type": "content_block_stop", "index": 0})))
-        events.append(("message_delta", json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                                                    "usage": {"output_tokens": len(chunks)}})))
-        events.append(("message_stop", json.dumps({"type": "message_stop"})))
-        return events
+
+    def _stream_chunk(self, body: dict[str, Any], chunk: str) -> tuple[str | None, str]:
+        return "content_block_delta", json.dumps({"type": "content_block_delta", "index": 0,
+                                                  "delta": {"type": "text_delta", "text": chunk}})
+
+    def _stream_close(self, body: dict[str, Any], chunks: int) -> list[tuple[str | None, str]]:
+        return [
+            ("content_block_stop", json.dumps({"type": "content_block_stop", "index": 0})),
+            ("message_delta", json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                          "usage": {"output_tokens": chunks}})),
+            ("message_stop", json.dumps({"type": "message_stop"})),
+        ]
+
+    def _stream_error(self) -> tuple[str | None, str]:
+        return "error", json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})

@@ -116,3 +116,21 @@ def _walk(tb):  # type: ignore[no-untyped-def]
     while tb is not None:
         yield tb
         tb = tb.tb_next
+
+
+@pytest.mark.parametrize("server_cls", [FakeOpenAIServer, FakeAnthropicServer])
+async def test_error_inside_a_stream(server_cls: type[FakeOpenAIServer], make_lm, sleeps) -> None:
+    from dspy_ash.testing.fake_servers import Reply
+
+    text = "0123456789" * 4
+    script = [Reply(text, stream_error_after=0), Reply(text, stream_error_after=2)]
+    async with server_cls(script, stream_chunk_chars=10) as server:
+        prefix = "openai/gpt-4o-mini" if server_cls is FakeOpenAIServer else "anthropic/claude-3-5-haiku"
+        lm = make_lm(prefix, server)
+        seen: list[str] = []
+        with pytest.raises(errors.LMServerError):
+            async for chunk in lm.astream("hi"):
+                seen.append(chunk)
+        # the first stream failed before any text and was retried; the second failed after two chunks
+        assert seen == ["0123456789", "0123456789"]
+        assert len(server.requests) == 2 and len(sleeps.delays) == 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json, post_sse
-from dspy_ash.lm.http_errors import request_id_from
+from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
 from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
@@ -142,13 +142,16 @@ class AnthropicLM(HTTPProviderLM):
                                           timeout=self.endpoint.timeout, provider=self.provider, model=self.model):
             if event == "message_stop":
                 return
-            if event != "content_block_delta":
+            if event not in ("content_block_delta", "error"):
                 continue
             try:
-                delta = json.loads(data).get("delta") or {}
+                payload = json.loads(data)
             except ValueError as exc:
                 raise LMResponseError(f"Bad stream event: {data[:200]!r}", provider=self.provider,
                                       model=self.model) from exc
+            if event == "error":
+                raise error_from_stream_event(payload, provider=self.provider, model=self.model)
+            delta = payload.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
                 yield delta["text"]
 

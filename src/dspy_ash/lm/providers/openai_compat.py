@@ -11,7 +11,7 @@ from typing import Any
 
 from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json, post_sse
-from dspy_ash.lm.http_errors import request_id_from
+from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import Endpoint, HTTPProviderLM
 from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
@@ -55,6 +55,8 @@ class OpenAICompatLM(HTTPProviderLM):
             except ValueError as exc:
                 raise LMResponseError(f"Bad stream chunk: {data[:200]!r}", provider=self.provider,
                                       model=self.model) from exc
+            if chunk.get("error"):
+                raise error_from_stream_event(chunk, provider=self.provider, model=self.model)
             for choice in chunk.get("choices") or []:
                 text = (choice.get("delta") or {}).get("content")
                 if text and choice.get("index", 0) == 0:
