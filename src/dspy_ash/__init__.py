@@ -88,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "BootstrapRS": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers:COPRO",
     "Ensemble": "dspy_ash.optimizers:Ensemble",
+    "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
     "KNNFewShot": "dspy_ash.optimizers:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers:MIPROv2",
@@ -103,9 +104,16 @@ from dspy_ash.settings import context as context  # noqa: E402
 from dspy_ash.settings import settings as settings  # noqa: E402
 
 
+# Subpackages DSPy code reaches as attributes (`dspy.evaluate.answer_exact_match`) without importing them.
+_SUBPACKAGES = frozenset({"adapters", "evaluate", "lm", "modules", "optimizers", "predict", "primitives", "retrievers",
+                          "signatures", "teleprompt", "testing", "utils"})
+
+
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
+        if name in _SUBPACKAGES:
+            return importlib.import_module(f"dspy_ash.{name}")
         raise AttributeError(f"module 'dspy_ash' has no attribute {name!r}")
     module_name, _, attr = target.partition(":")
     value = getattr(importlib.import_module(module_name), attr)

@@ -22,7 +22,7 @@ MISSING_IN_DSPY_ASH = frozenset({
     "Audio", "AvatarOptimizer", "BAMLAdapter", "BetterTogether", "BootstrapFinetune", "Citations", "Code", "CodeAct",
 
     "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "ColBERTv2", "Document", "File", "FinalOutput",
-    "Flex", "GEPA", "GRPO", "Image", "InferRules", "KNN", "LMCollectionLimitError", "LMInvalidRequestError",
+    "Flex", "GEPA", "GRPO", "Image", "InferRules", "LMCollectionLimitError", "LMInvalidRequestError",
     "LMLockTimeoutError", "LMNotConfiguredError", "LMProviderError", "LMStreamAssemblyError", "LMTransportError",
     "LMUnexpectedError", "LMUnsupportedFeatureError", "LMUnsupportedModelError", "LocalInterpreter", "OldField",
     "OldInputField", "OldOutputField", "Provider", "RLM", "ReActV2", "Reasoning", "SIMBA", "SandboxSerializable",

@@ -33,16 +33,17 @@ def _make(kind: str, kwargs: dict[str, Any]) -> FieldInfo:
                 DeprecationWarning,
                 stacklevel=3,
             )
+    # Key order matches DSPy's (the caller's DSPy arguments, the field type, then description and constraints):
+    # it shows in signature reprs, which MIPROv2's program-aware proposer puts in its prompts.
     extra: dict[str, Any] = {}
     pydantic_kwargs: dict[str, Any] = {}
-    for key, value in kwargs.items():
+    for key, value in {**kwargs, FIELD_TYPE_KEY: kind}.items():
         (extra if key in _DSPY_ARGS else pydantic_kwargs)[key] = value
     if "description" in kwargs and "desc" not in extra:
         extra["desc"] = kwargs["description"]
     constraints = ", ".join(f"{_CONSTRAINTS[k]}{v}" for k, v in kwargs.items() if k in _CONSTRAINTS)
     if constraints:
         extra["constraints"] = constraints
-    extra[FIELD_TYPE_KEY] = kind
     return pydantic.Field(**pydantic_kwargs, json_schema_extra=extra)
 
 

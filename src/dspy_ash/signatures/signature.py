@@ -272,6 +272,8 @@ class Signature(metaclass=SignatureMeta):
             }
             if field.default is not PydanticUndefined:
                 item["default"] = field.default
+            if IS_TYPE_UNDEFINED in extra:  # whether the type was written out (DSPy keeps the marker)
+                item["type_undefined"] = extra[IS_TYPE_UNDEFINED]
             constraints = _constraints_of(field)
             if constraints:
                 item["constraints"] = constraints
@@ -288,6 +290,8 @@ class Signature(metaclass=SignatureMeta):
             except SignatureError as exc:
                 raise SignatureError(f"Field {name!r}: {exc}", field=name) from None
             kwargs: dict[str, Any] = dict(item.get("constraints") or {})
+            if "type_undefined" in item:
+                kwargs[IS_TYPE_UNDEFINED] = item["type_undefined"]
             if item.get("desc") is not None:
                 kwargs["desc"] = item["desc"]
             if "default" in item:
@@ -329,10 +333,7 @@ def make_signature(
         frame = _frame if _frame is not None else caller_frame(1)
         inputs, outputs = parse_signature_string(signature, custom_types, frame)
         for name, annotation, undefined in inputs:
-            field = InputField()
-            if undefined:
-                extra_of(field)[IS_TYPE_UNDEFINED] = True
-            fields[name] = _finish_field(name, field, annotation)
+            fields[name] = _finish_field(name, InputField(**{IS_TYPE_UNDEFINED: undefined}), annotation)
         for name, annotation, _ in outputs:
             fields[name] = _finish_field(name, OutputField(), annotation)
     elif isinstance(signature, dict):

@@ -169,3 +169,24 @@ def test_file_saved_by_dspy_loads_here(tmp_path):
     assert ours["rewrite"] == theirs["rewrite"]
     assert ours["qa.predict"]["signature"] == theirs["qa.predict"]["signature"]
     assert ours["qa.predict"]["demos"] == theirs["qa.predict"]["demos"]
+
+
+def test_signature_reprs_match_dspy():
+    """Reprs reach prompts (MIPROv2 shows program source), so they must be DSPy's to the character."""
+
+    class A(dspy.Signature):
+        """Doc."""
+
+        question: str = dspy.InputField(desc="q", description="d2")
+        n: int = dspy.OutputField(gt=0, description="count")
+
+    class B(dspy_ash.Signature):
+        """Doc."""
+
+        question: str = dspy_ash.InputField(desc="q", description="d2")
+        n: int = dspy_ash.OutputField(gt=0, description="count")
+
+    assert repr(B) == repr(A).replace("A(", "B(", 1)
+    assert repr(dspy_ash.Signature("a, b: int -> c")) == repr(dspy.Signature("a, b: int -> c"))
+    assert repr(dspy_ash.ChainOfThought("q -> a").predict.signature) == repr(
+        dspy.ChainOfThought("q -> a").predict.signature)

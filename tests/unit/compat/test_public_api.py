@@ -88,3 +88,11 @@ def test_errors_from_the_sync_api_carry_no_event_loop_noise():
         assert exc.__context__ is None or "event loop" not in str(exc.__context__)
     else:
         raise AssertionError("expected a missing-LM error")
+
+
+def test_subpackages_resolve_as_attributes_without_importing_them():
+    code = ("import dspy_ash as dspy; print(dspy.evaluate.answer_exact_match.__name__, "
+            "dspy.teleprompt.BootstrapFewShot.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["answer_exact_match", "BootstrapFewShot"]
