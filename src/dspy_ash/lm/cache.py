@@ -188,6 +188,8 @@ def configure_cache(
     if unknown:
         raise TypeError(f"configure_cache() got unexpected arguments: {sorted(unknown)}")
     global _cache
+    if _cache is not None and isinstance(_cache.backend, DiskCacheBackend):
+        _cache.backend.flush(timeout=10)  # what the old cache accepted is on disk for the new one
     persistent = backend
     if persistent is None and enable_disk_cache:
         directory = Path(disk_cache_dir) if disk_cache_dir is not None else default_cache_dir()

@@ -103,6 +103,12 @@ async def test_key_never_leaks(make_lm, openai_server: FakeOpenAIServer, tmp_pat
         repr(vars(lm.client)), repr(lm.client.headers()),
     ]
     assert not [t for t in texts if API_KEY in t]
+    from dspy_ash.lm.cache import get_cache
+    from dspy_ash.lm.disk_cache import DiskCacheBackend
+
+    backend = get_cache().backend
+    assert isinstance(backend, DiskCacheBackend) and backend.flush(timeout=5)
+    assert list((tmp_path / "lm-cache").rglob("*.json"))
     for path in (tmp_path / "lm-cache").rglob("*"):
         if path.is_file():
             assert API_KEY not in path.read_text()

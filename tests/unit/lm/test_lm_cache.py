@@ -85,16 +85,34 @@ async def test_disk_backend_round_trip_and_ttl(tmp_path: Path, fake_time: FakeTi
     disk = DiskCacheBackend(tmp_path, clock=fake_time)
     await disk.put("ab" + "0" * 62, {"v": 1}, ttl=10, namespace="t")
     assert await disk.get("ab" + "0" * 62) == {"v": 1}
+    assert disk.flush(timeout=5)
+    assert list(tmp_path.rglob("*.json"))
     fake_time.now += 10
     assert await disk.get("ab" + "0" * 62) is None
+    assert disk.flush(timeout=5)
     assert not list(tmp_path.rglob("*.json"))  # expired files are removed
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+async def test_disk_writes_are_behind_but_reads_see_them(tmp_path: Path) -> None:
+    disk = DiskCacheBackend(tmp_path)
+    keys = [f"{i:02x}" + "2" * 62 for i in range(200)]
+    for k in keys:
+        await disk.put(k, {"k": k})
+    assert all([await disk.get(k) == {"k": k} for k in keys])  # from the queue or the file
+    await disk.delete(keys[0])
+    assert disk.flush(timeout=5)
+    assert len(list(tmp_path.rglob("*.json"))) == 199
+    assert await disk.get(keys[0]) is None
+    reopened = DiskCacheBackend(tmp_path)
+    assert await reopened.get(keys[1]) == {"k": keys[1]}
 
 
 async def test_disk_backend_treats_damaged_files_as_misses(tmp_path: Path) -> None:
     disk = DiskCacheBackend(tmp_path)
     key = "cd" + "1" * 62
     await disk.put(key, {"v": 1})
+    assert disk.flush(timeout=5)
     next(tmp_path.rglob("*.json")).write_text("{not json")
     assert await disk.get(key) is None
     await disk.put(key, {"v": 2})
@@ -231,7 +249,9 @@ async def test_disk_backend_prunes_oldest_entries_over_its_size_limit(tmp_path: 
     for i in range(40):  # ~40 x 330 bytes: more than the limit
         key = f"{i:02d}" + "0" * 62
         await disk.put(key, {"text": "x" * 256})
+        assert disk.flush(timeout=5)
         os.utime(disk._path(key), (i, i))  # written in key order
+    assert disk.flush(timeout=5)
     total = sum(p.stat().st_size for p in tmp_path.rglob("*.json"))
     assert total <= 10_000
     assert await disk.get("39" + "0" * 62) is not None  # the newest survive
