@@ -5,7 +5,8 @@
 
 Both sides talk to the referee server /work/shared/tools/mocklm.py (started here as a subprocess), one
 after the other in the same invocation. For each concurrency C, C workers each send `rounds` requests
-with unique prompts (no cache hits; caches off) and the figure is requests / wall time (dspy-ash: the
+with unique prompts (no cache hits; caches off unless "cache on": then every call is a miss that is
+written to the memory and disk caches, the default configuration) and the figure is requests / wall time (dspy-ash: the
 best of `--repeat` runs, since this 2-core machine is shared and a single short run is noisy).
 
 - aiohttp (ceiling): a bare aiohttp client posting the same JSON; nothing can beat it through HTTP.
@@ -23,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -64,6 +66,7 @@ async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str
 
     import dspy_ash
     from dspy_ash.lm import http
+    from dspy_ash.lm.cache import configure_cache
 
     if mode == "aiohttp":
         connector = aiohttp.TCPConnector(limit=0)
@@ -76,6 +79,16 @@ async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str
 
             await post(-1)
             return await run_workers(concurrency, rounds, post)
+    if mode == "lm_cached":  # the default configuration: memory + disk cache, every call a miss and a write
+        with tempfile.TemporaryDirectory(prefix="lm-bench-cache-") as tmp:
+            configure_cache(disk_cache_dir=tmp)
+            lm = dspy_ash.LM("openai/mock", api_base=api_base, api_key="x")
+            try:
+                return await run_workers(concurrency, rounds, lambda i: lm.acall(
+                    messages=[{"role": "user", "content": ASK.format(q=f"{tag}{i}")}]))
+            finally:
+                configure_cache(enable_disk_cache=False)  # drains the writer before the directory goes
+                await http.close_session()
     lm = dspy_ash.LM("openai/mock", api_base=api_base, api_key="x", cache=False)
     await lm.acall("warm-up")
     try:
@@ -117,14 +130,20 @@ async def run_async():
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     return n / (time.perf_counter() - start)
 out["lm_async"] = asyncio.run(run_async())
+cached = dspy.LM("openai/mock", api_base=api_base, api_key="x")  # default cache: memory + disk
+start = time.perf_counter()
+with ThreadPoolExecutor(concurrency) as pool:
+    list(pool.map(lambda i: cached(messages=[{"role": "user", "content": ASK.format(q=f"{tag}c{i}")}]), range(n)))
+out["lm_cached"] = n / (time.perf_counter() - start)
 print(json.dumps(out))
 """
 
 
 def dspy_side(python: str, api_base: str, concurrency: int, rounds: int, tag: str) -> dict[str, float]:
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "DSPY_CACHEDIR": "/tmp/dspy-bench-cache"}
-    result = subprocess.run([python, "-c", DSPY_SIDE, api_base, str(concurrency), str(rounds), tag, ASK],
-                            capture_output=True, text=True, env=env, check=True, timeout=900)
+    with tempfile.TemporaryDirectory(prefix="dspy-bench-cache-") as cache_dir:
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "DSPY_CACHEDIR": cache_dir}
+        result = subprocess.run([python, "-c", DSPY_SIDE, api_base, str(concurrency), str(rounds), tag, ASK],
+                                capture_output=True, text=True, env=env, check=True, timeout=900)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -144,7 +163,7 @@ def main() -> None:
     try:
         for c in levels:
             row: dict[str, object] = {"concurrency": c, "ideal": c / (args.latency_ms / 1000)}
-            for mode in ("aiohttp", "lm", "predict"):
+            for mode in ("aiohttp", "lm", "predict", "lm_cached"):
                 row[f"ours_{mode}"] = max(asyncio.run(ours(api_base, c, args.rounds, mode, f"c{c}{mode}{r}"))
                                           for r in range(args.repeat))
             if not args.skip_dspy and Path(args.dspy_python).exists():
@@ -157,15 +176,17 @@ def main() -> None:
         proc.wait()
     print()
     print("| concurrency | ideal | aiohttp (ceiling) | dspy-ash lm.acall | dspy-ash Predict.acall "
-          "| dspy lm() threads | dspy Predict.batch | dspy lm.acall |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| dspy-ash lm.acall, cache on | dspy lm() threads | dspy Predict.batch | dspy lm.acall "
+          "| dspy lm() threads, cache on |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         def cell(key: str, row: dict[str, object] = row) -> str:
             value = row.get(key)
             return f"{value:,.0f}" if isinstance(value, float) else "n/a"
 
         print(f"| {row['concurrency']} | {cell('ideal')} | {cell('ours_aiohttp')} | {cell('ours_lm')} | "
-              f"{cell('ours_predict')} | {cell('dspy_lm')} | {cell('dspy_predict')} | {cell('dspy_lm_async')} |")
+              f"{cell('ours_predict')} | {cell('ours_lm_cached')} | {cell('dspy_lm')} | {cell('dspy_predict')} | "
+              f"{cell('dspy_lm_async')} | {cell('dspy_lm_cached')} |")
 
 
 if __name__ == "__main__":
