@@ -14,6 +14,7 @@ from dspy_ash.store.declarative import (
     PredictStep,
     ProgramSpec,
     RetrieveStep,
+    signature_fields,
     step_outputs,
     validate_spec,
 )
@@ -77,8 +78,6 @@ def _leaf_steps(steps: list[Any]) -> list[PredictStep | ChainOfThoughtStep | Ret
 
 
 def _input_names(step: PredictStep | ChainOfThoughtStep) -> list[str]:
-    from dspy_ash.store.declarative import signature_fields
-
     return signature_fields(step.signature)[0]
 
 

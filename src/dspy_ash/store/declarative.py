@@ -87,6 +87,14 @@ def signature_fields(signature: str) -> tuple[list[str], list[str]]:
     return [name for name, _, _ in inputs], [name for name, _, _ in outputs]
 
 
+@cache
+def _reserved_names() -> frozenset[str]:
+    """Attribute names of the built program (steps become attributes: `forward` must stay a method)."""
+    from dspy_ash.primitives.module import Module
+
+    return frozenset(dir(Module)) | {"spec", "callbacks", "history"}
+
+
 def step_outputs(step: PredictStep | ChainOfThoughtStep | RetrieveStep) -> list[str]:
     if isinstance(step, RetrieveStep):
         return ["passages"]
@@ -128,6 +136,8 @@ class _Checker:
                 raise InvalidSpecError(f"at most {MAX_STEPS} steps", location=loc)
             if step.id in self.ids:
                 raise InvalidSpecError(f"duplicate step id {step.id!r}", location=loc)
+            if step.id.startswith("_") or step.id in _reserved_names():
+                raise InvalidSpecError(f"step id {step.id!r} is taken by the program itself", location=loc)
             self.ids.add(step.id)
             if isinstance(step, LoopStep):
                 for var in step.accumulate:

@@ -8,6 +8,10 @@ batches. Turning values into JSON happens there too, off the caller's path. When
 (the database cannot keep up), whole traces are dropped and counted, never half-written and never
 blocking the program.
 
+The writer shares the process and its GIL: while the program waits on LMs its work is nearly free,
+but in a CPU-bound process (an instant LM) it costs several times a call's own CPU. Figures in
+benchmarks/RESULTS.md (## Store).
+
     recorder = TraceRecorder(tenant_id=tenant.id)          # DSPY_ASH_DATABASE_URL or SQLite default
     dspy_ash.configure(callbacks=[recorder])
     with trace_context(program_id=program.id, version_id=version.id):
@@ -33,6 +37,7 @@ from typing import Any
 from dspy_ash.events import Event
 from dspy_ash.store.bulk import BulkInsert
 from dspy_ash.store.db import Database
+from dspy_ash.store.errors import StoreError
 from dspy_ash.store.jsonable import encode, redact, to_jsonable
 from dspy_ash.store.models import LMRequestLog, Trace, TraceSpan
 from dspy_ash.store.repos import traces as traces_repo
@@ -109,6 +114,7 @@ class TraceRecorder:
         max_pending: int = 10_000,
         retention: Retention | None = None,
         check_schema: bool = True,
+        startup_timeout: float = 30.0,
     ) -> None:
         self.tenant_id = tenant_id
         self.database_url = database_url
@@ -133,7 +139,9 @@ class TraceRecorder:
         self._inserts: dict[str, BulkInsert] = {}
         self._thread = threading.Thread(target=self._thread_main, name="dspy-ash-trace-writer", daemon=True)
         self._thread.start()
-        self._ready.wait()
+        if not self._ready.wait(startup_timeout):
+            self._closing = True
+            raise StoreError(f"the trace recorder could not reach its database in {startup_timeout:.0f}s")
         if self._startup_error is not None:
             raise self._startup_error
 
@@ -239,6 +247,9 @@ class TraceRecorder:
         span_rows: list[dict[str, Any]] = []
         request_rows: list[dict[str, Any]] = []
         for trace, root_end in batch:
+            # Hand the GIL back between traces: the program's event loop waits on it, and a long
+            # conversion run otherwise holds it for whole switch intervals (5 ms) at a time.
+            time.sleep(0)
             try:
                 rows = _rows_for(trace, root_end, self.tenant_id)
             except Exception:  # one odd value must not lose the batch

@@ -79,6 +79,8 @@ def test_a_valid_spec_round_trips() -> None:
         (lambda s: s["steps"][1].update(inputs={"bogus": "question"}), "steps.1", "does not take"),
         (lambda s: s["steps"][1].update(id="hops"), "steps.1", "duplicate"),
         (lambda s: s["steps"][1].update(id="not-an-identifier"), "steps.1", ""),
+        (lambda s: s["steps"][1].update(id="forward"), "steps.1", "taken"),
+        (lambda s: s["steps"][1].update(id="_private"), "steps.1", "taken"),
         (lambda s: s["steps"][0].update(max_iterations=MAX_LOOP_ITERATIONS + 1), "steps.0", ""),
         (lambda s: s["steps"][0].update(max_iterations=0), "steps.0", ""),
         (lambda s: s["steps"][1].update(type="python", code="import os"), "steps.1", ""),
