@@ -284,3 +284,26 @@ async def test_tenant_session_filters_even_unscoped_queries(
         from dspy_ash.store.models import Program
 
         assert [p.name for p in (await s.execute(select(Program))).scalars()] == ["p"]
+
+
+async def test_tenant_session_also_scopes_bulk_updates_and_deletes(
+    db: Database, tenant: uuid.UUID, other_tenant: uuid.UUID
+) -> None:
+    from sqlalchemy import delete, update
+
+    from dspy_ash.store.models import Signature
+
+    async with db.transaction() as s:
+        for owner in (tenant, other_tenant):
+            await repos.signatures.create_signature(
+                s, tenant_id=owner, actor="t", name="shared-name", spec="a -> b"
+            )
+    async with db.transaction(tenant_id=other_tenant) as s:
+        await s.execute(update(Signature).values(instructions="changed by B"))
+        await s.execute(delete(Signature).where(Signature.name == "shared-name"))
+    async with db.transaction() as s:
+        (mine,) = await repos.signatures.list_signatures(s, tenant_id=tenant)
+        assert (
+            mine.instructions == ""
+            and await repos.signatures.list_signatures(s, tenant_id=other_tenant) == []
+        )
