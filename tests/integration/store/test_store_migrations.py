@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect, text
 from typer.testing import CliRunner
@@ -89,9 +91,9 @@ def test_cli_migrate_takes_the_database_url(empty_database_url: str) -> None:
     assert down.exit_code == 0 and "base" in down.output
 
 
-async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite pragmas")
-    async with db.engine.connect() as conn:
-        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    async with Database(f"sqlite:///{tmp_path / 'wal.db'}") as db:  # a plain sqlite URL gets the async driver
+        assert db.url.startswith("sqlite+aiosqlite://")
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
