@@ -8,7 +8,6 @@ ORM) and hands the driver ready tuples.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -18,7 +17,7 @@ from sqlalchemy import JSON, Table, Uuid
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dspy_ash.store._types import UTCDateTime
-from dspy_ash.store.jsonable import EncodedJSON
+from dspy_ash.store.jsonable import EncodedJSON, encode
 from dspy_ash.store.models import Base
 
 Adapter = Callable[[Any], Any]
@@ -28,13 +27,10 @@ def _identity(value: Any) -> Any:
     return value
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
 def _json(value: Any) -> Any:
     if value is None:
         return None
-    return value.text if type(value) is EncodedJSON else _encode(value)
+    return (value if type(value) is EncodedJSON else encode(value)).text
 
 
 def _sqlite_uuid(value: Any) -> Any:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.store._types import utcnow
 from dspy_ash.store.models import ROLES, ApiKey
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, snapshot
 
 KEY_PREFIX = "dak_"
 
@@ -72,7 +72,7 @@ async def revoke_api_key(
     session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, key_id: uuid.UUID
 ) -> ApiKey:
     key = await get_owned(session, ApiKey, tenant_id=tenant_id, id=key_id)
-    before = audit.snapshot(key)
+    before = snapshot(key)
     key.revoked_at = utcnow()
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="revoke", row=key, before=before)
     return key

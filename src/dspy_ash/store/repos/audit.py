@@ -11,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.store.models import AuditEvent, Base
 from dspy_ash.store.repos._base import snapshot
 
-__all__ = ["list_events", "record", "snapshot"]
-
 
 async def record(
     session: AsyncSession,
