@@ -51,7 +51,7 @@ async def create_optimizer_run(
     dataset_hash: str | None = None,
     base_version_id: uuid.UUID | None = None,
 ) -> OptimizerRun:
-    await _check_links(session, tenant_id, program_id, dataset_id, base_version_id)
+    dataset = await _check_links(session, tenant_id, program_id, dataset_id, base_version_id)
     run = OptimizerRun(
         tenant_id=tenant_id,
         program_id=program_id,
@@ -59,7 +59,7 @@ async def create_optimizer_run(
         config=config or {},
         metric=metric,
         dataset_id=dataset_id,
-        dataset_hash=dataset_hash or await _dataset_hash(session, tenant_id, dataset_id),
+        dataset_hash=dataset_hash or (dataset.content_hash if dataset else None),
         base_version_id=base_version_id,
     )
     session.add(run)
@@ -80,7 +80,7 @@ async def create_evaluation_run(
     config: dict[str, Any] | None = None,
     metric: str | None = None,
 ) -> EvaluationRun:
-    await _check_links(session, tenant_id, program_id, dataset_id, version_id)
+    dataset = await _check_links(session, tenant_id, program_id, dataset_id, version_id)
     run = EvaluationRun(
         tenant_id=tenant_id,
         program_id=program_id,
@@ -89,7 +89,7 @@ async def create_evaluation_run(
         split=split,
         config=config or {},
         metric=metric,
-        dataset_hash=dataset_hash or await _dataset_hash(session, tenant_id, dataset_id),
+        dataset_hash=dataset_hash or (dataset.content_hash if dataset else None),
     )
     session.add(run)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=run)
@@ -209,18 +209,11 @@ async def _check_links(
     program_id: uuid.UUID,
     dataset_id: uuid.UUID | None,
     version_id: uuid.UUID | None,
-) -> None:
-    """Everything a run points at must be in the run's tenant."""
+) -> Dataset | None:
+    """Everything a run points at must be in the run's tenant. Returns the dataset (for its hash)."""
     await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
-    if dataset_id is not None:
-        await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
     if version_id is not None:
         await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=version_id)
-
-
-async def _dataset_hash(
-    session: AsyncSession, tenant_id: uuid.UUID, dataset_id: uuid.UUID | None
-) -> str | None:
     if dataset_id is None:
         return None
-    return (await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)).content_hash
+    return await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)

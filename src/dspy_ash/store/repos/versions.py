@@ -45,15 +45,12 @@ async def create_version(
 ) -> ProgramVersion:
     """Store a compiled state as the program's next version, plus one `module` row per predictor in it."""
     await get_owned(session, Program, tenant_id=tenant_id, id=program_id)  # the program is this tenant's
-    for linked_model, linked_id in (
-        (ProgramVersion, parent_id),
-        (OptimizerRun, optimizer_run_id),
-        (Dataset, dataset_id),
-    ):
+    for linked_model, linked_id in ((ProgramVersion, parent_id), (OptimizerRun, optimizer_run_id)):
         if linked_id is not None:
             await get_owned(session, linked_model, tenant_id=tenant_id, id=linked_id)
-    if dataset_id is not None and dataset_hash is None:
-        dataset_hash = (await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)).content_hash
+    if dataset_id is not None:
+        dataset = await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
+        dataset_hash = dataset_hash or dataset.content_hash
     last = (
         await session.execute(
             select(func.max(ProgramVersion.number)).where(ProgramVersion.program_id == program_id)
