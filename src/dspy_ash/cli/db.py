@@ -37,11 +37,11 @@ def migrate(
 
 def db_status(database_url: DatabaseUrl = None) -> None:
     """Say whether the database schema is current; exit 1 when it is not."""
-    from dspy_ash.store import Database, SchemaOutOfDateError
+    from dspy_ash.store import SchemaOutOfDateError, connect
 
     async def check() -> None:
-        async with Database(database_url) as db:
-            await db.check_schema()
+        db = await connect(database_url)
+        await db.dispose()
 
     try:
         asyncio.run(check())

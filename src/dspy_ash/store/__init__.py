@@ -4,7 +4,7 @@ SQLite by default (a file under the data directory), PostgreSQL by URL. Alembic 
 (`dspy-ash migrate`, or `await migrate.upgrade(url)`); `Database.check_schema()` refuses to run
 against a database that is behind.
 
-    db = Database()                                   # explicit URL, else DSPY_ASH_DATABASE_URL, else SQLite
+    db = await connect()                              # explicit URL, else DSPY_ASH_DATABASE_URL, else SQLite
     async with db.transaction() as s:
         tenant = await repos.tenants.create_tenant(s, name="acme", actor="cli")
         program = await repos.programs.create_program(s, tenant_id=tenant.id, actor="cli",
@@ -19,7 +19,7 @@ from dspy_ash.store import migrate, repos
 from dspy_ash.store.build import build_program
 from dspy_ash.store.cache import SqlCacheBackend
 from dspy_ash.store.checkpoints import RunCheckpointStore
-from dspy_ash.store.db import Database, resolve_url
+from dspy_ash.store.db import Database, connect, resolve_url
 from dspy_ash.store.declarative import ProgramSpec, validate_spec
 from dspy_ash.store.errors import (
     ConflictError,
@@ -47,6 +47,7 @@ __all__ = [
     "StoreError",
     "TraceRecorder",
     "build_program",
+    "connect",
     "migrate",
     "repos",
     "resolve_url",

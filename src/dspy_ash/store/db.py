@@ -111,3 +111,18 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.dispose()
+
+
+async def connect(url: str | None = None, *, check_schema: bool = True, **engine_kwargs: Any) -> Database:
+    """Open the database a process will use, refusing (SchemaOutOfDateError) one whose schema is not current.
+
+    This is the start-up check: servers and workers call it before serving anything.
+    """
+    db = Database(url, **engine_kwargs)
+    if check_schema:
+        try:
+            await db.check_schema()
+        except BaseException:
+            await db.dispose()
+            raise
+    return db

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 from dspy_ash.cli import app
-from dspy_ash.store import Database, SchemaOutOfDateError, migrate
+from dspy_ash.store import Database, SchemaOutOfDateError, connect, migrate
 from dspy_ash.store.models import Base
 
 TABLES = {
@@ -71,10 +71,13 @@ async def test_migrated_schema_matches_the_models(empty_database_url: str) -> No
     assert diff == []
 
 
-async def test_check_schema_refuses_an_unmigrated_database(empty_database_url: str) -> None:
-    async with Database(empty_database_url) as db:
-        with pytest.raises(SchemaOutOfDateError, match="dspy-ash migrate"):
-            await db.check_schema()
+async def test_start_up_check_refuses_an_unmigrated_database(empty_database_url: str) -> None:
+    with pytest.raises(SchemaOutOfDateError, match="dspy-ash migrate"):
+        await connect(empty_database_url)
+    async with await connect(empty_database_url, check_schema=False) as db:
+        await migrate.upgrade(db.engine)
+    async with await connect(empty_database_url) as db:
+        assert db.dialect in ("sqlite", "postgresql")
 
 
 def test_cli_migrate_takes_the_database_url(empty_database_url: str) -> None:
