@@ -6,7 +6,9 @@ Subscribers are callables or objects with `on_event(event)`, registered globally
 and friends) are subscribers too. Tracing, the store's recorder and metrics all listen here; the
 engine never writes anywhere itself.
 
-When nothing listens, a call costs one context-variable read and no event objects are built.
+When nothing listens, a call costs one context-variable read and no event objects are built. A
+subscriber with an `event_kinds` attribute (a set of kinds) is only sent those kinds, and a call whose
+kind nobody wants builds no events either: a trace recorder that skips adapter events saves their cost.
 """
 
 from __future__ import annotations
@@ -52,11 +54,20 @@ def current_call_id() -> str | None:
     return _current_call.get()
 
 
-def _subscribers(instance_callbacks: Sequence[Any] = ()) -> list[Any]:
+def _subscribers(kind: str, instance_callbacks: Sequence[Any] = ()) -> list[Any]:
     callbacks = read("callbacks")
-    if instance_callbacks:
-        return [*callbacks, *instance_callbacks]
-    return list(callbacks) if callbacks else []
+    if not callbacks and not instance_callbacks:
+        return []
+    every = [*callbacks, *instance_callbacks] if instance_callbacks else callbacks
+    return [s for s in every if kind in getattr(s, "event_kinds", _ALL_KINDS)]
+
+
+class _AllKinds:
+    def __contains__(self, kind: object) -> bool:
+        return True
+
+
+_ALL_KINDS = _AllKinds()
 
 
 def _deliver(subscribers: list[Any], event: Event) -> None:
@@ -112,7 +123,7 @@ class CallScope:
 def start(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = None,
           instance_callbacks: Sequence[Any] = ()) -> CallScope | None:
     """Open an observed call, or return None at no cost when nobody listens."""
-    subs = _subscribers(instance_callbacks)
+    subs = _subscribers(kind, instance_callbacks)
     if not subs:
         return None
     return CallScope(kind, name, target, subs, inputs)
@@ -137,7 +148,7 @@ def observe(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = 
 
 def emit(kind: Kind, name: str, target: Any = None, **extra: Any) -> None:
     """A one-off event (optimizer progress, evaluation progress): phase 'end', no duration."""
-    subs = _subscribers()
+    subs = _subscribers(kind)
     if subs:
         _deliver(subs, Event(kind, "end", uuid.uuid4().hex, _current_call.get(), target, name,
                              started_at=time.time(), extra=extra))

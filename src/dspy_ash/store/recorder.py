@@ -146,6 +146,9 @@ class TraceRecorder:
             raise self._startup_error
 
     # -- the hot path ------------------------------------------------------------------------------
+    # Only these reach us: the engine builds no adapter events for a recorder that would ignore them.
+    event_kinds = RECORDED_KINDS | _CONTAINER_KINDS
+
     def on_event(self, event: Event) -> None:
         if event.phase == "start":
             parent = self._calls.get(event.parent_id) if event.parent_id is not None else None

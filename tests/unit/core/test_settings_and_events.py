@@ -109,3 +109,19 @@ def test_history_is_bounded():
         for _ in range(300):
             dspy.Predict("question -> answer")(question="q")
     assert 50 <= len(lm.history) <= 50 + 16
+
+
+def test_subscribers_get_only_the_kinds_they_ask_for():
+    class OnlyLM:
+        event_kinds = frozenset({"lm"})
+
+        def __init__(self):
+            self.seen: list[str] = []
+
+        def on_event(self, event):
+            self.seen.append(f"{event.kind}:{event.phase}")
+
+    sub = OnlyLM()
+    with dspy.context(lm=DummyLM([{"answer": "a"}]), callbacks=[sub]):
+        dspy.Predict("question -> answer")(question="q")
+    assert sub.seen == ["lm:start", "lm:end"]
