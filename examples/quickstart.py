@@ -2,7 +2,8 @@
 
 It retrieves passages with BM25, answers with ChainOfThought, is evaluated, optimized with
 BootstrapFewShot (resumable through a checkpoint directory), evaluated again, saved in DSPy's JSON
-format and loaded back.
+format and loaded back. With the store installed (`pip install 'dspy-ash[store]'`), every execution
+is traced into a SQLite database and the compiled program is kept there as a scored version.
 
     python examples/quickstart.py                                # offline, a local simulated model
     python examples/quickstart.py --model openai/gpt-4o-mini     # a real model (OPENAI_API_KEY)
@@ -17,6 +18,8 @@ demos do not change them; a real model is needed to see what optimization buys.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import re
 import tempfile
 from pathlib import Path
@@ -66,6 +69,7 @@ def main() -> None:
     parser.add_argument("--api-base")
     parser.add_argument("--api-key")
     parser.add_argument("--out", default="quickstart_program.json", help="where to save the compiled program")
+    parser.add_argument("--database-url", help="the store (default: a fresh SQLite file in a temp directory)")
     args = parser.parse_args()
 
     questions = hotpotqa_questions()
@@ -86,10 +90,11 @@ def main() -> None:
         lm = dspy.LM("openai/simulated-reader", api_base=server.api_base, api_key="local", cache=False)
         print(f"No --model given: a simulated reader answers at {server.api_base} (see the docstring).")
 
+    store = Store.open(args.database_url)
     try:
-        dspy.configure(lm=lm, rm=retriever)
+        dspy.configure(lm=lm, rm=retriever, callbacks=store.callbacks)
         evaluate = dspy.Evaluate(devset=devset, metric=answer_exact_match, num_threads=16, display_progress=True)
-        with dspy.track_usage() as usage:
+        with dspy.track_usage() as usage, store.tracing():
             before = evaluate(RAG())
             optimizer = dspy.BootstrapFewShot(metric=answer_exact_match, max_bootstrapped_demos=2,
                                               max_labeled_demos=2)
@@ -112,9 +117,83 @@ def main() -> None:
         totals = usage.get_total_tokens()
         tokens = sum(u.get("total_tokens", 0) for u in totals.values())
         print(f"LM calls: {usage.calls}, tokens: {tokens}")
+        store.keep_version(compiled, score=after.score)
     finally:
+        store.close()
         if server is not None:
             server.__exit__(None, None, None)
+
+
+class Store:
+    """The optional store part: a tenant, a program, a trace recorder, and the compiled version."""
+
+    def __init__(self, url: str | None, tenant_id: Any = None, program_id: Any = None, recorder: Any = None):
+        self.url, self.tenant_id, self.program_id, self.recorder = url, tenant_id, program_id, recorder
+
+    @classmethod
+    def open(cls, url: str | None) -> Store:
+        try:
+            from dspy_ash.store import TraceRecorder, migrate, repos
+        except ImportError:
+            print("(the store is not installed: pip install 'dspy-ash[store]' to trace runs into SQL)")
+            return cls(None)
+        url = url or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='quickstart-store-')}/dspy-ash.db"
+
+        async def setup() -> tuple[Any, Any]:
+            from dspy_ash.store import connect
+
+            await migrate.upgrade(url)
+            db = await connect(url)
+            try:
+                async with db.transaction() as s:
+                    tenant = await repos.tenants.create_tenant(s, name="quickstart", actor="quickstart")
+                    program = await repos.programs.create_program(
+                        s, tenant_id=tenant.id, actor="quickstart", name="hotpotqa-rag", source="quickstart:RAG")
+                    return tenant.id, program.id
+            finally:
+                await db.dispose()
+
+        tenant_id, program_id = asyncio.run(setup())
+        return cls(url, tenant_id, program_id, TraceRecorder(url, tenant_id=tenant_id))
+
+    @property
+    def callbacks(self) -> list[Any]:
+        return [self.recorder] if self.recorder is not None else []
+
+    def tracing(self) -> Any:
+        if self.recorder is None:
+            return contextlib.nullcontext()
+        from dspy_ash.store import trace_context
+
+        return trace_context(program_id=self.program_id)
+
+    def keep_version(self, program: Any, score: float) -> None:
+        if self.recorder is None:
+            return
+        from dspy_ash.store import connect, repos
+
+        self.recorder.flush()
+
+        async def save() -> None:
+            db = await connect(self.url)
+            try:
+                async with db.transaction() as s:
+                    version = await repos.versions.create_version(
+                        s, tenant_id=self.tenant_id, actor="quickstart", program_id=self.program_id,
+                        state=program.dump_state(), metric="answer_exact_match", score=score,
+                        note="BootstrapFewShot")
+                    traces = await repos.traces.list_traces(s, tenant_id=self.tenant_id,
+                                                            program_id=self.program_id, limit=10_000)
+                    print(f"store ({self.url}): {len(traces)} traces recorded; the compiled program is "
+                          f"version {version.number} with score {version.score}")
+            finally:
+                await db.dispose()
+
+        asyncio.run(save())
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
 
 
 if __name__ == "__main__":
