@@ -25,6 +25,7 @@ from dspy_ash.lm.providers.base import HTTPProviderLM
 from dspy_ash.lm.rate_limit import RateLimitedLM
 from dspy_ash.lm.registry import build_client, resolve
 from dspy_ash.lm.retry import Backoff, RetryingLM
+from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.tokens import count_tokens, estimate_tokens
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse
 
@@ -98,7 +99,7 @@ class LM(BaseLM):
         self.max_concurrency = max_concurrency
         self.provider = provider
         self.prices: dict[str, Price] = {k: as_price(v) for k, v in (prices or {}).items()}
-        self.headers = dict(headers or {})
+        self.headers = RedactedHeaders(headers or {})  # may carry credentials (a proxy's, a gateway's)
         self.finetuning_model = finetuning_model
         self.launch_kwargs = dict(launch_kwargs or {})
         self.train_kwargs = dict(train_kwargs or {})

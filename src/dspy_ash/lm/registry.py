@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from dspy_ash.errors import LMConfigurationError
 from dspy_ash.lm.providers.base import Endpoint, HTTPProviderLM
-from dspy_ash.lm.secret import Secret
+from dspy_ash.lm.secret import RedactedHeaders, Secret
 from dspy_ash.settings import env
 
 _OPENAI = "dspy_ash.lm.providers.openai_compat:OpenAICompatLM"
@@ -87,7 +87,7 @@ def build_client(resolved: Resolved, *, api_key: str | None, api_base: str | Non
         raise LMConfigurationError(f"{resolved.provider!r} needs api_base=")
     key = api_key if api_key is not None else (env(spec.key_env) if spec.key_env else None)
     endpoint = Endpoint(provider=resolved.provider, api_base=base, api_key=Secret(key) if key else None,
-                        timeout=timeout, headers=dict(headers or {}))
+                        timeout=timeout, headers=RedactedHeaders(headers or {}))
     module_name, _, class_name = spec.client.partition(":")
     client_cls: type[HTTPProviderLM] = getattr(importlib.import_module(module_name), class_name)
     return client_cls(resolved.model, endpoint)

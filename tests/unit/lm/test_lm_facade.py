@@ -85,7 +85,7 @@ def test_dspy_loads_our_state() -> None:
 
 
 def test_key_never_shows() -> None:
-    lm = LM("openai/gpt-4o-mini", api_key=KEY)
+    lm = LM("openai/gpt-4o-mini", api_key=KEY, headers={"x-api-key": KEY, "X-Title": "app"})
     texts = [repr(lm), str(lm), repr(lm.client), repr(lm.client.endpoint), repr(vars(lm)), str(lm.dump_state()),
              repr(lm.build_request("hi"))]
     assert not [t for t in texts if KEY in t]
