@@ -22,6 +22,7 @@ from dspy_ash.lm.base import LM_CLASS_STATE_KEY, BaseLM
 from dspy_ash.lm.cache import CachedLM
 from dspy_ash.lm.pricing import Price, PriceLike, as_price, cost_of
 from dspy_ash.lm.providers.base import HTTPProviderLM
+from dspy_ash.lm.providers.openai_compat import OpenAICompatLM
 from dspy_ash.lm.rate_limit import RateLimitedLM
 from dspy_ash.lm.registry import build_client, resolve
 from dspy_ash.lm.retry import Backoff, RetryingLM
@@ -73,8 +74,8 @@ class LM(BaseLM):
         train_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if model_type != "chat":
-            raise UnsupportedFeatureError(f"model_type={model_type!r}: dspy-ash speaks chat completions only")
+        if model_type not in ("chat", "text"):
+            raise UnsupportedFeatureError(f"model_type={model_type!r}: dspy-ash speaks chat and text completions")
         api_base = api_base or kwargs.pop("base_url", None)
         if kwargs.get("rollout_id", 0) is None:
             kwargs.pop("rollout_id")
@@ -112,6 +113,8 @@ class LM(BaseLM):
                               headers=self.headers)
         # the key now lives only in the client's Endpoint (as a Secret); drop the plain copy
         self.api_key = None
+        if self.model_type == "text" and not isinstance(client, OpenAICompatLM):
+            raise UnsupportedFeatureError(f"model_type='text' needs an OpenAI-compatible server, not {resolved.provider}")
         self._client = client
         # what the adapters may ask of this LM is what its wire format supports
         self.supported_params = client.supported_params

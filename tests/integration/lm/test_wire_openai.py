@@ -80,3 +80,32 @@ async def test_sync_call_inside_a_running_loop() -> None:
     with FakeOpenAIServer(["from the bridge"]) as server:
         lm = LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=False)
         assert lm("hi") == ["from the bridge"]
+
+
+async def test_text_completion_model_type() -> None:
+    from aiohttp import web
+
+    bodies: list[dict[str, object]] = []
+
+    async def completions(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        return web.json_response({"id": "cmpl-1", "object": "text_completion", "model": "base",
+                                  "choices": [{"index": 0, "text": " Paris", "finish_reason": "stop"}],
+                                  "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}})
+
+    app = web.Application()
+    app.router.add_post("/v1/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        lm = LM("hosted_vllm/base", model_type="text", api_base=f"http://127.0.0.1:{port}/v1", max_tokens=5)
+        assert await lm.acall(messages=[{"role": "system", "content": "Answer."},
+                                        {"role": "user", "content": "Capital of France?"}]) == [" Paris"]
+        assert bodies == [{"model": "base", "prompt": "Answer.\n\nCapital of France?\n\nBEGIN RESPONSE:",
+                           "max_tokens": 5}]
+        assert lm.history[-1]["usage"]["total_tokens"] == 10
+    finally:
+        await runner.cleanup()

@@ -119,9 +119,12 @@ def test_request_kwargs_and_call_options() -> None:
     assert req.rollout_id == 5 and req.cache is False
 
 
-def test_only_chat_models() -> None:
+def test_model_types() -> None:
     with pytest.raises(UnsupportedFeatureError):
-        LM("openai/gpt-3.5-turbo-instruct", model_type="text", api_key=KEY)
+        LM("openai/gpt-4o", model_type="responses", api_key=KEY)
+    with pytest.raises(UnsupportedFeatureError, match="OpenAI-compatible"):
+        LM("anthropic/claude-3-5-haiku", model_type="text", api_key=KEY)
+    assert LM("openai/gpt-3.5-turbo-instruct", model_type="text", api_key=KEY).model_type == "text"
 
 
 def test_rollout_id_with_temperature_zero_warns(caplog: pytest.LogCaptureFixture) -> None:

@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError
+from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import Endpoint, HTTPProviderLM
@@ -38,12 +38,27 @@ class OpenAICompatLM(HTTPProviderLM):
         return {"model": self.model, "messages": req.messages, **jsonable_params(req.params)}
 
     async def request(self, req: LMRequest) -> LMResponse:
+        if req.model_type == "text":
+            return await self._text_completion(req)
         data, http = await post_json(self.endpoint.url("/chat/completions"), self.payload(req),
                                      headers=self.headers(), timeout=self.endpoint.timeout,
                                      provider=self.provider, model=self.model)
         return parse_chat_completion(data, request_id_from(http.headers), self.provider, self.model)
 
+    async def _text_completion(self, req: LMRequest) -> LMResponse:
+        """`model_type="text"`: the legacy `/completions` endpoint (base models). The messages become one
+        prompt the way DSPy builds it: their contents, then "BEGIN RESPONSE:", joined by blank lines."""
+        prompt = "\n\n".join([_text_of(m.get("content")) for m in req.messages] + ["BEGIN RESPONSE:"])
+        payload = {"model": self.model, "prompt": prompt, **jsonable_params(req.params)}
+        data, http = await post_json(self.endpoint.url("/completions"), payload, headers=self.headers(),
+                                     timeout=self.endpoint.timeout, provider=self.provider, model=self.model)
+        for choice in data.get("choices") or []:  # same shape as chat, with the text at the top
+            choice.setdefault("message", {"role": "assistant", "content": choice.get("text")})
+        return parse_chat_completion(data, request_id_from(http.headers), self.provider, self.model)
+
     async def stream(self, req: LMRequest) -> AsyncIterator[str]:
+        if req.model_type == "text":
+            raise UnsupportedFeatureError("streaming text completions is not supported; use model_type='chat'")
         payload = {**self.payload(req), "stream": True}
         async for _event, data in post_sse(self.endpoint.url("/chat/completions"), payload,
                                            headers=self.headers(), timeout=self.endpoint.timeout,
@@ -61,6 +76,12 @@ class OpenAICompatLM(HTTPProviderLM):
                 text = (choice.get("delta") or {}).get("content")
                 if text and choice.get("index", 0) == 0:
                     yield text
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
 
 
 def parse_chat_completion(data: dict[str, Any], request_id: str | None, provider: str, model: str) -> LMResponse:
