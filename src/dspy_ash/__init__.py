@@ -103,13 +103,14 @@ from dspy_ash.settings import configure as configure  # noqa: E402
 from dspy_ash.settings import context as context  # noqa: E402
 from dspy_ash.settings import settings as settings  # noqa: E402
 
-
 # Subpackages DSPy code reaches as attributes (`dspy.evaluate.answer_exact_match`) without importing them.
 _SUBPACKAGES = frozenset({"adapters", "evaluate", "lm", "modules", "optimizers", "predict", "primitives", "retrievers",
                           "signatures", "teleprompt", "testing", "utils"})
 
 
 def __getattr__(name: str) -> Any:
+    if name == "cache":  # DSPy's `dspy.cache`: the process's LM cache, built on first use
+        return importlib.import_module("dspy_ash.lm.cache").get_cache()
     target = _EXPORTS.get(name)
     if target is None:
         if name in _SUBPACKAGES:

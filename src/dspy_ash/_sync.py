@@ -63,8 +63,12 @@ class _ThreadLoop:
         self.loop = asyncio.new_event_loop()
 
     def __del__(self) -> None:
-        if not self.loop.is_closed() and not self.loop.is_running():
-            self.loop.close()
+        loop = self.loop
+        if not loop.is_closed() and not loop.is_running():
+            try:  # lets pooled HTTP sessions bound to this loop close cleanly, as asyncio.run does
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:

@@ -47,7 +47,7 @@ class _DSPyFacade(types.ModuleType):
         import dspy_ash
 
         try:
-            return getattr(dspy_ash, name)
+            return getattr(dspy_ash, name)  # includes `dspy.cache`, built on first use
         except AttributeError:
             if name in _SUBMODULES:  # `dspy.retrievers.X` works in DSPy without importing the submodule first
                 return importlib.import_module(_RENAMED.get(f"dspy.{name}", f"dspy_ash.{name}"))

@@ -96,3 +96,11 @@ def test_subpackages_resolve_as_attributes_without_importing_them():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["answer_exact_match", "BootstrapFewShot"]
+
+
+def test_dspy_cache_and_testing_exports():
+    from dspy_ash.lm.cache import get_cache
+    from dspy_ash.testing import FakeOpenAIServer, Fault, Reply
+
+    assert dspy_ash.cache is get_cache()
+    assert FakeOpenAIServer.__name__ == "FakeOpenAIServer" and Fault and Reply
