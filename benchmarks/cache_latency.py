@@ -79,15 +79,22 @@ print(json.dumps(out))
 
 def run_side(python: str, code: str, api_base: str, n: int) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="cache-bench-") as tmp:
-        result = subprocess.run([python, "-c", code, api_base, str(n), tmp], capture_output=True, text=True,
-                                check=True, timeout=600, cwd=ROOT,
-                                env={"DSPY_ASH_HOME": tmp, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-                                     "PATH": "/usr/bin:/bin"})
+        result = subprocess.run(
+            [python, "-c", code, api_base, str(n), tmp],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+            cwd=ROOT,
+            env={"DSPY_ASH_HOME": tmp, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PATH": "/usr/bin:/bin"},
+        )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--dspy-python", default=str(ROOT / "bench-venvs/dspy/bin/python"))
     parser.add_argument("--skip-dspy", action="store_true")
@@ -95,8 +102,11 @@ def main() -> None:
     proc, api_base = start_mocklm(0)
     try:
         ours = run_side(sys.executable, OURS, api_base, args.n)
-        theirs = {} if args.skip_dspy or not Path(args.dspy_python).exists() else \
-            run_side(args.dspy_python, THEIRS, api_base, args.n)
+        theirs = (
+            {}
+            if args.skip_dspy or not Path(args.dspy_python).exists()
+            else run_side(args.dspy_python, THEIRS, api_base, args.n)
+        )
     finally:
         proc.terminate()
         proc.wait()

@@ -48,8 +48,19 @@ def start_mocklm(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(MOCKLM), "--port", str(port), "--latency-ms", str(latency_ms),
-                             "--qa", qa_file()], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(MOCKLM),
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--qa",
+            qa_file(),
+        ],
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()
     return proc, f"http://127.0.0.1:{port}/v1"
@@ -66,7 +77,9 @@ def measure(dspy: Any, api_base: str, which: str, threads: int) -> dict[str, Any
     start = time.perf_counter()
     if which == "bootstrap":
         kwargs = {"num_threads": threads} if dspy.__name__ == "dspy_ash" else {}
-        optimizer = dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=16, max_labeled_demos=16, **kwargs)
+        optimizer = dspy.BootstrapFewShot(
+            metric=metric, max_bootstrapped_demos=16, max_labeled_demos=16, **kwargs
+        )
         program = optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset)
     else:
         optimizer = dspy.MIPROv2(metric=metric, auto="light", num_threads=threads)
@@ -74,12 +87,18 @@ def measure(dspy: Any, api_base: str, which: str, threads: int) -> dict[str, Any
     seconds = time.perf_counter() - start
     state = program.dump_state()
     state = state.get("self", state)
-    return {"seconds": seconds, "demos": state["demos"], "instructions": state["signature"]["instructions"],
-            "score": getattr(program, "score", None)}
+    return {
+        "seconds": seconds,
+        "demos": state["demos"],
+        "instructions": state["signature"]["instructions"],
+        "score": getattr(program, "score", None),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--only", choices=["bootstrap", "mipro"])
@@ -101,21 +120,42 @@ def main() -> None:
             if not args.skip_dspy and Path(args.dspy_python).exists():
                 sides.append(("dspy 3.4.1", args.dspy_python, "dspy"))
             for name, python, side in sides:  # each side in a fresh interpreter, one after the other
-                out = subprocess.run([python, __file__, "--side", side, "--api-base", api_base, "--only", which,
-                                      "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [
+                        python,
+                        __file__,
+                        "--side",
+                        side,
+                        "--api-base",
+                        api_base,
+                        "--only",
+                        which,
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 results.setdefault(which, {})[name] = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         proc.terminate()
         proc.wait()
-    print(f"Compile wall time, {N_TRAIN} training examples, {args.latency_ms:.0f} ms latency, "
-          f"{args.threads} threads")
+    print(
+        f"Compile wall time, {N_TRAIN} training examples, {args.latency_ms:.0f} ms latency, "
+        f"{args.threads} threads"
+    )
     for which, sides in results.items():
         for name, r in sides.items():
-            print(f"{which:<10} {name:<11} {r['seconds']:>8.2f} s  demos={len(r['demos'])}  score={r['score']}")
+            print(
+                f"{which:<10} {name:<11} {r['seconds']:>8.2f} s  demos={len(r['demos'])}  score={r['score']}"
+            )
         if len(sides) == 2:
             ours, theirs = sides["dspy-ash"], sides["dspy 3.4.1"]
             same = ours["demos"] == theirs["demos"]
-            print(f"{which:<10} speed-up {theirs['seconds'] / ours['seconds']:.1f}x; same demos selected: {same}")
+            print(
+                f"{which:<10} speed-up {theirs['seconds'] / ours['seconds']:.1f}x; same demos selected: {same}"
+            )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ MOCKLM = Path("/work/shared/tools/mocklm.py")
 
 
 def questions(n: int) -> list[dict[str, str]]:
-    return [{"question": f"What is item number {i} of the benchmark?", "answer": f"answer {i}"} for i in range(n)]
+    return [
+        {"question": f"What is item number {i} of the benchmark?", "answer": f"answer {i}"} for i in range(n)
+    ]
 
 
 def qa_file(n: int) -> str:
@@ -42,8 +44,10 @@ def start_mocklm(latency_ms: float, qa: str) -> tuple[subprocess.Popen[bytes], s
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(MOCKLM), "--port", str(port), "--latency-ms", str(latency_ms),
-                             "--qa", qa], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(MOCKLM), "--port", str(port), "--latency-ms", str(latency_ms), "--qa", qa],
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()  # "mocklm listening on ..."
     return proc, f"http://127.0.0.1:{port}/v1"
@@ -86,7 +90,9 @@ def run_dspy(api_base: str, n: int, threads: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--threads", type=int, default=1024)
@@ -101,11 +107,27 @@ def main() -> None:
 
     proc, api_base = start_mocklm(args.latency_ms, qa_file(args.examples))
     try:
-        rows: list[tuple[str, dict[str, Any]]] = [("dspy-ash", run_ours(api_base, args.examples, args.threads))]
+        rows: list[tuple[str, dict[str, Any]]] = [
+            ("dspy-ash", run_ours(api_base, args.examples, args.threads))
+        ]
         if not args.skip_dspy and Path(args.dspy_python).exists():
-            out = subprocess.run([args.dspy_python, __file__, "--side", "dspy", "--api-base", api_base,
-                                  "--examples", str(args.examples), "--threads", str(args.threads)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    args.dspy_python,
+                    __file__,
+                    "--side",
+                    "dspy",
+                    "--api-base",
+                    api_base,
+                    "--examples",
+                    str(args.examples),
+                    "--threads",
+                    str(args.threads),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows.append(("dspy 3.4.1", json.loads(out.stdout.strip().splitlines()[-1])))
     finally:
         proc.terminate()

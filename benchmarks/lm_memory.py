@@ -50,8 +50,15 @@ async def run(api_base: str, calls: int, concurrency: int, memory_max_mb: int) -
             done += 1
             if done % step == 0:
                 assert cache.memory is not None
-                samples.append({"calls": done, "rss_mb": rss_mb(), "cache_entries": len(cache.memory),
-                                "cache_mb": cache.memory.size_bytes / 2**20, "history": len(lm.history)})
+                samples.append(
+                    {
+                        "calls": done,
+                        "rss_mb": rss_mb(),
+                        "cache_entries": len(cache.memory),
+                        "cache_mb": cache.memory.size_bytes / 2**20,
+                        "history": len(lm.history),
+                    }
+                )
             i += concurrency
 
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
@@ -62,7 +69,9 @@ async def run(api_base: str, calls: int, concurrency: int, memory_max_mb: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--memory-max-mb", type=int, default=32)
@@ -79,7 +88,9 @@ def main() -> None:
     print("| calls | RSS MB | memory cache entries | memory cache MB | lm.history |")
     print("|---|---|---|---|---|")
     for s in samples:
-        print(f"| {s['calls']:,} | {s['rss_mb']:.0f} | {s['cache_entries']:,} | {s['cache_mb']:.1f} | {s['history']:,} |")
+        print(
+            f"| {s['calls']:,} | {s['rss_mb']:.0f} | {s['cache_entries']:,} | {s['cache_mb']:.1f} | {s['history']:,} |"
+        )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
     with dspy.context(lm=ZeroLM(REPLY_COT)):
         results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
     results["Signature(str)"] = _time_calls(
-        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs)
+        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
+    )
 
     async def sequential_acall():
         with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
@@ -87,8 +88,13 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
             self.reply = reply
 
         def complete(self, request):
-            return Response(id=None, model="zero", message=Message.assistant([TextPart(self.reply)]),
-                            finish_reason="stop", usage=Usage(input_tokens=0, output_tokens=0, total_tokens=0))
+            return Response(
+                id=None,
+                model="zero",
+                message=Message.assistant([TextPart(self.reply)]),
+                finish_reason="stop",
+                usage=Usage(input_tokens=0, output_tokens=0, total_tokens=0),
+            )
 
     class AsyncZeroEngine:
         def __init__(self, sync):
@@ -109,7 +115,8 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
     with dspy.context(lm=zero_lm(REPLY_COT)):
         results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
     results["Signature(str)"] = _time_calls(
-        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs)
+        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
+    )
 
     async def sequential_acall():
         with dspy.context(lm=zero_lm(REPLY_PREDICT)):
@@ -127,7 +134,9 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dspy-python", default=None)
@@ -139,16 +148,23 @@ def main() -> None:
         return
     root = Path(__file__).resolve().parents[1]
     dspy_python = args.dspy_python or str(root / "bench-venvs" / "dspy" / "bin" / "python")
-    has_dspy = os.path.exists(dspy_python) and subprocess.run(
-        [dspy_python, "-c", "import dspy"], capture_output=True).returncode == 0
+    has_dspy = (
+        os.path.exists(dspy_python)
+        and subprocess.run([dspy_python, "-c", "import dspy"], capture_output=True).returncode == 0
+    )
     if not has_dspy:
         dspy_python = sys.executable  # the test extra installs dspy here too
     env = {**os.environ, "PYTHONPATH": ""}
     sides = {}
     for side, python in (("dspy-ash", sys.executable), ("dspy 3.4.1", dspy_python)):
         flag = "ash" if side == "dspy-ash" else "dspy"
-        out = subprocess.run([python, __file__, "--side", flag, "--n", str(args.n), "--runs", str(args.runs)],
-                             capture_output=True, text=True, check=True, env=env)
+        out = subprocess.run(
+            [python, __file__, "--side", flag, "--n", str(args.n), "--runs", str(args.runs)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         sides[side] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"per-call overhead, median of {args.runs} runs x {args.n} calls (µs; lower is better)")
     print(f"{'case':<24}{'dspy-ash':>12}{'dspy 3.4.1':>14}{'ratio':>10}")

@@ -19,7 +19,9 @@ import numpy as np
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus, hotpotqa_questions
 
 
-def synthetic_corpus(n: int, rng: np.random.Generator, vocab_size: int = 50_000) -> tuple[list[str], list[str]]:
+def synthetic_corpus(
+    n: int, rng: np.random.Generator, vocab_size: int = 50_000
+) -> tuple[list[str], list[str]]:
     vocab = np.array([f"w{i}" for i in range(vocab_size)])
     weights = 1.0 / np.arange(1, vocab_size + 1) ** 1.07
     weights /= weights.sum()
@@ -27,7 +29,7 @@ def synthetic_corpus(n: int, rng: np.random.Generator, vocab_size: int = 50_000)
     words = rng.choice(vocab, size=int(lengths.sum()), p=weights)
     passages, at = [], 0
     for length in lengths:
-        passages.append(" ".join(words[at:at + length]))
+        passages.append(" ".join(words[at : at + length]))
         at += length
     return passages, list(vocab)
 
@@ -39,13 +41,15 @@ def bench_synthetic(n: int, n_queries: int, seed: int) -> dict[str, float]:
     bm25 = BM25Retriever(passages, k=10, stopwords=None)
     build = time.perf_counter() - started
     # Queries of 3-6 mid-frequency words (rank 100-20,000): the kind a user would type.
-    queries = [" ".join(rng.choice(vocab[100:20_000], size=int(rng.integers(3, 7)))) for _ in range(n_queries)]
+    queries = [
+        " ".join(rng.choice(vocab[100:20_000], size=int(rng.integers(3, 7)))) for _ in range(n_queries)
+    ]
     started = time.perf_counter()
     for q in queries[: n_queries // 2]:
         bm25.retrieve(q)
     single = (n_queries // 2) / (time.perf_counter() - started)
     started = time.perf_counter()
-    bm25.retrieve(queries[n_queries // 2:])
+    bm25.retrieve(queries[n_queries // 2 :])
     batched = (n_queries - n_queries // 2) / (time.perf_counter() - started)
     return {"passages": n, "build_s": build, "qps_single": single, "qps_batched": batched}
 

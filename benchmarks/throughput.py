@@ -32,8 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MOCKLM = Path("/work/shared/tools/mocklm.py")
 
-ASK = ("[[ ## question ## ]]\n{q}\n\nRespond with the corresponding output fields, starting with the field "
-       "`[[ ## answer ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`.")
+ASK = (
+    "[[ ## question ## ]]\n{q}\n\nRespond with the corresponding output fields, starting with the field "
+    "`[[ ## answer ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`."
+)
 
 
 def free_port() -> int:
@@ -44,8 +46,10 @@ def free_port() -> int:
 
 def start_mocklm(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(MOCKLM), "--port", str(port), "--latency-ms", str(latency_ms)],
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(MOCKLM), "--port", str(port), "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()  # "mocklm listening on ..."
     return proc, f"http://127.0.0.1:{port}/v1"
@@ -71,10 +75,12 @@ async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str
     if mode == "aiohttp":
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def post(i: int) -> object:
                 body = {"model": "mock", "messages": [{"role": "user", "content": ASK.format(q=f"{tag}{i}")}]}
-                async with session.post(f"{api_base}/chat/completions", json=body,
-                                        headers={"Authorization": "Bearer x"}) as resp:
+                async with session.post(
+                    f"{api_base}/chat/completions", json=body, headers={"Authorization": "Bearer x"}
+                ) as resp:
                     return await resp.json()
 
             await post(-1)
@@ -84,8 +90,11 @@ async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str
             configure_cache(disk_cache_dir=tmp)
             lm = dspy_ash.LM("openai/mock", api_base=api_base, api_key="x")
             try:
-                return await run_workers(concurrency, rounds, lambda i: lm.acall(
-                    messages=[{"role": "user", "content": ASK.format(q=f"{tag}{i}")}]))
+                return await run_workers(
+                    concurrency,
+                    rounds,
+                    lambda i: lm.acall(messages=[{"role": "user", "content": ASK.format(q=f"{tag}{i}")}]),
+                )
             finally:
                 configure_cache(enable_disk_cache=False)  # drains the writer before the directory goes
                 await http.close_session()
@@ -93,8 +102,11 @@ async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str
     await lm.acall("warm-up")
     try:
         if mode == "lm":
-            return await run_workers(concurrency, rounds,
-                                     lambda i: lm.acall(messages=[{"role": "user", "content": ASK.format(q=f"{tag}{i}")}]))
+            return await run_workers(
+                concurrency,
+                rounds,
+                lambda i: lm.acall(messages=[{"role": "user", "content": ASK.format(q=f"{tag}{i}")}]),
+            )
         predict = dspy_ash.Predict("question -> answer")
         with dspy_ash.context(lm=lm, disable_history=False):
             return await run_workers(concurrency, rounds, lambda i: predict.acall(question=f"{tag}{i}"))
@@ -142,13 +154,21 @@ print(json.dumps(out))
 def dspy_side(python: str, api_base: str, concurrency: int, rounds: int, tag: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="dspy-bench-cache-") as cache_dir:
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "DSPY_CACHEDIR": cache_dir}
-        result = subprocess.run([python, "-c", DSPY_SIDE, api_base, str(concurrency), str(rounds), tag, ASK],
-                                capture_output=True, text=True, env=env, check=True, timeout=900)
+        result = subprocess.run(
+            [python, "-c", DSPY_SIDE, api_base, str(concurrency), str(rounds), tag, ASK],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=900,
+        )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--concurrency", default="16,64,256,1024")
     parser.add_argument("--rounds", type=int, default=8, help="requests per worker (dspy-ash)")
@@ -164,29 +184,39 @@ def main() -> None:
         for c in levels:
             row: dict[str, object] = {"concurrency": c, "ideal": c / (args.latency_ms / 1000)}
             for mode in ("aiohttp", "lm", "predict", "lm_cached"):
-                row[f"ours_{mode}"] = max(asyncio.run(ours(api_base, c, args.rounds, mode, f"c{c}{mode}{r}"))
-                                          for r in range(args.repeat))
+                row[f"ours_{mode}"] = max(
+                    asyncio.run(ours(api_base, c, args.rounds, mode, f"c{c}{mode}{r}"))
+                    for r in range(args.repeat)
+                )
             if not args.skip_dspy and Path(args.dspy_python).exists():
                 for mode, rps in dspy_side(args.dspy_python, api_base, c, args.dspy_rounds, f"d{c}").items():
                     row[f"dspy_{mode}"] = rps
             rows.append(row)
-            print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+            print(
+                json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}),
+                flush=True,
+            )
     finally:
         proc.terminate()
         proc.wait()
     print()
-    print("| concurrency | ideal | aiohttp (ceiling) | dspy-ash lm.acall | dspy-ash Predict.acall "
-          "| dspy-ash lm.acall, cache on | dspy lm() threads | dspy Predict.batch | dspy lm.acall "
-          "| dspy lm() threads, cache on |")
+    print(
+        "| concurrency | ideal | aiohttp (ceiling) | dspy-ash lm.acall | dspy-ash Predict.acall "
+        "| dspy-ash lm.acall, cache on | dspy lm() threads | dspy Predict.batch | dspy lm.acall "
+        "| dspy lm() threads, cache on |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
+
         def cell(key: str, row: dict[str, object] = row) -> str:
             value = row.get(key)
             return f"{value:,.0f}" if isinstance(value, float) else "n/a"
 
-        print(f"| {row['concurrency']} | {cell('ideal')} | {cell('ours_aiohttp')} | {cell('ours_lm')} | "
-              f"{cell('ours_predict')} | {cell('ours_lm_cached')} | {cell('dspy_lm')} | {cell('dspy_predict')} | "
-              f"{cell('dspy_lm_async')} | {cell('dspy_lm_cached')} |")
+        print(
+            f"| {row['concurrency']} | {cell('ideal')} | {cell('ours_aiohttp')} | {cell('ours_lm')} | "
+            f"{cell('ours_predict')} | {cell('ours_lm_cached')} | {cell('dspy_lm')} | {cell('dspy_predict')} | "
+            f"{cell('dspy_lm_async')} | {cell('dspy_lm_cached')} |"
+        )
 
 
 if __name__ == "__main__":

@@ -54,14 +54,18 @@ def simulated_solver(examples: list[Any]) -> Any:
         prompt = body["messages"][-1]["content"]
         match = re.search(r"\[\[ ## question ## \]\]\n(.*?)\n\nRespond with", prompt, re.S)
         answer = known.get(match.group(1).strip() if match else "", "0")
-        return (f"[[ ## reasoning ## ]]\nLet me work it out.\n\n[[ ## answer ## ]]\n{answer}\n\n"
-                "[[ ## completed ## ]]")
+        return (
+            f"[[ ## reasoning ## ]]\nLet me work it out.\n\n[[ ## answer ## ]]\n{answer}\n\n"
+            "[[ ## completed ## ]]"
+        )
 
     return reply
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="e.g. openai/gpt-4o-mini; default: a local mock server")
     parser.add_argument("--api-base")
     parser.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"))
@@ -88,16 +92,24 @@ def main() -> None:
     try:
         dspy.configure(lm=lm)
         program = dspy.ChainOfThought("question -> answer")
-        evaluate = dspy.Evaluate(devset=devset, metric=gsm8k_metric, num_threads=args.threads, display_progress=True)
+        evaluate = dspy.Evaluate(
+            devset=devset, metric=gsm8k_metric, num_threads=args.threads, display_progress=True
+        )
         before = evaluate(program)
         print(f"zero-shot ChainOfThought: {before.score}%  ({before.lm_calls} LM calls, ${before.cost:.4f})")
 
-        optimizer = dspy.BootstrapFewShot(metric=gsm8k_metric, max_bootstrapped_demos=args.max_bootstrapped_demos,
-                                          max_labeled_demos=args.max_labeled_demos, num_threads=args.threads,
-                                          checkpoint=args.checkpoint)
+        optimizer = dspy.BootstrapFewShot(
+            metric=gsm8k_metric,
+            max_bootstrapped_demos=args.max_bootstrapped_demos,
+            max_labeled_demos=args.max_labeled_demos,
+            num_threads=args.threads,
+            checkpoint=args.checkpoint,
+        )
         compiled = optimizer.compile(program, trainset=trainset)
-        print(f"compiled with {len(compiled.predict.demos)} demos "
-              f"({sum(1 for d in compiled.predict.demos if d.get('augmented'))} bootstrapped)")
+        print(
+            f"compiled with {len(compiled.predict.demos)} demos "
+            f"({sum(1 for d in compiled.predict.demos if d.get('augmented'))} bootstrapped)"
+        )
 
         after = evaluate(compiled)
         print(f"compiled ChainOfThought:  {after.score}%  ({after.lm_calls} LM calls, ${after.cost:.4f})")

@@ -51,9 +51,11 @@ def simulated_reader(gold: dict[str, str]) -> Any:
         context = _field(prompt, "context")
         answer = gold.get(question, "")
         found = bool(answer) and answer.lower() in context.lower()
-        reasoning = ("The passages state it." if found else "The passages do not say.")
-        return (f"[[ ## reasoning ## ]]\n{reasoning}\n\n[[ ## answer ## ]]\n{answer if found else 'unknown'}\n\n"
-                "[[ ## completed ## ]]")
+        reasoning = "The passages state it." if found else "The passages do not say."
+        return (
+            f"[[ ## reasoning ## ]]\n{reasoning}\n\n[[ ## answer ## ]]\n{answer if found else 'unknown'}\n\n"
+            "[[ ## completed ## ]]"
+        )
 
     return reply
 
@@ -64,7 +66,9 @@ def _field(prompt: str, name: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="e.g. openai/gpt-4o-mini; omit to run offline")
     parser.add_argument("--api-base")
     parser.add_argument("--api-key")
@@ -73,11 +77,15 @@ def main() -> None:
     args = parser.parse_args()
 
     questions = hotpotqa_questions()
-    examples = [dspy.Example(question=q["question"], answer=q["answer"]).with_inputs("question") for q in questions]
+    examples = [
+        dspy.Example(question=q["question"], answer=q["answer"]).with_inputs("question") for q in questions
+    ]
     trainset, devset = examples[:20], examples[20:]
     retriever = BM25Retriever(hotpotqa_corpus(), k=3)
-    print(f"HotPotQA sample: {len(trainset)} training and {len(devset)} dev questions; "
-          f"{len(hotpotqa_corpus())} passages indexed with BM25.")
+    print(
+        f"HotPotQA sample: {len(trainset)} training and {len(devset)} dev questions; "
+        f"{len(hotpotqa_corpus())} passages indexed with BM25."
+    )
 
     server = None
     if args.model:
@@ -93,18 +101,23 @@ def main() -> None:
     store = Store.open(args.database_url)
     try:
         dspy.configure(lm=lm, rm=retriever, callbacks=store.callbacks)
-        evaluate = dspy.Evaluate(devset=devset, metric=answer_exact_match, num_threads=16, display_progress=True)
+        evaluate = dspy.Evaluate(
+            devset=devset, metric=answer_exact_match, num_threads=16, display_progress=True
+        )
         with dspy.track_usage() as usage, store.tracing():
             before = evaluate(RAG())
-            optimizer = dspy.BootstrapFewShot(metric=answer_exact_match, max_bootstrapped_demos=2,
-                                              max_labeled_demos=2)
+            optimizer = dspy.BootstrapFewShot(
+                metric=answer_exact_match, max_bootstrapped_demos=2, max_labeled_demos=2
+            )
             checkpoints = Path(tempfile.mkdtemp(prefix="quickstart-checkpoints-"))
             compiled = optimizer.compile(RAG(), trainset=trainset, checkpoint=checkpoints)
             after = evaluate(compiled)
         print(f"exact match on dev: {before.score}% before, {after.score}% after BootstrapFewShot")
         demos = compiled.answer.predict.demos
-        print(f"the compiled answerer carries {len(demos)} demos "
-              f"({sum(1 for d in demos if d.get('augmented'))} bootstrapped)")
+        print(
+            f"the compiled answerer carries {len(demos)} demos "
+            f"({sum(1 for d in demos if d.get('augmented'))} bootstrapped)"
+        )
 
         compiled.save(args.out)
         reloaded = RAG()
@@ -148,7 +161,12 @@ class Store:
                 async with db.transaction() as s:
                     tenant = await repos.tenants.create_tenant(s, name="quickstart", actor="quickstart")
                     program = await repos.programs.create_program(
-                        s, tenant_id=tenant.id, actor="quickstart", name="hotpotqa-rag", source="quickstart:RAG")
+                        s,
+                        tenant_id=tenant.id,
+                        actor="quickstart",
+                        name="hotpotqa-rag",
+                        source="quickstart:RAG",
+                    )
                     return tenant.id, program.id
             finally:
                 await db.dispose()
@@ -179,13 +197,22 @@ class Store:
             try:
                 async with db.transaction() as s:
                     version = await repos.versions.create_version(
-                        s, tenant_id=self.tenant_id, actor="quickstart", program_id=self.program_id,
-                        state=program.dump_state(), metric="answer_exact_match", score=score,
-                        note="BootstrapFewShot")
-                    traces = await repos.traces.list_traces(s, tenant_id=self.tenant_id,
-                                                            program_id=self.program_id, limit=10_000)
-                    print(f"store ({self.url}): {len(traces)} traces recorded; the compiled program is "
-                          f"version {version.number} with score {version.score}")
+                        s,
+                        tenant_id=self.tenant_id,
+                        actor="quickstart",
+                        program_id=self.program_id,
+                        state=program.dump_state(),
+                        metric="answer_exact_match",
+                        score=score,
+                        note="BootstrapFewShot",
+                    )
+                    traces = await repos.traces.list_traces(
+                        s, tenant_id=self.tenant_id, program_id=self.program_id, limit=10_000
+                    )
+                    print(
+                        f"store ({self.url}): {len(traces)} traces recorded; the compiled program is "
+                        f"version {version.number} with score {version.score}"
+                    )
             finally:
                 await db.dispose()
 

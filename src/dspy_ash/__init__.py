@@ -104,8 +104,22 @@ from dspy_ash.settings import context as context  # noqa: E402
 from dspy_ash.settings import settings as settings  # noqa: E402
 
 # Subpackages DSPy code reaches as attributes (`dspy.evaluate.answer_exact_match`) without importing them.
-_SUBPACKAGES = frozenset({"adapters", "evaluate", "lm", "modules", "optimizers", "predict", "primitives", "retrievers",
-                          "signatures", "teleprompt", "testing", "utils"})
+_SUBPACKAGES = frozenset(
+    {
+        "adapters",
+        "evaluate",
+        "lm",
+        "modules",
+        "optimizers",
+        "predict",
+        "primitives",
+        "retrievers",
+        "signatures",
+        "teleprompt",
+        "testing",
+        "utils",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -18,24 +18,81 @@ from typing import Any
 from dspy_ash.errors import UnsupportedFeatureError
 
 # DSPy 3.4.1's public names that dspy-ash does not provide.
-MISSING_IN_DSPY_ASH = frozenset({
-    "Audio", "AvatarOptimizer", "BAMLAdapter", "BetterTogether", "BootstrapFinetune", "Citations", "Code", "CodeAct",
-
-    "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "ColBERTv2", "Document", "File", "FinalOutput",
-    "Flex", "GEPA", "GRPO", "Image", "InferRules", "LMCollectionLimitError", "LMInvalidRequestError",
-    "LMLockTimeoutError", "LMNotConfiguredError", "LMProviderError", "LMStreamAssemblyError", "LMTransportError",
-    "LMUnexpectedError", "LMUnsupportedFeatureError", "LMUnsupportedModelError", "LocalInterpreter", "OldField",
-    "OldInputField", "OldOutputField", "Provider", "RLM", "ReActV2", "Reasoning", "SIMBA", "SandboxSerializable",
-    "ToolCallResults", "TrainingJob", "TwoStepAdapter", "Type", "XMLAdapter", "bootstrap_trace_data",
-    "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging", "load_settings",
-    "resolve_interpreter_factory",
-})
+MISSING_IN_DSPY_ASH = frozenset(
+    {
+        "Audio",
+        "AvatarOptimizer",
+        "BAMLAdapter",
+        "BetterTogether",
+        "BootstrapFinetune",
+        "Citations",
+        "Code",
+        "CodeAct",
+        "CodeExecutionError",
+        "CodeInterpreter",
+        "CodeInterpreterError",
+        "ColBERTv2",
+        "Document",
+        "File",
+        "FinalOutput",
+        "Flex",
+        "GEPA",
+        "GRPO",
+        "Image",
+        "InferRules",
+        "LMCollectionLimitError",
+        "LMInvalidRequestError",
+        "LMLockTimeoutError",
+        "LMNotConfiguredError",
+        "LMProviderError",
+        "LMStreamAssemblyError",
+        "LMTransportError",
+        "LMUnexpectedError",
+        "LMUnsupportedFeatureError",
+        "LMUnsupportedModelError",
+        "LocalInterpreter",
+        "OldField",
+        "OldInputField",
+        "OldOutputField",
+        "Provider",
+        "RLM",
+        "ReActV2",
+        "Reasoning",
+        "SIMBA",
+        "SandboxSerializable",
+        "ToolCallResults",
+        "TrainingJob",
+        "TwoStepAdapter",
+        "Type",
+        "XMLAdapter",
+        "bootstrap_trace_data",
+        "configure_dspy_loggers",
+        "disable_litellm_logging",
+        "enable_litellm_logging",
+        "load_settings",
+        "resolve_interpreter_factory",
+    }
+)
 
 # DSPy submodules whose dspy-ash counterpart lives under another name.
-_RENAMED = {"dspy.clients": "dspy_ash.lm", "dspy.clients.lm": "dspy_ash.lm.lm", "dspy.clients.base_lm": "dspy_ash.lm.base",
-            "dspy.streaming": "dspy_ash.modules.streaming"}
-_SUBMODULES = {"adapters", "evaluate", "predict", "primitives", "retrievers", "signatures", "streaming", "teleprompt",
-               "utils", "clients"}
+_RENAMED = {
+    "dspy.clients": "dspy_ash.lm",
+    "dspy.clients.lm": "dspy_ash.lm.lm",
+    "dspy.clients.base_lm": "dspy_ash.lm.base",
+    "dspy.streaming": "dspy_ash.modules.streaming",
+}
+_SUBMODULES = {
+    "adapters",
+    "evaluate",
+    "predict",
+    "primitives",
+    "retrievers",
+    "signatures",
+    "streaming",
+    "teleprompt",
+    "utils",
+    "clients",
+}
 
 
 class MissingFeatureError(UnsupportedFeatureError, AttributeError):
@@ -65,19 +122,22 @@ class _DSPyFacade(types.ModuleType):
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None) -> Any:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> Any:
         if fullname.startswith("dspy.") and fullname not in sys.modules:
             return importlib.machinery.ModuleSpec(fullname, self)
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        target = _RENAMED.get(spec.name, "dspy_ash" + spec.name[len("dspy"):])
+        target = _RENAMED.get(spec.name, "dspy_ash" + spec.name[len("dspy") :])
         try:
             return importlib.import_module(target)
         except ModuleNotFoundError as exc:
             if exc.name and (exc.name == target or target.startswith(exc.name + ".")):
                 raise ModuleNotFoundError(
-                    f"DSPy's module {spec.name!r} has no counterpart in dspy-ash.", name=spec.name) from None
+                    f"DSPy's module {spec.name!r} has no counterpart in dspy-ash.", name=spec.name
+                ) from None
             raise
 
     def exec_module(self, module: types.ModuleType) -> None:

@@ -99,8 +99,19 @@ class CallScope:
         self.started = time.time()
         self.ended = False
         self._token = _current_call.set(self.call_id)
-        _deliver(subs, Event(kind, "start", self.call_id, self.parent_id, target, name, inputs=inputs,
-                             started_at=self.started))
+        _deliver(
+            subs,
+            Event(
+                kind,
+                "start",
+                self.call_id,
+                self.parent_id,
+                target,
+                name,
+                inputs=inputs,
+                started_at=self.started,
+            ),
+        )
 
     def end(self, outputs: Any = None, usage: dict[str, Any] | None = None, **extra: Any) -> None:
         self._finish(outputs, None, usage, extra)
@@ -108,20 +119,40 @@ class CallScope:
     def fail(self, error: BaseException, **extra: Any) -> None:
         self._finish(None, error, None, extra)
 
-    def _finish(self, outputs: Any, error: BaseException | None, usage: dict[str, Any] | None,
-                extra: dict[str, Any]) -> None:
+    def _finish(
+        self, outputs: Any, error: BaseException | None, usage: dict[str, Any] | None, extra: dict[str, Any]
+    ) -> None:
         self.ended = True
         try:
             _current_call.reset(self._token)
         except ValueError:  # ended in another context (a task finished elsewhere): nothing to restore
             pass
-        _deliver(self._subs, Event(self.kind, "end", self.call_id, self.parent_id, self.target, self.name,
-                                   outputs=outputs, error=error, usage=usage, started_at=self.started,
-                                   duration=time.time() - self.started, extra=extra))
+        _deliver(
+            self._subs,
+            Event(
+                self.kind,
+                "end",
+                self.call_id,
+                self.parent_id,
+                self.target,
+                self.name,
+                outputs=outputs,
+                error=error,
+                usage=usage,
+                started_at=self.started,
+                duration=time.time() - self.started,
+                extra=extra,
+            ),
+        )
 
 
-def start(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = None,
-          instance_callbacks: Sequence[Any] = ()) -> CallScope | None:
+def start(
+    kind: Kind,
+    name: str,
+    target: Any,
+    inputs: dict[str, Any] | None = None,
+    instance_callbacks: Sequence[Any] = (),
+) -> CallScope | None:
     """Open an observed call, or return None at no cost when nobody listens."""
     subs = _subscribers(kind, instance_callbacks)
     if not subs:
@@ -130,8 +161,13 @@ def start(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = No
 
 
 @contextmanager
-def observe(kind: Kind, name: str, target: Any, inputs: dict[str, Any] | None = None,
-            instance_callbacks: Sequence[Any] = ()) -> Generator[CallScope | None, None, None]:
+def observe(
+    kind: Kind,
+    name: str,
+    target: Any,
+    inputs: dict[str, Any] | None = None,
+    instance_callbacks: Sequence[Any] = (),
+) -> Generator[CallScope | None, None, None]:
     """`with observe(...) as scope:`; the end event carries `scope.end(...)` data or the exception."""
     scope = start(kind, name, target, inputs, instance_callbacks)
     if scope is None:
@@ -150,8 +186,19 @@ def emit(kind: Kind, name: str, target: Any = None, **extra: Any) -> None:
     """A one-off event (optimizer progress, evaluation progress): phase 'end', no duration."""
     subs = _subscribers(kind)
     if subs:
-        _deliver(subs, Event(kind, "end", uuid.uuid4().hex, _current_call.get(), target, name,
-                             started_at=time.time(), extra=extra))
+        _deliver(
+            subs,
+            Event(
+                kind,
+                "end",
+                uuid.uuid4().hex,
+                _current_call.get(),
+                target,
+                name,
+                started_at=time.time(),
+                extra=extra,
+            ),
+        )
 
 
 class BaseCallback:
@@ -162,9 +209,13 @@ class BaseCallback:
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
     def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
     def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
-    def on_adapter_format_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_adapter_format_end(
+        self, call_id: str, outputs: Any, exception: BaseException | None = None
+    ) -> None: ...
     def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
-    def on_adapter_parse_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_adapter_parse_end(
+        self, call_id: str, outputs: Any, exception: BaseException | None = None
+    ) -> None: ...
     def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
     def on_tool_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
     def on_evaluate_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...

@@ -12,8 +12,20 @@ ROOT = Path(__file__).parents[2]
 def test_quickstart_runs_offline_and_stores_the_compiled_version(tmp_path):
     out_file = tmp_path / "program.json"
     db = f"sqlite+aiosqlite:///{tmp_path}/store.db"
-    run = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), "--out", str(out_file),
-                          "--database-url", db], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "quickstart.py"),
+            "--out",
+            str(out_file),
+            "--database-url",
+            db,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert "exact match on dev:" in run.stdout
     assert "loaded back into a fresh program" in run.stdout
@@ -22,8 +34,13 @@ def test_quickstart_runs_offline_and_stores_the_compiled_version(tmp_path):
 
 
 def test_gsm8k_example_runs_offline(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "examples" / "gsm8k.py"), "--train", "10", "--dev", "20"],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "gsm8k.py"), "--train", "10", "--dev", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert "zero-shot ChainOfThought: 60.0%" in run.stdout
     assert "score change:" in run.stdout

@@ -17,22 +17,31 @@ _TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls")
 class Adapter:
     """Subclasses write the `format_*` pieces and `parse`; the pipeline and caching live here."""
 
-    def __init__(self, callbacks: list[Any] | None = None, use_native_function_calling: bool = False,
-                 native_response_types: list[type] | None = None, parallel_tool_calls: bool | None = None) -> None:
+    def __init__(
+        self,
+        callbacks: list[Any] | None = None,
+        use_native_function_calling: bool = False,
+        native_response_types: list[type] | None = None,
+        parallel_tool_calls: bool | None = None,
+    ) -> None:
         self.callbacks = list(callbacks or [])
         self.use_native_function_calling = use_native_function_calling
         self.native_response_types = native_response_types or []
         self.parallel_tool_calls = parallel_tool_calls
         # The system message depends only on the signature, so it is built once per signature version.
-        self._system_cache: weakref.WeakKeyDictionary[type, tuple[str | None, str]] = weakref.WeakKeyDictionary()
+        self._system_cache: weakref.WeakKeyDictionary[type, tuple[str | None, str]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- the pipeline --------------------------------------------------------------------------------
-    def __call__(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any],
-                 inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    def __call__(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         return run_sync(self.acall(lm, lm_kwargs, signature, demos, inputs))
 
-    async def acall(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any],
-                    inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    async def acall(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         processed = self._preprocess(lm, lm_kwargs, signature, inputs)
         messages = self._observed_format(processed, demos, inputs)
         if lm_kwargs.get("parallel_tool_calls") is not None:
@@ -40,9 +49,16 @@ class Adapter:
         outputs = await lm.acall(messages=messages, **lm_kwargs)
         return self._postprocess(processed, signature, outputs)
 
-    def _observed_format(self, signature: Any, demos: list[Any], inputs: dict[str, Any]) -> list[dict[str, Any]]:
-        scope = events.start("adapter_format", type(self).__name__, self,
-                             {"signature": signature, "demos": demos, "inputs": inputs}, self.callbacks)
+    def _observed_format(
+        self, signature: Any, demos: list[Any], inputs: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        scope = events.start(
+            "adapter_format",
+            type(self).__name__,
+            self,
+            {"signature": signature, "demos": demos, "inputs": inputs},
+            self.callbacks,
+        )
         if scope is None:
             return self.format(signature, demos, inputs)
         try:
@@ -54,8 +70,13 @@ class Adapter:
         return messages
 
     def _observed_parse(self, signature: Any, completion: str) -> dict[str, Any]:
-        scope = events.start("adapter_parse", type(self).__name__, self,
-                             {"signature": signature, "completion": completion}, self.callbacks)
+        scope = events.start(
+            "adapter_parse",
+            type(self).__name__,
+            self,
+            {"signature": signature, "completion": completion},
+            self.callbacks,
+        )
         if scope is None:
             return self.parse(signature, completion)
         try:
@@ -107,8 +128,12 @@ class Adapter:
                 except AdapterParseError:
                     value = {}
             else:
-                raise AdapterParseError(type(self).__name__, original, str(output),
-                                        message="The LM returned an empty or null response.")
+                raise AdapterParseError(
+                    type(self).__name__,
+                    original,
+                    str(output),
+                    message="The LM returned an empty or null response.",
+                )
             value = apply_output_defaults(original.output_fields, value)
             for name in original.output_fields:
                 value.setdefault(name, None)
@@ -124,7 +149,9 @@ class Adapter:
     def format(self, signature: Any, demos: list[Any], inputs: dict[str, Any]) -> list[dict[str, Any]]:
         inputs = dict(inputs)
         history_field = _history_field(signature)
-        messages: list[dict[str, Any]] = [{"role": "system", "content": self.format_system_message(signature)}]
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": self.format_system_message(signature)}
+        ]
         if history_field:
             without_history = signature.delete(history_field)
             history = self.format_conversation_history(without_history, history_field, inputs)
@@ -142,9 +169,11 @@ class Adapter:
         cached = self._system_cache.get(signature)
         if cached is not None and cached[0] is signature.__doc__:
             return cached[1]
-        text = (f"{self.format_field_description(signature)}\n"
-                f"{self.format_field_structure(signature)}\n"
-                f"{self.format_task_description(signature)}")
+        text = (
+            f"{self.format_field_description(signature)}\n"
+            f"{self.format_field_structure(signature)}\n"
+            f"{self.format_task_description(signature)}"
+        )
         self._system_cache[signature] = (signature.__doc__, text)
         return text
 
@@ -157,12 +186,19 @@ class Adapter:
     def format_task_description(self, signature: Any) -> str:
         raise NotImplementedError
 
-    def format_user_message_content(self, signature: Any, inputs: dict[str, Any], prefix: str = "",
-                                    suffix: str = "", main_request: bool = False) -> str:
+    def format_user_message_content(
+        self,
+        signature: Any,
+        inputs: dict[str, Any],
+        prefix: str = "",
+        suffix: str = "",
+        main_request: bool = False,
+    ) -> str:
         raise NotImplementedError
 
-    def format_assistant_message_content(self, signature: Any, outputs: dict[str, Any],
-                                         missing_field_message: str | None = None) -> str:
+    def format_assistant_message_content(
+        self, signature: Any, outputs: dict[str, Any], missing_field_message: str | None = None
+    ) -> str:
         raise NotImplementedError
 
     def parse(self, signature: Any, completion: str) -> dict[str, Any]:
@@ -181,17 +217,34 @@ class Adapter:
         messages: list[dict[str, Any]] = []
         prefix = "This is an example of the task, though some input or output fields are not supplied."
         for demo in incomplete:
-            messages.append({"role": "user", "content": self.format_user_message_content(signature, demo, prefix=prefix)})
-            messages.append({"role": "assistant", "content": self.format_assistant_message_content(
-                signature, demo, missing_field_message="Not supplied for this particular example. ")})
+            messages.append(
+                {"role": "user", "content": self.format_user_message_content(signature, demo, prefix=prefix)}
+            )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": self.format_assistant_message_content(
+                        signature, demo, missing_field_message="Not supplied for this particular example. "
+                    ),
+                }
+            )
         for demo in complete:
             messages.append({"role": "user", "content": self.format_user_message_content(signature, demo)})
-            messages.append({"role": "assistant", "content": self.format_assistant_message_content(
-                signature, demo, missing_field_message="Not supplied for this conversation history message. ")})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": self.format_assistant_message_content(
+                        signature,
+                        demo,
+                        missing_field_message="Not supplied for this conversation history message. ",
+                    ),
+                }
+            )
         return messages
 
-    def format_conversation_history(self, signature: Any, history_field: str,
-                                    inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    def format_conversation_history(
+        self, signature: Any, history_field: str, inputs: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         history = inputs.pop(history_field, None)
         if history is None:
             return []
@@ -261,9 +314,14 @@ def _tool_call_dict(call: Any) -> dict[str, Any]:
 
     get = (lambda o, k: o.get(k)) if isinstance(call, dict) else (lambda o, k: getattr(o, k, None))
     function = get(call, "function") or {}
-    fget = (lambda k: function.get(k)) if isinstance(function, dict) else (lambda k: getattr(function, k, None))
+    fget = (
+        (lambda k: function.get(k)) if isinstance(function, dict) else (lambda k: getattr(function, k, None))
+    )
     arguments = fget("arguments") or get(call, "arguments") or get(call, "args") or {}
     if isinstance(arguments, str):
         arguments = json_repair.loads(arguments)
-    return {"id": get(call, "call_id") or get(call, "id"), "name": fget("name") or get(call, "name"),
-            "args": arguments if isinstance(arguments, dict) else {}}
+    return {
+        "id": get(call, "call_id") or get(call, "id"),
+        "name": fget("name") or get(call, "name"),
+        "args": arguments if isinstance(arguments, dict) else {},
+    }

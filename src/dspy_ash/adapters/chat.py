@@ -26,15 +26,21 @@ def _type_info(field: FieldInfo) -> str:
 
 
 class ChatAdapter(Adapter):
-    def __init__(self, callbacks: list[Any] | None = None, use_native_function_calling: bool = False,
-                 native_response_types: list[type] | None = None, use_json_adapter_fallback: bool = True,
-                 parallel_tool_calls: bool | None = None) -> None:
+    def __init__(
+        self,
+        callbacks: list[Any] | None = None,
+        use_native_function_calling: bool = False,
+        native_response_types: list[type] | None = None,
+        use_json_adapter_fallback: bool = True,
+        parallel_tool_calls: bool | None = None,
+    ) -> None:
         super().__init__(callbacks, use_native_function_calling, native_response_types, parallel_tool_calls)
         self.use_json_adapter_fallback = use_json_adapter_fallback
         self._requirements_cache: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 
-    async def acall(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any],
-                    inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    async def acall(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         try:
             return await super().acall(lm, dict(lm_kwargs), signature, demos, inputs)
         except AdapterParseError:
@@ -42,20 +48,29 @@ class ChatAdapter(Adapter):
 
             if isinstance(self, JSONAdapter) or not self.use_json_adapter_fallback:
                 raise
-            fallback = JSONAdapter(callbacks=self.callbacks,
-                                   use_native_function_calling=self.use_native_function_calling,
-                                   parallel_tool_calls=self.parallel_tool_calls)
+            fallback = JSONAdapter(
+                callbacks=self.callbacks,
+                use_native_function_calling=self.use_native_function_calling,
+                parallel_tool_calls=self.parallel_tool_calls,
+            )
             return await fallback.acall(lm, dict(lm_kwargs), signature, demos, inputs)
 
     def format_field_description(self, signature: Any) -> str:
-        return (f"Your input fields are:\n{field_descriptions(signature.input_fields)}\n"
-                f"Your output fields are:\n{field_descriptions(signature.output_fields)}")
+        return (
+            f"Your input fields are:\n{field_descriptions(signature.input_fields)}\n"
+            f"Your output fields are:\n{field_descriptions(signature.output_fields)}"
+        )
 
     def format_field_structure(self, signature: Any) -> str:
-        parts = ["All interactions will be structured in the following way, with the appropriate values filled in."]
+        parts = [
+            "All interactions will be structured in the following way, with the appropriate values filled in."
+        ]
         for fields in (signature.input_fields, signature.output_fields):
-            parts.append("\n\n".join(f"[[ ## {name} ## ]]\n{translate_field_type(name, f)}"
-                                     for name, f in fields.items()).strip())
+            parts.append(
+                "\n\n".join(
+                    f"[[ ## {name} ## ]]\n{translate_field_type(name, f)}" for name, f in fields.items()
+                ).strip()
+            )
         parts.append("[[ ## completed ## ]]\n")
         return "\n\n".join(parts).strip()
 
@@ -64,8 +79,14 @@ class ChatAdapter(Adapter):
         objective = ("\n" + " " * 8).join(["", *lines])
         return f"In adhering to this structure, your objective is: {objective}"
 
-    def format_user_message_content(self, signature: Any, inputs: dict[str, Any], prefix: str = "",
-                                    suffix: str = "", main_request: bool = False) -> str:
+    def format_user_message_content(
+        self,
+        signature: Any,
+        inputs: dict[str, Any],
+        prefix: str = "",
+        suffix: str = "",
+        main_request: bool = False,
+    ) -> str:
         parts = [prefix]
         for name, field in signature.input_fields.items():
             if name in inputs:
@@ -79,14 +100,19 @@ class ChatAdapter(Adapter):
         cached = self._requirements_cache.get(signature)
         if cached is not None:
             return cached
-        text = ("Respond with the corresponding output fields, starting with the field "
-                + ", then ".join(f"`[[ ## {name} ## ]]`{_type_info(f)}" for name, f in signature.output_fields.items())
-                + ", and then ending with the marker for `[[ ## completed ## ]]`.")
+        text = (
+            "Respond with the corresponding output fields, starting with the field "
+            + ", then ".join(
+                f"`[[ ## {name} ## ]]`{_type_info(f)}" for name, f in signature.output_fields.items()
+            )
+            + ", and then ending with the marker for `[[ ## completed ## ]]`."
+        )
         self._requirements_cache[signature] = text
         return text
 
-    def format_assistant_message_content(self, signature: Any, outputs: dict[str, Any],
-                                         missing_field_message: str | None = None) -> str:
+    def format_assistant_message_content(
+        self, signature: Any, outputs: dict[str, Any], missing_field_message: str | None = None
+    ) -> str:
         body = "\n\n".join(
             f"[[ ## {name} ## ]]\n{format_field_value(f, outputs.get(name, missing_field_message))}"
             for name, f in signature.output_fields.items()
@@ -99,7 +125,7 @@ class ChatAdapter(Adapter):
         for line in completion.splitlines():
             match = HEADER.match(line.strip())
             if match:
-                rest = line.strip()[match.end():].strip()
+                rest = line.strip()[match.end() :].strip()
                 sections.append((match.group(1), [rest] if rest else []))
             else:
                 sections[-1][1].append(line)
@@ -113,7 +139,9 @@ class ChatAdapter(Adapter):
                 fields[name] = parse_value(text, outputs[name].annotation)
             except ValueError as exc:
                 raise AdapterParseError(
-                    "ChatAdapter", signature, completion,
+                    "ChatAdapter",
+                    signature,
+                    completion,
                     message=f"Failed to parse field {name} with value {text} from the LM response. Error message: {exc}",
                 ) from exc
         fields = apply_output_defaults(outputs, fields)

@@ -119,7 +119,11 @@ def field_descriptions(fields: dict[str, FieldInfo]) -> str:
 
 def _custom_type_description(annotation: Any) -> str:
     describe = getattr(annotation, "description", None)
-    if callable(describe) and is_subclass(annotation, pydantic.BaseModel) and getattr(annotation, "__dspy_type__", False):
+    if (
+        callable(describe)
+        and is_subclass(annotation, pydantic.BaseModel)
+        and getattr(annotation, "__dspy_type__", False)
+    ):
         text = describe()
         if text:
             return f"\n    Type description of {annotation_name(annotation)}: {text}"

@@ -59,7 +59,11 @@ def parse_value(value: Any, annotation: Any) -> Any:
             value = v
     if not isinstance(value, str):
         return _validate(annotation, value)
-    if origin in (Union, types.UnionType) and type(None) in get_args(annotation) and str in get_args(annotation):
+    if (
+        origin in (Union, types.UnionType)
+        and type(None) in get_args(annotation)
+        and str in get_args(annotation)
+    ):
         return _validate(annotation, value)
     candidate: Any = json_repair.loads(value)
     if candidate == "" and value != "":

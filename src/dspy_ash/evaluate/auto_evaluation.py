@@ -20,7 +20,9 @@ class SemanticRecallPrecision(Signature):
     ground_truth: str = InputField()
     system_response: str = InputField()
     recall: float = OutputField(desc="fraction (out of 1.0) of ground truth covered by the system response")
-    precision: float = OutputField(desc="fraction (out of 1.0) of system response covered by the ground truth")
+    precision: float = OutputField(
+        desc="fraction (out of 1.0) of system response covered by the ground truth"
+    )
 
 
 class DecompositionalSemanticRecallPrecision(Signature):
@@ -36,7 +38,9 @@ class DecompositionalSemanticRecallPrecision(Signature):
     system_response_key_ideas: str = OutputField(desc="enumeration of key ideas in the system response")
     discussion: str = OutputField(desc="discussion of the overlap between ground truth and system response")
     recall: float = OutputField(desc="fraction (out of 1.0) of ground truth covered by the system response")
-    precision: float = OutputField(desc="fraction (out of 1.0) of system response covered by the ground truth")
+    precision: float = OutputField(
+        desc="fraction (out of 1.0) of system response covered by the ground truth"
+    )
 
 
 class AnswerCompleteness(Signature):
@@ -51,7 +55,9 @@ class AnswerCompleteness(Signature):
     ground_truth_key_ideas: str = OutputField(desc="enumeration of key ideas in the ground truth")
     system_response_key_ideas: str = OutputField(desc="enumeration of key ideas in the system response")
     discussion: str = OutputField(desc="discussion of the overlap between ground truth and system response")
-    completeness: float = OutputField(desc="fraction (out of 1.0) of ground truth covered by the system response")
+    completeness: float = OutputField(
+        desc="fraction (out of 1.0) of ground truth covered by the system response"
+    )
 
 
 class AnswerGroundedness(Signature):
@@ -93,8 +99,9 @@ class SemanticF1(Module):
         self.module = ChainOfThought(signature)
 
     async def aforward(self, example: Any, pred: Any, trace: Any = None) -> Prediction:
-        scores = await self.module.acall(question=example.question, ground_truth=example.response,
-                                         system_response=pred.response)
+        scores = await self.module.acall(
+            question=example.question, ground_truth=example.response, system_response=pred.response
+        )
         score = f1_score(scores.precision, scores.recall)
         return Prediction(score=score if trace is None else score >= self.threshold)
 
@@ -110,8 +117,10 @@ class CompleteAndGrounded(Module):
 
     async def aforward(self, example: Any, pred: Any, trace: Any = None) -> Prediction:
         completeness = await self.completeness_module.acall(
-            question=example.question, ground_truth=example.response, system_response=pred.response)
+            question=example.question, ground_truth=example.response, system_response=pred.response
+        )
         groundedness = await self.groundedness_module.acall(
-            question=example.question, retrieved_context=pred.context, system_response=pred.response)
+            question=example.question, retrieved_context=pred.context, system_response=pred.response
+        )
         score = f1_score(groundedness.groundedness, completeness.completeness)
         return Prediction(score=score if trace is None else score >= self.threshold)

@@ -65,8 +65,10 @@ class Evaluate:
         **kwargs: Any,
     ) -> None:
         if "return_outputs" in kwargs:
-            raise ValueError("`return_outputs` is no longer supported. Results are always returned inside the "
-                             "`results` field of the `EvaluationResult` object.")
+            raise ValueError(
+                "`return_outputs` is no longer supported. Results are always returned inside the "
+                "`results` field of the `EvaluationResult` object."
+            )
         self.devset = devset
         self.metric = metric
         self.num_threads = num_threads
@@ -78,20 +80,44 @@ class Evaluate:
         self.save_as_csv = save_as_csv
         self.save_as_json = save_as_json
 
-    def __call__(self, program: Any, metric: Callable[..., Any] | None = None, devset: list[Any] | None = None,
-                 num_threads: int | None = None, display_progress: bool | None = None,
-                 display_table: bool | int | None = None, callback_metadata: dict[str, Any] | None = None,
-                 save_as_csv: str | None = None, save_as_json: str | None = None) -> EvaluationResult:
-        return run_sync(self.acall(program, metric=metric, devset=devset, num_threads=num_threads,
-                                   display_progress=display_progress, display_table=display_table,
-                                   callback_metadata=callback_metadata, save_as_csv=save_as_csv,
-                                   save_as_json=save_as_json))
+    def __call__(
+        self,
+        program: Any,
+        metric: Callable[..., Any] | None = None,
+        devset: list[Any] | None = None,
+        num_threads: int | None = None,
+        display_progress: bool | None = None,
+        display_table: bool | int | None = None,
+        callback_metadata: dict[str, Any] | None = None,
+        save_as_csv: str | None = None,
+        save_as_json: str | None = None,
+    ) -> EvaluationResult:
+        return run_sync(
+            self.acall(
+                program,
+                metric=metric,
+                devset=devset,
+                num_threads=num_threads,
+                display_progress=display_progress,
+                display_table=display_table,
+                callback_metadata=callback_metadata,
+                save_as_csv=save_as_csv,
+                save_as_json=save_as_json,
+            )
+        )
 
-    async def acall(self, program: Any, metric: Callable[..., Any] | None = None,
-                    devset: list[Any] | None = None, num_threads: int | None = None,
-                    display_progress: bool | None = None, display_table: bool | int | None = None,
-                    callback_metadata: dict[str, Any] | None = None, save_as_csv: str | None = None,
-                    save_as_json: str | None = None) -> EvaluationResult:
+    async def acall(
+        self,
+        program: Any,
+        metric: Callable[..., Any] | None = None,
+        devset: list[Any] | None = None,
+        num_threads: int | None = None,
+        display_progress: bool | None = None,
+        display_table: bool | int | None = None,
+        callback_metadata: dict[str, Any] | None = None,
+        save_as_csv: str | None = None,
+        save_as_json: str | None = None,
+    ) -> EvaluationResult:
         metric = metric if metric is not None else self.metric
         devset = devset if devset is not None else self.devset
         if not devset:
@@ -104,14 +130,28 @@ class Evaluate:
         csv_path = save_as_csv if save_as_csv is not None else self.save_as_csv
         json_path = save_as_json if save_as_json is not None else self.save_as_json
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        traceback_on = self.provide_traceback if self.provide_traceback is not None else settings.provide_traceback
+        traceback_on = (
+            self.provide_traceback if self.provide_traceback is not None else settings.provide_traceback
+        )
         if callback_metadata:
             logger.debug("Evaluate is called with callback metadata: %s", callback_metadata)
 
-        scope = events.start("evaluate", "Evaluate", self, {
-            "program": program, "metric": metric, "devset": devset, "num_threads": num_threads,
-            "display_progress": display_progress, "display_table": display_table,
-            "callback_metadata": callback_metadata, "save_as_csv": save_as_csv, "save_as_json": save_as_json})
+        scope = events.start(
+            "evaluate",
+            "Evaluate",
+            self,
+            {
+                "program": program,
+                "metric": metric,
+                "devset": devset,
+                "num_threads": num_threads,
+                "display_progress": display_progress,
+                "display_table": display_table,
+                "callback_metadata": callback_metadata,
+                "save_as_csv": save_as_csv,
+                "save_as_json": save_as_json,
+            },
+        )
         try:
             result = await self._run(program, metric, devset, limit, show_progress, max_errors, traceback_on)
         except BaseException as exc:
@@ -131,8 +171,16 @@ class Evaluate:
                 save_json(json_path, rows)
         return result
 
-    async def _run(self, program: Any, metric: Callable[..., Any], devset: list[Any], limit: int,
-                   show_progress: bool, max_errors: int, traceback_on: bool) -> EvaluationResult:
+    async def _run(
+        self,
+        program: Any,
+        metric: Callable[..., Any],
+        devset: list[Any],
+        limit: int,
+        show_progress: bool,
+        max_errors: int,
+        traceback_on: bool,
+    ) -> EvaluationResult:
         progress = make_progress(show_progress, len(devset))
         done = 0
         score_sum = 0.0
@@ -146,22 +194,37 @@ class Evaluate:
             done += 1
             if error is not None:
                 if traceback_on:
-                    logger.error("Error for example %d: %s\n%s", index, error,
-                                 "".join(traceback.format_exception(error)))
+                    logger.error(
+                        "Error for example %d: %s\n%s",
+                        index,
+                        error,
+                        "".join(traceback.format_exception(error)),
+                    )
                 else:
-                    logger.error("Error for example %d: %r. Set `provide_traceback=True` for the traceback.",
-                                 index, error)
+                    logger.error(
+                        "Error for example %d: %r. Set `provide_traceback=True` for the traceback.",
+                        index,
+                        error,
+                    )
             elif value is not None:
                 score_sum += float(value[1])
             progress.update(done, score_sum)
-            events.emit("progress", "evaluate", self, done=done, total=len(devset), score_sum=score_sum,
-                        failed=error is not None)
+            events.emit(
+                "progress",
+                "evaluate",
+                self,
+                done=done,
+                total=len(devset),
+                score_sum=score_sum,
+                failed=error is not None,
+            )
 
         try:
             with track_usage() as tracker:
                 # DSPy's executor stops once error_count >= max_errors; run_bounded stops past its limit.
-                outcome = await run_bounded(devset, score_one, limit=max(1, limit), max_errors=max_errors - 1,
-                                            on_result=on_result)
+                outcome = await run_bounded(
+                    devset, score_one, limit=max(1, limit), max_errors=max_errors - 1, on_result=on_result
+                )
         finally:
             progress.close()
 

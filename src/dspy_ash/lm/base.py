@@ -68,8 +68,9 @@ class BaseLM(ABC):
         raise UnsupportedFeatureError(f"{type(self).__name__} does not stream")
 
     # -- calling ---------------------------------------------------------------------------------
-    def build_request(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
-                      **kwargs: Any) -> LMRequest:
+    def build_request(
+        self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> LMRequest:
         if messages is None:
             if prompt is None:
                 raise ValueError("Pass a prompt or messages to the LM.")
@@ -79,23 +80,33 @@ class BaseLM(ABC):
         rollout_id = merged.pop("rollout_id", None)
         namespace = merged.pop("namespace", None) or read("cache_namespace")
         params = {k: v for k, v in merged.items() if v is not None}
-        return LMRequest(model=self.model, messages=messages, params=params, model_type=self.model_type,
-                         rollout_id=rollout_id, cache=bool(cache), namespace=namespace)
+        return LMRequest(
+            model=self.model,
+            messages=messages,
+            params=params,
+            model_type=self.model_type,
+            rollout_id=rollout_id,
+            cache=bool(cache),
+            namespace=namespace,
+        )
 
-    async def acall(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
-                    **kwargs: Any) -> list[str | dict[str, Any]]:
+    async def acall(
+        self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> list[str | dict[str, Any]]:
         req = self.build_request(prompt, messages, **kwargs)
         response = await self.send(req)
         return response.outputs
 
-    def __call__(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
-                 **kwargs: Any) -> list[str | dict[str, Any]]:
+    def __call__(
+        self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> list[str | dict[str, Any]]:
         return run_sync(self.acall(prompt, messages, **kwargs))
 
     async def send(self, req: LMRequest) -> LMResponse:
         """`request` plus what every call gets: the LM events, usage accounting and history."""
-        scope = events.start("lm", self.model, self, {"messages": req.messages, "kwargs": req.params},
-                             self.callbacks)
+        scope = events.start(
+            "lm", self.model, self, {"messages": req.messages, "kwargs": req.params}, self.callbacks
+        )
         try:
             response = await self.request(req)
         except BaseException as exc:
@@ -107,9 +118,16 @@ class BaseLM(ABC):
         if not read("disable_history"):
             self._remember(req, response, usage)
         if scope is not None:
-            scope.end(response.outputs, usage if not response.cache_hit else {}, cost=response.cost,
-                      cache_hit=response.cache_hit, latency=response.latency, model=response.model,
-                      request_id=response.request_id, messages=req.messages)
+            scope.end(
+                response.outputs,
+                usage if not response.cache_hit else {},
+                cost=response.cost,
+                cache_hit=response.cache_hit,
+                latency=response.latency,
+                model=response.model,
+                request_id=response.request_id,
+                messages=req.messages,
+            )
         return response
 
     def _remember(self, req: LMRequest, response: LMResponse, usage: dict[str, Any]) -> None:

@@ -47,15 +47,22 @@ def cache_key(req: LMRequest, api_base: str | None = None) -> str:
         "rollout_id": req.rollout_id,
         "namespace": req.namespace,
     }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
+    blob = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def response_to_dict(response: LMResponse) -> dict[str, Any]:
     return {
         "choices": [
-            {"text": c.text, "tool_calls": c.tool_calls, "finish_reason": c.finish_reason, "logprobs": c.logprobs,
-             "reasoning_content": c.reasoning_content}
+            {
+                "text": c.text,
+                "tool_calls": c.tool_calls,
+                "finish_reason": c.finish_reason,
+                "logprobs": c.logprobs,
+                "reasoning_content": c.reasoning_content,
+            }
             for c in response.choices
         ],
         "usage": response.usage.as_dict(),
@@ -67,15 +74,28 @@ def response_to_dict(response: LMResponse) -> dict[str, Any]:
 
 def response_from_dict(data: dict[str, Any]) -> LMResponse:
     """A cached response as a hit: usage and cost are zero because this call spent nothing."""
-    return LMResponse(choices=[Choice(**c) for c in data["choices"]], usage=Usage(), model=data.get("model"),
-                      cost=0.0, cache_hit=True, request_id=data.get("request_id"), raw=data.get("raw"))
+    return LMResponse(
+        choices=[Choice(**c) for c in data["choices"]],
+        usage=Usage(),
+        model=data.get("model"),
+        cost=0.0,
+        cache_hit=True,
+        request_id=data.get("request_id"),
+        raw=data.get("raw"),
+    )
 
 
 class Cache:
     """Memory LRU + optional persistent backend + single flight. Either level may be turned off."""
 
-    def __init__(self, *, memory: MemoryLRU | None, backend: CacheBackend | None, ttl: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        memory: MemoryLRU | None,
+        backend: CacheBackend | None,
+        ttl: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.memory = memory
         self.backend = backend
         self.ttl = ttl
@@ -109,8 +129,9 @@ class Cache:
         if self.backend is not None:
             await self.backend.put(key, data, ttl=self.ttl, namespace=namespace)
 
-    async def get_or_call(self, key: str, namespace: str | None,
-                          call: Callable[[], Awaitable[LMResponse]]) -> LMResponse:
+    async def get_or_call(
+        self, key: str, namespace: str | None, call: Callable[[], Awaitable[LMResponse]]
+    ) -> LMResponse:
         """The cached response, or the result of `call()`, shared by every concurrent caller of the same key."""
         while True:
             hit = await self.get(key)
@@ -129,8 +150,13 @@ class Cache:
                 raise
             return response_from_dict(response_to_dict(response))
 
-    async def _lead(self, key: str, namespace: str | None, call: Callable[[], Awaitable[LMResponse]],
-                    loop: asyncio.AbstractEventLoop) -> LMResponse:
+    async def _lead(
+        self,
+        key: str,
+        namespace: str | None,
+        call: Callable[[], Awaitable[LMResponse]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> LMResponse:
         future: asyncio.Future[LMResponse] = loop.create_future()
         self._inflight[key] = future
         try:
@@ -219,8 +245,11 @@ class CachedLM(BaseLM):
         cache = self._cache or get_cache()
         if not req.cache or not cache.enabled:
             return await self.inner.request(req)
-        return await cache.get_or_call(cache_key(req, self.api_base), req.namespace,
-                                       lambda: self.inner.request(req))
+        return await cache.get_or_call(
+            cache_key(req, self.api_base), req.namespace, lambda: self.inner.request(req)
+        )
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
-        return self.inner.stream(req)  # streamed replies are not cached: the caller consumes them as they come
+        return self.inner.stream(
+            req
+        )  # streamed replies are not cached: the caller consumes them as they come

@@ -15,8 +15,9 @@ class CacheBackend(ABC):
         """The stored value, or None when absent or expired."""
 
     @abstractmethod
-    async def put(self, key: str, value: dict[str, Any], *, ttl: float | None = None,
-                  namespace: str | None = None) -> None:
+    async def put(
+        self, key: str, value: dict[str, Any], *, ttl: float | None = None, namespace: str | None = None
+    ) -> None:
         """Store a value; `ttl` in seconds (None: no expiry)."""
 
     @abstractmethod

@@ -32,8 +32,12 @@ class DiskCacheBackend(CacheBackend):
     """`size_limit` bounds the directory: after every tenth of it written, the writer thread removes the
     least recently written entries until the directory holds at most 90% of the limit."""
 
-    def __init__(self, directory: str | os.PathLike[str], clock: Callable[[], float] = time.time,
-                 size_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        clock: Callable[[], float] = time.time,
+        size_limit: int | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.clock = clock
@@ -90,8 +94,9 @@ class DiskCacheBackend(CacheBackend):
         with self._cond:
             self._pending[key] = data
             if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._write_loop, name="dspy-ash-cache-writer",
-                                                daemon=True)
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="dspy-ash-cache-writer", daemon=True
+                )
                 self._writer.start()
                 _drain_at_exit(self)
             self._cond.notify_all()
@@ -121,7 +126,9 @@ class DiskCacheBackend(CacheBackend):
             with open(tmp, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
-        except OSError:  # a full or read-only disk (or a shard removed under us) loses this copy, not the call
+        except (
+            OSError
+        ):  # a full or read-only disk (or a shard removed under us) loses this copy, not the call
             self._shards.discard(key[:2])
         self._written_since_prune += len(data)
         with self._cond:
@@ -157,10 +164,13 @@ class DiskCacheBackend(CacheBackend):
     async def get(self, key: str) -> dict[str, Any] | None:
         return self._read(key)
 
-    async def put(self, key: str, value: dict[str, Any], *, ttl: float | None = None,
-                  namespace: str | None = None) -> None:
+    async def put(
+        self, key: str, value: dict[str, Any], *, ttl: float | None = None, namespace: str | None = None
+    ) -> None:
         expires_at = None if ttl is None else self.clock() + ttl
-        self._enqueue(key, json.dumps({"expires_at": expires_at, "namespace": namespace, "value": value}).encode())
+        self._enqueue(
+            key, json.dumps({"expires_at": expires_at, "namespace": namespace, "value": value}).encode()
+        )
 
     async def delete(self, key: str) -> None:
         self._forget(key)

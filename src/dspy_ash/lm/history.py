@@ -39,13 +39,22 @@ def pretty_print_history(history: list[dict[str, Any]], n: int = 1, file: TextIO
                     if isinstance(part, dict) and part.get("type") == "text":
                         print(str(part.get("text", "")).strip(), file=out)
                     else:
-                        print(_paint("34", f"<{part.get('type', 'part') if isinstance(part, dict) else 'part'}>", colors), file=out)
+                        print(
+                            _paint(
+                                "34",
+                                f"<{part.get('type', 'part') if isinstance(part, dict) else 'part'}>",
+                                colors,
+                            ),
+                            file=out,
+                        )
             print("\n", file=out)
         print(_paint("31", "Response:", colors) + "\n", file=out)
         for i, output in enumerate(item.get("outputs") or []):
             text = output.get("text") if isinstance(output, dict) else output
             if i:
-                print(_paint("31", f"\n\n(and {len(item['outputs']) - 1} other completions)", colors), file=out)
+                print(
+                    _paint("31", f"\n\n(and {len(item['outputs']) - 1} other completions)", colors), file=out
+                )
                 break
             print(_paint("32", str(text or "").lstrip(), colors), file=out)
             if isinstance(output, dict) and output.get("tool_calls"):
@@ -53,6 +62,8 @@ def pretty_print_history(history: list[dict[str, Any]], n: int = 1, file: TextIO
                 for call in output["tool_calls"]:
                     fn = call.get("function") or {}
                     args = fn.get("arguments", call.get("args"))
-                    shown = json.dumps(args, ensure_ascii=False) if isinstance(args, dict | list) else str(args)
+                    shown = (
+                        json.dumps(args, ensure_ascii=False) if isinstance(args, dict | list) else str(args)
+                    )
                     print(_paint("32", f"{fn.get('name') or call.get('name')}: {shown}", colors), file=out)
         print("\n\n\n", file=out)

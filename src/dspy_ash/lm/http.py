@@ -52,8 +52,9 @@ async def get_session() -> aiohttp.ClientSession:
     entry = _sessions.get(loop)
     if entry is not None and not entry.session.closed:
         return entry.session
-    connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, limit_per_host=0, ttl_dns_cache=300,
-                                     enable_cleanup_closed=False)
+    connector = aiohttp.TCPConnector(
+        limit=CONNECTION_LIMIT, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=False
+    )
     # timeouts are per request (ClientTimeout on each call), never a session-wide default
     session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
     keeper = _keep_until_shutdown(session)
@@ -107,18 +108,29 @@ def _connection_error(exc: BaseException, provider: str, model: str) -> LMError:
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return LMTimeoutError("The LM did not answer in time", provider=provider, model=model)
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return LMResponseError(f"The LM's reply was cut off: {type(exc).__name__}", provider=provider,
-                               model=model)
-    return LMConnectionError(f"Could not reach the LM: {type(exc).__name__}: {exc}", provider=provider,
-                             model=model)
+        return LMResponseError(
+            f"The LM's reply was cut off: {type(exc).__name__}", provider=provider, model=model
+        )
+    return LMConnectionError(
+        f"Could not reach the LM: {type(exc).__name__}: {exc}", provider=provider, model=model
+    )
 
 
-async def post_json(url: str, payload: dict[str, Any], *, headers: Mapping[str, str], timeout: float | None,
-                    provider: str, model: str) -> tuple[dict[str, Any], HTTPResult]:
+async def post_json(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    timeout: float | None,
+    provider: str,
+    model: str,
+) -> tuple[dict[str, Any], HTTPResult]:
     """POST JSON; return the decoded reply or raise the typed error for its status and body."""
     session = await get_session()
     try:
-        async with session.post(url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)) as resp:
+        async with session.post(
+            url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)
+        ) as resp:
             body = await resp.read()
             result = HTTPResult(resp.status, resp.headers, body)
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -128,21 +140,39 @@ async def post_json(url: str, payload: dict[str, Any], *, headers: Mapping[str, 
     try:
         data = json.loads(result.body)
     except ValueError as exc:
-        raise LMResponseError(f"The LM's reply is not JSON: {result.body[:200]!r}", status=result.status,
-                              provider=provider, model=model,
-                              request_id=request_id_from(result.headers)) from exc
+        raise LMResponseError(
+            f"The LM's reply is not JSON: {result.body[:200]!r}",
+            status=result.status,
+            provider=provider,
+            model=model,
+            request_id=request_id_from(result.headers),
+        ) from exc
     if not isinstance(data, dict):
-        raise LMResponseError("The LM's reply is not a JSON object", status=result.status, provider=provider,
-                              model=model, request_id=request_id_from(result.headers))
+        raise LMResponseError(
+            "The LM's reply is not a JSON object",
+            status=result.status,
+            provider=provider,
+            model=model,
+            request_id=request_id_from(result.headers),
+        )
     return data, result
 
 
-async def post_sse(url: str, payload: dict[str, Any], *, headers: Mapping[str, str], timeout: float | None,
-                   provider: str, model: str) -> AsyncIterator[tuple[str | None, str]]:
+async def post_sse(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    timeout: float | None,
+    provider: str,
+    model: str,
+) -> AsyncIterator[tuple[str | None, str]]:
     """POST and yield server-sent events as (event name, data) pairs; errors before the stream are typed."""
     session = await get_session()
     try:
-        async with session.post(url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)) as resp:
+        async with session.post(
+            url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)
+        ) as resp:
             if resp.status >= 400:
                 body = await resp.read()
                 raise error_from_response(resp.status, body, resp.headers, provider=provider, model=model)

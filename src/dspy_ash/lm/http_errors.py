@@ -85,12 +85,16 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None]:
     if not isinstance(err, dict):
         return None, None, None
     message, kind, code = err.get("message"), err.get("type"), err.get("code")
-    return (str(message) if message is not None else None, str(kind) if kind is not None else None,
-            str(code) if code is not None else None)
+    return (
+        str(message) if message is not None else None,
+        str(kind) if kind is not None else None,
+        str(code) if code is not None else None,
+    )
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str], *, provider: str,
-                        model: str) -> LMError:
+def error_from_response(
+    status: int, body: bytes, headers: Mapping[str, str], *, provider: str, model: str
+) -> LMError:
     message, kind, code = _error_fields(body)
     text = message or body[:500].decode("utf-8", "replace") or f"HTTP {status}"
     cls: type[LMError]
@@ -108,13 +112,23 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str], *,
         cls = LMBadRequestError
     else:
         cls = LMResponseError
-    return cls(text, status=status, provider=provider, model=model, retry_after=retry_after_from(headers),
-               request_id=request_id_from(headers), body=body[:2000].decode("utf-8", "replace"))
+    return cls(
+        text,
+        status=status,
+        provider=provider,
+        model=model,
+        retry_after=retry_after_from(headers),
+        request_id=request_id_from(headers),
+        body=body[:2000].decode("utf-8", "replace"),
+    )
 
 
 _STREAM_ERRORS: dict[str, type[LMError]] = {
-    "server_error": LMServerError, "api_error": LMServerError, "overloaded_error": LMServerError,
-    "rate_limit_error": LMRateLimitError, "invalid_request_error": LMBadRequestError,
+    "server_error": LMServerError,
+    "api_error": LMServerError,
+    "overloaded_error": LMServerError,
+    "rate_limit_error": LMRateLimitError,
+    "invalid_request_error": LMBadRequestError,
 }
 
 
@@ -123,5 +137,9 @@ def error_from_stream_event(data: dict[str, Any], *, provider: str, model: str) 
     err: Any = data.get("error")
     fields: dict[str, Any] = err if isinstance(err, dict) else {"message": str(err)}
     cls = _STREAM_ERRORS.get(str(fields.get("type")), LMResponseError)
-    return cls(str(fields.get("message") or "error in the reply stream"), provider=provider, model=model,
-               body=json.dumps(data)[:2000])
+    return cls(
+        str(fields.get("message") or "error in the reply stream"),
+        provider=provider,
+        model=model,
+        body=json.dumps(data)[:2000],
+    )

@@ -39,8 +39,18 @@ _REASONING = re.compile(r"^(?:o[1345](?:-[\w.-]+)?|gpt-5(?!-chat)(?:-[\w.-]+)?)$
 _REASONING_MIN_TOKENS = 16_000
 # Settings of the client itself: they are attributes, never request kwargs, so they reach neither the
 # provider's body, the cache key, the history nor saved state (api_key) unless listed in dump_state.
-_CLIENT_OPTIONS = ("api_key", "api_base", "base_url", "timeout", "rpm", "tpm", "max_concurrency", "provider",
-                   "prices", "headers")
+_CLIENT_OPTIONS = (
+    "api_key",
+    "api_base",
+    "base_url",
+    "timeout",
+    "rpm",
+    "tpm",
+    "max_concurrency",
+    "provider",
+    "prices",
+    "headers",
+)
 # Attributes whose change needs a new client stack on copy().
 _STACK_ATTRIBUTES = {"model", "num_retries", "backoff", *_CLIENT_OPTIONS}
 
@@ -75,23 +85,32 @@ class LM(BaseLM):
         **kwargs: Any,
     ) -> None:
         if model_type not in ("chat", "text"):
-            raise UnsupportedFeatureError(f"model_type={model_type!r}: dspy-ash speaks chat and text completions")
+            raise UnsupportedFeatureError(
+                f"model_type={model_type!r}: dspy-ash speaks chat and text completions"
+            )
         api_base = api_base or kwargs.pop("base_url", None)
         if kwargs.get("rollout_id", 0) is None:
             kwargs.pop("rollout_id")
         elif "rollout_id" in kwargs and temperature == 0:
-            logger.warning("rollout_id only changes the cache key: with temperature=0 the provider will likely "
-                           "return the same reply. Set temperature > 0 for varied samples.")
+            logger.warning(
+                "rollout_id only changes the cache key: with temperature=0 the provider will likely "
+                "return the same reply. Set temperature > 0 for varied samples."
+            )
         if is_reasoning_model(model):
-            if temperature not in (None, 1.0) or (max_tokens is not None and max_tokens < _REASONING_MIN_TOKENS):
+            if temperature not in (None, 1.0) or (
+                max_tokens is not None and max_tokens < _REASONING_MIN_TOKENS
+            ):
                 raise LMConfigurationError(
                     "OpenAI's reasoning models require temperature=1.0 or None and max_tokens >= 16000 or None, "
-                    f"e.g. LM({model!r}, temperature=1.0, max_tokens=16000)")
+                    f"e.g. LM({model!r}, temperature=1.0, max_tokens=16000)"
+                )
             super().__init__(model, model_type, temperature, None, cache, num_retries, callbacks, **kwargs)
             self.kwargs.pop("max_tokens")
             self.kwargs["max_completion_tokens"] = max_tokens
         else:
-            super().__init__(model, model_type, temperature, max_tokens, cache, num_retries, callbacks, **kwargs)
+            super().__init__(
+                model, model_type, temperature, max_tokens, cache, num_retries, callbacks, **kwargs
+            )
         self.api_key = api_key
         self.api_base = api_base
         self.timeout = timeout
@@ -109,12 +128,15 @@ class LM(BaseLM):
 
     def _build_stack(self) -> None:
         resolved = resolve(self.model, self.provider, self.api_base)
-        client = build_client(resolved, api_key=self.api_key, api_base=self.api_base, timeout=self.timeout,
-                              headers=self.headers)
+        client = build_client(
+            resolved, api_key=self.api_key, api_base=self.api_base, timeout=self.timeout, headers=self.headers
+        )
         # the key now lives only in the client's Endpoint (as a Secret); drop the plain copy
         self.api_key = None
         if self.model_type == "text" and not isinstance(client, OpenAICompatLM):
-            raise UnsupportedFeatureError(f"model_type='text' needs an OpenAI-compatible server, not {resolved.provider}")
+            raise UnsupportedFeatureError(
+                f"model_type='text' needs an OpenAI-compatible server, not {resolved.provider}"
+            )
         self._client = client
         # what the adapters may ask of this LM is what its wire format supports
         self.supported_params = client.supported_params
@@ -139,12 +161,14 @@ class LM(BaseLM):
     def supports_reasoning(self) -> bool:
         return is_reasoning_model(self.model)
 
-    def build_request(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
-                      **kwargs: Any) -> LMRequest:
+    def build_request(
+        self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> LMRequest:
         misplaced = sorted(set(kwargs) & set(_CLIENT_OPTIONS))
         if misplaced:
-            raise LMConfigurationError(f"{', '.join(misplaced)} configure the client: pass them to LM(...), "
-                                       "not to a call")
+            raise LMConfigurationError(
+                f"{', '.join(misplaced)} configure the client: pass them to LM(...), not to a call"
+            )
         if "max_tokens" in kwargs and "max_completion_tokens" in self.kwargs:
             kwargs["max_completion_tokens"] = kwargs.pop("max_tokens")
         return super().build_request(prompt, messages, **kwargs)
@@ -158,8 +182,9 @@ class LM(BaseLM):
                 response.cost = cost_of(self.model, response.usage, self.prices)
         return response
 
-    async def astream(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
-                      **kwargs: Any) -> AsyncIterator[str]:
+    async def astream(
+        self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
         """Text deltas of the first choice as they arrive (OpenAI-compatible and Anthropic providers).
         Streams are not cached; the whole text is added to the history at the end."""
         req = self.build_request(prompt, messages, **kwargs)
@@ -176,8 +201,10 @@ class LM(BaseLM):
         msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
         total, exact = count_tokens(msgs, self.model.rsplit("/", 1)[-1])
         if not exact:
-            raise UnsupportedFeatureError("exact token counts need tiktoken and its encoding file; "
-                                          "use lm.estimate_tokens(...) for an estimate")
+            raise UnsupportedFeatureError(
+                "exact token counts need tiktoken and its encoding file; "
+                "use lm.estimate_tokens(...) for an estimate"
+            )
         return total
 
     def estimate_tokens(self, messages: list[dict[str, Any]] | str) -> int:
@@ -190,7 +217,9 @@ class LM(BaseLM):
         assert isinstance(new, LM)
         if _STACK_ATTRIBUTES & set(kwargs):
             if "api_key" not in kwargs:
-                new.api_key = self._client.endpoint.api_key.reveal() if self._client.endpoint.api_key else None
+                new.api_key = (
+                    self._client.endpoint.api_key.reveal() if self._client.endpoint.api_key else None
+                )
             new._build_stack()
         return new
 
@@ -201,8 +230,11 @@ class LM(BaseLM):
             state["max_tokens"] = state.pop("max_completion_tokens")
         if self.api_base is not None:
             state["api_base"] = self.api_base
-        state.update(finetuning_model=self.finetuning_model, launch_kwargs=self.launch_kwargs,
-                     train_kwargs=self.train_kwargs)
+        state.update(
+            finetuning_model=self.finetuning_model,
+            launch_kwargs=self.launch_kwargs,
+            train_kwargs=self.train_kwargs,
+        )
         return state
 
     def __repr__(self) -> str:

@@ -87,5 +87,8 @@ def cost_of(model: str, usage: Usage, overrides: Mapping[str, Price] | None = No
         return None
     cached = min(usage.cached_tokens, usage.prompt_tokens)
     cached_rate = price.input if price.cached_input is None else price.cached_input
-    return ((usage.prompt_tokens - cached) * price.input + cached * cached_rate
-            + usage.completion_tokens * price.output) / 1_000_000
+    return (
+        (usage.prompt_tokens - cached) * price.input
+        + cached * cached_rate
+        + usage.completion_tokens * price.output
+    ) / 1_000_000

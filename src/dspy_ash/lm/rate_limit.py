@@ -127,8 +127,16 @@ class TokenBucket:
 
 
 class RateLimitedLM(BaseLM):
-    def __init__(self, inner: BaseLM, *, max_concurrency: int | None = None, rpm: float | None = None,
-                 tpm: float | None = None, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        inner: BaseLM,
+        *,
+        max_concurrency: int | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         super().__init__(inner.model, cache=False, num_retries=0)
         self.inner = inner
         self.semaphore = FairSemaphore(max_concurrency) if max_concurrency else None

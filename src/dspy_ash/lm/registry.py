@@ -30,7 +30,9 @@ class ProviderSpec:
 
 PROVIDERS: dict[str, ProviderSpec] = {
     "openai": ProviderSpec(_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL", True),
-    "anthropic": ProviderSpec(_ANTHROPIC, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "anthropic": ProviderSpec(
+        _ANTHROPIC, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
+    ),
     "ollama_chat": ProviderSpec(_OLLAMA, "http://localhost:11434", "OLLAMA_API_KEY", "OLLAMA_API_BASE"),
     "ollama": ProviderSpec(_OLLAMA, "http://localhost:11434", "OLLAMA_API_KEY", "OLLAMA_API_BASE"),
     # OpenAI-compatible servers: same wire code, another address and key.
@@ -43,7 +45,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
     "xai": ProviderSpec(_OPENAI, "https://api.x.ai/v1", "XAI_API_KEY"),
     "perplexity": ProviderSpec(_OPENAI, "https://api.perplexity.ai", "PERPLEXITYAI_API_KEY"),
     "vllm": ProviderSpec(_OPENAI, "http://localhost:8000/v1", "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE"),
-    "hosted_vllm": ProviderSpec(_OPENAI, "http://localhost:8000/v1", "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE"),
+    "hosted_vllm": ProviderSpec(
+        _OPENAI, "http://localhost:8000/v1", "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE"
+    ),
     "llama_cpp": ProviderSpec(_OPENAI, "http://localhost:8080/v1", "LLAMA_CPP_API_KEY", "LLAMA_CPP_API_BASE"),
     "lm_studio": ProviderSpec(_OPENAI, "http://localhost:1234/v1", "LM_STUDIO_API_KEY", "LM_STUDIO_API_BASE"),
     "openai_compatible": ProviderSpec(_OPENAI, None),
@@ -64,7 +68,9 @@ def resolve(model: str, provider: str | None = None, api_base: str | None = None
         raise LMConfigurationError(f"Invalid model string {model!r}: expected 'provider/model'")
     if provider is not None:
         if provider not in PROVIDERS:
-            raise LMConfigurationError(f"Unknown provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}")
+            raise LMConfigurationError(
+                f"Unknown provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}"
+            )
         prefix, _, rest = model.partition("/")
         name = rest if prefix == provider and rest else model
         return Resolved(provider, name, PROVIDERS[provider])
@@ -79,15 +85,26 @@ def resolve(model: str, provider: str | None = None, api_base: str | None = None
     )
 
 
-def build_client(resolved: Resolved, *, api_key: str | None, api_base: str | None, timeout: float | None,
-                 headers: dict[str, str] | None = None) -> HTTPProviderLM:
+def build_client(
+    resolved: Resolved,
+    *,
+    api_key: str | None,
+    api_base: str | None,
+    timeout: float | None,
+    headers: dict[str, str] | None = None,
+) -> HTTPProviderLM:
     spec = resolved.spec
     base = api_base or (env(spec.base_env) if spec.base_env else None) or spec.api_base
     if base is None:
         raise LMConfigurationError(f"{resolved.provider!r} needs api_base=")
     key = api_key if api_key is not None else (env(spec.key_env) if spec.key_env else None)
-    endpoint = Endpoint(provider=resolved.provider, api_base=base, api_key=Secret(key) if key else None,
-                        timeout=timeout, headers=RedactedHeaders(headers or {}))
+    endpoint = Endpoint(
+        provider=resolved.provider,
+        api_base=base,
+        api_key=Secret(key) if key else None,
+        timeout=timeout,
+        headers=RedactedHeaders(headers or {}),
+    )
     module_name, _, class_name = spec.client.partition(":")
     client_cls: type[HTTPProviderLM] = getattr(importlib.import_module(module_name), class_name)
     return client_cls(resolved.model, endpoint)

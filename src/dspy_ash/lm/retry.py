@@ -32,7 +32,7 @@ class Backoff:
     def delay(self, attempt: int, error: LMError) -> float:
         if error.retry_after is not None:
             return min(error.retry_after, self.max_retry_after)
-        return self.rng.uniform(0.0, min(self.cap, self.base * 2 ** attempt))
+        return self.rng.uniform(0.0, min(self.cap, self.base * 2**attempt))
 
 
 class RetryingLM(BaseLM):
@@ -47,8 +47,14 @@ class RetryingLM(BaseLM):
         if attempt >= self.num_retries or not is_retryable_lm_error(exc):
             raise exc
         delay = self.backoff.delay(attempt, exc)
-        logger.info("LM call failed (%s: %s); retry %d/%d in %.2fs", type(exc).__name__, exc.status,
-                    attempt + 1, self.num_retries, delay)
+        logger.info(
+            "LM call failed (%s: %s); retry %d/%d in %.2fs",
+            type(exc).__name__,
+            exc.status,
+            attempt + 1,
+            self.num_retries,
+            delay,
+        )
         await self.backoff.sleep(delay)
 
     async def request(self, req: LMRequest) -> LMResponse:

@@ -18,8 +18,9 @@ class UsageTracker:
         self.calls = 0
         self.cache_hits = 0
 
-    def add_usage(self, model: str, usage: dict[str, Any], cost: float | None = None,
-                  cache_hit: bool = False) -> None:
+    def add_usage(
+        self, model: str, usage: dict[str, Any], cost: float | None = None, cache_hit: bool = False
+    ) -> None:
         self.calls += 1
         if cache_hit:
             self.cache_hits += 1

@@ -39,6 +39,7 @@ for _name in CONFIG["preload"]:
     except Exception:
         pass
 
+
 def _watch_parent(_parent=os.getppid(), _getppid=os.getppid, _sleep=__import__("time").sleep, _exit=os._exit):
     # If the host dies without killing us (SIGKILL, crash), we are re-parented: exit instead of
     # lingering. Started before the hook and the process limit; user code cannot reach its locals.
@@ -59,26 +60,95 @@ if os.getuid() == 0:
 _limit(resource.RLIMIT_NPROC, 0)
 
 _READ_ROOTS = tuple(p.rstrip("/") + "/" for p in sys.path if p.startswith("/"))
-_DENIED_PREFIXES = ("socket.", "subprocess.", "ctypes.", "os.exec", "os.fork", "os.posix_spawn", "os.spawn",
-                    "os.kill", "os.putenv", "os.unsetenv", "pty.", "shutil.", "urllib.", "http.",
-                    "ftplib.", "smtplib.", "telnetlib.", "poplib.", "imaplib.", "nntplib.", "webbrowser.",
-                    "sqlite3.", "winreg.", "msvcrt.", "resource.", "mmap.", "signal.", "_thread.")
-_DENIED_EVENTS = frozenset({
-    "os.system", "os.chdir", "os.chmod", "os.chown", "os.chflags", "os.link", "os.symlink", "os.mkdir",
-    "os.remove", "os.rename", "os.rmdir", "os.truncate", "os.utime", "os.setxattr", "os.removexattr",
-    "os.listxattr", "os.getxattr", "os.mkfifo", "os.mknod", "os.startfile", "os.setuid", "os.setgid",
-    "sys.addaudithook", "sys.setprofile", "sys.settrace", "sys.remote_exec", "sys._current_frames",
-    "sys._current_exceptions", "code.__new__", "function.__new__", "setopencode",
-    "cpython.remove_audit_hooks", "cpython.PyInterpreterState_Clear", "gc.get_referrers",
-    "gc.get_referents", "gc.get_objects",
-})
+_DENIED_PREFIXES = (
+    "socket.",
+    "subprocess.",
+    "ctypes.",
+    "os.exec",
+    "os.fork",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.kill",
+    "os.putenv",
+    "os.unsetenv",
+    "pty.",
+    "shutil.",
+    "urllib.",
+    "http.",
+    "ftplib.",
+    "smtplib.",
+    "telnetlib.",
+    "poplib.",
+    "imaplib.",
+    "nntplib.",
+    "webbrowser.",
+    "sqlite3.",
+    "winreg.",
+    "msvcrt.",
+    "resource.",
+    "mmap.",
+    "signal.",
+    "_thread.",
+)
+_DENIED_EVENTS = frozenset(
+    {
+        "os.system",
+        "os.chdir",
+        "os.chmod",
+        "os.chown",
+        "os.chflags",
+        "os.link",
+        "os.symlink",
+        "os.mkdir",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.truncate",
+        "os.utime",
+        "os.setxattr",
+        "os.removexattr",
+        "os.listxattr",
+        "os.getxattr",
+        "os.mkfifo",
+        "os.mknod",
+        "os.startfile",
+        "os.setuid",
+        "os.setgid",
+        "sys.addaudithook",
+        "sys.setprofile",
+        "sys.settrace",
+        "sys.remote_exec",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "code.__new__",
+        "function.__new__",
+        "setopencode",
+        "cpython.remove_audit_hooks",
+        "cpython.PyInterpreterState_Clear",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "gc.get_objects",
+    }
+)
 _ALLOWED_IMPORTS = frozenset(CONFIG["allowed_imports"])
 _DIR_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob"})
 
 
-def _audit(event: str, args: tuple[Any, ...], _denied=_DENIED_EVENTS, _prefixes=_DENIED_PREFIXES, _roots=_READ_ROOTS,
-           _imports=_ALLOWED_IMPORTS, _dirs=_DIR_EVENTS, _str=str, _bytes=bytes, _int=int,
-           _isinstance=isinstance, _error=PermissionError, _tuple=tuple):
+def _audit(
+    event: str,
+    args: tuple[Any, ...],
+    _denied=_DENIED_EVENTS,
+    _prefixes=_DENIED_PREFIXES,
+    _roots=_READ_ROOTS,
+    _imports=_ALLOWED_IMPORTS,
+    _dirs=_DIR_EVENTS,
+    _str=str,
+    _bytes=bytes,
+    _int=int,
+    _isinstance=isinstance,
+    _error=PermissionError,
+    _tuple=tuple,
+):
     # Everything this hook uses is bound as a default argument: user code can rebind module globals
     # and builtins, but not these (replacing __defaults__ or __code__ is itself an audited event).
     if event == "open":
@@ -87,8 +157,12 @@ def _audit(event: str, args: tuple[Any, ...], _denied=_DENIED_EVENTS, _prefixes=
             return  # an already-open descriptor (the interpreter's own pipes)
         if _isinstance(path, _bytes):
             path = path.decode("utf-8", "replace")
-        if (_isinstance(path, _str) and (mode is None or mode == "r" or mode == "rb")
-                and path.startswith(_roots) and "/.." not in path):
+        if (
+            _isinstance(path, _str)
+            and (mode is None or mode == "r" or mode == "rb")
+            and path.startswith(_roots)
+            and "/.." not in path
+        ):
             return  # reading the standard library (imports, tracebacks) is harmless
         raise _error(f"sandbox: opening files is not allowed ({path!r})")
     if event in _dirs:
@@ -101,8 +175,11 @@ def _audit(event: str, args: tuple[Any, ...], _denied=_DENIED_EVENTS, _prefixes=
         if _isinstance(name, _str) and (name in _imports or name.split(".")[0] in _imports):
             return
         raise _error(f"sandbox: importing {name!r} is not allowed")
-    if event == "object.__setattr__" and len(args) >= 2 and args[1] in (
-            "__code__", "__defaults__", "__kwdefaults__", "__globals__", "__closure__"):
+    if (
+        event == "object.__setattr__"
+        and len(args) >= 2
+        and args[1] in ("__code__", "__defaults__", "__kwdefaults__", "__globals__", "__closure__")
+    ):
         raise _error("sandbox: rewriting functions is not allowed")
     if event in _denied or event.startswith(_prefixes):
         raise _error(f"sandbox: {event} is not allowed")

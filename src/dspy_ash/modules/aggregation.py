@@ -23,13 +23,19 @@ def default_normalize(s: Any) -> str | None:
     return normalize_text(str(s)) or None
 
 
-def majority(prediction_or_completions: Prediction | Completions | list[Any],
-             normalize: Callable[[Any], Any] | None = default_normalize, field: str | None = None) -> Prediction:
+def majority(
+    prediction_or_completions: Prediction | Completions | list[Any],
+    normalize: Callable[[Any], Any] | None = default_normalize,
+    field: str | None = None,
+) -> Prediction:
     """Values that normalize to None are ignored (unless all do)."""
     if not isinstance(prediction_or_completions, Prediction | Completions | list):
         raise TypeError("majority() takes a Prediction, Completions or a list of completions.")
-    completions: Any = (prediction_or_completions.completions
-                        if isinstance(prediction_or_completions, Prediction) else prediction_or_completions)
+    completions: Any = (
+        prediction_or_completions.completions
+        if isinstance(prediction_or_completions, Prediction)
+        else prediction_or_completions
+    )
     signature = getattr(completions, "signature", None)
     if not field:
         field = list(signature.output_fields)[-1] if signature else list(completions[0].keys())[-1]

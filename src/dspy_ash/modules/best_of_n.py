@@ -17,8 +17,9 @@ from dspy_ash.settings import settings
 
 
 class BestOfN(Module):
-    def __init__(self, module: Module, N: int, reward_fn: RewardFn, threshold: float,
-                 fail_count: int | None = None) -> None:
+    def __init__(
+        self, module: Module, N: int, reward_fn: RewardFn, threshold: float, fail_count: int | None = None
+    ) -> None:
         super().__init__()
         self.module = module
         self.reward_fn = lambda *args: reward_fn(*args)  # a lambda, so it is never mistaken for a parameter

@@ -12,8 +12,9 @@ from dspy_ash.signatures.signature import ensure_signature
 
 
 class ChainOfThought(Module):
-    def __init__(self, signature: Any, rationale_field: Any = None, rationale_field_type: Any = str,
-                 **config: Any) -> None:
+    def __init__(
+        self, signature: Any, rationale_field: Any = None, rationale_field_type: Any = str, **config: Any
+    ) -> None:
         super().__init__()
         signature = ensure_signature(signature)
         field = rationale_field if rationale_field is not None else OutputField(desc="${reasoning}")

@@ -40,15 +40,50 @@ _WORKER_SOURCE = (Path(__file__).with_name("_sandbox_worker.py")).read_text(enco
 
 # Imported before the privilege drop; the same names (and their submodules) may be imported later.
 DEFAULT_MODULES = (
-    "math", "cmath", "decimal", "fractions", "statistics", "random", "itertools", "functools", "operator",
-    "collections", "collections.abc", "heapq", "bisect", "re", "json", "string", "datetime", "calendar",
-    "textwrap", "numbers", "typing", "dataclasses", "enum", "copy", "pprint", "array", "unicodedata",
-    "hashlib", "base64", "binascii", "struct", "time", "zlib",
+    "math",
+    "cmath",
+    "decimal",
+    "fractions",
+    "statistics",
+    "random",
+    "itertools",
+    "functools",
+    "operator",
+    "collections",
+    "collections.abc",
+    "heapq",
+    "bisect",
+    "re",
+    "json",
+    "string",
+    "datetime",
+    "calendar",
+    "textwrap",
+    "numbers",
+    "typing",
+    "dataclasses",
+    "enum",
+    "copy",
+    "pprint",
+    "array",
+    "unicodedata",
+    "hashlib",
+    "base64",
+    "binascii",
+    "struct",
+    "time",
+    "zlib",
 )
 
 
-_DSPY_OPTIONS = {"deno_command", "enable_read_paths", "enable_write_paths", "enable_env_vars",
-                 "enable_network_access", "sync_files"}
+_DSPY_OPTIONS = {
+    "deno_command",
+    "enable_read_paths",
+    "enable_write_paths",
+    "enable_env_vars",
+    "enable_network_access",
+    "sync_files",
+}
 
 
 class CodeInterpreterError(DspyAshError, RuntimeError):
@@ -99,19 +134,31 @@ class PythonInterpreter:
     Variables persist across `execute` calls of one session (until `shutdown()`, a timeout or a crash).
     """
 
-    def __init__(self, tools: dict[str, Any] | None = None, output_fields: list[dict[str, Any]] | None = None,
-                 *, timeout: float = 10.0, memory_mb: int = 512, max_output_bytes: int = 1_000_000,
-                 isolate_network: bool = True, session_cpu_seconds: int = 300,
-                 modules: tuple[str, ...] = DEFAULT_MODULES, **dspy_options: Any) -> None:
+    def __init__(
+        self,
+        tools: dict[str, Any] | None = None,
+        output_fields: list[dict[str, Any]] | None = None,
+        *,
+        timeout: float = 10.0,
+        memory_mb: int = 512,
+        max_output_bytes: int = 1_000_000,
+        isolate_network: bool = True,
+        session_cpu_seconds: int = 300,
+        modules: tuple[str, ...] = DEFAULT_MODULES,
+        **dspy_options: Any,
+    ) -> None:
         if tools:
-            raise UnsupportedFeatureError("PythonInterpreter does not bridge host tools into the sandbox yet.")
+            raise UnsupportedFeatureError(
+                "PythonInterpreter does not bridge host tools into the sandbox yet."
+            )
         # DSPy's Deno options that grant access (read/write paths, env vars, network) are refused
         # rather than ignored: code written for them would silently lose access otherwise.
         granted = {k: v for k, v in dspy_options.items() if v and k != "sync_files"}
         if granted or set(dspy_options) - _DSPY_OPTIONS:
             raise UnsupportedFeatureError(
                 f"PythonInterpreter options {sorted(granted or dspy_options)} are not supported: the sandbox "
-                "grants no file, environment or network access.")
+                "grants no file, environment or network access."
+            )
         self.output_fields = output_fields
         self.timeout = timeout
         self.memory_mb = memory_mb
@@ -145,14 +192,30 @@ class PythonInterpreter:
         self._workdir = tempfile.mkdtemp(prefix="dspy-ash-sandbox-")
         if os.geteuid() == 0:
             os.chown(self._workdir, 65534, 65534)  # the child runs as nobody and may only enter it
-        config = {"memory_bytes": self.memory_mb * 1024 * 1024, "cpu_seconds": self.session_cpu_seconds,
-                  "preload": list(self.modules), "allowed_imports": sorted({m.split(".")[0] for m in self.modules}),
-                  "output_names": [str(f["name"]) for f in self.output_fields or []]}
+        config = {
+            "memory_bytes": self.memory_mb * 1024 * 1024,
+            "cpu_seconds": self.session_cpu_seconds,
+            "preload": list(self.modules),
+            "allowed_imports": sorted({m.split(".")[0] for m in self.modules}),
+            "output_names": [str(f["name"]) for f in self.output_fields or []],
+        }
         prefix = _network_wrapper() if self.isolate_network else ()
         self._proc = await asyncio.create_subprocess_exec(
-            *prefix, sys.executable, "-I", "-S", "-c", _WORKER_SOURCE, json.dumps(config),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=self._workdir, env={}, start_new_session=True, limit=self.max_output_bytes)
+            *prefix,
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _WORKER_SOURCE,
+            json.dumps(config),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self._workdir,
+            env={},
+            start_new_session=True,
+            limit=self.max_output_bytes,
+        )
         self._loop = loop
         hello = await self._read(startup=True)
         if not hello.get("ready"):
@@ -221,12 +284,14 @@ class PythonInterpreter:
             line = await asyncio.wait_for(proc.stdout.readline(), self.timeout + (5 if startup else 0))
         except TimeoutError:
             await self.ashutdown()
-            raise CodeExecutionError(f"TimeoutError: the code ran longer than {self.timeout:g} seconds and "
-                                     "was stopped") from None
+            raise CodeExecutionError(
+                f"TimeoutError: the code ran longer than {self.timeout:g} seconds and was stopped"
+            ) from None
         except (ValueError, asyncio.LimitOverrunError):
             await self.ashutdown()
-            raise CodeExecutionError(f"OutputError: the code produced more than {self.max_output_bytes} "
-                                     "bytes of output") from None
+            raise CodeExecutionError(
+                f"OutputError: the code produced more than {self.max_output_bytes} bytes of output"
+            ) from None
         if not line:
             detail = await self._death_notice(proc)
             await self.ashutdown()

@@ -20,11 +20,15 @@ class MultiChainComparison(Module):
         for idx in range(M):
             signature = signature.append(
                 f"reasoning_attempt_{idx + 1}",
-                InputField(prefix=f"Student Attempt #{idx + 1}:", desc="${reasoning attempt}"))
+                InputField(prefix=f"Student Attempt #{idx + 1}:", desc="${reasoning attempt}"),
+            )
         signature = signature.prepend(
             "rationale",
-            OutputField(prefix="Accurate Reasoning: Thank you everyone. Let's now holistically",
-                        desc="${corrected reasoning}"))
+            OutputField(
+                prefix="Accurate Reasoning: Thank you everyone. Let's now holistically",
+                desc="${corrected reasoning}",
+            ),
+        )
         self.predict = Predict(signature, temperature=temperature, **config)
 
     async def aforward(self, completions: Any, **kwargs: Any) -> Prediction:
@@ -36,6 +40,7 @@ class MultiChainComparison(Module):
         if len(attempts) != self.M:
             raise ValueError(
                 f"The number of attempts ({len(attempts)}) doesn't match the expected number M ({self.M}). "
-                "Please set the correct value for M when initializing MultiChainComparison.")
+                "Please set the correct value for M when initializing MultiChainComparison."
+            )
         inputs = {**{f"reasoning_attempt_{i + 1}": a for i, a in enumerate(attempts)}, **kwargs}
         return await self.predict.acall(**inputs)

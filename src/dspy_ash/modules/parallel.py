@@ -17,9 +17,17 @@ from dspy_ash.settings import settings
 
 
 class Parallel:
-    def __init__(self, num_threads: int | None = None, max_errors: int | None = None, access_examples: bool = True,
-                 return_failed_examples: bool = False, provide_traceback: bool | None = None,
-                 disable_progress_bar: bool = False, timeout: int = 120, straggler_limit: int = 3) -> None:
+    def __init__(
+        self,
+        num_threads: int | None = None,
+        max_errors: int | None = None,
+        access_examples: bool = True,
+        return_failed_examples: bool = False,
+        provide_traceback: bool | None = None,
+        disable_progress_bar: bool = False,
+        timeout: int = 120,
+        straggler_limit: int = 3,
+    ) -> None:
         self.num_threads = num_threads or settings.num_threads
         self.max_errors = settings.max_errors if max_errors is None else max_errors
         self.access_examples = access_examples
@@ -43,9 +51,13 @@ class Parallel:
     async def aforward(self, exec_pairs: list[tuple[Any, Any]], num_threads: int | None = None) -> Any:
         limit = num_threads if num_threads is not None else self.num_threads
         # DSPy cancels once the error count reaches max_errors; run_bounded stops when it exceeds its bound.
-        outcome = await run_bounded(exec_pairs, self._process, limit=limit,
-                                    max_errors=max(0, self.max_errors - 1),
-                                    timeout=self.timeout or None)
+        outcome = await run_bounded(
+            exec_pairs,
+            self._process,
+            limit=limit,
+            max_errors=max(0, self.max_errors - 1),
+            timeout=self.timeout or None,
+        )
         if not self.return_failed_examples:
             return outcome.results
         for i in outcome.failed:
@@ -65,8 +77,9 @@ class Parallel:
             return await module.aforward(example)
         if isinstance(example, tuple):
             return await _invoke(module, example, {})
-        raise ValueError(f"Invalid example type: {type(example)}, only supported types are Example, dict, list "
-                         "and tuple")
+        raise ValueError(
+            f"Invalid example type: {type(example)}, only supported types are Example, dict, list and tuple"
+        )
 
 
 async def _invoke(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

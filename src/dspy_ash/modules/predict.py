@@ -107,22 +107,36 @@ class Predict(Module, Parameter):
                 kwargs[name] = field.default
         extra = [k for k in kwargs if k not in inputs_spec]
         if extra:
-            logger.warning("Input contains fields not in signature. These fields will be ignored: %s. "
-                           "Expected fields: %s.", extra, list(inputs_spec))
+            logger.warning(
+                "Input contains fields not in signature. These fields will be ignored: %s. "
+                "Expected fields: %s.",
+                extra,
+                list(inputs_spec),
+            )
         if read("warn_on_type_mismatch"):
             for name, field in inputs_spec.items():
                 value = kwargs.get(name)
                 if value is None or extra_of(field).get(IS_TYPE_UNDEFINED, False):
                     continue
                 if not _compatible(value, field.annotation):
-                    logger.warning("Type mismatch for field '%s': expected %s based on given Signature, but the "
-                                   "provided value is incompatible: %s.", name, field.annotation, value)
+                    logger.warning(
+                        "Type mismatch for field '%s': expected %s based on given Signature, but the "
+                        "provided value is incompatible: %s.",
+                        name,
+                        field.annotation,
+                        value,
+                    )
         missing = [k for k, f in inputs_spec.items() if k not in kwargs and not allows_none(f.annotation)]
         if missing:
             if read("strict_inputs"):
-                raise SignatureError(f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0])
-            logger.warning("Not all input fields were provided to module. Present: %s. Missing: %s.",
-                           [k for k in inputs_spec if k in kwargs], missing)
+                raise SignatureError(
+                    f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0]
+                )
+            logger.warning(
+                "Not all input fields were provided to module. Present: %s. Missing: %s.",
+                [k for k in inputs_spec if k in kwargs],
+                missing,
+            )
         return lm, config, signature, demos, kwargs
 
     # -- config and state -------------------------------------------------------------------------------
@@ -157,8 +171,11 @@ class Predict(Module, Parameter):
             if not allow_unsafe_lm_state:
                 unsafe = [k for k in _UNSAFE_LM_KEYS if k in lm_state]
                 if unsafe:
-                    logger.warning("Ignoring unsafe LM config key(s) during state load: %s. Pass "
-                                   "allow_unsafe_lm_state=True to preserve these keys for trusted files.", unsafe)
+                    logger.warning(
+                        "Ignoring unsafe LM config key(s) during state load: %s. Pass "
+                        "allow_unsafe_lm_state=True to preserve these keys for trusted files.",
+                        unsafe,
+                    )
                     for key in unsafe:
                         del lm_state[key]
             lm = BaseLM.load_state(lm_state, allow_custom_lm_class=allow_unsafe_lm_state)
@@ -200,14 +217,17 @@ def _compatible(value: Any, expected: Any) -> bool:
     if origin in (list, set, frozenset):
         return isinstance(value, origin) and (not args or all(_compatible(v, args[0]) for v in value))
     if origin is dict:
-        return isinstance(value, dict) and (not args or all(
-            _compatible(k, args[0]) and _compatible(v, args[1]) for k, v in value.items()))
+        return isinstance(value, dict) and (
+            not args or all(_compatible(k, args[0]) and _compatible(v, args[1]) for k, v in value.items())
+        )
     if origin is tuple:
         if not isinstance(value, tuple):
             return False
         if len(args) == 2 and args[1] is Ellipsis:
             return all(_compatible(v, args[0]) for v in value)
-        return not args or (len(args) == len(value) and all(_compatible(v, a) for v, a in zip(value, args, strict=False)))
+        return not args or (
+            len(args) == len(value) and all(_compatible(v, a) for v, a in zip(value, args, strict=False))
+        )
     if origin is not None:
         return True
     if isinstance(expected, type):

@@ -26,8 +26,12 @@ Mode = Literal["generate", "regenerate", "answer"]
 
 
 class ProgramOfThought(Module):
-    def __init__(self, signature: Any, max_iters: int = 3,
-                 interpreter_factory: Callable[[], PythonInterpreter] | None = None) -> None:
+    def __init__(
+        self,
+        signature: Any,
+        max_iters: int = 3,
+        interpreter_factory: Callable[[], PythonInterpreter] | None = None,
+    ) -> None:
         super().__init__()
         self.signature = signature = ensure_signature(signature)
         self.max_iters = max_iters
@@ -69,8 +73,10 @@ class ProgramOfThought(Module):
                 f"value mapping for the field(s): {finals}.",
             ]
         elif mode == "regenerate":
-            instr = [f"You are given {ins} due to an error in previous code.",
-                     "Your task is to correct the error and provide the new `generated_code`."]
+            instr = [
+                f"You are given {ins} due to an error in previous code.",
+                "Your task is to correct the error and provide the new `generated_code`.",
+            ]
         else:
             instr = [f"Given the final code {ins}, provide the final {outs}."]
         return Signature(sig.fields, "\n".join(instr))
@@ -108,8 +114,10 @@ class ProgramOfThought(Module):
         if args:
             return await self._run(args[0], kwargs)  # a caller-owned interpreter, positional as DSPy
         if "interpreter" in kwargs and "interpreter" not in self.input_fields:
-            raise TypeError("To use a caller-owned interpreter, pass it as the first positional argument "
-                            "when calling the module.")
+            raise TypeError(
+                "To use a caller-owned interpreter, pass it as the first positional argument "
+                "when calling the module."
+            )
         # As DSPy: an explicit factory, else `configure(interpreter_factory=...)`, else the sandbox.
         factory = self._interpreter_factory or settings.get("interpreter_factory") or PythonInterpreter
         interpreter = factory()

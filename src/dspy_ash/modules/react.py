@@ -35,9 +35,18 @@ def format_error_for_lm(error: BaseException, *, traceback_frames: int = 0) -> s
         return str(error)
     # Implicit contexts are left out: the sync bridge runs programs inside an `except` block, and its
     # "no running event loop" would otherwise head every traceback the model reads.
-    return "\n" + "".join(traceback.format_exception(
-        type(error), error, error.__traceback__, limit=traceback_frames,
-        chain=error.__cause__ is not None)).strip()
+    return (
+        "\n"
+        + "".join(
+            traceback.format_exception(
+                type(error),
+                error,
+                error.__traceback__,
+                limit=traceback_frames,
+                chain=error.__cause__ is not None,
+            )
+        ).strip()
+    )
 
 
 class ReAct(Module):
@@ -65,7 +74,7 @@ class ReAct(Module):
             func=lambda: "Completed.",
             name="finish",
             desc="Marks the task as complete. That is, signals that all information for producing the outputs, "
-                 f"i.e. {outputs}, are now available to be extracted.",
+            f"i.e. {outputs}, are now available to be extracted.",
             args={},
         )
         instr += [f"({i + 1}) {tool}" for i, tool in enumerate(by_name.values())]
@@ -80,7 +89,8 @@ class ReAct(Module):
             .append("next_tool_args", OutputField(), type_=dict[str, Any])
         )
         extract_signature = Signature(
-            {**signature.input_fields, **signature.output_fields}, signature.instructions,
+            {**signature.input_fields, **signature.output_fields},
+            signature.instructions,
         ).append("trajectory", InputField(), type_=str)
 
         self.tools = by_name
@@ -92,8 +102,15 @@ class ReAct(Module):
         trajectory: dict[str, Any] = {}
         max_iters = input_args.pop("max_iters", self.max_iters)
         native = self._uses_native_function_calling()
-        step_args = {**input_args, "available_tools": list(self.tools.values()),
-                     "signature": self._native_signature()} if native else input_args
+        step_args = (
+            {
+                **input_args,
+                "available_tools": list(self.tools.values()),
+                "signature": self._native_signature(),
+            }
+            if native
+            else input_args
+        )
         for idx in range(max_iters):
             try:
                 pred = await self._call_truncating(self.react, trajectory, step_args)
@@ -101,8 +118,10 @@ class ReAct(Module):
                 logger.warning("Ending the trajectory: %s", format_error_for_lm(err, traceback_frames=5))
                 break
             except ValueError as err:  # includes AdapterParseError: e.g. a tool name outside the Literal
-                logger.warning("Ending the trajectory: Agent failed to select a valid tool: %s",
-                               format_error_for_lm(err, traceback_frames=5))
+                logger.warning(
+                    "Ending the trajectory: Agent failed to select a valid tool: %s",
+                    format_error_for_lm(err, traceback_frames=5),
+                )
                 break
             if native:
                 if await self._native_step(idx, pred, trajectory):
@@ -127,13 +146,18 @@ class ReAct(Module):
     def _uses_native_function_calling(self) -> bool:
         adapter = settings.adapter
         lm = self.react.lm or settings.lm
-        return bool(getattr(adapter, "use_native_function_calling", False)
-                    and getattr(lm, "supports_function_calling", False))
+        return bool(
+            getattr(adapter, "use_native_function_calling", False)
+            and getattr(lm, "supports_function_calling", False)
+        )
 
     def _native_signature(self) -> Any:
-        return (self.react.signature.delete("next_tool_name").delete("next_tool_args")
-                .append("available_tools", InputField(), type_=list[Tool])
-                .append("next_tool_calls", OutputField(), type_=ToolCalls))
+        return (
+            self.react.signature.delete("next_tool_name")
+            .delete("next_tool_args")
+            .append("available_tools", InputField(), type_=list[Tool])
+            .append("next_tool_calls", OutputField(), type_=ToolCalls)
+        )
 
     async def _native_step(self, idx: int, pred: Any, trajectory: dict[str, Any]) -> bool:
         """Run the step's tool calls together; True when the model finished (or called no tool)."""
@@ -153,23 +177,29 @@ class ReAct(Module):
         try:
             tool = self.tools.get(name)
             if tool is None:  # only reachable with native calls: text mode's Literal rejects unknown names
-                raise ValueError(f"There is no tool named {name!r}; the tools are {', '.join(map(str, self.tools))}.")
+                raise ValueError(
+                    f"There is no tool named {name!r}; the tools are {', '.join(map(str, self.tools))}."
+                )
             return await tool.acall(**(args or {}))
         except Exception as err:
             return f"Execution error in {name}: {format_error_for_lm(err, traceback_frames=5)}"
 
-    async def _call_truncating(self, module: Module, trajectory: dict[str, Any],
-                               input_args: dict[str, Any]) -> Any:
+    async def _call_truncating(
+        self, module: Module, trajectory: dict[str, Any], input_args: dict[str, Any]
+    ) -> Any:
         last: ContextWindowExceededError | None = None
         for _ in range(_TRUNCATION_ATTEMPTS):
             try:
                 return await module.acall(**input_args, trajectory=self._format_trajectory(trajectory))
             except ContextWindowExceededError as err:
-                logger.warning("Trajectory exceeded the context window, truncating the oldest tool call information.")
+                logger.warning(
+                    "Trajectory exceeded the context window, truncating the oldest tool call information."
+                )
                 last = err
                 trajectory = self.truncate_trajectory(trajectory)
         raise ContextWindowExceededError(
-            "The context window was exceeded even after 3 attempts to truncate the trajectory.") from last
+            "The context window was exceeded even after 3 attempts to truncate the trajectory."
+        ) from last
 
     def truncate_trajectory(self, trajectory: dict[str, Any]) -> dict[str, Any]:
         """Drop the oldest tool call (its four keys), in place. Override for other policies."""
@@ -177,7 +207,8 @@ class ReAct(Module):
         if len(keys) <= _KEYS_PER_STEP:
             raise ContextWindowExceededError(
                 "The trajectory is too long so your prompt exceeded the context window, but the trajectory "
-                "cannot be truncated because it only has one tool call.")
+                "cannot be truncated because it only has one tool call."
+            )
         for key in keys[:_KEYS_PER_STEP]:
             trajectory.pop(key)
         return trajectory

@@ -37,12 +37,16 @@ class OfferFeedback(Signature):
     program_code: str = InputField(desc="The code of the program that we are analyzing")
     modules_defn: str = InputField(desc="The definition of each module in the program, including its I/O")
     program_inputs: str = InputField(desc="The inputs to the program that we are analyzing")
-    program_trajectory: str = InputField(desc="The trajectory of the program's execution, showing each module's I/O")
+    program_trajectory: str = InputField(
+        desc="The trajectory of the program's execution, showing each module's I/O"
+    )
     program_outputs: str = InputField(desc="The outputs of the program that we are analyzing")
     reward_code: str = InputField(desc="The code of the reward function that we are analyzing")
     target_threshold: float = InputField(desc="The target threshold for the reward function")
     reward_value: float = InputField(desc="The reward value assigned to the program's outputs")
-    module_names: list[str] = InputField(desc="The names of the modules in the program, for which we seek advice")
+    module_names: list[str] = InputField(
+        desc="The names of the modules in the program, for which we seek advice"
+    )
     discussion: str = OutputField(desc="Discussing blame of where each module went wrong, if it did")
     advice: dict[str, str] = OutputField(
         desc="For each module, describe very concretely, in this order: the specific scenarios in which it has made "
@@ -52,8 +56,9 @@ class OfferFeedback(Signature):
 
 
 class Refine(Module):
-    def __init__(self, module: Module, N: int, reward_fn: RewardFn, threshold: float,
-                 fail_count: int | None = None) -> None:
+    def __init__(
+        self, module: Module, N: int, reward_fn: RewardFn, threshold: float, fail_count: int | None = None
+    ) -> None:
         super().__init__()
         self.module = module
         self.reward_fn = lambda *args: reward_fn(*args)
@@ -90,26 +95,44 @@ class Refine(Module):
                     break
                 if idx == self.N - 1:
                     break
-                advice = await self._advise(mod, kwargs, outputs, trace, reward, predictor_names,
-                                            [n for n, _ in named])
+                advice = await self._advise(
+                    mod, kwargs, outputs, trace, reward, predictor_names, [n for n, _ in named]
+                )
             except Exception as exc:
                 budget.spend(idx, rid, exc)
         keep_best_trace(best)
         return best.pred if best is not None else None
 
-    async def _advise(self, mod: Module, kwargs: dict[str, Any], outputs: Any, trace: list[Any], reward: float,
-                      predictor_names: dict[int, str], module_names: list[str]) -> dict[str, str]:
-        trajectory = [{"module_name": predictor_names.get(id(p), "?"), "inputs": i, "outputs": dict(o)}
-                      for p, i, o in trace]
+    async def _advise(
+        self,
+        mod: Module,
+        kwargs: dict[str, Any],
+        outputs: Any,
+        trace: list[Any],
+        reward: float,
+        predictor_names: dict[int, str],
+        module_names: list[str],
+    ) -> dict[str, str]:
+        trajectory = [
+            {"module_name": predictor_names.get(id(p), "?"), "inputs": i, "outputs": dict(o)}
+            for p, i, o in trace
+        ]
         raw: dict[str, Any] = {
-            "program_code": self.module_code, "modules_defn": inspect_modules(mod),
-            "program_inputs": kwargs, "program_trajectory": trajectory, "program_outputs": dict(outputs),
-            "reward_code": self.reward_fn_code, "target_threshold": self.threshold, "reward_value": reward,
+            "program_code": self.module_code,
+            "modules_defn": inspect_modules(mod),
+            "program_inputs": kwargs,
+            "program_trajectory": trajectory,
+            "program_outputs": dict(outputs),
+            "reward_code": self.reward_fn_code,
+            "target_threshold": self.threshold,
+            "reward_value": reward,
             "module_names": module_names,
         }
         # Everything but strings is shown to the model as indented JSON, as DSPy does.
-        inputs = {k: v if isinstance(v, str) else json.dumps(_mask(v), indent=2, ensure_ascii=False)
-                  for k, v in raw.items()}
+        inputs = {
+            k: v if isinstance(v, str) else json.dumps(_mask(v), indent=2, ensure_ascii=False)
+            for k, v in raw.items()
+        }
         pred = await Predict(OfferFeedback).acall(**inputs)
         return dict(pred.advice or {})
 
@@ -123,12 +146,14 @@ def _hinting_adapter(adapter: Any, advice: dict[str, str], named: list[tuple[str
         return signature.append("hint_", InputField(desc="A hint to the module from an earlier run"))
 
     class HintingAdapter(type(adapter)):  # type: ignore[misc]
-        def __call__(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any],
-                     inputs: dict[str, Any]) -> Any:
+        def __call__(
+            self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
+        ) -> Any:
             return adapter(lm, lm_kwargs, add_hint(signature, inputs), demos, inputs)
 
-        async def acall(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any],
-                        inputs: dict[str, Any]) -> Any:
+        async def acall(
+            self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
+        ) -> Any:
             return await adapter.acall(lm, lm_kwargs, add_hint(signature, inputs), demos, inputs)
 
     wrapper = HintingAdapter.__new__(HintingAdapter)

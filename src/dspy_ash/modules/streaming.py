@@ -90,8 +90,13 @@ class StreamListener:
     """Streams one output field (`signature_field_name`) of one predictor (found by field name when
     `predict` is not given). `allow_reuse=True` keeps listening across repeated calls (ReAct loops)."""
 
-    def __init__(self, signature_field_name: str, predict: Any = None, predict_name: str | None = None,
-                 allow_reuse: bool = False) -> None:
+    def __init__(
+        self,
+        signature_field_name: str,
+        predict: Any = None,
+        predict_name: str | None = None,
+        allow_reuse: bool = False,
+    ) -> None:
         self.signature_field_name = signature_field_name
         self.predict = predict
         self.predict_name = predict_name
@@ -114,12 +119,12 @@ class StreamListener:
         begin = self._text.find(marker)
         if begin < 0:
             return []
-        body = self._text[begin + len(marker):].lstrip("\n")
+        body = self._text[begin + len(marker) :].lstrip("\n")
         end = body.find(_MARKER_START)
         if end >= 0 or final:
             value = (body[:end] if end >= 0 else body).rstrip()
             self.stream_end = True
-            return [self._response(value[self._emitted:], last=True)]
+            return [self._response(value[self._emitted :], last=True)]
         # Hold back a tail that may be the start of the next marker, and trailing whitespace.
         safe = len(body)
         for n in range(min(len(_MARKER_START), len(body)), 0, -1):
@@ -129,7 +134,7 @@ class StreamListener:
         safe = len(body[:safe].rstrip())
         if safe <= self._emitted:
             return []
-        chunk, self._emitted = body[self._emitted:safe], safe
+        chunk, self._emitted = body[self._emitted : safe], safe
         return [self._response(chunk)]
 
     def _response(self, chunk: str, last: bool = False) -> StreamResponse:
@@ -139,8 +144,9 @@ class StreamListener:
 class _TeeLM(BaseLM):
     """Wraps the configured LM for one streamed run: streams when it can, feeds the listeners."""
 
-    def __init__(self, inner: BaseLM, route: Callable[[], list[StreamListener]],
-                 emit: Callable[[StreamResponse], None]) -> None:
+    def __init__(
+        self, inner: BaseLM, route: Callable[[], list[StreamListener]], emit: Callable[[StreamResponse], None]
+    ) -> None:
         vars(self).update(vars(inner))  # same model, kwargs and history list as the real LM
         self._inner = inner
         self._route = route
@@ -159,8 +165,13 @@ class _TeeLM(BaseLM):
         streamable = listeners and int(req.params.get("n") or 1) == 1 and not req.params.get("tools")
         if streamable:
             parts: list[str] = []
-            scope = events.start("lm", self._inner.model, self._inner,
-                                 {"messages": req.messages, "kwargs": req.params}, self._inner.callbacks)
+            scope = events.start(
+                "lm",
+                self._inner.model,
+                self._inner,
+                {"messages": req.messages, "kwargs": req.params},
+                self._inner.callbacks,
+            )
             try:
                 async for delta in self._stream(req):
                     parts.append(delta)
@@ -202,20 +213,27 @@ def _resolve(program: Module, listeners: list[StreamListener]) -> None:
     for listener in listeners:
         if listener.predict is not None:
             listener.predict_name = listener.predict_name or next(
-                (n for n, p in named if p is listener.predict), "")
+                (n for n, p in named if p is listener.predict), ""
+            )
             continue
         matches = [(n, p) for n, p in named if listener.signature_field_name in p.signature.output_fields]
         if not matches:
-            raise ValueError(f"Signature field {listener.signature_field_name} is not a field of any predictor in "
-                             "the program, cannot automatically determine which predictor to use for streaming. "
-                             "Please verify your field name or specify the predictor to listen to.")
+            raise ValueError(
+                f"Signature field {listener.signature_field_name} is not a field of any predictor in "
+                "the program, cannot automatically determine which predictor to use for streaming. "
+                "Please verify your field name or specify the predictor to listen to."
+            )
         listener.predict_name, listener.predict = matches[0]
 
 
-def streamify(program: Module, status_message_provider: StatusMessageProvider | None = None,
-              stream_listeners: list[StreamListener] | None = None,
-              include_final_prediction_in_output_stream: bool = True, is_async_program: bool = False,
-              async_streaming: bool = True) -> Callable[..., AsyncGenerator[Any, None]]:
+def streamify(
+    program: Module,
+    status_message_provider: StatusMessageProvider | None = None,
+    stream_listeners: list[StreamListener] | None = None,
+    include_final_prediction_in_output_stream: bool = True,
+    is_async_program: bool = False,
+    async_streaming: bool = True,
+) -> Callable[..., AsyncGenerator[Any, None]]:
     listeners = list(stream_listeners or [])
     _resolve(program, listeners)
 

@@ -18,11 +18,25 @@ from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
 
 
 async def create_n_fewshot_demo_sets(
-    student: Any, num_candidate_sets: int, trainset: list[Any], max_labeled_demos: int,
-    max_bootstrapped_demos: int, metric: Any, teacher_settings: dict[str, Any], *, session: CheckpointSession,
-    max_errors: int, max_rounds: int = 1, labeled_sample: bool = True, min_num_samples: int = 1,
-    metric_threshold: float | None = None, teacher: Any = None, include_non_bootstrapped: bool = True,
-    rng: random.Random, num_threads: int | None = None, max_concurrent: int = 4,
+    student: Any,
+    num_candidate_sets: int,
+    trainset: list[Any],
+    max_labeled_demos: int,
+    max_bootstrapped_demos: int,
+    metric: Any,
+    teacher_settings: dict[str, Any],
+    *,
+    session: CheckpointSession,
+    max_errors: int,
+    max_rounds: int = 1,
+    labeled_sample: bool = True,
+    min_num_samples: int = 1,
+    metric_threshold: float | None = None,
+    teacher: Any = None,
+    include_non_bootstrapped: bool = True,
+    rng: random.Random,
+    num_threads: int | None = None,
+    max_concurrent: int = 4,
 ) -> dict[int, list[list[Any]]]:
     plan: list[tuple[int, list[Any], int | None]] = []  # (seed, trainset order, bootstrap size or None)
     for seed in range(-3, num_candidate_sets - 3):
@@ -42,12 +56,19 @@ async def create_n_fewshot_demo_sets(
                 return student.reset_copy()
             return LabeledFewShot(k=max_labeled_demos).apply(student, data, sample=labeled_sample)
         async with gate:
-            optimizer = BootstrapFewShot(metric=metric, max_errors=max_errors, metric_threshold=metric_threshold,
-                                         max_bootstrapped_demos=size, max_labeled_demos=max_labeled_demos,
-                                         teacher_settings=teacher_settings, max_rounds=max_rounds,
-                                         num_threads=num_threads)
-            return await optimizer.bootstrap(student, teacher, data, session,
-                                             session.section("demo_sets", str(seed)))
+            optimizer = BootstrapFewShot(
+                metric=metric,
+                max_errors=max_errors,
+                metric_threshold=metric_threshold,
+                max_bootstrapped_demos=size,
+                max_labeled_demos=max_labeled_demos,
+                teacher_settings=teacher_settings,
+                max_rounds=max_rounds,
+                num_threads=num_threads,
+            )
+            return await optimizer.bootstrap(
+                student, teacher, data, session, session.section("demo_sets", str(seed))
+            )
 
     programs = await gather_all(*(build(*item) for item in plan))
     demo_candidates: dict[int, list[list[Any]]] = {i: [] for i, _ in enumerate(student.predictors())}

@@ -11,8 +11,9 @@ def import_optuna(optimizer: str) -> Any:
         import optuna
     except ModuleNotFoundError as exc:
         if exc.name == "optuna":
-            raise ImportError(f"{optimizer} requires optuna. Install it with `pip install 'dspy-ash[optimizers]'`.") \
-                from exc
+            raise ImportError(
+                f"{optimizer} requires optuna. Install it with `pip install 'dspy-ash[optimizers]'`."
+            ) from exc
         raise
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna

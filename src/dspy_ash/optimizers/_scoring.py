@@ -19,9 +19,17 @@ from dspy_ash.primitives.concurrency import TooManyErrors, run_bounded
 logger = logging.getLogger("dspy_ash.optimizers")
 
 
-async def score_program(program: Any, devset: list[Any], metric: Callable[..., Any], *, num_threads: int,
-                        max_errors: int, session: CheckpointSession, record: dict[str, Any],
-                        failure_score: float = 0.0) -> tuple[float, list[Any]]:
+async def score_program(
+    program: Any,
+    devset: list[Any],
+    metric: Callable[..., Any],
+    *,
+    num_threads: int,
+    max_errors: int,
+    session: CheckpointSession,
+    record: dict[str, Any],
+    failure_score: float = 0.0,
+) -> tuple[float, list[Any]]:
     """(score in percent, per-example scores in devset order); `record` is this evaluation's section."""
     scores: dict[str, Any] = record.setdefault("scores", {})
     errors: dict[str, str] = record.setdefault("errors", {})

@@ -30,7 +30,9 @@ def fingerprint(*parts: Any) -> str:
     The model is identified by its name only: a run resumed with a fresh client for the same model
     (new connection pool, new key) continues the same checkpoint."""
     lm = settings.lm
-    text = json.dumps([*parts, getattr(lm, "model", None)], sort_keys=True, default=_plain, ensure_ascii=False)
+    text = json.dumps(
+        [*parts, getattr(lm, "model", None)], sort_keys=True, default=_plain, ensure_ascii=False
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -63,8 +65,9 @@ class CheckpointSession:
         self._dirty = False
 
     @classmethod
-    async def open(cls, checkpoint: CheckpointStore | str | os.PathLike[str] | None, key: str | None,
-                   kind: str, fp: str) -> CheckpointSession:
+    async def open(
+        cls, checkpoint: CheckpointStore | str | os.PathLike[str] | None, key: str | None, kind: str, fp: str
+    ) -> CheckpointSession:
         """Load the checkpoint for this run (or start a fresh one). The key defaults to kind + fingerprint."""
         store = resolve_store(checkpoint)
         key = key or f"{kind}-{fp[:16]}"
@@ -74,7 +77,8 @@ class CheckpointSession:
         elif state.get("kind") != kind or state.get("fingerprint") != fp:
             raise CheckpointError(
                 f"Checkpoint {key!r} belongs to a different run (kind {state.get('kind')!r}); the optimizer, its "
-                "parameters, the data or the student changed. Use another checkpoint_key or delete it.")
+                "parameters, the data or the student changed. Use another checkpoint_key or delete it."
+            )
         return cls(store, key, state)
 
     def section(self, *path: str) -> dict[str, Any]:

@@ -46,7 +46,9 @@ class _Attempt:
 
     rounds: list[str] = field(default_factory=list[str])
     traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict[str, list[dict[str, Any]]])
-    errors: dict[int, BaseException] = field(default_factory=dict[int, BaseException])  # this process's, by round
+    errors: dict[int, BaseException] = field(
+        default_factory=dict[int, BaseException]
+    )  # this process's, by round
 
     def to_json(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "traces": self.traces}
@@ -87,31 +89,57 @@ class BootstrapFewShot(Teleprompter):
         self.error_count = 0
 
     def params_fingerprint(self) -> list[Any]:
-        return [self.metric, self.metric_threshold, self.teacher_settings, self.max_bootstrapped_demos,
-                self.max_labeled_demos, self.max_rounds, self.max_errors]
+        return [
+            self.metric,
+            self.metric_threshold,
+            self.teacher_settings,
+            self.max_bootstrapped_demos,
+            self.max_labeled_demos,
+            self.max_rounds,
+            self.max_errors,
+        ]
 
-    async def acompile(self, student: Any, *, teacher: Any = None, trainset: list[Any],
-                       checkpoint: Checkpoint = None, checkpoint_key: str | None = None, **_: Any) -> Any:
+    async def acompile(
+        self,
+        student: Any,
+        *,
+        teacher: Any = None,
+        trainset: list[Any],
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+        **_: Any,
+    ) -> Any:
         fp = fingerprint("BootstrapFewShot", self.params_fingerprint(), trainset, student.dump_state())
-        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
-                                               "BootstrapFewShot", fp)
+        session = await CheckpointSession.open(
+            checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "BootstrapFewShot", fp
+        )
         try:
             return await self.bootstrap(student, teacher, trainset, session, session.section("examples"))
         finally:
             await session.flush()
 
-    async def bootstrap(self, student: Any, teacher: Any, trainset: list[Any], session: CheckpointSession,
-                        record: dict[str, Any]) -> Any:
+    async def bootstrap(
+        self,
+        student: Any,
+        teacher: Any,
+        trainset: list[Any],
+        session: CheckpointSession,
+        record: dict[str, Any],
+    ) -> Any:
         """The whole algorithm; `record` is this run's checkpoint section (other optimizers nest it)."""
         program = student.reset_copy()
         teacher_program = teacher.deepcopy() if teacher is not None else student.deepcopy()
         if getattr(program, "_compiled", False):
             raise ValueError("Student must be uncompiled.")
         if self.max_labeled_demos and not getattr(teacher_program, "_compiled", False):
-            teacher_program = LabeledFewShot(k=self.max_labeled_demos).apply(teacher_program.reset_copy(), trainset)
+            teacher_program = LabeledFewShot(k=self.max_labeled_demos).apply(
+                teacher_program.reset_copy(), trainset
+            )
         names = _check_predictor_mapping(program, teacher_program)
 
-        bootstrapped, name2traces = await self._bootstrap_all(teacher_program, trainset, names, session, record)
+        bootstrapped, name2traces = await self._bootstrap_all(
+            teacher_program, trainset, names, session, record
+        )
 
         validation = [x for i, x in enumerate(trainset) if i not in bootstrapped]
         random.Random(0).shuffle(validation)
@@ -123,9 +151,14 @@ class BootstrapFewShot(Teleprompter):
         program._compiled = True
         return program
 
-    async def _bootstrap_all(self, teacher: Any, trainset: list[Any], names: list[str],
-                             session: CheckpointSession, record: dict[str, Any]
-                             ) -> tuple[set[int], dict[str, list[Example]]]:
+    async def _bootstrap_all(
+        self,
+        teacher: Any,
+        trainset: list[Any],
+        names: list[str],
+        session: CheckpointSession,
+        record: dict[str, Any],
+    ) -> tuple[set[int], dict[str, list[Example]]]:
         max_bootstraps = self.max_bootstrapped_demos
         limit = max(1, self.num_threads or settings.num_threads)
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
@@ -161,8 +194,12 @@ class BootstrapFewShot(Teleprompter):
                     if self._decide(decided, outcome, max_errors, name2traces):
                         bootstrapped.add(decided)
                         successes += 1
-                    self.progress("bootstrap_example", index=decided, success=decided in bootstrapped,
-                                  bootstrapped=successes)
+                    self.progress(
+                        "bootstrap_example",
+                        index=decided,
+                        success=decided in bootstrapped,
+                        bootstrapped=successes,
+                    )
                     decided += 1
                     continue
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -173,13 +210,18 @@ class BootstrapFewShot(Teleprompter):
                 task.cancel()
             if running:  # speculative runs past the stopping point, or siblings of a failure
                 await asyncio.gather(*running, return_exceptions=True)
-        logger.info("Bootstrapped %d full traces after %d examples for up to %d rounds.", len(bootstrapped),
-                    decided, self.max_rounds)
+        logger.info(
+            "Bootstrapped %d full traces after %d examples for up to %d rounds.",
+            len(bootstrapped),
+            decided,
+            self.max_rounds,
+        )
         self.progress("bootstrap", bootstrapped=len(bootstrapped), examples=decided)
         return bootstrapped, name2traces
 
-    def _decide(self, index: int, outcome: _Attempt, max_errors: int,
-                name2traces: dict[str, list[Example]]) -> bool:
+    def _decide(
+        self, index: int, outcome: _Attempt, max_errors: int, name2traces: dict[str, list[Example]]
+    ) -> bool:
         """Apply one example's outcome as the sequential loop would: count errors, collect demos."""
         for i, status in enumerate(outcome.rounds):
             if status == "success":
@@ -190,7 +232,9 @@ class BootstrapFewShot(Teleprompter):
                 self.error_count += 1
                 if self.error_count >= max_errors:
                     raise outcome.errors.get(i) or BootstrapError(status)
-                logger.error("Failed to run or to evaluate example %d with %s due to %s.", index, self.metric, status)
+                logger.error(
+                    "Failed to run or to evaluate example %d with %s due to %s.", index, self.metric, status
+                )
         return False
 
     async def _attempt(self, teacher: Any, example: Any) -> _Attempt:
@@ -209,7 +253,9 @@ class BootstrapFewShot(Teleprompter):
             result.rounds.append("fail")
         return result
 
-    async def _run_round(self, teacher: Any, example: Any, round_idx: int) -> dict[str, list[dict[str, Any]]] | None:
+    async def _run_round(
+        self, teacher: Any, example: Any, round_idx: int
+    ) -> dict[str, list[dict[str, Any]]] | None:
         """One teacher run with this example left out of the teacher's demos; its demos if it succeeded.
 
         DSPy edits the shared teacher's demos and restores them. Runs here are concurrent, so a run whose
@@ -241,8 +287,10 @@ class BootstrapFewShot(Teleprompter):
             if name is None:
                 continue
             by_name.setdefault(name, []).append(Example(augmented=True, **inputs, **outputs))
-        return {name: [demo_to_json(pick_one_demo(demos) if len(demos) > 1 else demos[0])]
-                for name, demos in by_name.items()}
+        return {
+            name: [demo_to_json(pick_one_demo(demos) if len(demos) > 1 else demos[0])]
+            for name, demos in by_name.items()
+        }
 
 
 def _check_predictor_mapping(student: Any, teacher: Any) -> list[str]:
@@ -253,8 +301,10 @@ def _check_predictor_mapping(student: Any, teacher: Any) -> list[str]:
         if name1 != name2:
             raise AssertionError("Student and teacher must have the same program structure.")
         if not p1.signature.equals(p2.signature):
-            raise AssertionError(f"Student and teacher must have the same signatures. {type(p1.signature)} != "
-                                 f"{type(p2.signature)}")
+            raise AssertionError(
+                f"Student and teacher must have the same signatures. {type(p1.signature)} != "
+                f"{type(p2.signature)}"
+            )
         if p1 is p2:
             raise AssertionError("Student and teacher must be different objects.")
     return [name for name, _ in students]

@@ -36,7 +36,8 @@ class BasicGenerateInstruction(Signature):
     basic_instruction = InputField(desc="The initial instructions before optimization")
     proposed_instruction = OutputField(desc="The improved instructions for the language model")
     proposed_prefix_for_output_field = OutputField(
-        desc="The string at the end of the prompt, which will help the model start solving the task")
+        desc="The string at the end of the prompt, which will help the model start solving the task"
+    )
 
 
 class GenerateInstructionGivenAttempts(Signature):
@@ -47,7 +48,8 @@ class GenerateInstructionGivenAttempts(Signature):
     attempted_instructions = InputField()
     proposed_instruction = OutputField(desc="The improved instructions for the language model")
     proposed_prefix_for_output_field = OutputField(
-        desc="The string at the end of the prompt, which will help the model start solving the task")
+        desc="The string at the end of the prompt, which will help the model start solving the task"
+    )
 
 
 def _last_key(predictor: Any) -> str:
@@ -57,18 +59,33 @@ def _last_key(predictor: Any) -> str:
 
 def _apply(predictor: Any, instruction: str, prefix: str) -> None:
     predictor.signature = predictor.signature.with_instructions(instruction).with_updated_fields(
-        _last_key(predictor), prefix=prefix)
+        _last_key(predictor), prefix=prefix
+    )
 
 
 def _stats(scores: list[float]) -> dict[str, float]:
-    return {"max": max(scores), "average": sum(scores) / len(scores), "min": min(scores),
-            "std": statistics.pstdev(scores)}
+    return {
+        "max": max(scores),
+        "average": sum(scores) / len(scores),
+        "min": min(scores),
+        "std": statistics.pstdev(scores),
+    }
 
 
 class COPRO(Teleprompter):
-    def __init__(self, prompt_model: Any = None, metric: Any = None, breadth: int = 10, depth: int = 3,
-                 init_temperature: float = 1.4, track_stats: bool = False, *, checkpoint: Checkpoint = None,
-                 checkpoint_key: str | None = None, **_kwargs: Any) -> None:
+    def __init__(
+        self,
+        prompt_model: Any = None,
+        metric: Any = None,
+        breadth: int = 10,
+        depth: int = 3,
+        init_temperature: float = 1.4,
+        track_stats: bool = False,
+        *,
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+        **_kwargs: Any,
+    ) -> None:
         super().__init__()
         if breadth <= 1:
             raise ValueError("Breadth must be greater than 1")
@@ -81,42 +98,67 @@ class COPRO(Teleprompter):
         self.checkpoint = checkpoint
         self.checkpoint_key = checkpoint_key
 
-    async def _propose(self, signature: Any, n: int, session: CheckpointSession, key: str,
-                       **inputs: Any) -> list[list[str]]:
+    async def _propose(
+        self, signature: Any, n: int, session: CheckpointSession, key: str, **inputs: Any
+    ) -> list[list[str]]:
         record = session.section("proposals")
         if key not in record:
             with settings.context(**({"lm": self.prompt_model} if self.prompt_model else {})):
                 out = await Predict(signature, n=n, temperature=self.init_temperature).acall(**inputs)
             completions = out.completions
-            record[key] = [[str(c.proposed_instruction), str(c.proposed_prefix_for_output_field)]
-                           for c in (completions[i] for i in range(len(completions)))]
+            record[key] = [
+                [str(c.proposed_instruction), str(c.proposed_prefix_for_output_field)]
+                for c in (completions[i] for i in range(len(completions)))
+            ]
             await session.save()
         return [list(pair) for pair in record[key]]
 
-    async def acompile(self, student: Any, *, trainset: list[Any], eval_kwargs: dict[str, Any] | None = None,  # pyright: ignore
-                       checkpoint: Checkpoint = None, checkpoint_key: str | None = None, **_: Any) -> Any:
+    async def acompile(
+        self,
+        student: Any,
+        *,
+        trainset: list[Any],
+        eval_kwargs: dict[str, Any] | None = None,  # pyright: ignore
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+        **_: Any,
+    ) -> Any:
         eval_kwargs = eval_kwargs or {}
-        fp = fingerprint("COPRO", [self.metric, self.breadth, self.depth, self.init_temperature,
-                                   repr(self.prompt_model)], trainset, student.dump_state())
-        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
-                                               "COPRO", fp)
+        fp = fingerprint(
+            "COPRO",
+            [self.metric, self.breadth, self.depth, self.init_temperature, repr(self.prompt_model)],
+            trainset,
+            student.dump_state(),
+        )
+        session = await CheckpointSession.open(
+            checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "COPRO", fp
+        )
         try:
             num_threads = eval_kwargs.get("num_threads") or settings.num_threads
             max_errors = eval_kwargs.get("max_errors") or settings.max_errors
             module = student.deepcopy()
             predictors = module.predictors()
-            results_best: dict[int, dict[str, list[Any]]] = {i: {"depth": [], "max": [], "average": [], "min": [], "std": []}
-                                                             for i in range(len(predictors))}
+            results_best: dict[int, dict[str, list[Any]]] = {
+                i: {"depth": [], "max": [], "average": [], "min": [], "std": []}
+                for i in range(len(predictors))
+            }
             results_latest = {i: {k: list(v) for k, v in r.items()} for i, r in results_best.items()}
             all_candidates: dict[int, list[list[str]]] = {}
             for i, predictor in enumerate(predictors):
                 basic_instruction = predictor.signature.instructions
                 basic_prefix = extra_of(predictor.signature.fields[_last_key(predictor)])["prefix"]
-                proposals = await self._propose(BasicGenerateInstruction, self.breadth - 1, session, f"{i}:init",
-                                                basic_instruction=basic_instruction)
+                proposals = await self._propose(
+                    BasicGenerateInstruction,
+                    self.breadth - 1,
+                    session,
+                    f"{i}:init",
+                    basic_instruction=basic_instruction,
+                )
                 all_candidates[i] = [*proposals, [basic_instruction, basic_prefix]]
             latest_candidates = {i: list(c) for i, c in all_candidates.items()}
-            evaluated: dict[int, dict[tuple[str, str], dict[str, Any]]] = {i: {} for i in range(len(predictors))}
+            evaluated: dict[int, dict[tuple[str, str], dict[str, Any]]] = {
+                i: {} for i in range(len(predictors))
+            }
             module_clone = module.deepcopy()
             total_calls = 0
             d = 0
@@ -127,21 +169,36 @@ class COPRO(Teleprompter):
                     candidates = all_candidates[p_i] if len(predictors) > 1 else latest_candidates[p_i]
                     pairs = [(c[0].strip('"').strip(), c[1].strip('"').strip()) for c in candidates]
 
-                    async def score_one(c_i: int, pair: tuple[str, str], p_i: int = p_i, d: int = d) -> tuple[float, Any]:
+                    async def score_one(
+                        c_i: int, pair: tuple[str, str], p_i: int = p_i, d: int = d
+                    ) -> tuple[float, Any]:
                         clone = module_clone.deepcopy()
                         _apply(clone.predictors()[p_i], *pair)
-                        score, _ = await score_program(clone, trainset, self.metric, num_threads=num_threads,
-                                                       max_errors=max_errors, session=session,
-                                                       record=session.section("eval", f"{d}:{p_i}:{c_i}"))
+                        score, _ = await score_program(
+                            clone,
+                            trainset,
+                            self.metric,
+                            num_threads=num_threads,
+                            max_errors=max_errors,
+                            session=session,
+                            record=session.section("eval", f"{d}:{p_i}:{c_i}"),
+                        )
                         return score, clone
 
                     scored = await gather_all(*(score_one(c_i, pair) for c_i, pair in enumerate(pairs)))
-                    for c_i, ((instruction, prefix), (score, clone)) in enumerate(zip(pairs, scored, strict=True)):
+                    for c_i, ((instruction, prefix), (score, clone)) in enumerate(
+                        zip(pairs, scored, strict=True)
+                    ):
                         total_calls += 1
                         previous = evaluated[p_i].get((instruction, prefix))
                         if previous is None or previous["score"] < score:
-                            evaluated[p_i][(instruction, prefix)] = {"score": score, "program": clone.deepcopy(),
-                                                                    "instruction": instruction, "prefix": prefix, "depth": d}
+                            evaluated[p_i][(instruction, prefix)] = {
+                                "score": score,
+                                "program": clone.deepcopy(),
+                                "instruction": instruction,
+                                "prefix": prefix,
+                                "depth": d,
+                            }
                         if len(candidates) - self.breadth <= c_i:
                             latest_scores.append(score)
                         self.progress("trial_finished", depth=d, predictor=p_i, candidate=c_i, score=score)
@@ -165,8 +222,13 @@ class COPRO(Teleprompter):
                         attempts.append(f"Instruction #{shortest - i}: {ranked[i]['instruction']}")
                         attempts.append(f"Prefix #{shortest - i}: {ranked[i]['prefix']}")
                         attempts.append(f"Resulting Score #{shortest - i}: {ranked[i]['score']}")
-                    new = await self._propose(GenerateInstructionGivenAttempts, self.breadth, session, f"{p_i}:{d}",
-                                              attempted_instructions=attempts)
+                    new = await self._propose(
+                        GenerateInstructionGivenAttempts,
+                        self.breadth,
+                        session,
+                        f"{p_i}:{d}",
+                        attempted_instructions=attempts,
+                    )
                     latest_candidates[p_i] = new
                     all_candidates[p_i].extend(new)
 

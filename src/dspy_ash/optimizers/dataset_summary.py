@@ -23,7 +23,9 @@ class ObservationSummarizer(Signature):
     """Given a series of observations I have made about my dataset, please summarize them into a brief 2-3 sentence summary which highlights only the most important details."""
 
     observations = InputField(desc="Observations I have made about my dataset")
-    summary = OutputField(desc="Two to Three sentence summary of only the most significant highlights of my observations")
+    summary = OutputField(
+        desc="Two to Three sentence summary of only the most significant highlights of my observations"
+    )
 
 
 class DatasetDescriptor(Signature):
@@ -38,7 +40,9 @@ class DatasetDescriptorWithPriorObservations(Signature):
 
     examples = InputField(desc="Sample data points from the dataset")
     prior_observations = InputField(desc="Some prior observations I made about the data")
-    observations = OutputField(desc="Somethings that holds true for most or all of the data you observed or COMPLETE if you have nothing to add")
+    observations = OutputField(
+        desc="Somethings that holds true for most or all of the data you observed or COMPLETE if you have nothing to add"
+    )
 
 
 def order_input_keys_in_string(unordered_repr: str) -> str:
@@ -56,7 +60,8 @@ async def create_dataset_summary(trainset: list[Any], view_data_batch_size: int,
     upper = min(len(trainset), view_data_batch_size)
     with settings.context(lm=prompt_model):
         first = await Predict(DatasetDescriptor, n=1, temperature=1.0).acall(
-            examples=order_input_keys_in_string(repr(trainset[0:upper])))
+            examples=order_input_keys_in_string(repr(trainset[0:upper]))
+        )
     observations: str = first["observations"]
     skips = 0
     try:
@@ -68,7 +73,9 @@ async def create_dataset_summary(trainset: list[Any], view_data_batch_size: int,
             upper = min(len(trainset), b + view_data_batch_size)
             with settings.context(lm=prompt_model):
                 output = await Predict(DatasetDescriptorWithPriorObservations, n=1, temperature=1.0).acall(
-                    prior_observations=observations, examples=order_input_keys_in_string(repr(trainset[b:upper])))
+                    prior_observations=observations,
+                    examples=order_input_keys_in_string(repr(trainset[b:upper])),
+                )
             if len(output["observations"]) >= 8 and output["observations"][:8].upper() == "COMPLETE":
                 skips += 1
                 if skips >= 5:

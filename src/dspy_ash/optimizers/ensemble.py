@@ -18,7 +18,9 @@ class EnsembledProgram(Module):
     Its saved state is the members' state under `programs[i].<name>`, as DSPy's.
     """
 
-    def __init__(self, programs: list[Any], reduce_fn: Callable[[list[Any]], Any] | None, size: int | None) -> None:
+    def __init__(
+        self, programs: list[Any], reduce_fn: Callable[[list[Any]], Any] | None, size: int | None
+    ) -> None:
         super().__init__()
         self.programs = programs
         self.reduce_fn = reduce_fn
@@ -31,8 +33,13 @@ class EnsembledProgram(Module):
 
 
 class Ensemble(Teleprompter):
-    def __init__(self, *, reduce_fn: Callable[[list[Any]], Any] | None = None, size: int | None = None,
-                 deterministic: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        reduce_fn: Callable[[list[Any]], Any] | None = None,
+        size: int | None = None,
+        deterministic: bool = False,
+    ) -> None:
         """A common reduce_fn is dspy.majority."""
         super().__init__()
         if deterministic:
@@ -41,7 +48,9 @@ class Ensemble(Teleprompter):
         self.size = size
         self.deterministic = deterministic
 
-    def compile(self, programs: list[Any], *args: Any, **kwargs: Any) -> EnsembledProgram:  # no LM calls: sync
+    def compile(
+        self, programs: list[Any], *args: Any, **kwargs: Any
+    ) -> EnsembledProgram:  # no LM calls: sync
         return EnsembledProgram(programs, self.reduce_fn, self.size)
 
     async def acompile(self, student: Any, **kwargs: Any) -> EnsembledProgram:

@@ -19,7 +19,9 @@ def _numpy() -> Any:
     try:
         import numpy
     except ModuleNotFoundError as exc:
-        raise ImportError("KNNFewShot requires numpy. Install it with `pip install 'dspy-ash[optimizers]'`.") from exc
+        raise ImportError(
+            "KNNFewShot requires numpy. Install it with `pip install 'dspy-ash[optimizers]'`."
+        ) from exc
     return numpy
 
 
@@ -31,15 +33,17 @@ class KNN:
         self.k = k
         self.trainset = trainset
         self.embedding = vectorizer
-        texts = [" | ".join(f"{key}: {value}" for key, value in example.items() if key in example._input_keys)
-                 for example in trainset]
+        texts = [
+            " | ".join(f"{key}: {value}" for key, value in example.items() if key in example._input_keys)
+            for example in trainset
+        ]
         self.trainset_vectors = np.asarray(self.embedding(texts)).astype(np.float32)
 
     def __call__(self, **kwargs: Any) -> list[Any]:
         np = _numpy()
         query = np.asarray(self.embedding([" | ".join(f"{key}: {val}" for key, val in kwargs.items())]))
         scores = np.dot(self.trainset_vectors, query.T).squeeze()
-        nearest = scores.argsort()[-self.k:][::-1]
+        nearest = scores.argsort()[-self.k :][::-1]
         return [self.trainset[int(i)] for i in nearest]
 
 
@@ -62,6 +66,7 @@ class KNNFewShot(Teleprompter):
 
         # Both entry points: `acall` uses aforward natively, the sync `__call__` drives it through the bridge.
         program.aforward = types.MethodType(aforward, program)
+
         def forward(_self: Any, **kwargs: Any) -> Any:
             return _run_sync(_self.aforward(**kwargs))
 

@@ -13,8 +13,7 @@ class LabeledFewShot(Teleprompter):
         super().__init__()
         self.k = k
 
-    async def acompile(self, student: Any, *, trainset: list[Any], sample: bool = True,
-                       **_: Any) -> Any:
+    async def acompile(self, student: Any, *, trainset: list[Any], sample: bool = True, **_: Any) -> Any:
         return self.apply(student, trainset, sample=sample)
 
     def apply(self, student: Any, trainset: list[Any], *, sample: bool = True) -> Any:

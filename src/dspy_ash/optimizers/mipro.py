@@ -76,7 +76,9 @@ class MIPROv2(Teleprompter):
         samples at random, each with `num_threads` in flight) and `checkpoint` / `checkpoint_key`."""
         super().__init__()
         if auto not in (None, "light", "medium", "heavy"):
-            raise ValueError(f"Invalid value for auto: {auto}. Must be one of {{None, 'light', 'medium', 'heavy'}}.")
+            raise ValueError(
+                f"Invalid value for auto: {auto}. Must be one of {{None, 'light', 'medium', 'heavy'}}."
+            )
         self.auto = auto
         self.num_fewshot_candidates = num_candidates
         self.num_instruct_candidates = num_candidates
@@ -102,71 +104,131 @@ class MIPROv2(Teleprompter):
         self.checkpoint = checkpoint
         self.checkpoint_key = checkpoint_key
         if not self.prompt_model or not self.task_model:
-            raise ValueError("Either provide both prompt_model and task_model or set a default LM through "
-                             "dspy.configure(lm=...)")
+            raise ValueError(
+                "Either provide both prompt_model and task_model or set a default LM through "
+                "dspy.configure(lm=...)"
+            )
 
-    async def acompile(self, student: Any, *, trainset: list[Any], teacher: Any = None,
-                       valset: list[Any] | None = None, num_trials: int | None = None,
-                       max_bootstrapped_demos: int | None = None, max_labeled_demos: int | None = None,
-                       seed: int | None = None, minibatch: bool = True, minibatch_size: int = 35,
-                       minibatch_full_eval_steps: int = 5, program_aware_proposer: bool = True,
-                       data_aware_proposer: bool = True, view_data_batch_size: int = 10,
-                       tip_aware_proposer: bool = True, fewshot_aware_proposer: bool = True,
-                       requires_permission_to_run: bool | None = None, provide_traceback: bool | None = None,
-                       checkpoint: Checkpoint = None, checkpoint_key: str | None = None, **_: Any) -> Any:
+    async def acompile(
+        self,
+        student: Any,
+        *,
+        trainset: list[Any],
+        teacher: Any = None,
+        valset: list[Any] | None = None,
+        num_trials: int | None = None,
+        max_bootstrapped_demos: int | None = None,
+        max_labeled_demos: int | None = None,
+        seed: int | None = None,
+        minibatch: bool = True,
+        minibatch_size: int = 35,
+        minibatch_full_eval_steps: int = 5,
+        program_aware_proposer: bool = True,
+        data_aware_proposer: bool = True,
+        view_data_batch_size: int = 10,
+        tip_aware_proposer: bool = True,
+        fewshot_aware_proposer: bool = True,
+        requires_permission_to_run: bool | None = None,
+        provide_traceback: bool | None = None,
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+        **_: Any,
+    ) -> Any:
         if requires_permission_to_run is True:
-            raise ValueError("User confirmation is removed from MIPROv2. Please remove the "
-                             "'requires_permission_to_run' argument.")
+            raise ValueError(
+                "User confirmation is removed from MIPROv2. Please remove the "
+                "'requires_permission_to_run' argument."
+            )
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        max_boot = max_bootstrapped_demos if max_bootstrapped_demos is not None else self.max_bootstrapped_demos
+        max_boot = (
+            max_bootstrapped_demos if max_bootstrapped_demos is not None else self.max_bootstrapped_demos
+        )
         max_labeled = max_labeled_demos if max_labeled_demos is not None else self.max_labeled_demos
         zeroshot = max_boot == 0 and max_labeled == 0
         self._validate_run_mode(student, zeroshot, num_trials)
         seed = seed or self.seed
         self.rng = rng = random.Random(seed)
         trainset, valset = _split(trainset, valset)
-        num_trials, valset, minibatch, n_instruct, n_fewshot = self._run_mode(student, num_trials, minibatch,
-                                                                             zeroshot, valset, rng)
+        num_trials, valset, minibatch, n_instruct, n_fewshot = self._run_mode(
+            student, num_trials, minibatch, zeroshot, valset, rng
+        )
         if minibatch and minibatch_size > len(valset):
-            raise ValueError(f"Minibatch size cannot exceed the size of the valset. Valset size: {len(valset)}.")
+            raise ValueError(
+                f"Minibatch size cannot exceed the size of the valset. Valset size: {len(valset)}."
+            )
 
         program = student.deepcopy()
-        fp = fingerprint("MIPROv2", self._params(), trainset, valset, seed, num_trials, max_boot, max_labeled,
-                         minibatch, minibatch_size, minibatch_full_eval_steps, program_aware_proposer,
-                         data_aware_proposer, view_data_batch_size, tip_aware_proposer, fewshot_aware_proposer,
-                         student.dump_state())
-        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
-                                               "MIPROv2", fp)
+        fp = fingerprint(
+            "MIPROv2",
+            self._params(),
+            trainset,
+            valset,
+            seed,
+            num_trials,
+            max_boot,
+            max_labeled,
+            minibatch,
+            minibatch_size,
+            minibatch_full_eval_steps,
+            program_aware_proposer,
+            data_aware_proposer,
+            view_data_batch_size,
+            tip_aware_proposer,
+            fewshot_aware_proposer,
+            student.dump_state(),
+        )
+        session = await CheckpointSession.open(
+            checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "MIPROv2", fp
+        )
         try:
-
             # optuna takes a few hundred ms to import, and the dataset summary needs only the trainset:
             # both run while the demo sets are bootstrapped (the prompts are the same as DSPy's).
             optuna_ready = asyncio.ensure_future(asyncio.to_thread(import_optuna, "MIPROv2"))
             optuna_ready.add_done_callback(_consume_exception)
             proposer = GroundedProposer(
-                prompt_model=self.prompt_model, program=program, trainset=trainset,
-                view_data_batch_size=view_data_batch_size, program_aware=program_aware_proposer,
-                use_dataset_summary=data_aware_proposer, use_task_demos=fewshot_aware_proposer,
-                num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT, use_tip=tip_aware_proposer,
-                set_tip_randomly=tip_aware_proposer, rng=rng, init_temperature=self.init_temperature)
+                prompt_model=self.prompt_model,
+                program=program,
+                trainset=trainset,
+                view_data_batch_size=view_data_batch_size,
+                program_aware=program_aware_proposer,
+                use_dataset_summary=data_aware_proposer,
+                use_task_demos=fewshot_aware_proposer,
+                num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT,
+                use_tip=tip_aware_proposer,
+                set_tip_randomly=tip_aware_proposer,
+                rng=rng,
+                init_temperature=self.init_temperature,
+            )
             summary = asyncio.ensure_future(proposer.prepare(session))
             try:
                 self.progress("step", step="bootstrap")
                 with settings.context(lm=self.task_model):
                     demo_candidates: Any = await create_n_fewshot_demo_sets(
-                        program, n_fewshot, trainset,
+                        program,
+                        n_fewshot,
+                        trainset,
                         max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_labeled,
-                        max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_boot,
-                        metric=self.metric, teacher_settings=self.teacher_settings, session=session,
-                        max_errors=max_errors, metric_threshold=self.metric_threshold, teacher=teacher, rng=rng,
-                        num_threads=self.num_threads)
+                        max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT
+                        if zeroshot
+                        else max_boot,
+                        metric=self.metric,
+                        teacher_settings=self.teacher_settings,
+                        session=session,
+                        max_errors=max_errors,
+                        metric_threshold=self.metric_threshold,
+                        teacher=teacher,
+                        rng=rng,
+                        num_threads=self.num_threads,
+                    )
                 self.progress("step", step="propose")
                 await summary
             finally:
                 if not summary.done():
                     summary.cancel()
                     await asyncio.gather(summary, return_exceptions=True)
-            instructions = await proposer.propose_instructions_for_program(program, demo_candidates, n_instruct, session)
+            instructions = await proposer.propose_instructions_for_program(
+                program, demo_candidates, n_instruct, session
+            )
             for i, predictor in enumerate(program.predictors()):
                 instructions[i][0] = predictor.signature.instructions
                 for j, text in enumerate(instructions[i]):
@@ -177,8 +239,12 @@ class MIPROv2(Teleprompter):
             await optuna_ready
             self.progress("step", step="search")
             with settings.context(lm=self.task_model):
-                search = Search(self, program, instructions, demo_candidates, valset, session, rng, max_errors)
-                best = await search.run(num_trials, minibatch, minibatch_size, minibatch_full_eval_steps, seed)
+                search = Search(
+                    self, program, instructions, demo_candidates, valset, session, rng, max_errors
+                )
+                best = await search.run(
+                    num_trials, minibatch, minibatch_size, minibatch_full_eval_steps, seed
+                )
             return best
         finally:
             await session.flush()
@@ -188,30 +254,55 @@ class MIPROv2(Teleprompter):
         if self.auto is None and self.num_candidates is not None and num_trials is None:
             raise ValueError(
                 f"If auto is None, num_trials must also be provided. Given num_candidates={self.num_candidates}, "
-                f"we'd recommend setting num_trials to ~{_num_trials(student, zeroshot, self.num_candidates)}.")
+                f"we'd recommend setting num_trials to ~{_num_trials(student, zeroshot, self.num_candidates)}."
+            )
         if self.auto is None and (self.num_candidates is None or num_trials is None):
             raise ValueError("If auto is None, num_candidates must also be provided.")
         if self.auto is not None and (self.num_candidates is not None or num_trials is not None):
             raise ValueError(
                 "If auto is not None, num_candidates and num_trials cannot be set, since they would be overridden by "
-                "the auto settings. Please either set auto to None, or do not specify num_candidates and num_trials.")
+                "the auto settings. Please either set auto to None, or do not specify num_candidates and num_trials."
+            )
 
-    def _run_mode(self, program: Any, num_trials: int | None, minibatch: bool, zeroshot: bool, valset: list[Any],
-                  rng: random.Random) -> tuple[int, list[Any], bool, int, int]:
+    def _run_mode(
+        self,
+        program: Any,
+        num_trials: int | None,
+        minibatch: bool,
+        zeroshot: bool,
+        valset: list[Any],
+        rng: random.Random,
+    ) -> tuple[int, list[Any], bool, int, int]:
         if self.auto is None:
             assert self.num_candidates is not None and num_trials is not None
             return num_trials, valset, minibatch, self.num_candidates, self.num_candidates
         auto = AUTO_RUN_SETTINGS[self.auto]
         valset = create_minibatch(valset, auto["val_size"], rng)
         n_instruct = auto["n"] if zeroshot else int(auto["n"] * 0.5)
-        return (_num_trials(program, zeroshot, auto["n"]), valset, len(valset) > MIN_MINIBATCH_SIZE, n_instruct,
-                auto["n"])
+        return (
+            _num_trials(program, zeroshot, auto["n"]),
+            valset,
+            len(valset) > MIN_MINIBATCH_SIZE,
+            n_instruct,
+            auto["n"],
+        )
 
     def _params(self) -> list[Any]:
-        return [self.metric, self.auto, self.num_candidates, self.max_bootstrapped_demos, self.max_labeled_demos,
-                self.teacher_settings, self.init_temperature, self.max_errors, self.metric_threshold,
-                self.task_model.dump_state() if hasattr(self.task_model, "dump_state") else repr(self.task_model),
-                self.prompt_model.dump_state() if hasattr(self.prompt_model, "dump_state") else repr(self.prompt_model)]
+        return [
+            self.metric,
+            self.auto,
+            self.num_candidates,
+            self.max_bootstrapped_demos,
+            self.max_labeled_demos,
+            self.teacher_settings,
+            self.init_temperature,
+            self.max_errors,
+            self.metric_threshold,
+            self.task_model.dump_state() if hasattr(self.task_model, "dump_state") else repr(self.task_model),
+            self.prompt_model.dump_state()
+            if hasattr(self.prompt_model, "dump_state")
+            else repr(self.prompt_model),
+        ]
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:

@@ -18,10 +18,20 @@ from dspy_ash.settings import settings
 
 
 class BootstrapFewShotWithOptuna(Teleprompter):
-    def __init__(self, metric: Any, teacher_settings: dict[str, Any] | None = None, max_bootstrapped_demos: int = 4,
-                 max_labeled_demos: int = 16, max_rounds: int = 1, num_candidate_programs: int = 16,
-                 num_threads: int | None = None, *, seed: int | None = None, checkpoint: Checkpoint = None,
-                 checkpoint_key: str | None = None) -> None:
+    def __init__(
+        self,
+        metric: Any,
+        teacher_settings: dict[str, Any] | None = None,
+        max_bootstrapped_demos: int = 4,
+        max_labeled_demos: int = 16,
+        max_rounds: int = 1,
+        num_candidate_programs: int = 16,
+        num_threads: int | None = None,
+        *,
+        seed: int | None = None,
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+    ) -> None:
         super().__init__()
         self.metric = metric
         self.teacher_settings = teacher_settings or {}
@@ -35,23 +45,52 @@ class BootstrapFewShotWithOptuna(Teleprompter):
         self.checkpoint = checkpoint
         self.checkpoint_key = checkpoint_key
 
-    async def acompile(self, student: Any, *, teacher: Any = None, max_demos: int, trainset: list[Any],  # pyright: ignore
-                       valset: list[Any] | None = None, checkpoint: Checkpoint = None,
-                       checkpoint_key: str | None = None, **_: Any) -> Any:
+    async def acompile(
+        self,
+        student: Any,
+        *,
+        teacher: Any = None,
+        max_demos: int,
+        trainset: list[Any],  # pyright: ignore
+        valset: list[Any] | None = None,
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+        **_: Any,
+    ) -> Any:
         optuna = import_optuna("BootstrapFewShotWithOptuna")
         valset = valset or trainset
-        fp = fingerprint("BootstrapFewShotWithOptuna", [self.metric, self.teacher_settings, self.max_rounds,
-                                                        self.num_candidate_sets, self.max_labeled_demos, self.seed],
-                         max_demos, trainset, valset, student.dump_state())
-        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
-                                               "BootstrapFewShotWithOptuna", fp)
+        fp = fingerprint(
+            "BootstrapFewShotWithOptuna",
+            [
+                self.metric,
+                self.teacher_settings,
+                self.max_rounds,
+                self.num_candidate_sets,
+                self.max_labeled_demos,
+                self.seed,
+            ],
+            max_demos,
+            trainset,
+            valset,
+            student.dump_state(),
+        )
+        session = await CheckpointSession.open(
+            checkpoint or self.checkpoint,
+            checkpoint_key or self.checkpoint_key,
+            "BootstrapFewShotWithOptuna",
+            fp,
+        )
         try:
             base = student.reset_copy()
             teacher_program = teacher.deepcopy() if teacher is not None else student.reset_copy()
-            pool = await BootstrapFewShot(metric=self.metric, max_bootstrapped_demos=max_demos,
-                                          max_labeled_demos=self.max_labeled_demos, teacher_settings=self.teacher_settings,
-                                          max_rounds=self.max_rounds, num_threads=self.num_threads).bootstrap(
-                base, teacher_program, trainset, session, session.section("bootstrap"))
+            pool = await BootstrapFewShot(
+                metric=self.metric,
+                max_bootstrapped_demos=max_demos,
+                max_labeled_demos=self.max_labeled_demos,
+                teacher_settings=self.teacher_settings,
+                max_rounds=self.max_rounds,
+                num_threads=self.num_threads,
+            ).bootstrap(base, teacher_program, trainset, session, session.section("bootstrap"))
             sampler = tpe_sampler(optuna, self.seed, multivariate=False) if self.seed is not None else None
             study = optuna.create_study(direction="maximize", sampler=sampler)
             programs: list[Any] = []
@@ -60,13 +99,21 @@ class BootstrapFewShotWithOptuna(Teleprompter):
                 trial = study.ask()
                 program = base.reset_copy()
                 targets: list[tuple[str, Any]] = program.named_predictors()
-                for (name, pooled), (_same_name, target) in zip(pool.named_predictors(), targets, strict=True):
+                for (name, pooled), (_same_name, target) in zip(
+                    pool.named_predictors(), targets, strict=True
+                ):
                     index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
                     target.demos = [dict(pooled.demos[index])]  # one demo, as a plain dict like DSPy
                 self.progress("trial_started", trial=number)
-                score, _subscores = await score_program(program, valset, self.metric,
-                                               num_threads=self.num_threads or settings.num_threads, max_errors=max_errors,
-                                               session=session, record=session.section("eval", str(number)))
+                score, _subscores = await score_program(
+                    program,
+                    valset,
+                    self.metric,
+                    num_threads=self.num_threads or settings.num_threads,
+                    max_errors=max_errors,
+                    session=session,
+                    record=session.section("eval", str(number)),
+                )
                 programs.append(program)
                 study.tell(trial, score)
                 self.progress("trial_finished", trial=number, score=score, best_score=study.best_value)

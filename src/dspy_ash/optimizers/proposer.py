@@ -39,58 +39,86 @@ TIPS = {
 class DescribeProgram(Signature):
     """Below is some pseudo-code for a pipeline that solves tasks with calls to language models. Please describe what type of task this program appears to be designed to solve, and how it appears to work."""
 
-    program_code = InputField(desc="Pseudocode for a language model program designed to solve a particular task.")
+    program_code = InputField(
+        desc="Pseudocode for a language model program designed to solve a particular task."
+    )
     program_example = InputField(desc="An example of the program in use.")
     program_description = OutputField(
-        desc="Describe what task the program is designed to solve, and how it goes about solving this task.")
+        desc="Describe what task the program is designed to solve, and how it goes about solving this task."
+    )
 
 
 class DescribeModule(Signature):
     """Below is some pseudo-code for a pipeline that solves tasks with calls to language models. Please describe the purpose of one of the specified module in this pipeline."""
 
-    program_code = InputField(desc="Pseudocode for a language model program designed to solve a particular task.")
+    program_code = InputField(
+        desc="Pseudocode for a language model program designed to solve a particular task."
+    )
     program_example = InputField(desc="An example of the program in use.")
     program_description = InputField(
-        desc="Summary of the task the program is designed to solve, and how it goes about solving it.")
+        desc="Summary of the task the program is designed to solve, and how it goes about solving it."
+    )
     module = InputField(desc="The module in the program that we want to describe.")
     module_description = OutputField(desc="Description of the module's role in the broader program.")
 
 
-def generate_instruction_class(use_dataset_summary: bool = True, program_aware: bool = True,
-                               use_task_demos: bool = True, use_instruct_history: bool = True,
-                               use_tip: bool = True) -> Predict:
+def generate_instruction_class(
+    use_dataset_summary: bool = True,
+    program_aware: bool = True,
+    use_task_demos: bool = True,
+    use_instruct_history: bool = True,
+    use_tip: bool = True,
+) -> Predict:
     """DSPy's `GenerateSingleModuleInstruction`, with only the inputs the configuration asks for."""
-    instruction = ("Use the information below to learn about a task that we are trying to solve using calls to an LM, "
-                   "then generate a new instruction that will be used to prompt a Language Model to better solve the task.")
+    instruction = (
+        "Use the information below to learn about a task that we are trying to solve using calls to an LM, "
+        "then generate a new instruction that will be used to prompt a Language Model to better solve the task."
+    )
     fields: dict[str, Any] = {}
     if use_dataset_summary:
         fields["dataset_description"] = InputField(desc="A description of the dataset that we are using.")
     if program_aware:
-        fields["program_code"] = InputField(desc="Language model program designed to solve a particular task.")
+        fields["program_code"] = InputField(
+            desc="Language model program designed to solve a particular task."
+        )
         fields["program_description"] = InputField(
-            desc="Summary of the task the program is designed to solve, and how it goes about solving it.")
+            desc="Summary of the task the program is designed to solve, and how it goes about solving it."
+        )
         fields["module"] = InputField(desc="The module to create an instruction for.")
-        fields["module_description"] = InputField(desc="Description of the module to create an instruction for.")
+        fields["module_description"] = InputField(
+            desc="Description of the module to create an instruction for."
+        )
     fields["task_demos"] = InputField(desc="Example inputs/outputs of our module.")
     if use_instruct_history:
         fields["previous_instructions"] = InputField(
-            desc="Previous instructions we've attempted, along with their associated scores.")
+            desc="Previous instructions we've attempted, along with their associated scores."
+        )
     fields["basic_instruction"] = InputField(desc="Basic instruction.")
     if use_tip:
         fields["tip"] = InputField(desc="A suggestion for how to go about generating the new instruction.")
     fields["proposed_instruction"] = OutputField(
-        desc="Propose an instruction that will be used to prompt a Language Model to perform this task.")
+        desc="Propose an instruction that will be used to prompt a Language Model to perform this task."
+    )
     from dspy_ash.signatures import make_signature
 
-    signature = make_signature(fields, instruction,  # untyped fields, as DSPy declares them
-                               "GenerateSingleModuleInstruction")
+    signature = make_signature(
+        fields,
+        instruction,  # untyped fields, as DSPy declares them
+        "GenerateSingleModuleInstruction",
+    )
     return Predict(signature)
 
 
 class GenerateModuleInstruction(Module):
-    def __init__(self, program_code_string: str | None = None, use_dataset_summary: bool = True,
-                 program_aware: bool = False, use_task_demos: bool = True, use_instruct_history: bool = True,
-                 use_tip: bool = True) -> None:
+    def __init__(
+        self,
+        program_code_string: str | None = None,
+        use_dataset_summary: bool = True,
+        program_aware: bool = False,
+        use_task_demos: bool = True,
+        use_instruct_history: bool = True,
+        use_tip: bool = True,
+    ) -> None:
         super().__init__()
         self.use_task_demos = use_task_demos
         self.program_aware = program_aware
@@ -98,18 +126,30 @@ class GenerateModuleInstruction(Module):
         self.describe_program = Predict(DescribeProgram)
         self.describe_module = Predict(DescribeModule)
         self.generate_module_instruction = generate_instruction_class(
-            use_dataset_summary=use_dataset_summary, program_aware=program_aware, use_task_demos=use_task_demos,
-            use_instruct_history=use_instruct_history, use_tip=use_tip)
+            use_dataset_summary=use_dataset_summary,
+            program_aware=program_aware,
+            use_task_demos=use_task_demos,
+            use_instruct_history=use_instruct_history,
+            use_tip=use_tip,
+        )
 
-    async def aforward(self, demo_candidates: Any, pred_i: int, demo_set_i: int, program: Any,
-                       previous_instructions: Any, data_summary: Any, num_demos_in_context: int = 3,
-                       tip: str | None = None) -> Prediction:
+    async def aforward(
+        self,
+        demo_candidates: Any,
+        pred_i: int,
+        demo_set_i: int,
+        program: Any,
+        previous_instructions: Any,
+        data_summary: Any,
+        num_demos_in_context: int = 3,
+        tip: str | None = None,
+    ) -> Prediction:
         predictor = program.predictors()[pred_i]
         basic_instruction = predictor.signature.instructions
         task_demos = ""
         if self.use_task_demos:
             sets = demo_candidates[pred_i]
-            adjacent = [sets[demo_set_i], *sets[demo_set_i + 1:], *sets[:demo_set_i]]
+            adjacent = [sets[demo_set_i], *sets[demo_set_i + 1 :], *sets[:demo_set_i]]
             examples: list[str] = []
             for candidate_set in adjacent:
                 for example in candidate_set:
@@ -124,31 +164,58 @@ class GenerateModuleInstruction(Module):
         module_description = "Not provided"
         if self.program_aware:
             try:
-                described = await self.describe_program.acall(program_code=self.program_code_string,
-                                                              program_example=task_demos)
+                described = await self.describe_program.acall(
+                    program_code=self.program_code_string, program_example=task_demos
+                )
                 program_description = strip_prefix(described.program_description)
                 code = module_code(predictor)
-                module_description = (await self.describe_module.acall(
-                    program_code=self.program_code_string, program_description=program_description,
-                    program_example=task_demos, module=code)).module_description
+                module_description = (
+                    await self.describe_module.acall(
+                        program_code=self.program_code_string,
+                        program_description=program_description,
+                        program_example=task_demos,
+                        module=code,
+                    )
+                ).module_description
             except Exception as exc:
-                logger.info("Error getting program description (%r); running without the program-aware proposer.",
-                            exc)
+                logger.info(
+                    "Error getting program description (%r); running without the program-aware proposer.", exc
+                )
                 self.program_aware = False
-        inputs = {"dataset_description": data_summary, "program_code": self.program_code_string, "module": code,
-                  "program_description": program_description, "module_description": module_description,
-                  "task_demos": task_demos, "tip": tip, "basic_instruction": basic_instruction,
-                  "previous_instructions": previous_instructions}
+        inputs = {
+            "dataset_description": data_summary,
+            "program_code": self.program_code_string,
+            "module": code,
+            "program_description": program_description,
+            "module_description": module_description,
+            "task_demos": task_demos,
+            "tip": tip,
+            "basic_instruction": basic_instruction,
+            "previous_instructions": previous_instructions,
+        }
         wanted = self.generate_module_instruction.signature.input_fields
-        instruct = await self.generate_module_instruction.acall(**{k: v for k, v in inputs.items() if k in wanted})
+        instruct = await self.generate_module_instruction.acall(
+            **{k: v for k, v in inputs.items() if k in wanted}
+        )
         return Prediction(proposed_instruction=strip_prefix(instruct.proposed_instruction))
 
 
 class GroundedProposer:
-    def __init__(self, prompt_model: Any, program: Any, trainset: list[Any], view_data_batch_size: int = 10,
-                 use_dataset_summary: bool = True, program_aware: bool = True, use_task_demos: bool = True,
-                 num_demos_in_context: int = 3, use_tip: bool = True, set_tip_randomly: bool = True,
-                 rng: random.Random | None = None, init_temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        prompt_model: Any,
+        program: Any,
+        trainset: list[Any],
+        view_data_batch_size: int = 10,
+        use_dataset_summary: bool = True,
+        program_aware: bool = True,
+        use_task_demos: bool = True,
+        num_demos_in_context: int = 3,
+        use_tip: bool = True,
+        set_tip_randomly: bool = True,
+        rng: random.Random | None = None,
+        init_temperature: float = 1.0,
+    ) -> None:
         self.program_aware = program_aware
         self.use_dataset_summary = use_dataset_summary
         self.use_task_demos = use_task_demos
@@ -166,7 +233,9 @@ class GroundedProposer:
             try:
                 self.program_code_string = program_source(program)
             except Exception as exc:
-                logger.info("Error getting source code (%r); running without the program-aware proposer.", exc)
+                logger.info(
+                    "Error getting source code (%r); running without the program-aware proposer.", exc
+                )
                 self.program_aware = False
 
     async def prepare(self, session: CheckpointSession) -> None:
@@ -176,8 +245,9 @@ class GroundedProposer:
         record = session.section("proposer")
         if "data_summary" not in record:
             try:
-                record["data_summary"] = await create_dataset_summary(self.trainset, self.view_data_batch_size,
-                                                                      self.prompt_model)
+                record["data_summary"] = await create_dataset_summary(
+                    self.trainset, self.view_data_batch_size, self.prompt_model
+                )
             except Exception as exc:
                 logger.info("Error getting data summary (%r); running without the data-aware proposer.", exc)
                 record["data_summary"] = None
@@ -186,8 +256,9 @@ class GroundedProposer:
         if self.data_summary is None:
             self.use_dataset_summary = False
 
-    async def propose_instructions_for_program(self, program: Any, demo_candidates: Any, n: int,
-                                               session: CheckpointSession) -> dict[int, list[str]]:
+    async def propose_instructions_for_program(
+        self, program: Any, demo_candidates: Any, n: int, session: CheckpointSession
+    ) -> dict[int, list[str]]:
         if not demo_candidates:
             self.use_task_demos = False
             num_demos = n
@@ -205,7 +276,9 @@ class GroundedProposer:
         async def one(pred_i: int, demo_set_i: int, tip: str | None, rollout_id: int) -> str:
             key = f"{pred_i}:{demo_set_i}"
             if key not in record:
-                record[key] = await self._propose_one(program, pred_i, demo_set_i, demo_candidates, tip, rollout_id)
+                record[key] = await self._propose_one(
+                    program, pred_i, demo_set_i, demo_candidates, tip, rollout_id
+                )
                 await session.save()
             return record[key]
 
@@ -215,18 +288,35 @@ class GroundedProposer:
             result.setdefault(pred_i, []).append(instruction)
         return result
 
-    async def _propose_one(self, program: Any, pred_i: int, demo_set_i: int, demo_candidates: Any,
-                           tip: str | None, rollout_id: int) -> str:
+    async def _propose_one(
+        self,
+        program: Any,
+        pred_i: int,
+        demo_set_i: int,
+        demo_candidates: Any,
+        tip: str | None,
+        rollout_id: int,
+    ) -> str:
         # DSPy sets use_tip from the latest drawn tip before building the generator.
         use_tip = bool(tip) if self.set_tip_randomly else self.use_tip
         generator = GenerateModuleInstruction(
-            program_code_string=self.program_code_string, use_dataset_summary=self.use_dataset_summary,
-            program_aware=self.program_aware, use_task_demos=bool(self.use_task_demos and demo_candidates),
-            use_instruct_history=False, use_tip=use_tip)
+            program_code_string=self.program_code_string,
+            use_dataset_summary=self.use_dataset_summary,
+            program_aware=self.program_aware,
+            use_task_demos=bool(self.use_task_demos and demo_candidates),
+            use_instruct_history=False,
+            use_tip=use_tip,
+        )
         rollout_lm = self.prompt_model.copy(rollout_id=rollout_id, temperature=self.init_temperature)
         with settings.context(lm=rollout_lm):
-            proposed = await generator.acall(demo_candidates=demo_candidates, pred_i=pred_i, demo_set_i=demo_set_i,
-                                             program=program, data_summary=self.data_summary,
-                                             previous_instructions="", num_demos_in_context=self.num_demos_in_context,
-                                             tip=tip)
+            proposed = await generator.acall(
+                demo_candidates=demo_candidates,
+                pred_i=pred_i,
+                demo_set_i=demo_set_i,
+                program=program,
+                data_summary=self.data_summary,
+                previous_instructions="",
+                num_demos_in_context=self.num_demos_in_context,
+                tip=tip,
+            )
         return strip_prefix(proposed.proposed_instruction)

@@ -62,25 +62,52 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         self.max_concurrent_candidates = max_concurrent_candidates
         self.checkpoint = checkpoint
         self.checkpoint_key = checkpoint_key
-        logger.info("Going to sample between %d and %d traces per predictor.", self.min_num_samples,
-                    self.max_num_samples)
+        logger.info(
+            "Going to sample between %d and %d traces per predictor.",
+            self.min_num_samples,
+            self.max_num_samples,
+        )
 
-    async def acompile(self, student: Any, *, teacher: Any = None, trainset: list[Any],
-                       valset: list[Any] | None = None, restrict: Any = None, labeled_sample: bool = True,
-                       checkpoint: Checkpoint = None, checkpoint_key: str | None = None, **_: Any) -> Any:
+    async def acompile(
+        self,
+        student: Any,
+        *,
+        teacher: Any = None,
+        trainset: list[Any],
+        valset: list[Any] | None = None,
+        restrict: Any = None,
+        labeled_sample: bool = True,
+        checkpoint: Checkpoint = None,
+        checkpoint_key: str | None = None,
+        **_: Any,
+    ) -> Any:
         valset = valset or trainset
         seeds = list(range(-3, self.num_candidate_sets))
         if restrict is not None:
             allowed = set(restrict)
             if not allowed.intersection(seeds):
-                raise ValueError(f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
-                                 f"{self.num_candidate_sets}); no candidate programs would be evaluated.")
+                raise ValueError(
+                    f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
+                    f"{self.num_candidate_sets}); no candidate programs would be evaluated."
+                )
             seeds = [s for s in seeds if s in allowed]
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        fp = fingerprint("BootstrapFewShotWithRandomSearch", self._params(), trainset, valset, seeds,
-                         labeled_sample, student.dump_state(), teacher.dump_state() if teacher is not None else None)
-        session = await CheckpointSession.open(checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key,
-                                               "BootstrapFewShotWithRandomSearch", fp)
+        fp = fingerprint(
+            "BootstrapFewShotWithRandomSearch",
+            self._params(),
+            trainset,
+            valset,
+            seeds,
+            labeled_sample,
+            student.dump_state(),
+            teacher.dump_state() if teacher is not None else None,
+        )
+        session = await CheckpointSession.open(
+            checkpoint or self.checkpoint,
+            checkpoint_key or self.checkpoint_key,
+            "BootstrapFewShotWithRandomSearch",
+            fp,
+        )
         try:
             gate = asyncio.Semaphore(max(1, self.max_concurrent_candidates))
             stop = asyncio.Event()
@@ -89,11 +116,19 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                 async with gate:
                     if stop.is_set() and seed > stopped_at[0]:
                         raise asyncio.CancelledError  # after an earlier seed hit stop_at_score: never decided
-                    program = await self._build(seed, student, teacher, trainset, labeled_sample, max_errors, session)
+                    program = await self._build(
+                        seed, student, teacher, trainset, labeled_sample, max_errors, session
+                    )
                     self.progress("trial_started", seed=seed)
                     score, subscores = await score_program(
-                        program, valset, self.metric, num_threads=self.num_threads or settings.num_threads,
-                        max_errors=max_errors, session=session, record=session.section("eval", str(seed)))
+                        program,
+                        valset,
+                        self.metric,
+                        num_threads=self.num_threads or settings.num_threads,
+                        max_errors=max_errors,
+                        session=session,
+                        record=session.section("eval", str(seed)),
+                    )
                     self.progress("trial_finished", seed=seed, score=score)
                     if self.stop_at_score is not None and score >= self.stop_at_score:
                         stopped_at[0] = min(stopped_at[0], seed)
@@ -112,8 +147,9 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         finally:
             await session.flush()
 
-    async def _decide_in_order(self, seeds: list[int], tasks: list[asyncio.Task[tuple[float, list[Any], Any]]]
-                               ) -> Any:
+    async def _decide_in_order(
+        self, seeds: list[int], tasks: list[asyncio.Task[tuple[float, list[Any], Any]]]
+    ) -> Any:
         scores: list[float] = []
         score_data: list[dict[str, Any]] = []
         best_program: Any = None
@@ -126,30 +162,58 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
             score_data.append({"score": score, "subscores": subscores, "seed": seed, "program": program})
             self.progress("candidate", seed=seed, score=score, best_score=max(scores))
             if self.stop_at_score is not None and score >= self.stop_at_score:
-                logger.info("Stopping early because score %s is >= stop_at_score %s", score, self.stop_at_score)
+                logger.info(
+                    "Stopping early because score %s is >= stop_at_score %s", score, self.stop_at_score
+                )
                 break
         best_program.candidate_programs = sorted(score_data, key=lambda x: x["score"], reverse=True)
         logger.info("%d candidate programs found.", len(score_data))
         return best_program
 
-    async def _build(self, seed: int, student: Any, teacher: Any, trainset: list[Any], labeled_sample: bool,
-                     max_errors: int, session: CheckpointSession) -> Any:
+    async def _build(
+        self,
+        seed: int,
+        student: Any,
+        teacher: Any,
+        trainset: list[Any],
+        labeled_sample: bool,
+        max_errors: int,
+        session: CheckpointSession,
+    ) -> Any:
         trainset_copy = list(trainset)
         if seed == -3:
             return student.reset_copy()
         if seed == -2:
-            return LabeledFewShot(k=self.max_labeled_demos).apply(student, trainset_copy, sample=labeled_sample)
+            return LabeledFewShot(k=self.max_labeled_demos).apply(
+                student, trainset_copy, sample=labeled_sample
+            )
         size = self.max_num_samples
         if seed >= 0:
             random.Random(seed).shuffle(trainset_copy)
             size = random.Random(seed).randint(self.min_num_samples, self.max_num_samples)
         optimizer = BootstrapFewShot(
-            metric=self.metric, metric_threshold=self.metric_threshold, max_bootstrapped_demos=size,
-            max_labeled_demos=self.max_labeled_demos, teacher_settings=self.teacher_settings,
-            max_rounds=self.max_rounds, max_errors=max_errors, num_threads=self.num_threads)
-        return await optimizer.bootstrap(student, teacher, trainset_copy, session,
-                                         session.section("bootstrap", str(seed)))
+            metric=self.metric,
+            metric_threshold=self.metric_threshold,
+            max_bootstrapped_demos=size,
+            max_labeled_demos=self.max_labeled_demos,
+            teacher_settings=self.teacher_settings,
+            max_rounds=self.max_rounds,
+            max_errors=max_errors,
+            num_threads=self.num_threads,
+        )
+        return await optimizer.bootstrap(
+            student, teacher, trainset_copy, session, session.section("bootstrap", str(seed))
+        )
 
     def _params(self) -> list[Any]:
-        return [self.metric, self.teacher_settings, self.max_rounds, self.stop_at_score, self.metric_threshold,
-                self.max_num_samples, self.max_errors, self.num_candidate_sets, self.max_labeled_demos]
+        return [
+            self.metric,
+            self.teacher_settings,
+            self.max_rounds,
+            self.stop_at_score,
+            self.metric_threshold,
+            self.max_num_samples,
+            self.max_errors,
+            self.num_candidate_sets,
+            self.max_labeled_demos,
+        ]

@@ -23,8 +23,15 @@ class Teleprompter:
         """Optimize `student` and return a new program; keyword arguments are the subclass's `acompile`'s."""
         return run_sync(self.acompile_observed(student, *args, **kwargs))
 
-    async def acompile(self, student: Any, *, trainset: list[Any], teacher: Any = None,
-                       valset: list[Any] | None = None, **kwargs: Any) -> Any:
+    async def acompile(
+        self,
+        student: Any,
+        *,
+        trainset: list[Any],
+        teacher: Any = None,
+        valset: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement acompile()")
 
     async def acompile_observed(self, student: Any, *args: Any, **kwargs: Any) -> Any:
@@ -38,7 +45,9 @@ class Teleprompter:
                 scope.fail(exc)
             raise
         if scope is not None:
-            scope.end(result, usage=tracker.get_total_tokens(), cost=tracker.total_cost, lm_calls=tracker.calls)
+            scope.end(
+                result, usage=tracker.get_total_tokens(), cost=tracker.total_cost, lm_calls=tracker.calls
+            )
         return result
 
     def progress(self, name: str, **fields: Any) -> None:

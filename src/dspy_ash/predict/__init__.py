@@ -11,5 +11,15 @@ from dspy_ash.modules.react import ReAct
 from dspy_ash.modules.refine import Refine
 from dspy_ash.modules.retrieve import Retrieve
 
-__all__ = ["BestOfN", "ChainOfThought", "MultiChainComparison", "Parallel", "Predict", "ProgramOfThought",
-           "ReAct", "Refine", "Retrieve", "majority"]
+__all__ = [
+    "BestOfN",
+    "ChainOfThought",
+    "MultiChainComparison",
+    "Parallel",
+    "Predict",
+    "ProgramOfThought",
+    "ReAct",
+    "Refine",
+    "Retrieve",
+    "majority",
+]

@@ -89,7 +89,9 @@ class Example:
 
     def inputs(self) -> Example:
         if self._input_keys is None:
-            raise ValueError("Inputs have not been set for this example. Use `example.with_inputs()` to set them.")
+            raise ValueError(
+                "Inputs have not been set for this example. Use `example.with_inputs()` to set them."
+            )
         result = Example({k: v for k, v in self._store.items() if k in self._input_keys})
         result._input_keys = self._input_keys
         return result

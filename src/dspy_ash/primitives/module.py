@@ -112,23 +112,45 @@ class Module(metaclass=ProgramMeta):
             scope.end(result)
         return result
 
-    def batch(self, examples: list[Any], num_threads: int | None = None, max_errors: int | None = None,
-              return_failed_examples: bool = False, provide_traceback: bool | None = None,
-              disable_progress_bar: bool = True, timeout: float | None = None, **_: Any) -> Any:
+    def batch(
+        self,
+        examples: list[Any],
+        num_threads: int | None = None,
+        max_errors: int | None = None,
+        return_failed_examples: bool = False,
+        provide_traceback: bool | None = None,
+        disable_progress_bar: bool = True,
+        timeout: float | None = None,
+        **_: Any,
+    ) -> Any:
         """Run the module over many examples concurrently (asyncio tasks), results in input order."""
-        return run_sync(self.abatch(examples, num_threads=num_threads, max_errors=max_errors,
-                                    return_failed_examples=return_failed_examples, timeout=timeout))
+        return run_sync(
+            self.abatch(
+                examples,
+                num_threads=num_threads,
+                max_errors=max_errors,
+                return_failed_examples=return_failed_examples,
+                timeout=timeout,
+            )
+        )
 
-    async def abatch(self, examples: list[Any], num_threads: int | None = None, max_errors: int | None = None,
-                     return_failed_examples: bool = False, timeout: float | None = None) -> Any:
+    async def abatch(
+        self,
+        examples: list[Any],
+        num_threads: int | None = None,
+        max_errors: int | None = None,
+        return_failed_examples: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
         from dspy_ash.primitives.concurrency import run_bounded
 
         def call(example: Any) -> Any:
             inputs: Any = example.inputs() if isinstance(example, Example) else example
             return self.acall(**{str(k): v for k, v in inputs.items()})
 
-        outcome = await run_bounded(examples, call, limit=num_threads or settings.num_threads,
-                                    max_errors=max_errors, timeout=timeout)
+        outcome = await run_bounded(
+            examples, call, limit=num_threads or settings.num_threads, max_errors=max_errors, timeout=timeout
+        )
         if return_failed_examples:
             failed = [examples[i] for i in outcome.failed]
             return outcome.results, failed, [outcome.errors[i] for i in outcome.failed]
@@ -174,7 +196,9 @@ class Module(metaclass=ProgramMeta):
     def predictors(self) -> list[Any]:
         return [p for _, p in self.named_predictors()]
 
-    def named_sub_modules(self, type_: type | None = None, skip_compiled: bool = False) -> Iterator[tuple[str, Any]]:
+    def named_sub_modules(
+        self, type_: type | None = None, skip_compiled: bool = False
+    ) -> Iterator[tuple[str, Any]]:
         wanted = type_ or Module
         queue: list[tuple[str, Any]] = [("self", self)]
         seen: set[int] = {id(self)}
@@ -233,8 +257,9 @@ class Module(metaclass=ProgramMeta):
                     try:
                         setattr(new, attr, copy.deepcopy(value, memo))
                     except Exception:
-                        logger.warning("Failed to deep copy attribute '%s' of %s; sharing it.", attr,
-                                       type(self).__name__)
+                        logger.warning(
+                            "Failed to deep copy attribute '%s' of %s; sharing it.", attr, type(self).__name__
+                        )
                         setattr(new, attr, value)
             return new
 
@@ -259,7 +284,9 @@ class Module(metaclass=ProgramMeta):
         params = self.named_parameters()
         missing = [name for name, _ in params if name not in state]
         if missing:
-            raise KeyError(f"Saved state has no entry for {missing} (it has {sorted(k for k in state if k != 'metadata')}).")
+            raise KeyError(
+                f"Saved state has no entry for {missing} (it has {sorted(k for k in state if k != 'metadata')})."
+            )
         trial = self.deepcopy()
         for name, param in trial.named_parameters():
             param.load_state(state[name], allow_unsafe_lm_state=allow_unsafe_lm_state)
@@ -272,7 +299,9 @@ class Module(metaclass=ProgramMeta):
 
         save_state(self, Path(path), save_program=save_program)
 
-    def load(self, path: str | Path, allow_pickle: bool = False, allow_unsafe_lm_state: bool = False) -> Module:
+    def load(
+        self, path: str | Path, allow_pickle: bool = False, allow_unsafe_lm_state: bool = False
+    ) -> Module:
         from dspy_ash.primitives.saving import read_state
 
         state = read_state(Path(path), allow_pickle=allow_pickle)

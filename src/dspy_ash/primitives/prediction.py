@@ -18,8 +18,9 @@ class Prediction(Example):
     def from_completions(cls, list_or_dict: Any, signature: Any = None) -> Prediction:
         obj = cls.__new__(cls)  # the hot path of every call: skip __init__'s generic setup
         completions = Completions(list_or_dict, signature=signature)
-        obj.__dict__.update(_store={k: v[0] for k, v in completions.items()}, _completions=completions,
-                            _lm_usage=None)
+        obj.__dict__.update(
+            _store={k: v[0] for k, v in completions.items()}, _completions=completions, _lm_usage=None
+        )
         return obj
 
     @property

@@ -23,8 +23,10 @@ def metadata() -> dict[str, Any]:
 
     # DSPy's loader reads exactly these dependency keys (an unknown key there breaks it), so ours stands beside.
     return {
-        "dependency_versions": {"python": f"{sys.version_info.major}.{sys.version_info.minor}",
-                                "dspy": DSPY_FORMAT_VERSION},
+        "dependency_versions": {
+            "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+            "dspy": DSPY_FORMAT_VERSION,
+        },
         "dspy_ash_version": __version__,
     }
 
@@ -61,8 +63,12 @@ def read_state(path: Path, *, allow_pickle: bool = False) -> dict[str, Any]:
         raise ValueError(f"{path} does not hold a saved program state (a JSON object).")
     saved = (state.get("metadata") or {}).get("dependency_versions") or {}
     if saved.get("python") and saved["python"] != f"{sys.version_info.major}.{sys.version_info.minor}":
-        logger.warning("The program was saved with Python %s; this is Python %d.%d.", saved["python"],
-                       sys.version_info.major, sys.version_info.minor)
+        logger.warning(
+            "The program was saved with Python %s; this is Python %d.%d.",
+            saved["python"],
+            sys.version_info.major,
+            sys.version_info.minor,
+        )
     return state
 
 

@@ -40,7 +40,9 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
-def as_documents(corpus: Sequence[str | dict[str, Any] | Document], ids: Sequence[str] | None = None) -> list[Document]:
+def as_documents(
+    corpus: Sequence[str | dict[str, Any] | Document], ids: Sequence[str] | None = None
+) -> list[Document]:
     """Strings, dicts (`text` or `long_text`, optional `id` and anything else as metadata) or Documents."""
     docs: list[Document] = []
     for i, item in enumerate(corpus):

@@ -25,9 +25,17 @@ def _bm25s() -> Any:
 class BM25Retriever(Retriever):
     """`BM25Retriever(corpus, k=3)`; `corpus` holds strings, dicts with `text` (and `id`, metadata) or Documents."""
 
-    def __init__(self, corpus: Sequence[str | dict[str, Any] | Document] = (), k: int = 3, *,
-                 ids: Sequence[str] | None = None, stopwords: str | None = "en", k1: float = 1.5,
-                 b: float = 0.75, method: str = "lucene") -> None:
+    def __init__(
+        self,
+        corpus: Sequence[str | dict[str, Any] | Document] = (),
+        k: int = 3,
+        *,
+        ids: Sequence[str] | None = None,
+        stopwords: str | None = "en",
+        k1: float = 1.5,
+        b: float = 0.75,
+        method: str = "lucene",
+    ) -> None:
         super().__init__(k)
         self.stopwords = stopwords
         self.documents: list[Document] = []
@@ -35,11 +43,15 @@ class BM25Retriever(Retriever):
         if corpus:
             self.index(corpus, ids=ids)
 
-    def index(self, corpus: Sequence[str | dict[str, Any] | Document], ids: Sequence[str] | None = None) -> None:
+    def index(
+        self, corpus: Sequence[str | dict[str, Any] | Document], ids: Sequence[str] | None = None
+    ) -> None:
         """(Re)build the index over `corpus`."""
         bm25s = _bm25s()
         self.documents = as_documents(corpus, ids)
-        tokens = bm25s.tokenize([d.text for d in self.documents], stopwords=self.stopwords, show_progress=False)
+        tokens = bm25s.tokenize(
+            [d.text for d in self.documents], stopwords=self.stopwords, show_progress=False
+        )
         self._index.index(tokens, show_progress=False)
 
     @classmethod
@@ -55,7 +67,9 @@ class BM25Retriever(Retriever):
             return [[] for _ in queries]
         bm25s = _bm25s()
         k = min(k, len(self.documents))
-        tokens = bm25s.tokenize(list(queries), stopwords=self.stopwords, return_ids=False, show_progress=False)
+        tokens = bm25s.tokenize(
+            list(queries), stopwords=self.stopwords, return_ids=False, show_progress=False
+        )
         return [self._top_k(query_tokens, k) for query_tokens in tokens]
 
     def _top_k(self, query_tokens: list[str], k: int) -> list[Passage]:

@@ -1,7 +1,7 @@
 """`Embeddings`: DSPy's `dspy.retrievers.Embeddings(corpus, embedder, k)` call shape, on DenseRetriever.
 
-    search = Embeddings(corpus=passages, embedder=Embedder(...), k=5)
-    search("query").passages, search("query").indices
+search = Embeddings(corpus=passages, embedder=Embedder(...), k=5)
+search("query").passages, search("query").indices
 """
 
 from __future__ import annotations
@@ -16,9 +16,17 @@ from dspy_ash.retrievers.vector_store import VectorStore
 
 
 class Embeddings:
-    def __init__(self, corpus: list[str], embedder: Embedder | Any, k: int = 5, callbacks: list[Any] | None = None,
-                 cache: bool = False, brute_force_threshold: int = 20_000, normalize: bool = True,
-                 store: VectorStore | None = None) -> None:
+    def __init__(
+        self,
+        corpus: list[str],
+        embedder: Embedder | Any,
+        k: int = 5,
+        callbacks: list[Any] | None = None,
+        cache: bool = False,
+        brute_force_threshold: int = 20_000,
+        normalize: bool = True,
+        store: VectorStore | None = None,
+    ) -> None:
         # Exact search at any size (DSPy switches to FAISS above brute_force_threshold); cosine similarity
         # is used whether or not `normalize` is set. Pass `store=` for another vector store.
         self.corpus = list(corpus)
@@ -36,8 +44,9 @@ class Embeddings:
 
     async def aforward(self, query: str) -> Prediction:
         hits = await self._retriever.aretrieve(query, k=self.k)
-        return Prediction(passages=[h.text for h in hits], indices=[int(h.id) for h in hits],
-                          scores=[h.score for h in hits])
+        return Prediction(
+            passages=[h.text for h in hits], indices=[int(h.id) for h in hits], scores=[h.score for h in hits]
+        )
 
     async def acall(self, query: str) -> Prediction:
         return await self.aforward(query)

@@ -37,6 +37,13 @@ def hotpotqa_questions() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for r in _records():
         titles = list(dict.fromkeys(t for t, _ in r["supporting_facts"]))
-        out.append({"id": r["_id"], "question": r["question"], "answer": r["answer"], "type": r.get("type"),
-                    "supporting_titles": titles})
+        out.append(
+            {
+                "id": r["_id"],
+                "question": r["question"],
+                "answer": r["answer"],
+                "type": r.get("type"),
+                "supporting_titles": titles,
+            }
+        )
     return out

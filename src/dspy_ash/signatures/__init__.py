@@ -9,5 +9,12 @@ from dspy_ash.signatures.signature import (
     make_signature,
 )
 
-__all__ = ["InputField", "OutputField", "Signature", "SignatureMeta", "ensure_signature", "infer_prefix",
-           "make_signature"]
+__all__ = [
+    "InputField",
+    "OutputField",
+    "Signature",
+    "SignatureMeta",
+    "ensure_signature",
+    "infer_prefix",
+    "make_signature",
+]

@@ -19,21 +19,38 @@ import pydantic
 from dspy_ash.errors import SignatureError
 
 _BUILTINS: dict[str, Any] = {
-    t.__name__: t for t in (int, str, float, bool, list, tuple, dict, set, frozenset, complex, bytes, bytearray)
+    t.__name__: t
+    for t in (int, str, float, bool, list, tuple, dict, set, frozenset, complex, bytes, bytearray)
 }
 _BUILTINS["NoneType"] = type(None)
 _BUILTINS["None"] = type(None)
 _TYPING: dict[str, Any] = {
     name: getattr(typing, name)
-    for name in ("Any", "Optional", "Union", "Literal", "List", "Dict", "Tuple", "Set", "FrozenSet",
-                 "Annotated", "Sequence", "Mapping", "Iterable", "Callable", "Type")
+    for name in (
+        "Any",
+        "Optional",
+        "Union",
+        "Literal",
+        "List",
+        "Dict",
+        "Tuple",
+        "Set",
+        "FrozenSet",
+        "Annotated",
+        "Sequence",
+        "Mapping",
+        "Iterable",
+        "Callable",
+        "Type",
+    )
 }
 
 ParsedField = tuple[str, Any, bool]  # name, annotation, annotation was omitted
 
 
-def parse_signature_string(text: str, custom_types: dict[str, Any] | None = None,
-                           frame: FrameType | None = None) -> tuple[list[ParsedField], list[ParsedField]]:
+def parse_signature_string(
+    text: str, custom_types: dict[str, Any] | None = None, frame: FrameType | None = None
+) -> tuple[list[ParsedField], list[ParsedField]]:
     if text.count("->") != 1:
         raise SignatureError(f"Invalid signature format: '{text}', must contain exactly one '->'.")
     inputs_text, outputs_text = text.split("->")
@@ -68,7 +85,9 @@ def _parse_side(text: str, resolver: _Resolver, side: str) -> list[ParsedField]:
     assert isinstance(fn, ast.FunctionDef)
     args = fn.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
-        raise SignatureError(f"Invalid {side} fields in signature: {text.strip()!r}: use `name: type` items only.")
+        raise SignatureError(
+            f"Invalid {side} fields in signature: {text.strip()!r}: use `name: type` items only."
+        )
     fields: list[ParsedField] = []
     seen: set[str] = set()
     for arg in args.args:
@@ -153,10 +172,15 @@ class _Resolver:
         if isinstance(node, ast.List):  # Callable[[int], str]
             return [self.resolve(e) for e in node.elts]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Field":
-            if node.args or any(not isinstance(kw.value, ast.Constant) or kw.arg is None for kw in node.keywords):
+            if node.args or any(
+                not isinstance(kw.value, ast.Constant) or kw.arg is None for kw in node.keywords
+            ):
                 raise SignatureError("Field(...) in a signature string takes literal keyword arguments only.")
-            options: dict[str, Any] = {kw.arg: kw.value.value for kw in node.keywords
-                                       if kw.arg and isinstance(kw.value, ast.Constant)}
+            options: dict[str, Any] = {
+                kw.arg: kw.value.value
+                for kw in node.keywords
+                if kw.arg and isinstance(kw.value, ast.Constant)
+            }
             return pydantic.Field(**options)
         raise SignatureError(
             f"Unsupported syntax in a type annotation: {ast.unparse(node)!r}. Use a class-based signature instead."

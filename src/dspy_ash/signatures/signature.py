@@ -79,14 +79,18 @@ class SignatureMeta(type):
             return make_signature(*args, **kwargs)
         raise TypeError(f"{cls.__name__} is a signature class; it is not instantiated.")
 
-    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> SignatureMeta:
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> SignatureMeta:
         raw_annotations: dict[str, Any] = dict(namespace.get("__annotations__", {}))
         declared = [(k, v) for k, v in namespace.items() if isinstance(v, FieldInfo)]
         for key, _ in declared:
             namespace.pop(key)
         for key in raw_annotations:
-            if not key.startswith("_") and key not in dict(declared) and not any(
-                key in getattr(b, "_fields", {}) for b in bases
+            if (
+                not key.startswith("_")
+                and key not in dict(declared)
+                and not any(key in getattr(b, "_fields", {}) for b in bases)
             ):
                 raise SignatureError(
                     f"Field `{key}` in `{name}` must be declared with InputField or OutputField, but field `{key}` "
@@ -98,7 +102,9 @@ class SignatureMeta(type):
         for base in reversed(bases):
             for key, field in getattr(base, "_fields", {}).items():
                 fields[key] = _copy_field(field)
-        module_globals = vars(sys.modules[namespace["__module__"]]) if namespace.get("__module__") in sys.modules else {}
+        module_globals = (
+            vars(sys.modules[namespace["__module__"]]) if namespace.get("__module__") in sys.modules else {}
+        )
         for key, field in declared:
             if key in raw_annotations:
                 annotation = raw_annotations[key]
@@ -150,11 +156,15 @@ class SignatureMeta(type):
         return f"{cls.__name__}({cls.signature}\n    instructions={cls.instructions!r}\n    {body}\n)"
 
 
-def _resolve_string_annotation(text: str, module_globals: dict[str, Any], namespace: dict[str, Any], key: str) -> Any:
+def _resolve_string_annotation(
+    text: str, module_globals: dict[str, Any], namespace: dict[str, Any], key: str
+) -> Any:
     # Postponed annotations (`from __future__ import annotations`) in the user's own class body:
     # resolved like typing.get_type_hints does, against the defining module.
     try:
-        return eval(text, dict(module_globals), dict(namespace))  # the user's own source code, not a signature string
+        return eval(
+            text, dict(module_globals), dict(namespace)
+        )  # the user's own source code, not a signature string
     except Exception as exc:
         raise SignatureError(f"Field {key!r}: cannot resolve annotation {text!r}: {exc}", field=key) from None
 
@@ -242,7 +252,8 @@ class Signature(metaclass=SignatureMeta):
         return {
             "instructions": cls.instructions,
             "fields": [
-                {"prefix": extra_of(f)["prefix"], "description": extra_of(f)["desc"]} for f in cls.fields.values()
+                {"prefix": extra_of(f)["prefix"], "description": extra_of(f)["desc"]}
+                for f in cls.fields.values()
             ],
         }
 
@@ -345,21 +356,31 @@ def make_signature(
             elif isinstance(spec, tuple) and len(spec) == 2:
                 annotation, field = spec
             else:
-                raise SignatureError(f"Field {name!r}: values must be (type, Field) tuples or Fields, got {spec!r}.",
-                                     field=name)
+                raise SignatureError(
+                    f"Field {name!r}: values must be (type, Field) tuples or Fields, got {spec!r}.",
+                    field=name,
+                )
             if not isinstance(field, FieldInfo):
-                raise SignatureError(f"Field {name!r}: values must be Field instances, but received: {field!r}.",
-                                     field=name)
+                raise SignatureError(
+                    f"Field {name!r}: values must be Field instances, but received: {field!r}.", field=name
+                )
             annotation = str if annotation is None else annotation
             _check_type(name, annotation)
             fields[name] = _finish_field(name, _copy_field(field), annotation)
     else:
         raise SignatureError(f"A signature is a string or a dict of fields, not {type(signature).__name__}.")
-    cls = cast(type[Signature], SignatureMeta.__new__(SignatureMeta, signature_name, (Signature,),
-                                                     {"__module__": __name__, "__doc__": ""}))
+    cls = cast(
+        type[Signature],
+        SignatureMeta.__new__(
+            SignatureMeta, signature_name, (Signature,), {"__module__": __name__, "__doc__": ""}
+        ),
+    )
     _install_fields(cast(SignatureMeta, cls), fields)
-    cls.__doc__ = instructions if instructions is not None else _default_instructions(
-        cls.input_fields, cls.output_fields)
+    cls.__doc__ = (
+        instructions
+        if instructions is not None
+        else _default_instructions(cls.input_fields, cls.output_fields)
+    )
     return cls
 
 

@@ -18,11 +18,17 @@ class DummyLM(BaseLM):
     """Replies from a list of field dicts (in order), a dict keyed by a substring of the last message,
     or, with `follow_examples=True`, the demo whose input matches the current one."""
 
-    def __init__(self, answers: list[dict[str, Any]] | dict[str, dict[str, Any]], follow_examples: bool = False,
-                 reasoning: bool = False, adapter: Any = None) -> None:
+    def __init__(
+        self,
+        answers: list[dict[str, Any]] | dict[str, dict[str, Any]],
+        follow_examples: bool = False,
+        reasoning: bool = False,
+        adapter: Any = None,
+    ) -> None:
         super().__init__("dummy", "chat", 0.0, 1000, True)
         self.answers: Iterator[dict[str, Any]] | dict[str, dict[str, Any]] = (
-            iter(answers) if isinstance(answers, list) else answers)
+            iter(answers) if isinstance(answers, list) else answers
+        )
         self.follow_examples = follow_examples
         self.reasoning = reasoning
         self.adapter = adapter
@@ -60,8 +66,14 @@ class DummyLM(BaseLM):
 
     async def request(self, req: LMRequest) -> LMResponse:
         n = int(req.params.get("n") or 1)
-        choices = [Choice(text=self._one(req.messages), finish_reason="stop",
-                          reasoning_content="Some reasoning" if self.reasoning else None) for _ in range(n)]
+        choices = [
+            Choice(
+                text=self._one(req.messages),
+                finish_reason="stop",
+                reasoning_content="Some reasoning" if self.reasoning else None,
+            )
+            for _ in range(n)
+        ]
         return LMResponse(choices=choices, usage=Usage(), model="dummy")
 
     def get_convo(self, index: int) -> tuple[Any, Any]:

@@ -51,7 +51,7 @@ def echo_fields(messages: list[dict[str, Any]], json_mode: bool = False) -> str:
     names = [n for n in _FIELD.findall(tail)] if marker else []
     json_fields = _JSON_FIELDS.search(last)
     if not marker and json_fields:  # JSONAdapter: "... in the following order of fields: `a`, then `b`."
-        head, names = last[:json_fields.start()], re.findall(r"`(\w+)`", json_fields.group(1))
+        head, names = last[: json_fields.start()], re.findall(r"`(\w+)`", json_fields.group(1))
         json_mode = True  # asked for JSON in words: a model answers in JSON even without response_format
     names = [n for n in dict.fromkeys(names) if n != "completed"] or ["answer"]
     inputs = dict(_INPUT.findall(head))
@@ -103,8 +103,12 @@ class Fault:
 
     @classmethod
     def unauthorized(cls) -> Fault:
-        return cls(status=401, message="Incorrect API key provided", error_type="authentication_error",
-                   code="invalid_api_key")
+        return cls(
+            status=401,
+            message="Incorrect API key provided",
+            error_type="authentication_error",
+            code="invalid_api_key",
+        )
 
     @classmethod
     def forbidden(cls) -> Fault:
@@ -112,8 +116,12 @@ class Fault:
 
     @classmethod
     def not_found(cls) -> Fault:
-        return cls(status=404, message="The model does not exist", error_type="not_found_error",
-                   code="model_not_found")
+        return cls(
+            status=404,
+            message="The model does not exist",
+            error_type="not_found_error",
+            code="model_not_found",
+        )
 
     @classmethod
     def billing(cls) -> Fault:
@@ -125,9 +133,13 @@ class Fault:
 
     @classmethod
     def context_length(cls) -> Fault:
-        return cls(status=400, error_type="invalid_request_error", code="context_length_exceeded",
-                   message="This model's maximum context length is 8192 tokens. However, your messages "
-                           "resulted in 9000 tokens. Please reduce the length of the messages.")
+        return cls(
+            status=400,
+            error_type="invalid_request_error",
+            code="context_length_exceeded",
+            message="This model's maximum context length is 8192 tokens. However, your messages "
+            "resulted in 9000 tokens. Please reduce the length of the messages.",
+        )
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -163,9 +175,16 @@ class _FakeServer:
     request_id_header = "x-request-id"
     api_prefix = "/v1"
 
-    def __init__(self, script: Iterable[str | Reply | Fault] | None = None, *, handler: Handler | None = None,
-                 latency: float = 0.0, model: str | None = None, require_key: str | None = None,
-                 stream_chunk_chars: int = 8) -> None:
+    def __init__(
+        self,
+        script: Iterable[str | Reply | Fault] | None = None,
+        *,
+        handler: Handler | None = None,
+        latency: float = 0.0,
+        model: str | None = None,
+        require_key: str | None = None,
+        stream_chunk_chars: int = 8,
+    ) -> None:
         self.script: deque[str | Reply | Fault] = deque(script or [])
         self.handler = handler
         self.latency = latency
@@ -290,41 +309,51 @@ class _FakeServer:
             await asyncio.sleep(delay)
         if isinstance(action, Fault) and not (action.kind == "http" and action.status == 200):
             return await self._fault(request, action, headers)
-        reply = action if isinstance(action, Reply) else Reply(text=action) if isinstance(action, str) else \
-            Reply(text=echo_fields(body.get("messages") or [], self._json_mode(body)))
+        reply = (
+            action
+            if isinstance(action, Reply)
+            else Reply(text=action)
+            if isinstance(action, str)
+            else Reply(text=echo_fields(body.get("messages") or [], self._json_mode(body)))
+        )
         if body.get("stream"):
             return await self._stream(request, body, reply, headers)
         return web.json_response(self._completion(body, reply, request_id), headers=headers)
 
     async def _fault(self, request: web.Request, fault: Fault, headers: dict[str, str]) -> web.StreamResponse:
         if fault.kind == "non_json":
-            return web.Response(status=200, text="<html>502 Bad Gateway</html>", content_type="text/html",
-                                headers=headers)
+            return web.Response(
+                status=200, text="<html>502 Bad Gateway</html>", content_type="text/html", headers=headers
+            )
         assert request.transport is not None
         if fault.kind == "disconnect":  # the connection drops before any reply
             request.transport.close()
             return web.Response()
         if fault.kind == "truncated":  # headers promise 4096 bytes; the connection drops after a few
-            response = web.StreamResponse(status=200, headers={**headers, "Content-Type": "application/json",
-                                                                "Content-Length": "4096"})
+            response = web.StreamResponse(
+                status=200, headers={**headers, "Content-Type": "application/json", "Content-Length": "4096"}
+            )
             await response.prepare(request)
             await response.write(b'{"id": "chatcmpl-1", "object": "chat.completion", "choi')
             request.transport.close()
             return response
-        return web.json_response(self._error_body(fault), status=fault.status, headers={**headers, **fault.headers})
+        return web.json_response(
+            self._error_body(fault), status=fault.status, headers={**headers, **fault.headers}
+        )
 
-    async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply,
-                      headers: dict[str, str]) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, body: dict[str, Any], reply: Reply, headers: dict[str, str]
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers={**headers, "Content-Type": "text/event-stream"})
         await response.prepare(request)
         text = reply.text or ""
         size = self.stream_chunk_chars
-        chunks = [text[i:i + size] for i in range(0, len(text), size)]
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
         events = self._stream_open(body)
         if reply.stream_error_after is None:
             events += [self._stream_chunk(body, c) for c in chunks] + self._stream_close(body, len(chunks))
         else:
-            events += [self._stream_chunk(body, c) for c in chunks[:reply.stream_error_after]]
+            events += [self._stream_chunk(body, c) for c in chunks[: reply.stream_error_after]]
             events.append(self._stream_error())
         for event, data in events:
             prefix = f"event: {event}\n" if event else ""
@@ -371,36 +400,64 @@ class FakeOpenAIServer(_FakeServer):
 
     def _completion(self, body: dict[str, Any], reply: Reply, request_id: str) -> dict[str, Any]:
         prompt, completion = self._usage_counts(body, reply)
-        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                                 "total_tokens": prompt + completion}
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
         usage.update(reply.usage or {})
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if reply.tool_calls:
             message["tool_calls"] = reply.tool_calls
         n = int(body.get("n") or 1)
         return {
-            "id": f"chatcmpl-{request_id}", "object": "chat.completion", "created": 0,
+            "id": f"chatcmpl-{request_id}",
+            "object": "chat.completion",
+            "created": 0,
             "model": self.model or body.get("model", "fake"),
-            "choices": [{"index": i, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-                         "logprobs": None} for i in range(n)],
+            "choices": [
+                {
+                    "index": i,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    "logprobs": None,
+                }
+                for i in range(n)
+            ],
             "usage": usage,
         }
 
     def _error_body(self, fault: Fault) -> dict[str, Any]:
-        return {"error": {"message": fault.message, "type": fault.error_type, "param": None, "code": fault.code}}
+        return {
+            "error": {"message": fault.message, "type": fault.error_type, "param": None, "code": fault.code}
+        }
 
     def _stream_chunk(self, body: dict[str, Any], chunk: str) -> tuple[str | None, str]:
-        return None, json.dumps({"object": "chat.completion.chunk", "model": self.model or body.get("model", "fake"),
-                                 "choices": [{"index": 0, "delta": {"content": chunk}}]})
+        return None, json.dumps(
+            {
+                "object": "chat.completion.chunk",
+                "model": self.model or body.get("model", "fake"),
+                "choices": [{"index": 0, "delta": {"content": chunk}}],
+            }
+        )
 
     def _stream_close(self, body: dict[str, Any], chunks: int) -> list[tuple[str | None, str]]:
-        last = {"object": "chat.completion.chunk", "model": self.model or body.get("model", "fake"),
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        last = {
+            "object": "chat.completion.chunk",
+            "model": self.model or body.get("model", "fake"),
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         return [(None, json.dumps(last)), (None, "[DONE]")]
 
     def _stream_error(self) -> tuple[str | None, str]:
-        return None, json.dumps({"error": {"message": "The server had an error while processing your request.",
-                                           "type": "server_error"}})
+        return None, json.dumps(
+            {
+                "error": {
+                    "message": "The server had an error while processing your request.",
+                    "type": "server_error",
+                }
+            }
+        )
 
 
 class FakeAnthropicServer(_FakeServer):
@@ -408,8 +465,14 @@ class FakeAnthropicServer(_FakeServer):
 
     request_id_header = "request-id"
 
-    def __init__(self, script: Iterable[str | Reply | Fault] | None = None, *, cache_read_tokens: int = 0,
-                 cache_creation_tokens: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        script: Iterable[str | Reply | Fault] | None = None,
+        *,
+        cache_read_tokens: int = 0,
+        cache_creation_tokens: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(script, **kwargs)
         self.cache_read_tokens = cache_read_tokens
         self.cache_creation_tokens = cache_creation_tokens
@@ -422,58 +485,117 @@ class FakeAnthropicServer(_FakeServer):
 
     async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         if "anthropic-version" not in request.headers:
-            return web.json_response(self._error_body(Fault.bad_request("anthropic-version header is required")),
-                                     status=400)
+            return web.json_response(
+                self._error_body(Fault.bad_request("anthropic-version header is required")), status=400
+            )
         if any(m.get("role") == "system" for m in body.get("messages") or []):
             # the real API refuses system messages in the list; the system prompt is a top-level field
-            return web.json_response(self._error_body(Fault.bad_request(
-                "messages: Unexpected role \"system\". Use the top-level `system` parameter.")), status=400)
+            return web.json_response(
+                self._error_body(
+                    Fault.bad_request(
+                        'messages: Unexpected role "system". Use the top-level `system` parameter.'
+                    )
+                ),
+                status=400,
+            )
         return await super()._answer(request, body)
 
     def _completion(self, body: dict[str, Any], reply: Reply, request_id: str) -> dict[str, Any]:
         prompt, completion = self._usage_counts(body, reply)
-        usage: dict[str, Any] = {"input_tokens": prompt, "output_tokens": completion,
-                                 "cache_read_input_tokens": self.cache_read_tokens,
-                                 "cache_creation_input_tokens": self.cache_creation_tokens}
+        usage: dict[str, Any] = {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation_input_tokens": self.cache_creation_tokens,
+        }
         usage.update(reply.usage or {})
         content: list[dict[str, Any]] = [{"type": "text", "text": reply.text or ""}]
         for call in reply.tool_calls or []:
             fn = call.get("function") or {}
-            content.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"),
-                            "input": json.loads(fn.get("arguments") or "{}")})
-        return {"id": f"msg_{request_id}", "type": "message", "role": "assistant",
-                "model": self.model or body.get("model", "fake"), "content": content,
-                "stop_reason": "tool_use" if reply.tool_calls else "end_turn", "stop_sequence": None,
-                "usage": usage}
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": call.get("id"),
+                    "name": fn.get("name"),
+                    "input": json.loads(fn.get("arguments") or "{}"),
+                }
+            )
+        return {
+            "id": f"msg_{request_id}",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model or body.get("model", "fake"),
+            "content": content,
+            "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
 
     def _error_body(self, fault: Fault) -> dict[str, Any]:
-        kinds = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                 404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}
-        message = "prompt is too long: 210000 tokens > 200000 maximum" if fault.code == "context_length_exceeded" \
+        kinds = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            403: "permission_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }
+        message = (
+            "prompt is too long: 210000 tokens > 200000 maximum"
+            if fault.code == "context_length_exceeded"
             else fault.message
+        )
         return {"type": "error", "error": {"type": kinds.get(fault.status, "api_error"), "message": message}}
 
     def _stream_open(self, body: dict[str, Any]) -> list[tuple[str | None, str]]:
         model = self.model or body.get("model", "fake")
         return [
-            ("message_start", json.dumps({"type": "message_start", "message": {
-                "id": "msg_stream", "type": "message", "role": "assistant", "model": model, "content": [],
-                "usage": {"input_tokens": 1, "output_tokens": 0}}})),
-            ("content_block_start", json.dumps({"type": "content_block_start", "index": 0,
-                                                "content_block": {"type": "text", "text": ""}})),
+            (
+                "message_start",
+                json.dumps(
+                    {
+                        "type": "message_start",
+                        "message": {
+                            "id": "msg_stream",
+                            "type": "message",
+                            "role": "assistant",
+                            "model": model,
+                            "content": [],
+                            "usage": {"input_tokens": 1, "output_tokens": 0},
+                        },
+                    }
+                ),
+            ),
+            (
+                "content_block_start",
+                json.dumps(
+                    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+                ),
+            ),
         ]
 
     def _stream_chunk(self, body: dict[str, Any], chunk: str) -> tuple[str | None, str]:
-        return "content_block_delta", json.dumps({"type": "content_block_delta", "index": 0,
-                                                  "delta": {"type": "text_delta", "text": chunk}})
+        return "content_block_delta", json.dumps(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}}
+        )
 
     def _stream_close(self, body: dict[str, Any], chunks: int) -> list[tuple[str | None, str]]:
         return [
             ("content_block_stop", json.dumps({"type": "content_block_stop", "index": 0})),
-            ("message_delta", json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                                          "usage": {"output_tokens": chunks}})),
+            (
+                "message_delta",
+                json.dumps(
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": "end_turn"},
+                        "usage": {"output_tokens": chunks},
+                    }
+                ),
+            ),
             ("message_stop", json.dumps({"type": "message_stop"})),
         ]
 
     def _stream_error(self) -> tuple[str | None, str]:
-        return "error", json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+        return "error", json.dumps(
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        )

@@ -9,18 +9,22 @@ from dspy_ash import errors
 from dspy_ash.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, Fault
 
 
-@pytest.mark.parametrize(("fault", "expected"), [
-    (Fault.unauthorized(), errors.LMAuthError),
-    (Fault.forbidden(), errors.LMAuthError),
-    (Fault.billing(), errors.LMBillingError),
-    (Fault.not_found(), errors.LMNotFoundError),
-    (Fault.bad_request(), errors.LMBadRequestError),
-    (Fault.context_length(), errors.ContextWindowExceededError),
-    (Fault.non_json(), errors.LMResponseError),
-    (Fault.truncated(), errors.LMResponseError),
-])
-async def test_permanent_faults_raise_once(fault: Fault, expected: type[errors.LMError], make_lm,
-                                           openai_server: FakeOpenAIServer, sleeps: Sleeps) -> None:
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (Fault.unauthorized(), errors.LMAuthError),
+        (Fault.forbidden(), errors.LMAuthError),
+        (Fault.billing(), errors.LMBillingError),
+        (Fault.not_found(), errors.LMNotFoundError),
+        (Fault.bad_request(), errors.LMBadRequestError),
+        (Fault.context_length(), errors.ContextWindowExceededError),
+        (Fault.non_json(), errors.LMResponseError),
+        (Fault.truncated(), errors.LMResponseError),
+    ],
+)
+async def test_permanent_faults_raise_once(
+    fault: Fault, expected: type[errors.LMError], make_lm, openai_server: FakeOpenAIServer, sleeps: Sleeps
+) -> None:
     openai_server.fail_next(fault)
     lm = make_lm("openai/gpt-4o-mini", openai_server)
     with pytest.raises(expected) as info:
@@ -42,10 +46,19 @@ async def test_context_window_from_anthropic(anthropic_server: FakeAnthropicServ
     assert info.value.request_id == "req_1" and info.value.provider == "anthropic"
 
 
-@pytest.mark.parametrize("fault", [Fault.server_error(), Fault.server_error(503), Fault.server_error(408),
-                                   Fault.rate_limit(), Fault.disconnect()])
-async def test_transient_faults_are_retried(fault: Fault, make_lm, openai_server: FakeOpenAIServer,
-                                            sleeps: Sleeps) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.server_error(),
+        Fault.server_error(503),
+        Fault.server_error(408),
+        Fault.rate_limit(),
+        Fault.disconnect(),
+    ],
+)
+async def test_transient_faults_are_retried(
+    fault: Fault, make_lm, openai_server: FakeOpenAIServer, sleeps: Sleeps
+) -> None:
     openai_server.fail_next(fault, fault)
     lm = make_lm("openai/gpt-4o-mini", openai_server)
     assert (await lm.acall("hi"))[0].startswith("[[ ## answer ## ]]")
@@ -53,7 +66,9 @@ async def test_transient_faults_are_retried(fault: Fault, make_lm, openai_server
     assert len(sleeps.delays) == 2
 
 
-async def test_retry_after_header_is_honoured(make_lm, openai_server: FakeOpenAIServer, sleeps: Sleeps) -> None:
+async def test_retry_after_header_is_honoured(
+    make_lm, openai_server: FakeOpenAIServer, sleeps: Sleeps
+) -> None:
     openai_server.fail_next(Fault.rate_limit(retry_after=7), Fault.rate_limit(retry_after_ms=250))
     lm = make_lm("openai/gpt-4o-mini", openai_server)
     await lm.acall("hi")

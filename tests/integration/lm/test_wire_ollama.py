@@ -26,15 +26,28 @@ async def test_ollama_native_chat() -> None:
 
     async def chat(request: web.Request) -> web.Response:
         bodies.append(await request.json())
-        return web.json_response({"model": "llama3.2", "message": {"role": "assistant", "content": "hi there"},
-                                  "done": True, "done_reason": "stop", "prompt_eval_count": 12, "eval_count": 3})
+        return web.json_response(
+            {
+                "model": "llama3.2",
+                "message": {"role": "assistant", "content": "hi there"},
+                "done": True,
+                "done_reason": "stop",
+                "prompt_eval_count": 12,
+                "eval_count": 3,
+            }
+        )
 
     runner, base = await _serve(chat)
     try:
         lm = LM("ollama_chat/llama3.2", api_base=base, temperature=0.2, max_tokens=30)
         assert await lm.acall("hello", response_format={"type": "json_object"}) == ["hi there"]
-        assert bodies[0] == {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}],
-                             "stream": False, "options": {"temperature": 0.2, "num_predict": 30}, "format": "json"}
+        assert bodies[0] == {
+            "model": "llama3.2",
+            "messages": [{"role": "user", "content": "hello"}],
+            "stream": False,
+            "options": {"temperature": 0.2, "num_predict": 30},
+            "format": "json",
+        }
         assert lm.history[-1]["usage"]["total_tokens"] == 15
         assert lm.history[-1]["cost"] is None  # local models have no price
     finally:
@@ -43,7 +56,7 @@ async def test_ollama_native_chat() -> None:
 
 async def test_ollama_error_body() -> None:
     async def chat(request: web.Request) -> web.Response:
-        return web.json_response({"error": "model \"nope\" not found, try pulling it first"}, status=404)
+        return web.json_response({"error": 'model "nope" not found, try pulling it first'}, status=404)
 
     runner, base = await _serve(chat)
     try:

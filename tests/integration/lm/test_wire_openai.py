@@ -8,22 +8,31 @@ from wire_fakes import API_KEY
 from dspy_ash.lm.lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Reply
 
-ASK = ("[[ ## question ## ]]\nWhat is 2+2?\n\nRespond with the corresponding output fields, starting with the "
-       "field `[[ ## reasoning ## ]]`, then `[[ ## answer ## ]]`, and then ending with the marker for "
-       "`[[ ## completed ## ]]`.")
+ASK = (
+    "[[ ## question ## ]]\nWhat is 2+2?\n\nRespond with the corresponding output fields, starting with the "
+    "field `[[ ## reasoning ## ]]`, then `[[ ## answer ## ]]`, and then ending with the marker for "
+    "`[[ ## completed ## ]]`."
+)
 
 
 async def test_round_trip_with_headers_body_usage_and_cost(openai_server: FakeOpenAIServer, make_lm) -> None:
     lm = make_lm("openai/gpt-4o-mini", openai_server, temperature=0.1, max_tokens=50)
-    outputs = await lm.acall(messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": ASK}])
-    assert outputs == ["[[ ## reasoning ## ]]\nreasoning for What is 2+2?\n\n"
-                       "[[ ## answer ## ]]\nanswer for What is 2+2?\n\n[[ ## completed ## ]]"]
+    outputs = await lm.acall(
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": ASK}]
+    )
+    assert outputs == [
+        "[[ ## reasoning ## ]]\nreasoning for What is 2+2?\n\n"
+        "[[ ## answer ## ]]\nanswer for What is 2+2?\n\n[[ ## completed ## ]]"
+    ]
     sent = openai_server.requests[0]
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
-    assert sent.body == {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "be brief"},
-                                                             {"role": "user", "content": ASK}],
-                         "temperature": 0.1, "max_tokens": 50}
+    assert sent.body == {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": ASK}],
+        "temperature": 0.1,
+        "max_tokens": 50,
+    }
     entry = lm.history[-1]
     assert entry["usage"]["prompt_tokens"] > 0 and entry["usage"]["completion_tokens"] > 0
     assert entry["cost"] > 0
@@ -41,12 +50,13 @@ async def test_n_tools_and_response_format_pass_through(openai_server: FakeOpenA
     body = openai_server.requests[0].body
     assert body["n"] == 3 and body["tools"] == tools and body["tool_choice"] == "auto"
     assert body["response_format"]["type"] == "json_schema"
-    assert body["response_format"]["json_schema"]["schema"]["properties"] == {"answer": {"title": "Answer",
-                                                                                        "type": "string"}}
+    assert body["response_format"]["json_schema"]["schema"]["properties"] == {
+        "answer": {"title": "Answer", "type": "string"}
+    }
 
 
 async def test_tool_calls_come_back_as_dicts(make_lm) -> None:
-    call = {"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{\"q\": \"x\"}"}}
+    call = {"id": "call_1", "type": "function", "function": {"name": "search", "arguments": '{"q": "x"}'}}
     async with FakeOpenAIServer([Reply(text=None, tool_calls=[call])]) as server:
         lm = make_lm("openai/gpt-4o-mini", server)
         assert await lm.acall("hi") == [{"text": None, "tool_calls": [call]}]
@@ -89,9 +99,15 @@ async def test_text_completion_model_type() -> None:
 
     async def completions(request: web.Request) -> web.Response:
         bodies.append(await request.json())
-        return web.json_response({"id": "cmpl-1", "object": "text_completion", "model": "base",
-                                  "choices": [{"index": 0, "text": " Paris", "finish_reason": "stop"}],
-                                  "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}})
+        return web.json_response(
+            {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "model": "base",
+                "choices": [{"index": 0, "text": " Paris", "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/v1/completions", completions)
@@ -102,10 +118,15 @@ async def test_text_completion_model_type() -> None:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         lm = LM("hosted_vllm/base", model_type="text", api_base=f"http://127.0.0.1:{port}/v1", max_tokens=5)
-        assert await lm.acall(messages=[{"role": "system", "content": "Answer."},
-                                        {"role": "user", "content": "Capital of France?"}]) == [" Paris"]
-        assert bodies == [{"model": "base", "prompt": "Answer.\n\nCapital of France?\n\nBEGIN RESPONSE:",
-                           "max_tokens": 5}]
+        assert await lm.acall(
+            messages=[
+                {"role": "system", "content": "Answer."},
+                {"role": "user", "content": "Capital of France?"},
+            ]
+        ) == [" Paris"]
+        assert bodies == [
+            {"model": "base", "prompt": "Answer.\n\nCapital of France?\n\nBEGIN RESPONSE:", "max_tokens": 5}
+        ]
         assert lm.history[-1]["usage"]["total_tokens"] == 10
     finally:
         await runner.cleanup()

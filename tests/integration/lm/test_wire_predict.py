@@ -30,8 +30,11 @@ def test_predict_sync_over_anthropic() -> None:
 
 async def test_json_adapter_uses_what_each_provider_supports(make_lm) -> None:
     async with FakeOpenAIServer() as openai, FakeOpenAIServer() as vllm, FakeAnthropicServer() as anthropic:
-        lms = {"openai": make_lm("openai/gpt-4o-mini", openai), "vllm": make_lm("hosted_vllm/qwen", vllm),
-               "anthropic": make_lm("anthropic/claude-3-5-haiku", anthropic)}
+        lms = {
+            "openai": make_lm("openai/gpt-4o-mini", openai),
+            "vllm": make_lm("hosted_vllm/qwen", vllm),
+            "anthropic": make_lm("anthropic/claude-3-5-haiku", anthropic),
+        }
         for lm in lms.values():
             with dspy_ash.context(lm=lm, adapter=dspy_ash.JSONAdapter()):
                 pred = await dspy_ash.Predict("question -> answer").acall(question="Capital of Peru?")

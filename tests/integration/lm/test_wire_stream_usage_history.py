@@ -31,7 +31,9 @@ async def test_stream_yields_deltas(server_cls: type[FakeOpenAIServer], make_lm)
         assert lm.history[-1]["outputs"] == [text]
 
 
-async def test_stream_retries_before_the_first_chunk(make_lm, openai_server: FakeOpenAIServer, sleeps) -> None:
+async def test_stream_retries_before_the_first_chunk(
+    make_lm, openai_server: FakeOpenAIServer, sleeps
+) -> None:
     openai_server.fail_next(Fault.rate_limit(retry_after=1))
     lm = make_lm("openai/gpt-4o-mini", openai_server)
     assert "".join([c async for c in lm.astream("hi")]).startswith("[[ ## answer")
@@ -87,8 +89,9 @@ async def test_disable_history(make_lm, openai_server: FakeOpenAIServer) -> None
     assert lm.history == []
 
 
-async def test_key_never_leaks(make_lm, openai_server: FakeOpenAIServer, tmp_path: Path,
-                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_key_never_leaks(
+    make_lm, openai_server: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     lm = make_lm("openai/gpt-4o-mini", openai_server)
     await lm.acall("hello")
@@ -98,9 +101,15 @@ async def test_key_never_leaks(make_lm, openai_server: FakeOpenAIServer, tmp_pat
     import traceback
 
     texts = [
-        repr(lm), str(lm.dump_state()), repr(lm.history), str(info.value), repr(info.value),
-        "".join(traceback.format_exception(info.value)), caplog.text,
-        repr(vars(lm.client)), repr(lm.client.headers()),
+        repr(lm),
+        str(lm.dump_state()),
+        repr(lm.history),
+        str(info.value),
+        repr(info.value),
+        "".join(traceback.format_exception(info.value)),
+        caplog.text,
+        repr(vars(lm.client)),
+        repr(lm.client.headers()),
     ]
     assert not [t for t in texts if API_KEY in t]
     from dspy_ash.lm.cache import get_cache

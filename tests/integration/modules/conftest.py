@@ -22,7 +22,12 @@ async def server() -> AsyncIterator[FakeOpenAIServer]:
 @pytest.fixture
 def make_lm(server: FakeOpenAIServer) -> Callable[..., LM]:
     def make(**kwargs: Any) -> LM:
-        options: dict[str, Any] = {"api_base": server.api_base, "api_key": KEY, "cache": False, "num_retries": 0}
+        options: dict[str, Any] = {
+            "api_base": server.api_base,
+            "api_key": KEY,
+            "cache": False,
+            "num_retries": 0,
+        }
         options.update(kwargs)
         return LM("openai/gpt-4o-mini", **options)
 

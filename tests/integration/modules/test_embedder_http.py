@@ -34,7 +34,9 @@ class EmbeddingsServer:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.key}":
-            return web.json_response({"error": {"message": "bad key", "type": "authentication_error"}}, status=401)
+            return web.json_response(
+                {"error": {"message": "bad key", "type": "authentication_error"}}, status=401
+            )
         body = await request.json()
         self.bodies.append(body)
         self.in_flight += 1
@@ -44,8 +46,14 @@ class EmbeddingsServer:
         vectors = bag_of_words(body["input"]).tolist()
         # Reply out of order: clients must place vectors by `index`.
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)][::-1]
-        return web.json_response({"object": "list", "data": data, "model": body["model"],
-                                  "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        )
 
     async def __aenter__(self) -> EmbeddingsServer:
         app = web.Application()
@@ -73,7 +81,9 @@ async def server() -> AsyncIterator[EmbeddingsServer]:
 
 
 async def test_embedder_over_http_batches_concurrently_in_order(server: EmbeddingsServer) -> None:
-    embedder = Embedder("openai/text-embedding-3-small", api_base=server.api_base, api_key="sk-test", batch_size=2)
+    embedder = Embedder(
+        "openai/text-embedding-3-small", api_base=server.api_base, api_key="sk-test", batch_size=2
+    )
     texts = ["cat cat", "dog", "python", "river", "mountain"]
     vectors = await embedder.acall(texts)
     assert vectors.shape == (5, len(WORDS)) and vectors.dtype == np.float32
@@ -95,12 +105,15 @@ async def test_embedder_http_errors_are_typed(server: EmbeddingsServer) -> None:
 async def test_dense_retriever_over_http(server: EmbeddingsServer) -> None:
     embedder = Embedder("openai/emb", api_base=server.api_base, api_key="sk-test")
     retriever = DenseRetriever(embedder, k=2)
-    await retriever.aadd([{"id": "c", "text": "the cat sat", "title": "Cat"}, {"id": "r", "text": "a long river"},
-                          {"id": "m", "text": "music and music"}])
+    await retriever.aadd(
+        [
+            {"id": "c", "text": "the cat sat", "title": "Cat"},
+            {"id": "r", "text": "a long river"},
+            {"id": "m", "text": "music and music"},
+        ]
+    )
     hits = await retriever.acall("river walk")
     assert hits[0].id == "r" and hits[0].text == "a long river"
     batch = await retriever.aretrieve(["cat", "music"], k=1)
     assert [[p.id for p in row] for row in batch] == [["c"], ["m"]]
     assert batch[0][0].metadata == {"title": "Cat"}
-
-

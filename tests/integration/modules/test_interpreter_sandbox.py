@@ -49,13 +49,16 @@ def test_errors_are_reported_as_execution_errors(sandbox: PythonInterpreter) -> 
     assert sandbox.execute("1 + 1") == 2  # the session survives a failed execution
 
 
-@pytest.mark.parametrize("code", [
-    "open({path!r}).read()",
-    "import io; io.open_code({path!r}).read()",
-    "import os; os.read(os.open({path!r}, os.O_RDONLY), 100)",
-    "open('/usr/lib/../..' + {path!r}).read()",
-    "import pathlib; pathlib.Path({path!r}).read_text()",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "open({path!r}).read()",
+        "import io; io.open_code({path!r}).read()",
+        "import os; os.read(os.open({path!r}, os.O_RDONLY), 100)",
+        "open('/usr/lib/../..' + {path!r}).read()",
+        "import pathlib; pathlib.Path({path!r}).read_text()",
+    ],
+)
 def test_cannot_read_a_host_file(sandbox: PythonInterpreter, secret_file: Path, code: str) -> None:
     with pytest.raises(CodeExecutionError) as info:
         sandbox.execute(code.format(path=str(secret_file)))
@@ -63,9 +66,14 @@ def test_cannot_read_a_host_file(sandbox: PythonInterpreter, secret_file: Path, 
 
 
 def test_cannot_read_etc_passwd_or_list_directories(sandbox: PythonInterpreter) -> None:
-    for code in ["open('/etc/passwd').read()", "import os; os.listdir('/')", "import os; os.listdir('.')",
-                 "open('/proc/self/environ', 'rb').read()", "open('/proc/1/cmdline', 'rb').read()",
-                 "import glob; glob.glob('/etc/*')"]:
+    for code in [
+        "open('/etc/passwd').read()",
+        "import os; os.listdir('/')",
+        "import os; os.listdir('.')",
+        "open('/proc/self/environ', 'rb').read()",
+        "open('/proc/1/cmdline', 'rb').read()",
+        "import glob; glob.glob('/etc/*')",
+    ]:
         with pytest.raises(CodeExecutionError, match="PermissionError"):
             sandbox.execute(code)
 
@@ -87,9 +95,11 @@ def test_cannot_open_a_socket_even_to_loopback(sandbox: PythonInterpreter) -> No
     thread = threading.Thread(target=lambda: accepted.append(_accept(server)))
     thread.start()
     try:
-        for code in [f"import socket; socket.create_connection(('127.0.0.1', {port}))",
-                     f"import _socket; _socket.socket().connect(('127.0.0.1', {port}))",
-                     f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}')"]:
+        for code in [
+            f"import socket; socket.create_connection(('127.0.0.1', {port}))",
+            f"import _socket; _socket.socket().connect(('127.0.0.1', {port}))",
+            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}')",
+        ]:
             with pytest.raises(CodeExecutionError):
                 sandbox.execute(code)
     finally:
@@ -108,11 +118,18 @@ def _accept(server: socket.socket) -> object:
 
 
 def test_cannot_spawn_processes_or_escape_via_ctypes(sandbox: PythonInterpreter) -> None:
-    for code in ["import os; os.system('id')", "import subprocess; subprocess.run(['id'])", "import os; os.fork()",
-                 "import posix; posix.system('id')", "import os; os.posix_spawn('/bin/id', ['id'], {})",
-                 "import _thread; _thread.start_new_thread(print, ())",
-                 "import ctypes", "import os; os.execv('/bin/sh', ['sh'])", "import _posixsubprocess",
-                 "import os; os.kill(1, 9)"]:
+    for code in [
+        "import os; os.system('id')",
+        "import subprocess; subprocess.run(['id'])",
+        "import os; os.fork()",
+        "import posix; posix.system('id')",
+        "import os; os.posix_spawn('/bin/id', ['id'], {})",
+        "import _thread; _thread.start_new_thread(print, ())",
+        "import ctypes",
+        "import os; os.execv('/bin/sh', ['sh'])",
+        "import _posixsubprocess",
+        "import os; os.kill(1, 9)",
+    ]:
         with pytest.raises(CodeExecutionError, match=r"PermissionError|not allowed|can't start new thread"):
             sandbox.execute(code)
 
@@ -123,10 +140,12 @@ def test_cannot_disable_the_audit_hook(sandbox: PythonInterpreter) -> None:
     with pytest.raises(CodeExecutionError, match="PermissionError"):
         sandbox.execute("open('/etc/passwd').read()")
     # The hook's state cannot be reached (gc) nor its code or defaults rewritten.
-    for code in ["import gc; gc.get_objects()",
-                 "def g(): pass\ng.__code__ = (lambda: None).__code__",
-                 "def g(x=1): pass\ng.__defaults__ = (2,)",
-                 "import builtins; builtins.isinstance = lambda *a: True\nopen('/etc/passwd').read()"]:
+    for code in [
+        "import gc; gc.get_objects()",
+        "def g(): pass\ng.__code__ = (lambda: None).__code__",
+        "def g(x=1): pass\ng.__defaults__ = (2,)",
+        "import builtins; builtins.isinstance = lambda *a: True\nopen('/etc/passwd').read()",
+    ]:
         with pytest.raises(CodeExecutionError):
             sandbox.execute(code)
 
@@ -221,11 +240,16 @@ def test_sandbox_dies_with_its_host() -> None:
     import sys
 
     host = subprocess.Popen(
-        [sys.executable, "-c",
-         "from dspy_ash.modules.interpreter import PythonInterpreter\n"
-         "p = PythonInterpreter(timeout=60)\np.start()\nprint(p._proc.pid, flush=True)\n"
-         "p.execute('import time; time.sleep(600)')\n"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "from dspy_ash.modules.interpreter import PythonInterpreter\n"
+            "p = PythonInterpreter(timeout=60)\np.start()\nprint(p._proc.pid, flush=True)\n"
+            "p.execute('import time; time.sleep(600)')\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert host.stdout is not None
     pid = int(host.stdout.readline())
     time.sleep(0.5)

@@ -20,8 +20,12 @@ from dspy_ash.testing.fake_servers import FakeOpenAIServer, Fault, Reply
 
 
 def fields(**values: Any) -> str:
-    return "".join(f"[[ ## {k} ## ]]\n{v if isinstance(v, str) else json.dumps(v)}\n\n"
-                   for k, v in values.items()) + "[[ ## completed ## ]]"
+    return (
+        "".join(
+            f"[[ ## {k} ## ]]\n{v if isinstance(v, str) else json.dumps(v)}\n\n" for k, v in values.items()
+        )
+        + "[[ ## completed ## ]]"
+    )
 
 
 def lookup(city: str) -> str:
@@ -31,14 +35,17 @@ def lookup(city: str) -> str:
     return f"{city}: 2 million"
 
 
-async def test_react_over_http_with_failing_tool_and_malformed_reply(server: FakeOpenAIServer,
-                                                                     make_lm: Callable[..., LM]) -> None:
-    server.script.extend([
-        fields(next_thought="check", next_tool_name="lookup", next_tool_args={"city": "Atlantis"}),
-        "I think I should call lookup now.",  # malformed: no field markers (ChatAdapter then JSON fallback fail)
-        "still not the format",
-        fields(reasoning="r", answer="unknown"),
-    ])
+async def test_react_over_http_with_failing_tool_and_malformed_reply(
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
+    server.script.extend(
+        [
+            fields(next_thought="check", next_tool_name="lookup", next_tool_args={"city": "Atlantis"}),
+            "I think I should call lookup now.",  # malformed: no field markers (ChatAdapter then JSON fallback fail)
+            "still not the format",
+            fields(reasoning="r", answer="unknown"),
+        ]
+    )
     react = dspy.ReAct("question -> answer", tools=[lookup], max_iters=5)
     with dspy.context(lm=make_lm()):
         out = await react.acall(question="population of Atlantis?")
@@ -47,8 +54,12 @@ async def test_react_over_http_with_failing_tool_and_malformed_reply(server: Fak
     assert "LookupError: no such city" in out.trajectory["observation_0"]
     assert "thought_1" not in out.trajectory  # the malformed reply ended the loop
     first = server.requests[0].body
-    assert first["messages"][0]["content"].startswith("Your input fields are:\n1. `question` (str): \n2. `trajectory`")
-    assert "(1) lookup, whose description is <desc>Population lookup.</desc>" in first["messages"][0]["content"]
+    assert first["messages"][0]["content"].startswith(
+        "Your input fields are:\n1. `question` (str): \n2. `trajectory`"
+    )
+    assert (
+        "(1) lookup, whose description is <desc>Population lookup.</desc>" in first["messages"][0]["content"]
+    )
     last = server.requests[-1].body["messages"][-1]["content"]
     assert "[[ ## observation_0 ## ]]\nExecution error in lookup:" in last
 
@@ -62,11 +73,19 @@ async def test_react_hits_max_iters_over_http(server: FakeOpenAIServer, make_lm:
     assert out.trajectory["observation_1"] == "Oslo: 2 million"
 
 
-async def test_react_truncates_on_context_length_fault(server: FakeOpenAIServer, make_lm: Callable[..., LM]) -> None:
+async def test_react_truncates_on_context_length_fault(
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
     step = fields(next_thought="t", next_tool_name="lookup", next_tool_args={"city": "Oslo"})
-    server.script.extend([step, step, Fault.context_length(), fields(next_thought="t", next_tool_name="finish",
-                                                                     next_tool_args={}),
-                          fields(reasoning="r", answer="done")])
+    server.script.extend(
+        [
+            step,
+            step,
+            Fault.context_length(),
+            fields(next_thought="t", next_tool_name="finish", next_tool_args={}),
+            fields(reasoning="r", answer="done"),
+        ]
+    )
     with dspy.context(lm=make_lm()):
         out = await dspy.ReAct("question -> answer", tools=[lookup]).acall(question="q")
     assert out.answer == "done"
@@ -75,21 +94,29 @@ async def test_react_truncates_on_context_length_fault(server: FakeOpenAIServer,
     assert "[[ ## thought_0 ## ]]" not in retried and "[[ ## thought_1 ## ]]" in retried
 
 
-async def test_context_length_on_the_only_step_is_raised(server: FakeOpenAIServer,
-                                                          make_lm: Callable[..., LM]) -> None:
+async def test_context_length_on_the_only_step_is_raised(
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
     server.fail_next(Fault.context_length(), Fault.context_length())
     with dspy.context(lm=make_lm()), pytest.raises(ContextWindowExceededError):
         await dspy.ReAct("question -> answer", tools=[lookup]).acall(question="q")
 
 
-async def test_native_tool_calls_run_concurrently(server: FakeOpenAIServer, make_lm: Callable[..., LM]) -> None:
+async def test_native_tool_calls_run_concurrently(
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
     async def slow_lookup(city: str) -> str:
         await asyncio.sleep(0.3)
         return f"{city}: sunny"
 
-    calls = [{"id": f"call_{i}", "type": "function",
-              "function": {"name": "slow_lookup", "arguments": json.dumps({"city": c})}}
-             for i, c in enumerate(["Oslo", "Rome", "Lima", "Pune"])]
+    calls = [
+        {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {"name": "slow_lookup", "arguments": json.dumps({"city": c})},
+        }
+        for i, c in enumerate(["Oslo", "Rome", "Lima", "Pune"])
+    ]
     server.script.append(Reply(text=None, tool_calls=calls))
 
     class Plan(dspy.Signature):
@@ -115,11 +142,13 @@ async def test_native_tool_calls_run_concurrently(server: FakeOpenAIServer, make
 
 
 async def test_program_of_thought_over_http(server: FakeOpenAIServer, make_lm: Callable[..., LM]) -> None:
-    server.script.extend([
-        fields(reasoning="r", generated_code="```python\nopen('/etc/passwd').read()\n```"),
-        fields(reasoning="r", generated_code="```python\ntotal = sum(range(101))\n```"),
-        fields(reasoning="r", answer="5050"),
-    ])
+    server.script.extend(
+        [
+            fields(reasoning="r", generated_code="```python\nopen('/etc/passwd').read()\n```"),
+            fields(reasoning="r", generated_code="```python\ntotal = sum(range(101))\n```"),
+            fields(reasoning="r", answer="5050"),
+        ]
+    )
     with dspy.context(lm=make_lm()):
         out = await dspy.ProgramOfThought("question -> answer: int").acall(question="sum 0..100")
     assert out.answer == 5050
@@ -134,17 +163,23 @@ async def test_best_of_n_and_refine_over_http(server: FakeOpenAIServer, make_lm:
 
     server.script.extend([fields(answer="It is Brussels"), fields(answer="Brussels")])
     with dspy.context(lm=make_lm()):
-        out = await dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=exact,
-                                 threshold=1.0).acall(question="capital of Belgium?")
+        out = await dspy.BestOfN(
+            dspy.Predict("question -> answer"), N=3, reward_fn=exact, threshold=1.0
+        ).acall(question="capital of Belgium?")
     assert out.answer == "Brussels" and len(server.requests) == 2
     assert {r.body["temperature"] for r in server.requests} == {1.0}
 
-    server.script.extend([fields(answer="It is Brussels"),
-                          fields(discussion="too wordy", advice={"self": "Only the city name."}),
-                          fields(answer="Brussels")])
+    server.script.extend(
+        [
+            fields(answer="It is Brussels"),
+            fields(discussion="too wordy", advice={"self": "Only the city name."}),
+            fields(answer="Brussels"),
+        ]
+    )
     with dspy.context(lm=make_lm()):
-        out = await dspy.Refine(dspy.Predict("question -> answer"), N=3, reward_fn=exact,
-                                threshold=1.0).acall(question="capital of Belgium?")
+        out = await dspy.Refine(
+            dspy.Predict("question -> answer"), N=3, reward_fn=exact, threshold=1.0
+        ).acall(question="capital of Belgium?")
     assert out.answer == "Brussels"
     assert "[[ ## hint_ ## ]]\nOnly the city name." in server.requests[-1].body["messages"][-1]["content"]
 
@@ -157,7 +192,8 @@ async def test_parallel_over_http_is_concurrent_and_isolates_failures(make_lm: C
         with dspy.context(lm=lm):
             started = time.perf_counter()
             results = await dspy.Parallel(num_threads=16).acall(
-                [(predict, {"question": f"q{i}"}) for i in range(16)])
+                [(predict, {"question": f"q{i}"}) for i in range(16)]
+            )
             elapsed = time.perf_counter() - started
     assert elapsed < 1.2  # 16 calls of 0.3 s
     assert slow.max_in_flight >= 8
@@ -165,8 +201,9 @@ async def test_parallel_over_http_is_concurrent_and_isolates_failures(make_lm: C
     assert all(r.answer == f"answer for q{i}" for i, r in enumerate(results) if r is not None)
 
 
-async def test_multi_chain_comparison_and_majority_over_http(server: FakeOpenAIServer,
-                                                              make_lm: Callable[..., LM]) -> None:
+async def test_multi_chain_comparison_and_majority_over_http(
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
     server.script.append(fields(rationale="all agree", answer="4"))
     completions = [dspy.Prediction(reasoning="2+2", answer=a) for a in ("4", "4", "5")]
     with dspy.context(lm=make_lm()):
@@ -198,8 +235,10 @@ async def test_streamify_over_server_sent_events(make_lm: Callable[..., LM]) -> 
     text = fields(reasoning="thinking", answer="Streaming works over the wire.")
     async with FakeOpenAIServer(script=[text], stream_chunk_chars=5) as streaming:
         lm = LM("openai/gpt-4o-mini", api_base=streaming.api_base, api_key="k", cache=False, num_retries=0)
-        program = dspy.streamify(dspy.ChainOfThought("question -> answer"),
-                                 stream_listeners=[StreamListener(signature_field_name="answer")])
+        program = dspy.streamify(
+            dspy.ChainOfThought("question -> answer"),
+            stream_listeners=[StreamListener(signature_field_name="answer")],
+        )
         with dspy.context(lm=lm):
             items = [item async for item in program(question="q")]
     assert streaming.requests[0].body["stream"] is True
@@ -209,28 +248,41 @@ async def test_streamify_over_server_sent_events(make_lm: Callable[..., LM]) -> 
     assert items[-1].answer == "Streaming works over the wire."
 
 
-async def test_provider_fault_surfaces_from_modules(server: FakeOpenAIServer, make_lm: Callable[..., LM]) -> None:
+async def test_provider_fault_surfaces_from_modules(
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
     server.fail_next(Fault.unauthorized())
     with dspy.context(lm=make_lm()), pytest.raises(dspy.LMAuthError):
         await dspy.ChainOfThought("question -> answer").acall(question="q")
 
 
 async def test_react_with_native_function_calling_runs_a_turns_calls_concurrently(
-        server: FakeOpenAIServer, make_lm: Callable[..., LM]) -> None:
+    server: FakeOpenAIServer, make_lm: Callable[..., LM]
+) -> None:
     async def slow_lookup(city: str) -> str:
         """Population lookup."""
         await asyncio.sleep(0.4)
         return f"{city}: 2 million"
 
     def call(i: int, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        return {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        return {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args)},
+        }
 
-    server.script.extend([
-        Reply(text="[[ ## next_thought ## ]]\nlook up all three\n\n[[ ## completed ## ]]",
-              tool_calls=[call(i, "slow_lookup", {"city": c}) for i, c in enumerate(["Oslo", "Rome", "Lima"])]),
-        Reply(text=None, tool_calls=[call(3, "nope", {}), call(4, "finish", {})]),
-        fields(reasoning="r", answer="all about 2 million"),
-    ])
+    server.script.extend(
+        [
+            Reply(
+                text="[[ ## next_thought ## ]]\nlook up all three\n\n[[ ## completed ## ]]",
+                tool_calls=[
+                    call(i, "slow_lookup", {"city": c}) for i, c in enumerate(["Oslo", "Rome", "Lima"])
+                ],
+            ),
+            Reply(text=None, tool_calls=[call(3, "nope", {}), call(4, "finish", {})]),
+            fields(reasoning="r", answer="all about 2 million"),
+        ]
+    )
     lm = make_lm()
     lm.supports_function_calling = True  # as the provider declares it (see the native tool calls test)
     react = dspy.ReAct("question -> answer", tools=[slow_lookup])
@@ -250,5 +302,7 @@ async def test_react_with_native_function_calling_runs_a_turns_calls_concurrentl
     assert "(1) slow_lookup, whose description is <desc>Population lookup.</desc>" in system
     extract_prompt = server.requests[2].body["messages"][-1]["content"]
     # lists in the trajectory's text fields render as DSPy renders any list given to a str field
-    assert "[[ ## tool_name_0 ## ]]\n[1] «slow_lookup»\n[2] «slow_lookup»\n[3] «slow_lookup»" in extract_prompt
+    assert (
+        "[[ ## tool_name_0 ## ]]\n[1] «slow_lookup»\n[2] «slow_lookup»\n[3] «slow_lookup»" in extract_prompt
+    )
     assert "tools" not in server.requests[2].body

@@ -42,13 +42,30 @@ def main() -> None:
     data = qa_trainset(ash, 30)
     if name == "random_search":
         program = ash.BootstrapFewShotWithRandomSearch(
-            metric=exact, max_bootstrapped_demos=3, max_labeled_demos=3, num_candidate_programs=4, num_threads=4,
-            checkpoint=checkpoint).compile(ash.Predict("question -> answer"), trainset=data[:18], valset=data[18:])
+            metric=exact,
+            max_bootstrapped_demos=3,
+            max_labeled_demos=3,
+            num_candidate_programs=4,
+            num_threads=4,
+            checkpoint=checkpoint,
+        ).compile(ash.Predict("question -> answer"), trainset=data[:18], valset=data[18:])
     else:
-        program = ash.MIPROv2(metric=exact, auto=None, num_candidates=3, max_bootstrapped_demos=2, max_labeled_demos=2,
-                              num_threads=4, checkpoint=checkpoint).compile(
-            ash.Predict("question -> answer"), trainset=data[:18], valset=data[18:], num_trials=4, minibatch_size=5,
-            minibatch_full_eval_steps=2)
+        program = ash.MIPROv2(
+            metric=exact,
+            auto=None,
+            num_candidates=3,
+            max_bootstrapped_demos=2,
+            max_labeled_demos=2,
+            num_threads=4,
+            checkpoint=checkpoint,
+        ).compile(
+            ash.Predict("question -> answer"),
+            trainset=data[:18],
+            valset=data[18:],
+            num_trials=4,
+            minibatch_size=5,
+            minibatch_full_eval_steps=2,
+        )
     print(json.dumps(program.dump_state(), sort_keys=True, default=str))
 
 

@@ -16,8 +16,13 @@ JOB = Path(__file__).with_name("hard_kill_job.py")
 
 
 def run_job(name: str, checkpoint: Path, calls: Path) -> str:
-    done = subprocess.run([sys.executable, str(JOB), name, str(checkpoint), str(calls)], capture_output=True,
-                          text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(JOB), name, str(checkpoint), str(calls)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -33,8 +38,11 @@ def test_sigkill_and_resume(name: str, tmp_path: Path) -> None:
     total = count(full_calls)
 
     calls = tmp_path / "calls.txt"
-    proc = subprocess.Popen([sys.executable, str(JOB), name, str(tmp_path / "ckpt"), str(calls)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(JOB), name, str(tmp_path / "ckpt"), str(calls)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while count(calls) < total // 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.005)

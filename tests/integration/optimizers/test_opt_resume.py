@@ -21,48 +21,76 @@ WRONG = {0, 2, 3, 7, 11, 12, 21, 25}
 
 def bootstrap(lm: Any, checkpoint: Any, threads: int) -> Any:
     ash.configure(lm=lm)
-    return ash.BootstrapFewShot(metric=exact, max_bootstrapped_demos=6, max_labeled_demos=3, num_threads=threads).compile(
-        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 30), checkpoint=checkpoint)
+    return ash.BootstrapFewShot(
+        metric=exact, max_bootstrapped_demos=6, max_labeled_demos=3, num_threads=threads
+    ).compile(ash.Predict("question -> answer"), trainset=qa_trainset(ash, 30), checkpoint=checkpoint)
 
 
 def random_search(lm: Any, checkpoint: Any, threads: int) -> Any:
     ash.configure(lm=lm)
     data = qa_trainset(ash, 30)
     return ash.BootstrapFewShotWithRandomSearch(
-        metric=exact, max_bootstrapped_demos=3, max_labeled_demos=3, num_candidate_programs=3, num_threads=threads,
-        max_concurrent_candidates=1 if threads == 1 else 4, checkpoint=checkpoint,
+        metric=exact,
+        max_bootstrapped_demos=3,
+        max_labeled_demos=3,
+        num_candidate_programs=3,
+        num_threads=threads,
+        max_concurrent_candidates=1 if threads == 1 else 4,
+        checkpoint=checkpoint,
     ).compile(ash.Predict("question -> answer"), trainset=data[:18], valset=data[18:])
 
 
 def mipro(lm: Any, checkpoint: Any, threads: int) -> Any:
     ash.configure(lm=lm)
     data = qa_trainset(ash, 30)
-    return ash.MIPROv2(metric=exact, auto=None, num_candidates=3, max_bootstrapped_demos=2, max_labeled_demos=2,
-                       num_threads=threads, checkpoint=checkpoint).compile(
-        ash.Predict("question -> answer"), trainset=data[:18], valset=data[18:], num_trials=4, minibatch_size=5,
-        minibatch_full_eval_steps=2)
+    return ash.MIPROv2(
+        metric=exact,
+        auto=None,
+        num_candidates=3,
+        max_bootstrapped_demos=2,
+        max_labeled_demos=2,
+        num_threads=threads,
+        checkpoint=checkpoint,
+    ).compile(
+        ash.Predict("question -> answer"),
+        trainset=data[:18],
+        valset=data[18:],
+        num_trials=4,
+        minibatch_size=5,
+        minibatch_full_eval_steps=2,
+    )
 
 
 def copro(lm: Any, checkpoint: Any, threads: int) -> Any:
     ash.configure(lm=lm)
     return ash.COPRO(metric=exact, breadth=3, depth=2, checkpoint=checkpoint).compile(
-        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 12), eval_kwargs={"num_threads": threads})
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 12), eval_kwargs={"num_threads": threads}
+    )
 
 
 def optuna(lm: Any, checkpoint: Any, threads: int) -> Any:
     ash.configure(lm=lm)
     data = qa_trainset(ash, 30)
-    return ash.BootstrapFewShotWithOptuna(metric=exact, num_candidate_programs=5, max_labeled_demos=2, seed=1,
-                                          num_threads=threads, checkpoint=checkpoint).compile(
-        ash.Predict("question -> answer"), max_demos=4, trainset=data[:18], valset=data[18:])
+    return ash.BootstrapFewShotWithOptuna(
+        metric=exact,
+        num_candidate_programs=5,
+        max_labeled_demos=2,
+        seed=1,
+        num_threads=threads,
+        checkpoint=checkpoint,
+    ).compile(ash.Predict("question -> answer"), max_demos=4, trainset=data[:18], valset=data[18:])
 
 
 def copro_answers() -> dict[str, Any]:
     return {
-        "[[ ## attempted_instructions ## ]]": {"proposed_instruction": "Answer better.",
-                                               "proposed_prefix_for_output_field": "Answer:"},
-        "[[ ## basic_instruction ## ]]": {"proposed_instruction": "Answer the trivia question.",
-                                          "proposed_prefix_for_output_field": "Final Answer:"},
+        "[[ ## attempted_instructions ## ]]": {
+            "proposed_instruction": "Answer better.",
+            "proposed_prefix_for_output_field": "Answer:",
+        },
+        "[[ ## basic_instruction ## ]]": {
+            "proposed_instruction": "Answer the trivia question.",
+            "proposed_prefix_for_output_field": "Final Answer:",
+        },
         **qa_answers(12, WRONG),
     }
 
@@ -82,7 +110,9 @@ def state(program: Any) -> str:
 
 @pytest.mark.parametrize("name", list(RUNS))
 @pytest.mark.parametrize("kill_fraction", [0.1, 0.5, 0.9])
-def test_sequential_kill_and_resume_repeats_no_finished_work(name: str, kill_fraction: float, tmp_path: Path) -> None:
+def test_sequential_kill_and_resume_repeats_no_finished_work(
+    name: str, kill_fraction: float, tmp_path: Path
+) -> None:
     run, replies = RUNS[name]
     full_lm = CountingLM(DummyLM(replies()))
     expected = state(run(full_lm, None, 1))
@@ -119,10 +149,12 @@ def test_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
     ash.configure(lm=DummyLM(qa_answers(30, WRONG)))
     data = qa_trainset(ash, 30)
     ash.BootstrapFewShot(metric=exact, checkpoint=tmp_path, checkpoint_key="run").compile(
-        ash.Predict("question -> answer"), trainset=data)
+        ash.Predict("question -> answer"), trainset=data
+    )
     with pytest.raises(CheckpointError, match="different run"):
-        ash.BootstrapFewShot(metric=exact, max_bootstrapped_demos=2, checkpoint=tmp_path, checkpoint_key="run").compile(
-            ash.Predict("question -> answer"), trainset=data)
+        ash.BootstrapFewShot(
+            metric=exact, max_bootstrapped_demos=2, checkpoint=tmp_path, checkpoint_key="run"
+        ).compile(ash.Predict("question -> answer"), trainset=data)
 
 
 async def test_directory_store_writes_atomically(tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ TYPES: list[tuple[str, Any, Any]] = [
 
 def _random_signature(rng: random.Random) -> tuple[str, dict[str, Any], list[str], list[str], str | None]:
     n_in, n_out = rng.randint(1, 3), rng.randint(1, 3)
-    names = rng.sample(["question", "context", "topic", "answer", "score", "label", "items", "notes", "extra"],
-                       n_in + n_out)
+    names = rng.sample(
+        ["question", "context", "topic", "answer", "score", "label", "items", "notes", "extra"], n_in + n_out
+    )
     chosen = [rng.choice(TYPES) for _ in names]
     ins = [f"{n}: {t[0]}" for n, t in zip(names[:n_in], chosen[:n_in], strict=True)]
     outs = [f"{n}: {t[0]}" for n, t in zip(names[n_in:], chosen[n_in:], strict=True)]
@@ -68,9 +69,18 @@ def _messages_both(text, values, ins, outs, instructions, demos_idx, adapter_nam
     demos = [[], [demo_full], [demo_partial, demo_full]][demos_idx]
 
     def reply(lib_adapter):
-        return {k: (v.model_dump(mode="json") if isinstance(v, pydantic.BaseModel) else
-                    [x.model_dump(mode="json") for x in v] if isinstance(v, list) and v and isinstance(v[0], pydantic.BaseModel)
-                    else v.value if isinstance(v, enum.Enum) else v) for k, v in outputs.items()}
+        return {
+            k: (
+                v.model_dump(mode="json")
+                if isinstance(v, pydantic.BaseModel)
+                else [x.model_dump(mode="json") for x in v]
+                if isinstance(v, list) and v and isinstance(v[0], pydantic.BaseModel)
+                else v.value
+                if isinstance(v, enum.Enum)
+                else v
+            )
+            for k, v in outputs.items()
+        }
 
     o_adapter = dspy.JSONAdapter() if adapter_name == "json" else dspy.ChatAdapter()
     a_adapter = dspy_ash.JSONAdapter() if adapter_name == "json" else dspy_ash.ChatAdapter()
@@ -189,4 +199,5 @@ def test_signature_reprs_match_dspy():
     assert repr(B) == repr(A).replace("A(", "B(", 1)
     assert repr(dspy_ash.Signature("a, b: int -> c")) == repr(dspy.Signature("a, b: int -> c"))
     assert repr(dspy_ash.ChainOfThought("q -> a").predict.signature) == repr(
-        dspy.ChainOfThought("q -> a").predict.signature)
+        dspy.ChainOfThought("q -> a").predict.signature
+    )

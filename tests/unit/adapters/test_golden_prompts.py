@@ -28,7 +28,10 @@ def test_predict_with_complete_and_incomplete_demos():
     lm = DummyLM([{"reasoning": "r", "answer": "3", "label": "a"}])
     dspy.configure(lm=lm)
     p = dspy.Predict(QA)
-    p.demos = [dspy.Example(question="q1", context=["c1", "c2"], answer=1, label="b"), dspy.Example(question="q2", answer=2)]
+    p.demos = [
+        dspy.Example(question="q1", context=["c1", "c2"], answer=1, label="b"),
+        dspy.Example(question="q2", answer=2),
+    ]
     out = p(question="What is 1+2?", context=["one plus two is three"])
     assert out.answer == 3 and out.label == "a"
     rendered = _render(lm.history[-1]["messages"])

@@ -123,18 +123,23 @@ def test_empty_reply_is_a_parse_error():
 # -- format -> parse round trips for every supported type --------------------------------------------
 
 VALUES: dict[Any, Any] = {
-    str: st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1).map(str.strip).filter(
-        lambda s: s and "[[" not in s),
-    int: st.integers(-10**9, 10**9),
+    str: st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1)
+    .map(str.strip)
+    .filter(lambda s: s and "[[" not in s),
+    int: st.integers(-(10**9), 10**9),
     float: st.floats(allow_nan=False, allow_infinity=False, width=32),
     bool: st.booleans(),
     list[int]: st.lists(st.integers(-1000, 1000), max_size=5),
-    dict[str, int]: st.dictionaries(st.text(alphabet="abcxyz", min_size=1, max_size=4), st.integers(), max_size=4),
+    dict[str, int]: st.dictionaries(
+        st.text(alphabet="abcxyz", min_size=1, max_size=4), st.integers(), max_size=4
+    ),
     Literal["x", "y z"]: st.sampled_from(["x", "y z"]),
     Color: st.sampled_from(list(Color)),
     Optional[int]: st.one_of(st.none(), st.integers()),  # noqa: UP045
     Item: st.builds(Item, name=st.text(alphabet="abc", min_size=1), qty=st.integers(0, 99)),
-    list[Item]: st.lists(st.builds(Item, name=st.text(alphabet="abc", min_size=1), qty=st.integers(0, 99)), max_size=3),
+    list[Item]: st.lists(
+        st.builds(Item, name=st.text(alphabet="abc", min_size=1), qty=st.integers(0, 99)), max_size=3
+    ),
 }
 
 

@@ -23,14 +23,27 @@ def test_every_public_dspy_name_is_provided_or_declared_missing():
 
     from dspy_ash.compat import MISSING_IN_DSPY_ASH
 
-    theirs = {n for n in dir(dspy) if not n.startswith("_") and not isinstance(getattr(dspy, n), types.ModuleType)}
+    theirs = {
+        n for n in dir(dspy) if not n.startswith("_") and not isinstance(getattr(dspy, n), types.ModuleType)
+    }
     ours = set(dspy_ash.__all__) | {"settings", "configure", "context"}
     assert theirs - ours - MISSING_IN_DSPY_ASH == set()
 
 
-@pytest.mark.parametrize("path", ["dspy_ash.teleprompt", "dspy_ash.evaluate", "dspy_ash.evaluate.metrics",
-                                  "dspy_ash.predict", "dspy_ash.primitives", "dspy_ash.signatures",
-                                  "dspy_ash.adapters", "dspy_ash.retrievers", "dspy_ash.utils.dummies"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "dspy_ash.teleprompt",
+        "dspy_ash.evaluate",
+        "dspy_ash.evaluate.metrics",
+        "dspy_ash.predict",
+        "dspy_ash.primitives",
+        "dspy_ash.signatures",
+        "dspy_ash.adapters",
+        "dspy_ash.retrievers",
+        "dspy_ash.utils.dummies",
+    ],
+)
 def test_dspy_module_paths_resolve(path):
     assert importlib.import_module(path) is not None
 
@@ -62,8 +75,9 @@ SCRIPT = textwrap.dedent('''
 def test_unmodified_dspy_script_runs_via_dspy_ash_run(tmp_path):
     script = tmp_path / "prog.py"
     script.write_text(SCRIPT)
-    out = subprocess.run([sys.executable, "-m", "dspy_ash.run", str(script)], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "dspy_ash.run", str(script)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "ANSWER Paris" in out.stdout
     assert "MODULE dspy_ash" in out.stdout
@@ -72,9 +86,12 @@ def test_unmodified_dspy_script_runs_via_dspy_ash_run(tmp_path):
 
 def test_dspy_submodules_are_attributes_under_install_as_dspy(tmp_path):
     script = tmp_path / "sub.py"
-    script.write_text("import dspy\nprint(dspy.retrievers.Embeddings.__module__, dspy.streaming.streamify.__name__)\n")
-    out = subprocess.run([sys.executable, "-m", "dspy_ash.run", str(script)], capture_output=True, text=True,
-                         timeout=120)
+    script.write_text(
+        "import dspy\nprint(dspy.retrievers.Embeddings.__module__, dspy.streaming.streamify.__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "dspy_ash.run", str(script)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["dspy_ash.retrievers.embeddings", "streamify"]
 
@@ -91,8 +108,10 @@ def test_errors_from_the_sync_api_carry_no_event_loop_noise():
 
 
 def test_subpackages_resolve_as_attributes_without_importing_them():
-    code = ("import dspy_ash as dspy; print(dspy.evaluate.answer_exact_match.__name__, "
-            "dspy.teleprompt.BootstrapFewShot.__name__)")
+    code = (
+        "import dspy_ash as dspy; print(dspy.evaluate.answer_exact_match.__name__, "
+        "dspy.teleprompt.BootstrapFewShot.__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["answer_exact_match", "BootstrapFewShot"]

@@ -64,9 +64,18 @@ def test_events_have_ids_parents_timing_and_usage():
     with dspy.context(lm=lm, callbacks=[seen.append]):
         dspy.ChainOfThought("question -> answer")(question="q")
     kinds = [(e.kind, e.phase) for e in seen]
-    assert kinds == [("module", "start"), ("module", "start"), ("adapter_format", "start"), ("adapter_format", "end"),
-                     ("lm", "start"), ("lm", "end"), ("adapter_parse", "start"), ("adapter_parse", "end"),
-                     ("module", "end"), ("module", "end")]
+    assert kinds == [
+        ("module", "start"),
+        ("module", "start"),
+        ("adapter_format", "start"),
+        ("adapter_format", "end"),
+        ("lm", "start"),
+        ("lm", "end"),
+        ("adapter_parse", "start"),
+        ("adapter_parse", "end"),
+        ("module", "end"),
+        ("module", "end"),
+    ]
     outer, inner = seen[0], seen[1]
     assert inner.parent_id == outer.call_id and outer.parent_id is None
     lm_end = seen[5]

@@ -39,18 +39,25 @@ def test_answer_exact_match_matches_dspy(prediction: str, answers: list[str], fr
     from dspy.evaluate import metrics as theirs
 
     for answer in (answers, answers[0]):
-        expected = theirs.answer_exact_match(dspy.Example(answer=answer), dspy.Prediction(answer=prediction), frac=frac)
-        got = ours.answer_exact_match(ash.Example(answer=answer), ash.Prediction(answer=prediction), frac=frac)
+        expected = theirs.answer_exact_match(
+            dspy.Example(answer=answer), dspy.Prediction(answer=prediction), frac=frac
+        )
+        got = ours.answer_exact_match(
+            ash.Example(answer=answer), ash.Prediction(answer=prediction), frac=frac
+        )
         assert got == expected
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("passages", [
-    ["The Eiffel Tower is in Paris.", "Other text"],
-    ["Zürich was founded long ago", "nothing"],
-    ["eiffel-tower!"],
-    ["No match here."],
-])
+@pytest.mark.parametrize(
+    "passages",
+    [
+        ["The Eiffel Tower is in Paris.", "Other text"],
+        ["Zürich was founded long ago", "nothing"],
+        ["eiffel-tower!"],
+        ["No match here."],
+    ],
+)
 def test_answer_passage_match_matches_dspy(passages: list[str]) -> None:
     import dspy
     from dspy.evaluate import metrics as theirs
@@ -86,12 +93,23 @@ def test_lm_judged_metrics_use_dspy_signatures() -> None:
 def test_complete_and_grounded() -> None:
     from dspy_ash.testing import DummyLM
 
-    lm = DummyLM({
-        "[[ ## ground_truth ## ]]": {"reasoning": "r", "ground_truth_key_ideas": "k", "system_response_key_ideas": "k",
-                                     "discussion": "d", "completeness": "1.0"},
-        "[[ ## retrieved_context ## ]]": {"reasoning": "r", "system_response_claims": "c", "discussion": "d",
-                                          "groundedness": "0.0"},
-    })
+    lm = DummyLM(
+        {
+            "[[ ## ground_truth ## ]]": {
+                "reasoning": "r",
+                "ground_truth_key_ideas": "k",
+                "system_response_key_ideas": "k",
+                "discussion": "d",
+                "completeness": "1.0",
+            },
+            "[[ ## retrieved_context ## ]]": {
+                "reasoning": "r",
+                "system_response_claims": "c",
+                "discussion": "d",
+                "groundedness": "0.0",
+            },
+        }
+    )
     ash.configure(lm=lm)
     example = ash.Example(question="q", response="gold")
     score = ours.CompleteAndGrounded()(example, ash.Prediction(response="sys", context="ctx")).score

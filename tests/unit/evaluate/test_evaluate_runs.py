@@ -47,7 +47,9 @@ class SlowLM(BaseLM):
 
 def test_score_and_results_in_devset_order() -> None:
     ash.configure(lm=DummyLM(answers(10, {1, 4, 7})))
-    result = Evaluate(devset=devset(10), metric=answer_exact_match, num_threads=4)(ash.Predict("question -> answer"))
+    result = Evaluate(devset=devset(10), metric=answer_exact_match, num_threads=4)(
+        ash.Predict("question -> answer")
+    )
     assert isinstance(result, EvaluationResult)
     assert result.score == 70.0
     assert [r[0].question for r in result.results] == [f"<q{i:03d}>" for i in range(10)]
@@ -62,10 +64,15 @@ def test_same_result_as_dspy() -> None:
     from dspy.utils import DummyLM as RealDummyLM
 
     dspy.configure(lm=RealDummyLM(answers(7, {0, 5})))
-    theirs = dspy.Evaluate(devset=[dspy.Example(**e.toDict()).with_inputs("question") for e in devset(7)],
-                           metric=dspy.evaluate.answer_exact_match, num_threads=2)(dspy.Predict("question -> answer"))
+    theirs = dspy.Evaluate(
+        devset=[dspy.Example(**e.toDict()).with_inputs("question") for e in devset(7)],
+        metric=dspy.evaluate.answer_exact_match,
+        num_threads=2,
+    )(dspy.Predict("question -> answer"))
     ash.configure(lm=DummyLM(answers(7, {0, 5})))
-    ours = Evaluate(devset=devset(7), metric=answer_exact_match, num_threads=2)(ash.Predict("question -> answer"))
+    ours = Evaluate(devset=devset(7), metric=answer_exact_match, num_threads=2)(
+        ash.Predict("question -> answer")
+    )
     assert ours.score == theirs.score
     assert [r[2] for r in ours.results] == [r[2] for r in theirs.results]
     assert [r[1].answer for r in ours.results] == [r[1].answer for r in theirs.results]
@@ -74,14 +81,18 @@ def test_same_result_as_dspy() -> None:
 def test_num_threads_is_calls_in_flight() -> None:
     lm = SlowLM(DummyLM(answers(40, set())))
     ash.configure(lm=lm)
-    result = Evaluate(devset=devset(40), metric=answer_exact_match, num_threads=16)(ash.Predict("question -> answer"))
+    result = Evaluate(devset=devset(40), metric=answer_exact_match, num_threads=16)(
+        ash.Predict("question -> answer")
+    )
     assert result.score == 100.0
     assert lm.peak == 16
 
 
 async def test_async_call_inside_a_running_loop() -> None:
     ash.configure(lm=DummyLM(answers(5, {2})))
-    result = await Evaluate(devset=devset(5), metric=answer_exact_match).acall(ash.Predict("question -> answer"))
+    result = await Evaluate(devset=devset(5), metric=answer_exact_match).acall(
+        ash.Predict("question -> answer")
+    )
     assert result.score == 80.0
 
 
@@ -94,7 +105,8 @@ def test_failures_are_recorded_and_use_failure_score() -> None:
         return 1.0
 
     result = Evaluate(devset=devset(6), metric=metric, failure_score=0.25, max_errors=5)(
-        ash.Predict("question -> answer"))
+        ash.Predict("question -> answer")
+    )
     assert result.score == round(100 * 5.25 / 6, 2)
     assert set(result.errors) == {3}
     assert isinstance(result.errors[3], RuntimeError)
@@ -109,7 +121,9 @@ def test_max_errors_stops_the_run() -> None:
         raise ValueError("always")
 
     with pytest.raises(TooManyErrors):
-        Evaluate(devset=devset(20), metric=metric, max_errors=3, num_threads=1)(ash.Predict("question -> answer"))
+        Evaluate(devset=devset(20), metric=metric, max_errors=3, num_threads=1)(
+            ash.Predict("question -> answer")
+        )
 
 
 def test_empty_devset_and_return_outputs_are_rejected() -> None:
@@ -133,11 +147,20 @@ def test_metric_returning_prediction_and_async_metric() -> None:
 def test_csv_and_json_export(tmp_path: Path) -> None:
     ash.configure(lm=DummyLM(answers(3, {1})))
     csv_path, json_path = tmp_path / "r.csv", tmp_path / "r.json"
-    Evaluate(devset=devset(3), metric=answer_exact_match, save_as_csv=str(csv_path), save_as_json=str(json_path),
-             display_table=2)(ash.Predict("question -> answer"))
+    Evaluate(
+        devset=devset(3),
+        metric=answer_exact_match,
+        save_as_csv=str(csv_path),
+        save_as_json=str(json_path),
+        display_table=2,
+    )(ash.Predict("question -> answer"))
     rows = json.loads(json_path.read_text())
-    assert rows[1] == {"question": "<q001>", "example_answer": "a1", "pred_answer": "nope",
-                       "answer_exact_match": False}
+    assert rows[1] == {
+        "question": "<q001>",
+        "example_answer": "a1",
+        "pred_answer": "nope",
+        "answer_exact_match": False,
+    }
     with csv_path.open() as f:
         table = list(csv.DictReader(f))
     assert [r["answer_exact_match"] for r in table] == ["True", "False", "True"]
@@ -147,7 +170,8 @@ def test_progress_events_and_usage() -> None:
     seen: list[Any] = []
     ash.configure(lm=DummyLM(answers(3, set())), callbacks=[seen.append])
     result = Evaluate(devset=devset(3), metric=answer_exact_match, display_progress=True)(
-        ash.Predict("question -> answer"))
+        ash.Predict("question -> answer")
+    )
     progress = [e for e in seen if e.kind == "progress"]
     assert [e.extra["done"] for e in progress] == [1, 2, 3]
     ends = [e for e in seen if e.kind == "evaluate" and e.phase == "end"]
@@ -161,8 +185,14 @@ def test_progress_bar_degrades_without_rich(monkeypatch: pytest.MonkeyPatch) -> 
     from dspy_ash.evaluate import progress
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rich" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "rich" else real(name, *a)
+    )
     assert isinstance(progress.make_progress(True, 3), progress.NullProgress)
     ash.configure(lm=DummyLM(answers(3, set())))
-    assert Evaluate(devset=devset(3), metric=answer_exact_match, display_progress=True)(
-        ash.Predict("question -> answer")).score == 100.0
+    assert (
+        Evaluate(devset=devset(3), metric=answer_exact_match, display_progress=True)(
+            ash.Predict("question -> answer")
+        ).score
+        == 100.0
+    )

@@ -12,8 +12,12 @@ from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 class ScriptedLM(BaseLM):
     """An inner LM that answers from a script of texts or exceptions and counts its calls."""
 
-    def __init__(self, script: list[str | BaseException] | None = None,
-                 on_call: Callable[[LMRequest], None] | None = None, gate: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        script: list[str | BaseException] | None = None,
+        on_call: Callable[[LMRequest], None] | None = None,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         super().__init__("scripted/model", cache=False)
         self.script = list(script or [])
         self.calls: list[LMRequest] = []

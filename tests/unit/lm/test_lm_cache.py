@@ -16,7 +16,9 @@ from dspy_ash.lm.types import LMRequest
 
 
 def _req(**changes: object) -> LMRequest:
-    base = LMRequest(model="openai/m", messages=[{"role": "user", "content": "hi"}], params={"temperature": 0.0})
+    base = LMRequest(
+        model="openai/m", messages=[{"role": "user", "content": "hi"}], params={"temperature": 0.0}
+    )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -27,13 +29,16 @@ def test_key_is_stable_and_order_insensitive() -> None:
     assert len(cache_key(a)) == 64
 
 
-@pytest.mark.parametrize("change", [
-    {"model": "openai/other"},
-    {"messages": [{"role": "user", "content": "hello"}]},
-    {"params": {"temperature": 0.7}},
-    {"rollout_id": 1},
-    {"namespace": "tenant-a"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "openai/other"},
+        {"messages": [{"role": "user", "content": "hello"}]},
+        {"params": {"temperature": 0.7}},
+        {"rollout_id": 1},
+        {"namespace": "tenant-a"},
+    ],
+)
 def test_key_changes_with_request_content(change: dict[str, object]) -> None:
     assert cache_key(_req(**change)) != cache_key(_req())
 
@@ -146,8 +151,14 @@ async def test_call_level_cache_false_bypasses() -> None:
 async def test_rollout_id_and_namespace_miss() -> None:
     inner = ScriptedLM()
     lm = CachedLM(inner)
-    for req in (_req(), _req(rollout_id=1), _req(rollout_id=2), _req(namespace="a"), _req(namespace="b"),
-                _req(rollout_id=1)):
+    for req in (
+        _req(),
+        _req(rollout_id=1),
+        _req(rollout_id=2),
+        _req(namespace="a"),
+        _req(namespace="b"),
+        _req(rollout_id=1),
+    ):
         await lm.request(req)
     assert len(inner.calls) == 5
 

@@ -17,11 +17,20 @@ from dspy_ash.lm.retry import RetryingLM
 KEY = "sk-very-secret-0123456789"
 
 
-@pytest.mark.parametrize(("model", "expected"), [
-    ("openai/o1", True), ("openai/o3-mini", True), ("o4-mini-2025-04-16", True), ("openai/gpt-5", True),
-    ("openai/gpt-5-mini", True), ("openai/gpt-5-chat-latest", False), ("openai/gpt-4o", False),
-    ("openai/o10-thing", False), ("anthropic/claude-opus-4", False),
-])
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("openai/o1", True),
+        ("openai/o3-mini", True),
+        ("o4-mini-2025-04-16", True),
+        ("openai/gpt-5", True),
+        ("openai/gpt-5-mini", True),
+        ("openai/gpt-5-chat-latest", False),
+        ("openai/gpt-4o", False),
+        ("openai/o10-thing", False),
+        ("anthropic/claude-opus-4", False),
+    ],
+)
 def test_reasoning_model_detection(model: str, expected: bool) -> None:
     assert is_reasoning_model(model) is expected
 
@@ -58,15 +67,27 @@ def test_stack_order() -> None:
 def test_dump_state_matches_dspy_and_has_no_key() -> None:
     lm = LM("openai/gpt-4o-mini", temperature=0.0, max_tokens=256, api_key=KEY, rpm=10)
     assert lm.dump_state() == {
-        "_dspy_lm_class": "dspy.clients.lm.LM", "model": "openai/gpt-4o-mini", "model_type": "chat",
-        "cache": True, "num_retries": 3, "temperature": 0.0, "max_tokens": 256, "finetuning_model": None,
-        "launch_kwargs": {}, "train_kwargs": {},
+        "_dspy_lm_class": "dspy.clients.lm.LM",
+        "model": "openai/gpt-4o-mini",
+        "model_type": "chat",
+        "cache": True,
+        "num_retries": 3,
+        "temperature": 0.0,
+        "max_tokens": 256,
+        "finetuning_model": None,
+        "launch_kwargs": {},
+        "train_kwargs": {},
     }
 
 
 def test_load_state_round_trip_and_dspy_class_name() -> None:
-    lm = LM("anthropic/claude-3-5-haiku", temperature=0.3, max_tokens=100, api_key=KEY,
-            api_base="http://127.0.0.1:1/v1")
+    lm = LM(
+        "anthropic/claude-3-5-haiku",
+        temperature=0.3,
+        max_tokens=100,
+        api_key=KEY,
+        api_base="http://127.0.0.1:1/v1",
+    )
     state = lm.dump_state()
     assert state["api_base"] == "http://127.0.0.1:1/v1"
     loaded = BaseLM.load_state(state)
@@ -86,8 +107,15 @@ def test_dspy_loads_our_state() -> None:
 
 def test_key_never_shows() -> None:
     lm = LM("openai/gpt-4o-mini", api_key=KEY, headers={"x-api-key": KEY, "X-Title": "app"})
-    texts = [repr(lm), str(lm), repr(lm.client), repr(lm.client.endpoint), repr(vars(lm)), str(lm.dump_state()),
-             repr(lm.build_request("hi"))]
+    texts = [
+        repr(lm),
+        str(lm),
+        repr(lm.client),
+        repr(lm.client.endpoint),
+        repr(vars(lm)),
+        str(lm.dump_state()),
+        repr(lm.build_request("hi")),
+    ]
     assert not [t for t in texts if KEY in t]
     assert lm.api_key is None  # the plain string is not kept on the facade
 

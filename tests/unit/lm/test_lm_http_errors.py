@@ -18,28 +18,46 @@ def _anthropic(message: str, kind: str) -> bytes:
     return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
 
 
-@pytest.mark.parametrize(("status", "body", "expected"), [
-    (400, _openai("bad param"), errors.LMBadRequestError),
-    (400, _openai("too long", code="context_length_exceeded"), errors.ContextWindowExceededError),
-    (400, _anthropic("prompt is too long: 210000 tokens > 200000 maximum", "invalid_request_error"),
-     errors.ContextWindowExceededError),
-    (400, _anthropic("Your credit balance is too low to access the Anthropic API", "invalid_request_error"),
-     errors.LMBillingError),
-    (401, _openai("Incorrect API key", kind="authentication_error"), errors.LMAuthError),
-    (403, _anthropic("nope", "permission_error"), errors.LMAuthError),
-    (402, _openai("pay"), errors.LMBillingError),
-    (404, _openai("no such model"), errors.LMNotFoundError),
-    (408, b"", errors.LMServerError),
-    (409, b"", errors.LMServerError),
-    (429, _openai("slow down", kind="rate_limit_error"), errors.LMRateLimitError),
-    (429, _openai("You exceeded your current quota", code="insufficient_quota", kind="insufficient_quota"),
-     errors.LMBillingError),
-    (500, b"oops", errors.LMServerError),
-    (529, _anthropic("Overloaded", "overloaded_error"), errors.LMServerError),
-    (418, b"teapot", errors.LMBadRequestError),
-    (400, json.dumps({"error": "model 'x' not found, try pulling it first"}).encode(), errors.LMBadRequestError),
-])
-def test_status_and_body_map_to_typed_errors(status: int, body: bytes, expected: type[errors.LMError]) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (400, _openai("bad param"), errors.LMBadRequestError),
+        (400, _openai("too long", code="context_length_exceeded"), errors.ContextWindowExceededError),
+        (
+            400,
+            _anthropic("prompt is too long: 210000 tokens > 200000 maximum", "invalid_request_error"),
+            errors.ContextWindowExceededError,
+        ),
+        (
+            400,
+            _anthropic("Your credit balance is too low to access the Anthropic API", "invalid_request_error"),
+            errors.LMBillingError,
+        ),
+        (401, _openai("Incorrect API key", kind="authentication_error"), errors.LMAuthError),
+        (403, _anthropic("nope", "permission_error"), errors.LMAuthError),
+        (402, _openai("pay"), errors.LMBillingError),
+        (404, _openai("no such model"), errors.LMNotFoundError),
+        (408, b"", errors.LMServerError),
+        (409, b"", errors.LMServerError),
+        (429, _openai("slow down", kind="rate_limit_error"), errors.LMRateLimitError),
+        (
+            429,
+            _openai("You exceeded your current quota", code="insufficient_quota", kind="insufficient_quota"),
+            errors.LMBillingError,
+        ),
+        (500, b"oops", errors.LMServerError),
+        (529, _anthropic("Overloaded", "overloaded_error"), errors.LMServerError),
+        (418, b"teapot", errors.LMBadRequestError),
+        (
+            400,
+            json.dumps({"error": "model 'x' not found, try pulling it first"}).encode(),
+            errors.LMBadRequestError,
+        ),
+    ],
+)
+def test_status_and_body_map_to_typed_errors(
+    status: int, body: bytes, expected: type[errors.LMError]
+) -> None:
     err = error_from_response(status, body, {"x-request-id": "req_1"}, provider="openai", model="m")
     assert type(err) is expected
     assert err.status == status
@@ -51,13 +69,25 @@ def test_retryable_classes() -> None:
     def retryable(status: int) -> bool:
         return errors.is_retryable_lm_error(error_from_response(status, b"", {}, provider="p", model="m"))
 
-    assert [s for s in (400, 401, 402, 403, 404, 408, 409, 429, 500, 502, 503, 529) if retryable(s)] == \
-        [408, 409, 429, 500, 502, 503, 529]
+    assert [s for s in (400, 401, 402, 403, 404, 408, 409, 429, 500, 502, 503, 529) if retryable(s)] == [
+        408,
+        409,
+        429,
+        500,
+        502,
+        503,
+        529,
+    ]
 
 
 def test_message_comes_from_the_body_and_request_id_from_either_header() -> None:
-    err = error_from_response(401, _anthropic("invalid x-api-key", "authentication_error"), {"request-id": "abc"},
-                              provider="anthropic", model="claude")
+    err = error_from_response(
+        401,
+        _anthropic("invalid x-api-key", "authentication_error"),
+        {"request-id": "abc"},
+        provider="anthropic",
+        model="claude",
+    )
     assert err.message == "invalid x-api-key"
     assert err.request_id == "abc"
     assert "status=401" in str(err)

@@ -18,8 +18,9 @@ def test_longest_prefix_wins() -> None:
 
 
 def test_cost_counts_cached_tokens_at_their_price() -> None:
-    usage = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, total_tokens=2_000_000,
-                  cached_tokens=400_000)
+    usage = Usage(
+        prompt_tokens=1_000_000, completion_tokens=1_000_000, total_tokens=2_000_000, cached_tokens=400_000
+    )
     # gpt-4o: 2.50 in, 10.00 out, 1.25 cached
     assert cost_of("openai/gpt-4o", usage) == pytest.approx(0.6 * 2.5 + 0.4 * 1.25 + 10.0)
 

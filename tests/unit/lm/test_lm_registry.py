@@ -11,17 +11,35 @@ from dspy_ash.lm.providers.openai_compat import OpenAICompatLM
 from dspy_ash.lm.registry import PROVIDERS, build_client, resolve
 
 
-@pytest.mark.parametrize(("model", "cls", "name", "base"), [
-    ("openai/gpt-4o-mini", OpenAICompatLM, "gpt-4o-mini", "https://api.openai.com/v1"),
-    ("gpt-4o-mini", OpenAICompatLM, "gpt-4o-mini", "https://api.openai.com/v1"),
-    ("anthropic/claude-3-5-haiku-latest", AnthropicLM, "claude-3-5-haiku-latest", "https://api.anthropic.com/v1"),
-    ("ollama_chat/llama3.2", OllamaChatLM, "llama3.2", "http://localhost:11434"),
-    ("together_ai/meta-llama/Llama-3-8b", OpenAICompatLM, "meta-llama/Llama-3-8b", "https://api.together.xyz/v1"),
-    ("groq/llama-3.1-8b-instant", OpenAICompatLM, "llama-3.1-8b-instant", "https://api.groq.com/openai/v1"),
-    ("openrouter/openai/gpt-4o", OpenAICompatLM, "openai/gpt-4o", "https://openrouter.ai/api/v1"),
-    ("hosted_vllm/Qwen/Qwen2.5-7B", OpenAICompatLM, "Qwen/Qwen2.5-7B", "http://localhost:8000/v1"),
-    ("llama_cpp/model", OpenAICompatLM, "model", "http://localhost:8080/v1"),
-])
+@pytest.mark.parametrize(
+    ("model", "cls", "name", "base"),
+    [
+        ("openai/gpt-4o-mini", OpenAICompatLM, "gpt-4o-mini", "https://api.openai.com/v1"),
+        ("gpt-4o-mini", OpenAICompatLM, "gpt-4o-mini", "https://api.openai.com/v1"),
+        (
+            "anthropic/claude-3-5-haiku-latest",
+            AnthropicLM,
+            "claude-3-5-haiku-latest",
+            "https://api.anthropic.com/v1",
+        ),
+        ("ollama_chat/llama3.2", OllamaChatLM, "llama3.2", "http://localhost:11434"),
+        (
+            "together_ai/meta-llama/Llama-3-8b",
+            OpenAICompatLM,
+            "meta-llama/Llama-3-8b",
+            "https://api.together.xyz/v1",
+        ),
+        (
+            "groq/llama-3.1-8b-instant",
+            OpenAICompatLM,
+            "llama-3.1-8b-instant",
+            "https://api.groq.com/openai/v1",
+        ),
+        ("openrouter/openai/gpt-4o", OpenAICompatLM, "openai/gpt-4o", "https://openrouter.ai/api/v1"),
+        ("hosted_vllm/Qwen/Qwen2.5-7B", OpenAICompatLM, "Qwen/Qwen2.5-7B", "http://localhost:8000/v1"),
+        ("llama_cpp/model", OpenAICompatLM, "model", "http://localhost:8080/v1"),
+    ],
+)
 def test_resolution(model: str, cls: type, name: str, base: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for spec in PROVIDERS.values():
         if spec.base_env:
@@ -65,5 +83,7 @@ def test_key_from_argument_or_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
-    assert build_client(resolve("openai/x"), api_key=None, api_base=None, timeout=5).endpoint.api_base == \
-        "http://127.0.0.1:1/v1"
+    assert (
+        build_client(resolve("openai/x"), api_key=None, api_base=None, timeout=5).endpoint.api_base
+        == "http://127.0.0.1:1/v1"
+    )

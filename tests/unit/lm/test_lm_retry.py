@@ -16,25 +16,40 @@ def _req() -> LMRequest:
     return LMRequest(model="m", messages=[{"role": "user", "content": "hi"}])
 
 
-def _retrying(script: list[str | BaseException], fake_time: FakeTime, retries: int = 3) -> tuple[RetryingLM, ScriptedLM]:
+def _retrying(
+    script: list[str | BaseException], fake_time: FakeTime, retries: int = 3
+) -> tuple[RetryingLM, ScriptedLM]:
     inner = ScriptedLM(script)
     return RetryingLM(inner, retries, backoff=Backoff(rng=random.Random(0), sleep=fake_time.sleep)), inner
 
 
 async def test_retries_retryable_errors_then_succeeds(fake_time: FakeTime) -> None:
-    lm, inner = _retrying([errors.LMServerError("boom", status=500),
-                           errors.LMConnectionError("down"), errors.LMTimeoutError("slow"), "fine"], fake_time)
+    lm, inner = _retrying(
+        [
+            errors.LMServerError("boom", status=500),
+            errors.LMConnectionError("down"),
+            errors.LMTimeoutError("slow"),
+            "fine",
+        ],
+        fake_time,
+    )
     response = await lm.request(_req())
     assert response.choices[0].text == "fine"
     assert len(inner.calls) == 4
     assert len(fake_time.sleeps) == 3
 
 
-@pytest.mark.parametrize("error", [
-    errors.LMBadRequestError("bad", status=400), errors.LMAuthError("auth", status=401),
-    errors.LMAuthError("forbidden", status=403), errors.LMNotFoundError("nf", status=404),
-    errors.ContextWindowExceededError("long", status=400), errors.LMResponseError("garbled"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.LMBadRequestError("bad", status=400),
+        errors.LMAuthError("auth", status=401),
+        errors.LMAuthError("forbidden", status=403),
+        errors.LMNotFoundError("nf", status=404),
+        errors.ContextWindowExceededError("long", status=400),
+        errors.LMResponseError("garbled"),
+    ],
+)
 async def test_does_not_retry_permanent_errors(error: errors.LMError, fake_time: FakeTime) -> None:
     lm, inner = _retrying([error, "never"], fake_time)
     with pytest.raises(type(error)):
@@ -72,7 +87,7 @@ def test_full_jitter_stays_within_the_exponential_envelope() -> None:
     backoff = Backoff(base=0.5, cap=8.0, rng=random.Random(1))
     err = errors.LMServerError("x")
     for attempt in range(8):
-        ceiling = min(8.0, 0.5 * 2 ** attempt)
+        ceiling = min(8.0, 0.5 * 2**attempt)
         delays = [backoff.delay(attempt, err) for _ in range(200)]
         assert all(0.0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling * 0.8  # spread over the whole range, not a fixed value

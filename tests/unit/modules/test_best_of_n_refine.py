@@ -54,11 +54,15 @@ def test_best_of_n_failures_count_against_fail_count() -> None:
         raise RuntimeError("reward failed")
 
     dspy.configure(lm=DummyLM([{"answer": "a"}] * 3))
-    assert dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1)(question="q") is None
+    assert (
+        dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1)(question="q")
+        is None
+    )
     dspy.configure(lm=DummyLM([{"answer": "a"}] * 3))
     with pytest.raises(RuntimeError, match="reward failed"):
-        dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1,
-                     fail_count=1)(question="q")
+        dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1, fail_count=1)(
+            question="q"
+        )
 
 
 def test_best_of_n_appends_the_winning_trace() -> None:
@@ -71,8 +75,10 @@ def test_best_of_n_appends_the_winning_trace() -> None:
 
 def test_refine_feeds_advice_as_hint_to_the_next_attempt() -> None:
     log: list[LMRequest] = []
-    feedback = ("[[ ## discussion ## ]]\ntoo long\n\n[[ ## advice ## ]]\n"
-                '{"self": "Answer with one word."}\n\n[[ ## completed ## ]]')
+    feedback = (
+        "[[ ## discussion ## ]]\ntoo long\n\n[[ ## advice ## ]]\n"
+        '{"self": "Answer with one word."}\n\n[[ ## completed ## ]]'
+    )
     lm = RecordingLM([_answer("The city of Brussels"), feedback, _answer("Brussels")], log)
     dspy.configure(lm=lm)
     refine = dspy.Refine(dspy.Predict("question -> answer"), N=3, reward_fn=one_word, threshold=1.0)
@@ -112,15 +118,23 @@ def test_refine_prompts_match_real_dspy_except_program_source() -> None:
 
     def program_source_masked(text: str) -> str:
         # `inspect.getsource` of each package's own ChainOfThought class differs by design
-        return re.sub(r"(\[\[ ## program_code ## \]\]\n).*?(\n\n\[\[ ## modules_defn)", r"\1X\2", text, flags=re.S)
+        return re.sub(
+            r"(\[\[ ## program_code ## \]\]\n).*?(\n\n\[\[ ## modules_defn)", r"\1X\2", text, flags=re.S
+        )
 
-    replies = [{"reasoning": "r", "answer": "The city of Brussels"},
-               {"discussion": "d", "advice": {"predict": "one word"}}, {"reasoning": "r", "answer": "Brussels"}]
+    replies = [
+        {"reasoning": "r", "answer": "The city of Brussels"},
+        {"discussion": "d", "advice": {"predict": "one word"}},
+        {"reasoning": "r", "answer": "Brussels"},
+    ]
     transcripts = []
     for mod, dummy, history in ((real, RealDummyLM, REAL_HISTORY), (dspy, DummyLM, GLOBAL_HISTORY)):
         with mod.context(lm=dummy([dict(r) for r in replies])):
-            out = mod.Refine(mod.ChainOfThought("question -> answer"), N=3, reward_fn=one_word,
-                             threshold=1.0)(question="capital?")
+            out = mod.Refine(
+                mod.ChainOfThought("question -> answer"), N=3, reward_fn=one_word, threshold=1.0
+            )(question="capital?")
         assert out.answer == "Brussels"
-        transcripts.append([[program_source_masked(m["content"]) for m in h["messages"]] for h in history[-3:]])
+        transcripts.append(
+            [[program_source_masked(m["content"]) for m in h["messages"]] for h in history[-3:]]
+        )
     assert transcripts[0] == transcripts[1]

@@ -51,7 +51,12 @@ def test_parallel_call_shapes_order_and_concurrency() -> None:
     started = time.perf_counter()
     results = dspy.Parallel(num_threads=10)(pairs)
     assert time.perf_counter() - started < 1.0  # 9 LM calls of 0.2 s, concurrently
-    assert [r if isinstance(r, str) else r.answer for r in results] == ["a!", "b!", "C", *[f"{i}!" for i in range(7)]]
+    assert [r if isinstance(r, str) else r.answer for r in results] == [
+        "a!",
+        "b!",
+        "C",
+        *[f"{i}!" for i in range(7)],
+    ]
     assert lm.peak >= 5
 
 
@@ -93,7 +98,9 @@ async def test_multi_hop_program_issues_independent_calls_concurrently() -> None
             self.combine = dspy.Predict("question -> answer")
 
         async def aforward(self, question: str) -> Any:
-            first, second = await asyncio.gather(self.hop.acall(question="left"), self.hop.acall(question="right"))
+            first, second = await asyncio.gather(
+                self.hop.acall(question="left"), self.hop.acall(question="right")
+            )
             return await self.combine.acall(question=f"{first.answer}+{second.answer}")
 
     lm = SlowEchoLM(0.3)
@@ -110,11 +117,16 @@ def test_multi_chain_comparison_formats_attempts_like_dspy() -> None:
     lm = DummyLM([{"rationale": "compare", "answer": "4"}])
     dspy.configure(lm=lm)
     mcc = dspy.MultiChainComparison("question -> answer", M=2)
-    completions = [dspy.Prediction(reasoning="add two and two\nmore", answer="4"),
-                   dspy.Prediction(rationale="guess", answer="5\nx")]
+    completions = [
+        dspy.Prediction(reasoning="add two and two\nmore", answer="4"),
+        dspy.Prediction(rationale="guess", answer="5\nx"),
+    ]
     assert mcc(completions, question="2+2").answer == "4"
     user = lm.history[-1]["messages"][-1]["content"]
-    assert "[[ ## reasoning_attempt_1 ## ]]\n«I'm trying to add two and two I'm not sure but my prediction is 4»" in user
+    assert (
+        "[[ ## reasoning_attempt_1 ## ]]\n«I'm trying to add two and two I'm not sure but my prediction is 4»"
+        in user
+    )
     assert "«I'm trying to guess I'm not sure but my prediction is 5»" in user
     assert lm.history[-1]["kwargs"]["temperature"] == 0.7
     with pytest.raises(ValueError, match="doesn't match the expected number M"):
@@ -129,7 +141,9 @@ def test_multi_chain_comparison_signature_matches_dspy() -> None:
     assert list(ours.fields) == list(theirs.fields)
     assert ours.instructions == theirs.instructions
     for name in ours.fields:
-        assert ours.fields[name].json_schema_extra["prefix"] == theirs.fields[name].json_schema_extra["prefix"]
+        assert (
+            ours.fields[name].json_schema_extra["prefix"] == theirs.fields[name].json_schema_extra["prefix"]
+        )
 
 
 def test_majority_picks_most_common_normalized_value_earliest_on_tie() -> None:

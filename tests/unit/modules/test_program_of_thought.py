@@ -42,10 +42,12 @@ class ScriptedInterpreter:
 
 
 def test_generate_execute_answer_in_the_real_sandbox() -> None:
-    lm = DummyLM([
-        {"reasoning": "r", "generated_code": "```python\nimport math\nresult = math.factorial(5)\n```"},
-        {"reasoning": "r", "answer": "120"},
-    ])
+    lm = DummyLM(
+        [
+            {"reasoning": "r", "generated_code": "```python\nimport math\nresult = math.factorial(5)\n```"},
+            {"reasoning": "r", "answer": "120"},
+        ]
+    )
     dspy.configure(lm=lm)
     out = dspy.ProgramOfThought("question -> answer")(question="5!?")
     assert out.answer == "120"
@@ -67,13 +69,16 @@ def test_errors_go_back_to_the_model_then_max_iters_raises() -> None:
 
 
 def test_regenerated_code_recovers() -> None:
-    interp = ScriptedInterpreter([CodeExecutionError("NameError: name 'y' is not defined"),
-                                  FinalOutput({"answer": 7})])
-    lm = DummyLM([
-        {"reasoning": "r", "generated_code": "```python\nSUBMIT({'answer': y})\n```"},
-        {"reasoning": "r", "generated_code": "```python\nSUBMIT({'answer': 7})\n```"},
-        {"reasoning": "r", "answer": "7"},
-    ])
+    interp = ScriptedInterpreter(
+        [CodeExecutionError("NameError: name 'y' is not defined"), FinalOutput({"answer": 7})]
+    )
+    lm = DummyLM(
+        [
+            {"reasoning": "r", "generated_code": "```python\nSUBMIT({'answer': y})\n```"},
+            {"reasoning": "r", "generated_code": "```python\nSUBMIT({'answer': 7})\n```"},
+            {"reasoning": "r", "answer": "7"},
+        ]
+    )
     dspy.configure(lm=lm)
     pot = dspy.ProgramOfThought("question -> answer", interpreter_factory=lambda: interp)
     assert pot(question="q").answer == "7"
@@ -83,18 +88,22 @@ def test_regenerated_code_recovers() -> None:
 
 def test_caller_owned_interpreter_is_not_shut_down() -> None:
     interp = ScriptedInterpreter([3])
-    dspy.configure(lm=DummyLM([{"reasoning": "r", "generated_code": "1 + 2"}, {"reasoning": "r", "answer": "3"}]))
+    dspy.configure(
+        lm=DummyLM([{"reasoning": "r", "generated_code": "1 + 2"}, {"reasoning": "r", "answer": "3"}])
+    )
     assert dspy.ProgramOfThought("question -> answer")(interp, question="q").answer == "3"
     assert not interp.shut
 
 
 def test_malformed_code_reply_is_reported_without_running() -> None:
     interp = ScriptedInterpreter([5])
-    lm = DummyLM([
-        {"reasoning": "r", "generated_code": "a = 1 = 2"},
-        {"reasoning": "r", "generated_code": "5"},
-        {"reasoning": "r", "answer": "5"},
-    ])
+    lm = DummyLM(
+        [
+            {"reasoning": "r", "generated_code": "a = 1 = 2"},
+            {"reasoning": "r", "generated_code": "5"},
+            {"reasoning": "r", "answer": "5"},
+        ]
+    )
     dspy.configure(lm=lm)
     dspy.ProgramOfThought("question -> answer", interpreter_factory=lambda: interp)(question="q")
     assert interp.codes == ["5"]
@@ -114,24 +123,34 @@ def test_prompts_match_the_real_dspy_package() -> None:
     ]
     theirs_lm = RealDummyLM([dict(a) for a in answers])
     with real.context(lm=theirs_lm), pytest.warns(DeprecationWarning):
-        pot = real.ProgramOfThought("question -> answer",
-                                    interpreter_factory=lambda: ScriptedInterpreter([RealError("ZeroDivisionError: "
-                                                                                               "division by zero"), 4]))
+        pot = real.ProgramOfThought(
+            "question -> answer",
+            interpreter_factory=lambda: ScriptedInterpreter(
+                [RealError("ZeroDivisionError: division by zero"), 4]
+            ),
+        )
     with real.context(lm=theirs_lm):
         pot(question="2+2?")
     ours_lm = DummyLM([dict(a) for a in answers])
     with dspy.context(lm=ours_lm):
-        ours = dspy.ProgramOfThought("question -> answer", interpreter_factory=lambda: ScriptedInterpreter(
-            [CodeExecutionError("ZeroDivisionError: division by zero"), 4]))
+        ours = dspy.ProgramOfThought(
+            "question -> answer",
+            interpreter_factory=lambda: ScriptedInterpreter(
+                [CodeExecutionError("ZeroDivisionError: division by zero"), 4]
+            ),
+        )
         ours(question="2+2?")
-    assert [[m["content"] for m in h["messages"]] for h in ours_lm.history] == \
-           [[m["content"] for m in h["messages"]] for h in theirs_lm.history]
+    assert [[m["content"] for m in h["messages"]] for h in ours_lm.history] == [
+        [m["content"] for m in h["messages"]] for h in theirs_lm.history
+    ]
     assert set(ours.dump_state()) == set(pot.dump_state())
 
 
 def test_configured_interpreter_factory_is_used() -> None:
     interp = ScriptedInterpreter([9])
-    dspy.configure(lm=DummyLM([{"reasoning": "r", "generated_code": "3 * 3"}, {"reasoning": "r", "answer": "9"}]),
-                   interpreter_factory=lambda: interp)
+    dspy.configure(
+        lm=DummyLM([{"reasoning": "r", "generated_code": "3 * 3"}, {"reasoning": "r", "answer": "9"}]),
+        interpreter_factory=lambda: interp,
+    )
     assert dspy.ProgramOfThought("question -> answer")(question="q").answer == "9"
     assert interp.codes == ["3 * 3"] and interp.shut

@@ -24,11 +24,17 @@ def get_weather(city: str) -> str:
 
 
 def _weather_lm() -> DummyLM:
-    return DummyLM([
-        {"next_thought": "check weather", "next_tool_name": "get_weather", "next_tool_args": {"city": "Paris"}},
-        {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
-        {"reasoning": "it is sunny", "answer": "sunny"},
-    ])
+    return DummyLM(
+        [
+            {
+                "next_thought": "check weather",
+                "next_tool_name": "get_weather",
+                "next_tool_args": {"city": "Paris"},
+            },
+            {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
+            {"reasoning": "it is sunny", "answer": "sunny"},
+        ]
+    )
 
 
 def _reference_sections() -> dict[str, str]:
@@ -51,12 +57,21 @@ def test_prompts_match_dspy_byte_for_byte() -> None:
     assert lm.history[1]["messages"][0]["content"] + "\n" == ref["react system msg"]
     assert lm.history[1]["messages"][-1]["content"] + "\n" == ref["react user msg (iter 2)"]
     names = [n for n, _ in react.named_predictors()]
-    assert lm.history[2]["messages"][-1]["content"] + "\n" + f"named_predictors: {names}\n" == ref["extract user msg"]
+    assert (
+        lm.history[2]["messages"][-1]["content"] + "\n" + f"named_predictors: {names}\n"
+        == ref["extract user msg"]
+    )
     assert out.answer == "sunny" and out.reasoning == "it is sunny"
-    assert out.trajectory == {"thought_0": "check weather", "tool_name_0": "get_weather",
-                              "tool_args_0": {"city": "Paris"}, "observation_0": "sunny in Paris",
-                              "thought_1": "done", "tool_name_1": "finish", "tool_args_1": {},
-                              "observation_1": "Completed."}
+    assert out.trajectory == {
+        "thought_0": "check weather",
+        "tool_name_0": "get_weather",
+        "tool_args_0": {"city": "Paris"},
+        "observation_0": "sunny in Paris",
+        "thought_1": "done",
+        "tool_name_1": "finish",
+        "tool_args_1": {},
+        "observation_1": "Completed.",
+    }
 
 
 @pytest.mark.oracle
@@ -72,10 +87,14 @@ def test_prompts_match_the_real_dspy_package() -> None:
     ]
     theirs_lm = RealDummyLM([dict(a) for a in answers])
     with real.context(lm=theirs_lm):
-        real.ReAct("question, context -> answer: int", tools=[get_weather], max_iters=4)(question="q", context="c")
+        real.ReAct("question, context -> answer: int", tools=[get_weather], max_iters=4)(
+            question="q", context="c"
+        )
     ours_lm = DummyLM([dict(a) for a in answers])
     with dspy.context(lm=ours_lm):
-        dspy.ReAct("question, context -> answer: int", tools=[get_weather], max_iters=4)(question="q", context="c")
+        dspy.ReAct("question, context -> answer: int", tools=[get_weather], max_iters=4)(
+            question="q", context="c"
+        )
     assert len(ours_lm.history) == len(theirs_lm.history) == 4
     for ours, theirs in zip(ours_lm.history, theirs_lm.history, strict=True):
         ours_msgs = [m["content"] for m in ours["messages"]]
@@ -85,11 +104,14 @@ def test_prompts_match_the_real_dspy_package() -> None:
 
 def _strip_traceback(text: str) -> str:
     """The error observation embeds a traceback whose file paths differ; keep its first and last line."""
+
     def keep_ends(match: re.Match[str]) -> str:
         lines = match.group(1).strip().splitlines()
         return f"Execution error in get_weather: {lines[0]} ... {lines[-1]}"
 
-    return re.sub(r"Execution error in get_weather:(.*?)(?=\n\n(?:\[\[ ## |Respond with))", keep_ends, text, flags=re.S)
+    return re.sub(
+        r"Execution error in get_weather:(.*?)(?=\n\n(?:\[\[ ## |Respond with))", keep_ends, text, flags=re.S
+    )
 
 
 def test_instructions_keep_user_instructions_and_list_tools() -> None:
@@ -112,12 +134,14 @@ def test_failing_tool_becomes_an_observation() -> None:
     def broken(city: str) -> str:
         raise RuntimeError("service down")
 
-    lm = DummyLM([
-        {"next_thought": "t", "next_tool_name": "broken", "next_tool_args": {"city": "x"}},
-        {"next_thought": "t", "next_tool_name": "broken", "next_tool_args": {"zip": 1}},
-        {"next_thought": "t", "next_tool_name": "finish", "next_tool_args": {}},
-        {"reasoning": "r", "answer": "gave up"},
-    ])
+    lm = DummyLM(
+        [
+            {"next_thought": "t", "next_tool_name": "broken", "next_tool_args": {"city": "x"}},
+            {"next_thought": "t", "next_tool_name": "broken", "next_tool_args": {"zip": 1}},
+            {"next_thought": "t", "next_tool_name": "finish", "next_tool_args": {}},
+            {"reasoning": "r", "answer": "gave up"},
+        ]
+    )
     dspy.configure(lm=lm)
     out = dspy.ReAct("question -> answer", tools=[broken])(question="q")
     assert out.trajectory["observation_0"].startswith("Execution error in broken: \nTraceback")
@@ -133,15 +157,25 @@ def test_loop_stops_at_max_iters_and_call_time_override() -> None:
     react = dspy.ReAct("question -> answer", tools=[get_weather], max_iters=10)
     out = react(question="q", max_iters=3)
     assert len(lm.history) == 4
-    assert sorted(k for k in out.trajectory if k.startswith("thought_")) == ["thought_0", "thought_1", "thought_2"]
+    assert sorted(k for k in out.trajectory if k.startswith("thought_")) == [
+        "thought_0",
+        "thought_1",
+        "thought_2",
+    ]
 
 
 def test_invalid_tool_name_ends_the_loop_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    lm = DummyLM([
-        {"next_thought": "t", "next_tool_name": "no_such_tool", "next_tool_args": {}},
-        {"next_thought": "t", "next_tool_name": "no_such_tool", "next_tool_args": {}},  # JSON fallback retry
-        {"reasoning": "r", "answer": "a"},
-    ])
+    lm = DummyLM(
+        [
+            {"next_thought": "t", "next_tool_name": "no_such_tool", "next_tool_args": {}},
+            {
+                "next_thought": "t",
+                "next_tool_name": "no_such_tool",
+                "next_tool_args": {},
+            },  # JSON fallback retry
+            {"reasoning": "r", "answer": "a"},
+        ]
+    )
     dspy.configure(lm=lm)
     with caplog.at_level(logging.WARNING, logger="dspy_ash.react"):
         out = dspy.ReAct("question -> answer", tools=[get_weather])(question="q")
@@ -168,16 +202,22 @@ class _WindowLM(BaseLM):
 
 
 def _step(tool: str, args: str) -> str:
-    return (f"[[ ## next_thought ## ]]\nt\n\n[[ ## next_tool_name ## ]]\n{tool}\n\n"
-            f"[[ ## next_tool_args ## ]]\n{args}\n\n[[ ## completed ## ]]")
+    return (
+        f"[[ ## next_thought ## ]]\nt\n\n[[ ## next_tool_name ## ]]\n{tool}\n\n"
+        f"[[ ## next_tool_args ## ]]\n{args}\n\n[[ ## completed ## ]]"
+    )
 
 
 def test_context_window_overflow_drops_the_oldest_tool_call() -> None:
     def big(n: int) -> str:
         return "x" * 1500
 
-    replies = [_step("big", '{"n": 1}'), _step("big", '{"n": 2}'), _step("finish", "{}"),
-               "[[ ## reasoning ## ]]\nr\n\n[[ ## answer ## ]]\nok\n\n[[ ## completed ## ]]"]
+    replies = [
+        _step("big", '{"n": 1}'),
+        _step("big", '{"n": 2}'),
+        _step("finish", "{}"),
+        "[[ ## reasoning ## ]]\nr\n\n[[ ## answer ## ]]\nok\n\n[[ ## completed ## ]]",
+    ]
     lm = _WindowLM(replies, limit=4200)
     dspy.configure(lm=lm)
     out = dspy.ReAct("question -> answer", tools=[big])(question="q")
@@ -199,11 +239,13 @@ async def test_aforward_awaits_async_tools_and_keeps_the_loop_free() -> None:
         return key.upper()
 
     def lm() -> DummyLM:
-        return DummyLM([
-            {"next_thought": "t", "next_tool_name": "slow_lookup", "next_tool_args": {"key": "a"}},
-            {"next_thought": "t", "next_tool_name": "finish", "next_tool_args": {}},
-            {"reasoning": "r", "answer": "A"},
-        ])
+        return DummyLM(
+            [
+                {"next_thought": "t", "next_tool_name": "slow_lookup", "next_tool_args": {"key": "a"}},
+                {"next_thought": "t", "next_tool_name": "finish", "next_tool_args": {}},
+                {"reasoning": "r", "answer": "A"},
+            ]
+        )
 
     react = dspy.ReAct("question -> answer", tools=[slow_lookup])
 

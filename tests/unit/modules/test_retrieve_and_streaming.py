@@ -61,7 +61,7 @@ class StreamingLM(BaseLM):
 
     async def _deltas(self) -> AsyncIterator[str]:
         for i in range(0, len(self.text), self.size):
-            yield self.text[i:i + self.size]
+            yield self.text[i : i + self.size]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         return self._deltas()
@@ -75,8 +75,10 @@ async def test_streamify_streams_a_field_token_by_token() -> None:
     text = "[[ ## reasoning ## ]]\nthink [[ hard ]]\n\n[[ ## answer ## ]]\nThe answer is 42.\n\n[[ ## completed ## ]]"
     lm = StreamingLM(text, size=2)
     dspy.configure(lm=lm)
-    program = dspy.streamify(dspy.ChainOfThought("question -> answer"),
-                             stream_listeners=[StreamListener(signature_field_name="answer")])
+    program = dspy.streamify(
+        dspy.ChainOfThought("question -> answer"),
+        stream_listeners=[StreamListener(signature_field_name="answer")],
+    )
     items = await _collect(program(question="q"))
     chunks = [i for i in items if isinstance(i, StreamResponse)]
     assert len(chunks) > 3
@@ -89,8 +91,9 @@ async def test_streamify_streams_a_field_token_by_token() -> None:
 
 async def test_streamify_falls_back_to_whole_fields_for_lms_that_cannot_stream() -> None:
     dspy.configure(lm=DummyLM([{"answer": "hello world"}]))
-    program = dspy.streamify(dspy.Predict("question -> answer"),
-                             stream_listeners=[StreamListener(signature_field_name="answer")])
+    program = dspy.streamify(
+        dspy.Predict("question -> answer"), stream_listeners=[StreamListener(signature_field_name="answer")]
+    )
     items = await _collect(program(question="q"))
     assert items[0] == StreamResponse("self", "answer", "hello world", True)
     assert items[-1].answer == "hello world"
@@ -119,7 +122,9 @@ async def test_streamify_raises_the_program_error() -> None:
 def test_listener_holds_back_a_partial_marker() -> None:
     listener = StreamListener("answer")
     listener.begin()
-    out = [c for d in ["[[ ## answer ## ]]\nab", "c\n\n[[", " ## completed ## ]]"] for c in listener.receive(d)]
+    out = [
+        c for d in ["[[ ## answer ## ]]\nab", "c\n\n[[", " ## completed ## ]]"] for c in listener.receive(d)
+    ]
     assert [c.chunk for c in out] == ["ab", "c", ""] and out[-1].is_last_chunk
 
 
@@ -129,11 +134,15 @@ async def test_streamify_reports_tool_calls_as_status_messages() -> None:
     def get_weather(city: str) -> str:
         return f"sunny in {city}"
 
-    dspy.configure(lm=DummyLM([
-        {"next_thought": "look", "next_tool_name": "get_weather", "next_tool_args": {"city": "Oslo"}},
-        {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
-        {"reasoning": "r", "answer": "sunny"},
-    ]))
+    dspy.configure(
+        lm=DummyLM(
+            [
+                {"next_thought": "look", "next_tool_name": "get_weather", "next_tool_args": {"city": "Oslo"}},
+                {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
+                {"reasoning": "r", "answer": "sunny"},
+            ]
+        )
+    )
 
     class Verbose(StatusMessageProvider):
         def lm_end_status_message(self, outputs: Any) -> str | None:
@@ -142,16 +151,23 @@ async def test_streamify_reports_tool_calls_as_status_messages() -> None:
     react = dspy.ReAct("question -> answer", tools=[get_weather])
     items = await _collect(dspy.streamify(react, status_message_provider=Verbose())(question="q"))
     messages = [i.message for i in items if isinstance(i, StatusMessage)]
-    assert messages == ["LM answered", "Calling tool get_weather...",
-                        "Tool calling finished! Querying the LLM with tool calling results...",
-                        "LM answered", "LM answered"]  # nothing for the `finish` tool
+    assert messages == [
+        "LM answered",
+        "Calling tool get_weather...",
+        "Tool calling finished! Querying the LLM with tool calling results...",
+        "LM answered",
+        "LM answered",
+    ]  # nothing for the `finish` tool
     assert items[-1].answer == "sunny"
 
 
 def test_streamify_sync_generator() -> None:
     dspy.configure(lm=StreamingLM("[[ ## answer ## ]]\nsync streaming\n\n[[ ## completed ## ]]", size=4))
-    program = dspy.streamify(dspy.Predict("question -> answer"), async_streaming=False,
-                             stream_listeners=[StreamListener(signature_field_name="answer")])
+    program = dspy.streamify(
+        dspy.Predict("question -> answer"),
+        async_streaming=False,
+        stream_listeners=[StreamListener(signature_field_name="answer")],
+    )
     items = list(program(question="q"))
     assert "".join(i.chunk for i in items if isinstance(i, StreamResponse)) == "sync streaming"
     assert items[-1].answer == "sync streaming"

@@ -30,11 +30,14 @@ def test_schema_name_desc_and_str_match_dspy() -> None:
     tool = Tool(get_weather, arg_desc={"city": "The city"})
     assert tool.name == "get_weather"
     assert tool.desc == "Get the weather for a city."
-    assert tool.args == {"city": {"type": "string", "description": "The city"},
-                         "days": {"type": "integer", "default": 1}}
+    assert tool.args == {
+        "city": {"type": "string", "description": "The city"},
+        "days": {"type": "integer", "default": 1},
+    }
     assert str(Tool(get_weather)) == (
         "get_weather, whose description is <desc>Get the weather for a city.</desc>. It takes arguments "
-        "{'city': {'type': 'string'}, 'days': {'type': 'integer', 'default': 1}}.")
+        "{'city': {'type': 'string'}, 'days': {'type': 'integer', 'default': 1}}."
+    )
     assert str(Tool(lambda: 1, name="noop")) == "noop. It takes arguments {}."
     multi = Tool(lambda: 1, name="m", desc="line1\nline2")
     assert "<desc>line1  line2</desc>" in str(multi)
@@ -99,14 +102,24 @@ def test_tool_events_are_emitted() -> None:
 
 
 def test_tool_calls_accept_provider_and_dspy_shapes() -> None:
-    calls = ToolCalls.from_dict_list([
-        {"name": "get_weather", "args": {"city": "a"}},
-        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "b"}'}},
-    ])
+    calls = ToolCalls.from_dict_list(
+        [
+            {"name": "get_weather", "args": {"city": "a"}},
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "b"}'},
+            },
+        ]
+    )
     assert [c.name for c in calls.tool_calls] == ["get_weather", "get_weather"]
     assert calls.tool_calls[1].id == "call_1"
-    assert calls.model_dump() == {"tool_calls": [{"name": "get_weather", "args": {"city": "a"}},
-                                                 {"name": "get_weather", "args": {"city": "b"}}]}
+    assert calls.model_dump() == {
+        "tool_calls": [
+            {"name": "get_weather", "args": {"city": "a"}},
+            {"name": "get_weather", "args": {"city": "b"}},
+        ]
+    }
     assert ToolCalls.model_validate({"name": "x", "args": {}}).tool_calls[0].name == "x"
     with pytest.raises(pydantic.ValidationError):
         ToolCalls.model_validate(42)
@@ -142,9 +155,10 @@ def test_tools_as_input_values_render_like_dspy() -> None:
     lm = DummyLM([{"answer": "x"}])
     with dspy.context(lm=lm):
         dspy.Predict(WithTools)(question="q", tools=[Tool(get_weather)])
-    assert ('[[ ## tools ## ]]\n["get_weather, whose description is <desc>Get the weather for a city.</desc>. '
-            "It takes arguments {'city': {'type': 'string'}, 'days': {'type': 'integer', 'default': 1}}.\"]"
-            ) in lm.history[-1]["messages"][-1]["content"]
+    assert (
+        '[[ ## tools ## ]]\n["get_weather, whose description is <desc>Get the weather for a city.</desc>. '
+        "It takes arguments {'city': {'type': 'string'}, 'days': {'type': 'integer', 'default': 1}}.\"]"
+    ) in lm.history[-1]["messages"][-1]["content"]
 
 
 @pytest.mark.oracle
@@ -157,7 +171,9 @@ def test_tool_calls_output_prompt_and_schema_match_real_dspy() -> None:
     reply = {"calls": {"tool_calls": [{"name": "f", "args": {"x": 1}}]}}
     histories = []
     for mod, dummy in ((real, RealDummyLM), (dspy, DummyLM)):
-        plan = mod.Signature({"question": (str, mod.InputField()), "calls": (mod.ToolCalls, mod.OutputField())})
+        plan = mod.Signature(
+            {"question": (str, mod.InputField()), "calls": (mod.ToolCalls, mod.OutputField())}
+        )
         lm = dummy([reply])
         with mod.context(lm=lm):
             pred = mod.Predict(plan)(question="q")
@@ -172,8 +188,14 @@ class Color(enum.Enum):
     BLUE = "blue"
 
 
-def varied(a: int | None, b: list[Address], c: Literal["x", "y"] = "x", d: Color = Color.RED,
-           e: dict[str, float] | None = None, f=3) -> str:  # type: ignore[no-untyped-def]
+def varied(
+    a: int | None,
+    b: list[Address],
+    c: Literal["x", "y"] = "x",
+    d: Color = Color.RED,
+    e: dict[str, float] | None = None,
+    f=3,
+) -> str:  # type: ignore[no-untyped-def]
     """Many shapes.
 
     Second line."""

@@ -15,8 +15,10 @@ def qa_answers(n: int, wrong: set[int] | None = None) -> dict[str, dict[str, str
 
 
 def qa_trainset(module: Any, n: int) -> list[Any]:
-    return [module.Example(question=f"What is <q{i:03d}>?", answer=f"a{i}").with_inputs("question")
-            for i in range(n)]
+    return [
+        module.Example(question=f"What is <q{i:03d}>?", answer=f"a{i}").with_inputs("question")
+        for i in range(n)
+    ]
 
 
 class Killed(BaseException):
@@ -42,12 +44,8 @@ class CountingLM(BaseLM):
         return response
 
 
-
-
 def exact(example: Any, pred: Any, trace: Any = None) -> bool:
     return bool(example.answer == pred.answer)
-
-
 
 
 def mipro_answers(n: int, wrong: set[int]) -> dict[str, dict[str, str]]:

@@ -33,6 +33,7 @@ def _theirs(n: int, wrong: set[int], program: str = "predict", **kwargs: Any) ->
     if program == "predict":
         student: Any = dspy.Predict("question -> answer")
     else:
+
         class TheirTwoStep(dspy.Module):
             def __init__(self) -> None:
                 super().__init__()
@@ -57,14 +58,17 @@ def _ours(n: int, wrong: set[int], program: str = "predict", **kwargs: Any) -> l
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize(("wrong", "kwargs"), [
-    (set(), {}),
-    ({0, 2, 3, 7}, {"max_bootstrapped_demos": 4, "max_labeled_demos": 6}),
-    ({1, 2, 3, 4, 5, 6, 9, 10}, {"max_bootstrapped_demos": 3, "max_labeled_demos": 3, "num_threads": 3}),
-    (set(range(0, 24, 2)), {"max_bootstrapped_demos": 8, "max_labeled_demos": 10, "num_threads": 16}),
-    (set(range(24)), {"max_bootstrapped_demos": 2, "max_labeled_demos": 5}),
-    ({3}, {"max_bootstrapped_demos": 2, "max_labeled_demos": 0, "max_rounds": 2}),
-])
+@pytest.mark.parametrize(
+    ("wrong", "kwargs"),
+    [
+        (set(), {}),
+        ({0, 2, 3, 7}, {"max_bootstrapped_demos": 4, "max_labeled_demos": 6}),
+        ({1, 2, 3, 4, 5, 6, 9, 10}, {"max_bootstrapped_demos": 3, "max_labeled_demos": 3, "num_threads": 3}),
+        (set(range(0, 24, 2)), {"max_bootstrapped_demos": 8, "max_labeled_demos": 10, "num_threads": 16}),
+        (set(range(24)), {"max_bootstrapped_demos": 2, "max_labeled_demos": 5}),
+        ({3}, {"max_bootstrapped_demos": 2, "max_labeled_demos": 0, "max_rounds": 2}),
+    ],
+)
 def test_same_demos_as_dspy(wrong: set[int], kwargs: dict[str, Any]) -> None:
     their_kwargs = {k: v for k, v in kwargs.items() if k != "num_threads"}
     assert _ours(24, wrong, **kwargs) == _theirs(24, wrong, **their_kwargs)
@@ -73,8 +77,9 @@ def test_same_demos_as_dspy(wrong: set[int], kwargs: dict[str, Any]) -> None:
 @pytest.mark.oracle
 def test_same_demos_as_dspy_with_two_predictors() -> None:
     wrong = {1, 5}
-    assert _ours(12, wrong, "two", max_bootstrapped_demos=3, max_labeled_demos=4) == \
-        _theirs(12, wrong, "two", max_bootstrapped_demos=3, max_labeled_demos=4)
+    assert _ours(12, wrong, "two", max_bootstrapped_demos=3, max_labeled_demos=4) == _theirs(
+        12, wrong, "two", max_bootstrapped_demos=3, max_labeled_demos=4
+    )
 
 
 @pytest.mark.oracle
@@ -82,10 +87,12 @@ def test_same_demos_as_dspy_with_two_predictors() -> None:
 def test_labeled_fewshot_matches_dspy(sample: bool) -> None:
     import dspy
 
-    theirs = dspy.LabeledFewShot(k=5).compile(dspy.Predict("question -> answer"), trainset=qa_trainset(dspy, 12),
-                                              sample=sample)
-    ours = ash.LabeledFewShot(k=5).compile(ash.Predict("question -> answer"), trainset=qa_trainset(ash, 12),
-                                           sample=sample)
+    theirs = dspy.LabeledFewShot(k=5).compile(
+        dspy.Predict("question -> answer"), trainset=qa_trainset(dspy, 12), sample=sample
+    )
+    ours = ash.LabeledFewShot(k=5).compile(
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 12), sample=sample
+    )
     assert ours.dump_state()["demos"] == theirs.dump_state()["demos"]
     assert ash.LabeledFewShot().compile(ash.Predict("q -> a"), trainset=[]).demos == []
 
@@ -112,12 +119,14 @@ def test_teacher_runs_concurrently_and_speculation_is_bounded() -> None:
     lm = SlowLM(DummyLM(qa_answers(40, wrong)))
     ash.configure(lm=lm)
     ash.BootstrapFewShot(metric=exact, max_bootstrapped_demos=10, max_labeled_demos=0, num_threads=8).compile(
-        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 40))
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 40)
+    )
     assert lm.peak > 1
     counting = CountingLM(DummyLM(qa_answers(40, set())))
     ash.configure(lm=counting)
     ash.BootstrapFewShot(metric=exact, max_bootstrapped_demos=4, max_labeled_demos=0, num_threads=16).compile(
-        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 40))
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 40)
+    )
     assert counting.calls == 4  # a teacher that always succeeds costs what the sequential loop costs
 
 
@@ -133,18 +142,24 @@ def test_errors_count_in_training_order_and_raise_at_max_errors() -> None:
 
     with pytest.raises(RuntimeError, match="<q002>"):
         ash.BootstrapFewShot(metric=flaky, max_bootstrapped_demos=8, max_errors=2, num_threads=4).compile(
-            ash.Predict("question -> answer"), trainset=qa_trainset(ash, 10))
-    compiled = ash.BootstrapFewShot(metric=flaky, max_bootstrapped_demos=3, max_labeled_demos=0, max_errors=5).compile(
-        ash.Predict("question -> answer"), trainset=qa_trainset(ash, 10))
+            ash.Predict("question -> answer"), trainset=qa_trainset(ash, 10)
+        )
+    compiled = ash.BootstrapFewShot(
+        metric=flaky, max_bootstrapped_demos=3, max_labeled_demos=0, max_errors=5
+    ).compile(ash.Predict("question -> answer"), trainset=qa_trainset(ash, 10))
     assert [d["question"] for d in compiled.dump_state()["demos"]] == [
-        "What is <q000>?", "What is <q004>?", "What is <q005>?"]
+        "What is <q000>?",
+        "What is <q004>?",
+        "What is <q005>?",
+    ]
 
 
 def test_student_is_not_mutated_and_teacher_settings_apply() -> None:
     student = ash.Predict("question -> answer")
     other = DummyLM(qa_answers(6, set()))
     ash.configure(lm=DummyLM(qa_answers(6, set(range(6)))))  # the default LM gets everything wrong
-    compiled = ash.BootstrapFewShot(metric=exact, max_labeled_demos=0, teacher_settings={"lm": other}).compile(
-        student, trainset=qa_trainset(ash, 6))
+    compiled = ash.BootstrapFewShot(
+        metric=exact, max_labeled_demos=0, teacher_settings={"lm": other}
+    ).compile(student, trainset=qa_trainset(ash, 6))
     assert student.demos == []
     assert len(compiled.demos) == 4 and all(d["augmented"] for d in compiled.demos)

@@ -11,16 +11,26 @@ import dspy_ash as ash
 from dspy_ash.testing import DummyLM
 
 WRONG = {0, 2, 3, 7, 11, 12, 21, 25}
-OPT = {"metric": exact, "auto": None, "num_candidates": 4, "max_bootstrapped_demos": 2, "max_labeled_demos": 2,
-       "num_threads": 4}
+OPT = {
+    "metric": exact,
+    "auto": None,
+    "num_candidates": 4,
+    "max_bootstrapped_demos": 2,
+    "max_labeled_demos": 2,
+    "num_threads": 4,
+}
 COMPILE = {"num_trials": 5, "minibatch_size": 5, "minibatch_full_eval_steps": 2}
 
 
 def _run(module: Any, lm: Any, compile_kwargs: dict[str, Any] | None = None, **overrides: Any) -> Any:
     module.configure(lm=lm)
     data = qa_trainset(module, 30)
-    return module.MIPROv2(**{**OPT, **overrides}).compile(module.Predict("question -> answer"), trainset=data[:18],
-                                                          valset=data[18:], **(compile_kwargs or COMPILE))
+    return module.MIPROv2(**{**OPT, **overrides}).compile(
+        module.Predict("question -> answer"),
+        trainset=data[:18],
+        valset=data[18:],
+        **(compile_kwargs or COMPILE),
+    )
 
 
 def _logs(program: Any) -> dict[int, Any]:
@@ -39,13 +49,18 @@ LONG = {"num_trials": 16, "minibatch_size": 4, "minibatch_full_eval_steps": 5}  
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize(("overrides", "compile_kwargs"), [
-    ({}, COMPILE),
-    ({"max_bootstrapped_demos": 0, "max_labeled_demos": 0}, COMPILE),
-    ({"num_candidates": 5}, LONG),
-    ({"num_candidates": 5, "max_concurrent_trials": 8}, LONG),
-])
-def test_same_trials_instructions_and_result_as_dspy(overrides: dict[str, Any], compile_kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "compile_kwargs"),
+    [
+        ({}, COMPILE),
+        ({"max_bootstrapped_demos": 0, "max_labeled_demos": 0}, COMPILE),
+        ({"num_candidates": 5}, LONG),
+        ({"num_candidates": 5, "max_concurrent_trials": 8}, LONG),
+    ],
+)
+def test_same_trials_instructions_and_result_as_dspy(
+    overrides: dict[str, Any], compile_kwargs: dict[str, Any]
+) -> None:
     import dspy
     from dspy.utils import DummyLM as RealDummyLM
 
@@ -55,8 +70,9 @@ def test_same_trials_instructions_and_result_as_dspy(overrides: dict[str, Any], 
     assert _logs(ours) == _logs(theirs)
     assert ours.dump_state() == theirs.dump_state()
     assert ours.score == theirs.score
-    assert [(d["score"], d["full_eval"]) for d in ours.candidate_programs] == \
-        [(d["score"], d["full_eval"]) for d in theirs.candidate_programs]
+    assert [(d["score"], d["full_eval"]) for d in ours.candidate_programs] == [
+        (d["score"], d["full_eval"]) for d in theirs.candidate_programs
+    ]
 
 
 def test_parameter_validation() -> None:
@@ -65,12 +81,15 @@ def test_parameter_validation() -> None:
     with pytest.raises(ValueError, match="Invalid value for auto"):
         ash.MIPROv2(metric=exact, auto="huge")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_trials must also be provided"):
-        ash.MIPROv2(metric=exact, auto=None, num_candidates=3).compile(ash.Predict("question -> answer"), trainset=data)
+        ash.MIPROv2(metric=exact, auto=None, num_candidates=3).compile(
+            ash.Predict("question -> answer"), trainset=data
+        )
     with pytest.raises(ValueError, match="cannot be set"):
         ash.MIPROv2(metric=exact).compile(ash.Predict("question -> answer"), trainset=data, num_trials=3)
     with pytest.raises(ValueError, match="Minibatch size cannot exceed"):
         ash.MIPROv2(metric=exact, auto=None, num_candidates=2).compile(
-            ash.Predict("question -> answer"), trainset=data, num_trials=2, minibatch_size=100)
+            ash.Predict("question -> answer"), trainset=data, num_trials=2, minibatch_size=100
+        )
 
 
 def test_light_mode_runs_and_reports_progress() -> None:
@@ -78,7 +97,8 @@ def test_light_mode_runs_and_reports_progress() -> None:
     ash.configure(lm=DummyLM(mipro_answers(30, WRONG)), callbacks=[seen.append])
     data = qa_trainset(ash, 30)
     compiled = ash.MIPROv2(metric=exact, auto="light", num_threads=8).compile(
-        ash.Predict("question -> answer"), trainset=data[:15], valset=data[15:])
+        ash.Predict("question -> answer"), trainset=data[:15], valset=data[15:]
+    )
     assert compiled.score >= 0
     finished = [e.extra for e in seen if e.kind == "progress" and e.name == "trial_finished"]
     assert len(finished) >= 10 and all("best_score" in f and "lm_calls" in f for f in finished)

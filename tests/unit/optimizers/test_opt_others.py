@@ -15,10 +15,14 @@ WRONG = {1, 4, 6}
 
 def copro_answers() -> dict[str, dict[str, str]]:
     return {
-        "[[ ## attempted_instructions ## ]]": {"proposed_instruction": "Answer better.",
-                                               "proposed_prefix_for_output_field": "Answer:"},
-        "[[ ## basic_instruction ## ]]": {"proposed_instruction": '"Answer the trivia question."',
-                                          "proposed_prefix_for_output_field": "Final Answer:"},
+        "[[ ## attempted_instructions ## ]]": {
+            "proposed_instruction": "Answer better.",
+            "proposed_prefix_for_output_field": "Answer:",
+        },
+        "[[ ## basic_instruction ## ]]": {
+            "proposed_instruction": '"Answer the trivia question."',
+            "proposed_prefix_for_output_field": "Final Answer:",
+        },
         **qa_answers(12, WRONG),
     }
 
@@ -26,8 +30,9 @@ def copro_answers() -> dict[str, dict[str, str]]:
 def _copro(module: Any, lm: Any) -> Any:
     module.configure(lm=lm)
     optimizer = module.COPRO(metric=exact, breadth=3, depth=2, track_stats=True)
-    return optimizer.compile(module.Predict("question -> answer"), trainset=qa_trainset(module, 12),
-                             eval_kwargs={"num_threads": 4})
+    return optimizer.compile(
+        module.Predict("question -> answer"), trainset=qa_trainset(module, 12), eval_kwargs={"num_threads": 4}
+    )
 
 
 @pytest.mark.oracle
@@ -38,8 +43,9 @@ def test_copro_matches_dspy() -> None:
     theirs = _copro(dspy, RealDummyLM(copro_answers()))
     ours = _copro(ash, DummyLM(copro_answers()))
     assert ours.dump_state()["signature"] == theirs.dump_state()["signature"]
-    assert [(c["instruction"], c["prefix"], c["score"], c["depth"]) for c in ours.candidate_programs] == \
-        [(c["instruction"], c["prefix"], c["score"], c["depth"]) for c in theirs.candidate_programs]
+    assert [(c["instruction"], c["prefix"], c["score"], c["depth"]) for c in ours.candidate_programs] == [
+        (c["instruction"], c["prefix"], c["score"], c["depth"]) for c in theirs.candidate_programs
+    ]
     assert ours.total_calls == theirs.total_calls
     assert ours.results_best == {0: theirs.results_best[next(iter(theirs.results_best))]}
 
@@ -62,8 +68,9 @@ def test_knn_fewshot_bootstraps_from_the_nearest_examples() -> None:
 
     lm = DummyLM(qa_answers(12, set()))
     ash.configure(lm=lm)
-    program = ash.KNNFewShot(k=2, trainset=trainset, vectorizer=vectorize, metric=exact, max_labeled_demos=0).compile(
-        ash.Predict("question -> answer"))
+    program = ash.KNNFewShot(
+        k=2, trainset=trainset, vectorizer=vectorize, metric=exact, max_labeled_demos=0
+    ).compile(ash.Predict("question -> answer"))
     result = program(question="What is <q005>?")
     assert result.answer == "a5"
     demos_prompt = lm.history[-1]["messages"]
@@ -76,9 +83,9 @@ def test_bootstrap_with_optuna_is_seeded_and_picks_one_demo_per_predictor() -> N
     data = qa_trainset(ash, 16)
 
     def run() -> Any:
-        return ash.BootstrapFewShotWithOptuna(metric=exact, num_candidate_programs=4, max_labeled_demos=2,
-                                              seed=3).compile(
-            ash.Predict("question -> answer"), max_demos=3, trainset=data[:10], valset=data[10:])
+        return ash.BootstrapFewShotWithOptuna(
+            metric=exact, num_candidate_programs=4, max_labeled_demos=2, seed=3
+        ).compile(ash.Predict("question -> answer"), max_demos=3, trainset=data[:10], valset=data[10:])
 
     first, second = run(), run()
     assert len(first.demos) == 1

@@ -16,14 +16,22 @@ WRONG = {0, 2, 3, 7, 11, 12, 14}
 def _run(module: Any, lm: Any, **kwargs: Any) -> Any:
     module.configure(lm=lm)
     data = qa_trainset(module, 20)
-    optimizer = module.BootstrapFewShotWithRandomSearch(metric=exact, max_bootstrapped_demos=3, max_labeled_demos=4,
-                                                        num_candidate_programs=5, num_threads=4, **kwargs)
+    optimizer = module.BootstrapFewShotWithRandomSearch(
+        metric=exact,
+        max_bootstrapped_demos=3,
+        max_labeled_demos=4,
+        num_candidate_programs=5,
+        num_threads=4,
+        **kwargs,
+    )
     return optimizer.compile(module.Predict("question -> answer"), trainset=data[:12], valset=data[12:])
 
 
 def _summary(program: Any) -> list[Any]:
-    return [(c["seed"], c["score"], list(c["subscores"]), c["program"].dump_state()["demos"])
-            for c in program.candidate_programs]
+    return [
+        (c["seed"], c["score"], list(c["subscores"]), c["program"].dump_state()["demos"])
+        for c in program.candidate_programs
+    ]
 
 
 @pytest.mark.oracle
@@ -53,7 +61,8 @@ def test_progress_events_report_trials_and_best() -> None:
     ash.configure(lm=DummyLM(qa_answers(20, WRONG)), callbacks=[seen.append])
     data = qa_trainset(ash, 20)
     ash.BootstrapFewShotWithRandomSearch(metric=exact, num_candidate_programs=1, max_labeled_demos=2).compile(
-        ash.Predict("question -> answer"), trainset=data[:10], valset=data[10:])
+        ash.Predict("question -> answer"), trainset=data[:10], valset=data[10:]
+    )
     names = [e.name for e in seen if e.kind == "progress"]
     assert names.count("trial_started") == 4 and names.count("trial_finished") == 4
     candidates = [e.extra for e in seen if e.kind == "progress" and e.name == "candidate"]

@@ -95,7 +95,12 @@ def test_loads_the_reference_dspy_file_and_strips_unsafe_lm_keys(tmp_path, caplo
 
     src = Path(__file__).parents[2] / "fixtures" / "program_state.json"
     prog = RAGLike().load(src)
-    assert prog.qa.predict.demos[0] == {"augmented": True, "question": "q", "reasoning": "r", "answer": "Paris"}
+    assert prog.qa.predict.demos[0] == {
+        "augmented": True,
+        "question": "q",
+        "reasoning": "r",
+        "answer": "Paris",
+    }
     lm = prog.qa.predict.lm
     assert lm.model == "openai/gpt-4o-mini" and lm.kwargs["temperature"] == 0.0
     state = json.loads(src.read_text())
@@ -270,5 +275,6 @@ def test_track_usage_attaches_totals():
 
     dspy.configure(lm=Usage("m"), track_usage=True)
     pred = dspy.Predict("a -> b")(a="x")
-    assert pred.get_lm_usage() == {"m": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
-                                         "cached_tokens": 0}}
+    assert pred.get_lm_usage() == {
+        "m": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cached_tokens": 0}
+    }

@@ -58,8 +58,10 @@ def test_hotpotqa_corpus_has_521_paragraphs_and_bm25_finds_supporting_ones() -> 
     assert len(questions) == 53 and all(q["supporting_titles"] for q in questions)
     bm25 = BM25Retriever(corpus, k=10)
     results = bm25.retrieve([q["question"] for q in questions])
-    recall = sum(len(set(q["supporting_titles"]) & {p.id for p in hits}) / len(q["supporting_titles"])
-                 for q, hits in zip(questions, results, strict=True)) / len(questions)
+    recall = sum(
+        len(set(q["supporting_titles"]) & {p.id for p in hits}) / len(q["supporting_titles"])
+        for q, hits in zip(questions, results, strict=True)
+    ) / len(questions)
     assert recall > 0.8
 
 
@@ -78,8 +80,9 @@ def test_numpy_scoring_matches_bm25s_own_retrieve() -> None:
     reference = bm25s.BM25()
     reference.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
     for q in hotpotqa_questions()[:20]:
-        docs, scores = reference.retrieve(bm25s.tokenize([q["question"]], stopwords="en", show_progress=False),
-                                          k=5, show_progress=False)
+        docs, scores = reference.retrieve(
+            bm25s.tokenize([q["question"]], stopwords="en", show_progress=False), k=5, show_progress=False
+        )
         mine = ours(q["question"])
         assert [p.score for p in mine] == pytest.approx([float(s) for s in scores[0]], rel=1e-5)
         assert {p.id for p in mine} == {str(int(i)) for i in docs[0]} or len({p.score for p in mine}) < 5

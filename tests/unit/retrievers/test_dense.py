@@ -35,8 +35,10 @@ async def test_numpy_store_exact_cosine_and_upsert() -> None:
     assert [h[0] for h in hits[0]] == ["a", "b"] and hits[0][0][1] == pytest.approx(0.9939, abs=1e-3)
     await store.add(["a"], np.array([[0, 1]], dtype=np.float32), [{"t": "a2"}])
     assert len(store) == 2
-    both = {doc_id: (score, payload) for doc_id, score, payload in
-            (await store.search(np.array([[0, 1]], dtype=np.float32), k=2))[0]}
+    both = {
+        doc_id: (score, payload)
+        for doc_id, score, payload in (await store.search(np.array([[0, 1]], dtype=np.float32), k=2))[0]
+    }
     assert both["a"] == (pytest.approx(1.0), {"t": "a2"}) and both["b"][0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="vector size"):
         await store.add(["c"], np.ones((1, 3), dtype=np.float32), [{}])

@@ -9,12 +9,23 @@ from hypothesis import strategies as st
 
 import dspy_ash as dspy
 
-TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list[str], "dict[str, int]": dict[str, int]}
+TYPES = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list[str]": list[str],
+    "dict[str, int]": dict[str, int],
+}
 names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(lambda n: not keyword.iskeyword(n))
 
 
-@given(st.lists(st.tuples(names, st.sampled_from(sorted(TYPES))), min_size=2, max_size=8, unique_by=lambda t: t[0]),
-       st.integers(min_value=1))
+@given(
+    st.lists(
+        st.tuples(names, st.sampled_from(sorted(TYPES))), min_size=2, max_size=8, unique_by=lambda t: t[0]
+    ),
+    st.integers(min_value=1),
+)
 def test_generated_signatures_round_trip(fields, split_seed):
     split = 1 + split_seed % (len(fields) - 1)
     inputs, outputs = fields[:split], fields[split:]

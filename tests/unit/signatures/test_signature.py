@@ -170,7 +170,9 @@ def test_class_api_returns_new_classes_and_never_mutates():
     assert QA.dump_state() == before
     assert a.instructions == "New."
     assert b.instructions == "Answer questions with short factoid answers.\n\nMore."
-    assert c.fields["answer"].json_schema_extra["desc"] == "updated" and c.fields["answer"].annotation is float
+    assert (
+        c.fields["answer"].json_schema_extra["desc"] == "updated" and c.fields["answer"].annotation is float
+    )
     assert list(d.output_fields) == ["reasoning", "answer"]
     assert list(e.input_fields) == ["question", "context", "extra"]
     assert list(f.input_fields) == ["question", "mid", "context"]
@@ -219,7 +221,9 @@ def test_json_form_round_trips_types_descriptions_and_constraints():
     data = Rich.to_json()
     rebuilt = dspy.Signature.from_json(data)
     assert rebuilt.equals(Rich)
-    assert {n: f.annotation for n, f in rebuilt.fields.items()} == {n: f.annotation for n, f in Rich.fields.items()}
+    assert {n: f.annotation for n, f in rebuilt.fields.items()} == {
+        n: f.annotation for n, f in Rich.fields.items()
+    }
     assert rebuilt.fields["k"].default == 3
     assert rebuilt.to_json() == data
     import json
@@ -232,7 +236,9 @@ def test_json_form_with_unknown_type_names_the_field():
     with pytest.raises(SignatureError) as info:
         dspy.Signature.from_json(data)
     assert info.value.field == "items"
-    assert dspy.Signature.from_json(data, custom_types={"Item": Item}).fields["items"].annotation == list[Item]
+    assert (
+        dspy.Signature.from_json(data, custom_types={"Item": Item}).fields["items"].annotation == list[Item]
+    )
 
 
 def test_make_signature_from_dict_and_bad_values():

@@ -23,8 +23,10 @@ def test_follow_examples_returns_the_matching_demo():
     lm = DummyLM([{"answer": "unused"}], follow_examples=True)
     with dspy.context(lm=lm):
         p = dspy.Predict("question -> answer")
-        p.demos = [dspy.Example(question="What color is the sky?", answer="blue"),
-                   dspy.Example(question="What color is grass?", answer="green")]
+        p.demos = [
+            dspy.Example(question="What color is the sky?", answer="blue"),
+            dspy.Example(question="What color is grass?", answer="green"),
+        ]
         assert p(question="What color is grass?").answer == "green"
 
 
@@ -34,7 +36,19 @@ def test_history_entries_have_dspy_keys_and_n_choices():
         out = dspy.Predict("question -> answer", n=3)(question="q")
     assert out.completions.answer == ["a1", "No more responses", "No more responses"]
     entry = lm.history[-1]
-    assert {"prompt", "messages", "kwargs", "response", "outputs", "usage", "cost", "timestamp", "uuid", "model",
-            "response_model", "model_type"} <= entry.keys()
+    assert {
+        "prompt",
+        "messages",
+        "kwargs",
+        "response",
+        "outputs",
+        "usage",
+        "cost",
+        "timestamp",
+        "uuid",
+        "model",
+        "response_model",
+        "model_type",
+    } <= entry.keys()
     assert entry["kwargs"]["n"] == 3 and entry["kwargs"]["temperature"] == 0.7
     assert lm.get_convo(-1)[0] is entry["messages"]

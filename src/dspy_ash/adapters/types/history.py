@@ -10,5 +10,6 @@ class History(pydantic.BaseModel):
 
     messages: list[dict[str, Any]]
 
-    model_config = pydantic.ConfigDict(frozen=True, str_strip_whitespace=True, validate_assignment=True,
-                                       extra="forbid")
+    model_config = pydantic.ConfigDict(
+        frozen=True, str_strip_whitespace=True, validate_assignment=True, extra="forbid"
+    )

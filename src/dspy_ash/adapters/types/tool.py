@@ -25,8 +25,13 @@ from dspy_ash.settings import settings
 
 # JSON-schema "type" -> the Python type a value of it must have (for tools given explicit `args`).
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-    "array": (list, tuple), "object": (dict,), "null": (type(None),),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+    "null": (type(None),),
 }
 
 
@@ -52,9 +57,15 @@ class Tool(BaseModel):
     arg_desc: dict[str, str] | None = None
     has_kwargs: bool = False
 
-    def __init__(self, func: Callable[..., Any], name: str | None = None, desc: str | None = None,
-                 args: dict[str, Any] | None = None, arg_types: dict[str, Any] | None = None,
-                 arg_desc: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        name: str | None = None,
+        desc: str | None = None,
+        args: dict[str, Any] | None = None,
+        arg_types: dict[str, Any] | None = None,
+        arg_desc: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(func=func, name=name, desc=desc, args=args, arg_types=arg_types, arg_desc=arg_desc)
         self._infer(func, arg_desc)
 
@@ -102,10 +113,12 @@ class Tool(BaseModel):
             except pydantic.ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first.get("loc", ()))
-                raise ValueError(f"Arg {key} is invalid: {first.get('msg')}"
-                                 + (f" (at {where})" if where else "")) from None
-        missing = [k for k, schema in args.items()
-                   if k not in kwargs and "default" not in schema and k in types]
+                raise ValueError(
+                    f"Arg {key} is invalid: {first.get('msg')}" + (f" (at {where})" if where else "")
+                ) from None
+        missing = [
+            k for k, schema in args.items() if k not in kwargs and "default" not in schema and k in types
+        ]
         if missing:
             raise ValueError(f"Missing required arg(s) {', '.join(missing)} for tool {self.name}.")
         return parsed
@@ -122,7 +135,8 @@ class Tool(BaseModel):
                     raise ValueError(
                         "You are calling `__call__` on an async tool, please use `acall` instead or enable "
                         "async-to-sync conversion with `dspy.configure(allow_tool_async_sync_conversion=True)` "
-                        "or `with dspy.context(allow_tool_async_sync_conversion=True):`.")
+                        "or `with dspy.context(allow_tool_async_sync_conversion=True):`."
+                    )
                 # Unlike DSPy's asyncio.run, the bridge also works inside a running event loop.
                 result = run_sync(result)
         except BaseException as exc:
@@ -186,7 +200,9 @@ class Tool(BaseModel):
 class ToolCall(BaseModel):
     id: str | None = None
     name: str
-    args: dict[str, Any] = pydantic.Field(default_factory=dict, json_schema_extra={"additionalProperties": True})
+    args: dict[str, Any] = pydantic.Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": True}
+    )
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
@@ -216,8 +232,10 @@ class ToolCall(BaseModel):
             functions = {**caller.f_globals, **caller.f_locals} if caller is not None else {}
         func = self._find(functions)
         if func is None:
-            raise ValueError(f"Tool function '{self.name}' not found. Please pass the tool functions to the "
-                             "`execute` method.")
+            raise ValueError(
+                f"Tool function '{self.name}' not found. Please pass the tool functions to the "
+                "`execute` method."
+            )
         try:
             result = func(**self.args)
             return run_sync(result) if asyncio.iscoroutine(result) else result
@@ -227,8 +245,10 @@ class ToolCall(BaseModel):
     async def aexecute(self, functions: dict[str, Any] | list[Tool]) -> Any:
         func = self._find(functions)
         if func is None:
-            raise ValueError(f"Tool function '{self.name}' not found. Please pass the tool functions to the "
-                             "`execute` method.")
+            raise ValueError(
+                f"Tool function '{self.name}' not found. Please pass the tool functions to the "
+                "`execute` method."
+            )
         try:
             if isinstance(func, Tool):
                 return await func.acall(**self.args)
@@ -284,8 +304,11 @@ class ToolCalls(BaseModel):
             return {"tool_calls": [_normalize_call(d) for d in data]}
         if isinstance(data, dict):
             if isinstance(data.get("tool_calls"), list):
-                out: dict[str, Any] = {"tool_calls": [_normalize_call(d) if isinstance(d, dict) else d
-                                                      for d in data["tool_calls"]]}
+                out: dict[str, Any] = {
+                    "tool_calls": [
+                        _normalize_call(d) if isinstance(d, dict) else d for d in data["tool_calls"]
+                    ]
+                }
                 if "tool_call_results" in data:
                     out["tool_call_results"] = data["tool_call_results"]
                 return out
@@ -297,15 +320,17 @@ class ToolCalls(BaseModel):
         """Run every call in order (sync)."""
         return [call.execute(functions) for call in self.tool_calls]
 
-    async def aexecute(self, functions: dict[str, Any] | list[Tool],
-                       return_exceptions: bool = False) -> list[Any]:
+    async def aexecute(
+        self, functions: dict[str, Any] | list[Tool], return_exceptions: bool = False
+    ) -> list[Any]:
         """Run every call concurrently; results in call order.
 
         The model asked for these calls together, so none depends on another's result: running them
         with `asyncio.gather` costs the slowest call instead of the sum.
         """
-        return await asyncio.gather(*(c.aexecute(functions) for c in self.tool_calls),
-                                    return_exceptions=return_exceptions)
+        return await asyncio.gather(
+            *(c.aexecute(functions) for c in self.tool_calls), return_exceptions=return_exceptions
+        )
 
 
 def _normalize_call(data: dict[str, Any]) -> dict[str, Any]:
@@ -321,8 +346,11 @@ def _normalize_call(data: dict[str, Any]) -> dict[str, Any]:
         name = data.get("name")
     if isinstance(arguments, str):
         arguments = json_repair.loads(arguments)
-    return {"id": data.get("id") or data.get("call_id"), "name": name,
-            "args": arguments if isinstance(arguments, dict) else {}}
+    return {
+        "id": data.get("id") or data.get("call_id"),
+        "name": name,
+        "args": arguments if isinstance(arguments, dict) else {},
+    }
 
 
 def _schema_of(tp: Any) -> dict[str, Any]:

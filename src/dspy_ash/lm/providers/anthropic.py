@@ -30,7 +30,9 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "\n".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return "" if content is None else str(content)
 
 
@@ -59,8 +61,18 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
         if role in ("system", "developer"):
             system.append(_text_of(msg.get("content")))
         elif role == "tool":
-            out.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": msg.get("tool_call_id"),
-                                                     "content": _text_of(msg.get("content"))}]})
+            out.append(
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": msg.get("tool_call_id"),
+                            "content": _text_of(msg.get("content")),
+                        }
+                    ],
+                }
+            )
         elif role == "assistant" and msg.get("tool_calls"):
             blocks: list[dict[str, Any]] = []
             if msg.get("content"):
@@ -68,8 +80,14 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
             for call in msg["tool_calls"]:
                 fn = call.get("function") or {}
                 args = fn.get("arguments") or "{}"
-                blocks.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"),
-                               "input": json.loads(args) if isinstance(args, str) else args})
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call.get("id"),
+                        "name": fn.get("name"),
+                        "input": json.loads(args) if isinstance(args, str) else args,
+                    }
+                )
             out.append({"role": "assistant", "content": blocks})
         else:
             out.append({"role": role, "content": _content(msg.get("content"))})
@@ -83,8 +101,13 @@ def _tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if fn is None:
             converted.append(tool)  # already in Anthropic's shape
         else:
-            converted.append({"name": fn.get("name"), "description": fn.get("description", ""),
-                              "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}})
+            converted.append(
+                {
+                    "name": fn.get("name"),
+                    "description": fn.get("description", ""),
+                    "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+                }
+            )
     return converted
 
 
@@ -99,12 +122,30 @@ def _tool_choice(choice: Any) -> Any:
 
 
 class AnthropicLM(HTTPProviderLM):
-    supported_params = frozenset({"temperature", "max_tokens", "n", "stop", "top_p", "top_k", "tools", "tool_choice",
-                                  "thinking", "metadata"})
+    supported_params = frozenset(
+        {
+            "temperature",
+            "max_tokens",
+            "n",
+            "stop",
+            "top_p",
+            "top_k",
+            "tools",
+            "tool_choice",
+            "thinking",
+            "metadata",
+        }
+    )
     supports_function_calling = True
+
     def headers(self) -> RedactedHeaders:
-        headers = RedactedHeaders({"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
-                                   **self.endpoint.headers})
+        headers = RedactedHeaders(
+            {
+                "Content-Type": "application/json",
+                "anthropic-version": ANTHROPIC_VERSION,
+                **self.endpoint.headers,
+            }
+        )
         if self.endpoint.api_key is not None:
             headers["x-api-key"] = self.endpoint.api_key.reveal()
         return headers
@@ -115,7 +156,9 @@ class AnthropicLM(HTTPProviderLM):
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
-            "max_tokens": params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS,
+            "max_tokens": params.get("max_tokens")
+            or params.get("max_completion_tokens")
+            or DEFAULT_MAX_TOKENS,
         }
         if system is not None:
             body["system"] = system
@@ -132,14 +175,26 @@ class AnthropicLM(HTTPProviderLM):
         return body
 
     async def request_one(self, req: LMRequest) -> LMResponse:
-        data, http = await post_json(self.endpoint.url("/messages"), self.payload(req), headers=self.headers(),
-                                     timeout=self.endpoint.timeout, provider=self.provider, model=self.model)
+        data, http = await post_json(
+            self.endpoint.url("/messages"),
+            self.payload(req),
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        )
         return parse_message(data, request_id_from(http.headers), self.provider, self.model)
 
     async def stream(self, req: LMRequest) -> AsyncIterator[str]:
         payload = {**self.payload(req), "stream": True}
-        async for event, data in post_sse(self.endpoint.url("/messages"), payload, headers=self.headers(),
-                                          timeout=self.endpoint.timeout, provider=self.provider, model=self.model):
+        async for event, data in post_sse(
+            self.endpoint.url("/messages"),
+            payload,
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        ):
             if event == "message_stop":
                 return
             if event not in ("content_block_delta", "error"):
@@ -147,8 +202,9 @@ class AnthropicLM(HTTPProviderLM):
             try:
                 payload = json.loads(data)
             except ValueError as exc:
-                raise LMResponseError(f"Bad stream event: {data[:200]!r}", provider=self.provider,
-                                      model=self.model) from exc
+                raise LMResponseError(
+                    f"Bad stream event: {data[:200]!r}", provider=self.provider, model=self.model
+                ) from exc
             if event == "error":
                 raise error_from_stream_event(payload, provider=self.provider, model=self.model)
             delta = payload.get("delta") or {}
@@ -159,8 +215,13 @@ class AnthropicLM(HTTPProviderLM):
 def parse_message(data: dict[str, Any], request_id: str | None, provider: str, model: str) -> LMResponse:
     blocks = data.get("content")
     if not isinstance(blocks, list):
-        raise LMResponseError("The reply has no content blocks", provider=provider, model=model,
-                              request_id=request_id, body=json.dumps(data)[:2000])
+        raise LMResponseError(
+            "The reply has no content blocks",
+            provider=provider,
+            model=model,
+            request_id=request_id,
+            body=json.dumps(data)[:2000],
+        )
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -171,18 +232,38 @@ def parse_message(data: dict[str, Any], request_id: str | None, provider: str, m
         elif kind == "thinking":
             thinking.append(str(block.get("thinking", "")))
         elif kind == "tool_use":
-            calls.append({"id": block.get("id"), "type": "function",
-                          "function": {"name": block.get("name"), "arguments": json.dumps(block.get("input") or {})}})
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name"),
+                        "arguments": json.dumps(block.get("input") or {}),
+                    },
+                }
+            )
     raw_usage = data.get("usage") or {}
     read = int(raw_usage.get("cache_read_input_tokens") or 0)
     written = int(raw_usage.get("cache_creation_input_tokens") or 0)
     # OpenAI's convention (which the rest of the engine uses): prompt tokens include the cached ones.
     prompt = int(raw_usage.get("input_tokens") or 0) + read + written
     completion = int(raw_usage.get("output_tokens") or 0)
-    usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
-                  cached_tokens=read)
-    choice = Choice(text="".join(texts), tool_calls=calls or None,
-                    finish_reason=_FINISH.get(str(data.get("stop_reason")), data.get("stop_reason")),
-                    reasoning_content="".join(thinking) if thinking else None)
-    return LMResponse(choices=[choice], usage=usage, model=data.get("model"), request_id=request_id or data.get("id"),
-                      raw=data)
+    usage = Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        cached_tokens=read,
+    )
+    choice = Choice(
+        text="".join(texts),
+        tool_calls=calls or None,
+        finish_reason=_FINISH.get(str(data.get("stop_reason")), data.get("stop_reason")),
+        reasoning_content="".join(thinking) if thinking else None,
+    )
+    return LMResponse(
+        choices=[choice],
+        usage=usage,
+        model=data.get("model"),
+        request_id=request_id or data.get("id"),
+        raw=data,
+    )

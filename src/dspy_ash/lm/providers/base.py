@@ -52,8 +52,13 @@ class HTTPProviderLM(BaseLM):
             usage.total_tokens += part.usage.total_tokens
             usage.cached_tokens += part.usage.cached_tokens
         first = parts[0]
-        return LMResponse(choices=[c for p in parts for c in p.choices], usage=usage, model=first.model,
-                          request_id=first.request_id, raw=first.raw if n == 1 else {"responses": [p.raw for p in parts]})
+        return LMResponse(
+            choices=[c for p in parts for c in p.choices],
+            usage=usage,
+            model=first.model,
+            request_id=first.request_id,
+            raw=first.raw if n == 1 else {"responses": [p.raw for p in parts]},
+        )
 
     async def request(self, req: LMRequest) -> LMResponse:
         return await self.fan_out(req)

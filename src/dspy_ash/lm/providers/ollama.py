@@ -14,9 +14,17 @@ from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import response_format_json
 
 # OpenAI name -> Ollama option name
-_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "seed": "seed", "stop": "stop",
-            "max_tokens": "num_predict", "num_ctx": "num_ctx", "presence_penalty": "presence_penalty",
-            "frequency_penalty": "frequency_penalty"}
+_OPTIONS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "seed": "seed",
+    "stop": "stop",
+    "max_tokens": "num_predict",
+    "num_ctx": "num_ctx",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
 
 
 def _format(response_format: Any) -> Any:
@@ -30,10 +38,15 @@ class OllamaChatLM(HTTPProviderLM):
     supported_params = frozenset({*_OPTIONS, "n", "response_format", "tools", "keep_alive"})
     supports_function_calling = True
     supports_response_schema = True  # `format` takes a JSON schema
+
     def payload(self, req: LMRequest) -> dict[str, Any]:
         params = req.params
-        body: dict[str, Any] = {"model": self.model, "messages": req.messages, "stream": False,
-                                "options": {_OPTIONS[k]: v for k, v in params.items() if k in _OPTIONS}}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": req.messages,
+            "stream": False,
+            "options": {_OPTIONS[k]: v for k, v in params.items() if k in _OPTIONS},
+        }
         if params.get("response_format"):
             body["format"] = _format(params["response_format"])
         if params.get("tools"):
@@ -46,19 +59,45 @@ class OllamaChatLM(HTTPProviderLM):
         headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
         if self.endpoint.api_key is not None:  # Ollama behind an authenticating proxy
             headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
-        data, http = await post_json(self.endpoint.url("/api/chat"), self.payload(req), headers=headers,
-                                     timeout=self.endpoint.timeout, provider=self.provider, model=self.model)
+        data, http = await post_json(
+            self.endpoint.url("/api/chat"),
+            self.payload(req),
+            headers=headers,
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        )
         message = data.get("message")
         if not isinstance(message, dict):
-            raise LMResponseError("The reply has no message", provider=self.provider, model=self.model,
-                                  body=json.dumps(data)[:2000])
-        calls = [{"id": f"call_{i}", "type": "function",
-                  "function": {"name": (c.get("function") or {}).get("name"),
-                               "arguments": json.dumps((c.get("function") or {}).get("arguments") or {})}}
-                 for i, c in enumerate(message.get("tool_calls") or [])]
+            raise LMResponseError(
+                "The reply has no message",
+                provider=self.provider,
+                model=self.model,
+                body=json.dumps(data)[:2000],
+            )
+        calls = [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {
+                    "name": (c.get("function") or {}).get("name"),
+                    "arguments": json.dumps((c.get("function") or {}).get("arguments") or {}),
+                },
+            }
+            for i, c in enumerate(message.get("tool_calls") or [])
+        ]
         prompt, completion = int(data.get("prompt_eval_count") or 0), int(data.get("eval_count") or 0)
         return LMResponse(
-            choices=[Choice(text=message.get("content"), tool_calls=calls or None, finish_reason=data.get("done_reason"),
-                            reasoning_content=message.get("thinking"))],
+            choices=[
+                Choice(
+                    text=message.get("content"),
+                    tool_calls=calls or None,
+                    finish_reason=data.get("done_reason"),
+                    reasoning_content=message.get("thinking"),
+                )
+            ],
             usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
-            model=data.get("model"), request_id=request_id_from(http.headers), raw=data)
+            model=data.get("model"),
+            request_id=request_id_from(http.headers),
+            raw=data,
+        )

@@ -19,15 +19,32 @@ from dspy_ash.lm.wire import jsonable_params
 
 
 class OpenAICompatLM(HTTPProviderLM):
-    supported_params = frozenset({"temperature", "max_tokens", "max_completion_tokens", "n", "stop", "top_p", "seed",
-                                  "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
-                                  "response_format", "tools", "tool_choice", "reasoning_effort"})
+    supported_params = frozenset(
+        {
+            "temperature",
+            "max_tokens",
+            "max_completion_tokens",
+            "n",
+            "stop",
+            "top_p",
+            "seed",
+            "presence_penalty",
+            "frequency_penalty",
+            "logprobs",
+            "top_logprobs",
+            "response_format",
+            "tools",
+            "tool_choice",
+            "reasoning_effort",
+        }
+    )
     supports_function_calling = True
 
     def __init__(self, model: str, endpoint: Endpoint) -> None:
         super().__init__(model, endpoint)
         # JSON schemas (structured outputs) are OpenAI's; compatible servers differ, but all take json_object
         self.supports_response_schema = endpoint.provider == "openai"
+
     def headers(self) -> RedactedHeaders:
         headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
         if self.endpoint.api_key is not None:
@@ -40,9 +57,14 @@ class OpenAICompatLM(HTTPProviderLM):
     async def request(self, req: LMRequest) -> LMResponse:
         if req.model_type == "text":
             return await self._text_completion(req)
-        data, http = await post_json(self.endpoint.url("/chat/completions"), self.payload(req),
-                                     headers=self.headers(), timeout=self.endpoint.timeout,
-                                     provider=self.provider, model=self.model)
+        data, http = await post_json(
+            self.endpoint.url("/chat/completions"),
+            self.payload(req),
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        )
         return parse_chat_completion(data, request_id_from(http.headers), self.provider, self.model)
 
     async def _text_completion(self, req: LMRequest) -> LMResponse:
@@ -50,26 +72,40 @@ class OpenAICompatLM(HTTPProviderLM):
         prompt the way DSPy builds it: their contents, then "BEGIN RESPONSE:", joined by blank lines."""
         prompt = "\n\n".join([_text_of(m.get("content")) for m in req.messages] + ["BEGIN RESPONSE:"])
         payload = {"model": self.model, "prompt": prompt, **jsonable_params(req.params)}
-        data, http = await post_json(self.endpoint.url("/completions"), payload, headers=self.headers(),
-                                     timeout=self.endpoint.timeout, provider=self.provider, model=self.model)
+        data, http = await post_json(
+            self.endpoint.url("/completions"),
+            payload,
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        )
         for choice in data.get("choices") or []:  # same shape as chat, with the text at the top
             choice.setdefault("message", {"role": "assistant", "content": choice.get("text")})
         return parse_chat_completion(data, request_id_from(http.headers), self.provider, self.model)
 
     async def stream(self, req: LMRequest) -> AsyncIterator[str]:
         if req.model_type == "text":
-            raise UnsupportedFeatureError("streaming text completions is not supported; use model_type='chat'")
+            raise UnsupportedFeatureError(
+                "streaming text completions is not supported; use model_type='chat'"
+            )
         payload = {**self.payload(req), "stream": True}
-        async for _event, data in post_sse(self.endpoint.url("/chat/completions"), payload,
-                                           headers=self.headers(), timeout=self.endpoint.timeout,
-                                           provider=self.provider, model=self.model):
+        async for _event, data in post_sse(
+            self.endpoint.url("/chat/completions"),
+            payload,
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        ):
             if data == "[DONE]":
                 return
             try:
                 chunk = json.loads(data)
             except ValueError as exc:
-                raise LMResponseError(f"Bad stream chunk: {data[:200]!r}", provider=self.provider,
-                                      model=self.model) from exc
+                raise LMResponseError(
+                    f"Bad stream chunk: {data[:200]!r}", provider=self.provider, model=self.model
+                ) from exc
             if chunk.get("error"):
                 raise error_from_stream_event(chunk, provider=self.provider, model=self.model)
             for choice in chunk.get("choices") or []:
@@ -84,21 +120,30 @@ def _text_of(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def parse_chat_completion(data: dict[str, Any], request_id: str | None, provider: str, model: str) -> LMResponse:
+def parse_chat_completion(
+    data: dict[str, Any], request_id: str | None, provider: str, model: str
+) -> LMResponse:
     raw_choices = data.get("choices")
     if not isinstance(raw_choices, list) or not raw_choices:
-        raise LMResponseError("The reply has no choices", provider=provider, model=model, request_id=request_id,
-                              body=json.dumps(data)[:2000])
+        raise LMResponseError(
+            "The reply has no choices",
+            provider=provider,
+            model=model,
+            request_id=request_id,
+            body=json.dumps(data)[:2000],
+        )
     choices: list[Choice] = []
     for item in raw_choices:
         message = item.get("message") or {}
-        choices.append(Choice(
-            text=message.get("content"),
-            tool_calls=message.get("tool_calls") or None,
-            finish_reason=item.get("finish_reason"),
-            logprobs=item.get("logprobs"),
-            reasoning_content=message.get("reasoning_content"),
-        ))
+        choices.append(
+            Choice(
+                text=message.get("content"),
+                tool_calls=message.get("tool_calls") or None,
+                finish_reason=item.get("finish_reason"),
+                logprobs=item.get("logprobs"),
+                reasoning_content=message.get("reasoning_content"),
+            )
+        )
     raw_usage = data.get("usage") or {}
     details = raw_usage.get("prompt_tokens_details") or {}
     usage = Usage(
@@ -109,5 +154,10 @@ def parse_chat_completion(data: dict[str, Any], request_id: str | None, provider
     )
     if not usage.total_tokens:
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
-    return LMResponse(choices=choices, usage=usage, model=data.get("model"), request_id=request_id or data.get("id"),
-                      raw=data)
+    return LMResponse(
+        choices=choices,
+        usage=usage,
+        model=data.get("model"),
+        request_id=request_id or data.get("id"),
+        raw=data,
+    )
