@@ -17,6 +17,7 @@ The async path is the implementation; sync calls reach it through `run_sync(coro
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
 import sys
 import threading
@@ -61,8 +62,14 @@ class _ThreadLoop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        if threading.current_thread() is threading.main_thread():
+            # the main thread's storage outlives the interpreter's orderly shutdown: close it at exit instead
+            atexit.register(self.close)
 
     def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
         loop = self.loop
         if not loop.is_closed() and not loop.is_running():
             try:  # lets pooled HTTP sessions bound to this loop close cleanly, as asyncio.run does
