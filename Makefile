@@ -29,7 +29,7 @@ format: install
 	$(BIN)/ruff check --fix src tests benchmarks examples
 
 typecheck: install
-	$(BIN)/pyright
+	$(BIN)/pyright --project pyproject.toml
 
 importlint: install
 	$(BIN)/lint-imports
