@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy as copy_module
 import importlib
 import logging
-import uuid
+import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -141,7 +141,7 @@ class BaseLM(ABC):
             "cost": response.cost,
             "cache_hit": response.cache_hit,
             "timestamp": datetime.now().isoformat(),
-            "uuid": str(uuid.uuid4()),
+            "uuid": _history_id(),
             "model": self.model,
             "response_model": response.model,
             "model_type": self.model_type,
@@ -216,6 +216,18 @@ def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
     if not (isinstance(obj, type) and issubclass(obj, BaseLM)):
         raise ValueError(f"{path!r} is not an LM class")
     return obj
+
+
+def _history_id() -> str:
+    """A random version-4 UUID string for a history entry; not for secrets, so no system entropy per call."""
+    bits = (_random.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_random = random.Random()
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 def _caller_modules() -> tuple[Any, ...]:

@@ -102,9 +102,10 @@ class Predict(Module, Parameter):
         if isinstance(prediction, dict) and prediction.get("type") == "content" and "content" in prediction:
             config["prediction"] = kwargs.pop("prediction")
         inputs_spec = signature.input_fields
-        for name, field in inputs_spec.items():
-            if name not in kwargs and field.default is not PydanticUndefined:
-                kwargs[name] = field.default
+        plan = _input_plan(signature)
+        for name, default, _, _, _ in plan:
+            if default is not PydanticUndefined and name not in kwargs:
+                kwargs[name] = default
         extra = [k for k in kwargs if k not in inputs_spec]
         if extra:
             logger.warning(
@@ -114,19 +115,19 @@ class Predict(Module, Parameter):
                 list(inputs_spec),
             )
         if read("warn_on_type_mismatch"):
-            for name, field in inputs_spec.items():
+            for name, _, annotation, checked, _ in plan:
                 value = kwargs.get(name)
-                if value is None or extra_of(field).get(IS_TYPE_UNDEFINED, False):
+                if value is None or not checked or (annotation is str and type(value) is str):
                     continue
-                if not _compatible(value, field.annotation):
+                if not _compatible(value, annotation):
                     logger.warning(
                         "Type mismatch for field '%s': expected %s based on given Signature, but the "
                         "provided value is incompatible: %s.",
                         name,
-                        field.annotation,
+                        annotation,
                         value,
                     )
-        missing = [k for k, f in inputs_spec.items() if k not in kwargs and not allows_none(f.annotation)]
+        missing = [name for name, _, _, _, optional in plan if not optional and name not in kwargs]
         if missing:
             if read("strict_inputs"):
                 raise SignatureError(
@@ -189,6 +190,24 @@ class Predict(Module, Parameter):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.signature})"
+
+
+def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:
+    """Per input field, once per signature class: (name, default, annotation, type-checked, may be None)."""
+    plan = signature.__dict__.get("_dspy_ash_input_plan")
+    if plan is None:
+        plan = tuple(
+            (
+                name,
+                field.default,
+                field.annotation,
+                not extra_of(field).get(IS_TYPE_UNDEFINED, False),
+                allows_none(field.annotation),
+            )
+            for name, field in signature.input_fields.items()
+        )
+        signature._dspy_ash_input_plan = plan
+    return plan
 
 
 def _serialize(value: Any) -> Any:

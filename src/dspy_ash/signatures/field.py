@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -24,14 +25,38 @@ _CONSTRAINTS = {
 }
 
 
+# Building a FieldInfo through pydantic.Field costs several microseconds; signatures made from strings
+# build the same few fields over and over, so each distinct (kind, arguments) is built once and copied.
+_PROTOTYPES: dict[tuple[Any, ...], FieldInfo] = {}
+
+
 def _make(kind: str, kwargs: dict[str, Any]) -> FieldInfo:
+    try:
+        key: tuple[Any, ...] | None = (kind, *kwargs.items())
+        hash(key)
+    except TypeError:  # an unhashable argument (a list default): build it fresh
+        key = None
+    proto = _PROTOTYPES.get(key) if key is not None else None
+    if proto is None:
+        proto = _build(kind, kwargs)
+        if key is not None and len(_PROTOTYPES) < 4096:
+            _PROTOTYPES[key] = proto
+    elif any(arg in kwargs for arg in _DEPRECATED):
+        _build(kind, kwargs)  # for its deprecation warning, raised on every use as before
+    field = copy.copy(proto)
+    field.json_schema_extra = dict(proto.json_schema_extra)  # type: ignore[arg-type]
+    field.metadata = list(proto.metadata)
+    return field
+
+
+def _build(kind: str, kwargs: dict[str, Any]) -> FieldInfo:
     for arg in _DEPRECATED:
         if arg in kwargs:
             warnings.warn(
                 f"The '{arg}' argument in InputField/OutputField is deprecated and has no effect in DSPy. "
                 "It will be removed in a future version.",
                 DeprecationWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of InputField/OutputField
             )
     # Key order matches DSPy's (the caller's DSPy arguments, the field type, then description and constraints):
     # it shows in signature reprs, which MIPROv2's program-aware proposer puts in its prompts.

@@ -9,6 +9,7 @@ Every operation returns a new class; the original is never changed (except throu
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import sys
 import types
@@ -25,6 +26,7 @@ from dspy_ash.signatures.parser import caller_frame, parse_signature_string, par
 from dspy_ash.signatures.types import allows_none, annotation_name
 
 
+@functools.lru_cache(maxsize=4096)
 def infer_prefix(name: str) -> str:
     """`camelCaseText` -> `Camel Case Text`, `text2number` -> `Text 2 Number`, `HTMLParser` -> `HTML Parser`."""
     s = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)

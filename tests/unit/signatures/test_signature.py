@@ -266,3 +266,19 @@ def test_postponed_annotations_resolve():
         namespace,
     )
     assert namespace["S"].fields["x"].annotation == list[int]
+
+
+def test_deprecated_field_arguments_warn_on_every_use_at_the_callers_line():
+    for _ in range(2):  # fields are built from cached prototypes; the warning must not be cached away
+        with pytest.warns(DeprecationWarning, match="'prefix' argument") as record:
+            dspy.InputField(prefix="X:")
+        assert record[0].filename == __file__
+
+
+def test_fields_built_from_the_same_arguments_are_independent():
+    a, b = dspy.InputField(desc="d"), dspy.InputField(desc="d")
+    a.json_schema_extra["desc"] = "changed"
+    assert b.json_schema_extra["desc"] == "d"
+    s1 = dspy.Signature("q -> a")
+    s2 = dspy.Signature("q -> a")
+    assert s1.fields["q"] is not s2.fields["q"]
