@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "cache_namespace": None,  # isolates cache entries per tenant
     "interpreter_factory": None,
     "strict_inputs": False,  # missing inputs raise instead of warning (DSPy warns)
+    "relax_gc": True,  # space out GC collections while many LM calls are in flight (see _gc.py)
 }
 
 _NO_OVERRIDES: Mapping[str, Any] = MappingProxyType({})

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from dspy_ash import events
+from dspy_ash import _gc, events
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
@@ -107,12 +107,15 @@ class BaseLM(ABC):
         scope = events.start(
             "lm", self.model, self, {"messages": req.messages, "kwargs": req.params}, self.callbacks
         )
+        _gc.call_started()
         try:
             response = await self.request(req)
         except BaseException as exc:
             if scope is not None:
                 scope.fail(exc)
             raise
+        finally:
+            _gc.call_finished()
         usage = response.usage.as_dict()
         usage_module.record(self.model, usage, response.cost, response.cache_hit)
         if not read("disable_history"):

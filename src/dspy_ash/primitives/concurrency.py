@@ -73,7 +73,8 @@ async def run_bounded(
             if on_result is not None:
                 on_result(i, value, None)
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(max(1, min(limit, len(items))))]
+    width = max(1, min(limit, len(items)))
+    workers = [asyncio.ensure_future(worker()) for _ in range(width)]
     try:
         await asyncio.gather(*workers)
     finally:

@@ -278,3 +278,29 @@ def test_track_usage_attaches_totals():
     assert pred.get_lm_usage() == {
         "m": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cached_tokens": 0}
     }
+
+
+async def test_many_calls_in_flight_space_out_gc_and_restore_it():
+    import gc
+
+    from dspy_ash import _gc
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+
+    class Probe(dspy.BaseLM):
+        async def request(self, req):
+            await asyncio.sleep(0.01)
+            seen.append(gc.get_threshold()[0])
+            return LMResponse(choices=[Choice(text="x")])
+
+    lm = Probe("probe")
+    await asyncio.gather(*(lm.acall("q") for _ in range(200)))
+    assert max(seen) >= _gc.RELAXED_THRESHOLD and gc.get_threshold() == before and _gc.in_flight() == 0
+    seen.clear()
+    await asyncio.gather(*(lm.acall("q") for _ in range(8)))  # light load leaves it alone
+    assert set(seen) == {before[0]}
+    seen.clear()
+    with dspy.context(relax_gc=False):
+        await asyncio.gather(*(lm.acall("q") for _ in range(200)))
+    assert set(seen) == {before[0]}
