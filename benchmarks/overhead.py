@@ -33,6 +33,18 @@ def _time_calls(call, n: int, runs: int) -> dict[str, float]:
     return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
 
 
+async def _time_async_calls(predict, n: int, runs: int) -> dict[str, float]:
+    """Sequential `await predict.acall(...)` calls (the context's LM answers)."""
+    await predict.acall(question="warm")
+    per_run = []
+    for r in range(runs):
+        start = time.perf_counter()
+        for i in range(n):
+            await predict.acall(question=f"q{r}-{i}")
+        per_run.append((time.perf_counter() - start) / n * 1e6)
+    return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
+
+
 def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
     import asyncio
 
@@ -60,18 +72,8 @@ def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
         lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
     )
 
-    async def sequential_acall():
-        with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
-            per_run = []
-            await predict.acall(question="warm")
-            for r in range(runs):
-                start = time.perf_counter()
-                for i in range(n):
-                    await predict.acall(question=f"q{r}-{i}")
-                per_run.append((time.perf_counter() - start) / n * 1e6)
-            return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
-
-    results["await Predict.acall"] = asyncio.run(sequential_acall())
+    with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
+        results["await Predict.acall"] = asyncio.run(_time_async_calls(predict, n, runs))
     return results
 
 
@@ -118,18 +120,8 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
         lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
     )
 
-    async def sequential_acall():
-        with dspy.context(lm=zero_lm(REPLY_PREDICT)):
-            per_run = []
-            await predict.acall(question="warm")
-            for r in range(runs):
-                start = time.perf_counter()
-                for i in range(n):
-                    await predict.acall(question=f"q{r}-{i}")
-                per_run.append((time.perf_counter() - start) / n * 1e6)
-            return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
-
-    results["await Predict.acall"] = asyncio.run(sequential_acall())
+    with dspy.context(lm=zero_lm(REPLY_PREDICT)):
+        results["await Predict.acall"] = asyncio.run(_time_async_calls(predict, n, runs))
     return results
 
 

@@ -98,6 +98,8 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
+from dspy_ash._lazy import lazy_getattr  # noqa: E402
+
 # Bound eagerly: importing the `dspy_ash.settings` submodule would otherwise shadow DSPy's `dspy.settings` object.
 from dspy_ash.settings import configure as configure  # noqa: E402
 from dspy_ash.settings import context as context  # noqa: E402
@@ -122,18 +124,15 @@ _SUBPACKAGES = frozenset(
 )
 
 
+_exported = lazy_getattr(__name__, _EXPORTS)
+
+
 def __getattr__(name: str) -> Any:
-    if name == "cache":  # DSPy's `dspy.cache`: the process's LM cache, built on first use
+    if name == "cache":  # DSPy's `dspy.cache`: the process's LM cache, built on first use (never stored here)
         return importlib.import_module("dspy_ash.lm.cache").get_cache()
-    target = _EXPORTS.get(name)
-    if target is None:
-        if name in _SUBPACKAGES:
-            return importlib.import_module(f"dspy_ash.{name}")
-        raise AttributeError(f"module 'dspy_ash' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"dspy_ash.{name}")
+    return _exported(name)
 
 
 def __dir__() -> list[str]:

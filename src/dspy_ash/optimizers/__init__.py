@@ -25,8 +25,7 @@ with `store.delete(key)`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dspy_ash._lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
@@ -47,15 +46,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: optimizers that need optuna or numpy import them only when used.
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
+# Lazy: optimizers that need optuna or numpy import them only when used.
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

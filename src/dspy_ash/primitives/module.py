@@ -73,44 +73,12 @@ class Module(metaclass=ProgramMeta):
         return await call_sync(self._invoke_sync, args, kwargs)
 
     def _invoke_sync(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        token = events.caller_modules.set((*events.caller_modules.get(), self))
-        scope = events.start("module", type(self).__name__, self, kwargs, self.callbacks)
-        try:
-            if read("track_usage") and usage_module.current_tracker() is None:
-                with usage_module.track_usage() as tracker:
-                    result = self.forward(*args, **kwargs)
-                _attach_usage(result, tracker)
-            else:
-                result = self.forward(*args, **kwargs)
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        finally:
-            events.caller_modules.reset(token)
-        if scope is not None:
-            scope.end(result)
-        return result
+        with _ModuleCall(self, kwargs) as call:
+            return call.returned(self.forward(*args, **kwargs))
 
     async def _invoke_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        token = events.caller_modules.set((*events.caller_modules.get(), self))
-        scope = events.start("module", type(self).__name__, self, kwargs, self.callbacks)
-        try:
-            if read("track_usage") and usage_module.current_tracker() is None:
-                with usage_module.track_usage() as tracker:
-                    result = await self.aforward(*args, **kwargs)
-                _attach_usage(result, tracker)
-            else:
-                result = await self.aforward(*args, **kwargs)
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        finally:
-            events.caller_modules.reset(token)
-        if scope is not None:
-            scope.end(result)
-        return result
+        with _ModuleCall(self, kwargs) as call:
+            return call.returned(await self.aforward(*args, **kwargs))
 
     def batch(
         self,
@@ -309,6 +277,42 @@ class Module(metaclass=ProgramMeta):
 
 
 BaseModule = Module
+
+
+class _ModuleCall:
+    """What surrounds every module call, sync or async: the caller stack for history, the module events,
+    and (with `track_usage`) a usage tracker whose totals are attached to the returned Prediction."""
+
+    __slots__ = ("_result", "_scope", "_token", "_tracker", "_tracking")
+
+    def __init__(self, module: Module, kwargs: dict[str, Any]) -> None:
+        self._token = events.caller_modules.set((*events.caller_modules.get(), module))
+        self._scope = events.start("module", type(module).__name__, module, kwargs, module.callbacks)
+        self._tracking = None
+        self._tracker: usage_module.UsageTracker | None = None
+        if read("track_usage") and usage_module.current_tracker() is None:
+            self._tracking = usage_module.track_usage()
+            self._tracker = self._tracking.__enter__()
+        self._result: Any = None
+
+    def __enter__(self) -> _ModuleCall:
+        return self
+
+    def returned(self, result: Any) -> Any:
+        self._result = result
+        return result
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._tracking is not None:
+            self._tracking.__exit__(exc_type, exc, tb)
+            if exc is None and self._tracker is not None:
+                _attach_usage(self._result, self._tracker)
+        events.caller_modules.reset(self._token)
+        if self._scope is not None:
+            if exc is not None:
+                self._scope.fail(exc)
+            else:
+                self._scope.end(self._result)
 
 
 def _add_container_item(add: Callable[[str, Any], None], name: str, item: Any) -> None:

@@ -3,8 +3,7 @@ and the shipped HotPotQA corpus. numpy and bm25s load only when their classes ar
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dspy_ash._lazy import lazy_getattr
 
 _EXPORTS = {
     "BM25Retriever": "dspy_ash.retrievers.bm25",
@@ -24,8 +23,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dspy_ash.retrievers' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -4,17 +4,12 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from dspy_ash._lazy import lazy_getattr
 from dspy_ash.testing.dummy import DummyLM
 
-_SERVERS = {"FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply"}
+_SERVERS = {name: "dspy_ash.testing.fake_servers" for name in ("FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply")}
 
 __all__ = ["DummyLM", "FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply"]  # pyright: ignore[reportUnsupportedDunderAll]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SERVERS:
-        return getattr(importlib.import_module("dspy_ash.testing.fake_servers"), name)
-    raise AttributeError(f"module 'dspy_ash.testing' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SERVERS)
