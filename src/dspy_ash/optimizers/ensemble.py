@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -19,15 +21,29 @@ class EnsembledProgram(Module):
     """
 
     def __init__(
-        self, programs: list[Any], reduce_fn: Callable[[list[Any]], Any] | None, size: int | None
+        self,
+        programs: list[Any],
+        reduce_fn: Callable[[list[Any]], Any] | None,
+        size: int | None,
+        deterministic: bool = False,
     ) -> None:
         super().__init__()
         self.programs = programs
         self.reduce_fn = reduce_fn
         self.size = size
+        self.deterministic = deterministic
 
     async def aforward(self, *args: Any, **kwargs: Any) -> Any:
-        programs = random.sample(self.programs, self.size) if self.size else self.programs
+        if self.size and self.deterministic:
+            # the same inputs always pick the same members (DSPy leaves this unimplemented)
+            digest = hashlib.sha256(
+                json.dumps([args, kwargs], sort_keys=True, default=repr).encode()
+            ).digest()
+            programs = random.Random(digest).sample(self.programs, self.size)
+        elif self.size:
+            programs = random.sample(self.programs, self.size)
+        else:
+            programs = self.programs
         outputs = list(await asyncio.gather(*(program.acall(*args, **kwargs) for program in programs)))
         return self.reduce_fn(outputs) if self.reduce_fn else outputs
 
@@ -42,8 +58,6 @@ class Ensemble(Teleprompter):
     ) -> None:
         """A common reduce_fn is dspy.majority."""
         super().__init__()
-        if deterministic:
-            raise AssertionError("TODO: Implement example hashing for deterministic ensemble.")
         self.reduce_fn = reduce_fn
         self.size = size
         self.deterministic = deterministic
@@ -51,7 +65,7 @@ class Ensemble(Teleprompter):
     def compile(
         self, programs: list[Any], *args: Any, **kwargs: Any
     ) -> EnsembledProgram:  # no LM calls: sync
-        return EnsembledProgram(programs, self.reduce_fn, self.size)
+        return EnsembledProgram(programs, self.reduce_fn, self.size, self.deterministic)
 
     async def acompile(self, student: Any, **kwargs: Any) -> EnsembledProgram:
         return self.compile(student)
