@@ -7,7 +7,10 @@ from __future__ import annotations
 from dspy_ash._lazy import lazy_getattr
 from dspy_ash.testing.dummy import DummyLM
 
-_SERVERS = {name: "dspy_ash.testing.fake_servers" for name in ("FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply")}
+_SERVERS = {
+    name: "dspy_ash.testing.fake_servers"
+    for name in ("FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply")
+}
 
 __all__ = ["DummyLM", "FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply"]  # pyright: ignore[reportUnsupportedDunderAll]
 
