@@ -6,7 +6,11 @@ import inspect
 from typing import Any
 
 from dspy_ash._sync import call_sync
+from dspy_ash.evaluate.metrics import answer_exact_match, answer_passage_match
 from dspy_ash.primitives.module import Module
+
+# A greenlet per call costs ~10 µs per example; these built-in metrics are plain string work.
+_INLINE_METRICS: tuple[Any, ...] = (answer_exact_match, answer_passage_match)
 
 
 async def call_metric(metric: Any, *args: Any) -> Any:
@@ -15,6 +19,8 @@ async def call_metric(metric: Any, *args: Any) -> Any:
     Sync metrics run on the greenlet bridge, so one that calls an LM (an LM judge written as a plain
     function) awaits on the loop instead of blocking every other task.
     """
+    if any(metric is m for m in _INLINE_METRICS):  # plain string work, never an LM: no bridge needed
+        return metric(*args)
     if isinstance(metric, Module):
         return await metric.acall(*args)
     if inspect.iscoroutinefunction(metric) or inspect.iscoroutinefunction(type(metric).__call__):

@@ -196,3 +196,19 @@ def test_progress_bar_degrades_without_rich(monkeypatch: pytest.MonkeyPatch) -> 
         ).score
         == 100.0
     )
+
+
+def test_unhashable_metric_objects_work() -> None:
+    import dspy_ash as ash
+    from dspy_ash.testing import DummyLM
+
+    class Judge:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, example, pred, trace=None):
+            return pred.answer == example.answer
+
+    ash.configure(lm=DummyLM([{"answer": "a"}, {"answer": "b"}]))
+    devset = [ash.Example(question=f"q{i}", answer="a").with_inputs("question") for i in range(2)]
+    result = ash.Evaluate(devset=devset, metric=Judge(), num_threads=1)(ash.Predict("question -> answer"))
+    assert result.score == 50.0
