@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from typing import Any
+
+
+def require_optuna(optimizer: str) -> None:
+    """Fail before any LM call is paid for when optuna is missing (the import itself may come later)."""
+    if importlib.util.find_spec("optuna") is None:
+        raise ImportError(
+            f"{optimizer} requires optuna. Install it with `pip install 'dspy-ash[optimizers]'`."
+        )
 
 
 def import_optuna(optimizer: str) -> Any:

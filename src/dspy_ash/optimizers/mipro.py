@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from dspy_ash.optimizers._demo_sets import create_n_fewshot_demo_sets
 from dspy_ash.optimizers._mipro_search import Search, create_minibatch
-from dspy_ash.optimizers._optuna import import_optuna
+from dspy_ash.optimizers._optuna import import_optuna, require_optuna
 from dspy_ash.optimizers._session import CheckpointSession, fingerprint
 from dspy_ash.optimizers.bootstrap import Checkpoint
 from dspy_ash.optimizers.proposer import GroundedProposer
@@ -139,6 +139,7 @@ class MIPROv2(Teleprompter):
                 "User confirmation is removed from MIPROv2. Please remove the "
                 "'requires_permission_to_run' argument."
             )
+        require_optuna("MIPROv2")
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
         max_boot = (
             max_bootstrapped_demos if max_bootstrapped_demos is not None else self.max_bootstrapped_demos

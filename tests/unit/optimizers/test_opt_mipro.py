@@ -148,3 +148,23 @@ def test_program_source_matches_dspy() -> None:
 
     for make in (lambda m: m.Predict("question -> answer"), two):
         assert norm(program_source(make(ash))) == norm(get_dspy_source_code(make(dspy)))
+
+
+def test_missing_optuna_fails_before_any_lm_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import dspy_ash as ash
+    from dspy_ash.testing import DummyLM
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real_find_spec(name, *a)
+    )
+    lm = DummyLM([{"answer": "x"}] * 50)
+    ash.configure(lm=lm)
+    data = [ash.Example(question=f"q{i}", answer="x").with_inputs("question") for i in range(10)]
+    with pytest.raises(ImportError, match=r"dspy-ash\[optimizers\]"):
+        ash.MIPROv2(metric=lambda e, p, t=None: True, auto="light").compile(
+            ash.Predict("question -> answer"), trainset=data
+        )
+    assert lm.history == []
