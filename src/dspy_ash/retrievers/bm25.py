@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from dspy_ash.retrievers._numpy import np
 from dspy_ash.retrievers.base import Document, Passage, Retriever, as_documents
 
 _DOCS_FILE = "documents.jsonl"

@@ -16,11 +16,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.errors import LMResponseError
+from dspy_ash.retrievers._numpy import np, npt
 from dspy_ash.settings import env
 
 _DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
+from dspy_ash.retrievers._numpy import np, npt
 
 Vectors = npt.NDArray[np.float32]
 
