@@ -18,19 +18,39 @@ def append_bounded(history: list[dict[str, Any]], entry: dict[str, Any], limit: 
         history.clear()
 
 
-def _paint(code: str, text: str, use_colors: bool) -> str:
-    return f"\x1b[{code}m{text}\x1b[0m" if use_colors else text
+def _paint(code: str, text: str, use_colors: bool, end: str = "\n") -> str:
+    """DSPy's colour helpers: the text (left-stripped for green), coloured, followed by `end`."""
+    return (f"\x1b[{code}m{text}\x1b[0m" if use_colors else text) + end
+
+
+def _tool_calls(calls: Any, out: TextIO, colors: bool) -> None:
+    if calls:
+        print(_paint("31", "Tool calls:", colors), file=out)
+    for call in calls or []:
+        fn = call.get("function") or {}
+        args = fn.get("arguments")
+        args = call.get("args", call.get("arguments", {})) if args is None else args
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                pass
+        shown = json.dumps(args, ensure_ascii=False) if isinstance(args, dict | list) else str(args)
+        name = fn.get("name") or call.get("name", "<unknown>")
+        print(_paint("32", f"{name}: {shown}".lstrip(), colors), file=out)
 
 
 def pretty_print_history(history: list[dict[str, Any]], n: int = 1, file: TextIO | None = None) -> None:
+    """Print the last n calls the way DSPy's `inspect_history` does (no colours when writing to `file`)."""
     out = file or sys.stdout
     colors = file is None
     for item in history[-n:]:
         messages = item.get("messages") or [{"role": "user", "content": item.get("prompt")}]
+        outputs = item.get("outputs") or [""]
         print("\n\n\n", file=out)
-        print(_paint("34", f"[{item.get('timestamp', 'Unknown time')}]", colors) + "\n", file=out)
+        print(_paint("34", f"[{item.get('timestamp', 'Unknown time')}]", colors), file=out)
         for msg in messages:
-            print(_paint("31", f"{str(msg['role']).capitalize()} message:", colors) + "\n", file=out)
+            print(_paint("31", f"{str(msg['role']).capitalize()} message:", colors), file=out)
             content = msg.get("content")
             if isinstance(content, str):
                 print(content.strip(), file=out)
@@ -39,31 +59,19 @@ def pretty_print_history(history: list[dict[str, Any]], n: int = 1, file: TextIO
                     if isinstance(part, dict) and part.get("type") == "text":
                         print(str(part.get("text", "")).strip(), file=out)
                     else:
-                        print(
-                            _paint(
-                                "34",
-                                f"<{part.get('type', 'part') if isinstance(part, dict) else 'part'}>",
-                                colors,
-                            ),
-                            file=out,
-                        )
+                        kind = part.get("type", "part") if isinstance(part, dict) else "part"
+                        print(_paint("34", f"<{kind}>", colors), file=out)
+            _tool_calls(msg.get("tool_calls"), out, colors)
             print("\n", file=out)
-        print(_paint("31", "Response:", colors) + "\n", file=out)
-        for i, output in enumerate(item.get("outputs") or []):
-            text = output.get("text") if isinstance(output, dict) else output
-            if i:
-                print(
-                    _paint("31", f"\n\n(and {len(item['outputs']) - 1} other completions)", colors), file=out
-                )
-                break
-            print(_paint("32", str(text or "").lstrip(), colors), file=out)
-            if isinstance(output, dict) and output.get("tool_calls"):
-                print(_paint("31", "Tool calls:", colors), file=out)
-                for call in output["tool_calls"]:
-                    fn = call.get("function") or {}
-                    args = fn.get("arguments", call.get("args"))
-                    shown = (
-                        json.dumps(args, ensure_ascii=False) if isinstance(args, dict | list) else str(args)
-                    )
-                    print(_paint("32", f"{fn.get('name') or call.get('name')}: {shown}", colors), file=out)
-        print("\n\n\n", file=out)
+        first = outputs[0]
+        if isinstance(first, dict):
+            if first.get("text"):
+                print(_paint("31", "Response:", colors), file=out)
+                print(_paint("32", str(first["text"]).strip(), colors), file=out)
+            _tool_calls(first.get("tool_calls"), out, colors)
+        else:
+            print(_paint("31", "Response:", colors), file=out)
+            print(_paint("32", str(first).strip(), colors), file=out)
+        if len(outputs) > 1:
+            print(_paint("31", f" \t (and {len(outputs) - 1} other completions)", colors, end=""), file=out)
+    print("\n\n\n", file=out)

@@ -201,3 +201,19 @@ def test_signature_reprs_match_dspy():
     assert repr(dspy_ash.ChainOfThought("q -> a").predict.signature) == repr(
         dspy.ChainOfThought("q -> a").predict.signature
     )
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_inspect_history_prints_what_dspy_prints(n):
+    import io
+    import re
+
+    def printed(lib, dummy):
+        lm = dummy([{"reasoning": "r", "answer": "Paris"}] * 3)
+        with lib.context(lm=lm):
+            lib.ChainOfThought("question -> answer", n=n)(question="Capital of France?")
+        buf = io.StringIO()
+        lm.inspect_history(n=1, file=buf)
+        return re.sub(r"\[\d{4}-\d\d-\d\dT[\d:.]+\]", "[time]", buf.getvalue())
+
+    assert printed(dspy_ash, DummyLM) == printed(dspy, OracleDummyLM)
