@@ -80,6 +80,7 @@ class BaseLM(ABC):
         rollout_id = merged.pop("rollout_id", None)
         namespace = merged.pop("namespace", None) or read("cache_namespace")
         params = {k: v for k, v in merged.items() if v is not None}
+        call_kwargs = {k: v for k, v in kwargs.items() if k not in _CALL_OPTIONS}
         return LMRequest(
             model=self.model,
             messages=messages,
@@ -88,6 +89,7 @@ class BaseLM(ABC):
             rollout_id=rollout_id,
             cache=bool(cache),
             namespace=namespace,
+            call_kwargs=call_kwargs,
         )
 
     async def acall(
@@ -137,7 +139,7 @@ class BaseLM(ABC):
         entry = {
             "prompt": None,
             "messages": req.messages,
-            "kwargs": req.params,
+            "kwargs": req.call_kwargs,
             "response": response.raw,
             "outputs": response.outputs,
             "usage": {} if response.cache_hit else usage,

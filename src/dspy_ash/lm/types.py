@@ -56,6 +56,9 @@ class LMRequest:
     cache: bool = True
     namespace: str | None = None  # cache namespace (a tenant); part of the cache key
     stream: bool = False
+    call_kwargs: dict[str, Any] = field(
+        default_factory=dict
+    )  # what the caller passed (DSPy's history shows these)
 
 
 @dataclass(slots=True)

@@ -217,3 +217,14 @@ def test_inspect_history_prints_what_dspy_prints(n):
         return re.sub(r"\[\d{4}-\d\d-\d\dT[\d:.]+\]", "[time]", buf.getvalue())
 
     assert printed(dspy_ash, DummyLM) == printed(dspy, OracleDummyLM)
+
+
+@pytest.mark.parametrize("config", [{}, {"n": 3}, {"temperature": 0.3, "max_tokens": 5}])
+def test_history_entries_hold_dspys_kwargs(config):
+    def kwargs_of(lib, dummy):
+        lm = dummy([{"answer": "a"}] * 3)
+        with lib.context(lm=lm):
+            lib.Predict("question -> answer", **config)(question="q")
+        return lm.history[-1]["kwargs"]
+
+    assert kwargs_of(dspy_ash, DummyLM) == kwargs_of(dspy, OracleDummyLM)
