@@ -158,6 +158,30 @@ async def post_json(
     return data, result
 
 
+async def _post_lines(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    timeout: float | None,
+    provider: str,
+    model: str,
+) -> AsyncIterator[str]:
+    """POST and yield the reply's lines as they arrive; an error status or a broken connection is typed."""
+    session = await get_session()
+    try:
+        async with session.post(
+            url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)
+        ) as resp:
+            if resp.status >= 400:
+                body = await resp.read()
+                raise error_from_response(resp.status, body, resp.headers, provider=provider, model=model)
+            async for raw in resp.content:
+                yield raw.decode("utf-8").rstrip("\r\n")
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise _connection_error(exc, provider, model) from exc
+
+
 async def post_sse(
     url: str,
     payload: dict[str, Any],
@@ -168,27 +192,42 @@ async def post_sse(
     model: str,
 ) -> AsyncIterator[tuple[str | None, str]]:
     """POST and yield server-sent events as (event name, data) pairs; errors before the stream are typed."""
-    session = await get_session()
-    try:
-        async with session.post(
-            url, data=_encode(payload), headers=headers, timeout=_timeout(timeout)
-        ) as resp:
-            if resp.status >= 400:
-                body = await resp.read()
-                raise error_from_response(resp.status, body, resp.headers, provider=provider, model=model)
-            event: str | None = None
-            data: list[str] = []
-            async for raw in resp.content:
-                line = raw.decode("utf-8").rstrip("\r\n")
-                if not line:
-                    if data:
-                        yield event, "\n".join(data)
-                    event, data = None, []
-                elif line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip())
+    event: str | None = None
+    data: list[str] = []
+    async for line in _post_lines(
+        url, payload, headers=headers, timeout=timeout, provider=provider, model=model
+    ):
+        if not line:
             if data:
                 yield event, "\n".join(data)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise _connection_error(exc, provider, model) from exc
+            event, data = None, []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+    if data:
+        yield event, "\n".join(data)
+
+
+async def post_json_lines(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    timeout: float | None,
+    provider: str,
+    model: str,
+) -> AsyncIterator[dict[str, Any]]:
+    """POST and yield one JSON object per reply line (newline-delimited JSON, as Ollama streams)."""
+    async for line in _post_lines(
+        url, payload, headers=headers, timeout=timeout, provider=provider, model=model
+    ):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model) from exc
+        if not isinstance(item, dict):
+            raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model)
+        yield item

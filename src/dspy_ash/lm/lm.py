@@ -185,7 +185,7 @@ class LM(BaseLM):
     async def astream(
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> AsyncIterator[str]:
-        """Text deltas of the first choice as they arrive (OpenAI-compatible and Anthropic providers).
+        """Text deltas of the first choice as they arrive (OpenAI-compatible, Anthropic and Ollama providers).
         Streams are not cached; the whole text is added to the history at the end."""
         req = self.build_request(prompt, messages, **kwargs)
         parts: list[str] = []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import pytest
 
 from aiohttp import web
 
@@ -69,3 +72,49 @@ async def test_ollama_error_body() -> None:
             raise AssertionError("expected LMNotFoundError")
     finally:
         await runner.cleanup()
+
+
+async def _ndjson(request: web.Request, lines: list[dict[str, Any]]) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    for line in lines:
+        await response.write((json.dumps(line) + "\n").encode())
+    await response.write_eof()
+    return response
+
+
+async def test_ollama_streams_newline_delimited_json() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        bodies.append(await request.json())
+        parts = [{"message": {"role": "assistant", "content": piece}, "done": False} for piece in ("Hel", "lo", "!")]
+        return await _ndjson(request, [*parts, {"message": {"role": "assistant", "content": ""}, "done": True}])
+
+    runner, base = await _serve(chat)
+    try:
+        lm = LM("ollama_chat/llama3.2", api_base=base, cache=False)
+        chunks = [chunk async for chunk in lm.astream("Say hello")]
+        assert chunks == ["Hel", "lo", "!"]
+        assert bodies[0]["stream"] is True
+        assert lm.history[-1]["outputs"] == ["Hello!"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_ollama_stream_errors_are_typed() -> None:
+    async def failing(request: web.Request) -> web.StreamResponse:
+        return await _ndjson(request, [{"message": {"content": "par"}, "done": False}, {"error": "model crashed"}])
+
+    async def missing(request: web.Request) -> web.Response:
+        return web.json_response({"error": "model 'nope' not found"}, status=404)
+
+    for handler, error in ((failing, errors.LMServerError), (missing, errors.LMNotFoundError)):
+        runner, base = await _serve(handler)
+        try:
+            lm = LM("ollama_chat/nope", api_base=base, cache=False, num_retries=0)
+            with pytest.raises(error):
+                async for _ in lm.astream("hi"):
+                    pass
+        finally:
+            await runner.cleanup()

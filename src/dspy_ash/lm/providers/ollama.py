@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError
-from dspy_ash.lm.http import post_json
+from dspy_ash.errors import LMResponseError, LMServerError
+from dspy_ash.lm.http import post_json, post_json_lines
 from dspy_ash.lm.http_errors import request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
 from dspy_ash.lm.secret import RedactedHeaders
@@ -55,14 +56,35 @@ class OllamaChatLM(HTTPProviderLM):
             body["keep_alive"] = params["keep_alive"]
         return body
 
-    async def request_one(self, req: LMRequest) -> LMResponse:
+    def headers(self) -> RedactedHeaders:
         headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
         if self.endpoint.api_key is not None:  # Ollama behind an authenticating proxy
             headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
+        return headers
+
+    async def stream(self, req: LMRequest) -> AsyncIterator[str]:
+        """Text deltas from Ollama's newline-delimited JSON stream (`"stream": true`)."""
+        async for item in post_json_lines(
+            self.endpoint.url("/api/chat"),
+            {**self.payload(req), "stream": True},
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        ):
+            if item.get("error"):
+                raise LMServerError(str(item["error"]), provider=self.provider, model=self.model)
+            text = (item.get("message") or {}).get("content")
+            if text:
+                yield text
+            if item.get("done"):
+                return
+
+    async def request_one(self, req: LMRequest) -> LMResponse:
         data, http = await post_json(
             self.endpoint.url("/api/chat"),
             self.payload(req),
-            headers=headers,
+            headers=self.headers(),
             timeout=self.endpoint.timeout,
             provider=self.provider,
             model=self.model,
