@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from aiohttp import web
 
 from dspy_ash import errors
@@ -88,8 +87,13 @@ async def test_ollama_streams_newline_delimited_json() -> None:
 
     async def chat(request: web.Request) -> web.StreamResponse:
         bodies.append(await request.json())
-        parts = [{"message": {"role": "assistant", "content": piece}, "done": False} for piece in ("Hel", "lo", "!")]
-        return await _ndjson(request, [*parts, {"message": {"role": "assistant", "content": ""}, "done": True}])
+        parts = [
+            {"message": {"role": "assistant", "content": piece}, "done": False}
+            for piece in ("Hel", "lo", "!")
+        ]
+        return await _ndjson(
+            request, [*parts, {"message": {"role": "assistant", "content": ""}, "done": True}]
+        )
 
     runner, base = await _serve(chat)
     try:
@@ -104,7 +108,9 @@ async def test_ollama_streams_newline_delimited_json() -> None:
 
 async def test_ollama_stream_errors_are_typed() -> None:
     async def failing(request: web.Request) -> web.StreamResponse:
-        return await _ndjson(request, [{"message": {"content": "par"}, "done": False}, {"error": "model crashed"}])
+        return await _ndjson(
+            request, [{"message": {"content": "par"}, "done": False}, {"error": "model crashed"}]
+        )
 
     async def missing(request: web.Request) -> web.Response:
         return web.json_response({"error": "model 'nope' not found"}, status=404)
