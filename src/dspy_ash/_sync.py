@@ -96,10 +96,6 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _background
 
 
-def in_bridge() -> bool:
-    return isinstance(greenlet.getcurrent(), _Bridge)
-
-
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code (see the module docstring for the three cases)."""
     current = greenlet.getcurrent()
@@ -123,8 +119,6 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     if run_once is None:
         return loop.run_until_complete(coro)
     task = loop.create_task(coro)
-    if task.done():
-        return task.result()
     base: Any = loop
     old_hooks = sys.get_asyncgen_hooks()
     base._thread_id = threading.get_ident()  # is_running() is true while we turn it, as under run_forever

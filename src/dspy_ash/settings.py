@@ -59,19 +59,13 @@ class Settings:
         object.__setattr__(self, "_lock", threading.Lock())
 
     def __getattr__(self, name: str) -> Any:
-        overrides = _overrides.get()
-        if name in overrides:
-            return overrides[name]
         try:
-            return self._defaults[name]
+            return read(name)
         except KeyError:
             raise AttributeError(f"no setting named {name!r}") from None
 
     def __getitem__(self, name: str) -> Any:
-        try:
-            return self.__getattr__(name)
-        except AttributeError:
-            raise KeyError(name) from None
+        return read(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self.configure(**{name: value})
@@ -130,7 +124,6 @@ def _caller_identity() -> tuple[int, int | None]:
 settings = Settings()
 configure = settings.configure
 context = settings.context
-_defaults: dict[str, Any] = settings._defaults
 
 
 def read(name: str) -> Any:

@@ -9,7 +9,6 @@ them can be in flight on one event loop without threads).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -364,7 +363,3 @@ def _set_by_path(root: Any, path: str, value: Any) -> None:
 def _attach_usage(result: Any, tracker: usage_module.UsageTracker) -> None:
     if hasattr(result, "set_lm_usage"):
         result.set_lm_usage(tracker.get_total_tokens())
-
-
-def json_dumps(state: dict[str, Any]) -> str:
-    return json.dumps(state, indent=2, ensure_ascii=False) + "\n"
