@@ -45,9 +45,26 @@ async def _time_async_calls(predict, n: int, runs: int) -> dict[str, float]:
     return {"median_us": round(statistics.median(per_run), 1), "min_us": round(min(per_run), 1)}
 
 
-def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
+def _measure(lib, zero_lm, n: int, runs: int) -> dict[str, dict[str, float]]:
+    """The same four cases for either library; `zero_lm(reply)` builds its instant LM."""
     import asyncio
 
+    results = {}
+    predict = lib.Predict("question -> answer")
+    with lib.context(lm=zero_lm(REPLY_PREDICT)):
+        results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
+    cot = lib.ChainOfThought("question -> answer")
+    with lib.context(lm=zero_lm(REPLY_COT)):
+        results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
+    results["Signature(str)"] = _time_calls(
+        lambda i: lib.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
+    )
+    with lib.context(lm=zero_lm(REPLY_PREDICT)):
+        results["await Predict.acall"] = asyncio.run(_time_async_calls(predict, n, runs))
+    return results
+
+
+def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
     import dspy_ash as dspy
     from dspy_ash.lm.types import Choice, LMResponse
 
@@ -61,24 +78,10 @@ def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
         async def request(self, req):
             return LMResponse(choices=[Choice(text=self.reply)])
 
-    results = {}
-    predict = dspy.Predict("question -> answer")
-    with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
-        results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
-    cot = dspy.ChainOfThought("question -> answer")
-    with dspy.context(lm=ZeroLM(REPLY_COT)):
-        results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
-    results["Signature(str)"] = _time_calls(
-        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
-    )
-
-    with dspy.context(lm=ZeroLM(REPLY_PREDICT)):
-        results["await Predict.acall"] = asyncio.run(_time_async_calls(predict, n, runs))
-    return results
+    return _measure(dspy, ZeroLM, n, runs)
 
 
 def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
-    import asyncio
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -109,20 +112,7 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
         engine = ZeroEngine(reply)
         return dspy.LM("openai/zero", engine=engine, async_engine=AsyncZeroEngine(engine), cache=False)
 
-    results = {}
-    predict = dspy.Predict("question -> answer")
-    with dspy.context(lm=zero_lm(REPLY_PREDICT)):
-        results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
-    cot = dspy.ChainOfThought("question -> answer")
-    with dspy.context(lm=zero_lm(REPLY_COT)):
-        results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
-    results["Signature(str)"] = _time_calls(
-        lambda i: dspy.Signature("question, context: list[str] -> answer: int, confidence: float"), n, runs
-    )
-
-    with dspy.context(lm=zero_lm(REPLY_PREDICT)):
-        results["await Predict.acall"] = asyncio.run(_time_async_calls(predict, n, runs))
-    return results
+    return _measure(dspy, zero_lm, n, runs)
 
 
 def main() -> None:
