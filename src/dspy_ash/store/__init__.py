@@ -23,6 +23,7 @@ from dspy_ash.store.db import Database, connect, resolve_url
 from dspy_ash.store.declarative import ProgramSpec, validate_spec
 from dspy_ash.store.errors import (
     ConflictError,
+    EnvNotAllowedError,
     IllegalTransitionError,
     InvalidSpecError,
     NotFoundError,
@@ -35,6 +36,7 @@ from dspy_ash.store.recorder import Retention, TraceRecorder, trace_context
 __all__ = [
     "ConflictError",
     "Database",
+    "EnvNotAllowedError",
     "IllegalTransitionError",
     "InvalidSpecError",
     "NotFoundError",

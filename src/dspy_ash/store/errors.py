@@ -7,6 +7,7 @@ DspyAshError
     ├── IllegalTransitionError       a run asked to move along an edge its state machine does not have
     ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
     ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
+    ├── EnvNotAllowedError (ValueError) a provider names an environment variable outside the allow-list
     └── InvalidSpecError (ValueError) a declarative program spec that does not validate
 """
 
@@ -54,6 +55,12 @@ class SchemaOutOfDateError(StoreError):
 
 class SecretKeyMissingError(StoreError):
     pass
+
+
+class EnvNotAllowedError(StoreError, ValueError):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class InvalidSpecError(StoreError, ValueError):
