@@ -8,6 +8,7 @@ DspyAshError
     ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
     ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
     ├── EnvNotAllowedError (ValueError) a provider names an environment variable outside the allow-list
+    ├── InvalidCursorError (ValueError) a page cursor that was not made by the store
     └── InvalidSpecError (ValueError) a declarative program spec that does not validate
 """
 
@@ -61,6 +62,10 @@ class EnvNotAllowedError(StoreError, ValueError):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name = name
+
+
+class InvalidCursorError(StoreError, ValueError):
+    pass
 
 
 class InvalidSpecError(StoreError, ValueError):

@@ -56,6 +56,7 @@ class AuditEvent(TenantOwned, Base):
     """Append-only (the migration installs triggers that refuse UPDATE and DELETE)."""
 
     __tablename__ = "audit_event"
+    __audited__ = False
     __table_args__ = (
         Index("ix_audit_event_resource", "tenant_id", "resource_type", "resource_id", "created_at"),
     )

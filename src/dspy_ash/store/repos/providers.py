@@ -130,9 +130,7 @@ async def delete_provider(
     session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID
 ) -> None:
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
-    before = snapshot(row)
-    await session.delete(row)
-    await audit.record(session, tenant_id=tenant_id, actor=actor, action="delete", row=row, before=before)
+    await audit.delete(session, tenant_id=tenant_id, actor=actor, row=row)
 
 
 async def resolve_api_key(
