@@ -288,7 +288,7 @@ async def test_paging_newest_first_and_oldest_first_visits_every_event_once(
             await repos.programs.create_program(s, tenant_id=tenant, actor="t", name=f"p{i}", source="a.b:C")
         # events sharing one timestamp: only the id tells them apart, so the keyset must include it
         tied = utcnow() + timedelta(seconds=5)
-        for i in range(7):
+        for _ in range(7):
             s.add(AuditEvent(tenant_id=tenant, actor="t", action="tie", resource_type="x",
                              resource_id=uuid.uuid4(), created_at=tied))  # fmt: skip
     async with db.transaction() as s:

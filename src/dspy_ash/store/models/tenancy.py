@@ -59,6 +59,7 @@ class AuditEvent(TenantOwned, Base):
     __audited__ = False
     __table_args__ = (
         Index("ix_audit_event_resource", "tenant_id", "resource_type", "resource_id", "created_at"),
+        Index("ix_audit_event_time", "tenant_id", "created_at", "id"),  # paging the whole trail (0002)
     )
 
     actor: Mapped[str] = mapped_column(String(200))

@@ -172,11 +172,10 @@ class EventCursor:
     def parse(cls, text: str) -> EventCursor:
         stamp, _, ident = text.rpartition("/")
         try:
-            created_at = datetime.fromisoformat(stamp)
-            parsed = cls(created_at, uuid.UUID(ident))
+            parsed = cls(datetime.fromisoformat(stamp), uuid.UUID(ident))
         except ValueError:
             parsed = None
-        if parsed is None or created_at.tzinfo is None:
+        if parsed is None or parsed.created_at.tzinfo is None:  # the store's times are all aware
             raise InvalidCursorError(f"{text!r} is not an audit event cursor")
         return parsed
 

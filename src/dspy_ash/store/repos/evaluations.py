@@ -58,7 +58,7 @@ async def add_results(
         for r in results
     ]
     await session.execute(insert(EvaluationResult), rows)
-    positions = [r["position"] for r in rows]
+    positions: list[int] = [r["position"] for r in results]
     await audit.record_event(
         session,
         tenant_id=tenant_id,
