@@ -493,23 +493,31 @@ def test_every_write_function_is_in_the_table() -> None:
     assert found == {name for name, _, _ in WRITES} | NO_ID_WRITES | NOT_WRITES
 
 
+def _id_params(name: str) -> list[str]:
+    """The parameters of a repository function that name rows: `…_id` (the caller's tenant aside), `results`."""
+    module_name, fn_name = name.split(".")
+    params = inspect.signature(getattr(getattr(repos, module_name), fn_name)).parameters
+    return [p for p in params if (p.endswith("_id") and p != "tenant_id") or p == "results"]
+
+
 def test_every_id_parameter_of_every_write_is_tried() -> None:
-    """Each write has a case for each parameter that names a row (…_id), so none is forgotten."""
-    per_param = {"key_id": "api_key", "provider_id": "provider", "parent_id": "version",
-                 "base_version_id": "version", "result_version_id": "version", "version_id": "version",
-                 "optimizer_run_id": "optimizer_run", "program_id": "program", "dataset_id": "dataset",
-                 "results": "example"}  # fmt: skip
+    """Each write has a case for each parameter that names a row, so none is forgotten; the writes said
+    to take no id take none."""
+    # which ids of the world each parameter takes (`run_id` takes the run of the function's `kind`)
+    per_param = {"key_id": {"api_key"}, "provider_id": {"provider"}, "program_id": {"program"},
+                 "dataset_id": {"dataset"}, "parent_id": {"version"}, "base_version_id": {"version"},
+                 "result_version_id": {"version"}, "version_id": {"version"},
+                 "optimizer_run_id": {"optimizer_run"}, "run_id": {"optimizer_run", "evaluation_run"},
+                 "results": {"example", "trace"}}  # fmt: skip
     tried = {(name, key) for name, key, _ in WRITES}
     for name in {name for name, _, _ in WRITES}:
-        module_name, fn_name = name.split(".")
-        params = inspect.signature(getattr(getattr(repos, module_name), fn_name)).parameters
-        for param in params:
-            if param in ("tenant_id", "run_id"):
-                continue
-            if param in per_param:
-                assert (name, per_param[param]) in tried, f"{name}({param}=another tenant's) is not tried"
-        if "run_id" in params:
-            assert any(n == name and k.endswith("_run") for n, k in tried), name
+        for param in _id_params(name):
+            assert param in per_param, f"{name}({param}=...): say which id it takes, and add its cases"
+            assert {(name, key) for key in per_param[param]} & tried, f"{name}({param}=other's) is not tried"
+        if "results" in _id_params(name):
+            assert {(name, "example"), (name, "trace")} <= tried, name
+    for name in NO_ID_WRITES:
+        assert _id_params(name) == [], f"{name} takes {_id_params(name)}: give it cases in WRITES"
 
 
 class _Rollback(Exception):
