@@ -146,3 +146,36 @@ def data_dir() -> Path:
         return Path(explicit)
     base = env("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "dspy-ash"
+
+
+PROVIDER_ENV_ALLOW = "DSPY_ASH_PROVIDER_ENV_ALLOW"
+# The key variables of the providers dspy-ash knows (lm/registry.py), and a prefix an operator can
+# put further keys under. The store refuses the project's own DSPY_ASH_* variables whatever this says.
+DEFAULT_PROVIDER_ENV_ALLOW: tuple[str, ...] = (
+    "ANTHROPIC_API_KEY",
+    "COHERE_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "FIREWORKS_API_KEY",
+    "GEMINI_API_KEY",
+    "GROQ_API_KEY",
+    "HOSTED_VLLM_API_KEY",
+    "LLAMA_CPP_API_KEY",
+    "LM_STUDIO_API_KEY",
+    "MISTRAL_API_KEY",
+    "OLLAMA_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "PERPLEXITYAI_API_KEY",
+    "TOGETHER_API_KEY",
+    "XAI_API_KEY",
+    "DSPY_ASH_PROVIDER_KEY_*",
+)
+
+
+def provider_env_allow() -> tuple[str, ...]:
+    """Which environment variables a stored LM provider may name as its key: DSPY_ASH_PROVIDER_ENV_ALLOW
+    (comma-separated; `NAME`, or `PREFIX*`; set but empty allows none), else DEFAULT_PROVIDER_ENV_ALLOW."""
+    raw = env(PROVIDER_ENV_ALLOW)
+    if raw is None:
+        return DEFAULT_PROVIDER_ENV_ALLOW
+    return tuple(entry.strip() for entry in raw.split(",") if entry.strip())

@@ -23,7 +23,9 @@ from dspy_ash.store.db import Database, connect, resolve_url
 from dspy_ash.store.declarative import ProgramSpec, validate_spec
 from dspy_ash.store.errors import (
     ConflictError,
+    EnvNotAllowedError,
     IllegalTransitionError,
+    InvalidCursorError,
     InvalidSpecError,
     NotFoundError,
     SchemaOutOfDateError,
@@ -35,7 +37,9 @@ from dspy_ash.store.recorder import Retention, TraceRecorder, trace_context
 __all__ = [
     "ConflictError",
     "Database",
+    "EnvNotAllowedError",
     "IllegalTransitionError",
+    "InvalidCursorError",
     "InvalidSpecError",
     "NotFoundError",
     "ProgramSpec",

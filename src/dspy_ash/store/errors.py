@@ -7,6 +7,8 @@ DspyAshError
     ├── IllegalTransitionError       a run asked to move along an edge its state machine does not have
     ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
     ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
+    ├── EnvNotAllowedError (ValueError) a provider names an environment variable outside the allow-list
+    ├── InvalidCursorError (ValueError) a page cursor that was not made by the store
     └── InvalidSpecError (ValueError) a declarative program spec that does not validate
 """
 
@@ -53,6 +55,16 @@ class SchemaOutOfDateError(StoreError):
 
 
 class SecretKeyMissingError(StoreError):
+    pass
+
+
+class EnvNotAllowedError(StoreError, ValueError):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class InvalidCursorError(StoreError, ValueError):
     pass
 
 

@@ -45,6 +45,7 @@ from dspy_ash.store.repos import traces as traces_repo
 logger = logging.getLogger("dspy_ash.store.recorder")
 
 
+RETENTION_ACTOR = "trace_recorder:retention"  # who the audit trail says pruned the traces
 RECORDED_KINDS = frozenset({"module", "lm", "tool"})
 # Calls that group program executions without being one: a program run under Evaluate or an
 # optimizer starts its own trace.
@@ -287,7 +288,11 @@ class TraceRecorder:
         try:
             async with db.transaction() as session:
                 self.stats.pruned += await traces_repo.prune_traces(
-                    session, tenant_id=self.tenant_id, max_age=policy.max_age, max_traces=policy.max_traces
+                    session,
+                    tenant_id=self.tenant_id,
+                    actor=RETENTION_ACTOR,
+                    max_age=policy.max_age,
+                    max_traces=policy.max_traces,
                 )
         except Exception:
             logger.exception("pruning traces failed")

@@ -100,3 +100,34 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None
         async with db.engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def _indexes(db: Database, table: str) -> set[str]:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: {ix["name"] or "" for ix in inspect(c).get_indexes(table)})
+
+
+async def test_0002_adds_the_audit_time_index_to_a_database_with_events(empty_database_url: str) -> None:
+    """Upgrading a 0001 database that already holds an audit trail keeps every event and adds the index."""
+    from dspy_ash.store import repos
+
+    async with Database(empty_database_url) as db:
+        assert await migrate.upgrade(db.engine, "0001") == "0001"
+        async with db.transaction() as s:
+            tenant = await repos.tenants.create_tenant(s, name="before-0002", actor="t")
+            for i in range(3):
+                await repos.programs.create_program(
+                    s, tenant_id=tenant.id, actor="t", name=f"p{i}", source="a.b:C"
+                )
+        assert "ix_audit_event_time" not in await _indexes(db, "audit_event")
+
+        assert await migrate.upgrade(db.engine) == migrate.head() == "0002"
+        assert "ix_audit_event_time" in await _indexes(db, "audit_event")
+        async with db.transaction() as s:
+            events = await repos.audit.list_events(s, tenant_id=tenant.id, newest_first=True)
+        assert [e.action for e in events] == ["create"] * 4 and events[-1].resource_type == "tenant"
+
+        assert await migrate.downgrade(db.engine, "0001") == "0001"
+        assert "ix_audit_event_time" not in await _indexes(db, "audit_event")
+        async with db.transaction() as s:  # and the events survive the way down
+            assert len(await repos.audit.list_events(s, tenant_id=tenant.id)) == 4

@@ -183,8 +183,14 @@ async def test_retention_by_count_and_age(db: Database, database_url: str, tenan
             ).scalar_one()
         assert kept == ["3", "4"] and spans == 12
         async with db.transaction() as s:
-            assert await repos.traces.prune_traces(s, tenant_id=tenant, max_age=timedelta(days=1)) == 0
-            assert await repos.traces.prune_traces(s, tenant_id=tenant, max_age=timedelta(seconds=-1)) == 2
+            assert (
+                await repos.traces.prune_traces(s, tenant_id=tenant, actor="t", max_age=timedelta(days=1))
+                == 0
+            )
+            assert (
+                await repos.traces.prune_traces(s, tenant_id=tenant, actor="t", max_age=timedelta(seconds=-1))
+                == 2
+            )
     finally:
         rec.close()
 

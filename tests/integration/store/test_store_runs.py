@@ -116,12 +116,18 @@ async def test_progress_trials_error_and_result_version(db: Database, tenant: uu
         await repos.runs.record_trial(
             s,
             tenant_id=tenant,
+            actor="worker",
             kind="optimizer",
             run_id=run_id,
             trial={"trial": 1, "score": 0.4, "params": {"demos": 2}},
         )
         trials = await repos.runs.record_trial(
-            s, tenant_id=tenant, kind="optimizer", run_id=run_id, trial={"trial": 2, "score": 0.7}
+            s,
+            tenant_id=tenant,
+            actor="worker",
+            kind="optimizer",
+            run_id=run_id,
+            trial={"trial": 2, "score": 0.7},
         )
         assert [t["trial"] for t in trials] == [1, 2]
         run = await repos.runs.get_run(s, tenant_id=tenant, kind="optimizer", run_id=run_id)
@@ -197,6 +203,7 @@ async def test_evaluation_results(db: Database, tenant: uuid.UUID) -> None:
         n = await repos.evaluations.add_results(
             s,
             tenant_id=tenant,
+            actor="worker",
             run_id=run_id,
             results=[
                 {"position": 0, "prediction": {"answer": "Paris"}, "score": 1.0},

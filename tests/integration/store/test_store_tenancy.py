@@ -1,8 +1,10 @@
-"""Tenancy: no repository query returns another tenant's rows.
+"""Tenancy: no repository query returns another tenant's rows, and no write accepts another tenant's id.
 
 Tenant A gets one of everything; every read function of every repository is then called as tenant B
-(with A's ids where it takes ids) and must return nothing of A's. A check below keeps the table of
-read functions complete, so a new repository function cannot skip this test.
+(with A's ids where it takes ids) and must return nothing of A's. Every write function is called as
+tenant B with B's own ids except one of A's, once per id it takes, and must answer "not found" exactly
+as for an id that exists nowhere, changing nothing. Checks below keep both tables complete, so a new
+repository function cannot skip this test.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
         )
         ev = await repos.runs.create_evaluation_run(s, tenant_id=tenant, actor="a", program_id=program.id)
         await repos.evaluations.add_results(
-            s, tenant_id=tenant, run_id=ev.id, results=[{"position": 0, "score": 1}]
+            s, tenant_id=tenant, actor="a", run_id=ev.id, results=[{"position": 0, "score": 1}]
         )
         provider = await repos.providers.create_provider(
             s, tenant_id=tenant, actor="a", name="pr", kind="x", api_key="sk-a"
@@ -79,7 +81,11 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
         key, _ = await repos.api_keys.create_api_key(s, tenant_id=tenant, actor="a", name="k", role="admin")
         for statement in _trace_inserts(tenant, program.id):
             await s.execute(statement)
+        (example,) = await repos.datasets.list_examples(s, tenant_id=tenant, dataset_id=dataset.id)
+        (trace,) = await repos.traces.list_traces(s, tenant_id=tenant)
     w.ids = {
+        "example": example.id,
+        "trace": trace.id,
         "signature": sig.id,
         "program": program.id,
         "dataset": dataset.id,
@@ -244,10 +250,6 @@ async def test_no_read_returns_another_tenants_rows(
     db: Database, tenant: uuid.UUID, other_tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = await _populate(db, tenant, monkeypatch)
-    async with db.transaction() as s:
-        from dspy_ash.store.models import Trace
-
-        world.ids["trace"] = (await s.execute(select(Trace.id).where(Trace.tenant_id == tenant))).scalar_one()
     theirs = set(world.ids.values()) | {tenant}
     for name, call in READS.items():
         # as tenant A the call sees A's data (so the check below is not vacuous) ...
@@ -307,3 +309,259 @@ async def test_tenant_session_also_scopes_bulk_updates_and_deletes(
             mine.instructions == ""
             and await repos.signatures.list_signatures(s, tenant_id=other_tenant) == []
         )
+
+
+# -- writes ----------------------------------------------------------------------------------------------
+
+Ids = dict[str, uuid.UUID]
+WriteCall = Callable[[AsyncSession, uuid.UUID, Ids], Awaitable[Any]]
+
+# (write function, the id it is given from another tenant, the call). Every other id is the caller's own.
+WRITES: list[tuple[str, str, WriteCall]] = [
+    (
+        "api_keys.revoke_api_key",
+        "api_key",
+        lambda s, t, i: repos.api_keys.revoke_api_key(s, tenant_id=t, actor="b", key_id=i["api_key"]),
+    ),
+    (
+        "datasets.assign_splits",
+        "dataset",
+        lambda s, t, i: repos.datasets.assign_splits(
+            s, tenant_id=t, actor="b", dataset_id=i["dataset"], train=0.5, dev=0.5
+        ),
+    ),
+    *[
+        (
+            "evaluations.add_results",
+            key,
+            # bind key now; each case sends one result pointing at the other tenant's example or trace
+            lambda s, t, i, key=key: repos.evaluations.add_results(
+                s,
+                tenant_id=t,
+                actor="b",
+                run_id=i["evaluation_run"],
+                results=[{"position": 7, "score": 0.0, "example_id": i["example"], "trace_id": i["trace"]}],
+            ),
+        )
+        for key in ("evaluation_run", "example", "trace")
+    ],
+    (
+        "providers.set_secret",
+        "provider",
+        lambda s, t, i: repos.providers.set_secret(
+            s, tenant_id=t, actor="b", provider_id=i["provider"], api_key="sk-b"
+        ),
+    ),
+    (
+        "providers.delete_provider",
+        "provider",
+        lambda s, t, i: repos.providers.delete_provider(s, tenant_id=t, actor="b", provider_id=i["provider"]),
+    ),
+    (
+        "programs.update_program",
+        "program",
+        lambda s, t, i: repos.programs.update_program(
+            s, tenant_id=t, actor="b", program_id=i["program"], description="b was here"
+        ),
+    ),
+    (
+        "programs.delete_program",
+        "program",
+        lambda s, t, i: repos.programs.delete_program(s, tenant_id=t, actor="b", program_id=i["program"]),
+    ),
+    *[
+        (
+            "runs.create_optimizer_run",
+            key,
+            lambda s, t, i: repos.runs.create_optimizer_run(
+                s,
+                tenant_id=t,
+                actor="b",
+                program_id=i["program"],
+                optimizer="X",
+                dataset_id=i["dataset"],
+                base_version_id=i["version"],
+            ),
+        )
+        for key in ("program", "dataset", "version")
+    ],
+    *[
+        (
+            "runs.create_evaluation_run",
+            key,
+            lambda s, t, i: repos.runs.create_evaluation_run(
+                s,
+                tenant_id=t,
+                actor="b",
+                program_id=i["program"],
+                version_id=i["version"],
+                dataset_id=i["dataset"],
+            ),
+        )
+        for key in ("program", "dataset", "version")
+    ],
+    *[
+        (
+            "runs.transition",
+            key,
+            lambda s, t, i: repos.runs.transition(
+                s,
+                tenant_id=t,
+                actor="b",
+                kind="optimizer",
+                run_id=i["optimizer_run"],
+                to="running",
+                result_version_id=i["version"],
+            ),
+        )
+        for key in ("optimizer_run", "version")
+    ],
+    *[
+        (
+            "runs.report_progress",
+            key,
+            lambda s, t, i, key=key: repos.runs.report_progress(
+                s,
+                tenant_id=t,
+                kind=key.removesuffix("_run"),
+                run_id=i[key],
+                progress=0.5,  # type: ignore[arg-type]
+            ),
+        )
+        for key in ("optimizer_run", "evaluation_run")
+    ],
+    *[
+        (
+            "runs.record_trial",
+            key,
+            lambda s, t, i, key=key: repos.runs.record_trial(
+                s,
+                tenant_id=t,
+                actor="b",
+                kind=key.removesuffix("_run"),
+                run_id=i[key],
+                trial={"score": 9.0},  # type: ignore[arg-type]
+            ),
+        )
+        for key in ("optimizer_run", "evaluation_run")
+    ],
+    *[
+        (
+            "versions.create_version",
+            key,
+            lambda s, t, i: repos.versions.create_version(
+                s,
+                tenant_id=t,
+                actor="b",
+                program_id=i["program"],
+                state=program_state("b's"),
+                parent_id=i["version"],
+                optimizer_run_id=i["optimizer_run"],
+                dataset_id=i["dataset"],
+            ),
+        )
+        for key in ("program", "version", "optimizer_run", "dataset")
+    ],
+]
+
+# Writes that take no id of an existing row: they can only create rows in the caller's own tenant.
+NO_ID_WRITES = {
+    "api_keys.create_api_key",
+    "datasets.create_dataset",
+    "datasets.import_file",
+    "datasets.import_builtin",
+    "programs.create_program",
+    "providers.create_provider",
+    "signatures.create_signature",
+    "tenants.create_tenant",
+    "traces.prune_traces",
+}
+# Not writes of a resource: authentication looks a key up across tenants by its hash (that is the
+# point); audit.delete, audit.record and audit.record_event are what the writes above call.
+NOT_WRITES = {"api_keys.authenticate", "audit.delete", "audit.record", "audit.record_event"}
+
+
+def test_every_write_function_is_in_the_table() -> None:
+    found = {
+        f"{module_name}.{name}"
+        for module_name in repos.__all__
+        for name, fn in inspect.getmembers(getattr(repos, module_name), inspect.iscoroutinefunction)
+        if not name.startswith(READ_PREFIXES)
+        and not name.startswith("_")
+        and fn.__module__ == getattr(repos, module_name).__name__
+    }
+    assert found == {name for name, _, _ in WRITES} | NO_ID_WRITES | NOT_WRITES
+
+
+def _id_params(name: str) -> list[str]:
+    """The parameters of a repository function that name rows: `…_id` (the caller's tenant aside), `results`."""
+    module_name, fn_name = name.split(".")
+    params = inspect.signature(getattr(getattr(repos, module_name), fn_name)).parameters
+    return [p for p in params if (p.endswith("_id") and p != "tenant_id") or p == "results"]
+
+
+def test_every_id_parameter_of_every_write_is_tried() -> None:
+    """Each write has a case for each parameter that names a row, so none is forgotten; the writes said
+    to take no id take none."""
+    # which ids of the world each parameter takes (`run_id` takes the run of the function's `kind`)
+    per_param = {"key_id": {"api_key"}, "provider_id": {"provider"}, "program_id": {"program"},
+                 "dataset_id": {"dataset"}, "parent_id": {"version"}, "base_version_id": {"version"},
+                 "result_version_id": {"version"}, "version_id": {"version"},
+                 "optimizer_run_id": {"optimizer_run"}, "run_id": {"optimizer_run", "evaluation_run"},
+                 "results": {"example", "trace"}}  # fmt: skip
+    tried = {(name, key) for name, key, _ in WRITES}
+    for name in {name for name, _, _ in WRITES}:
+        for param in _id_params(name):
+            assert param in per_param, f"{name}({param}=...): say which id it takes, and add its cases"
+            assert {(name, key) for key in per_param[param]} & tried, f"{name}({param}=other's) is not tried"
+        if "results" in _id_params(name):
+            assert {(name, "example"), (name, "trace")} <= tried, name
+    for name in NO_ID_WRITES:
+        assert _id_params(name) == [], f"{name} takes {_id_params(name)}: give it cases in WRITES"
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def _fingerprint(s: AsyncSession, tenants: tuple[uuid.UUID, ...]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that belongs to these tenants, every column."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for table in Base.metadata.sorted_tables:
+        rows = (await s.execute(select(table).where(table.c.tenant_id.in_(tenants)))).all()
+        out[table.name] = sorted((tuple(r) for r in rows), key=lambda r: str(r))
+    return out
+
+
+@pytest.mark.parametrize(("name", "key", "call"), WRITES, ids=[f"{n}-{k}" for n, k, _ in WRITES])
+async def test_no_write_accepts_another_tenants_id(
+    db: Database,
+    tenant: uuid.UUID,
+    other_tenant: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    key: str,
+    call: WriteCall,
+) -> None:
+    theirs = (await _populate(db, tenant, monkeypatch)).ids
+    mine = (await _populate(db, other_tenant, monkeypatch)).ids
+    # with its own ids the call goes through (so a refusal below is the foreign id's doing) ...
+    with pytest.raises(_Rollback):
+        async with db.transaction() as s:
+            await call(s, other_tenant, mine)
+            raise _Rollback
+    async with db.transaction() as s:
+        before = await _fingerprint(s, (tenant, other_tenant))
+    # ... with one id of tenant A's it is "not found", worded exactly as for an id that exists nowhere
+    errors: list[NotFoundError] = []
+    for foreign in (theirs[key], uuid.uuid4()):
+        with pytest.raises(NotFoundError) as refused:
+            async with db.transaction() as s:
+                await call(s, other_tenant, {**mine, key: foreign})
+        errors.append(refused.value)
+        assert str(refused.value).replace(str(foreign), "<id>") == str(errors[0]).replace(
+            str(theirs[key]), "<id>"
+        )
+    assert type(errors[0]) is type(errors[1]) and errors[0].resource == errors[1].resource
+    async with db.transaction() as s:
+        assert await _fingerprint(s, (tenant, other_tenant)) == before, f"{name} changed rows"

@@ -162,3 +162,57 @@ def test_public_names_resolve(module_name: str) -> None:
     module = importlib.import_module(module_name)
     assert len(set(module.__all__)) == len(module.__all__)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+# -- the provider environment allow-list ---------------------------------------------------------------
+
+
+def test_provider_env_allow_reads_names_and_prefixes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dspy_ash.settings import provider_env_allow
+
+    monkeypatch.setenv("DSPY_ASH_PROVIDER_ENV_ALLOW", " ACME_KEY, LLM_* ,,")
+    assert provider_env_allow() == ("ACME_KEY", "LLM_*")
+    monkeypatch.setenv("DSPY_ASH_PROVIDER_ENV_ALLOW", "")
+    assert provider_env_allow() == ()  # set but empty: no environment references at all
+    monkeypatch.delenv("DSPY_ASH_PROVIDER_ENV_ALLOW")
+    assert "OPENAI_API_KEY" in provider_env_allow() and "DSPY_ASH_PROVIDER_KEY_*" in provider_env_allow()
+
+
+def test_the_default_allow_list_covers_every_registered_provider_key() -> None:
+    from dspy_ash.lm.registry import PROVIDERS
+    from dspy_ash.settings import DEFAULT_PROVIDER_ENV_ALLOW
+
+    assert {spec.key_env for spec in PROVIDERS.values() if spec.key_env} <= set(DEFAULT_PROVIDER_ENV_ALLOW)
+
+
+@pytest.mark.parametrize(
+    ("allow", "name", "allowed"),
+    [
+        (["OPENAI_API_KEY"], "OPENAI_API_KEY", True),
+        (["OPENAI_API_KEY"], "OPENAI_API_KEY_2", False),
+        (["OPENAI_API_KEY"], "openai_api_key", False),
+        (["ACME_*"], "ACME_X", True),
+        (["ACME_*"], "ACME_", True),
+        (["ACME_*"], "XACME_X", False),
+        (["*"], "HOME", True),
+        ([], "OPENAI_API_KEY", False),
+        (["*"], "DSPY_ASH_SECRET_KEY", False),
+        (["DSPY_ASH_*"], "DSPY_ASH_DATABASE_URL", False),
+        (["DSPY_ASH_SECRET_KEY"], "DSPY_ASH_SECRET_KEY", False),
+        (["*"], "Dspy_Ash_Secret_Key", False),  # Windows reads variables case-insensitively
+        (["DSPY_ASH_PROVIDER_KEY_*"], "DSPY_ASH_PROVIDER_KEY_OPENAI", True),
+        (["*"], "", False),
+        (["A B"], "A B", False),  # not a variable name
+    ],
+)
+def test_env_allow_list_matching(allow: list[str], name: str, allowed: bool) -> None:
+    from dspy_ash.store.env_allow import EnvAllowList
+    from dspy_ash.store.errors import EnvNotAllowedError
+
+    rule = EnvAllowList(allow)
+    assert rule.allows(name) is allowed
+    if allowed:
+        rule.check(name)
+    else:
+        with pytest.raises(EnvNotAllowedError, match="DSPY_ASH_PROVIDER_ENV_ALLOW"):
+            rule.check(name)

@@ -25,6 +25,9 @@ class Base(DeclarativeBase):
 
     # Columns left out of audit snapshots (secrets, bulky state). Subclasses extend it.
     __audit_exclude__: frozenset[str] = frozenset()
+    # False for rows without events of their own: parts audited with their owner (a dataset's examples,
+    # a version's modules, a run's results) and telemetry (traces, the LM request log and cache).
+    __audited__: bool = True
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,6 +26,7 @@ class Dataset(TenantOwned, Base):
 
 class Example(TenantOwned, Base):
     __tablename__ = "example"
+    __audited__ = False
     __table_args__ = (
         UniqueConstraint("dataset_id", "position"),
         Index("ix_example_split", "dataset_id", "split", "position"),

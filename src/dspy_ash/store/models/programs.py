@@ -82,6 +82,7 @@ class Module(TenantOwned, Base):
     """One predictor of a program version: its parameter path, type, signature, config and saved state."""
 
     __tablename__ = "module"
+    __audited__ = False
     __table_args__ = (UniqueConstraint("version_id", "name"),)
     __audit_exclude__ = frozenset({"state"})
 

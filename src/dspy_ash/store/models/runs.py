@@ -85,6 +85,7 @@ class EvaluationRun(RunColumns, Base):
 
 class EvaluationResult(TenantOwned, Base):
     __tablename__ = "evaluation_result"
+    __audited__ = False
     __table_args__ = (UniqueConstraint("run_id", "position"),)
 
     run_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("evaluation_run.id", ondelete="CASCADE"))

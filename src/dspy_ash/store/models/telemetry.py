@@ -17,6 +17,7 @@ class Trace(TenantOwned, Base):
     """One top-level program execution."""
 
     __tablename__ = "trace"
+    __audited__ = False
     __table_args__ = (
         Index("ix_trace_program_time", "tenant_id", "program_id", "started_at"),
         Index("ix_trace_time", "tenant_id", "started_at"),
@@ -43,6 +44,7 @@ class TraceSpan(TenantOwned, Base):
     """One module call or LM call inside a trace."""
 
     __tablename__ = "trace_span"
+    __audited__ = False
     __table_args__ = (Index("ix_trace_span_trace", "trace_id", "started_at"),)
 
     trace_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("trace.id", ondelete="CASCADE"))
@@ -69,6 +71,7 @@ class LMRequestLog(TenantOwned, Base):
     """One LM call as billed: the source of usage statistics per provider, model, program and tenant."""
 
     __tablename__ = "lm_request"
+    __audited__ = False
     __table_args__ = (
         Index("ix_lm_request_time", "tenant_id", "created_at"),
         Index("ix_lm_request_model", "tenant_id", "provider", "model", "created_at"),
@@ -90,6 +93,7 @@ class LMRequestLog(TenantOwned, Base):
 
 class LMCacheEntry(TenantOwned, Base):
     __tablename__ = "lm_cache_entry"
+    __audited__ = False
     __table_args__ = (UniqueConstraint("tenant_id", "key"),)
 
     key: Mapped[str] = mapped_column(String(128))

@@ -56,8 +56,10 @@ class AuditEvent(TenantOwned, Base):
     """Append-only (the migration installs triggers that refuse UPDATE and DELETE)."""
 
     __tablename__ = "audit_event"
+    __audited__ = False
     __table_args__ = (
         Index("ix_audit_event_resource", "tenant_id", "resource_type", "resource_id", "created_at"),
+        Index("ix_audit_event_time", "tenant_id", "created_at", "id"),  # paging the whole trail (0002)
     )
 
     actor: Mapped[str] = mapped_column(String(200))

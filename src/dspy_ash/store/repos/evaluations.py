@@ -9,18 +9,37 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store._types import utcnow
+from dspy_ash.store.errors import NotFoundError
 from dspy_ash.store.jsonable import to_jsonable
-from dspy_ash.store.models import EvaluationResult, EvaluationRun
+from dspy_ash.store.models import EvaluationResult, EvaluationRun, Example, Trace
+from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned
+
+_BATCH = 1000
 
 
 async def add_results(
-    session: AsyncSession, *, tenant_id: uuid.UUID, run_id: uuid.UUID, results: list[dict[str, Any]]
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    run_id: uuid.UUID,
+    results: list[dict[str, Any]],
 ) -> int:
-    """Each result: `position`, and any of `example_id`, `prediction`, `score`, `error`, `trace_id`."""
+    """Each result: `position`, and any of `example_id`, `prediction`, `score`, `error`, `trace_id`.
+
+    Every example and trace named must be the tenant's (NotFoundError otherwise, nothing written). One
+    audit event on the run ("add_results") gives its result count before and after and the positions added.
+    """
     await get_owned(session, EvaluationRun, tenant_id=tenant_id, id=run_id)
     if not results:
         return 0
+    await _check_owned(session, Example, tenant_id, [r.get("example_id") for r in results])
+    await _check_owned(session, Trace, tenant_id, [r.get("trace_id") for r in results])
+    count = select(func.count()).where(
+        EvaluationResult.tenant_id == tenant_id, EvaluationResult.run_id == run_id
+    )
+    had = (await session.execute(count)).scalar_one()
     now = utcnow()
     rows = [
         {
@@ -39,7 +58,32 @@ async def add_results(
         for r in results
     ]
     await session.execute(insert(EvaluationResult), rows)
+    positions: list[int] = [r["position"] for r in results]
+    await audit.record_event(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="add_results",
+        resource_type=EvaluationRun.__tablename__,
+        resource_id=run_id,
+        before={"results": had},
+        after={"results": had + len(rows), "positions": [min(positions), max(positions)]},
+    )
     return len(rows)
+
+
+async def _check_owned(
+    session: AsyncSession, model: type[Example] | type[Trace], tenant_id: uuid.UUID, ids: list[Any]
+) -> None:
+    """Raise NotFoundError for the first id that is not a row of this tenant (another tenant's included)."""
+    wanted = list(dict.fromkeys(i for i in ids if i is not None))
+    for start in range(0, len(wanted), _BATCH):
+        chunk = wanted[start : start + _BATCH]
+        stmt = select(model.id).where(model.tenant_id == tenant_id, model.id.in_(chunk))
+        found = set((await session.execute(stmt)).scalars())
+        for ident in chunk:
+            if ident not in found:
+                raise NotFoundError(model.__tablename__, ident)
 
 
 async def list_results(

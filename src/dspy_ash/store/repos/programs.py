@@ -100,10 +100,9 @@ async def update_program(
 async def delete_program(
     session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID
 ) -> None:
+    """Its versions and runs go with it, each with a "delete" event of its own."""
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
-    before = snapshot(program)
-    await session.delete(program)
-    await audit.record(session, tenant_id=tenant_id, actor=actor, action="delete", row=program, before=before)
+    await audit.delete(session, tenant_id=tenant_id, actor=actor, row=program)
 
 
 def instantiate(program: Program, *, state: dict[str, Any] | None = None) -> Any:

@@ -3,11 +3,16 @@
 No function here returns the secret or the ciphertext: callers get `ProviderInfo`. The one way to
 the plaintext is `resolve_api_key`, which hands back a pydantic `SecretStr` (its repr and str are
 masked) for building an LM client.
+
+An environment variable name is checked against the operator's allow-list (store.env_allow) when it
+is stored and again when it is resolved; `env_allow` passes the list explicitly (a service passes its
+configuration), None reads DSPY_ASH_PROVIDER_ENV_ALLOW.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.settings import env
 from dspy_ash.store import crypto
+from dspy_ash.store.env_allow import EnvAllowList
 from dspy_ash.store.errors import ConflictError, StoreError
 from dspy_ash.store.models import LMProvider
 from dspy_ash.store.repos import audit
@@ -66,10 +72,11 @@ async def create_provider(
     api_key: str | SecretStr | None = None,
     api_key_env: str | None = None,
     secret_key: str | None = None,
+    env_allow: Sequence[str] | None = None,
 ) -> ProviderInfo:
-    """`api_key` is encrypted with `secret_key` (else DSPY_ASH_SECRET_KEY); `api_key_env` is stored as a name."""
-    if api_key is not None and api_key_env is not None:
-        raise ValueError("give api_key or api_key_env, not both")
+    """`api_key` is encrypted with `secret_key` (else DSPY_ASH_SECRET_KEY); `api_key_env` is stored as a
+    name, which the allow-list must allow (EnvNotAllowedError otherwise)."""
+    _check_secret_source(api_key, api_key_env, env_allow)
     row = LMProvider(
         tenant_id=tenant_id,
         name=name,
@@ -96,10 +103,10 @@ async def set_secret(
     api_key: str | SecretStr | None = None,
     api_key_env: str | None = None,
     secret_key: str | None = None,
+    env_allow: Sequence[str] | None = None,
 ) -> ProviderInfo:
     """Replace the secret (or clear it when both are None)."""
-    if api_key is not None and api_key_env is not None:
-        raise ValueError("give api_key or api_key_env, not both")
+    _check_secret_source(api_key, api_key_env, env_allow)
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
     before = snapshot(row)
     row.secret_ciphertext = _encrypt(api_key, secret_key)
@@ -123,24 +130,41 @@ async def delete_provider(
     session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID
 ) -> None:
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
-    before = snapshot(row)
-    await session.delete(row)
-    await audit.record(session, tenant_id=tenant_id, actor=actor, action="delete", row=row, before=before)
+    await audit.delete(session, tenant_id=tenant_id, actor=actor, row=row)
 
 
 async def resolve_api_key(
-    session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID, secret_key: str | None = None
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    secret_key: str | None = None,
+    env_allow: Sequence[str] | None = None,
 ) -> SecretStr | None:
-    """The provider's key for building its LM client (decrypted, or read from its environment variable)."""
+    """The provider's key for building its LM client (decrypted, or read from its environment variable).
+
+    The variable is checked against the allow-list in force now, not the one it was stored under: a row
+    written before the rule, by hand, or since removed from the list is refused (EnvNotAllowedError).
+    """
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
     if row.secret_ciphertext is not None:
         return SecretStr(crypto.decrypt(row.secret_ciphertext, key=secret_key))
     if row.secret_env is not None:
+        EnvAllowList.resolve(env_allow).check(row.secret_env)
         value = env(row.secret_env)
         if value is None:
             raise StoreError(f"provider {row.name!r} reads its key from {row.secret_env}, which is not set")
         return SecretStr(value)
     return None
+
+
+def _check_secret_source(
+    api_key: str | SecretStr | None, api_key_env: str | None, env_allow: Sequence[str] | None
+) -> None:
+    if api_key is not None and api_key_env is not None:
+        raise ValueError("give api_key or api_key_env, not both")
+    if api_key_env is not None:
+        EnvAllowList.resolve(env_allow).check(api_key_env)
 
 
 def _encrypt(api_key: str | SecretStr | None, secret_key: str | None) -> str | None:

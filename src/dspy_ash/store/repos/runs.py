@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store._types import utcnow
-from dspy_ash.store.errors import IllegalTransitionError
+from dspy_ash.store.errors import IllegalTransitionError, NotFoundError
 from dspy_ash.store.models import Dataset, EvaluationRun, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
@@ -180,26 +180,38 @@ async def report_progress(
     progress: float,
     message: str = "",
 ) -> None:
-    """Progress is telemetry, not a change of the resource: no audit event (it would be one per trial)."""
+    """Progress is telemetry, not a change of the resource: no audit event (a worker reports it often).
+    Another tenant's run (or none) is NotFoundError, as everywhere."""
     model = RUN_MODELS[kind]
-    await session.execute(
+    result = await session.execute(
         update(model)
         .where(model.id == run_id, model.tenant_id == tenant_id)
         .values(progress=max(0.0, min(1.0, progress)), progress_message=message, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFoundError(model.__tablename__, run_id)
 
 
 async def record_trial(
-    session: AsyncSession, *, tenant_id: uuid.UUID, kind: RunKind, run_id: uuid.UUID, trial: dict[str, Any]
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    kind: RunKind,
+    run_id: uuid.UUID,
+    trial: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Append one trial's scores (`{"trial": 3, "score": 0.61, "params": {...}}`) to the run."""
+    """Append one trial's scores (`{"trial": 3, "score": 0.61, "params": {...}}`) to the run.
+
+    Audited ("trial"): the run's score is the best trial's, so a trial can change it."""
     run = await get_owned(session, RUN_MODELS[kind], tenant_id=tenant_id, id=run_id, for_update=True)
+    before = snapshot(run)
     run.trials = [*run.trials, trial]  # reassigned, not mutated: JSON columns track assignment only
     best = [t["score"] for t in run.trials if isinstance(t.get("score"), int | float)]
     if best:
         run.score = max(best)
-    await session.flush()
+    await audit.record(session, tenant_id=tenant_id, actor=actor, action="trial", row=run, before=before)
     return run.trials
 
 

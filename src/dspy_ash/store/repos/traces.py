@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store._types import utcnow
 from dspy_ash.store.models import Trace, TraceSpan
+from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned
 
 
@@ -58,10 +59,15 @@ async def prune_traces(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
+    actor: str,
     max_age: timedelta | None = None,
     max_traces: int | None = None,
 ) -> int:
-    """Delete the tenant's traces older than `max_age` and beyond the newest `max_traces` (spans cascade)."""
+    """Delete the tenant's traces older than `max_age` and beyond the newest `max_traces` (spans cascade).
+
+    A pass that removes traces writes one audit event (resource "trace", id: the tenant's, since it acts
+    on the tenant's traces as a whole) saying how many went and under which policy; an empty pass none.
+    """
     removed = 0
     if max_age is not None:
         result = await session.execute(
@@ -83,4 +89,18 @@ async def prune_traces(
             .execution_options(synchronize_session=False)
         )
         removed += result.rowcount  # type: ignore[attr-defined]
+    if removed:
+        await audit.record_event(
+            session,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="prune",
+            resource_type=Trace.__tablename__,
+            resource_id=tenant_id,
+            after={
+                "removed": removed,
+                "max_age_seconds": None if max_age is None else max_age.total_seconds(),
+                "max_traces": max_traces,
+            },
+        )
     return removed
