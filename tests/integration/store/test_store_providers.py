@@ -235,3 +235,53 @@ async def test_well_known_provider_keys_are_allowed_by_default(
         )
         resolved = await repos.providers.resolve_api_key(s, tenant_id=tenant, provider_id=info.id)
     assert resolved is not None and resolved.get_secret_value() == SECRET
+
+
+async def test_default_keys_are_never_sent_to_a_tenant_chosen_endpoint(
+    db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENAI_API_KEY is allowed by default, but a custom base URL could be the tenant's own collector."""
+    monkeypatch.delenv("DSPY_ASH_PROVIDER_ENV_ALLOW", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with pytest.raises(EnvNotAllowedError, match="custom base URL"):
+        async with db.transaction() as s:
+            await repos.providers.create_provider(
+                s,
+                tenant_id=tenant,
+                actor="mallory",
+                name="collector",
+                kind="openai_compat",
+                base_url="http://127.0.0.1:9/v1",
+                api_key_env="OPENAI_API_KEY",
+            )
+    async with db.transaction() as s:  # nor by moving the reference onto a provider that has one
+        custom = await repos.providers.create_provider(
+            s,
+            tenant_id=tenant,
+            actor="t",
+            name="local",
+            kind="openai_compat",
+            base_url="http://127.0.0.1:9/v1",
+        )
+        with pytest.raises(EnvNotAllowedError, match="custom base URL"):
+            await repos.providers.set_secret(
+                s, tenant_id=tenant, actor="t", provider_id=custom.id, api_key_env="OPENAI_API_KEY"
+            )
+    row = LMProvider(
+        tenant_id=tenant,
+        name="by-hand",
+        kind="x",
+        config={},
+        base_url="http://127.0.0.1:9/v1",
+        secret_env="OPENAI_API_KEY",
+    )
+    async with db.transaction() as s:
+        s.add(row)
+    async with db.transaction() as s:
+        with pytest.raises(EnvNotAllowedError, match="custom base URL"):
+            await repos.providers.resolve_api_key(s, tenant_id=tenant, provider_id=row.id)
+    # an operator who sets the list explicitly accepts that tenants may use these keys anywhere
+    monkeypatch.setenv("DSPY_ASH_PROVIDER_ENV_ALLOW", "OPENAI_API_KEY")
+    async with db.transaction() as s:
+        resolved = await repos.providers.resolve_api_key(s, tenant_id=tenant, provider_id=row.id)
+    assert resolved is not None and resolved.get_secret_value() == SECRET

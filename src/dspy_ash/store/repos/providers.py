@@ -76,7 +76,7 @@ async def create_provider(
 ) -> ProviderInfo:
     """`api_key` is encrypted with `secret_key` (else DSPY_ASH_SECRET_KEY); `api_key_env` is stored as a
     name, which the allow-list must allow (EnvNotAllowedError otherwise)."""
-    _check_secret_source(api_key, api_key_env, env_allow)
+    _check_secret_source(api_key, api_key_env, env_allow, custom_endpoint=base_url is not None)
     row = LMProvider(
         tenant_id=tenant_id,
         name=name,
@@ -106,8 +106,8 @@ async def set_secret(
     env_allow: Sequence[str] | None = None,
 ) -> ProviderInfo:
     """Replace the secret (or clear it when both are None)."""
-    _check_secret_source(api_key, api_key_env, env_allow)
     row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
+    _check_secret_source(api_key, api_key_env, env_allow, custom_endpoint=row.base_url is not None)
     before = snapshot(row)
     row.secret_ciphertext = _encrypt(api_key, secret_key)
     row.secret_env = api_key_env
@@ -150,7 +150,7 @@ async def resolve_api_key(
     if row.secret_ciphertext is not None:
         return SecretStr(crypto.decrypt(row.secret_ciphertext, key=secret_key))
     if row.secret_env is not None:
-        EnvAllowList.resolve(env_allow).check(row.secret_env)
+        EnvAllowList.resolve(env_allow).check(row.secret_env, custom_endpoint=row.base_url is not None)
         value = env(row.secret_env)
         if value is None:
             raise StoreError(f"provider {row.name!r} reads its key from {row.secret_env}, which is not set")
@@ -159,12 +159,16 @@ async def resolve_api_key(
 
 
 def _check_secret_source(
-    api_key: str | SecretStr | None, api_key_env: str | None, env_allow: Sequence[str] | None
+    api_key: str | SecretStr | None,
+    api_key_env: str | None,
+    env_allow: Sequence[str] | None,
+    *,
+    custom_endpoint: bool,
 ) -> None:
     if api_key is not None and api_key_env is not None:
         raise ValueError("give api_key or api_key_env, not both")
     if api_key_env is not None:
-        EnvAllowList.resolve(env_allow).check(api_key_env)
+        EnvAllowList.resolve(env_allow).check(api_key_env, custom_endpoint=custom_endpoint)
 
 
 def _encrypt(api_key: str | SecretStr | None, secret_key: str | None) -> str | None:
