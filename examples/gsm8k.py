@@ -57,20 +57,21 @@ class Outcome:
 
     uncompiled: Any
     compiled: Any
-    reloaded: Any
+    reloaded: Any  # None unless --save
     before: Any  # EvaluationResult
     after: Any
     devset: list[Any]
 
 
 def report(label: str, result: Any) -> None:
-    """Total, correct, accuracy, and three predictions of an evaluation."""
+    """Total, correct, accuracy, and three predictions (the first correct one, if any, and wrong ones)."""
     correct = sum(1 for _, _, score in result.results if score)
     print(
         f"{label}: {correct} of {len(result.results)} correct, {result.score}% "
         f"({result.lm_calls} LM calls, ${result.cost:.4f})"
     )
-    for example, prediction, score in result.results[:3]:
+    right = [r for r in result.results if r[2]][:1]  # show a correct one when there is one
+    for example, prediction, score in right + [r for r in result.results if not r[2]][: 3 - len(right)]:
         print(f"  Q: {' '.join(example.question.split())[:110]}")
         print(f"     gold: {example.answer!r}  predicted: {prediction.answer!r}  correct: {bool(score)}")
 
@@ -114,9 +115,10 @@ def run(args: argparse.Namespace) -> Outcome:
         after = evaluate(compiled)
         report("compiled ChainOfThought", after)
         print(f"score change: {after.score - before.score:+.2f} points")
-        reloaded = dspy.ChainOfThought("question -> answer")
+        reloaded = None
         if args.save:
             compiled.save(args.save)
+            reloaded = dspy.ChainOfThought("question -> answer")
             reloaded.load(args.save)
             print(f"saved to {args.save} (DSPy's JSON format) and loaded back into a fresh program")
         return Outcome(program, compiled, reloaded, before, after, devset)

@@ -58,11 +58,12 @@ class Outcome:
 
 
 def report(label: str, result: Any) -> None:
-    """Total, correct, accuracy, and three predictions of an evaluation."""
+    """Total, correct, accuracy, and three predictions (the first correct one, if any, and wrong ones)."""
     correct = sum(1 for _, _, score in result.results if score)
     total = len(result.results)
     print(f"{label}: {correct} of {total} correct, exact match {result.score}%")
-    for example, prediction, score in result.results[:3]:
+    right = [r for r in result.results if r[2]][:1]  # show a correct one when there is one
+    for example, prediction, score in right + [r for r in result.results if not r[2]][: 3 - len(right)]:
         print(f"  Q: {example.question}")
         print(f"     gold: {example.answer!r}  predicted: {prediction.answer!r}  correct: {bool(score)}")
 

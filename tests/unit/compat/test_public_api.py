@@ -188,8 +188,18 @@ def test_subpackages_resolve_as_attributes_without_importing_them():
 
 
 def test_dspy_cache_and_testing_exports():
+    import dspy_ash.testing
     from dspy_ash.lm.cache import get_cache
-    from dspy_ash.testing import FakeOpenAIServer, Fault, Reply
+    from dspy_ash.testing import dummy, fake_servers
 
     assert dspy_ash.cache is get_cache()
-    assert FakeOpenAIServer.__name__ == "FakeOpenAIServer" and Fault and Reply
+    assert sorted(dspy_ash.testing.__all__) == [
+        "DummyLM",
+        "FakeAnthropicServer",
+        "FakeOpenAIServer",
+        "Fault",
+        "Reply",
+    ]
+    assert dspy_ash.testing.DummyLM is dummy.DummyLM
+    for name in ("FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply"):
+        assert getattr(dspy_ash.testing, name) is getattr(fake_servers, name), name
