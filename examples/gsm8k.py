@@ -1,13 +1,17 @@
 """GSM8K with ChainOfThought: evaluate, compile with BootstrapFewShot, evaluate again.
 
-    python examples/gsm8k.py                                     # offline, against a local mock LM
+    python examples/gsm8k.py                                     # offline, a local stand-in model
     python examples/gsm8k.py --model openai/gpt-4o-mini          # a real model (OPENAI_API_KEY)
     python examples/gsm8k.py --model openai/llama3 --api-base http://localhost:8000/v1 --api-key x
 
-Without `--model` the script serves a simulated model on 127.0.0.1 with dspy-ash's fake
-OpenAI-compatible server: it knows the true answers of 60% of the questions, so everything runs
-offline; it ignores demos, so the score does not move there. With a real model the compiled program usually
-scores higher. `--checkpoint DIR` makes the compile resumable if it is interrupted.
+Without `--model` the LM is an offline stand-in, not a real LM: `dspy_ash.testing.standins.ArithmeticSolver`
+served on 127.0.0.1 by dspy-ash's fake OpenAI-compatible server. It answers from the prompt alone (it
+never sees the dataset): it reads the numbers and operation words of the question and combines them.
+With no demos it applies the operation words in order; with demos in its prompt it uses whichever of
+its few ways of combining numbers reproduces the most demo answers from their questions, so the demos
+BootstrapFewShot picks can move its score, up or down. It solves few GSM8K problems; a real model is
+needed to see what optimization buys. `--checkpoint DIR` makes the compile resumable if it is
+interrupted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,47 +51,43 @@ def gsm8k_metric(example: Any, pred: Any, trace: Any = None) -> bool:
     return parse_number(pred.answer) == example.answer
 
 
-def simulated_solver(examples: list[Any]) -> Any:
-    """A stand-in model that knows the answers to 3 questions in 5 and guesses 0 for the rest."""
-    known = {e.question: e.answer for i, e in enumerate(examples) if i % 5 < 3}
+@dataclass
+class Outcome:
+    """What a run produced, for a caller (the tests) to check."""
 
-    def reply(body: dict[str, Any]) -> str:
-        prompt = body["messages"][-1]["content"]
-        match = re.search(r"\[\[ ## question ## \]\]\n(.*?)\n\nRespond with", prompt, re.S)
-        answer = known.get(match.group(1).strip() if match else "", "0")
-        return (
-            f"[[ ## reasoning ## ]]\nLet me work it out.\n\n[[ ## answer ## ]]\n{answer}\n\n"
-            "[[ ## completed ## ]]"
-        )
-
-    return reply
+    uncompiled: Any
+    compiled: Any
+    reloaded: Any  # None unless --save
+    before: Any  # EvaluationResult
+    after: Any
+    devset: list[Any]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def report(label: str, result: Any) -> None:
+    """Total, correct, accuracy, and three predictions (the first correct one, if any, and wrong ones)."""
+    correct = sum(1 for _, _, score in result.results if score)
+    print(
+        f"{label}: {correct} of {len(result.results)} correct, {result.score}% "
+        f"({result.lm_calls} LM calls, ${result.cost:.4f})"
     )
-    parser.add_argument("--model", help="e.g. openai/gpt-4o-mini; default: a local mock server")
-    parser.add_argument("--api-base")
-    parser.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"))
-    parser.add_argument("--train", type=int, default=50)
-    parser.add_argument("--dev", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--max-bootstrapped-demos", type=int, default=4)
-    parser.add_argument("--max-labeled-demos", type=int, default=4)
-    parser.add_argument("--checkpoint", help="directory for a resumable compile")
-    parser.add_argument("--save", help="write the compiled program's state here (DSPy's JSON format)")
-    args = parser.parse_args()
+    right = [r for r in result.results if r[2]][:1]  # show a correct one when there is one
+    for example, prediction, score in right + [r for r in result.results if not r[2]][: 3 - len(right)]:
+        print(f"  Q: {' '.join(example.question.split())[:110]}")
+        print(f"     gold: {example.answer!r}  predicted: {prediction.answer!r}  correct: {bool(score)}")
 
+
+def run(args: argparse.Namespace) -> Outcome:
     trainset = load("gsm8k_train_first1000.jsonl", args.train)
     devset = load("gsm8k_test.jsonl", args.dev)
-    mock = None
+    server = None
     if args.model is None:
-        from dspy_ash.testing.fake_servers import FakeOpenAIServer
+        from dspy_ash.testing import FakeOpenAIServer
+        from dspy_ash.testing.standins import STAND_IN_NOTICE, ArithmeticSolver
 
-        mock = FakeOpenAIServer(handler=simulated_solver(trainset + devset))
-        mock.__enter__()
-        lm = dspy.LM("openai/simulated-solver", api_base=mock.api_base, api_key="local")
+        server = FakeOpenAIServer(handler=ArithmeticSolver())
+        server.__enter__()
+        lm = dspy.LM("openai/arithmetic-solver", api_base=server.api_base, api_key="local", cache=False)
+        print(f"No --model given: {STAND_IN_NOTICE} (an arithmetic solver at {server.api_base}).")
     else:
         lm = dspy.LM(args.model, api_base=args.api_base, api_key=args.api_key)
     try:
@@ -96,7 +97,7 @@ def main() -> None:
             devset=devset, metric=gsm8k_metric, num_threads=args.threads, display_progress=True
         )
         before = evaluate(program)
-        print(f"zero-shot ChainOfThought: {before.score}%  ({before.lm_calls} LM calls, ${before.cost:.4f})")
+        report("zero-shot ChainOfThought", before)
 
         optimizer = dspy.BootstrapFewShot(
             metric=gsm8k_metric,
@@ -112,13 +113,39 @@ def main() -> None:
         )
 
         after = evaluate(compiled)
-        print(f"compiled ChainOfThought:  {after.score}%  ({after.lm_calls} LM calls, ${after.cost:.4f})")
+        report("compiled ChainOfThought", after)
         print(f"score change: {after.score - before.score:+.2f} points")
+        reloaded = None
         if args.save:
             compiled.save(args.save)
+            reloaded = dspy.ChainOfThought("question -> answer")
+            reloaded.load(args.save)
+            print(f"saved to {args.save} (DSPy's JSON format) and loaded back into a fresh program")
+        return Outcome(program, compiled, reloaded, before, after, devset)
     finally:
-        if mock is not None:
-            mock.__exit__(None, None, None)
+        if server is not None:
+            server.__exit__(None, None, None)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", help="e.g. openai/gpt-4o-mini; default: a local stand-in model")
+    parser.add_argument("--api-base")
+    parser.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"))
+    parser.add_argument("--train", type=int, default=50)
+    parser.add_argument("--dev", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--max-bootstrapped-demos", type=int, default=4)
+    parser.add_argument("--max-labeled-demos", type=int, default=4)
+    parser.add_argument("--checkpoint", help="directory for a resumable compile")
+    parser.add_argument("--save", help="write the compiled program's state here (DSPy's JSON format)")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    run(parse_args())
 
 
 if __name__ == "__main__":

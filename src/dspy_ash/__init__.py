@@ -4,10 +4,10 @@
 and optional extras (retrieval, optimizers, the store) load only when used.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+# Only public names at module level (no `from __future__ import annotations`, imports under private
+# names): `dir(dspy_ash)` is what DSPy code sees as `dir(dspy)`.
+import importlib as _importlib
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -98,7 +98,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
-from dspy_ash._lazy import lazy_getattr  # noqa: E402
+from dspy_ash._lazy import lazy_getattr as _lazy_getattr  # noqa: E402
 
 # Bound eagerly: importing the `dspy_ash.settings` submodule would otherwise shadow DSPy's `dspy.settings` object.
 from dspy_ash.settings import configure as configure  # noqa: E402
@@ -124,14 +124,14 @@ _SUBPACKAGES = frozenset(
 )
 
 
-_exported = lazy_getattr(__name__, _EXPORTS)
+_exported = _lazy_getattr(__name__, _EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name == "cache":  # DSPy's `dspy.cache`: the process's LM cache, built on first use (never stored here)
-        return importlib.import_module("dspy_ash.lm.cache").get_cache()
+        return _importlib.import_module("dspy_ash.lm.cache").get_cache()
     if name in _SUBPACKAGES:
-        return importlib.import_module(f"dspy_ash.{name}")
+        return _importlib.import_module(f"dspy_ash.{name}")
     return _exported(name)
 
 

@@ -7,15 +7,13 @@ import json
 import random
 from typing import Any, Literal, Optional
 
+import dspy  # the oracle, a test dependency: absent must fail, not skip
 import pydantic
 import pytest
+from dspy.utils.dummies import DummyLM as OracleDummyLM
 
 import dspy_ash
-
-dspy = pytest.importorskip("dspy")
-from dspy.utils.dummies import DummyLM as OracleDummyLM  # noqa: E402
-
-from dspy_ash.testing import DummyLM  # noqa: E402
+from dspy_ash.testing import DummyLM
 
 pytestmark = pytest.mark.oracle
 

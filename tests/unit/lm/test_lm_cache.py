@@ -69,7 +69,7 @@ def test_memory_lru_bounded_by_bytes_and_recency(fake_time: FakeTime) -> None:
     lru.put("a", b"a" * 10, None)
     lru.put("b", b"b" * 10, None)
     lru.put("c", b"c" * 10, None)
-    assert lru.get("a") is not None  # a is now the most recent
+    assert lru.get("a") == b"a" * 10  # a is now the most recent
     lru.put("d", b"d" * 10, None)
     assert lru.get("b") is None
     assert lru.size_bytes == 30

@@ -54,6 +54,15 @@ async def test_slot_granted_while_cancelled_is_passed_on() -> None:
     sem.release()  # grants `first`...
     first.cancel()  # ...which is cancelled before it runs
     await asyncio.wait_for(second, 1)
+    assert first.cancelled() and second.done() and sem.waiting == 0
+    # exactly one slot is held (by `second`): another acquirer waits until it is released
+    third = asyncio.create_task(sem.acquire())
+    await asyncio.sleep(0)
+    assert not third.done() and sem.waiting == 1
+    sem.release()
+    await asyncio.wait_for(third, 1)
+    sem.release()
+    await asyncio.wait_for(sem.acquire(), 1)  # and the slot came back: none was lost or duplicated
 
 
 async def test_concurrency_cap_is_never_exceeded() -> None:
@@ -99,7 +108,7 @@ async def test_rpm_pacing_with_fake_clock(fake_time: FakeTime) -> None:
 async def test_tpm_charges_the_estimate_then_real_usage(fake_time: FakeTime) -> None:
     inner = ScriptedLM()  # reports 15 total tokens per call
     lm = RateLimitedLM(inner, tpm=600, clock=fake_time, sleep=fake_time.sleep)
-    assert lm.tokens is not None
+    assert isinstance(lm.tokens, TokenBucket) and lm.requests is None  # a tpm bucket only
     long_prompt = "x" * 4000  # estimated at ~1000 tokens, more than a minute's budget
     await lm.request(_req(long_prompt))
     assert fake_time.sleeps == []  # the first reservation fits the (capped) bucket

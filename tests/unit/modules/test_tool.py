@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib
 import time
 from typing import Literal
 
@@ -44,7 +45,7 @@ def test_schema_name_desc_and_str_match_dspy() -> None:
 
 
 def test_str_and_function_call_equal_real_dspy() -> None:
-    real = pytest.importorskip("dspy")
+    real = importlib.import_module("dspy")  # a test dependency: absent must fail, not skip
     ours, theirs = Tool(ship), real.Tool(ship)
     assert str(ours) == str(theirs)
     assert ours.format_as_litellm_function_call() == theirs.format_as_litellm_function_call()
@@ -163,7 +164,7 @@ def test_tools_as_input_values_render_like_dspy() -> None:
 
 @pytest.mark.oracle
 def test_tool_calls_output_prompt_and_schema_match_real_dspy() -> None:
-    real = pytest.importorskip("dspy")
+    real = importlib.import_module("dspy")  # a test dependency: absent must fail, not skip
     from dspy.utils.dummies import DummyLM as RealDummyLM
 
     from dspy_ash.testing.dummy import DummyLM
@@ -204,7 +205,7 @@ def varied(
 
 @pytest.mark.oracle
 def test_tool_schemas_match_real_dspy_for_varied_signatures() -> None:
-    real = pytest.importorskip("dspy")
+    real = importlib.import_module("dspy")  # a test dependency: absent must fail, not skip
     ours, theirs = Tool(varied, arg_desc={"a": "an int"}), real.Tool(varied, arg_desc={"a": "an int"})
     assert ours.args == theirs.args
     assert str(ours) == str(theirs)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -66,11 +67,7 @@ def test_embeddings_has_dspy_call_shape() -> None:
     assert out.scores[0] > out.scores[1]
 
 
-def test_sentence_transformers_missing_is_a_clear_error() -> None:
-    try:
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="needs sentence-transformers"):
-            Embedder("sentence-transformers/all-MiniLM-L6-v2")
-    else:
-        pytest.skip("sentence-transformers is installed here")
+def test_sentence_transformers_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # absent, whatever is installed here
+    with pytest.raises(ImportError, match="needs sentence-transformers"):
+        Embedder("sentence-transformers/all-MiniLM-L6-v2")
