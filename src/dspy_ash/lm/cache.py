@@ -5,6 +5,7 @@
   credentials: the API key lives in the provider's endpoint, not in the request.
 - A hit is a fresh copy marked `cache_hit=True` with zero usage and zero cost (nothing was spent).
 - Concurrent identical requests share one provider call (single flight).
+- An entry's expiry is absolute and fixed when it is written; every level keeps it.
 - `configure_cache(...)` swaps the process-wide cache (DSPy's names); it is built lazily on first use.
 """
 
@@ -86,7 +87,12 @@ def response_from_dict(data: dict[str, Any]) -> LMResponse:
 
 
 class Cache:
-    """Memory LRU + optional persistent backend + single flight. Either level may be turned off."""
+    """Memory LRU + optional persistent backend + single flight. Either level may be turned off.
+
+    `ttl` fixes each entry's absolute expiry when it is written (on `clock`); every level keeps that
+    expiry, also when an entry read from the backend is promoted to memory, and a cache configured later
+    with another `ttl` serves an existing entry until the expiry it was written with.
+    """
 
     def __init__(
         self,
@@ -112,22 +118,21 @@ class Cache:
             if blob is not None:
                 return response_from_dict(json.loads(blob))
         if self.backend is not None:
-            data = await self.backend.get(key)
-            if data is not None:
-                if self.memory is not None:  # promote; its expiry is the backend's business from here
-                    self.memory.put(key, json.dumps(data).encode(), self._expiry())
-                return response_from_dict(data)
+            entry = await self.backend.get(key)
+            if entry is None or (entry.expires_at is not None and self.clock() >= entry.expires_at):
+                return None  # an expired entry is neither served nor promoted, whatever the backend's clock
+            if self.memory is not None:  # promoted with the expiry it was written with
+                self.memory.put(key, json.dumps(entry.value).encode(), entry.expires_at)
+            return response_from_dict(entry.value)
         return None
-
-    def _expiry(self) -> float | None:
-        return None if self.ttl is None else self.clock() + self.ttl
 
     async def put(self, key: str, response: LMResponse, namespace: str | None = None) -> None:
         data = response_to_dict(response)
+        expires_at = None if self.ttl is None else self.clock() + self.ttl  # once, for every level
         if self.memory is not None:
-            self.memory.put(key, json.dumps(data).encode(), self._expiry())
+            self.memory.put(key, json.dumps(data).encode(), expires_at)
         if self.backend is not None:
-            await self.backend.put(key, data, ttl=self.ttl, namespace=namespace)
+            await self.backend.put(key, data, expires_at=expires_at, namespace=namespace)
 
     async def get_or_call(
         self, key: str, namespace: str | None, call: Callable[[], Awaitable[LMResponse]]
