@@ -413,3 +413,49 @@ async def test_disk_expiry_does_not_drop_a_newer_write_made_meanwhile(tmp_path: 
     assert disk.flush(timeout=5)
     entry = await disk.get(key)
     assert entry is not None and entry.value == {"v": "fresh"}
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_shared_call() -> None:
+    gate = asyncio.Event()
+    inner = ScriptedLM(["shared"], gate=gate)
+    lm = CachedLM(inner)
+    leader = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter = asyncio.create_task(lm.request(_req()))
+    stayer = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert (await leader).choices[0].text == "shared"
+    assert (await stayer).choices[0].text == "shared"
+    assert quitter.cancelled() and len(inner.calls) == 1
+
+
+async def test_an_error_after_a_waiter_left_is_not_logged_as_unretrieved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    from dspy_ash.errors import LMServerError
+
+    gate = asyncio.Event()
+    inner = ScriptedLM([LMServerError("boom", status=500)], gate=gate)
+    lm = CachedLM(inner)
+    leader = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    await asyncio.sleep(0.01)
+    gate.set()
+    with pytest.raises(LMServerError) as failure:
+        await leader
+    await asyncio.sleep(0.01)  # the error reaches the abandoned waiter's future
+    del (
+        leader,
+        quitter,
+        failure,
+    )  # nothing of ours keeps the futures alive: they are collected (and may log) now
+    gc.collect()
+    assert "never retrieved" not in caplog.text
