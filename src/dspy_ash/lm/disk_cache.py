@@ -88,14 +88,15 @@ class DiskCacheBackend(CacheBackend):
         """Remove the entry. With `seen` (the record a reader found expired or damaged), only while that
         record is still the current one: a write made meanwhile by another thread stays.
 
-        Under the lock no write of this key can be half done: the writer removes an entry from
-        `_pending` only after its file is in place, so "not pending" means the file is stable.
+        The writer drops an entry from `_pending` only once its file is in place, so under the lock a
+        newer record is either still pending or already in the file: comparing both with `seen` finds it.
         """
         path = self._file(key)
         with self._cond:
-            pending = self._pending.get(key)
-            if seen is not None and (pending is not seen if pending is not None else _read_file(path) != seen):
-                return
+            if seen is not None:
+                current = self._pending.get(key)
+                if (current if current is not None else _read_file(path)) != seen:
+                    return
             self._pending.pop(key, None)
             with contextlib.suppress(OSError):
                 os.unlink(path)

@@ -43,7 +43,9 @@ async def test_put_get_overwrite_delete(cache: SqlCacheBackend) -> None:
     assert await cache.get("k") is None
 
 
-async def test_expiry_is_absolute_and_read_on_the_backends_clock(database_url: str, tenant: uuid.UUID) -> None:
+async def test_expiry_is_absolute_and_read_on_the_backends_clock(
+    database_url: str, tenant: uuid.UUID
+) -> None:
     clock = Clock()
     backend = SqlCacheBackend(database_url, tenant_id=tenant, clock=clock)
     await backend.put("fresh", VALUE, expires_at=clock.now + 3600)
