@@ -4,17 +4,20 @@
   namespace). Sync and async calls build the same request, so they share entries. Keys never see
   credentials: the API key lives in the provider's endpoint, not in the request.
 - A hit is a fresh copy marked `cache_hit=True` with zero usage and zero cost (nothing was spent).
-- Concurrent identical requests share one provider call (single flight).
+- Concurrent identical requests share one provider call (single flight), across tasks, threads and loops.
+- An entry's expiry is absolute and fixed when it is written; every level keeps it.
 - `configure_cache(...)` swaps the process-wide cache (DSPy's names); it is built lazily on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -34,6 +37,7 @@ DEFAULT_MEMORY_MAX_ENTRIES = 1_000_000
 DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_DISK_SIZE_LIMIT = 30 * 1024**3  # DSPy's default
 KEY_VERSION = 1  # bump when the key's content changes, so old entries are not misread
+STALL_CHECK_SECONDS = 0.5  # how often a waiter checks that the call it waits for is still going
 
 
 def cache_key(req: LMRequest, api_base: str | None = None) -> str:
@@ -85,8 +89,56 @@ def response_from_dict(data: dict[str, Any]) -> LMResponse:
     )
 
 
+class _Flight:
+    """One provider call in progress for a key, led on one event loop and awaited from any loop of any thread."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop  # the leader's
+        self.future: concurrent.futures.Future[LMResponse] = concurrent.futures.Future()
+
+    def stalled(self) -> bool:
+        """The leader's loop stopped turning (a sync call returned before it, or the loop closed): nothing
+        would ever finish the call, so a waiter must not wait for it."""
+        return not self.loop.is_running()
+
+    async def wait(self) -> LMResponse | None:
+        """The leader's response, or None when it was cancelled or stalled (then the caller tries again).
+        The leader's error is raised here too: one failing request is not repeated by every waiter (the
+        leader's call already includes the retries)."""
+        waiter = asyncio.wrap_future(self.future)  # never cancelled by us: that would cancel the flight
+        # on the leader's own loop the leader cannot stall while we wait: no need to look
+        timeout = None if asyncio.get_running_loop() is self.loop else STALL_CHECK_SECONDS
+        try:
+            while True:
+                done, _ = await asyncio.wait((waiter,), timeout=timeout)
+                if done:
+                    return None if waiter.cancelled() else waiter.result()
+                if self.stalled():
+                    return None
+        finally:
+            if (
+                not waiter.done()
+            ):  # we stopped waiting (cancelled, stalled): an error arriving later is nobody's
+                waiter.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[LMResponse]) -> None:
+    if not future.cancelled():
+        future.exception()  # marks it retrieved: no "exception was never retrieved" log
+
+
 class Cache:
-    """Memory LRU + optional persistent backend + single flight. Either level may be turned off."""
+    """Memory LRU + optional persistent backend + single flight. Either level may be turned off.
+
+    `ttl` fixes each entry's absolute expiry when it is written (on `clock`); every level keeps that
+    expiry, also when an entry read from the backend is promoted to memory, and a cache configured later
+    with another `ttl` serves an existing entry until the expiry it was written with.
+
+    Single flight holds across the tasks, threads and event loops of the process: the in-flight table is
+    shared and locked, and a waiter on another loop awaits the leader's `concurrent.futures.Future`.
+    """
 
     def __init__(
         self,
@@ -100,7 +152,8 @@ class Cache:
         self.backend = backend
         self.ttl = ttl
         self.clock = clock
-        self._inflight: dict[str, asyncio.Future[LMResponse]] = {}
+        self._inflight: dict[str, _Flight] = {}
+        self._inflight_lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -112,22 +165,21 @@ class Cache:
             if blob is not None:
                 return response_from_dict(json.loads(blob))
         if self.backend is not None:
-            data = await self.backend.get(key)
-            if data is not None:
-                if self.memory is not None:  # promote; its expiry is the backend's business from here
-                    self.memory.put(key, json.dumps(data).encode(), self._expiry())
-                return response_from_dict(data)
+            entry = await self.backend.get(key)
+            if entry is None or (entry.expires_at is not None and self.clock() >= entry.expires_at):
+                return None  # an expired entry is neither served nor promoted, whatever the backend's clock
+            if self.memory is not None:  # promoted with the expiry it was written with
+                self.memory.put(key, json.dumps(entry.value).encode(), entry.expires_at)
+            return response_from_dict(entry.value)
         return None
-
-    def _expiry(self) -> float | None:
-        return None if self.ttl is None else self.clock() + self.ttl
 
     async def put(self, key: str, response: LMResponse, namespace: str | None = None) -> None:
         data = response_to_dict(response)
+        expires_at = None if self.ttl is None else self.clock() + self.ttl  # once, for every level
         if self.memory is not None:
-            self.memory.put(key, json.dumps(data).encode(), self._expiry())
+            self.memory.put(key, json.dumps(data).encode(), expires_at)
         if self.backend is not None:
-            await self.backend.put(key, data, ttl=self.ttl, namespace=namespace)
+            await self.backend.put(key, data, expires_at=expires_at, namespace=namespace)
 
     async def get_or_call(
         self, key: str, namespace: str | None, call: Callable[[], Awaitable[LMResponse]]
@@ -137,43 +189,44 @@ class Cache:
             hit = await self.get(key)
             if hit is not None:
                 return hit
-            loop = asyncio.get_running_loop()
-            shared = self._inflight.get(key)
-            if shared is None or shared.get_loop() is not loop:
-                return await self._lead(key, namespace, call, loop)
-            try:
-                response = await asyncio.shield(shared)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if shared.cancelled() and task is not None and not task.cancelling():
-                    continue  # the leader was cancelled, not us: try again (and maybe lead)
-                raise
-            return response_from_dict(response_to_dict(response))
+            with self._inflight_lock:
+                flight = self._inflight.get(key)
+                lead = flight is None or flight.stalled()
+                if lead:
+                    flight = self._inflight[key] = _Flight(asyncio.get_running_loop())
+            assert flight is not None
+            if lead:
+                return await self._lead(key, namespace, call, flight)
+            response = await flight.wait()
+            if response is not None:
+                return response_from_dict(response_to_dict(response))
+            # the leader was cancelled or stalled: try again (and maybe lead)
 
     async def _lead(
         self,
         key: str,
         namespace: str | None,
         call: Callable[[], Awaitable[LMResponse]],
-        loop: asyncio.AbstractEventLoop,
+        flight: _Flight,
     ) -> LMResponse:
-        future: asyncio.Future[LMResponse] = loop.create_future()
-        self._inflight[key] = future
         try:
-            response = await call()
-            await self.put(key, response, namespace)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(exc)
-                future.exception()  # followers may be none; do not log "exception never retrieved"
+            # a leader that finished between our miss and our taking the flight has stored its answer
+            response = await self.get(key)
+            if response is None:
+                response = await call()
+                await self.put(key, response, namespace)
+        except Exception as exc:
+            flight.future.set_exception(exc)
+            raise
+        except BaseException:  # cancelled (or the process is stopping): the waiters try again themselves
+            flight.future.cancel()
             raise
         else:
-            future.set_result(response)
+            flight.future.set_result(response)
         finally:
-            if self._inflight.get(key) is future:
-                del self._inflight[key]
+            with self._inflight_lock:
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
         return response
 
     def reset_memory_cache(self) -> None:

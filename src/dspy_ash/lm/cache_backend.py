@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A stored response and the moment it stops being served (seconds since the epoch; None: never).
+
+    The expiry is absolute and fixed when the entry is written, so every level that holds a copy of the
+    entry (memory, disk, the store) lets it go at the same moment, whatever `ttl` a later reader has.
+    """
+
+    value: dict[str, Any]
+    expires_at: float | None = None
 
 
 class CacheBackend(ABC):
     """Stores JSON-able response dicts by key. Keys are already namespaced hashes; `namespace` is for bookkeeping
-    (the store keeps it in a tenant column). Implementations must be safe to call from many tasks at once."""
+    (the store keeps it in a tenant column). Implementations must be safe to call from many tasks, threads
+    and event loops at once."""
 
     @abstractmethod
-    async def get(self, key: str) -> dict[str, Any] | None:
-        """The stored value, or None when absent or expired."""
+    async def get(self, key: str) -> CacheEntry | None:
+        """The stored entry with its expiry, or None when absent or expired."""
 
     @abstractmethod
     async def put(
-        self, key: str, value: dict[str, Any], *, ttl: float | None = None, namespace: str | None = None
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+        namespace: str | None = None,
     ) -> None:
-        """Store a value; `ttl` in seconds (None: no expiry)."""
+        """Store a value until `expires_at` (seconds since the epoch, as the cache's clock counts; None: no expiry)."""
 
     @abstractmethod
     async def delete(self, key: str) -> None: ...

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dspy_ash.lm.cache_backend import CacheBackend
+from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
 
 
 class DiskCacheBackend(CacheBackend):
@@ -60,34 +60,46 @@ class DiskCacheBackend(CacheBackend):
         return f"{self._root}/{key[:2]}/{key}.json"
 
     # -- reading ----------------------------------------------------------------------------------
-    def _decode(self, key: str, raw: bytes) -> dict[str, Any] | None:
+    def _decode(self, key: str, raw: bytes) -> CacheEntry | None:
         try:
             record = json.loads(raw)
-        except ValueError:  # a damaged file is a miss, and goes away
-            self._forget(key)
+        except ValueError:
+            record = None
+        expires_at = record.get("expires_at") if isinstance(record, dict) else None
+        value = record.get("value") if isinstance(record, dict) else None
+        if not isinstance(value, dict) or not isinstance(expires_at, int | float | None):
+            self._forget(key, seen=raw)  # a damaged file is a miss, and goes away
             return None
-        expires_at = record.get("expires_at")
         if expires_at is not None and self.clock() >= expires_at:
-            self._forget(key)
+            self._forget(key, seen=raw)
             return None
-        value = record.get("value")
-        return value if isinstance(value, dict) else None
+        return CacheEntry(value, expires_at)
 
-    def _read(self, key: str) -> dict[str, Any] | None:
+    def _read(self, key: str) -> CacheEntry | None:
         with self._cond:
             raw = self._pending.get(key)
         if raw is None:
-            try:
-                with open(self._file(key), "rb") as f:
-                    raw = f.read()
-            except (FileNotFoundError, NotADirectoryError):
+            raw = _read_file(self._file(key))
+            if raw is None:
                 return None
         return self._decode(key, raw)
 
-    def _forget(self, key: str) -> None:
+    def _forget(self, key: str, seen: bytes | None = None) -> None:
+        """Remove the entry. With `seen` (the record a reader found expired or damaged), only while that
+        record is still the current one: a write made meanwhile by another thread stays.
+
+        The writer drops an entry from `_pending` only once its file is in place, so under the lock a
+        newer record is either still pending or already in the file: comparing both with `seen` finds it.
+        """
+        path = self._file(key)
         with self._cond:
+            if seen is not None:
+                current = self._pending.get(key)
+                if (current if current is not None else _read_file(path)) != seen:
+                    return
             self._pending.pop(key, None)
-        self._path(key).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     # -- writing (the writer thread) --------------------------------------------------------------
     def _enqueue(self, key: str, data: bytes) -> None:
@@ -161,13 +173,17 @@ class DiskCacheBackend(CacheBackend):
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     # -- the CacheBackend interface ---------------------------------------------------------------
-    async def get(self, key: str) -> dict[str, Any] | None:
+    async def get(self, key: str) -> CacheEntry | None:
         return self._read(key)
 
     async def put(
-        self, key: str, value: dict[str, Any], *, ttl: float | None = None, namespace: str | None = None
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+        namespace: str | None = None,
     ) -> None:
-        expires_at = None if ttl is None else self.clock() + ttl
         self._enqueue(
             key, json.dumps({"expires_at": expires_at, "namespace": namespace, "value": value}).encode()
         )
@@ -193,6 +209,14 @@ class DiskCacheBackend(CacheBackend):
 
     async def close(self) -> None:
         await asyncio.to_thread(self.flush)
+
+
+def _read_file(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 _live: weakref.WeakSet[DiskCacheBackend] = weakref.WeakSet()

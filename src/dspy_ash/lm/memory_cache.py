@@ -41,11 +41,12 @@ class MemoryLRU:
             return value
 
     def put(self, key: str, value: bytes, expires_at: float | None) -> None:
-        if len(value) > self.max_bytes or self.max_entries <= 0:
-            return
+        """Keep `value` until `expires_at` (the entry's absolute expiry, on this LRU's clock; None: never)."""
         with self._lock:
-            if key in self._data:
+            if key in self._data:  # first, so that a value too large to keep does not leave the old one
                 self._pop(key)
+            if len(value) > self.max_bytes or self.max_entries <= 0:
+                return
             self._data[key] = (value, expires_at)
             self._bytes += len(value)
             while len(self._data) > self.max_entries or self._bytes > self.max_bytes:

@@ -1,19 +1,23 @@
-"""The LM cache's persistent backend in the `lm_cache_entry` table: TTL, and one namespace per tenant.
+"""The LM cache's persistent backend in the `lm_cache_entry` table: expiry, and one namespace per tenant.
 
-Entries of one tenant are invisible to every other, even under the same key.
+Entries of one tenant are invisible to every other, even under the same key. An entry's expiry is the
+absolute moment the cache fixed when it wrote it (`configure_cache(ttl=...)`); reads and
+`purge_expired` compare it with `clock` (seconds since the epoch, `time.time` unless one is injected).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dspy_ash.lm.cache_backend import CacheBackend
+from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
 from dspy_ash.store._types import utcnow
 from dspy_ash.store.loop_local import LoopLocalDatabase
 from dspy_ash.store.models import LMCacheEntry
@@ -21,27 +25,41 @@ from dspy_ash.store.models import LMCacheEntry
 
 class SqlCacheBackend(CacheBackend):
     def __init__(
-        self, database_url: str | None = None, *, tenant_id: uuid.UUID, default_ttl: float | None = None
+        self,
+        database_url: str | None = None,
+        *,
+        tenant_id: uuid.UUID,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.tenant_id = tenant_id
-        self.default_ttl = default_ttl
+        self.clock = clock
         self._dbs = LoopLocalDatabase(database_url)
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        stmt = select(LMCacheEntry.value).where(
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def get(self, key: str) -> CacheEntry | None:
+        stmt = select(LMCacheEntry.value, LMCacheEntry.expires_at).where(
             LMCacheEntry.tenant_id == self.tenant_id,
             LMCacheEntry.key == key,
-            or_(LMCacheEntry.expires_at.is_(None), LMCacheEntry.expires_at > utcnow()),
+            or_(LMCacheEntry.expires_at.is_(None), LMCacheEntry.expires_at > self._now()),
         )
         async with self._dbs.get().transaction() as session:
-            return (await session.execute(stmt)).scalar_one_or_none()
+            row = (await session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        value, expires_at = row
+        return CacheEntry(value, None if expires_at is None else expires_at.timestamp())
 
     async def put(
-        self, key: str, value: dict[str, Any], *, ttl: float | None = None, namespace: str | None = None
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+        namespace: str | None = None,
     ) -> None:
-        ttl = ttl if ttl is not None else self.default_ttl
         now = utcnow()
-        expires_at = now + timedelta(seconds=ttl) if ttl is not None else None
         db = self._dbs.get()
         insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
         stmt = insert(LMCacheEntry).values(
@@ -50,7 +68,7 @@ class SqlCacheBackend(CacheBackend):
             key=key,
             namespace=namespace,
             value=value,
-            expires_at=expires_at,
+            expires_at=None if expires_at is None else datetime.fromtimestamp(expires_at, UTC),
             created_at=now,
             updated_at=now,
         )
@@ -81,7 +99,7 @@ class SqlCacheBackend(CacheBackend):
         async with self._dbs.get().transaction() as session:
             result = await session.execute(
                 delete(LMCacheEntry).where(
-                    LMCacheEntry.tenant_id == self.tenant_id, LMCacheEntry.expires_at <= utcnow()
+                    LMCacheEntry.tenant_id == self.tenant_id, LMCacheEntry.expires_at <= self._now()
                 )
             )
             return result.rowcount  # type: ignore[attr-defined]

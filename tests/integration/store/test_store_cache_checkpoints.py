@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -10,9 +9,21 @@ from store_helpers import FakeLM
 
 from dspy_ash.errors import DspyAshError
 from dspy_ash.lm.cache import Cache, CachedLM
+from dspy_ash.lm.cache_backend import CacheEntry
+from dspy_ash.lm.memory_cache import MemoryLRU
 from dspy_ash.store import Database, RunCheckpointStore, SqlCacheBackend, repos
 
 VALUE = {"choices": [{"text": "Paris"}], "usage": {"prompt_tokens": 3}}
+
+
+class Clock:
+    """An injectable clock (seconds since the epoch) that tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -25,30 +36,51 @@ async def cache(database_url: str, tenant: uuid.UUID) -> SqlCacheBackend:
 async def test_put_get_overwrite_delete(cache: SqlCacheBackend) -> None:
     assert await cache.get("k") is None
     await cache.put("k", VALUE, namespace="acme")
-    assert await cache.get("k") == VALUE
+    assert await cache.get("k") == CacheEntry(VALUE)
     await cache.put("k", {"choices": []})
-    assert await cache.get("k") == {"choices": []}
+    assert await cache.get("k") == CacheEntry({"choices": []})
     await cache.delete("k")
     assert await cache.get("k") is None
 
 
-async def test_ttl(cache: SqlCacheBackend) -> None:
-    await cache.put("fresh", VALUE, ttl=3600)
-    await cache.put("stale", VALUE, ttl=-1)
-    await cache.put("brief", VALUE, ttl=0.2)
-    assert await cache.get("fresh") == VALUE
-    assert await cache.get("stale") is None
-    assert await cache.get("brief") == VALUE
-    await asyncio.sleep(0.3)
-    assert await cache.get("brief") is None
-    assert await cache.purge_expired() == 2
-    assert await cache.get("fresh") == VALUE
+async def test_expiry_is_absolute_and_read_on_the_backends_clock(
+    database_url: str, tenant: uuid.UUID
+) -> None:
+    clock = Clock()
+    backend = SqlCacheBackend(database_url, tenant_id=tenant, clock=clock)
+    await backend.put("fresh", VALUE, expires_at=clock.now + 3600)
+    await backend.put("stale", VALUE, expires_at=clock.now - 1)
+    await backend.put("brief", VALUE, expires_at=clock.now + 60)
+    await backend.put("forever", VALUE)
+    assert await backend.get("brief") == CacheEntry(VALUE, clock.now + 60)  # the expiry comes back exactly
+    assert await backend.get("stale") is None
+    clock.now += 59.999
+    assert await backend.get("brief") is not None
+    clock.now += 0.001
+    assert await backend.get("brief") is None  # expired at its moment, not a clock read elsewhere
+    assert await backend.purge_expired() == 2
+    assert await backend.get("fresh") == CacheEntry(VALUE, clock.now - 60 + 3600)
+    assert await backend.get("forever") == CacheEntry(VALUE)
+    await backend.close()
 
 
-async def test_default_ttl(database_url: str, tenant: uuid.UUID) -> None:
-    backend = SqlCacheBackend(database_url, tenant_id=tenant, default_ttl=-1)
-    await backend.put("k", VALUE)
-    assert await backend.get("k") is None
+@pytest.mark.parametrize("reader_ttl", [60, 3600])
+async def test_an_entry_promoted_from_the_store_keeps_its_stored_expiry(
+    database_url: str, tenant: uuid.UUID, reader_ttl: float
+) -> None:
+    clock = Clock()
+    backend = SqlCacheBackend(database_url, tenant_id=tenant, clock=clock)
+    inner = FakeLM()
+    writer = Cache(memory=MemoryLRU(100, 1 << 20, clock), backend=backend, ttl=60, clock=clock)
+    await CachedLM(inner, cache=writer).acall("What is the capital of France?")  # expires 60 s from now
+    reader = Cache(memory=MemoryLRU(100, 1 << 20, clock), backend=backend, ttl=reader_ttl, clock=clock)
+    lm = CachedLM(inner, cache=reader)
+    clock.now += 49
+    await lm.acall("What is the capital of France?")  # from the store, promoted to the reader's memory
+    assert inner.calls == 1 and reader.memory is not None and len(reader.memory) == 1
+    clock.now += 11
+    await lm.acall("What is the capital of France?")
+    assert inner.calls == 2
     await backend.close()
 
 
@@ -60,7 +92,7 @@ async def test_tenants_never_see_each_others_entries(
     assert await other.get("same-key") is None
     await other.put("same-key", {"choices": [{"text": "Rome"}]})
     await other.clear()
-    assert await cache.get("same-key") == VALUE
+    assert await cache.get("same-key") == CacheEntry(VALUE)
     await other.close()
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lm_fakes import FakeTime, ScriptedLM
 
 from dspy_ash.lm.cache import Cache, CachedLM, cache_key, configure_cache, get_cache
+from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
 from dspy_ash.lm.disk_cache import DiskCacheBackend
 from dspy_ash.lm.memory_cache import MemoryLRU
 from dspy_ash.lm.types import LMRequest
@@ -88,8 +90,8 @@ def test_memory_lru_expiry(fake_time: FakeTime) -> None:
 
 async def test_disk_backend_round_trip_and_ttl(tmp_path: Path, fake_time: FakeTime) -> None:
     disk = DiskCacheBackend(tmp_path, clock=fake_time)
-    await disk.put("ab" + "0" * 62, {"v": 1}, ttl=10, namespace="t")
-    assert await disk.get("ab" + "0" * 62) == {"v": 1}
+    await disk.put("ab" + "0" * 62, {"v": 1}, expires_at=fake_time.now + 10, namespace="t")
+    assert await disk.get("ab" + "0" * 62) == CacheEntry({"v": 1}, 1010)
     assert disk.flush(timeout=5)
     assert list(tmp_path.rglob("*.json"))
     fake_time.now += 10
@@ -104,13 +106,13 @@ async def test_disk_writes_are_behind_but_reads_see_them(tmp_path: Path) -> None
     keys = [f"{i:02x}" + "2" * 62 for i in range(200)]
     for k in keys:
         await disk.put(k, {"k": k})
-    assert all([await disk.get(k) == {"k": k} for k in keys])  # from the queue or the file
+    assert all([await disk.get(k) == CacheEntry({"k": k}) for k in keys])  # from the queue or the file
     await disk.delete(keys[0])
     assert disk.flush(timeout=5)
     assert len(list(tmp_path.rglob("*.json"))) == 199
     assert await disk.get(keys[0]) is None
     reopened = DiskCacheBackend(tmp_path)
-    assert await reopened.get(keys[1]) == {"k": keys[1]}
+    assert await reopened.get(keys[1]) == CacheEntry({"k": keys[1]})
 
 
 async def test_disk_backend_treats_damaged_files_as_misses(tmp_path: Path) -> None:
@@ -121,7 +123,7 @@ async def test_disk_backend_treats_damaged_files_as_misses(tmp_path: Path) -> No
     next(tmp_path.rglob("*.json")).write_text("{not json")
     assert await disk.get(key) is None
     await disk.put(key, {"v": 2})
-    assert await disk.get(key) == {"v": 2}
+    assert await disk.get(key) == CacheEntry({"v": 2})
     await disk.clear()
     assert await disk.get(key) is None
 
@@ -272,3 +274,188 @@ async def test_disk_backend_prunes_oldest_entries_over_its_size_limit(tmp_path: 
 def test_configure_cache_passes_the_disk_limit(tmp_path: Path) -> None:
     cache = configure_cache(disk_cache_dir=tmp_path / "c", disk_size_limit_bytes=1234)
     assert isinstance(cache.backend, DiskCacheBackend) and cache.backend.size_limit == 1234
+
+
+# -- expiry: an entry's absolute expiry is fixed when it is written, in every level ------------------
+
+
+async def test_promoted_entry_keeps_its_original_expiry(tmp_path: Path, fake_time: FakeTime) -> None:
+    cache = configure_cache(disk_cache_dir=tmp_path / "c", ttl=60, clock=fake_time)
+    inner = ScriptedLM()
+    lm = CachedLM(inner)
+    await lm.request(_req())  # written at t=1000: expires at 1060 in both levels
+    fake_time.now += 49
+    cache.reset_memory_cache()
+    assert (await lm.request(_req())).cache_hit  # t=1049: a disk hit, promoted to memory
+    assert cache.memory is not None and len(cache.memory) == 1
+    fake_time.now += 11
+    await lm.request(_req())  # t=1060: expired in memory too, not at 1049 + 60
+    assert len(inner.calls) == 2
+
+
+@pytest.mark.parametrize("reader_ttl", [None, 3600])
+async def test_the_writers_expiry_wins_over_the_readers_ttl(
+    tmp_path: Path, fake_time: FakeTime, reader_ttl: float | None
+) -> None:
+    configure_cache(disk_cache_dir=tmp_path / "c", ttl=60, clock=fake_time)
+    inner = ScriptedLM()
+    await CachedLM(inner).request(_req())  # expires at 1060
+    configure_cache(disk_cache_dir=tmp_path / "c", ttl=reader_ttl, clock=fake_time)  # a new process
+    lm = CachedLM(inner)
+    fake_time.now += 30
+    assert (await lm.request(_req())).cache_hit  # promoted at t=1030
+    fake_time.now += 30
+    await lm.request(_req())
+    assert len(inner.calls) == 2
+
+
+async def test_an_entry_written_without_expiry_outlives_a_readers_ttl(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    configure_cache(disk_cache_dir=tmp_path / "c", clock=fake_time)
+    inner = ScriptedLM()
+    await CachedLM(inner).request(_req())
+    cache = configure_cache(disk_cache_dir=tmp_path / "c", ttl=60, clock=fake_time)
+    lm = CachedLM(inner)
+    assert (await lm.request(_req())).cache_hit
+    fake_time.now += 10_000
+    assert (await lm.request(_req())).cache_hit  # from memory
+    cache.reset_memory_cache()
+    assert (await lm.request(_req())).cache_hit  # and from disk
+    assert len(inner.calls) == 1
+
+
+class _KeepEverything(CacheBackend):
+    """A backend that never drops expired entries (the cache must not rely on every backend doing so)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, CacheEntry] = {}
+
+    async def get(self, key: str) -> CacheEntry | None:
+        return self.entries.get(key)
+
+    async def put(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        self.entries[key] = CacheEntry(value, expires_at)
+
+    async def delete(self, key: str) -> None:
+        self.entries.pop(key, None)
+
+    async def clear(self) -> None:
+        self.entries.clear()
+
+
+async def test_expired_backend_entries_are_neither_served_nor_promoted(fake_time: FakeTime) -> None:
+    backend = _KeepEverything()
+    memory = MemoryLRU(10, 10_000, fake_time)
+    cache = Cache(memory=memory, backend=backend, ttl=60, clock=fake_time)
+    inner = ScriptedLM(["old", "new"])
+    lm = CachedLM(inner, cache=cache)
+    await lm.request(_req())
+    assert next(iter(backend.entries.values())).expires_at == 1060
+    memory.clear()
+    fake_time.now += 60
+    assert (await lm.request(_req())).choices[0].text == "new"
+    assert len(inner.calls) == 2
+
+
+def test_memory_lru_replacing_a_key_with_an_oversized_value_drops_the_old_one(fake_time: FakeTime) -> None:
+    lru = MemoryLRU(max_entries=10, max_bytes=10, clock=fake_time)
+    lru.put("k", b"old", None)
+    lru.put("k", b"x" * 11, None)  # too large to keep: the stale value must not stay behind
+    assert lru.get("k") is None
+    assert lru.size_bytes == 0 and len(lru) == 0
+
+
+def test_memory_lru_keeps_each_entrys_expiry_through_evictions(fake_time: FakeTime) -> None:
+    lru = MemoryLRU(max_entries=2, max_bytes=1000, clock=fake_time)
+    lru.put("a", b"a", fake_time.now + 10)
+    lru.put("b", b"b", fake_time.now + 100)
+    assert lru.get("a") == b"a"  # a is now the most recent
+    lru.put("c", b"c", None)  # the bound rolls over: b (least recent) goes
+    assert lru.get("b") is None and lru.get("c") == b"c"
+    fake_time.now += 10
+    assert lru.get("a") is None  # a kept its own expiry
+    assert lru.get("c") == b"c" and len(lru) == 1
+
+
+async def test_disk_expiry_does_not_drop_a_newer_write_made_meanwhile(tmp_path: Path) -> None:
+    """A reader that finds an expired record must not delete a fresh one written by another thread
+    between its read and its expiry check."""
+    import threading
+
+    key = "ef" + "3" * 62
+    now = [1000.0]
+    rewrite_once: list[bool] = []
+
+    def clock() -> float:
+        if not rewrite_once:  # another thread writes a fresh entry right after the stale one was read
+            rewrite_once.append(True)
+            thread = threading.Thread(
+                target=lambda: asyncio.run(disk.put(key, {"v": "fresh"}, expires_at=now[0] + 100))
+            )
+            thread.start()
+            thread.join()
+        return now[0]
+
+    disk = DiskCacheBackend(tmp_path, clock=clock)
+    rewrite_once.append(True)  # no rewrite while the stale entry is written
+    await disk.put(key, {"v": "stale"}, expires_at=now[0] - 1)
+    assert disk.flush(timeout=5)
+    rewrite_once.clear()
+    assert await disk.get(key) is None  # the stale record it read has expired
+    assert disk.flush(timeout=5)
+    entry = await disk.get(key)
+    assert entry is not None and entry.value == {"v": "fresh"}
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_shared_call() -> None:
+    gate = asyncio.Event()
+    inner = ScriptedLM(["shared"], gate=gate)
+    lm = CachedLM(inner)
+    leader = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter = asyncio.create_task(lm.request(_req()))
+    stayer = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert (await leader).choices[0].text == "shared"
+    assert (await stayer).choices[0].text == "shared"
+    assert quitter.cancelled() and len(inner.calls) == 1
+
+
+async def test_an_error_after_a_waiter_left_is_not_logged_as_unretrieved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    from dspy_ash.errors import LMServerError
+
+    gate = asyncio.Event()
+    inner = ScriptedLM([LMServerError("boom", status=500)], gate=gate)
+    lm = CachedLM(inner)
+    leader = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter = asyncio.create_task(lm.request(_req()))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    await asyncio.sleep(0.01)
+    gate.set()
+    with pytest.raises(LMServerError) as failure:
+        await leader
+    await asyncio.sleep(0.01)  # the error reaches the abandoned waiter's future
+    del (
+        leader,
+        quitter,
+        failure,
+    )  # nothing of ours keeps the futures alive: they are collected (and may log) now
+    gc.collect()
+    assert "never retrieved" not in caplog.text
