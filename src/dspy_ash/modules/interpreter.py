@@ -50,6 +50,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import DspyAshError, UnsupportedFeatureError
 from dspy_ash.settings import sandbox_requires_isolation
@@ -183,6 +184,7 @@ class PythonInterpreter:
         session_cpu_seconds: int = 300,
         modules: tuple[str, ...] = DEFAULT_MODULES,
         require_isolation: bool | None = None,
+        callbacks: list[Any] | None = None,
         **dspy_options: Any,
     ) -> None:
         if tools:
@@ -205,6 +207,8 @@ class PythonInterpreter:
         # RLIMIT_CPU counts the whole session; per-execution time is the host's wall-clock `timeout`.
         self.session_cpu_seconds = session_cpu_seconds
         self.modules = modules
+        # DSPy's instance callbacks: each `execute` is announced as a module call, as DSPy's is.
+        self.callbacks = list(callbacks or [])
         # None: DSPY_ASH_SANDBOX_REQUIRE_ISOLATION decides (an operator's switch for a whole deployment).
         self.require_isolation = (
             sandbox_requires_isolation() if require_isolation is None else require_isolation
@@ -332,6 +336,20 @@ class PythonInterpreter:
     __call__ = execute
 
     async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
+        scope = events.start(
+            "module", type(self).__name__, self, {"code": code, "variables": variables}, self.callbacks
+        )
+        try:
+            result = await self._aexecute(code, variables)
+        except BaseException as exc:
+            if scope is not None:
+                scope.fail(exc)
+            raise
+        if scope is not None:
+            scope.end(result)
+        return result
+
+    async def _aexecute(self, code: str, variables: dict[str, Any] | None) -> Any:
         try:
             request = json.dumps({"code": code, "variables": variables or {}})
         except (TypeError, ValueError) as exc:

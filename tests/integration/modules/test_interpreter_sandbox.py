@@ -582,3 +582,24 @@ def test_sandbox_works_for_an_unprivileged_user() -> None:
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and " failed" not in run.stdout
+
+
+def test_instance_callbacks_see_each_execution() -> None:
+    from dspy_ash.events import BaseCallback
+
+    seen: list[tuple[str, object]] = []
+
+    class Recorder(BaseCallback):
+        def on_module_start(self, call_id: str, instance: object, inputs: dict[str, object]) -> None:
+            seen.append(("start", inputs["code"]))
+
+        def on_module_end(
+            self, call_id: str, outputs: object, exception: BaseException | None = None
+        ) -> None:
+            seen.append(("end", outputs if exception is None else type(exception).__name__))
+
+    with PythonInterpreter(callbacks=[Recorder()]) as interp:
+        assert interp.execute("20 + 22") == 42
+        with pytest.raises(CodeExecutionError):
+            interp.execute("1/0")
+    assert seen == [("start", "20 + 22"), ("end", 42), ("start", "1/0"), ("end", "CodeExecutionError")]
