@@ -8,7 +8,8 @@ to any descriptor it guesses and patch any module):
 - replies go to a private duplicate of the original stdout; fd 1 itself now points at /dev/null, so
   writing to fd 1 or `sys.__stdout__` reaches nobody;
 - the first stdin line is a session key; every request is `<nonce hex> <json>` and every reply a frame
-  `nonce | length | payload | HMAC-SHA256(key, nonce | length | payload)`. The host accepts only a frame
+  `nonce | length | HMAC(nonce | length) | payload | HMAC(nonce | length | payload)` (HMAC-SHA256
+  under the key). The host accepts only a frame
   with the current request's nonce and a valid tag, so stray bytes cannot be taken for a reply and a
   reply cannot be taken for another request's;
 - the key and the protocol state live only in `_serve`'s local variables, and frames are out of reach
@@ -332,6 +333,9 @@ def _serve(
     outer = key.ljust(64, b"\0").translate(bytes_type(b ^ 0x5C for b in range(256)))
     del key
 
+    def _mac(data):  # HMAC-SHA256, from the C hash alone
+        return sha256(outer + sha256(inner + data).digest()).digest()
+
     def _encode(message):
         return "".join(make_encoder({}, refuse, escape, None, ":", ",", False, False, True)(message, 0))
 
@@ -345,9 +349,9 @@ def _serve(
             except base_exception:
                 text = '{"error": {"type": "OutputError", "message": "the result could not be converted"}}'
         payload = text.encode()  # ASCII: the encoder escapes everything else
-        body = len_(payload).to_bytes(4, "big") + payload
-        tag = sha256(outer + sha256(inner + nonce + body).digest()).digest()
-        frame = nonce + body + tag
+        head = nonce + len_(payload).to_bytes(4, "big")
+        # The head has its own tag so the host can trust the length before reading that many bytes.
+        frame = head + _mac(head) + payload + _mac(head + payload)
         while frame:
             frame = frame[write(channel, frame) :]
 

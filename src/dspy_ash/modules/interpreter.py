@@ -124,6 +124,12 @@ class SandboxIsolationWarning(RuntimeWarning):
 
 
 _warned_incomplete_isolation = False
+
+
+class _ForgedReply(Exception):
+    """A frame on the reply channel carried the request's nonce but not a valid tag."""
+
+
 _NONCE_BYTES = 16
 _TAG_BYTES = 32
 
@@ -367,15 +373,13 @@ class PythonInterpreter:
 
     async def _request(self, request: str, startup: bool = False) -> dict[str, Any]:
         """Send one request line and return its authenticated reply, or fail and end the session."""
-        proc, key = self._proc, self._key
-        assert proc is not None and proc.stdin is not None and key is not None
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
         nonce = secrets.token_bytes(_NONCE_BYTES)
         proc.stdin.write(nonce.hex().encode() + b" " + request.encode() + b"\n")
         try:
             await proc.stdin.drain()
-            skipped, body, tag = await asyncio.wait_for(
-                self._read_frame(nonce), self.timeout + (5 if startup else 0)
-            )
+            payload = await asyncio.wait_for(self._read_frame(nonce), self.timeout + (5 if startup else 0))
         except TimeoutError:
             await self.ashutdown()
             raise CodeExecutionError(
@@ -390,35 +394,45 @@ class PythonInterpreter:
             detail = await self._death_notice(proc)
             await self.ashutdown()
             raise CodeExecutionError(detail) from None
-        if skipped:
-            # Bytes before the frame cannot be the worker's reply (they lack this request's nonce):
-            # the sandboxed code wrote to the channel. They are dropped, never read as a reply.
-            logger.warning("Dropped %d bytes the sandboxed code wrote to the reply channel", skipped)
-        if not hmac.compare_digest(tag, hmac.digest(key, nonce + body, "sha256")):
+        except _ForgedReply:
             await self.ashutdown()
-            raise CodeInterpreterError("The sandbox broke its protocol: a reply failed authentication")
+            raise CodeInterpreterError(
+                "The sandbox broke its protocol: a reply failed authentication"
+            ) from None
         try:
-            message = json.loads(body[4:])
+            message = json.loads(payload)
         except ValueError as exc:
             await self.ashutdown()
-            raise CodeInterpreterError(f"The sandbox broke its protocol: {body[4:204]!r}") from exc
+            raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}") from exc
         if not isinstance(message, dict):
             await self.ashutdown()
-            raise CodeInterpreterError(f"The sandbox broke its protocol: {body[4:204]!r}")
+            raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}")
         return message  # pyright: ignore[reportUnknownVariableType]
 
-    async def _read_frame(self, nonce: bytes) -> tuple[int, bytes, bytes]:
-        """The frame `nonce | length | payload | tag` on the channel: (bytes skipped before it, body, tag)."""
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        before = await proc.stdout.readuntil(nonce)  # bounded by the reader's limit (max_output_bytes)
-        header = await proc.stdout.readexactly(4)
-        size = int.from_bytes(header, "big")
+    async def _read_frame(self, nonce: bytes) -> bytes:
+        """The payload of the frame `nonce | length | tag(head) | payload | tag(head + payload)`."""
+        proc, key = self._proc, self._key
+        assert proc is not None and proc.stdout is not None and key is not None
+        reader = proc.stdout
+        before = await reader.readuntil(nonce)  # bounded by the reader's limit (max_output_bytes)
+        if len(before) > len(nonce):
+            # Bytes before the frame cannot be the worker's reply (they lack this request's nonce):
+            # the sandboxed code wrote to the channel. They are dropped, never read as a reply.
+            logger.warning(
+                "Dropped %d bytes the sandboxed code wrote to the reply channel", len(before) - len(nonce)
+            )
+        head = nonce + await reader.readexactly(4)
+        if not hmac.compare_digest(await reader.readexactly(_TAG_BYTES), hmac.digest(key, head, "sha256")):
+            raise _ForgedReply
+        size = int.from_bytes(head[len(nonce) :], "big")
         if size > self.max_output_bytes:
             raise ValueError("reply too large")
-        payload = await proc.stdout.readexactly(size)
-        tag = await proc.stdout.readexactly(_TAG_BYTES)
-        return len(before) - len(nonce), header + payload, tag
+        payload = await reader.readexactly(size)
+        if not hmac.compare_digest(
+            await reader.readexactly(_TAG_BYTES), hmac.digest(key, head + payload, "sha256")
+        ):
+            raise _ForgedReply
+        return payload
 
     async def _death_notice(self, proc: asyncio.subprocess.Process) -> str:
         code = await proc.wait()
