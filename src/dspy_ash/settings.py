@@ -139,6 +139,11 @@ def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
+def sandbox_requires_isolation() -> bool:
+    """DSPY_ASH_SANDBOX_REQUIRE_ISOLATION=1: PythonInterpreter refuses to run without full isolation."""
+    return (env("DSPY_ASH_SANDBOX_REQUIRE_ISOLATION") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def data_dir() -> Path:
     """Where dspy-ash keeps its files by default: DSPY_ASH_HOME, else the user's data directory."""
     explicit = env("DSPY_ASH_HOME")

@@ -3,15 +3,28 @@
 Layers, each enough to stop a different mistake (the worker is `_sandbox_worker.py`):
 1. a separate process of the same Python started with `-I -S` (no site-packages, no user paths,
    PYTHON* variables ignored), an empty environment and a fresh empty working directory;
-2. when `unshare` works here, a new network namespace: the child has no interface, not even loopback;
+2. when `unshare` works here, a new network namespace: the child has only a loopback interface,
+   and it is down. As root that is `unshare --net`; as any other user `unshare --map-current-user
+   --net` (a user namespace that maps the user to itself, so the child keeps no capabilities), or
+   `--map-root-user` where util-linux is older than 2.38. Without it the child shares the host's
+   network (only layer 4 stops sockets): `PythonInterpreter` then warns once per process, and
+   `require_isolation=True` (or DSPY_ASH_SANDBOX_REQUIRE_ISOLATION=1) refuses to run instead;
 3. resource limits set in the child before user code: address space (memory), CPU seconds for the
    session, file size 0 (it cannot write), 16 descriptors, no child processes; when started as root
-   it drops to `nobody`, so private host files are unreadable even past layer 4; a watchdog thread
+   it drops to `nobody`, so private host files are unreadable even past layer 4 (as another user it
+   runs as that user, and can read what that user can if layer 4 is bypassed); a watchdog thread
    exits the child if the host dies without killing it;
 4. an audit hook installed before the first line of user code that refuses opening any file but
-   the standard library for reading, listing directories, sockets, subprocesses, exec/fork/kill,
-   ctypes, new imports beyond an allowlist, and rewriting functions (the hook's own state);
+   the standard library for reading (checked on the open flags too, so `os.open` cannot write,
+   create, truncate or append), listing directories, sockets, subprocesses, exec/fork/kill,
+   ctypes, new imports beyond an allowlist, frame access, and rewriting functions (the hook's own
+   state);
 5. a wall-clock limit enforced by the host, which kills the child's whole process group.
+
+Replies come back authenticated (see `_sandbox_worker.py`): each is framed with its request's random
+nonce and an HMAC under a session key that user code cannot reach, on a descriptor that is not fd 1.
+The host accepts exactly one such frame per request, so code that writes to fd 1 or to any descriptor
+it guesses cannot forge a result nor shift later results onto earlier requests.
 
 What it does not protect against: CPU-level side channels, bugs in CPython itself (a memory
 corruption bug can disable the audit hook; layers 2, 3 and 5 still hold), reading world-readable
@@ -22,19 +35,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import DspyAshError, UnsupportedFeatureError
+from dspy_ash.settings import sandbox_requires_isolation
+
+logger = logging.getLogger("dspy_ash.interpreter")
 
 _WORKER_SOURCE = (Path(__file__).with_name("_sandbox_worker.py")).read_text(encoding="utf-8")
 
@@ -94,6 +115,25 @@ class CodeExecutionError(CodeInterpreterError):
     """The submitted code failed: an exception, the time or memory limit, or too much output."""
 
 
+class SandboxIsolationError(CodeInterpreterError):
+    """Isolation was required (`require_isolation=True`) but is incomplete on this machine."""
+
+
+class SandboxIsolationWarning(RuntimeWarning):
+    """The sandbox runs with incomplete isolation (no network namespace); given once per process."""
+
+
+_warned_incomplete_isolation = False
+
+
+class _ForgedReply(Exception):
+    """A frame on the reply channel carried the request's nonce but not a valid tag."""
+
+
+_NONCE_BYTES = 16
+_TAG_BYTES = 32
+
+
 class FinalOutput:
     """What `execute` returns when the code called `SUBMIT(...)`."""
 
@@ -115,8 +155,12 @@ def _network_wrapper() -> tuple[str, ...]:
     exe = shutil.which("unshare")
     if exe is None:
         return ()
-    candidates: list[tuple[str, ...]] = [(exe, "--net")] if os.geteuid() == 0 else []
-    candidates.append((exe, "--map-root-user", "--net"))
+    if os.geteuid() == 0:
+        candidates = [(exe, "--net")]  # no user namespace: the worker can still drop to nobody
+    else:
+        # --map-current-user keeps the child's uid and, after exec, leaves it no capabilities;
+        # --map-root-user (util-linux < 2.38) makes it root only inside its own namespace.
+        candidates = [(exe, "--map-current-user", "--net"), (exe, "--map-root-user", "--net")]
     for prefix in candidates:
         try:
             done = subprocess.run([*prefix, "true"], capture_output=True, timeout=5, check=False)
@@ -145,6 +189,8 @@ class PythonInterpreter:
         isolate_network: bool = True,
         session_cpu_seconds: int = 300,
         modules: tuple[str, ...] = DEFAULT_MODULES,
+        require_isolation: bool | None = None,
+        callbacks: list[Any] | None = None,
         **dspy_options: Any,
     ) -> None:
         if tools:
@@ -167,6 +213,15 @@ class PythonInterpreter:
         # RLIMIT_CPU counts the whole session; per-execution time is the host's wall-clock `timeout`.
         self.session_cpu_seconds = session_cpu_seconds
         self.modules = modules
+        # DSPy's instance callbacks: each `execute` is announced as a module call, as DSPy's is.
+        self.callbacks = list(callbacks or [])
+        # None: DSPY_ASH_SANDBOX_REQUIRE_ISOLATION decides (an operator's switch for a whole deployment).
+        self.require_isolation = (
+            sandbox_requires_isolation() if require_isolation is None else require_isolation
+        )
+        if self.require_isolation and not isolate_network:
+            raise SandboxIsolationError("require_isolation=True contradicts isolate_network=False")
+        self._key: bytes | None = None  # the session's reply-authentication key
         self._proc: asyncio.subprocess.Process | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workdir: str | None = None
@@ -180,6 +235,26 @@ class PythonInterpreter:
         """Whether children get their own empty network namespace on this machine."""
         return self.isolate_network and bool(_network_wrapper())
 
+    def _check_isolation(self) -> None:
+        global _warned_incomplete_isolation
+        if self.network_isolated:
+            return
+        gap = (
+            "isolate_network=False"
+            if not self.isolate_network
+            else "`unshare --net` is missing or refused here (no user namespaces?)"
+        )
+        message = (
+            f"PythonInterpreter runs without its own network namespace ({gap}): only the audit hook "
+            "stops sandboxed code from using the host's network."
+        )
+        if self.require_isolation:
+            raise SandboxIsolationError(f"{message} Isolation is required, so the sandbox will not start.")
+        if not _warned_incomplete_isolation:
+            _warned_incomplete_isolation = True
+            logger.warning("%s", message)
+            warnings.warn(message, SandboxIsolationWarning, stacklevel=4)
+
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         run_sync(self.astart())
@@ -189,10 +264,15 @@ class PythonInterpreter:
         if self._proc is not None and self._proc.returncode is None and self._loop is loop:
             return
         await self.ashutdown()
+        self._check_isolation()
         self._workdir = tempfile.mkdtemp(prefix="dspy-ash-sandbox-")
-        if os.geteuid() == 0:
+        root = os.geteuid() == 0
+        if root:
             os.chown(self._workdir, 65534, 65534)  # the child runs as nobody and may only enter it
         config = {
+            # Only real root drops privileges; under a non-root host's user namespace there is none
+            # to drop (and setgroups is refused there).
+            "drop_root": root,
             "memory_bytes": self.memory_mb * 1024 * 1024,
             "cpu_seconds": self.session_cpu_seconds,
             "preload": list(self.modules),
@@ -217,8 +297,11 @@ class PythonInterpreter:
             limit=self.max_output_bytes,
         )
         self._loop = loop
-        hello = await self._read(startup=True)
-        if not hello.get("ready"):
+        self._key = secrets.token_bytes(32)
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(self._key.hex().encode() + b"\n")  # the first line: before any user code
+        hello = await self._request("{}", startup=True)
+        if hello != {"ready": True}:
             await self.ashutdown()
             raise CodeInterpreterError(f"The sandbox did not start: {hello}")
 
@@ -229,6 +312,7 @@ class PythonInterpreter:
 
     async def ashutdown(self) -> None:
         proc, self._proc = self._proc, None
+        self._key = None
         if proc is not None:
             if proc.returncode is None:
                 _kill_group(proc.pid)
@@ -258,16 +342,26 @@ class PythonInterpreter:
     __call__ = execute
 
     async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
-        await self.astart()
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None
+        scope = events.start(
+            "module", type(self).__name__, self, {"code": code, "variables": variables}, self.callbacks
+        )
+        try:
+            result = await self._aexecute(code, variables)
+        except BaseException as exc:
+            if scope is not None:
+                scope.fail(exc)
+            raise
+        if scope is not None:
+            scope.end(result)
+        return result
+
+    async def _aexecute(self, code: str, variables: dict[str, Any] | None) -> Any:
         try:
             request = json.dumps({"code": code, "variables": variables or {}})
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise CodeInterpreterError(f"Variables must be JSON-serializable: {exc}") from exc
-        proc.stdin.write(request.encode() + b"\n")
-        await proc.stdin.drain()
-        reply = await self._read()
+        await self.astart()
+        reply = await self._request(request)
         if "final" in reply:
             return FinalOutput(reply["final"])
         if "error" in reply:
@@ -277,11 +371,15 @@ class PythonInterpreter:
             raise CodeExecutionError(f"{error.get('type')}: {error.get('message')}")
         return reply.get("output")
 
-    async def _read(self, startup: bool = False) -> dict[str, Any]:
+    async def _request(self, request: str, startup: bool = False) -> dict[str, Any]:
+        """Send one request line and return its authenticated reply, or fail and end the session."""
         proc = self._proc
-        assert proc is not None and proc.stdout is not None
+        assert proc is not None and proc.stdin is not None
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        proc.stdin.write(nonce.hex().encode() + b" " + request.encode() + b"\n")
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), self.timeout + (5 if startup else 0))
+            await proc.stdin.drain()
+            payload = await asyncio.wait_for(self._read_frame(nonce), self.timeout + (5 if startup else 0))
         except TimeoutError:
             await self.ashutdown()
             raise CodeExecutionError(
@@ -292,16 +390,49 @@ class PythonInterpreter:
             raise CodeExecutionError(
                 f"OutputError: the code produced more than {self.max_output_bytes} bytes of output"
             ) from None
-        if not line:
+        except (asyncio.IncompleteReadError, ConnectionError):
             detail = await self._death_notice(proc)
             await self.ashutdown()
-            raise CodeExecutionError(detail)
-        try:
-            message: dict[str, Any] = json.loads(line)
-        except json.JSONDecodeError as exc:
+            raise CodeExecutionError(detail) from None
+        except _ForgedReply:
             await self.ashutdown()
-            raise CodeInterpreterError(f"The sandbox broke its protocol: {line[:200]!r}") from exc
-        return message
+            raise CodeInterpreterError(
+                "The sandbox broke its protocol: a reply failed authentication"
+            ) from None
+        try:
+            message = json.loads(payload)
+        except ValueError as exc:
+            await self.ashutdown()
+            raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}") from exc
+        if not isinstance(message, dict):
+            await self.ashutdown()
+            raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}")
+        return message  # pyright: ignore[reportUnknownVariableType]
+
+    async def _read_frame(self, nonce: bytes) -> bytes:
+        """The payload of the frame `nonce | length | tag(head) | payload | tag(head + payload)`."""
+        proc, key = self._proc, self._key
+        assert proc is not None and proc.stdout is not None and key is not None
+        reader = proc.stdout
+        before = await reader.readuntil(nonce)  # bounded by the reader's limit (max_output_bytes)
+        if len(before) > len(nonce):
+            # Bytes before the frame cannot be the worker's reply (they lack this request's nonce):
+            # the sandboxed code wrote to the channel. They are dropped, never read as a reply.
+            logger.warning(
+                "Dropped %d bytes the sandboxed code wrote to the reply channel", len(before) - len(nonce)
+            )
+        head = nonce + await reader.readexactly(4)
+        if not hmac.compare_digest(await reader.readexactly(_TAG_BYTES), hmac.digest(key, head, "sha256")):
+            raise _ForgedReply
+        size = int.from_bytes(head[len(nonce) :], "big")
+        if size > self.max_output_bytes:
+            raise ValueError("reply too large")
+        payload = await reader.readexactly(size)
+        if not hmac.compare_digest(
+            await reader.readexactly(_TAG_BYTES), hmac.digest(key, head + payload, "sha256")
+        ):
+            raise _ForgedReply
+        return payload
 
     async def _death_notice(self, proc: asyncio.subprocess.Process) -> str:
         code = await proc.wait()

@@ -4,17 +4,32 @@ that must work. The sandbox is a real child process, so these tests take a few s
 from __future__ import annotations
 
 import os
+import pwd
 import resource
+import secrets
+import shutil
 import socket
+import subprocess
+import sys
+import sysconfig
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dspy_ash.modules.interpreter import CodeExecutionError, FinalOutput, PythonInterpreter
+from dspy_ash.modules import interpreter as interpreter_module
+from dspy_ash.modules.interpreter import (
+    CodeExecutionError,
+    CodeInterpreterError,
+    FinalOutput,
+    PythonInterpreter,
+    SandboxIsolationError,
+    SandboxIsolationWarning,
+)
 
 
 @pytest.fixture
@@ -211,10 +226,57 @@ def test_defence_in_depth_layers_are_active(sandbox: PythonInterpreter) -> None:
     if os.geteuid() == 0:
         assert sandbox.execute("import os; os.getuid()") == 65534
     else:
-        assert sandbox.execute("import os; os.getuid()") != 0
-    if sandbox.network_isolated:
-        # an empty network namespace has no interfaces, not even a working loopback
-        assert sandbox.execute("import os; os.getpid() > 0") is True
+        assert (
+            sandbox.execute("import os; os.getuid()") == os.geteuid()
+        )  # not root, not even in its namespace
+    if os.environ.get("CI") == "true":
+        assert sandbox.network_isolated, "CI machines have unshare and user namespaces"
+    if not sandbox.network_isolated:
+        pytest.skip("unshare is missing or refused here: no network namespace to check")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(2)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    thread = threading.Thread(target=lambda: accepted.append(_accept(server)))
+    thread.start()
+    try:
+        # The sandboxed code itself cannot connect (the audit hook refuses sockets) ...
+        with pytest.raises(CodeExecutionError):
+            sandbox.execute(f"import _socket\n_socket.socket().connect(('127.0.0.1', {port}))")
+        # ... and beneath the hook the child lives in another network namespace with nothing but `lo`.
+        assert sandbox._proc is not None
+        child = sandbox._proc.pid
+        assert os.readlink(f"/proc/{child}/ns/net") != os.readlink("/proc/self/ns/net")
+        devices = Path(f"/proc/{child}/net/dev").read_text().splitlines()[2:]
+        assert [line.split(":")[0].strip() for line in devices] == ["lo"]
+        # The same wrapper around a plain (hook-less) Python: connecting to the listening socket fails.
+        probe = subprocess.run(
+            [
+                *interpreter_module._network_wrapper(),
+                sys.executable,
+                "-I",
+                "-c",
+                "import socket, sys\n"
+                "names = [n for _, n in socket.if_nameindex()]\n"
+                "try:\n"
+                f"    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+                "    print('connected', names)\n"
+                "except OSError as exc:\n"
+                "    print('refused', exc.errno, names)\n",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert probe.stdout.split()[0] == "refused", probe.stdout
+        assert probe.stdout.split(maxsplit=2)[2].strip() == "['lo']"
+    finally:
+        thread.join()
+        server.close()
+    assert accepted == [None]  # nobody connected
 
 
 def test_typed_submit_maps_values_to_output_fields() -> None:
@@ -236,8 +298,6 @@ def test_dspy_access_options_are_refused_not_ignored() -> None:
 
 def test_sandbox_dies_with_its_host() -> None:
     import signal
-    import subprocess
-    import sys
 
     host = subprocess.Popen(
         [
@@ -268,3 +328,294 @@ def _alive(pid: int) -> bool:
             return "\nState:\tZ" not in f.read()
     except FileNotFoundError:
         return False
+
+
+# -- writes through os.open -------------------------------------------------------------------------
+@pytest.fixture
+def writable_stdlib_file() -> Iterator[Path]:
+    """A world-writable file inside the standard library directory, the one tree the sandbox may read:
+    only the audit hook (not file permissions) can stop a write to it."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    if not os.access(stdlib, os.W_OK):
+        pytest.skip(f"cannot create a probe file in {stdlib} as uid {os.geteuid()}")
+    path = stdlib / f"dspy_ash_sandbox_probe_{os.getpid()}_{secrets.token_hex(4)}.txt"
+    path.write_bytes(b"ORIGINAL")
+    path.chmod(0o666)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        "O_WRONLY | os.O_TRUNC",
+        "O_RDWR",
+        "O_WRONLY | os.O_APPEND",
+        "O_RDONLY | os.O_TRUNC",
+        "O_RDONLY | os.O_CREAT",
+    ],
+)
+def test_os_open_cannot_write_truncate_or_append(
+    sandbox: PythonInterpreter, writable_stdlib_file: Path, flags: str
+) -> None:
+    code = f"import os\nfd = os.open({str(writable_stdlib_file)!r}, os.{flags})\nos.write(fd, b'HACKED')"
+    with pytest.raises(CodeExecutionError, match="PermissionError: sandbox"):
+        sandbox.execute(code)
+    assert writable_stdlib_file.read_bytes() == b"ORIGINAL"
+
+
+def test_os_open_cannot_create_files(sandbox: PythonInterpreter, writable_stdlib_file: Path) -> None:
+    new = writable_stdlib_file.with_suffix(".new")
+    for flags in ["O_WRONLY | os.O_CREAT | os.O_EXCL", "O_RDWR | os.O_CREAT"]:
+        with pytest.raises(CodeExecutionError, match="PermissionError: sandbox"):
+            sandbox.execute(f"import os\nos.open({str(new)!r}, os.{flags}, 0o666)")
+    if hasattr(os, "O_TMPFILE"):
+        with pytest.raises(CodeExecutionError, match="PermissionError: sandbox"):
+            sandbox.execute(f"import os\nos.open({str(new.parent)!r}, os.O_TMPFILE | os.O_WRONLY, 0o666)")
+    assert not new.exists()
+    # reading the standard library stays possible (imports, tracebacks need it)
+    assert (
+        sandbox.execute(f"import os\nos.read(os.open({str(writable_stdlib_file)!r}, os.O_RDONLY), 8)") != ""
+    )
+
+
+# -- forged replies ---------------------------------------------------------------------------------
+FORGED = '{"output": 666}\\n{"final": {"output": 666}}\\n'
+
+
+def test_writing_a_fake_reply_to_fd_1_forges_nothing(sandbox: PythonInterpreter) -> None:
+    assert sandbox.execute(f"import os\nos.write(1, b'{FORGED}')\n7") == 7
+    assert sandbox.execute(f"import sys\nsys.__stdout__.write('{FORGED}')\nsys.__stdout__.flush()\n8") == 8
+    assert sandbox.execute("1 + 1") == 2  # the next call gets its own answer, not a shifted one
+    assert sandbox.execute("3 * 3") == 9
+
+
+def test_writing_a_fake_reply_to_every_descriptor_forges_nothing(sandbox: PythonInterpreter) -> None:
+    code = (
+        "import os\n"
+        "for fd in range(21):\n"
+        "    for data in (b'{FORGED}', b'\\x00' * 64 + b'{FORGED}'):\n"
+        "        try:\n"
+        "            os.write(fd, data)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "7"
+    ).replace("{FORGED}", FORGED)
+    assert sandbox.execute(code) == 7
+    assert sandbox.execute("1 + 1") == 2
+    assert sandbox.execute(code) == 7
+    assert sandbox.execute("'after'") == "after"
+
+
+def test_frames_and_worker_globals_do_not_lead_to_the_reply_channel(sandbox: PythonInterpreter) -> None:
+    for code in [
+        "import sys\nsys._getframe().f_back.f_locals",
+        "import sys\nsys._getframe(1)",
+        "import inspect\ninspect.currentframe().f_back",
+        "try:\n    1/0\nexcept Exception as e:\n    e.__traceback__.tb_frame.f_back.f_locals",
+        "try:\n    SUBMIT(1)\nexcept BaseException as e:\n    e.__traceback__.tb_frame.f_back",
+        "def g():\n    yield 1\ng().gi_frame.f_back",
+        "async def c():\n    pass\nco = c()\nco.cr_frame",
+    ]:
+        with pytest.raises(CodeExecutionError, match="sandbox"):
+            sandbox.execute(code)
+    # Everything reachable without frames: the worker module, SUBMIT's globals, builtins, argv.
+    dump = sandbox.execute(
+        "import sys\n"
+        "seen = [vars(sys.modules['__main__']), SUBMIT.__globals__, vars(__builtins__) "
+        "if not isinstance(__builtins__, dict) else __builtins__, sys.argv, SUBMIT.__defaults__, "
+        "SUBMIT.__closure__, SUBMIT.__kwdefaults__]\n"
+        "repr(seen)"
+    )
+    key = sandbox._key
+    assert key is not None
+    assert key.hex() not in dump and repr(key) not in dump
+    assert (
+        sandbox.execute("import collections\ncollections.namedtuple('P', 'x y')(1, 2).y") == 2
+    )  # stdlib still works
+
+
+def test_a_finalizer_that_steals_the_next_request_cannot_forge_its_reply() -> None:
+    interpreter = PythonInterpreter(timeout=2)
+    thief = (
+        "import os\n"
+        "class Thief:\n"
+        "    def __del__(self):\n"
+        "        request = os.read(0, 65536)\n"  # the next request, with its nonce
+        "        for fd in range(21):\n"
+        "            try:\n"
+        "                os.write(fd, bytes.fromhex(request[:32].decode()) + b'{\"output\": 666}' * 4)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "Thief()"
+    )
+    try:
+        assert interpreter.execute(thief).startswith("<__main__.Thief object")  # it dies after this reply
+        # Its __del__ read the next request (nonce included) and wrote frames with that nonce: without
+        # the session key they fail authentication, and the call fails clearly instead of returning 666.
+        with pytest.raises(CodeInterpreterError, match="failed authentication"):
+            interpreter.execute("5")
+        assert interpreter.execute("6") == 6  # a fresh session: the next call is not shifted
+    finally:
+        interpreter.shutdown()
+
+
+# -- incomplete isolation ----------------------------------------------------------------------------
+@pytest.fixture
+def no_unshare(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine as if `unshare` were missing, with the once-per-process warning not yet given."""
+    monkeypatch.setattr(interpreter_module, "_network_wrapper", lambda: ())
+    monkeypatch.setattr(interpreter_module, "_warned_incomplete_isolation", False)
+    monkeypatch.delenv("DSPY_ASH_SANDBOX_REQUIRE_ISOLATION", raising=False)
+
+
+def test_missing_network_isolation_warns_once_per_process(no_unshare: None) -> None:
+    with pytest.warns(SandboxIsolationWarning, match="network namespace"), PythonInterpreter() as first:
+        assert first.network_isolated is False
+        assert first.execute("1 + 1") == 2  # it still runs, with the remaining layers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second interpreter in the same process stays quiet
+        with PythonInterpreter() as second:
+            assert second.execute("2 + 2") == 4
+
+
+def test_required_isolation_refuses_to_run_without_it(
+    no_unshare: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SandboxIsolationError, match="network namespace"):
+        PythonInterpreter(require_isolation=True).execute("1 + 1")
+    with pytest.raises(SandboxIsolationError):
+        PythonInterpreter(require_isolation=True, isolate_network=False)
+    monkeypatch.setenv("DSPY_ASH_SANDBOX_REQUIRE_ISOLATION", "1")
+    interp = PythonInterpreter()
+    with pytest.raises(SandboxIsolationError):
+        interp.execute("1 + 1")
+    assert interp._proc is None  # refused before any child process started
+    # an explicit False overrides the environment
+    with pytest.warns(SandboxIsolationWarning), PythonInterpreter(require_isolation=False) as relaxed:
+        assert relaxed.execute("3") == 3
+
+
+def test_required_isolation_runs_where_it_is_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not PythonInterpreter().network_isolated:
+        pytest.skip("unshare is missing or refused here")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with PythonInterpreter(require_isolation=True) as interp:
+            assert interp.execute("6 * 7") == 42
+
+
+# -- the same checks as an unprivileged user ----------------------------------------------------------
+CI_USER = "dspyash-ci"
+
+
+def test_sandbox_works_for_an_unprivileged_user() -> None:
+    """Run as root, this re-runs this file's checks as `dspyash-ci` (created by .ci/run), so the
+    non-root path (user namespace, no privilege drop) is tested too. Run as non-root, the other tests
+    already are that run."""
+    if os.geteuid() != 0:
+        pytest.skip("already unprivileged: the other tests in this file are the unprivileged run")
+    in_ci = os.environ.get("CI") == "true"
+
+    def unavailable(reason: str) -> None:
+        if in_ci:
+            pytest.fail(f"the unprivileged sandbox run must happen in CI: {reason}")
+        pytest.skip(reason)
+
+    try:
+        user = pwd.getpwnam(CI_USER)
+    except KeyError:
+        unavailable(f"no user {CI_USER!r} (.ci/run creates it)")
+        return
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        unavailable("setpriv (util-linux) is not installed")
+        return
+    repo = Path(__file__).resolve().parents[3]
+    as_user = [setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": tempfile.gettempdir(),
+        "CI": os.environ.get("CI", ""),
+    }
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    probe = subprocess.run(
+        [*as_user, sys.executable, "-c", "import dspy_ash.modules.interpreter"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    if probe.returncode != 0:
+        unavailable(
+            f"{CI_USER} cannot run {sys.executable} with this checkout ({repo}); .ci/run grants the "
+            f"directories on the way search (x) access: {probe.stderr.strip().splitlines()[-1:]}"
+        )
+    run = subprocess.run(
+        [
+            *as_user,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+            "--rootdir",
+            str(repo),
+            str(Path(__file__).resolve()),
+            "-k",
+            "not unprivileged",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout
+
+
+def test_instance_callbacks_see_each_execution() -> None:
+    from dspy_ash.events import BaseCallback
+
+    seen: list[tuple[str, object]] = []
+
+    class Recorder(BaseCallback):
+        def on_module_start(self, call_id: str, instance: object, inputs: dict[str, object]) -> None:
+            seen.append(("start", inputs["code"]))
+
+        def on_module_end(
+            self, call_id: str, outputs: object, exception: BaseException | None = None
+        ) -> None:
+            seen.append(("end", outputs if exception is None else type(exception).__name__))
+
+    with PythonInterpreter(callbacks=[Recorder()]) as interp:
+        assert interp.execute("20 + 22") == 42
+        with pytest.raises(CodeExecutionError):
+            interp.execute("1/0")
+    assert seen == [("start", "20 + 22"), ("end", 42), ("start", "1/0"), ("end", "CodeExecutionError")]
+
+
+def test_map_root_user_fallback_for_old_util_linux(
+    monkeypatch: pytest.MonkeyPatch, secret_file: Path
+) -> None:
+    """util-linux < 2.38 has no --map-current-user: the child is then uid 0 inside its own user
+    namespace, must not try to drop privileges there, and still has its limits and hook."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() == 0 or unshare is None:
+        pytest.skip("a non-root host's fallback (run as root, this file re-runs itself unprivileged)")
+    prefix = (unshare, "--map-root-user", "--net")
+    if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("user namespaces are refused here")
+    monkeypatch.setattr(interpreter_module, "_network_wrapper", lambda: prefix)
+    with PythonInterpreter(timeout=3) as interp:
+        assert interp.execute("import os; os.getuid()") == 0  # root only inside its namespace
+        with pytest.raises(CodeExecutionError, match="PermissionError"):
+            interp.execute(f"open({str(secret_file)!r}).read()")
+        with pytest.raises(CodeExecutionError, match=r"PermissionError|not allowed"):
+            interp.execute("import os; os.fork()")
