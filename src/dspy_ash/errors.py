@@ -62,6 +62,19 @@ class UnknownSettingError(SettingsError, TypeError):
         self.name = name
 
 
+class SignatureSyntaxError(SignatureError, SyntaxError):
+    """A signature string Python cannot read as a field list; DSPy raises `SyntaxError` there."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.msg = message  # SyntaxError's own attribute: what str() and tracebacks show
+
+
+class SignatureTypeError(SignatureError, TypeError):
+    """A type DSPy refuses with `TypeError`: a bad subscript (`list[int][str]`) or a field not declared
+    with InputField/OutputField."""
+
+
 class AdapterParseError(DspyAshError, ValueError):
     """An LM reply that could not be parsed into the signature's output fields."""
 
