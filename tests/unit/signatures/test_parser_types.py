@@ -169,9 +169,13 @@ def test_malformed_strings_raise_syntax_errors_as_in_dspy(text):
     assert str(exc) and str(exc) != "None"
 
 
-@pytest.mark.parametrize("text", ["a,\n b -> c", "a,\r b -> c", "a,\r\n b -> c", "a,\x0c b -> c", "é, ü -> c"])
+@pytest.mark.parametrize(
+    "text", ["a,\n b -> c", "a,\r b -> c", "a,\r\n b -> c", "a,\x0c b -> c", "é, ü -> c"]
+)
 def test_field_lists_over_lines_and_in_any_script_parse(text):
-    assert dspy.Signature(text).signature == ", ".join(text.split("->")[0].replace(",", " ").split()) + " -> c"
+    assert (
+        dspy.Signature(text).signature == ", ".join(text.split("->")[0].replace(",", " ").split()) + " -> c"
+    )
 
 
 def test_format_errors_stay_value_errors_as_in_dspy():
