@@ -2,6 +2,11 @@
 
     DspyAshError
     ├── SignatureError (also ValueError)        a bad signature; names the field and what is wrong
+    │   ├── SignatureSyntaxError (also SyntaxError)  a field list Python cannot read, as DSPy raises
+    │   └── SignatureTypeError (also TypeError)      a type DSPy refuses with TypeError (bad subscript, bare field)
+    ├── SettingsError                           settings that cannot be changed as asked
+    │   ├── ConfigureOwnershipError (also RuntimeError)  configure() from a thread/task that does not own it
+    │   └── UnknownSettingError (also TypeError)  a setting name that does not exist
     ├── AdapterParseError (also ValueError)     an LM reply that does not fit the signature; keeps the raw reply
     ├── LMError                                 anything that went wrong talking to a language model
     │   ├── LMConfigurationError (also ValueError)
@@ -39,6 +44,35 @@ class SignatureError(DspyAshError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SettingsError(DspyAshError):
+    """Settings that cannot be changed as asked."""
+
+
+class ConfigureOwnershipError(SettingsError, RuntimeError):
+    """`configure()` from a thread or task other than the owner (DSPy raises `RuntimeError` there)."""
+
+
+class UnknownSettingError(SettingsError, TypeError):
+    """A setting name that does not exist (a `TypeError`, like an unexpected keyword argument)."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class SignatureSyntaxError(SignatureError, SyntaxError):
+    """A signature string Python cannot read as a field list; DSPy raises `SyntaxError` there."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.msg = message  # SyntaxError's own attribute: what str() and tracebacks show
+
+
+class SignatureTypeError(SignatureError, TypeError):
+    """A type DSPy refuses with `TypeError`: a bad subscript (`list[int][str]`) or a field not declared
+    with InputField/OutputField."""
 
 
 class AdapterParseError(DspyAshError, ValueError):

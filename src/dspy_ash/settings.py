@@ -2,8 +2,11 @@
 
 `configure(**kw)` sets defaults; `context(**kw)` overrides them for the current thread or asyncio task
 only (a `contextvars.ContextVar`), so two concurrent requests with different LMs never mix.
-`configure()` called from a thread or task other than the one that first configured acts like an
-un-scoped `context()`: it changes only the caller's own context, never another's.
+As in DSPy, `configure()` has one owner: the first thread that calls it, and inside asyncio the first
+task that calls it there. From any other thread or task it raises `ConfigureOwnershipError` (a
+`RuntimeError`, with DSPy's message) instead of changing state a pooled thread would carry into its
+next request; `with context(...)` is the way to override settings there. Unknown setting names raise
+`UnknownSettingError` (DSPy stores any name; a typo here would otherwise be ignored silently).
 
 This module is the only reader of environment variables in the engine.
 """
@@ -11,14 +14,19 @@ This module is the only reader of environment variables in the engine.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
+import sys
 import threading
+import weakref
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from dspy_ash.errors import ConfigureOwnershipError, UnknownSettingError
 
 DEFAULTS: dict[str, Any] = {
     "lm": None,
@@ -44,7 +52,19 @@ DEFAULTS: dict[str, Any] = {
     "interpreter_factory": None,
     "strict_inputs": False,  # missing inputs raise instead of warning (DSPy warns)
     "relax_gc": True,  # space out GC collections while many LM calls are in flight (see _gc.py)
+    # DSPy defines these two; dspy-ash keeps them so DSPy code that sets or reads them works, and uses neither.
+    "branch_idx": 0,
+    "caller_predict": None,
 }
+
+_THREAD_OWNER_MESSAGE = (
+    "dspy.settings can only be changed by the thread that initially configured it. "
+    "Use `dspy.context(...)` to change settings in other threads."
+)
+_TASK_OWNER_MESSAGE = (
+    "dspy.configure(...) can only be called from the same async task that called it first. Please "
+    "use `dspy.context(...)` in other async tasks instead."
+)
 
 _NO_OVERRIDES: Mapping[str, Any] = MappingProxyType({})
 _overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default=_NO_OVERRIDES)
@@ -55,7 +75,8 @@ class Settings:
 
     def __init__(self) -> None:
         object.__setattr__(self, "_defaults", dict(DEFAULTS))
-        object.__setattr__(self, "_owner", None)
+        object.__setattr__(self, "_owner_thread", None)
+        object.__setattr__(self, "_owner_task", None)  # a weak reference: a finished task is not kept alive
         object.__setattr__(self, "_lock", threading.Lock())
 
     def __getattr__(self, name: str) -> Any:
@@ -87,18 +108,34 @@ class Settings:
         return self.config
 
     def configure(self, **kwargs: Any) -> None:
-        me = _caller_identity()
+        """Set process-wide defaults; only the owning thread (and, inside asyncio, task) may call it."""
+        _check_names(kwargs)
         with self._lock:
-            if self._owner is None:
-                object.__setattr__(self, "_owner", me)
-            owner = self._owner == me
-            if owner:
-                self._defaults.update(kwargs)
-        if not owner:
-            _overrides.set({**_overrides.get(), **kwargs})
+            self._ensure_owner()
+            self._defaults.update(kwargs)
+
+    def _ensure_owner(self) -> None:
+        # DSPy's rule: the first thread to configure owns the settings. Within that thread, code outside
+        # any task may always configure; the first task to configure owns them among tasks (IPython runs
+        # each cell in its own task, so there any task may).
+        thread = threading.get_ident()
+        if self._owner_thread is None:
+            object.__setattr__(self, "_owner_thread", thread)
+        if self._owner_thread != thread:
+            raise ConfigureOwnershipError(_THREAD_OWNER_MESSAGE)
+        task = _current_task()
+        if task is None:
+            return
+        if self._owner_task is None:
+            object.__setattr__(self, "_owner_task", weakref.ref(task))
+            return
+        if self._owner_task() is not task and not _in_ipython():
+            raise ConfigureOwnershipError(_TASK_OWNER_MESSAGE)
 
     @contextmanager
     def context(self, **kwargs: Any) -> Generator[None, None, None]:
+        """Override settings for this thread or task until the block ends (any thread or task may)."""
+        _check_names(kwargs)
         token = _overrides.set({**_overrides.get(), **kwargs})
         try:
             yield
@@ -109,16 +146,33 @@ class Settings:
         """Back to the built-in defaults (for tests and notebooks)."""
         with self._lock:
             object.__setattr__(self, "_defaults", dict(DEFAULTS))
-            object.__setattr__(self, "_owner", None)
+            object.__setattr__(self, "_owner_thread", None)
+            object.__setattr__(self, "_owner_task", None)
         _overrides.set(_NO_OVERRIDES)
 
 
-def _caller_identity() -> tuple[int, int | None]:
+def _check_names(kwargs: Mapping[str, Any]) -> None:
+    for name in kwargs:
+        if name not in DEFAULTS:
+            close = difflib.get_close_matches(name, DEFAULTS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownSettingError(
+                f"Unknown setting {name!r}.{hint} Settings are: {', '.join(sorted(DEFAULTS))}.", name=name
+            )
+
+
+def _current_task() -> asyncio.Task[Any] | None:
     try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        task = None
-    return threading.get_ident(), (id(task) if task is not None else None)
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop in this thread
+        return None
+
+
+def _in_ipython() -> bool:
+    # Looked up, never imported: a process running IPython has already imported it.
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    return callable(get_ipython) and get_ipython() is not None
 
 
 settings = Settings()

@@ -20,7 +20,7 @@ import annotated_types
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from dspy_ash.errors import SignatureError
+from dspy_ash.errors import SignatureError, SignatureTypeError
 from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, InputField, OutputField, extra_of, field_kind
 from dspy_ash.signatures.parser import caller_frame, parse_signature_string, parse_type_string
 from dspy_ash.signatures.types import allows_none, annotation_name
@@ -56,7 +56,7 @@ def _check_type(name: str, annotation: Any) -> None:
 def _finish_field(name: str, field: FieldInfo, annotation: Any) -> FieldInfo:
     extra = extra_of(field)
     if field_kind(field) not in ("input", "output"):
-        raise SignatureError(
+        raise SignatureTypeError(
             f"Field `{name}` must be declared with InputField or OutputField, but field `{name}` has "
             f"`field.json_schema_extra={field.json_schema_extra}`",
             field=name,
@@ -94,7 +94,7 @@ class SignatureMeta(type):
                 and key not in dict(declared)
                 and not any(key in getattr(b, "_fields", {}) for b in bases)
             ):
-                raise SignatureError(
+                raise SignatureTypeError(
                     f"Field `{key}` in `{name}` must be declared with InputField or OutputField, but field `{key}` "
                     "has `field.json_schema_extra=None`",
                     field=key,
@@ -188,13 +188,16 @@ def _install_fields(cls: SignatureMeta, fields: dict[str, FieldInfo]) -> None:
 class Signature(metaclass=SignatureMeta):
     """"""
 
+    # Every class these methods derive is named `StringSignature`, whatever the original's name: DSPy builds
+    # them with `Signature(fields, instructions)`, and the name shows in reprs that reach prompts (MIPROv2).
+
     @classmethod
     def with_instructions(cls, instructions: str) -> type[Signature]:
-        return make_signature(dict(cls.fields), instructions, cls.__name__)
+        return make_signature(dict(cls.fields), instructions)
 
     @classmethod
     def append_instructions(cls, instructions: str) -> type[Signature]:
-        return make_signature(dict(cls.fields), f"{cls.instructions}\n\n{instructions}", cls.__name__)
+        return make_signature(dict(cls.fields), f"{cls.instructions}\n\n{instructions}")
 
     @classmethod
     def with_updated_fields(cls, name: str, type_: Any = None, **kwargs: Any) -> type[Signature]:
@@ -204,7 +207,7 @@ class Signature(metaclass=SignatureMeta):
         fields[name].json_schema_extra = {**extra_of(fields[name]), **kwargs}
         if type_ is not None:
             fields[name].annotation = type_
-        return make_signature(fields, cls.instructions, cls.__name__)
+        return make_signature(fields, cls.instructions)
 
     @classmethod
     def prepend(cls, name: str, field: FieldInfo, type_: Any = None) -> type[Signature]:
@@ -230,13 +233,13 @@ class Signature(metaclass=SignatureMeta):
                 f"for {kind} fields, but received: {index}."
             )
         target.insert(index, (name, _with_annotation(field, type_)))
-        return make_signature(dict(inputs + outputs), cls.instructions, cls.__name__)
+        return make_signature(dict(inputs + outputs), cls.instructions)
 
     @classmethod
     def delete(cls, name: str) -> type[Signature]:
         fields = dict(cls.fields)
         fields.pop(name, None)
-        return make_signature(fields, cls.instructions, cls.__name__)
+        return make_signature(fields, cls.instructions)
 
     @classmethod
     def equals(cls, other: Any) -> bool:
@@ -267,7 +270,7 @@ class Signature(metaclass=SignatureMeta):
             extra = extra_of(field)
             extra["prefix"] = saved["prefix"]
             extra["desc"] = saved["description"]
-        return make_signature(fields, state.get("instructions", cls.instructions), cls.__name__)
+        return make_signature(fields, state.get("instructions", cls.instructions))
 
     @classmethod
     def to_json(cls) -> dict[str, Any]:
@@ -301,7 +304,7 @@ class Signature(metaclass=SignatureMeta):
             try:
                 annotation = parse_type_string(item.get("type") or "str", custom_types)
             except SignatureError as exc:
-                raise SignatureError(f"Field {name!r}: {exc}", field=name) from None
+                raise type(exc)(f"Field {name!r}: {exc}", field=name) from None
             kwargs: dict[str, Any] = dict(item.get("constraints") or {})
             if "type_undefined" in item:
                 kwargs[IS_TYPE_UNDEFINED] = item["type_undefined"]

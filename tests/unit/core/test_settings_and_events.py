@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import dspy_ash as dspy
 from dspy_ash import events
@@ -28,34 +27,6 @@ async def test_context_is_task_local_under_many_concurrent_tasks():
     answers = await asyncio.gather(*[run(i) for i in range(50)])
     assert answers == [f"m{i}" for i in range(50)]
     assert dspy.settings.lm is None
-
-
-def test_configure_from_another_thread_never_leaks():
-    dspy.configure(lm=NamedLM("main"))
-    seen: dict[str, str] = {}
-
-    def worker():
-        dspy.configure(lm=NamedLM("worker"))  # not the owner: local to this thread only
-        seen["worker"] = dspy.settings.lm.model
-
-    t = threading.Thread(target=worker)
-    t.start()
-    t.join()
-    assert seen["worker"] == "worker"
-    assert dspy.settings.lm.model == "main"
-
-
-async def test_configure_inside_a_task_stays_in_that_task():
-    dspy.configure(num_threads=8)  # the owner is this test's task
-
-    async def other():
-        dspy.configure(num_threads=99)
-        return dspy.settings.num_threads
-
-    assert await asyncio.create_task(other()) == 99
-    assert dspy.settings.num_threads == 8
-    res = await asyncio.to_thread(lambda: (dspy.configure(num_threads=77), dspy.settings.num_threads)[1])
-    assert res == 77 and dspy.settings.num_threads != 77
 
 
 def test_events_have_ids_parents_timing_and_usage():

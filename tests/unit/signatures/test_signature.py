@@ -95,10 +95,10 @@ def test_parser_never_calls_or_imports(monkeypatch):
         raise AssertionError("imported during parse")
 
     monkeypatch.setattr(importlib, "import_module", forbidden)
-    with pytest.raises(SignatureError, match="is not a type"):
+    with pytest.raises(SignatureError, match="not a type"):
         dspy.Signature("a: os.path -> b")
     with pytest.raises(SignatureError, match="Unknown name"):
-        dspy.Signature("a: subprocess.Popen -> b")
+        dspy.Signature("a: not_an_imported_module.Popen -> b")
 
 
 class QA(dspy.Signature):
@@ -180,6 +180,24 @@ def test_class_api_returns_new_classes_and_never_mutates():
     assert g.delete("nope").fields.keys() == g.fields.keys()
     with pytest.raises(ValueError, match="Invalid index"):
         QA.insert(5, "x", dspy.InputField())
+
+
+def test_derived_classes_are_named_string_signature_as_in_dspy():
+    derived = {
+        "with_instructions": QA.with_instructions("New."),
+        "append_instructions": QA.append_instructions("More."),
+        "with_updated_fields": QA.with_updated_fields("answer", desc="updated"),
+        "prepend": QA.prepend("reasoning", dspy.OutputField()),
+        "append": QA.append("extra", dspy.InputField()),
+        "insert": QA.insert(0, "mid", dspy.InputField()),
+        "delete": QA.delete("context"),
+        "load_state": QA.load_state(QA.dump_state()),
+        "chain_of_thought": dspy.ChainOfThought(QA).predict.signature,
+    }
+    for how, sig in derived.items():
+        assert (sig.__name__, sig.__qualname__) == ("StringSignature", "StringSignature"), how
+        assert repr(sig).startswith("StringSignature("), how
+    assert QA.__name__ == "QA" and dspy.Predict(QA).signature is QA
 
 
 def test_equals_compares_instructions_and_field_extras():
