@@ -3,7 +3,8 @@
 The LM is scripted (it answers from the question marker, never from the gold label) and sleeps a
 little per call, so a SIGKILL lands mid-run. LOG_FILE gets one line per event, line-buffered:
 `call` when an LM call finished, `write` when a checkpoint write starts (the store serialises the
-state then) and `written` when it completed, `answer` when the compiled program answered a query.
+state then) and `written` when it completed, `answer` when the compiled program answered a query;
+each with its `time.monotonic()` (one clock for every process).
 The last stdout line is the result: the program's state (and, for the optimizers whose work is done
 at call time, the compiled program's answers and prompts).
 """
@@ -15,6 +16,7 @@ import hashlib
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +34,10 @@ WRONG = {0, 2, 3, 7, 11, 12, 21, 25}
 LATENCY = 0.02
 
 
+def mark(log: TextIO, event: str) -> None:
+    log.write(f"{event} {time.monotonic():.6f}\n")
+
+
 class LoggedLM(BaseLM):
     def __init__(self, answers: dict[str, Any], log: TextIO) -> None:
         super().__init__("dummy")
@@ -41,7 +47,7 @@ class LoggedLM(BaseLM):
     async def request(self, req: LMRequest) -> LMResponse:
         await asyncio.sleep(LATENCY)
         response = await self.inner.request(req)
-        self.log.write("call\n")
+        mark(self.log, "call")
         return response
 
 
@@ -53,9 +59,9 @@ class LoggedStore(DirectoryCheckpointStore):
         self.log = log
 
     async def save(self, key: str, state: dict[str, Any]) -> None:
-        self.log.write("write\n")
+        mark(self.log, "write")
         await super().save(key, state)
-        self.log.write("written\n")
+        mark(self.log, "written")
 
 
 def copro_answers() -> dict[str, Any]:
@@ -88,7 +94,7 @@ def answer_all(program: Any, queries: list[Any], lm: BaseLM, log: TextIO) -> lis
         prediction = program(**query.inputs())
         prompt = json.dumps(lm.history[-1]["messages"], sort_keys=True)
         results.append([str(prediction.answer), hashlib.sha256(prompt.encode()).hexdigest()[:16]])
-        log.write("answer\n")
+        mark(log, "answer")
     return results
 
 
@@ -171,7 +177,7 @@ def run(name: str, checkpoint: str, log: TextIO) -> Any:
         for query in queries:
             outputs = program(**query.inputs())
             answers.append([str(o.answer) for o in outputs])
-            log.write("answer\n")
+            mark(log, "answer")
         return [program.dump_state(), answers]
     raise SystemExit(f"unknown job {name!r}")
 

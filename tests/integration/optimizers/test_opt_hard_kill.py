@@ -22,7 +22,10 @@ from pathlib import Path
 import pytest
 
 JOB = Path(__file__).with_name("hard_kill_job.py")
-KILLS = 4
+# Three kills per optimizer by default (each costs a process start); DSPY_ASH_KILLS=10 for a longer run.
+KILLS = int(os.environ.get("DSPY_ASH_KILLS", "3"))
+# Time an event loop on a loaded 2-core machine may lose between a result and its write being started.
+SCHEDULING_SLACK = 0.1
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,32 @@ def run_job(name: str, checkpoint: Path, log: Path, hash_seed: int) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def timed(log: Path) -> list[tuple[str, float]]:
+    return (
+        [(e, float(t)) for e, t in (line.split() for line in log.read_text().splitlines())]
+        if log.exists()
+        else []
+    )
+
+
 def events(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
+    return [e for e, _ in timed(log)]
+
+
+def slowest_unwritten_result(run: list[tuple[str, float]], end: float) -> float:
+    """How long a finished call waited, at worst, for a write to start (the time its result was at risk),
+    as a multiple of the slowest write: the writer starts a write at once, or after the one in progress
+    and a pause of at most 4x its duration, so a result never waits more than ~5 write durations."""
+    starts = [t for e, t in run if e == "write"]
+    ends = [t for e, t in run if e == "written"]
+    durations = [b - a for a, b in zip(starts, ends, strict=False)] or [0.0]
+    unit = max(durations)
+    worst = 0.0
+    for event, t in run:
+        if event == "call":
+            nxt = next((w for w in starts if w >= t), end)
+            worst = max(worst, (nxt - t - SCHEDULING_SLACK) / max(unit, 1e-3))
+    return worst
 
 
 def lost_at_kill(segment: list[str]) -> int:
@@ -82,15 +109,19 @@ def test_sigkill_repeatedly_and_resume(name: str, tmp_path: Path) -> None:
     full_log = tmp_path / "full.log"
     expected = run_job(name, tmp_path / "full-ckpt", full_log, hash_seed=0)
     total = events(full_log).count("call")
-    assert total > KILLS
+    if case.checkpointed:  # the flush policy itself: every result is written soon after it finished
+        full = timed(full_log)
+        assert slowest_unwritten_result(full, full[-1][1]) <= 5, full
+    # Each killed run makes 1 to total/(KILLS+1) new calls before its kill (plus a random delay), so
+    # the kills spread over the whole run and the work never runs out before the last one.
+    per_run = max(1, total // (KILLS + 1))
 
     checkpoint, log = tmp_path / "ckpt", tmp_path / "run.log"
     rng = random.Random(f"kills-{name}")
     segments: list[list[str]] = []
     for kill in range(KILLS):
         start = len(events(log))
-        calls_before = events(log).count("call")
-        target = calls_before + rng.randint(1, max(1, total // (KILLS + 1)))
+        target = events(log).count("call") + rng.randint(1, per_run)
         proc = subprocess.Popen(
             command(name, checkpoint, log),
             stdout=subprocess.DEVNULL,
@@ -101,17 +132,19 @@ def test_sigkill_repeatedly_and_resume(name: str, tmp_path: Path) -> None:
             deadline = time.monotonic() + 30
             while events(log).count("call") < target and proc.poll() is None:
                 assert time.monotonic() < deadline, "the job made no progress"
-                time.sleep(0.002)
+                time.sleep(0.005)
             time.sleep(rng.uniform(0, 0.03))  # land anywhere: mid-call, mid-write, between writes
-            assert proc.poll() is None, f"run {kill} finished before its kill"
             os.kill(proc.pid, signal.SIGKILL)
         finally:
             proc.kill()
             proc.wait()
-        assert proc.returncode == -signal.SIGKILL
+        if proc.returncode != -signal.SIGKILL:  # it finished first (only with many kills on short runs)
+            assert proc.returncode == 0 and kill >= 3, (kill, proc.returncode)
+            break
         segments.append(events(log)[start:])
+    assert len(segments) >= min(KILLS, 3)
 
-    assert run_job(name, checkpoint, log, hash_seed=KILLS + 1) == expected
+    assert run_job(name, checkpoint, log, hash_seed=KILLS + 1) == expected  # the last run finishes
     repeated = events(log).count("call") - total
     killed_calls = sum(s.count("call") for s in segments)
     if not case.checkpointed:
@@ -121,8 +154,7 @@ def test_sigkill_repeatedly_and_resume(name: str, tmp_path: Path) -> None:
         return
     lost = [lost_at_kill(s) for s in segments]
     answered = [s.count("answer") if case.answers_repeat else 0 for s in segments]
-    bound = sum(lost) + KILLS * case.unrecorded + sum(answered)
-    print(f"{name}: total={total} kills={KILLS} killed_calls={killed_calls} lost={lost} "
-          f"repeated={repeated} bound={bound}")
+    bound = sum(lost) + len(segments) * case.unrecorded + sum(answered)
+    print(f"{name}: total={total} killed_calls={killed_calls} lost={lost} repeated={repeated} bound={bound}")
     assert repeated <= bound, (repeated, bound, lost, total)
     assert repeated < killed_calls or killed_calls == 0

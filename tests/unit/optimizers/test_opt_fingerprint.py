@@ -16,7 +16,7 @@ from opt_fixtures import CountingLM, qa_answers, qa_trainset
 import dspy_ash as ash
 from dspy_ash.errors import CheckpointError
 from dspy_ash.optimizers import MemoryCheckpointStore
-from dspy_ash.optimizers._session import fingerprint
+from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.testing import DummyLM
 
 WRONG = {0, 2, 3, 7, 11, 12, 14}
@@ -94,7 +94,6 @@ def test_closure_values_defaults_and_object_state_are_fingerprinted() -> None:
 def test_program_signature_types_and_input_keys_are_fingerprinted() -> None:
     plain, typed = ash.Predict("question -> answer"), ash.Predict("question -> answer: int")
     assert plain.dump_state() == typed.dump_state()  # the saved state alone would not tell them apart
-    from dspy_ash.optimizers._session import program_fingerprint
 
     assert fingerprint(program_fingerprint(plain)).digest != fingerprint(program_fingerprint(typed)).digest
     one = ash.Example(question="q", answer="a").with_inputs("question")
@@ -105,7 +104,7 @@ def test_program_signature_types_and_input_keys_are_fingerprinted() -> None:
 SET_METRIC = """
 import sys
 sys.path.insert(0, {here!r})
-from dspy_ash.optimizers._session import fingerprint
+from dspy_ash.optimizers._fingerprint import fingerprint
 def metric(example, pred, trace=None):
     return pred.answer in {{"yes", "sure", "ok", "fine", "right"}}
 print(fingerprint(metric).digest)
@@ -139,3 +138,13 @@ def test_a_metric_that_cannot_be_fingerprinted_refuses_to_resume() -> None:
     search(judge, store)
     with pytest.raises(CheckpointError, match="cannot be fingerprinted"):
         search(Judge(1, helper=Opaque()), store)
+
+
+def test_recursive_functions_and_self_referencing_objects_do_not_hang() -> None:
+    def countdown(n: int) -> int:
+        return 0 if n <= 0 else countdown(n - 1)
+
+    assert not fingerprint(countdown).unstable
+    judge = Judge(1)
+    judge.helper = judge
+    assert fingerprint(judge).unstable  # refused on resume rather than guessed
