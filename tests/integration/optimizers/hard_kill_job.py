@@ -2,7 +2,7 @@
 
 The LM is scripted (it answers from the question marker, never from the gold label) and sleeps a
 little per call, so a SIGKILL lands mid-run. LOG_FILE gets one line per event, line-buffered:
-`call` when an LM call finished, `write` when a checkpoint write starts (the store serialises the
+`start` when an LM call was sent, `call` when it finished, `write` when a checkpoint write starts (the store serialises the
 state then) and `written` when it completed, `answer` when the compiled program answered a query;
 each with its `time.monotonic()` (one clock for every process).
 The last stdout line is the result: the program's state (and, for the optimizers whose work is done
@@ -45,6 +45,7 @@ class LoggedLM(BaseLM):
         self.log = log
 
     async def request(self, req: LMRequest) -> LMResponse:
+        mark(self.log, "start")
         await asyncio.sleep(LATENCY)
         response = await self.inner.request(req)
         mark(self.log, "call")

@@ -1,5 +1,7 @@
 """SIGKILL a compiling process several times at seeded random points, resuming each time in a new
 process (with another hash seed) on the same checkpoint directory; the last run finishes.
+Every optimizer: the five that checkpoint, and LabeledFewShot, KNNFewShot and Ensemble, whose LM
+work happens when the compiled program is called (the kills land there).
 
 (a) The result equals an uninterrupted run's. (b) Repeated LM work is bounded by the checkpoint
 writer's flush policy: a kill loses the calls that finished after the last *completed* write began
@@ -155,6 +157,12 @@ def test_sigkill_repeatedly_and_resume(name: str, tmp_path: Path) -> None:
     lost = [lost_at_kill(s) for s in segments]
     answered = [s.count("answer") if case.answers_repeat else 0 for s in segments]
     bound = sum(lost) + len(segments) * case.unrecorded + sum(answered)
-    print(f"{name}: total={total} killed_calls={killed_calls} lost={lost} repeated={repeated} bound={bound}")
+    # Sent but not finished in a killed run: cut off by the kill (a provider may bill them) and sent
+    # again, or speculative teacher runs cancelled at a bootstrap's stopping point. Reported (-s).
+    cut_off = [s.count("start") - s.count("call") for s in segments]
+    print(
+        f"{name}: total={total} kills={len(segments)} killed_calls={killed_calls} lost={lost} "
+        f"repeated={repeated} bound={bound} cut_off={cut_off}"
+    )
     assert repeated <= bound, (repeated, bound, lost, total)
     assert repeated < killed_calls or killed_calls == 0
