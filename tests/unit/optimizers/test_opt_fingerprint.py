@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opt_fixtures import CountingLM, qa_answers, qa_trainset
+from opt_fixtures import CountingLM, exact, qa_answers, qa_trainset
 
 import dspy_ash as ash
 from dspy_ash.errors import CheckpointError
@@ -148,3 +148,22 @@ def test_recursive_functions_and_self_referencing_objects_do_not_hang() -> None:
     judge = Judge(1)
     judge.helper = judge
     assert fingerprint(judge).unstable  # refused on resume rather than guessed
+
+
+def test_another_teacher_is_another_run() -> None:
+    ash.configure(lm=DummyLM(qa_answers(20, WRONG)))
+    data = qa_trainset(ash, 20)
+    store = MemoryCheckpointStore()
+
+    def bootstrap(teacher: Any) -> Any:
+        return ash.BootstrapFewShot(metric=exact, checkpoint=store, checkpoint_key="b").compile(
+            ash.Predict("question -> answer"), teacher=teacher, trainset=data
+        )
+
+    teacher = ash.Predict("question -> answer")
+    bootstrap(teacher)
+    bootstrap(teacher.deepcopy())  # the same teacher again: resumed
+    edited = teacher.deepcopy()
+    edited.demos = [data[0]]  # a teacher that prompts differently
+    with pytest.raises(CheckpointError, match="different run"):
+        bootstrap(edited)
