@@ -151,6 +151,7 @@ def test_sigkill_repeatedly_and_resume(name: str, tmp_path: Path) -> None:
     killed_calls = sum(s.count("call") for s in segments)
     if not case.checkpointed:
         # Nothing to resume from: nothing is left behind, and every killed run's calls are paid again.
+        print(f"{name}: total={total} kills={len(segments)} killed_calls={killed_calls} repeated={repeated}")
         assert not checkpoint.exists() or not list(checkpoint.iterdir())
         assert repeated == killed_calls, (repeated, killed_calls)
         return
