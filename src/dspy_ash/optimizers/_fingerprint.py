@@ -85,8 +85,11 @@ class _Walker:
             }
         if hasattr(value, "dump_state"):  # modules and LMs: their saved state
             return {"class": _qualname(type(value)), "state": value.dump_state()}
-        if callable(value) and hasattr(value, "__dict__"):  # a callable object: class, code and state
-            return {"class": _qualname(type(value)), "call": type(value).__call__, "state": vars(value)}  # pyright: ignore[reportUnknownMemberType]
+        if hasattr(
+            value, "__dict__"
+        ):  # an object (a callable one, a bound method's self): class, code, state
+            call = type(value).__call__ if callable(value) else None  # pyright: ignore[reportUnknownMemberType]
+            return {"class": _qualname(type(value)), "call": call, "state": vars(value)}
         text = repr(value)
         if " at 0x" in text:
             self.unstable.append(f"a value of type {_qualname(type(value))}")

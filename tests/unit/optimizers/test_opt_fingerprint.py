@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -127,17 +128,13 @@ def test_fingerprint_is_the_same_in_every_process() -> None:
     assert len(digests) == 1
 
 
-class Opaque:
-    """State that has no faithful text form (its repr names a memory address)."""
-
-
 def test_a_metric_that_cannot_be_fingerprinted_refuses_to_resume() -> None:
     store = MemoryCheckpointStore()
-    judge = Judge(1, helper=Opaque())
+    judge = Judge(1, helper=threading.Lock())  # no faithful text form: its repr names a memory address
     assert fingerprint(judge).unstable
     search(judge, store)
     with pytest.raises(CheckpointError, match="cannot be fingerprinted"):
-        search(Judge(1, helper=Opaque()), store)
+        search(Judge(1, helper=threading.Lock()), store)
 
 
 def test_recursive_functions_and_self_referencing_objects_do_not_hang() -> None:
@@ -167,3 +164,17 @@ def test_another_teacher_is_another_run() -> None:
     edited.demos = [data[0]]  # a teacher that prompts differently
     with pytest.raises(CheckpointError, match="different run"):
         bootstrap(edited)
+
+
+class Grader:
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+
+    def grade(self, example: Any, pred: Any, trace: Any = None) -> bool:
+        return self.strict and example.answer == pred.answer
+
+
+def test_a_bound_method_counts_with_its_objects_state() -> None:
+    assert fingerprint(Grader(True).grade).digest == fingerprint(Grader(True).grade).digest
+    assert fingerprint(Grader(True).grade).digest != fingerprint(Grader(False).grade).digest
+    assert not fingerprint(Grader(True).grade).unstable
