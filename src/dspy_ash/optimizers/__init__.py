@@ -15,12 +15,15 @@ Checkpoints: pass `checkpoint=` (a `CheckpointStore`, or a directory path for th
 (BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna).
 Finished work (each bootstrapped example, each proposal, each scored example of each evaluation) is
 written as it completes, in the background and once more on the way out, also when the run fails or
-is interrupted. Restarted with the same checkpoint, a run replays its seeded random draws, answers
-finished work from the checkpoint and spends LM calls only on the rest, ending with the same program.
-Without `checkpoint_key` the key is the optimizer name plus a fingerprint of its parameters, data,
-student and model name, so different runs never share a checkpoint; with an explicit key a mismatch
-raises `CheckpointError`. Finished checkpoints are kept (re-running returns at once); delete them
-with `store.delete(key)`.
+is interrupted; a hard kill (SIGKILL) loses what finished after the last completed write began.
+Restarted with the same checkpoint, a run replays its seeded random draws, answers finished work
+from the checkpoint and spends LM calls only on the rest, ending with the same program.
+Without `checkpoint_key` the key is the optimizer name plus a fingerprint of its parameters (the
+metric by what it does: code, constants, defaults, closure values, object attributes), data (values and input keys), student
+and teacher (state and signatures) and model name, so different runs never share a checkpoint; with
+an explicit key a mismatch raises `CheckpointError`, and so does resuming when a part of the run has
+no faithful fingerprint (a value without attributes whose repr is a memory address, such as a lock).
+Finished checkpoints are kept (re-running returns at once); delete them with `store.delete(key)`.
 """
 
 from __future__ import annotations

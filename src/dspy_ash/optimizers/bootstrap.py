@@ -24,7 +24,8 @@ from typing import Any
 
 from dspy_ash.evaluate._calling import call_metric
 from dspy_ash.optimizers._demos import demo_from_json, demo_to_json, pick_one_demo
-from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
+from dspy_ash.optimizers._session import CheckpointSession
 from dspy_ash.optimizers.checkpoint import CheckpointStore
 from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
 from dspy_ash.optimizers.teleprompter import Teleprompter
@@ -109,7 +110,13 @@ class BootstrapFewShot(Teleprompter):
         checkpoint_key: str | None = None,
         **_: Any,
     ) -> Any:
-        fp = fingerprint("BootstrapFewShot", self.params_fingerprint(), trainset, student.dump_state())
+        fp = fingerprint(
+            "BootstrapFewShot",
+            self.params_fingerprint(),
+            trainset,
+            program_fingerprint(student),
+            program_fingerprint(teacher) if teacher is not None else None,
+        )
         session = await CheckpointSession.open(
             checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "BootstrapFewShot", fp
         )

@@ -18,8 +18,9 @@ import statistics
 from typing import Any
 
 from dspy_ash.modules.predict import Predict
+from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers._session import CheckpointSession
 from dspy_ash.optimizers._tasks import gather_all
 from dspy_ash.optimizers.bootstrap import Checkpoint
 from dspy_ash.optimizers.teleprompter import Teleprompter
@@ -126,9 +127,9 @@ class COPRO(Teleprompter):
         eval_kwargs = eval_kwargs or {}
         fp = fingerprint(
             "COPRO",
-            [self.metric, self.breadth, self.depth, self.init_temperature, repr(self.prompt_model)],
+            [self.metric, self.breadth, self.depth, self.init_temperature, self.prompt_model],
             trainset,
-            student.dump_state(),
+            program_fingerprint(student),
         )
         session = await CheckpointSession.open(
             checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "COPRO", fp

@@ -3,6 +3,8 @@
 As DSPy, the returned program's `forward` is replaced: each call embeds its inputs, finds the top-k
 training examples by dot product and runs `BootstrapFewShot` on them (so each call costs the
 teacher runs of that bootstrap, and `save()` does not capture the behaviour). Needs numpy.
+`checkpoint=` among the bootstrap arguments checkpoints those bootstraps, one per neighbour set
+(a `checkpoint_key` is suffixed with the set's fingerprint); the answers themselves are not saved.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import inspect
 import types
 from typing import Any
 
+from dspy_ash.optimizers._fingerprint import fingerprint
 from dspy_ash.optimizers.bootstrap import BootstrapFewShot
 from dspy_ash.optimizers.teleprompter import Teleprompter
 
@@ -61,7 +64,14 @@ class KNNFewShot(Teleprompter):
             neighbours = knn(**kwargs)
             if inspect.isawaitable(neighbours):
                 neighbours = await neighbours
-            compiled = await BootstrapFewShot(**args).acompile(student, teacher=teacher, trainset=neighbours)
+            call_args = dict(args)
+            if call_args.get("checkpoint_key"):
+                # each neighbour set is its own bootstrap run: it gets its own checkpoint under the key
+                digest = fingerprint(neighbours).digest[:16]
+                call_args["checkpoint_key"] = f"{call_args['checkpoint_key']}-{digest}"
+            compiled = await BootstrapFewShot(**call_args).acompile(
+                student, teacher=teacher, trainset=neighbours
+            )
             return await compiled.acall(**kwargs)
 
         # Both entry points: `acall` uses aforward natively, the sync `__call__` drives it through the bridge.

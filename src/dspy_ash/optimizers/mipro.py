@@ -28,9 +28,10 @@ import random
 from typing import Any, Literal
 
 from dspy_ash.optimizers._demo_sets import create_n_fewshot_demo_sets
+from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._mipro_search import Search, create_minibatch
 from dspy_ash.optimizers._optuna import import_optuna, require_optuna
-from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers._session import CheckpointSession
 from dspy_ash.optimizers.bootstrap import Checkpoint
 from dspy_ash.optimizers.proposer import GroundedProposer
 from dspy_ash.optimizers.teleprompter import Teleprompter
@@ -176,7 +177,8 @@ class MIPROv2(Teleprompter):
             view_data_batch_size,
             tip_aware_proposer,
             fewshot_aware_proposer,
-            student.dump_state(),
+            program_fingerprint(student),
+            program_fingerprint(teacher) if teacher is not None else None,
         )
         session = await CheckpointSession.open(
             checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "MIPROv2", fp

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._optuna import import_optuna, tpe_sampler
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers._session import CheckpointSession
 from dspy_ash.optimizers.bootstrap import BootstrapFewShot, Checkpoint
 from dspy_ash.optimizers.teleprompter import Teleprompter
 from dspy_ash.settings import settings
@@ -72,7 +73,8 @@ class BootstrapFewShotWithOptuna(Teleprompter):
             max_demos,
             trainset,
             valset,
-            student.dump_state(),
+            program_fingerprint(student),
+            program_fingerprint(teacher) if teacher is not None else None,
         )
         session = await CheckpointSession.open(
             checkpoint or self.checkpoint,

@@ -19,8 +19,9 @@ import logging
 import random
 from typing import Any
 
+from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession, fingerprint
+from dspy_ash.optimizers._session import CheckpointSession
 from dspy_ash.optimizers.bootstrap import BootstrapFewShot, Checkpoint
 from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
 from dspy_ash.optimizers.teleprompter import Teleprompter
@@ -99,8 +100,8 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
             valset,
             seeds,
             labeled_sample,
-            student.dump_state(),
-            teacher.dump_state() if teacher is not None else None,
+            program_fingerprint(student),
+            program_fingerprint(teacher) if teacher is not None else None,
         )
         session = await CheckpointSession.open(
             checkpoint or self.checkpoint,

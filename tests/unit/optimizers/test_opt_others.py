@@ -78,6 +78,37 @@ def test_knn_fewshot_bootstraps_from_the_nearest_examples() -> None:
     assert any("<q005>" in str(m["content"]) for m in demos_prompt[1:-1])
 
 
+def test_knn_fewshot_checkpoints_each_calls_bootstrap_under_its_own_key(tmp_path: Any) -> None:
+    np = pytest.importorskip("numpy")
+    from opt_fixtures import CountingLM
+
+    trainset = qa_trainset(ash, 12)
+
+    def vectorize(texts: list[str]) -> Any:
+        out = np.zeros((len(texts), 20), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, int(text.split("<q")[1][:3])] = 1.0
+        return out
+
+    def answers(lm: Any) -> list[str]:
+        ash.configure(lm=lm)
+        program = ash.KNNFewShot(
+            k=2,
+            trainset=trainset,
+            vectorizer=vectorize,
+            metric=exact,
+            checkpoint=tmp_path,
+            checkpoint_key="knn",  # one key given, two neighbour sets: each call gets its own checkpoint
+        ).compile(ash.Predict("question -> answer"))
+        return [program(question=f"What is <q{i:03d}>?").answer for i in (3, 7)]
+
+    first = CountingLM(DummyLM(qa_answers(12, set())))
+    assert answers(first) == ["a3", "a7"]
+    again = CountingLM(DummyLM(qa_answers(12, set())))
+    assert answers(again) == ["a3", "a7"]
+    assert again.calls == 2 < first.calls  # the bootstraps came from the checkpoints, only the answers ran
+
+
 def test_bootstrap_with_optuna_is_seeded_and_picks_one_demo_per_predictor() -> None:
     importlib.import_module("optuna")  # a test dependency: absent must fail, not skip
     ash.configure(lm=DummyLM(qa_answers(16, WRONG)))
