@@ -40,7 +40,9 @@ class Database:
     def __init__(self, url: str | None = None, *, echo: bool = False, **engine_kwargs: Any) -> None:
         self.url = resolve_url(url)
         self.engine = create_engine(self.url, echo=echo, **engine_kwargs)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=StoreSession)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=StoreSession
+        )
 
     @property
     def dialect(self) -> str:

@@ -30,7 +30,9 @@ async def test_the_stores_own_sessions_are_scoped() -> None:
     db = Database("sqlite+aiosqlite://")
     try:
         async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=[Tenant.__table__, Dataset.__table__]))
+            await conn.run_sync(
+                lambda c: Base.metadata.create_all(c, tables=[Tenant.__table__, Dataset.__table__])
+            )
         mine, theirs = uuid.uuid4(), uuid.uuid4()
         async with db.transaction() as s:
             s.add(Tenant(id=mine, tenant_id=mine, name="mine"))

@@ -19,7 +19,7 @@ from dspy_ash.store._types import utcnow
 from dspy_ash.store.datasets_io import SPLIT_KEY, SPLITS, Format, load_builtin, load_file, write_records
 from dspy_ash.store.errors import ConflictError
 from dspy_ash.store.hashing import combine, content_hash
-from dspy_ash.store.models import Dataset, Example
+from dspy_ash.store.models import Dataset, ExampleRow
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
 
@@ -74,7 +74,7 @@ async def create_dataset(
         raise ConflictError(f"a dataset named {name!r} exists", resource="dataset") from exc
     for start in range(0, len(rows), _BATCH):
         chunk = [{**r, "dataset_id": dataset.id} for r in rows[start : start + _BATCH]]
-        await session.execute(insert(Example), chunk)
+        await session.execute(insert(ExampleRow), chunk)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=dataset)
     return dataset
 
@@ -129,11 +129,11 @@ async def list_datasets(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[
 
 async def list_examples(
     session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, split: str | None = None
-) -> list[Example]:
-    stmt = select(Example).where(Example.tenant_id == tenant_id, Example.dataset_id == dataset_id)
+) -> list[ExampleRow]:
+    stmt = select(ExampleRow).where(ExampleRow.tenant_id == tenant_id, ExampleRow.dataset_id == dataset_id)
     if split is not None:
-        stmt = stmt.where(Example.split == split)
-    return list((await session.execute(stmt.order_by(Example.position))).scalars())
+        stmt = stmt.where(ExampleRow.split == split)
+    return list((await session.execute(stmt.order_by(ExampleRow.position))).scalars())
 
 
 async def examples_hash(
@@ -176,11 +176,11 @@ async def assign_splits(
     for split, chosen in cuts.items():
         for start in range(0, len(chosen), _BATCH):
             await session.execute(
-                update(Example)
+                update(ExampleRow)
                 .where(
-                    Example.dataset_id == dataset_id,
-                    Example.tenant_id == tenant_id,
-                    Example.position.in_(chosen[start : start + _BATCH]),
+                    ExampleRow.dataset_id == dataset_id,
+                    ExampleRow.tenant_id == tenant_id,
+                    ExampleRow.position.in_(chosen[start : start + _BATCH]),
                 )
                 .values(split=split)
             )

@@ -105,4 +105,3 @@ async def delete_program(
     """Its versions and runs go with it, each with a "delete" event of its own."""
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     await audit.delete(session, tenant_id=tenant_id, actor=actor, row=program)
-

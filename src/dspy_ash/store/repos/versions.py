@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store.hashing import state_hash
-from dspy_ash.store.models import Dataset, Module, OptimizerRun, Program, ProgramVersion
+from dspy_ash.store.models import Dataset, ModuleRow, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned
 
@@ -78,7 +78,7 @@ async def create_version(
         if name == "metadata" or not isinstance(predictor_state, dict):
             continue
         session.add(
-            Module(
+            ModuleRow(
                 tenant_id=tenant_id,
                 program_id=program_id,
                 version_id=version.id,
@@ -108,11 +108,13 @@ async def list_versions(
     return list((await session.execute(stmt)).scalars())
 
 
-async def list_modules(session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID) -> list[Module]:
+async def list_modules(
+    session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID
+) -> list[ModuleRow]:
     stmt = (
-        select(Module)
-        .where(Module.tenant_id == tenant_id, Module.version_id == version_id)
-        .order_by(Module.name)
+        select(ModuleRow)
+        .where(ModuleRow.tenant_id == tenant_id, ModuleRow.version_id == version_id)
+        .order_by(ModuleRow.name)
     )
     return list((await session.execute(stmt)).scalars())
 
