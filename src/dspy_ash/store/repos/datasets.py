@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from dspy_ash.store.errors import ConflictError
 from dspy_ash.store.hashing import combine, content_hash
 from dspy_ash.store.models import Dataset, ExampleRow
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned, snapshot
+from dspy_ash.store.repos._base import get_owned, list_owned, snapshot
 
 _BATCH = 1000
 
@@ -123,17 +123,14 @@ async def get_dataset(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id
 
 
 async def list_datasets(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[Dataset]:
-    stmt = select(Dataset).where(Dataset.tenant_id == tenant_id).order_by(Dataset.name)
-    return list((await session.execute(stmt)).scalars())
+    return await list_owned(session, Dataset, tenant_id=tenant_id, order_by=Dataset.name)
 
 
 async def list_examples(
     session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, split: str | None = None
 ) -> list[ExampleRow]:
-    stmt = select(ExampleRow).where(ExampleRow.tenant_id == tenant_id, ExampleRow.dataset_id == dataset_id)
-    if split is not None:
-        stmt = stmt.where(ExampleRow.split == split)
-    return list((await session.execute(stmt.order_by(ExampleRow.position))).scalars())
+    where = [ExampleRow.dataset_id == dataset_id] + ([ExampleRow.split == split] if split is not None else [])
+    return await list_owned(session, ExampleRow, *where, tenant_id=tenant_id, order_by=ExampleRow.position)
 
 
 async def examples_hash(

@@ -13,7 +13,7 @@ from dspy_ash.store.errors import NotFoundError
 from dspy_ash.store.jsonable import to_jsonable
 from dspy_ash.store.models import EvaluationResultRow, EvaluationRun, ExampleRow, Trace
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, list_owned
 
 _BATCH = 1000
 
@@ -89,12 +89,13 @@ async def _check_owned(
 async def list_results(
     session: AsyncSession, *, tenant_id: uuid.UUID, run_id: uuid.UUID
 ) -> list[EvaluationResultRow]:
-    stmt = (
-        select(EvaluationResultRow)
-        .where(EvaluationResultRow.tenant_id == tenant_id, EvaluationResultRow.run_id == run_id)
-        .order_by(EvaluationResultRow.position)
+    return await list_owned(
+        session,
+        EvaluationResultRow,
+        EvaluationResultRow.run_id == run_id,
+        tenant_id=tenant_id,
+        order_by=EvaluationResultRow.position,
     )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def summarize(session: AsyncSession, *, tenant_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store.errors import ConflictError
 from dspy_ash.store.models import SignatureRow
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, list_owned
 
 
 async def create_signature(
@@ -43,5 +42,4 @@ async def get_signature(
 
 
 async def list_signatures(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[SignatureRow]:
-    stmt = select(SignatureRow).where(SignatureRow.tenant_id == tenant_id).order_by(SignatureRow.name)
-    return list((await session.execute(stmt)).scalars())
+    return await list_owned(session, SignatureRow, tenant_id=tenant_id, order_by=SignatureRow.name)

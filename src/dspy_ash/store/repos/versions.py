@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.store.hashing import state_hash
 from dspy_ash.store.models import Dataset, ModuleRow, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, list_owned
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +100,21 @@ async def get_version(
 async def list_versions(
     session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID
 ) -> list[ProgramVersion]:
-    stmt = (
-        select(ProgramVersion)
-        .where(ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id == program_id)
-        .order_by(ProgramVersion.number)
+    return await list_owned(
+        session,
+        ProgramVersion,
+        ProgramVersion.program_id == program_id,
+        tenant_id=tenant_id,
+        order_by=ProgramVersion.number,
     )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def list_modules(
     session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID
 ) -> list[ModuleRow]:
-    stmt = (
-        select(ModuleRow)
-        .where(ModuleRow.tenant_id == tenant_id, ModuleRow.version_id == version_id)
-        .order_by(ModuleRow.name)
+    return await list_owned(
+        session, ModuleRow, ModuleRow.version_id == version_id, tenant_id=tenant_id, order_by=ModuleRow.name
     )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def best_version(
