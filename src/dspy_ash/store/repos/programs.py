@@ -87,6 +87,7 @@ async def update_program(
     description: str | None = None,
     spec: dict[str, Any] | None = None,
 ) -> Program:
+    """A new description, or a new spec (checked by `dspy_ash.programs.validate_spec`) for a declarative one."""
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     before = snapshot(program)
     if description is not None:
