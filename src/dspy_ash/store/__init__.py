@@ -12,15 +12,13 @@ against a database that is behind.
 
 The engine never imports this package; it meets it through `TraceRecorder` (an event subscriber),
 `SqlCacheBackend` (the LM cache's persistent backend) and `RunCheckpointStore` (the optimizers'
-checkpoint protocol).
+checkpoint protocol). Stored programs become engine modules one layer up, in `dspy_ash.programs`.
 """
 
 from dspy_ash.store import migrate, repos
-from dspy_ash.store.build import build_program
 from dspy_ash.store.cache import SqlCacheBackend
 from dspy_ash.store.checkpoints import RunCheckpointStore
 from dspy_ash.store.db import Database, connect, resolve_url
-from dspy_ash.store.declarative import ProgramSpec, validate_spec
 from dspy_ash.store.errors import (
     ConflictError,
     EnvNotAllowedError,
@@ -42,7 +40,6 @@ __all__ = [
     "InvalidCursorError",
     "InvalidSpecError",
     "NotFoundError",
-    "ProgramSpec",
     "Retention",
     "RunCheckpointStore",
     "SchemaOutOfDateError",
@@ -50,11 +47,9 @@ __all__ = [
     "SqlCacheBackend",
     "StoreError",
     "TraceRecorder",
-    "build_program",
     "connect",
     "migrate",
     "repos",
     "resolve_url",
     "trace_context",
-    "validate_spec",
 ]

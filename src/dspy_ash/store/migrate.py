@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dspy_ash.store.db import create_engine
+from dspy_ash.store.engine import create_engine
 from dspy_ash.store.errors import SchemaOutOfDateError
 
 MIGRATIONS = Path(__file__).parent / "migrations"

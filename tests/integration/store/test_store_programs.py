@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from store_helpers import program_state
 
+from dspy_ash.programs import instantiate, validate_spec
 from dspy_ash.store import ConflictError, Database, InvalidSpecError, NotFoundError, repos
 from dspy_ash.store.hashing import state_hash
 from dspy_ash.store.models import ProgramVersion
@@ -40,7 +41,6 @@ async def test_code_and_declarative_programs(db: Database, tenant: uuid.UUID) ->
     [
         {"source": "not an import path"},
         {"source": "os:system; rm -rf /"},
-        {"spec": {"inputs": ["q"], "steps": [], "outputs": {"a": "q"}}},
         {},
         {"source": "a.b:C", "spec": SPEC},
     ],
@@ -212,12 +212,13 @@ async def test_stored_programs_instantiate_with_a_versions_state(db: Database, t
         code = await repos.programs.create_program(
             s, tenant_id=tenant, actor="t", name="qa", source="store_helpers:QA"
         )
-        decl = await repos.programs.create_program(s, tenant_id=tenant, actor="t", name="cot", spec=SPEC)
+        spec = validate_spec(SPEC).model_dump(mode="json")
+        decl = await repos.programs.create_program(s, tenant_id=tenant, actor="t", name="cot", spec=spec)
         version = await repos.versions.create_version(
             s, tenant_id=tenant, actor="t", program_id=code.id, state=program_state("Answer tersely.", [demo])
         )
-    module = repos.programs.instantiate(code, state=version.state)
+    module = instantiate(code, state=version.state)
     assert module.qa.predict.demos == [demo]
     assert module.qa.predict.signature.instructions == "Answer tersely."
-    built = repos.programs.instantiate(decl)
+    built = instantiate(decl)
     assert [name for name, _ in built.named_predictors()] == ["answer.predict"]

@@ -293,7 +293,7 @@ async def test_tenant_session_also_scopes_bulk_updates_and_deletes(
 ) -> None:
     from sqlalchemy import delete, update
 
-    from dspy_ash.store.models import Signature
+    from dspy_ash.store.models import SignatureRow
 
     async with db.transaction() as s:
         for owner in (tenant, other_tenant):
@@ -301,8 +301,8 @@ async def test_tenant_session_also_scopes_bulk_updates_and_deletes(
                 s, tenant_id=owner, actor="t", name="shared-name", spec="a -> b"
             )
     async with db.transaction(tenant_id=other_tenant) as s:
-        await s.execute(update(Signature).values(instructions="changed by B"))
-        await s.execute(delete(Signature).where(Signature.name == "shared-name"))
+        await s.execute(update(SignatureRow).values(instructions="changed by B"))
+        await s.execute(delete(SignatureRow).where(SignatureRow.name == "shared-name"))
     async with db.transaction() as s:
         (mine,) = await repos.signatures.list_signatures(s, tenant_id=tenant)
         assert (

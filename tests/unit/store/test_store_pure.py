@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dspy_ash.primitives import Example, Prediction
 from dspy_ash.store.datasets_io import detect_shape, from_gsm8k, parse_records, render_records
-from dspy_ash.store.db import resolve_url
+from dspy_ash.store.engine import resolve_url
 from dspy_ash.store.hashing import combine, content_hash, state_hash
 from dspy_ash.store.jsonable import REDACTED, redact, to_jsonable
 from dspy_ash.store.repos.lm_requests import percentile

@@ -1,9 +1,19 @@
-"""The tables, as SQLAlchemy 2.0 typed models. Alembic (store/migrations) owns the schema."""
+"""The tables, as SQLAlchemy 2.0 typed models. Alembic (store/migrations) owns the schema.
+
+A table whose domain name is also an engine class (`signature`, `module`, `example`,
+`evaluation_result`) has a `Row` class (`SignatureRow`, ...), so code that uses both cannot mix them up.
+"""
 
 from dspy_ash.store.models.base import Base, TenantOwned
-from dspy_ash.store.models.datasets import Dataset, Example
-from dspy_ash.store.models.programs import Module, Program, ProgramVersion, Signature
-from dspy_ash.store.models.runs import RUN_STATUSES, EvaluationResult, EvaluationRun, OptimizerRun, RunColumns
+from dspy_ash.store.models.datasets import Dataset, ExampleRow
+from dspy_ash.store.models.programs import ModuleRow, Program, ProgramVersion, SignatureRow
+from dspy_ash.store.models.runs import (
+    RUN_STATUSES,
+    EvaluationResultRow,
+    EvaluationRun,
+    OptimizerRun,
+    RunColumns,
+)
 from dspy_ash.store.models.telemetry import LMCacheEntry, LMRequestLog, Trace, TraceSpan
 from dspy_ash.store.models.tenancy import ROLES, ApiKey, AuditEvent, LMProvider, Tenant
 
@@ -14,18 +24,18 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Dataset",
-    "EvaluationResult",
+    "EvaluationResultRow",
     "EvaluationRun",
-    "Example",
+    "ExampleRow",
     "LMCacheEntry",
     "LMProvider",
     "LMRequestLog",
-    "Module",
+    "ModuleRow",
     "OptimizerRun",
     "Program",
     "ProgramVersion",
     "RunColumns",
-    "Signature",
+    "SignatureRow",
     "Tenant",
     "TenantOwned",
     "Trace",

@@ -24,7 +24,7 @@ class Dataset(TenantOwned, Base):
     source: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
-class Example(TenantOwned, Base):
+class ExampleRow(TenantOwned, Base):
     __tablename__ = "example"
     __audited__ = False
     __table_args__ = (

@@ -23,7 +23,7 @@ from dspy_ash.store._types import JSONType
 from dspy_ash.store.models.base import Base, TenantOwned
 
 
-class Signature(TenantOwned, Base):
+class SignatureRow(TenantOwned, Base):
     __tablename__ = "signature"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
@@ -78,7 +78,7 @@ class ProgramVersion(TenantOwned, Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
-class Module(TenantOwned, Base):
+class ModuleRow(TenantOwned, Base):
     """One predictor of a program version: its parameter path, type, signature, config and saved state."""
 
     __tablename__ = "module"

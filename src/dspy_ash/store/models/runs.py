@@ -83,7 +83,7 @@ class EvaluationRun(RunColumns, Base):
     split: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
-class EvaluationResult(TenantOwned, Base):
+class EvaluationResultRow(TenantOwned, Base):
     __tablename__ = "evaluation_result"
     __audited__ = False
     __table_args__ = (UniqueConstraint("run_id", "position"),)

@@ -1,11 +1,11 @@
-"""What every repository shares: a tenant-scoped fetch and the audit snapshot of a row."""
+"""What every repository shares: tenant-scoped fetches and the audit snapshot of a row."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store.errors import NotFoundError
@@ -27,6 +27,15 @@ async def get_owned(
     if row is None:
         raise NotFoundError(model.__tablename__, id)
     return row
+
+
+async def list_owned(
+    session: AsyncSession, model: type[T], *where: ColumnElement[bool], tenant_id: uuid.UUID, order_by: Any
+) -> list[T]:
+    """This tenant's rows of `model` that match `where`, in `order_by` order."""
+    assert issubclass(model, TenantOwned)
+    stmt = select(model).where(model.tenant_id == tenant_id, *where).order_by(order_by)
+    return list((await session.execute(stmt)).scalars())
 
 
 def snapshot(row: Base) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +19,9 @@ from dspy_ash.store._types import utcnow
 from dspy_ash.store.datasets_io import SPLIT_KEY, SPLITS, Format, load_builtin, load_file, write_records
 from dspy_ash.store.errors import ConflictError
 from dspy_ash.store.hashing import combine, content_hash
-from dspy_ash.store.models import Dataset, Example
+from dspy_ash.store.models import Dataset, ExampleRow
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned, snapshot
+from dspy_ash.store.repos._base import get_owned, list_owned, snapshot
 
 _BATCH = 1000
 
@@ -74,7 +74,7 @@ async def create_dataset(
         raise ConflictError(f"a dataset named {name!r} exists", resource="dataset") from exc
     for start in range(0, len(rows), _BATCH):
         chunk = [{**r, "dataset_id": dataset.id} for r in rows[start : start + _BATCH]]
-        await session.execute(insert(Example), chunk)
+        await session.execute(insert(ExampleRow), chunk)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=dataset)
     return dataset
 
@@ -123,17 +123,14 @@ async def get_dataset(session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id
 
 
 async def list_datasets(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[Dataset]:
-    stmt = select(Dataset).where(Dataset.tenant_id == tenant_id).order_by(Dataset.name)
-    return list((await session.execute(stmt)).scalars())
+    return await list_owned(session, Dataset, tenant_id=tenant_id, order_by=Dataset.name)
 
 
 async def list_examples(
     session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, split: str | None = None
-) -> list[Example]:
-    stmt = select(Example).where(Example.tenant_id == tenant_id, Example.dataset_id == dataset_id)
-    if split is not None:
-        stmt = stmt.where(Example.split == split)
-    return list((await session.execute(stmt.order_by(Example.position))).scalars())
+) -> list[ExampleRow]:
+    where = [ExampleRow.dataset_id == dataset_id] + ([ExampleRow.split == split] if split is not None else [])
+    return await list_owned(session, ExampleRow, *where, tenant_id=tenant_id, order_by=ExampleRow.position)
 
 
 async def examples_hash(
@@ -176,11 +173,11 @@ async def assign_splits(
     for split, chosen in cuts.items():
         for start in range(0, len(chosen), _BATCH):
             await session.execute(
-                update(Example)
+                update(ExampleRow)
                 .where(
-                    Example.dataset_id == dataset_id,
-                    Example.tenant_id == tenant_id,
-                    Example.position.in_(chosen[start : start + _BATCH]),
+                    ExampleRow.dataset_id == dataset_id,
+                    ExampleRow.tenant_id == tenant_id,
+                    ExampleRow.position.in_(chosen[start : start + _BATCH]),
                 )
                 .values(split=split)
             )

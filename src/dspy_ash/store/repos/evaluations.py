@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.store._types import utcnow
 from dspy_ash.store.errors import NotFoundError
 from dspy_ash.store.jsonable import to_jsonable
-from dspy_ash.store.models import EvaluationResult, EvaluationRun, Example, Trace
+from dspy_ash.store.models import EvaluationResultRow, EvaluationRun, ExampleRow, Trace
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, list_owned
 
 _BATCH = 1000
 
@@ -34,10 +34,10 @@ async def add_results(
     await get_owned(session, EvaluationRun, tenant_id=tenant_id, id=run_id)
     if not results:
         return 0
-    await _check_owned(session, Example, tenant_id, [r.get("example_id") for r in results])
+    await _check_owned(session, ExampleRow, tenant_id, [r.get("example_id") for r in results])
     await _check_owned(session, Trace, tenant_id, [r.get("trace_id") for r in results])
     count = select(func.count()).where(
-        EvaluationResult.tenant_id == tenant_id, EvaluationResult.run_id == run_id
+        EvaluationResultRow.tenant_id == tenant_id, EvaluationResultRow.run_id == run_id
     )
     had = (await session.execute(count)).scalar_one()
     now = utcnow()
@@ -57,7 +57,7 @@ async def add_results(
         }
         for r in results
     ]
-    await session.execute(insert(EvaluationResult), rows)
+    await session.execute(insert(EvaluationResultRow), rows)
     positions: list[int] = [r["position"] for r in results]
     await audit.record_event(
         session,
@@ -73,7 +73,7 @@ async def add_results(
 
 
 async def _check_owned(
-    session: AsyncSession, model: type[Example] | type[Trace], tenant_id: uuid.UUID, ids: list[Any]
+    session: AsyncSession, model: type[ExampleRow] | type[Trace], tenant_id: uuid.UUID, ids: list[Any]
 ) -> None:
     """Raise NotFoundError for the first id that is not a row of this tenant (another tenant's included)."""
     wanted = list(dict.fromkeys(i for i in ids if i is not None))
@@ -88,19 +88,20 @@ async def _check_owned(
 
 async def list_results(
     session: AsyncSession, *, tenant_id: uuid.UUID, run_id: uuid.UUID
-) -> list[EvaluationResult]:
-    stmt = (
-        select(EvaluationResult)
-        .where(EvaluationResult.tenant_id == tenant_id, EvaluationResult.run_id == run_id)
-        .order_by(EvaluationResult.position)
+) -> list[EvaluationResultRow]:
+    return await list_owned(
+        session,
+        EvaluationResultRow,
+        EvaluationResultRow.run_id == run_id,
+        tenant_id=tenant_id,
+        order_by=EvaluationResultRow.position,
     )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def summarize(session: AsyncSession, *, tenant_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
     """Count, mean score and errors of a run's results."""
-    stmt = select(func.count(), func.avg(EvaluationResult.score), func.count(EvaluationResult.error)).where(
-        EvaluationResult.tenant_id == tenant_id, EvaluationResult.run_id == run_id
-    )
+    stmt = select(
+        func.count(), func.avg(EvaluationResultRow.score), func.count(EvaluationResultRow.error)
+    ).where(EvaluationResultRow.tenant_id == tenant_id, EvaluationResultRow.run_id == run_id)
     count, mean, errors = (await session.execute(stmt)).one()
     return {"count": count, "mean_score": float(mean) if mean is not None else None, "errors": errors}

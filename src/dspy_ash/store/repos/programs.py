@@ -1,8 +1,11 @@
-"""Programs: code programs (a Module subclass by import path) and declarative programs (a validated spec)."""
+"""Programs: code programs (a Module subclass by import path) and declarative programs (a validated spec).
+
+A declarative spec is checked above the store, by `dspy_ash.programs.validate_spec`, before it is kept
+here; `dspy_ash.programs.instantiate` makes a stored program into an engine module.
+"""
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from typing import Any
@@ -11,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.declarative import validate_spec
 from dspy_ash.store.errors import ConflictError, InvalidSpecError
 from dspy_ash.store.models import Program
 from dspy_ash.store.repos import audit
@@ -30,20 +32,20 @@ async def create_program(
     spec: dict[str, Any] | None = None,
     description: str = "",
 ) -> Program:
-    """Exactly one of `source` ("pkg.mod:Class", a code program) or `spec` (a declarative program)."""
+    """Exactly one of `source` ("pkg.mod:Class", a code program) or `spec` (a declarative program, as
+    `dspy_ash.programs.validate_spec(...).model_dump(mode="json")` gives it)."""
     if (source is None) == (spec is None):
         raise InvalidSpecError("give a program either a source import path or a declarative spec")
     if source is not None and not _IMPORT_PATH.match(source):
         raise InvalidSpecError(
             f"{source!r} is not an import path like 'package.module:Class'", location="source"
         )
-    checked = validate_spec(spec).model_dump(mode="json") if spec is not None else None
     program = Program(
         tenant_id=tenant_id,
         name=name,
         kind="code" if source else "declarative",
         source=source,
-        spec=checked,
+        spec=spec,
         description=description,
     )
     session.add(program)
@@ -85,6 +87,7 @@ async def update_program(
     description: str | None = None,
     spec: dict[str, Any] | None = None,
 ) -> Program:
+    """A new description, or a new spec (checked by `dspy_ash.programs.validate_spec`) for a declarative one."""
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     before = snapshot(program)
     if description is not None:
@@ -92,7 +95,7 @@ async def update_program(
     if spec is not None:
         if program.kind != "declarative":
             raise InvalidSpecError("only declarative programs have a spec", location="spec")
-        program.spec = validate_spec(spec).model_dump(mode="json")
+        program.spec = spec
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="update", row=program, before=before)
     return program
 
@@ -103,26 +106,3 @@ async def delete_program(
     """Its versions and runs go with it, each with a "delete" event of its own."""
     program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
     await audit.delete(session, tenant_id=tenant_id, actor=actor, row=program)
-
-
-def instantiate(program: Program, *, state: dict[str, Any] | None = None) -> Any:
-    """A fresh engine module for a stored program, optionally loaded with a version's saved state.
-
-    Code programs import their class (deployed code, never a stored string); declarative programs
-    are built from their spec.
-    """
-    if program.kind == "declarative":
-        from dspy_ash.store.build import build_program
-
-        assert program.spec is not None
-        module = build_program(program.spec)
-    else:
-        assert program.source is not None
-        module_name, _, qualname = program.source.partition(":")
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-        module = target()
-    if state is not None:
-        module.load_state(state)
-    return module

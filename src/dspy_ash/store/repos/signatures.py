@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store.errors import ConflictError
-from dspy_ash.store.models import Signature
+from dspy_ash.store.models import SignatureRow
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, list_owned
 
 
 async def create_signature(
@@ -24,8 +23,10 @@ async def create_signature(
     spec: str,
     instructions: str = "",
     fields: list[dict[str, Any]] | None = None,
-) -> Signature:
-    row = Signature(tenant_id=tenant_id, name=name, spec=spec, instructions=instructions, fields=fields or [])
+) -> SignatureRow:
+    row = SignatureRow(
+        tenant_id=tenant_id, name=name, spec=spec, instructions=instructions, fields=fields or []
+    )
     session.add(row)
     try:
         await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=row)
@@ -34,10 +35,11 @@ async def create_signature(
     return row
 
 
-async def get_signature(session: AsyncSession, *, tenant_id: uuid.UUID, signature_id: uuid.UUID) -> Signature:
-    return await get_owned(session, Signature, tenant_id=tenant_id, id=signature_id)
+async def get_signature(
+    session: AsyncSession, *, tenant_id: uuid.UUID, signature_id: uuid.UUID
+) -> SignatureRow:
+    return await get_owned(session, SignatureRow, tenant_id=tenant_id, id=signature_id)
 
 
-async def list_signatures(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[Signature]:
-    stmt = select(Signature).where(Signature.tenant_id == tenant_id).order_by(Signature.name)
-    return list((await session.execute(stmt)).scalars())
+async def list_signatures(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[SignatureRow]:
+    return await list_owned(session, SignatureRow, tenant_id=tenant_id, order_by=SignatureRow.name)

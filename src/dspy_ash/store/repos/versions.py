@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store.hashing import state_hash
-from dspy_ash.store.models import Dataset, Module, OptimizerRun, Program, ProgramVersion
+from dspy_ash.store.models import Dataset, ModuleRow, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned
+from dspy_ash.store.repos._base import get_owned, list_owned
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ async def create_version(
         if name == "metadata" or not isinstance(predictor_state, dict):
             continue
         session.add(
-            Module(
+            ModuleRow(
                 tenant_id=tenant_id,
                 program_id=program_id,
                 version_id=version.id,
@@ -100,21 +100,21 @@ async def get_version(
 async def list_versions(
     session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID
 ) -> list[ProgramVersion]:
-    stmt = (
-        select(ProgramVersion)
-        .where(ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id == program_id)
-        .order_by(ProgramVersion.number)
+    return await list_owned(
+        session,
+        ProgramVersion,
+        ProgramVersion.program_id == program_id,
+        tenant_id=tenant_id,
+        order_by=ProgramVersion.number,
     )
-    return list((await session.execute(stmt)).scalars())
 
 
-async def list_modules(session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID) -> list[Module]:
-    stmt = (
-        select(Module)
-        .where(Module.tenant_id == tenant_id, Module.version_id == version_id)
-        .order_by(Module.name)
+async def list_modules(
+    session: AsyncSession, *, tenant_id: uuid.UUID, version_id: uuid.UUID
+) -> list[ModuleRow]:
+    return await list_owned(
+        session, ModuleRow, ModuleRow.version_id == version_id, tenant_id=tenant_id, order_by=ModuleRow.name
     )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def best_version(

@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dspy_ash.errors import SignatureError
+from dspy_ash.primitives.module import Module
+from dspy_ash.signatures.parser import parse_signature_string
 from dspy_ash.store.errors import InvalidSpecError
 
 MAX_LOOP_ITERATIONS = 10
@@ -81,8 +83,6 @@ class ProgramSpec(_Strict):
 @cache
 def signature_fields(signature: str) -> tuple[list[str], list[str]]:
     """Input and output names of a signature string, parsed with `ast` only (nothing is evaluated)."""
-    from dspy_ash.signatures.parser import parse_signature_string
-
     inputs, outputs = parse_signature_string(signature)
     return [name for name, _, _ in inputs], [name for name, _, _ in outputs]
 
@@ -90,8 +90,6 @@ def signature_fields(signature: str) -> tuple[list[str], list[str]]:
 @cache
 def _reserved_names() -> frozenset[str]:
     """Attribute names of the built program (steps become attributes: `forward` must stay a method)."""
-    from dspy_ash.primitives.module import Module
-
     return frozenset(dir(Module)) | {"spec", "callbacks", "history"}
 
 

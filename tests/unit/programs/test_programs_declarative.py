@@ -9,8 +9,9 @@ import pytest
 import dspy_ash
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse
-from dspy_ash.store import InvalidSpecError, build_program, validate_spec
-from dspy_ash.store.declarative import MAX_LOOP_ITERATIONS
+from dspy_ash.programs import build_program, validate_spec
+from dspy_ash.programs.declarative import MAX_LOOP_ITERATIONS
+from dspy_ash.store import InvalidSpecError
 
 MULTI_HOP = {
     "inputs": ["question"],
@@ -102,6 +103,12 @@ def test_invalid_specs_say_where(change: Any, where: str, message: str) -> None:
         validate_spec(spec)
     assert info.value.location is not None and info.value.location.startswith(where), str(info.value)
     assert message in str(info.value)
+
+
+def test_a_spec_without_steps_is_refused() -> None:
+    with pytest.raises(InvalidSpecError) as info:
+        validate_spec({"inputs": ["q"], "steps": [], "outputs": {"a": "q"}})
+    assert info.value.location == "steps"
 
 
 def test_signature_types_are_parsed_not_evaluated() -> None:

@@ -1,0 +1,27 @@
+"""A stored program made into a fresh engine module, optionally loaded with a version's saved state."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from dspy_ash.programs.build import build_program
+from dspy_ash.store.models import Program
+
+
+def instantiate(program: Program, *, state: dict[str, Any] | None = None) -> Any:
+    """Code programs import their class (deployed code, never a stored string); declarative programs
+    are built from their spec."""
+    if program.kind == "declarative":
+        assert program.spec is not None
+        module = build_program(program.spec)
+    else:
+        assert program.source is not None
+        module_name, _, qualname = program.source.partition(":")
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        module = target()
+    if state is not None:
+        module.load_state(state)
+    return module
