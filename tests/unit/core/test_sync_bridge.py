@@ -243,3 +243,15 @@ def test_worker_threads_are_reused():
     for _ in range(20):
         asyncio.run(program.acall(question="q"))
     assert threading.active_count() <= before  # one idle worker serves call after call
+
+
+async def test_blocking_sync_tools_run_side_by_side_under_acall():
+    def search(query: str) -> str:
+        time.sleep(0.2)  # a blocking search API
+        return f"found {query}"
+
+    tool = dspy.Tool(search)
+    start = time.perf_counter()
+    found = await asyncio.gather(*[tool.acall(query=str(i)) for i in range(4)])
+    assert found == [f"found {i}" for i in range(4)]
+    assert time.perf_counter() - start < 0.6  # one after another: 0.8 s
