@@ -95,6 +95,8 @@ class _Call:
 
     def run(self) -> None:
         """On the worker thread: run the sync code and hand its outcome to the loop."""
+        if self.cancelled:  # cancelled before a thread picked it up: nobody wants it run
+            return
         _local.call = self
         try:
             result = self.ctx.run(self.job)

@@ -67,10 +67,14 @@ def _metric(example, prediction, trace=None) -> bool:
 def test_blocking_sync_forwards_run_side_by_side_under_evaluate():
     lm = SlowLM(0.05)
     dspy.configure(lm=lm)
+    evaluate = dspy.Evaluate(devset=_devset(8), metric=_metric, num_threads=8)
+    evaluate(BlockingRAG(0.0), devset=_devset(1))  # lazy imports and the first worker thread, off the clock
+    lm.peak = lm.calls = 0
+    program = BlockingRAG(0.25)
     start = time.perf_counter()
-    result = dspy.Evaluate(devset=_devset(8), metric=_metric, num_threads=8)(BlockingRAG(0.25))
+    result = evaluate(program)
     elapsed = time.perf_counter() - start
-    assert result.score == 100.0
+    assert result.score == 100.0 and result.lm_calls == 8  # the usage tracker reached the threads
     assert elapsed < 1.0  # one after another: 8 x 0.3 s = 2.4 s
     assert lm.peak >= 4  # and the LM calls made from those threads still overlap on the loop
 
@@ -97,11 +101,12 @@ async def test_a_blocking_sync_forward_does_not_stall_the_loop():
 def test_batch_and_parallel_run_blocking_forwards_side_by_side():
     dspy.configure(lm=SlowLM(0.01))
     program = BlockingRAG(0.2)
+    parallel = dspy.Parallel(num_threads=6)
+    pairs = [(program, ex) for ex in _devset(6)]
     start = time.perf_counter()
     results = program.batch(_devset(6), num_threads=6)
     assert [r.answer for r in results] == ["slow"] * 6
-    pairs = [(program, ex) for ex in _devset(6)]
-    assert [r.answer for r in dspy.Parallel(num_threads=6)(pairs)] == ["slow"] * 6
+    assert [r.answer for r in parallel(pairs)] == ["slow"] * 6
     assert time.perf_counter() - start < 1.6  # one after another: 12 x 0.21 s = 2.5 s
 
 
@@ -188,9 +193,11 @@ def test_max_errors_stops_the_rest_without_waiting_for_blocked_forwards():
             return dspy.Prediction(answer="slow")
 
     dspy.configure(lm=SlowLM(0.01))
+    evaluate = dspy.Evaluate(devset=_devset(4), metric=_metric, num_threads=4, max_errors=1)
+    program = FailFast()
     start = time.perf_counter()
     with pytest.raises(TooManyErrors):
-        dspy.Evaluate(devset=_devset(4), metric=_metric, num_threads=4, max_errors=1)(FailFast())
+        evaluate(program)
     assert time.perf_counter() - start < 0.7
 
 
