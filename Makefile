@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint format typecheck importlint check bench clean
+.PHONY: install demo test test-pythons lint format typecheck importlint check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The sync bridge and the tests around it on Python 3.11, 3.12 and 3.13, one throwaway venv each (slow).
+test-pythons:
+	bash scripts/test_pythons.sh
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples

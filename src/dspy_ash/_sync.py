@@ -1,60 +1,161 @@
 """The one bridge between sync and async code.
 
-The async path is the implementation; sync calls reach it through `run_sync(coro)`:
-- Inside `call_sync(fn)`, the greenlet bridge: `fn` is ordinary sync code (a user's `forward`) run in a
-  greenlet on the event loop's thread, and each `run_sync` inside it hands its coroutine to the loop
-  and switches back when it is done. Hundreds of sync `forward`s can be in flight on one thread, with
-  no thread pool (SQLAlchemy's asyncio bridge works the same way).
+The async path is the implementation. Async code calls user sync code through `call_sync(fn)`; sync
+code reaches the async path through `run_sync(coro)`, which does one of three things:
+
+- Inside `call_sync(fn)`: `fn` (a user's sync `forward`, a sync metric, tool or embedding function)
+  runs on a worker thread, so code that blocks (a `requests` retriever, a database client,
+  `time.sleep`) blocks only that thread, as in DSPy. Each `run_sync` made there submits its
+  coroutine to the event loop that called `call_sync` and waits for it, so the LM calls of all
+  those threads are still multiplexed on that one loop. The thread runs in a copy of the caller's
+  context (settings, usage tracker, trace parent ids). Cancelling the awaiting task (a timeout,
+  `max_errors` stopping the rest) cancels the coroutine the thread waits on and makes its later
+  `run_sync` calls raise `CancelledError`; code that is blocked runs on until it returns, as any
+  thread must. Threads are made on demand and reused, so there are as many as there are sync calls
+  in flight (bounded by the caller: `num_threads`); one left idle for a minute ends.
 - With no running loop in this thread: the coroutine runs on a loop kept per thread, so pooled HTTP
   sessions survive between calls and no loop is built per call.
 - Called from plain sync code inside a running loop (a notebook cell, an async handler calling the
-  sync API): the coroutine becomes a task on that same loop, and the caller keeps the loop turning
-  (one iteration at a time) until the task is done, so the loop's other tasks go on meanwhile.
-  Loops that cannot be driven that way (not asyncio's own, e.g. uvloop) get the coroutine run on a
-  private background loop while the caller waits. `await module.acall(...)` remains the better call.
+  sync API): the coroutine runs on a worker thread's own loop while the caller waits, so that
+  loop's other tasks wait too, as they do in DSPy; calls finish in the order their work does, not
+  nested inside each other. `await module.acall(...)` is the call that keeps the loop going.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextvars
+import queue
 import sys
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any, TypeVar
-
-import greenlet
 
 T = TypeVar("T")
 
 _local = threading.local()
-_background: asyncio.AbstractEventLoop | None = None
-_background_lock = threading.Lock()
+
+# `_drive` turns an idle loop itself, through private asyncio attributes, which saves a loop iteration
+# per call over `run_until_complete` (benchmarks/RESULTS.md, "Sync bridge"). Only on the versions whose
+# asyncio it was checked against (`make test-pythons`); elsewhere the public call.
+_FAST_DRIVE = (3, 11) <= sys.version_info[:2] <= (3, 13)
+_IDLE_SECONDS = 60.0
 
 
-class _Bridge(greenlet.greenlet):
-    """A greenlet running sync code on behalf of a coroutine (its driver)."""
+class _Workers:
+    """Threads made on demand and reused; a thread that waits `_IDLE_SECONDS` for work ends."""
 
-    def __init__(self, fn: Callable[..., Any], driver: greenlet.greenlet) -> None:
-        super().__init__(fn, driver)
-        self.driver = driver
-        self.gr_context = driver.gr_context  # the sync code sees the caller's settings and trace
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0  # threads waiting for a job that no submitter has claimed yet
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run `job` (which must not raise) on an idle thread, or on a new one when none is idle."""
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._jobs.put(job)
+                return
+        threading.Thread(target=self._work, args=(job,), name="dspy-ash-sync", daemon=True).start()
+
+    def _work(self, job: Callable[[], None] | None) -> None:
+        while job is not None:
+            job()
+            job = None  # drop the finished job's references while idle
+            with self._lock:
+                self._idle += 1
+            while job is None:
+                try:
+                    job = self._jobs.get(timeout=_IDLE_SECONDS)
+                except queue.Empty:
+                    with self._lock:
+                        if self._jobs.empty():  # else a submitter counted on this thread: take its job
+                            self._idle -= 1
+                            return
+
+
+_workers = _Workers()
+
+
+class _Call:
+    """One `call_sync` on a worker thread, on behalf of a task on `loop`."""
+
+    __slots__ = ("cancelled", "ctx", "future", "job", "loop", "waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, job: Callable[[], Any]) -> None:
+        self.loop = loop
+        self.job = job
+        self.ctx = contextvars.copy_context()
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self.waiting: concurrent.futures.Future[Any] | None = None
+        self.cancelled = False
+
+    def run(self) -> None:
+        """On the worker thread: run the sync code and hand its outcome to the loop."""
+        if self.cancelled:  # cancelled before a thread picked it up: nobody wants it run
+            return
+        _local.call = self
+        try:
+            result = self.ctx.run(self.job)
+        except BaseException as exc:
+            self._settle(_set_exception, exc)
+        else:
+            self._settle(_set_result, result)
+        finally:
+            _local.call = None
+
+    def _settle(self, setter: Callable[[asyncio.Future[Any], Any], None], value: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(setter, self.future, value)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def await_on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """On the worker thread: run `coro` on the caller's loop and wait for it."""
+        if self.cancelled:
+            coro.close()
+            raise asyncio.CancelledError
+        waiting = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self.waiting = waiting
+        if self.cancelled:  # cancel() ran between the check above and this thread's assignment
+            waiting.cancel()
+        try:
+            return waiting.result()
+        except concurrent.futures.CancelledError:
+            raise asyncio.CancelledError from None
+        finally:
+            self.waiting = None
+
+    def cancel(self) -> None:
+        """On the loop: the awaiting task was cancelled."""
+        self.cancelled = True
+        waiting = self.waiting
+        if waiting is not None:
+            waiting.cancel()
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 async def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run sync `fn` from async code so that its `run_sync` calls await on this loop instead of blocking it."""
-    bridge = _Bridge(fn, greenlet.getcurrent())
-    result: Any = bridge.switch(*args, **kwargs)
-    while not bridge.dead:
-        try:
-            value = await result
-        except BaseException as exc:
-            result = bridge.throw(exc)
-        else:
-            result = bridge.switch(value)
-    return result
+    """Run sync `fn` on a worker thread; its `run_sync` calls await on this loop (module docstring)."""
+    call = _Call(asyncio.get_running_loop(), lambda: fn(*args, **kwargs))
+    _workers.submit(call.run)
+    try:
+        return await call.future
+    except asyncio.CancelledError:
+        call.cancel()
+        raise
 
 
 class _ThreadLoop:
@@ -86,36 +187,39 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
-def _background_loop() -> asyncio.AbstractEventLoop:
-    global _background
-    with _background_lock:
-        if _background is None or _background.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="dspy-ash-sync-bridge", daemon=True).start()
-            _background = loop
-        return _background
-
-
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code (see the module docstring for the three cases)."""
-    current = greenlet.getcurrent()
-    if isinstance(current, _Bridge):
-        return current.driver.switch(coro)
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
-        loop = None
-    if loop is None:  # outside the except block, so errors raised by `coro` carry no stray context
-        return _drive(_thread_loop(), coro)
-    if isinstance(loop, asyncio.BaseEventLoop) and hasattr(loop, "_run_once"):
-        return _run_reentrant(loop, coro)
-    return _run_on_background(coro)
+        pass
+    else:
+        return _run_on_worker(coro)
+    call: _Call | None = getattr(_local, "call", None)
+    if call is not None:
+        return call.await_on_loop(coro)
+    return _drive(_thread_loop(), coro)
+
+
+def _run_on_worker(coro: Coroutine[Any, Any, T]) -> T:
+    """Block this thread (and its running loop) while a worker thread runs `coro` on its own loop."""
+    ctx = contextvars.copy_context()
+    done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def job() -> None:
+        try:
+            done.set_result(ctx.run(_drive, _thread_loop(), coro))
+        except BaseException as exc:
+            done.set_exception(exc)
+
+    _workers.submit(job)
+    return done.result()
 
 
 def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on this thread's idle loop: what `run_until_complete` does, minus its stop-callback round
     trip (an extra loop iteration and selector poll per call, measurable on a zero-latency LM)."""
-    run_once = getattr(loop, "_run_once", None)
+    run_once = getattr(loop, "_run_once", None) if _FAST_DRIVE else None
     if run_once is None:
         return loop.run_until_complete(coro)
     task = loop.create_task(coro)
@@ -132,53 +236,3 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
         base._thread_id = None
         sys.set_asyncgen_hooks(*old_hooks)
     return task.result()
-
-
-def _run_reentrant(loop: asyncio.BaseEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-    """Turn the running loop from inside one of its callbacks until `coro` is done.
-
-    Two things keep asyncio consistent while we do: the task that called us is marked as not running
-    (so other tasks may step), and the outer iteration, which counted its ready callbacks before it
-    called us, finds at least as many still queued when we return (padded with no-ops).
-    """
-    ready: Any = loop._ready  # type: ignore[attr-defined]
-    pending_outer = len(ready)
-    outer = asyncio.current_task(loop)
-    task = loop.create_task(coro)
-    if outer is not None:
-        asyncio.tasks._leave_task(loop, outer)  # type: ignore[attr-defined]
-    try:
-        while not task.done():
-            loop._run_once()  # type: ignore[attr-defined]
-    finally:
-        if outer is not None:
-            asyncio.tasks._enter_task(loop, outer)  # type: ignore[attr-defined]
-        for _ in range(pending_outer - len(ready)):
-            loop.call_soon(_noop)
-    return task.result()
-
-
-def _noop() -> None:
-    return None
-
-
-def _run_on_background(coro: Coroutine[Any, Any, T]) -> T:
-    ctx = contextvars.copy_context()
-    done: Future[T] = Future()
-    loop = _background_loop()
-
-    def _start() -> None:
-        task = loop.create_task(coro, context=ctx)
-
-        def _finish(t: asyncio.Task[T]) -> None:
-            if t.cancelled():
-                done.cancel()
-            elif (exc := t.exception()) is not None:
-                done.set_exception(exc)
-            else:
-                done.set_result(t.result())
-
-        task.add_done_callback(_finish)
-
-    loop.call_soon_threadsafe(_start)
-    return done.result()

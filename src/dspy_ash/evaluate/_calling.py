@@ -9,15 +9,15 @@ from dspy_ash._sync import call_sync
 from dspy_ash.evaluate.metrics import answer_exact_match, answer_passage_match
 from dspy_ash.primitives.module import Module
 
-# A greenlet per call costs ~10 µs per example; these built-in metrics are plain string work.
+# A worker thread per call costs tens of µs per example; these built-in metrics are plain string work.
 _INLINE_METRICS: tuple[Any, ...] = (answer_exact_match, answer_passage_match)
 
 
 async def call_metric(metric: Any, *args: Any) -> Any:
     """Await a metric whether it is a Module, an async function or a plain sync function.
 
-    Sync metrics run on the greenlet bridge, so one that calls an LM (an LM judge written as a plain
-    function) awaits on the loop instead of blocking every other task.
+    Sync metrics run on a worker thread (`dspy_ash._sync.call_sync`), so one that calls an LM (an LM
+    judge written as a plain function) or blocks never holds up the other tasks.
     """
     if any(metric is m for m in _INLINE_METRICS):  # plain string work, never an LM: no bridge needed
         return metric(*args)

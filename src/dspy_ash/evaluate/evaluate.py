@@ -1,6 +1,7 @@
 """`Evaluate`: score a program on a dev set with many examples in flight, as DSPy's `dspy.Evaluate`.
 
-`num_threads` is the number of examples in flight (asyncio tasks on one loop, not threads). Every
+`num_threads` is the number of examples in flight (asyncio tasks on one loop; a program with a sync
+`forward` runs it on a worker thread per example in flight, see `dspy_ash._sync`). Every
 example is accounted for: it is scored, or it failed and its error is kept in `result.errors`
 while `failure_score` counts for it. Once `max_errors` examples failed the run stops with
 `TooManyErrors`, as DSPy's executor does.

@@ -1,7 +1,7 @@
 """`Parallel`: run (module, example) pairs concurrently; results in input order, None where one failed.
 
 DSPy uses a thread pool; here every pair is an asyncio task under a limit of `num_threads` in flight,
-so hundreds of LM calls share one thread. Sync-only modules run on the greenlet bridge.
+so hundreds of LM calls share one thread. Sync-only modules run on worker threads (`dspy_ash._sync`).
 """
 
 from __future__ import annotations

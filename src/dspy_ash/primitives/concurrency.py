@@ -40,7 +40,8 @@ async def run_bounded(
     """Call `fn` on every item with at most `limit` in flight; results keep the input order.
 
     A failed item leaves None in its slot and its exception in `errors`. Once more than `max_errors`
-    items have failed, the rest are cancelled and `TooManyErrors` is raised.
+    items have failed, the rest are cancelled (those in flight too, without waiting for sync code that
+    is blocked in its thread) and `TooManyErrors` is raised.
     """
     results: list[R | None] = [None] * len(items)
     outcome = Outcome(results)
@@ -60,14 +61,19 @@ async def run_bounded(
                 else:
                     value = await fn(items[i])
             except asyncio.CancelledError:
+                if stop.is_set():  # cancelled by the stop below: this item is one of "the rest"
+                    return
                 raise
             except Exception as exc:
                 outcome.errors[i] = exc
                 logger.debug("item %d failed: %r", i, exc)
                 if on_result is not None:
                     on_result(i, None, exc)
-                if max_errors is not None and len(outcome.errors) > max_errors:
+                if max_errors is not None and len(outcome.errors) > max_errors and not stop.is_set():
                     stop.set()
+                    for w in workers:
+                        if w is not asyncio.current_task():
+                            w.cancel()
                 continue
             results[i] = value
             if on_result is not None:

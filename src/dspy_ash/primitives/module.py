@@ -2,8 +2,8 @@
 
 A subclass implements `forward` (sync) or `aforward` (async), or both. `module(...)` and
 `await module.acall(...)` both work either way: an async-only module is driven to completion for
-sync callers, and a sync-only module runs on the greenlet bridge for async callers (so hundreds of
-them can be in flight on one event loop without threads).
+sync callers, and a sync-only module's `forward` runs on a worker thread for async callers, its LM
+calls awaited on the caller's loop (see `dspy_ash._sync`).
 """
 
 from __future__ import annotations

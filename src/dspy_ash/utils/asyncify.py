@@ -1,4 +1,4 @@
-"""`asyncify` / `syncify`: DSPy's helpers. Programs are natively async here, so no thread pool is involved."""
+"""`asyncify` / `syncify`: DSPy's helpers. Programs are natively async here: no thread pool of its own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dspy_ash._sync import run_sync
 
 
 def asyncify(program: Any) -> Callable[..., Awaitable[Any]]:
-    """An async function calling `program`: its native `acall` (sync `forward`s run on the greenlet bridge)."""
+    """An async function calling `program`: its native `acall` (sync `forward`s run on worker threads)."""
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         return await program.acall(*args, **kwargs)

@@ -20,7 +20,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from dspy_ash import events
-from dspy_ash._sync import run_sync
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.settings import settings
 
 # JSON-schema "type" -> the Python type a value of it must have (for tools given explicit `args`).
@@ -151,9 +151,13 @@ class Tool(BaseModel):
         scope = events.start("tool", self.name or "tool", self, kwargs)
         try:
             parsed = self._validate_and_parse_args(**kwargs)
-            result = self.func(**parsed)
-            if inspect.isawaitable(result):
-                result = await result
+            func = self.func
+            if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__):
+                result = await func(**parsed)
+            else:  # user sync code (a search API, a database client): on a worker thread, never on the loop
+                result = await call_sync(func, **parsed)
+                if inspect.isawaitable(result):
+                    result = await result
         except BaseException as exc:
             if scope is not None:
                 scope.fail(exc)
