@@ -201,8 +201,33 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return _drive(_thread_loop(), coro)
 
 
+# Loops whose thread is blocked in `_run_on_worker` (by how many such calls): their tasks cannot step
+# until it returns, so nothing may wait for them from the worker (the LM cache's single flight asks).
+_held: dict[asyncio.AbstractEventLoop, int] = {}
+_held_lock = threading.Lock()
+
+
+def loop_is_held(loop: asyncio.AbstractEventLoop) -> bool:
+    """True while sync code running on `loop` waits for a worker thread (see `_run_on_worker`)."""
+    return loop in _held
+
+
 def _run_on_worker(coro: Coroutine[Any, Any, T]) -> T:
     """Block this thread (and its running loop) while a worker thread runs `coro` on its own loop."""
+    held = asyncio.get_running_loop()
+    with _held_lock:
+        _held[held] = _held.get(held, 0) + 1
+    try:
+        return _wait_on_worker(coro)
+    finally:
+        with _held_lock:
+            if _held[held] == 1:
+                del _held[held]
+            else:
+                _held[held] -= 1
+
+
+def _wait_on_worker(coro: Coroutine[Any, Any, T]) -> T:
     ctx = contextvars.copy_context()
     done: concurrent.futures.Future[T] = concurrent.futures.Future()
 

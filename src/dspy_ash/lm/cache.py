@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from dspy_ash._sync import loop_is_held
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend
 from dspy_ash.lm.disk_cache import DiskCacheBackend
@@ -99,9 +100,10 @@ class _Flight:
         self.future: concurrent.futures.Future[LMResponse] = concurrent.futures.Future()
 
     def stalled(self) -> bool:
-        """The leader's loop stopped turning (a sync call returned before it, or the loop closed): nothing
-        would ever finish the call, so a waiter must not wait for it."""
-        return not self.loop.is_running()
+        """The leader's loop stopped turning (a sync call returned before it, or the loop closed), or is held
+        by sync code waiting on a worker thread (maybe for this very key): nothing would finish the call
+        meanwhile, so a waiter must not wait for it."""
+        return not self.loop.is_running() or loop_is_held(self.loop)
 
     async def wait(self) -> LMResponse | None:
         """The leader's response, or None when it was cancelled or stalled (then the caller tries again).

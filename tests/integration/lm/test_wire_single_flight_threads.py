@@ -169,3 +169,22 @@ def test_a_waiting_thread_takes_over_from_a_leader_whose_loop_stopped() -> None:
             loop.run_until_complete(http.close_session())
             loop.close()
             _until(lambda: server.in_flight == 0)  # the stranded request's connection is gone
+
+
+async def test_a_sync_call_holding_the_leaders_loop_does_not_wait_for_that_leader() -> None:
+    """A task on this loop leads a call; then sync code on the same loop asks for the same prompt. The sync
+    call holds the loop while a worker thread runs it, so the leader cannot finish until it returns: the
+    worker must make the call itself instead of waiting for a leader that is held."""
+    with FakeOpenAIServer(latency=0.3) as server:
+        lm = _lm(server)
+        leader = asyncio.ensure_future(lm.acall("the same prompt"))
+        for _ in range(500):  # until the leader's request is in flight (turning this loop meanwhile)
+            if server.requests:
+                break
+            await asyncio.sleep(0.01)
+        assert server.requests
+        started = time.monotonic()
+        held = lm("the same prompt")  # sync, inside this running loop
+        assert time.monotonic() - started < 5, "the sync call waited for the leader it held"
+        assert held == await asyncio.wait_for(leader, 10)
+        assert len(server.requests) == 2  # the held leader's request, and the sync call's own
