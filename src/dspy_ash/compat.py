@@ -93,10 +93,6 @@ def _missing_message(path: str, name: str) -> str:
     return f"dspy-ash has no {path}.{name}; see docs/migrating-from-dspy.md for DSPy names it leaves out."
 
 
-def _is_package(path: str) -> bool:
-    return path == "dspy" or any(other.startswith(path + ".") for other in MODULES)
-
-
 class _DSPyModule(types.ModuleType):
     """One DSPy module path, its names looked up in the dspy-ash modules `_dspy_paths.MODULES` lists.
 
@@ -107,8 +103,10 @@ class _DSPyModule(types.ModuleType):
     def __init__(self, name: str, targets: tuple[str, ...]) -> None:
         super().__init__(name, f"DSPy's {name}, served by dspy-ash")
         self.__dict__["_dspy_targets"] = targets
-        if _is_package(name):
-            self.__dict__["__path__"] = []  # `import dspy.x.y` then goes through _AliasFinder
+        # Every path is a package: `import dspy.x.y` then goes through _AliasFinder, and so does
+        # `from dspy.x import Missing`, which asks for a module `dspy.x.Missing` before the attribute and so
+        # gets UnsupportedImportError's explanation instead of Python's bare "cannot import name".
+        self.__dict__["__path__"] = []
 
     def _targets(self) -> list[types.ModuleType]:
         return [importlib.import_module(t) for t in self.__dict__["_dspy_targets"]]
@@ -174,7 +172,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
     ) -> Any:
         if (fullname == "dspy" or fullname.startswith("dspy.")) and fullname not in sys.modules:
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=_is_package(fullname))
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:

@@ -46,6 +46,8 @@ class SignatureError(DspyAshError, ValueError):
 class AdapterParseError(DspyAshError, ValueError):
     """An LM reply that could not be parsed into the signature's output fields."""
 
+    code = "adapter_parse_error"  # DSPy's machine-readable kind of failure
+
     def __init__(
         self,
         adapter_name: str,
@@ -192,14 +194,14 @@ class UnsupportedImportError(UnsupportedFeatureError, ImportError):
 
 
 def format_error_for_lm(error: BaseException, *, traceback_frames: int = 0) -> str:
-    """An exception as text to feed back to an LM (DSPy's helper): `str(error)`, plus the last
-    `traceback_frames` frames of its traceback when asked."""
+    """An exception as text to feed back to an LM (DSPy's helper): `str(error)`, or with
+    `traceback_frames > 0` a traceback of at most that many frames, as DSPy formats it."""
     if traceback_frames <= 0:
         return str(error)
     import traceback
 
-    frames = traceback.format_tb(error.__traceback__, limit=-traceback_frames)
-    return f"{error}\n" + "".join(frames)
+    lines = traceback.format_exception(type(error), error, error.__traceback__, limit=traceback_frames)
+    return "\n" + "".join(lines).strip()
 
 
 def is_retryable_lm_error(exc: BaseException) -> bool:

@@ -40,6 +40,7 @@ def test_error_codes_and_metadata():
     assert (error.code, error.model, error.status, error.retry_after) == ("rate_limit", "m", 429, 2.0)
     assert errors.ContextWindowExceededError().code == "context_window_exceeded"
     assert str(errors.ContextWindowExceededError()) == "Context window exceeded"
+    assert errors.AdapterParseError("ChatAdapter", None, "reply").code == "adapter_parse_error"
 
 
 def test_format_error_for_lm():
@@ -48,7 +49,8 @@ def test_format_error_for_lm():
     except ValueError as exc:
         assert errors.format_error_for_lm(exc) == "bad input"
         with_frames = errors.format_error_for_lm(exc, traceback_frames=1)
-    assert with_frames.startswith("bad input\n") and "test_format_error_for_lm" in with_frames
+    assert with_frames.startswith("\nTraceback") and with_frames.endswith("ValueError: bad input")
+    assert "test_format_error_for_lm" in with_frames
 
 
 def test_missing_dspy_names_are_attribute_and_import_errors():
