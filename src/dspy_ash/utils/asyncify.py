@@ -8,8 +8,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dspy_ash.settings import read as read_setting
 from dspy_ash._sync import run_sync
+from dspy_ash.settings import read as read_setting
 
 
 class CapacityLimiter:

@@ -14,7 +14,9 @@ class _Details(BaseModel):
 def test_nested_details_none_and_pydantic_entries_are_summed():
     tracker = UsageTracker()
     tracker.add_usage("m", {"prompt_tokens": 10, "prompt_tokens_details": None, "is_byok": True})
-    tracker.add_usage("m", {"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 3}, "is_byok": True})
+    tracker.add_usage(
+        "m", {"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 3}, "is_byok": True}
+    )
     tracker.add_usage("m", {"prompt_tokens": 1, "prompt_tokens_details": _Details(cached_tokens=4)})
     totals = tracker.get_total_tokens()["m"]
     assert totals["prompt_tokens"] == 16
