@@ -12,7 +12,6 @@ import copy as copy_module
 import importlib
 import logging
 import random
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TextIO
@@ -32,7 +31,7 @@ LM_CLASS_STATE_KEY = "_dspy_lm_class"
 _CALL_OPTIONS = ("cache", "rollout_id", "namespace")
 
 
-class BaseLM(ABC):
+class BaseLM:
     """Subclass and implement `request`; call with `lm("prompt")`, `lm(messages=[...])` or `await lm.acall(...)`."""
 
     # What the adapters may ask of the provider; providers that can do more say so.
@@ -59,9 +58,14 @@ class BaseLM(ABC):
         self.kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, **kwargs}
         self.history: list[dict[str, Any]] = []
 
-    @abstractmethod
     async def request(self, req: LMRequest) -> LMResponse:
-        """Send one request and return its response (the only method a provider must write)."""
+        """Send one request and return its response (the only method a provider must write).
+
+        Not abstract: as in DSPy, a `BaseLM` subclass that only carries state (or overrides `__call__`) can
+        be built; calling one that answers nothing raises here."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither request() nor DSPy's forward()/aforward()"
+        )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
