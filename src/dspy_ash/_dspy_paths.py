@@ -214,5 +214,6 @@ MODULES: dict[str, str] = {
 
 # DSPy module path + "." + name -> "dspy_ash.module:attribute", for names that differ.
 NAMES: dict[str, str] = {
+    "dspy.utils.callback_context._bind_active_call_id": "dspy_ash.events:bind_active_call_id",
     "dspy.teleprompt.signature_opt.SignatureOptimizer": "dspy_ash.optimizers.copro:COPRO",
 }

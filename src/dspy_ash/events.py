@@ -238,6 +238,24 @@ class BaseCallback:
 caller_modules: ContextVar[tuple[Any, ...]] = ContextVar("dspy_ash_caller_modules", default=())
 
 
+def bind_active_call_id(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` made to run under the call id active now, wherever it is later called (DSPy binds thread-pool
+    work this way; here it matters for callables handed to other threads)."""
+    import functools
+
+    parent = _current_call.get()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _current_call.set(parent)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _current_call.reset(token)
+
+    return wrapper
+
+
 def with_callbacks(fn: Callable[..., Any]) -> Callable[..., Any]:
     """DSPy's decorator for a method of a module, LM or tool: its calls are reported to callbacks (the
     instance's `callbacks` and the configured ones) as the built-in calls of that kind are."""

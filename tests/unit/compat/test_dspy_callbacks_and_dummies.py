@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.events import ACTIVE_CALL_ID, with_callbacks
+from dspy_ash.events import ACTIVE_CALL_ID, bind_active_call_id, with_callbacks
 from dspy_ash.utils.dummies import DummyVectorizer
 
 
@@ -48,6 +48,16 @@ async def test_decorated_coroutine_reports_the_exception():
 
 
 def test_active_call_id_is_unset_outside_a_call():
+    assert ACTIVE_CALL_ID.get() is None
+
+
+def test_bound_function_runs_under_the_call_id_of_its_binding_and_restores_it():
+    token = ACTIVE_CALL_ID.set("parent")
+    try:
+        bound = bind_active_call_id(lambda: ACTIVE_CALL_ID.get())
+    finally:
+        ACTIVE_CALL_ID.reset(token)
+    assert bound() == "parent"
     assert ACTIVE_CALL_ID.get() is None
 
 
