@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-pythons lint format typecheck importlint check bench clean
+.PHONY: install demo test test-pythons lint format typecheck importlint check bench conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ check: test lint typecheck importlint
 bench: install
 	bash benchmarks/setup_dspy_venv.sh
 	$(BIN)/python benchmarks/overhead.py
+
+# DSPy's own offline tests, on dspy 3.4.1 and on dspy-ash through the alias (benchmarks/RESULTS.md)
+conformance: install
+	$(BIN)/python benchmarks/conformance.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

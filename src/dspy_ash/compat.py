@@ -2,7 +2,10 @@
 
 `install_as_dspy()` makes `import dspy` (and `dspy.teleprompt`, `dspy.evaluate.metrics`, ...) resolve to
 dspy-ash for the rest of the process; `python -m dspy_ash.run script.py` does it before running a script.
-A name DSPy has and dspy-ash does not raises an error that says so, instead of a bare AttributeError.
+Every module path of DSPy resolves (the table in `_dspy_paths`) to a module whose names are looked up in
+dspy-ash's own modules; a module or name DSPy has and dspy-ash does not raises an error that says so and
+what to use instead (`MissingFeatureError` as an attribute, `UnsupportedImportError` when imported),
+instead of a bare AttributeError or ModuleNotFoundError.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash._dspy_paths import MODULES, NAMES
+from dspy_ash.errors import MissingFeatureError, UnsupportedImportError
 
 # DSPy 3.4.1's public names that dspy-ash does not provide.
 MISSING_IN_DSPY_ASH = frozenset(
@@ -41,15 +45,9 @@ MISSING_IN_DSPY_ASH = frozenset(
         "Image",
         "InferRules",
         "LMCollectionLimitError",
-        "LMInvalidRequestError",
         "LMLockTimeoutError",
-        "LMNotConfiguredError",
-        "LMProviderError",
         "LMStreamAssemblyError",
-        "LMTransportError",
-        "LMUnexpectedError",
         "LMUnsupportedFeatureError",
-        "LMUnsupportedModelError",
         "LocalInterpreter",
         "OldField",
         "OldInputField",
@@ -74,84 +72,129 @@ MISSING_IN_DSPY_ASH = frozenset(
     }
 )
 
-# DSPy submodules whose dspy-ash counterpart lives under another name.
-_RENAMED = {
-    "dspy.clients": "dspy_ash.lm",
-    "dspy.clients.lm": "dspy_ash.lm.lm",
-    "dspy.clients.base_lm": "dspy_ash.lm.base",
-    "dspy.streaming": "dspy_ash.modules.streaming",
-}
-_SUBMODULES = {
-    "adapters",
-    "evaluate",
-    "predict",
-    "primitives",
-    "retrievers",
-    "signatures",
-    "streaming",
-    "teleprompt",
-    "utils",
-    "clients",
+# What to use instead, for the names above that have a close dspy-ash counterpart.
+_INSTEAD = {
+    "BetterTogether": "use BootstrapFewShotWithRandomSearch or MIPROv2",
+    "CodeAct": "use dspy.ReAct with tools, or dspy.ProgramOfThought",
+    "GEPA": "use MIPROv2 or COPRO",
+    "Image": "pass an image URL as a str field",
+    "ReActV2": "use dspy.ReAct",
+    "RLM": "use dspy.ReAct or dspy.ProgramOfThought",
+    "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
+    "TwoStepAdapter": "use dspy.ChatAdapter or dspy.JSONAdapter",
+    "XMLAdapter": "use dspy.ChatAdapter or dspy.JSONAdapter",
 }
 
 
-class MissingFeatureError(UnsupportedFeatureError, AttributeError):
-    """`dspy.X` exists in DSPy but not in dspy-ash."""
+def _missing_message(path: str, name: str) -> str:
+    if name in MISSING_IN_DSPY_ASH:
+        instead = _INSTEAD.get(name, "see docs/migrating-from-dspy.md for what dspy-ash provides instead")
+        return f"{path}.{name} is part of DSPy but not of dspy-ash ({instead})."
+    return f"dspy-ash has no {path}.{name}; see docs/migrating-from-dspy.md for DSPy names it leaves out."
 
 
-class _DSPyFacade(types.ModuleType):
+class _DSPyModule(types.ModuleType):
+    """One DSPy module path, its names looked up in the dspy-ash modules `_dspy_paths.MODULES` lists.
+
+    Assigning a name that the first of them has sets it there, so `monkeypatch.setattr("dspy.x.y.f", ...)`
+    reaches the code that uses it, as it would in DSPy.
+    """
+
+    def __init__(self, name: str, targets: tuple[str, ...]) -> None:
+        super().__init__(name, f"DSPy's {name}, served by dspy-ash")
+        self.__dict__["_dspy_targets"] = targets
+        # Every path is a package: `import dspy.x.y` then goes through _AliasFinder, and so does
+        # `from dspy.x import Missing`, which asks for a module `dspy.x.Missing` before the attribute and so
+        # gets UnsupportedImportError's explanation instead of Python's bare "cannot import name".
+        self.__dict__["__path__"] = []
+
+    def _targets(self) -> list[types.ModuleType]:
+        return [importlib.import_module(t) for t in self.__dict__["_dspy_targets"]]
+
     def __getattr__(self, name: str) -> Any:
-        import dspy_ash
+        path = self.__name__
+        if name.startswith("__") and name not in ("__all__", "__version__"):
+            raise AttributeError(name)
+        renamed = NAMES.get(f"{path}.{name}")
+        if renamed is not None:
+            module, _, attr = renamed.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        for target in self._targets():
+            value = getattr(target, name, _ABSENT)
+            if value is not _ABSENT and not isinstance(value, types.ModuleType):
+                return value
+        if (
+            f"{path}.{name}" in MODULES
+        ):  # `dspy.teleprompt.bootstrap` works in DSPy without importing it first
+            try:
+                return importlib.import_module(f"{path}.{name}")
+            except UnsupportedImportError as exc:
+                raise MissingFeatureError(str(exc)) from None
+        if name.startswith("_"):
+            raise AttributeError(f"module {path!r} has no attribute {name!r}")
+        raise MissingFeatureError(_missing_message(path, name))
 
-        try:
-            return getattr(dspy_ash, name)  # includes `dspy.cache`, built on first use
-        except AttributeError:
-            if name in _SUBMODULES:  # `dspy.retrievers.X` works in DSPy without importing the submodule first
-                return importlib.import_module(_RENAMED.get(f"dspy.{name}", f"dspy_ash.{name}"))
-            if name in MISSING_IN_DSPY_ASH:
-                raise MissingFeatureError(
-                    f"dspy.{name} is part of DSPy but not of dspy-ash; this program uses it through "
-                    "dspy_ash.install_as_dspy()."
-                ) from None
-            raise
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) or name.startswith("__"):
+            if not isinstance(getattr(self._targets()[0], name, None), types.ModuleType | None):
+                return  # the import system binding `dspy.dsp.utils.settings` must not hide the `settings` object
+            self.__dict__[name] = value
+            return
+        primary = self._targets()[0]
+        if hasattr(primary, name):
+            setattr(primary, name, value)
+        else:
+            self.__dict__[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__:
+            del self.__dict__[name]
+        else:
+            delattr(self._targets()[0], name)
 
     def __dir__(self) -> list[str]:
-        import dspy_ash
+        names = {n for t in self._targets() for n in dir(t) if not n.startswith("_")}
+        names |= {p.rpartition(".")[2] for p in MODULES if p.rpartition(".")[0] == self.__name__}
+        return sorted(names)
 
-        return dir(dspy_ash)
+
+_ABSENT = object()
+
+
+def _import_error(message: str, module: str) -> UnsupportedImportError:
+    error = UnsupportedImportError(message)
+    error.name = module  # what ImportError.name means: the module that could not be imported
+    return error
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
     ) -> Any:
-        if fullname.startswith("dspy.") and fullname not in sys.modules:
-            return importlib.machinery.ModuleSpec(fullname, self)
+        if (fullname == "dspy" or fullname.startswith("dspy.")) and fullname not in sys.modules:
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        target = _RENAMED.get(spec.name, "dspy_ash" + spec.name[len("dspy") :])
-        try:
-            return importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == target or target.startswith(exc.name + ".")):
-                raise ModuleNotFoundError(
-                    f"DSPy's module {spec.name!r} has no counterpart in dspy-ash.", name=spec.name
-                ) from None
-            raise
+        entry = MODULES.get(spec.name)
+        if entry is None:  # `from dspy.x import Name` also asks for a module `dspy.x.Name` first
+            parent, _, name = spec.name.rpartition(".")
+            raise _import_error(_missing_message(parent, name), spec.name)
+        if entry.startswith("!"):
+            raise _import_error(f"DSPy's module {spec.name} is not part of dspy-ash: {entry[1:]}", spec.name)
+        return _DSPyModule(spec.name, tuple(t.strip() for t in entry.split(",")))
 
     def exec_module(self, module: types.ModuleType) -> None:
-        return None  # the target module is already executed
+        if isinstance(module, _DSPyModule):
+            module._targets()[0]
 
 
 def install_as_dspy() -> None:
     """Make `import dspy` load dspy-ash for the rest of this process."""
-    if isinstance(sys.modules.get("dspy"), _DSPyFacade):
+    if isinstance(sys.modules.get("dspy"), _DSPyModule):
         return
     for name in [n for n in sys.modules if n == "dspy" or n.startswith("dspy.")]:
         del sys.modules[name]  # a real dspy imported earlier would otherwise keep answering
-    facade = _DSPyFacade("dspy", "DSPy's names, served by dspy-ash")
-    facade.__path__ = []  # a package, so `import dspy.teleprompt` is looked up through the finder
-    sys.modules["dspy"] = facade
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _AliasFinder())
+    importlib.import_module("dspy")

@@ -22,6 +22,8 @@
     │   └── LMResponseError                     a reply that is not valid for the wire format
     ├── CheckpointError                         an optimizer checkpoint that cannot be used
     └── UnsupportedFeatureError                 DSPy has it, dspy-ash does not (yet)
+        ├── MissingFeatureError (also AttributeError)   `dspy.X` names what dspy-ash lacks (hasattr stays False)
+        └── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
 
 Only `dspy_ash.api` maps these to HTTP responses.
 """
@@ -78,6 +80,8 @@ class SignatureTypeError(SignatureError, TypeError):
 class AdapterParseError(DspyAshError, ValueError):
     """An LM reply that could not be parsed into the signature's output fields."""
 
+    code = "adapter_parse_error"  # DSPy's machine-readable kind of failure
+
     def __init__(
         self,
         adapter_name: str,
@@ -104,10 +108,12 @@ class LMError(DspyAshError):
     """A failed LM call. Carries what a caller needs to decide what to do next."""
 
     is_retryable: bool = False
+    code: str = "lm_error"  # DSPy's machine-readable kind of failure
+    default_message: str = "LM call failed"
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
         status: int | None = None,
         provider: str | None = None,
@@ -116,6 +122,7 @@ class LMError(DspyAshError):
         request_id: str | None = None,
         body: str | None = None,
     ) -> None:
+        message = message or self.default_message
         super().__init__(message)
         self.message = message
         self.status = status
@@ -135,47 +142,71 @@ class LMError(DspyAshError):
 
 
 class LMConfigurationError(LMError, ValueError):
-    pass
+    code = "configuration"
+    default_message = "LM is not configured correctly"
 
 
 class LMConnectionError(LMError):
     is_retryable = True
+    code = "transport"
+    default_message = "LM request failed before a response"
 
 
 class LMTimeoutError(LMError):
     is_retryable = True
+    code = "timeout"
+    default_message = "LM request timed out"
 
 
 class LMRateLimitError(LMError):
     is_retryable = True
+    code = "rate_limit"
+    default_message = "LM request was rate-limited"
 
 
 class LMServerError(LMError):
     is_retryable = True
+    code = "server_error"
+    default_message = "LM provider failed to handle the request"
 
 
 class LMAuthError(LMError):
-    pass
+    code = "auth"
+    default_message = "LM provider rejected the credentials"
 
 
 class LMBillingError(LMError):
-    pass
+    code = "billing"
+    default_message = "LM provider rejected the request for billing or quota"
 
 
 class LMNotFoundError(LMError):
-    pass
+    code = "unsupported_model"
+    default_message = "LM model or route not found"
 
 
 class LMBadRequestError(LMError):
-    pass
+    code = "invalid_request"
+    default_message = "LM provider rejected the request"
 
 
 class ContextWindowExceededError(LMBadRequestError):
-    pass
+    code = "context_window_exceeded"
+    default_message = "Context window exceeded"
 
 
 class LMResponseError(LMError):
-    pass
+    code = "unexpected"
+    default_message = "LM reply is not valid for the wire format"
+
+
+# DSPy 3.4's names for the same failures (its tree splits them differently; these catch what DSPy's do).
+LMTransportError = LMConnectionError
+LMProviderError = LMError
+LMInvalidRequestError = LMBadRequestError
+LMUnsupportedModelError = LMNotFoundError
+LMNotConfiguredError = LMConfigurationError
+LMUnexpectedError = LMResponseError
 
 
 class CheckpointError(DspyAshError):
@@ -184,6 +215,27 @@ class CheckpointError(DspyAshError):
 
 class UnsupportedFeatureError(DspyAshError, NotImplementedError):
     pass
+
+
+class MissingFeatureError(UnsupportedFeatureError, AttributeError):
+    """A DSPy name with no dspy-ash counterpart, reached as an attribute: an AttributeError, so that
+    `hasattr` and `getattr(obj, name, default)` behave as for any absent name."""
+
+
+class UnsupportedImportError(UnsupportedFeatureError, ImportError):
+    """A DSPy module or name with no dspy-ash counterpart, reached by an import statement: an ImportError,
+    so that `try: from dspy.X import Y except ImportError:` fallbacks keep working."""
+
+
+def format_error_for_lm(error: BaseException, *, traceback_frames: int = 0) -> str:
+    """An exception as text to feed back to an LM (DSPy's helper): `str(error)`, or with
+    `traceback_frames > 0` a traceback of at most that many frames, as DSPy formats it."""
+    if traceback_frames <= 0:
+        return str(error)
+    import traceback
+
+    lines = traceback.format_exception(type(error), error, error.__traceback__, limit=traceback_frames)
+    return "\n" + "".join(lines).strip()
 
 
 def is_retryable_lm_error(exc: BaseException) -> bool:

@@ -48,6 +48,7 @@ class Event:
 
 
 _current_call: ContextVar[str | None] = ContextVar("dspy_ash_current_call", default=None)
+ACTIVE_CALL_ID = _current_call  # DSPy's name: the id of the observed call running in this context
 
 
 def current_call_id() -> str | None:
@@ -235,3 +236,73 @@ class BaseCallback:
 
 # The modules currently running in this context, innermost last (for per-module LM history).
 caller_modules: ContextVar[tuple[Any, ...]] = ContextVar("dspy_ash_caller_modules", default=())
+
+
+def bind_active_call_id(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` made to run under the call id active now, wherever it is later called (DSPy binds thread-pool
+    work this way; here it matters for callables handed to other threads)."""
+    import functools
+
+    parent = _current_call.get()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _current_call.set(parent)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _current_call.reset(token)
+
+    return wrapper
+
+
+def with_callbacks(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """DSPy's decorator for a method of a module, LM or tool: its calls are reported to callbacks (the
+    instance's `callbacks` and the configured ones) as the built-in calls of that kind are."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(fn)
+
+    def scope_for(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> CallScope | None:
+        from dspy_ash.lm.base import BaseLM  # late: the LM layer imports this module
+
+        bound = signature.bind_partial(instance, *args, **kwargs)
+        inputs = {k: v for k, v in list(bound.arguments.items())[1:]}
+        kind: Kind = (
+            "lm" if isinstance(instance, BaseLM) else "tool" if hasattr(instance, "args") else "module"
+        )
+        name = getattr(instance, "model", None) if kind == "lm" else type(instance).__name__
+        return start(kind, str(name), instance, inputs, getattr(instance, "callbacks", None) or ())
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
+            scope = scope_for(instance, args, kwargs)
+            try:
+                result = await fn(instance, *args, **kwargs)
+            except BaseException as exc:
+                if scope is not None:
+                    scope.fail(exc)
+                raise
+            if scope is not None:
+                scope.end(result)
+            return result
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
+        scope = scope_for(instance, args, kwargs)
+        try:
+            result = fn(instance, *args, **kwargs)
+        except BaseException as exc:
+            if scope is not None:
+                scope.fail(exc)
+            raise
+        if scope is not None:
+            scope.end(result)
+        return result
+
+    return wrapper

@@ -12,7 +12,6 @@ import copy as copy_module
 import importlib
 import logging
 import random
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TextIO
@@ -32,7 +31,7 @@ LM_CLASS_STATE_KEY = "_dspy_lm_class"
 _CALL_OPTIONS = ("cache", "rollout_id", "namespace")
 
 
-class BaseLM(ABC):
+class BaseLM:
     """Subclass and implement `request`; call with `lm("prompt")`, `lm(messages=[...])` or `await lm.acall(...)`."""
 
     # What the adapters may ask of the provider; providers that can do more say so.
@@ -59,9 +58,21 @@ class BaseLM(ABC):
         self.kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, **kwargs}
         self.history: list[dict[str, Any]] = []
 
-    @abstractmethod
     async def request(self, req: LMRequest) -> LMResponse:
-        """Send one request and return its response (the only method a provider must write)."""
+        """Send one request and return its response (the only method a provider must write).
+
+        Not abstract: as in DSPy, a `BaseLM` subclass that only carries state (or overrides `__call__`) can
+        be built; calling one that answers nothing raises here."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither request() nor DSPy's forward()/aforward()"
+        )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A custom LM written for DSPy implements `forward` / `aforward` (returning an OpenAI-style
+        # response) instead of `request`; adapt it, so `class MyLM(dspy.BaseLM)` runs unchanged.
+        if "request" not in cls.__dict__ and ("forward" in cls.__dict__ or "aforward" in cls.__dict__):
+            cls.request = _request_via_forward  # pyright: ignore[reportAttributeAccessIssue]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
@@ -203,6 +214,31 @@ _BUILTIN_LM_CLASSES = {
     "dspy.clients.lm.LM": "dspy_ash.lm.lm:LM",
     "dspy_ash.lm.lm.LM": "dspy_ash.lm.lm:LM",
 }
+
+
+async def _request_via_forward(self: BaseLM, req: LMRequest) -> LMResponse:
+    from dspy_ash.lm.providers.openai_compat import parse_chat_completion
+
+    aforward = getattr(self, "aforward", None)
+    if aforward is not None:
+        reply = await aforward(messages=req.messages, **req.params)
+    else:
+        reply = self.forward(messages=req.messages, **req.params)  # pyright: ignore[reportAttributeAccessIssue]
+    return parse_chat_completion(_plain(reply), None, "custom", self.model)
+
+
+def _plain(value: Any) -> Any:
+    """An OpenAI-style response as plain dicts and lists, whatever it was built from (dicts, pydantic
+    models such as litellm's, SimpleNamespace or other attribute objects)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    if hasattr(value, "model_dump"):
+        return _plain(value.model_dump())
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
+    return value
 
 
 def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:

@@ -26,9 +26,7 @@ class UsageTracker:
             self.cache_hits += 1
             return
         totals = self.usage_data.setdefault(model, {})
-        for key, value in usage.items():
-            if isinstance(value, int | float):
-                totals[key] = totals.get(key, 0) + value
+        _add_into(totals, usage)
         if cost is not None:
             totals["cost"] = totals.get("cost", 0.0) + cost
 
@@ -36,9 +34,7 @@ class UsageTracker:
         self.calls += other.calls
         self.cache_hits += other.cache_hits
         for model, usage in other.usage_data.items():
-            totals = self.usage_data.setdefault(model, {})
-            for key, value in usage.items():
-                totals[key] = totals.get(key, 0) + value
+            _add_into(self.usage_data.setdefault(model, {}), usage)
 
     def get_total_tokens(self) -> dict[str, dict[str, Any]]:
         return {model: dict(usage) for model, usage in self.usage_data.items()}
@@ -46,6 +42,31 @@ class UsageTracker:
     @property
     def total_cost(self) -> float:
         return sum(u.get("cost", 0.0) for u in self.usage_data.values())
+
+
+def _add_into(totals: dict[str, Any], usage: Any) -> None:
+    """Add one usage entry into running totals as DSPy's tracker sums entries: nested dicts (and pydantic
+    models, as litellm reports details) per key, None as absent, counts summed, other values (flags, names)
+    kept from the first entry that had them."""
+    if hasattr(usage, "model_dump"):
+        usage = usage.model_dump()
+    for key, value in (usage or {}).items():
+        if hasattr(value, "model_dump"):
+            value = value.model_dump()
+        current = totals.get(key)
+        if isinstance(value, dict) or isinstance(current, dict):
+            nested: dict[str, Any] = dict(current) if isinstance(current, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
+            _add_into(nested, value)
+            totals[key] = nested
+        elif current is None:
+            if value is not None:
+                totals[key] = value
+        elif _is_count(current) and _is_count(value):
+            totals[key] = current + value
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # a bool is a flag, not a count
 
 
 def current_tracker() -> UsageTracker | None:

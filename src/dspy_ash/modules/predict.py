@@ -150,7 +150,7 @@ class Predict(Module, Parameter):
     def dump_state(self, json_mode: bool = True) -> dict[str, Any]:
         state: dict[str, Any] = {"traces": self.traces, "train": self.train, "demos": []}
         for demo in self.demos:
-            plain = {k: _serialize(v) for k, v in demo.items()}
+            plain = {k: serialize_object(v) for k, v in demo.items()}
             if not isinstance(demo, dict) and not json_mode:
                 state["demos"].append(type(demo)(**plain))
             else:
@@ -210,15 +210,16 @@ def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:
     return plan
 
 
-def _serialize(value: Any) -> Any:
+def serialize_object(value: Any) -> Any:
+    """Demo values as JSON-compatible data (pydantic models dumped in JSON mode), as DSPy saves them."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list):
-        return [_serialize(v) for v in value]
+        return [serialize_object(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_serialize(v) for v in value)
+        return tuple(serialize_object(v) for v in value)
     if isinstance(value, dict):
-        return {k: _serialize(v) for k, v in value.items()}
+        return {k: serialize_object(v) for k, v in value.items()}
     return value
 
 

@@ -8,11 +8,36 @@ the LM calls and cost spent so far.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.lm import usage as usage_module
+
+# Every keyword argument some DSPy 3.4.1 optimizer's compile() takes. An acompile that ends in `**_` accepts
+# these from DSPy code (using those it implements, ignoring the rest); any other name is a mistake and is
+# refused as Python refuses it, instead of being swallowed.
+_DSPY_COMPILE_ARGS = frozenset(
+    {
+        "teacher", "trainset", "valset", "sample", "restrict", "labeled_sample", "max_demos", "eval_kwargs",
+        "num_trials", "max_bootstrapped_demos", "max_labeled_demos", "seed", "minibatch", "minibatch_size",
+        "minibatch_full_eval_steps", "program_aware_proposer", "data_aware_proposer", "view_data_batch_size",
+        "tip_aware_proposer", "fewshot_aware_proposer", "requires_permission_to_run", "provide_traceback",
+    }
+)  # fmt: skip
+
+
+def _check_compile_arguments(optimizer: Any, kwargs: dict[str, Any]) -> None:
+    params = inspect.signature(optimizer.acompile).parameters
+    swallowing = [p for p in params.values() if p.kind is inspect.Parameter.VAR_KEYWORD and p.name == "_"]
+    if not swallowing:
+        return  # a plain **kwargs takes anything on purpose; without one Python already checks the names
+    for name in kwargs:
+        if name not in params and name not in _DSPY_COMPILE_ARGS:
+            raise TypeError(
+                f"{type(optimizer).__name__}.compile() got an unexpected keyword argument {name!r}"
+            )
 
 
 class Teleprompter:
@@ -36,6 +61,7 @@ class Teleprompter:
 
     async def acompile_observed(self, student: Any, *args: Any, **kwargs: Any) -> Any:
         """`acompile` inside a compile event scope, with its LM usage tracked for progress events."""
+        _check_compile_arguments(self, kwargs)
         scope = events.start("compile", type(self).__name__, self, {"student": student, **kwargs})
         try:
             with usage_module.track_usage() as tracker:

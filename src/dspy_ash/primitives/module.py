@@ -184,7 +184,7 @@ class Module(metaclass=ProgramMeta):
 
     def map_named_predictors(self, func: Callable[[Any], Any]) -> Module:
         for name, predictor in self.named_predictors():
-            _set_by_path(self, name, func(predictor))
+            set_attribute_by_name(self, name, func(predictor))
         return self
 
     def set_lm(self, lm: Any) -> None:
@@ -335,7 +335,7 @@ def _children(name: str, value: Any) -> Iterator[tuple[str, Any]]:
                 yield f"{name}['{key}']", item
 
 
-def _set_by_path(root: Any, path: str, value: Any) -> None:
+def set_attribute_by_name(root: Any, path: str, value: Any) -> None:
     """Set `a.b[0]['k']`-style paths as named_parameters produces them."""
     import re
 
