@@ -7,6 +7,7 @@ lands in the run's checkpoint, so a resumed run re-scores only what was not fini
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,22 @@ from dspy_ash.optimizers._session import CheckpointSession
 from dspy_ash.primitives.concurrency import TooManyErrors, run_bounded
 
 logger = logging.getLogger("dspy_ash.optimizers")
+
+
+async def _metric_kept_on_cancel(
+    metric: Callable[..., Any], example: Any, prediction: Any, scores: dict[str, Any], key: str
+) -> Any:
+    """The metric's value. A cancellation (a sibling failed, the run is stopping) that lands while the metric
+    runs on its worker thread waits for it and records the score before passing on: the prediction's LM
+    calls are paid for, and a resumed run must not make them again."""
+    scoring = asyncio.ensure_future(call_metric(metric, example, prediction))
+    try:
+        return await asyncio.shield(scoring)
+    except asyncio.CancelledError:
+        await asyncio.wait((scoring,))
+        if not scoring.cancelled() and scoring.exception() is None:
+            scores[key] = score_to_json(scoring.result())
+        raise
 
 
 async def score_program(
@@ -41,7 +58,7 @@ async def score_program(
         example = devset[index]
         try:
             prediction = await run_program(program, example)
-            value = await call_metric(metric, example, prediction)
+            value = await _metric_kept_on_cancel(metric, example, prediction, scores, str(index))
         except Exception as exc:
             errors[str(index)] = f"{type(exc).__name__}: {exc}"
             logger.error("Error for example %d: %r", index, exc)
