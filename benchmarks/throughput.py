@@ -67,7 +67,9 @@ async def run_workers(concurrency: int, rounds: int, one: Callable[[int], Awaita
     return concurrency * rounds / (time.perf_counter() - start)
 
 
-async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str, pacing: bool = True) -> float:
+async def ours(
+    api_base: str, concurrency: int, rounds: int, mode: str, tag: str, pacing: bool = True
+) -> float:
     import aiohttp
 
     import dspy_ash

@@ -33,6 +33,7 @@ from typing import Any
 
 from dspy_ash.errors import ConfigureOwnershipError, UnknownSettingError
 
+
 def env(name: str, default: str | None = None) -> str | None:
     """Read one environment variable (the engine reads none anywhere else)."""
     return os.environ.get(name, default)
@@ -131,6 +132,9 @@ class Settings:
     Each setting is a property (generated from `Config` below), so `settings.lm` is a direct read."""
 
     __slots__ = ("__weakref__", "_lock", "_owner_task", "_owner_thread")
+    _lock: threading.Lock
+    _owner_thread: int | None
+    _owner_task: weakref.ref[asyncio.Task[Any]] | None
 
     def __init__(self) -> None:
         object.__setattr__(self, "_owner_thread", None)
@@ -231,9 +235,12 @@ def _setting_property(name: str) -> property:
     return property(get, set_, doc=f"The effective `{name}` setting.")
 
 
-for _name in SETTING_NAMES:
-    setattr(Settings, _name, _setting_property(_name))
-del _name
+def _install_properties() -> None:
+    for name in SETTING_NAMES:
+        setattr(Settings, name, _setting_property(name))
+
+
+_install_properties()
 
 
 def enable_gc_pacing(enabled: bool = True) -> None:
@@ -251,7 +258,8 @@ def _check_names(kwargs: Mapping[str, Any]) -> None:
             close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownSettingError(
-                f"Unknown setting {name!r}.{hint} Settings are: {', '.join(sorted(SETTING_NAMES))}.", name=name
+                f"Unknown setting {name!r}.{hint} Settings are: {', '.join(sorted(SETTING_NAMES))}.",
+                name=name,
             )
 
 

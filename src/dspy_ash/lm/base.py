@@ -22,7 +22,7 @@ from dspy_ash._sync import run_sync
 from dspy_ash.errors import UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import GLOBAL_HISTORY, append_bounded, pretty_print_history
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.lm")
@@ -66,6 +66,10 @@ class BaseLM(ABC):
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
         raise UnsupportedFeatureError(f"{type(self).__name__} does not stream")
+
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        """Vectors for `req.inputs`, for providers with an embeddings endpoint; wrappers pass it on."""
+        raise UnsupportedFeatureError(f"{type(self).__name__} has no embeddings endpoint")
 
     # -- calling ---------------------------------------------------------------------------------
     def build_request(
