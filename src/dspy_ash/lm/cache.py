@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from dspy_ash.errors import LMResponseError
+from dspy_ash.errors import LMResponseError, UnknownSettingError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend
 from dspy_ash.lm.disk_cache import DiskCacheBackend
@@ -294,7 +294,9 @@ def configure_cache(
     """
     unknown = set(dspy_options) - {"restrict_pickle", "safe_types"}
     if unknown:
-        raise TypeError(f"configure_cache() got unexpected arguments: {sorted(unknown)}")
+        raise UnknownSettingError(
+            f"configure_cache() got unexpected arguments: {sorted(unknown)}", name=sorted(unknown)[0]
+        )
     global _cache
     if _cache is not None and isinstance(_cache.backend, DiskCacheBackend):
         _cache.backend.flush(timeout=10)  # what the old cache accepted is on disk for the new one

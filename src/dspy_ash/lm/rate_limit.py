@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from dspy_ash.errors import LMConfigurationError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.retry import Sleep
 from dspy_ash.lm.tokens import estimate_tokens
@@ -41,7 +42,7 @@ class FairSemaphore:
 
     def __init__(self, value: int) -> None:
         if value < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise LMConfigurationError("max_concurrency must be at least 1")
         self._value = value
         self._waiters: deque[_Waiter] = deque()
         self._lock = threading.Lock()
@@ -99,7 +100,7 @@ class TokenBucket:
 
     def __init__(self, per_minute: float, clock: Clock = time.monotonic) -> None:
         if per_minute <= 0:
-            raise ValueError("rate limits must be positive")
+            raise LMConfigurationError("rate limits must be positive")
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock

@@ -19,6 +19,7 @@ import logging
 import random
 from typing import Any
 
+from dspy_ash.errors import NoCandidateError
 from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._scoring import score_program
 from dspy_ash.optimizers._session import CheckpointSession
@@ -87,7 +88,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         if restrict is not None:
             allowed = set(restrict)
             if not allowed.intersection(seeds):
-                raise ValueError(
+                raise NoCandidateError(
                     f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
                     f"{self.num_candidate_sets}); no candidate programs would be evaluated."
                 )

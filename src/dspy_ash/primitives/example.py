@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError, InvalidInputTypeError
+
 
 class Example:
     _store: dict[str, Any]
@@ -22,7 +24,9 @@ class Example:
         elif base is None:
             store = {}
         else:
-            raise TypeError(f"Example(base) takes a dict or an Example, not {type(base).__name__}")
+            raise InvalidInputTypeError(
+                f"Example(base) takes a dict or an Example, not {type(base).__name__}"
+            )
         store.update(kwargs)
         self.__dict__.update(_store=store, _demos=[], _input_keys=input_keys)
 
@@ -89,7 +93,7 @@ class Example:
 
     def inputs(self) -> Example:
         if self._input_keys is None:
-            raise ValueError(
+            raise InvalidInputError(
                 "Inputs have not been set for this example. Use `example.with_inputs()` to set them."
             )
         result = Example({k: v for k, v in self._store.items() if k in self._input_keys})

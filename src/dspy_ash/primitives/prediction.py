@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError
 from dspy_ash.primitives.example import Example
 
 
@@ -45,7 +46,7 @@ class Prediction(Example):
     # numeric protocol over a `score` field, as DSPy (metrics may return Predictions)
     def _score(self) -> float:
         if "score" not in self._store:
-            raise ValueError("Prediction object does not have a 'score' field to convert to float.")
+            raise InvalidInputError("Prediction object does not have a 'score' field to convert to float.")
         return float(self._store["score"])
 
     def __float__(self) -> float:
@@ -90,7 +91,7 @@ class Completions:
             kwargs = dict(list_or_dict)
         lengths = {len(v) for v in kwargs.values()}
         if len(lengths) > 1:
-            raise ValueError("All completion fields must have the same number of values.")
+            raise InvalidInputError("All completion fields must have the same number of values.")
         self._completions = kwargs
 
     def items(self) -> Any:

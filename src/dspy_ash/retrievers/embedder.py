@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dspy_ash._sync import call_sync, run_sync
-from dspy_ash.errors import LMResponseError
+from dspy_ash.errors import ConfigurationError, LMResponseError
 from dspy_ash.lm.embedding import EmbeddingClient
 from dspy_ash.retrievers._numpy import np, npt
 
@@ -72,7 +72,7 @@ class Embedder:
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, str) and not callable(model):
-            raise ValueError(
+            raise ConfigurationError(
                 f"`model` in `dspy.Embedder` must be a string or a callable, but got {type(model)}."
             )
         self.model: str | Callable[..., Any] = model

@@ -79,7 +79,7 @@ class SignatureMeta(type):
             if args and isinstance(args[0], str) and "custom_types" not in kwargs:
                 kwargs["_frame"] = caller_frame(1)
             return make_signature(*args, **kwargs)
-        raise TypeError(f"{cls.__name__} is a signature class; it is not instantiated.")
+        raise SignatureTypeError(f"{cls.__name__} is a signature class; it is not instantiated.")
 
     def __new__(
         mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
@@ -228,7 +228,7 @@ class Signature(metaclass=SignatureMeta):
         if index < 0:
             index += len(target) + 1
         if index < 0 or index > len(target):
-            raise ValueError(
+            raise SignatureError(
                 f"Invalid index to insert: {index}, index must be in the range of [{len(target) - 1}, {len(target)}] "
                 f"for {kind} fields, but received: {index}."
             )
@@ -395,5 +395,5 @@ def ensure_signature(signature: str | type[Signature] | None, instructions: str 
     if isinstance(signature, str):
         return make_signature(signature, instructions, _frame=caller_frame(1))
     if instructions is not None:
-        raise ValueError("Don't specify instructions when initializing with a Signature")
+        raise SignatureError("Don't specify instructions when initializing with a Signature")
     return signature
