@@ -189,51 +189,59 @@ class LMConfigurationError(LMError, ConfigurationError):
 
 
 class LMConnectionError(LMError):
+    """The server could not be reached (refused, reset, DNS); retryable."""
+
     is_retryable = True
 
 
 class LMTimeoutError(LMError):
+    """No answer within the timeout; retryable."""
+
     is_retryable = True
 
 
 class LMRateLimitError(LMError):
+    """429: too many requests; retryable, after `retry_after` seconds when the server said."""
+
     is_retryable = True
 
 
 class LMServerError(LMError):
+    """5xx, 408 or 409 from the provider; retryable."""
+
     is_retryable = True
 
 
 class LMAuthError(LMError):
-    pass
+    """401 / 403: the key is missing, wrong or not allowed this model."""
 
 
 class LMBillingError(LMError):
-    pass
+    """402 or an exhausted quota: the account cannot pay for the call."""
 
 
 class LMNotFoundError(LMError):
-    pass
+    """404: an unknown model or route (check the model name and `api_base`)."""
 
 
 class LMBadRequestError(LMError):
-    pass
+    """400 and other client errors: the provider refused the request as sent."""
 
 
 class ContextWindowExceededError(LMBadRequestError):
-    pass
+    """The prompt (with the requested output) does not fit the model's context window."""
 
 
 class LMResponseError(LMError):
-    pass
+    """A reply that is not valid for the wire format (not JSON, no choices, cut off, ...)."""
 
 
 class CheckpointError(DspyAshError):
-    pass
+    """An optimizer checkpoint that cannot be used (another compile's, or unreadable)."""
 
 
 class UnsupportedFeatureError(DspyAshError, NotImplementedError):
-    pass
+    """Something DSPy has that dspy-ash does not (yet); also a `NotImplementedError`."""
 
 
 def is_retryable_lm_error(exc: BaseException) -> bool:

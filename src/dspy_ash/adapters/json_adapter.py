@@ -18,6 +18,9 @@ logger = logging.getLogger("dspy_ash.adapters")
 
 
 class JSONAdapter(ChatAdapter):
+    """Asks for the outputs as one JSON object (structured outputs with a JSON schema where the provider
+    supports them, `json_object` mode otherwise) and parses the reply as JSON."""
+
     def __init__(
         self,
         callbacks: list[Any] | None = None,

@@ -78,6 +78,12 @@ def is_reasoning_model(model: str) -> bool:
 
 
 class LM(BaseLM):
+    """A language model behind a provider: `LM("openai/gpt-4o-mini", temperature=..., max_tokens=...)`.
+    The `provider/` prefix picks the wire format and address (lm/registry.py); `api_key`/`api_base`
+    override the environment's. Calls go through the cache (`cache`), retries (`num_retries`,
+    `backoff`) and limits (`rpm`, `tpm`, `max_concurrency`); other keyword arguments are sent with every
+    request. Call it as `lm("prompt")`, `lm(messages=[...])` or `await lm.acall(...)`."""
+
     def __init__(
         self,
         model: str,

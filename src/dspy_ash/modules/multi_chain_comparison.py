@@ -13,6 +13,9 @@ from dspy_ash.signatures.signature import ensure_signature
 
 
 class MultiChainComparison(Module):
+    """Compares `M` earlier reasoning attempts (completions of the same signature) and produces one
+    corrected answer with its own rationale. `temperature` and `**config` configure the comparing call."""
+
     def __init__(self, signature: Any, M: int = 3, temperature: float = 0.7, **config: Any) -> None:
         super().__init__()
         self.M = M

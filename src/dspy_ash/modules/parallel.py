@@ -18,6 +18,9 @@ from dspy_ash.settings import settings
 
 
 class Parallel:
+    """Runs (module, example) pairs concurrently on `num_threads` workers and returns the results in
+    order; more than `max_errors` failures stop the run (`return_failed_examples` returns them instead)."""
+
     def __init__(
         self,
         num_threads: int | None = None,

@@ -27,6 +27,9 @@ Mode = Literal["generate", "regenerate", "answer"]
 
 
 class ProgramOfThought(Module):
+    """Answers by having the LM write Python code, running it in a sandbox (`PythonInterpreter`, or
+    `interpreter_factory`) and regenerating the code from the error up to `max_iters` times."""
+
     def __init__(
         self,
         signature: Any,

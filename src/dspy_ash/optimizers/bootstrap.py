@@ -61,6 +61,11 @@ class _Attempt:
 
 
 class BootstrapFewShot(Teleprompter):
+    """Compiles a program by running a teacher (the student itself unless given) over the trainset and
+    keeping, as demos, the traces whose outputs pass `metric` (at least `metric_threshold` when given).
+    `max_bootstrapped_demos` traced demos and up to `max_labeled_demos` plain labeled ones per predictor;
+    `max_rounds` retries per example at fresh temperatures; `checkpoint` resumes an interrupted compile."""
+
     def __init__(
         self,
         metric: Any = None,

@@ -75,6 +75,9 @@ def _stats(scores: list[float]) -> dict[str, float]:
 
 
 class COPRO(Teleprompter):
+    """Optimizes each predictor's instruction and output prefix by coordinate ascent: `prompt_model`
+    proposes `breadth` candidates per round for `depth` rounds, scored on the trainset with `metric`."""
+
     def __init__(
         self,
         prompt_model: Any = None,

@@ -51,6 +51,11 @@ AUTO_RUN_SETTINGS = {
 
 
 class MIPROv2(Teleprompter):
+    """Optimizes instructions and demos together: bootstraps demo sets, has `prompt_model` propose
+    instructions grounded in the data and program, then searches the combinations with Bayesian
+    optimization, scoring on minibatches of the valset with `metric` and running `task_model`. `auto`
+    ("light", "medium", "heavy") sets the budget; with `auto=None` give `num_candidates` and `num_trials`."""
+
     def __init__(
         self,
         metric: Any,

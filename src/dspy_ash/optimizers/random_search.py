@@ -32,6 +32,10 @@ logger = logging.getLogger("dspy_ash.optimizers.random_search")
 
 
 class BootstrapFewShotWithRandomSearch(Teleprompter):
+    """Compiles `num_candidate_programs` candidates (zero-shot, labeled-only, and bootstrapped with
+    shuffled trainsets and random demo counts), scores each on the valset with `metric`, and returns
+    the best (`stop_at_score` stops early). `max_concurrent_candidates` are evaluated at once."""
+
     def __init__(
         self,
         metric: Any,

@@ -9,6 +9,9 @@ from dspy_ash.errors import InvalidInputError, InvalidInputTypeError
 
 
 class Example:
+    """A training or evaluation record: a dict with attribute access. `with_inputs("question", ...)`
+    marks which fields are inputs; `inputs()` and `labels()` split it. `base` copies a dict or Example."""
+
     _store: dict[str, Any]
     _demos: list[Any]
     _input_keys: set[str] | None

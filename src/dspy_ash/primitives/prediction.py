@@ -9,6 +9,9 @@ from dspy_ash.primitives.example import Example
 
 
 class Prediction(Example):
+    """The output of a module call: its output fields as attributes (`pred.answer`), plus `completions`
+    when the LM gave several, and LM usage when tracked. Comparable and convertible to float by `score`."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         del self._demos
@@ -80,6 +83,10 @@ class Prediction(Example):
 
 
 class Completions:
+    """Several completions of one call (`n > 1`): `completions[i]` is a `Prediction`, and
+    `completions.answer` the list of every completion's `answer`. `list_or_dict` is a list of dicts or
+    a dict of equal-length lists."""
+
     def __init__(self, list_or_dict: Any, signature: Any = None) -> None:
         self.signature = signature
         if isinstance(list_or_dict, list):

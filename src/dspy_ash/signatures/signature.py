@@ -70,6 +70,9 @@ def _finish_field(name: str, field: FieldInfo, annotation: Any) -> FieldInfo:
 
 
 class SignatureMeta(type):
+    """The metaclass of signatures: builds the fields and instructions of each signature class and lets
+    `Signature("a -> b")` make a new class from a string."""
+
     _fields: dict[str, FieldInfo]
     _input_fields: dict[str, FieldInfo]
     _output_fields: dict[str, FieldInfo]
@@ -187,6 +190,11 @@ def _install_fields(cls: SignatureMeta, fields: dict[str, FieldInfo]) -> None:
 
 class Signature(metaclass=SignatureMeta):
     """"""
+
+    # The declared inputs and outputs of a task: `Signature("question -> answer")`, a string with optional
+    # types ("context: list[str], question -> answer: int"), or a subclass with InputField/OutputField
+    # attributes whose docstring is the instructions. No docstring here on purpose: a signature's
+    # docstring IS its instructions, and subclasses inherit this empty one (so they get the default).
 
     # Every class these methods derive is named `StringSignature`, whatever the original's name: DSPy builds
     # them with `Signature(fields, instructions)`, and the name shows in reprs that reach prompts (MIPROv2).
