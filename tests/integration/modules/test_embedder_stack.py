@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import dspy_ash as dspy
+from dspy_ash import errors as dspy_ash_errors
 from dspy_ash.errors import LMRateLimitError
 from dspy_ash.lm.retry import Backoff
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Fault, hashed_embedding
@@ -136,3 +137,24 @@ def test_unknown_provider_without_api_base_is_a_configuration_error() -> None:
         dspy.Embedder("nosuchprovider/emb")
     with pytest.raises(ValueError):  # what DSPy-era code catches
         dspy.Embedder("nosuchprovider/emb")
+
+
+async def test_embedding_requests_pass_the_rate_limiter() -> None:
+    from dspy_ash.lm.providers.base import Endpoint
+    from dspy_ash.lm.providers.openai_compat import OpenAICompatLM
+    from dspy_ash.lm.rate_limit import RateLimitedLM
+    from dspy_ash.lm.types import EmbeddingRequest
+
+    sleeps = Sleeps()
+    async with FakeOpenAIServer() as server:
+        client = OpenAICompatLM("emb", Endpoint(provider="openai", api_base=server.api_base))
+        limited = RateLimitedLM(client, rpm=1, clock=lambda: 0.0, sleep=sleeps)
+        for text in ("a", "b"):
+            await limited.embed(EmbeddingRequest(model="emb", inputs=[text]))
+    assert sleeps.delays == [pytest.approx(60.0)]  # one request a minute: the second waits a minute
+
+
+async def test_a_provider_without_embeddings_says_so() -> None:
+    embedder = dspy.Embedder("anthropic/claude-x", api_key="k", caching=False)
+    with pytest.raises(dspy_ash_errors.UnsupportedFeatureError, match="no embeddings endpoint"):
+        await embedder.acall(["a"])
