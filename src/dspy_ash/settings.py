@@ -117,6 +117,14 @@ _TASK_OWNER_MESSAGE = (
 _NO_OVERRIDES: Mapping[str, Any] = MappingProxyType({})
 _overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default=_NO_OVERRIDES)
 _current: Config = Config()  # the process-wide defaults; replaced, never mutated
+# The same values as a dict, rebuilt whenever `_current` is replaced: a dict lookup is the cheapest read
+# on the hot path (every Predict call reads `lm`).
+_current_values: dict[str, Any] = _as_dict(_current)
+
+
+def _publish(config: Config) -> None:
+    global _current, _current_values
+    _current, _current_values = config, _as_dict(config)
 
 
 def read(name: str) -> Any:
@@ -124,7 +132,7 @@ def read(name: str) -> Any:
     overrides = _overrides.get()
     if name in overrides:
         return overrides[name]
-    return getattr(_current, name)
+    return _current_values[name]
 
 
 class Settings:
@@ -150,10 +158,7 @@ class Settings:
         raise AttributeError(f"no setting named {name!r}")
 
     def __getitem__(self, name: str) -> Any:
-        try:
-            return read(name)
-        except AttributeError:
-            raise KeyError(name) from None
+        return read(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self.configure(**{name: value})
@@ -168,7 +173,7 @@ class Settings:
 
     @property
     def config(self) -> dict[str, Any]:
-        return {**_as_dict(_current), **_overrides.get()}
+        return {**_current_values, **_overrides.get()}
 
     def copy(self) -> dict[str, Any]:
         return self.config
@@ -179,10 +184,9 @@ class Settings:
     def configure(self, **kwargs: Any) -> None:
         """Set process-wide defaults; only the owning thread (and, inside asyncio, task) may call it."""
         _check_names(kwargs)
-        global _current
         with self._lock:
             self._ensure_owner()
-            _current = dataclasses.replace(_current, **kwargs)
+            _publish(dataclasses.replace(_current, **kwargs))
 
     def _ensure_owner(self) -> None:
         # DSPy's rule: the first thread to configure owns the settings. Within that thread, code outside
@@ -215,9 +219,8 @@ class Settings:
 
     def reset(self) -> None:
         """Back to the built-in defaults (for tests and notebooks)."""
-        global _current
         with self._lock:
-            _current = Config()
+            _publish(Config())
             object.__setattr__(self, "_owner_thread", None)
             object.__setattr__(self, "_owner_task", None)
         _overrides.set(_NO_OVERRIDES)
@@ -228,7 +231,7 @@ def _setting_property(name: str) -> property:
         overrides = _overrides.get()
         if name in overrides:
             return overrides[name]
-        return getattr(_current, name)
+        return _current_values[name]
 
     def set_(self: Settings, value: Any) -> None:
         self.configure(**{name: value})
@@ -248,9 +251,8 @@ def enable_gc_pacing(enabled: bool = True) -> None:
     """Turn GC pacing (see `dspy_ash._gc`) on or off for the whole process, from any thread: it is a
     process-wide choice a server makes at start-up, not a per-request setting, so the configure()
     ownership rule does not apply. `context(relax_gc=False)` still turns it off for one block."""
-    global _current
     with settings._lock:
-        _current = dataclasses.replace(_current, relax_gc=enabled)
+        _publish(dataclasses.replace(_current, relax_gc=enabled))
 
 
 def _check_names(kwargs: Mapping[str, Any]) -> None:
