@@ -55,7 +55,9 @@ def start_mocklm(latency_ms: float, qa: str) -> tuple[subprocess.Popen[bytes], s
 
 def run_ours(api_base: str, n: int, threads: int) -> dict[str, Any]:
     import dspy_ash as dspy
+    from dspy_ash.settings import enable_gc_pacing
 
+    enable_gc_pacing()  # off for library users; the project's servers run with it (docs/lm.md)
     lm = dspy.LM("openai/mock", api_base=api_base, api_key="x", cache=False)
     dspy.configure(lm=lm)
     devset = [dspy.Example(**q).with_inputs("question") for q in questions(n)]

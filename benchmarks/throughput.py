@@ -10,7 +10,9 @@ written to the memory and disk caches, the default configuration) and the figure
 best of `--repeat` runs, since this 2-core machine is shared and a single short run is noisy).
 
 - aiohttp (ceiling): a bare aiohttp client posting the same JSON; nothing can beat it through HTTP.
-- dspy-ash: `await lm.acall(prompt)` and `await Predict("question -> answer").acall(question=...)`.
+- dspy-ash: `await lm.acall(prompt)` and `await Predict("question -> answer").acall(question=...)`, each
+  with GC pacing on (`enable_gc_pacing()`, what the project's servers run with: its best) and off (a
+  library user's default); see docs/lm.md.
 - dspy 3.4.1 (own interpreter, see benchmarks/setup_dspy_venv.sh): `lm(prompt)` on a thread pool of C
   threads, `Predict.batch(examples, num_threads=C)`, and `await lm.acall(...)` under asyncio.
 """
@@ -65,12 +67,17 @@ async def run_workers(concurrency: int, rounds: int, one: Callable[[int], Awaita
     return concurrency * rounds / (time.perf_counter() - start)
 
 
-async def ours(api_base: str, concurrency: int, rounds: int, mode: str, tag: str) -> float:
+async def ours(
+    api_base: str, concurrency: int, rounds: int, mode: str, tag: str, pacing: bool = True
+) -> float:
     import aiohttp
 
     import dspy_ash
     from dspy_ash.lm import http
     from dspy_ash.lm.cache import configure_cache
+    from dspy_ash.settings import enable_gc_pacing
+
+    enable_gc_pacing(pacing)
 
     if mode == "aiohttp":
         connector = aiohttp.TCPConnector(limit=0)
@@ -188,6 +195,11 @@ def main() -> None:
                     asyncio.run(ours(api_base, c, args.rounds, mode, f"c{c}{mode}{r}"))
                     for r in range(args.repeat)
                 )
+            for mode in ("lm", "predict"):  # the same without GC pacing: a library user's default
+                row[f"ours_{mode}_nogc"] = max(
+                    asyncio.run(ours(api_base, c, args.rounds, mode, f"c{c}{mode}n{r}", pacing=False))
+                    for r in range(args.repeat)
+                )
             if not args.skip_dspy and Path(args.dspy_python).exists():
                 for mode, rps in dspy_side(args.dspy_python, api_base, c, args.dspy_rounds, f"d{c}").items():
                     row[f"dspy_{mode}"] = rps
@@ -202,10 +214,11 @@ def main() -> None:
     print()
     print(
         "| concurrency | ideal | aiohttp (ceiling) | dspy-ash lm.acall | dspy-ash Predict.acall "
+        "| dspy-ash lm.acall, GC pacing off | dspy-ash Predict.acall, GC pacing off "
         "| dspy-ash lm.acall, cache on | dspy lm() threads | dspy Predict.batch | dspy lm.acall "
         "| dspy lm() threads, cache on |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
 
         def cell(key: str, row: dict[str, object] = row) -> str:
@@ -214,7 +227,8 @@ def main() -> None:
 
         print(
             f"| {row['concurrency']} | {cell('ideal')} | {cell('ours_aiohttp')} | {cell('ours_lm')} | "
-            f"{cell('ours_predict')} | {cell('ours_lm_cached')} | {cell('dspy_lm')} | {cell('dspy_predict')} | "
+            f"{cell('ours_predict')} | {cell('ours_lm_nogc')} | {cell('ours_predict_nogc')} | "
+            f"{cell('ours_lm_cached')} | {cell('dspy_lm')} | {cell('dspy_predict')} | "
             f"{cell('dspy_lm_async')} | {cell('dspy_lm_cached')} |"
         )
 

@@ -1,10 +1,16 @@
-"""Garbage-collector pacing under load.
+"""Garbage-collector pacing under load (opt-in).
 
 With hundreds of LM calls in flight, every in-flight call keeps its coroutine frames, messages and HTTP
 objects alive, so they pile up in CPython's middle GC generation, which is rescanned every ~7,000
-allocations: at 1,024 in flight that costs more CPU per call than the framework itself. While many
-calls are in flight the young-generation threshold is raised (collections still happen, 70x less
-often), and it is restored once the load falls back. `configure(relax_gc=False)` turns this off.
+allocations: at 1,024 in flight that costs more CPU per call than the framework itself. With pacing on,
+while many calls are in flight the young-generation threshold is raised (collections still happen, 70x
+less often), and it is restored once the load falls back.
+
+It changes the thresholds of the whole process, which a library must not do behind its user's back, so
+it is off unless asked for: `dspy_ash.settings.enable_gc_pacing()`, imported with
+`from dspy_ash.settings import enable_gc_pacing` (any thread, process-wide), the environment
+variable DSPY_ASH_GC_PACING=1, or `configure(relax_gc=True)`; `context(relax_gc=...)` decides per block.
+The servers and workers of this project turn it on.
 """
 
 from __future__ import annotations

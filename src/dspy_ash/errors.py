@@ -1,4 +1,5 @@
-"""The exception tree of dspy-ash.
+"""The exception tree of dspy-ash: every error it raises on purpose is a `DspyAshError`, and also the
+built-in exception DSPy raises there, so code written for DSPy (`except ValueError`) keeps working.
 
     DspyAshError
     ├── SignatureError (also ValueError)        a bad signature; names the field and what is wrong
@@ -6,10 +7,16 @@
     │   └── SignatureTypeError (also TypeError)      a type DSPy refuses with TypeError (bad subscript, bare field)
     ├── SettingsError                           settings that cannot be changed as asked
     │   ├── ConfigureOwnershipError (also RuntimeError)  configure() from a thread/task that does not own it
-    │   └── UnknownSettingError (also TypeError)  a setting name that does not exist
+    │   └── UnknownSettingError (also TypeError)  a setting (or configure_cache option) name that does not exist
+    ├── ConfigurationError (also ValueError)    arguments or options that cannot work (alone or together)
+    │   └── NoLMConfiguredError                 an LM is needed and none is configured or given
+    ├── InvalidInputError (also ValueError)     a call's inputs that cannot be used as given
+    │   └── InvalidInputTypeError (also TypeError)  ... because of their type
+    ├── DatasetError (also ValueError)          a trainset/valset/devset that cannot be used (empty, too small)
+    ├── SavedStateError (also ValueError)       a saved program or LM state that cannot be written or loaded
     ├── AdapterParseError (also ValueError)     an LM reply that does not fit the signature; keeps the raw reply
     ├── LMError                                 anything that went wrong talking to a language model
-    │   ├── LMConfigurationError (also ValueError)
+    │   ├── LMConfigurationError (also ConfigurationError, ValueError)
     │   ├── LMConnectionError                   the server could not be reached (retryable)
     │   ├── LMTimeoutError                      no answer in time (retryable)
     │   ├── LMRateLimitError                    429 (retryable, honours retry_after)
@@ -20,12 +27,22 @@
     │   ├── LMBadRequestError                   400 and other client errors
     │   │   └── ContextWindowExceededError      the prompt does not fit the model
     │   └── LMResponseError                     a reply that is not valid for the wire format
+    ├── OptimizerError                          an optimizer could not produce a program
+    │   ├── BootstrapError (also RuntimeError)  teacher runs or the metric failed max_errors times
+    │   └── NoCandidateError (also ValueError)  no candidate program to evaluate or to pick
+    ├── TooManyErrors (also RuntimeError)       more items of a batch failed than max_errors allows
+    ├── CodeInterpreterError (also RuntimeError)  the code sandbox failed (modules/interpreter.py)
+    │   ├── CodeExecutionError                  the generated code raised or could not run
+    │   └── SandboxIsolationError               isolation was required and is not available
     ├── CheckpointError                         an optimizer checkpoint that cannot be used
-    └── UnsupportedFeatureError                 DSPy has it, dspy-ash does not (yet)
-        ├── MissingFeatureError (also AttributeError)   `dspy.X` names what dspy-ash lacks (hasattr stays False)
-        └── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
+    ├── UnsupportedFeatureError (also NotImplementedError)  DSPy has it, dspy-ash does not (yet)
+    │   ├── MissingFeatureError (also AttributeError)   `dspy.X` names what dspy-ash lacks (hasattr stays False)
+    │   └── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
+    └── StoreError                              the store's errors (store/errors.py has its tree)
 
-Only `dspy_ash.api` maps these to HTTP responses.
+Classes defined next to their raisers (BootstrapError, TooManyErrors, the interpreter's, the store's)
+are drawn here too; tests/unit/core/test_error_tree.py checks that every exception class of the package
+is under the root. Only `dspy_ash.api` maps these to HTTP responses.
 """
 
 from __future__ import annotations
@@ -75,6 +92,38 @@ class SignatureSyntaxError(SignatureError, SyntaxError):
 class SignatureTypeError(SignatureError, TypeError):
     """A type DSPy refuses with `TypeError`: a bad subscript (`list[int][str]`) or a field not declared
     with InputField/OutputField."""
+
+
+class ConfigurationError(DspyAshError, ValueError):
+    """Arguments or options that cannot work, alone or together (a bad `auto=`, `breadth=1`, ...)."""
+
+
+class NoLMConfiguredError(ConfigurationError):
+    """An LM is needed and none is configured (`dspy.configure(lm=...)`) or passed."""
+
+
+class InvalidInputError(DspyAshError, ValueError):
+    """A call's inputs that cannot be used as given (a missing input, mismatched lengths, ...)."""
+
+
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """A call's input of a type that cannot be used (DSPy raises `TypeError` there)."""
+
+
+class DatasetError(DspyAshError, ValueError):
+    """A trainset, valset or devset that cannot be used: empty, too small for what was asked."""
+
+
+class SavedStateError(DspyAshError, ValueError):
+    """A saved program or LM state that cannot be written or loaded as asked."""
+
+
+class OptimizerError(DspyAshError):
+    """An optimizer could not produce a program."""
+
+
+class NoCandidateError(OptimizerError, ValueError):
+    """No candidate program was left to evaluate or to pick."""
 
 
 class AdapterParseError(DspyAshError, ValueError):
@@ -141,61 +190,83 @@ class LMError(DspyAshError):
         return f"{self.message} ({where})" if where else self.message
 
 
-class LMConfigurationError(LMError, ValueError):
+class LMConfigurationError(LMError, ConfigurationError):
+    """An LM (or embedder) configured in a way that cannot work: unknown provider, missing api_base, ..."""
+
     code = "configuration"
     default_message = "LM is not configured correctly"
 
 
 class LMConnectionError(LMError):
+    """The server could not be reached (refused, reset, DNS); retryable."""
+
     is_retryable = True
     code = "transport"
     default_message = "LM request failed before a response"
 
 
 class LMTimeoutError(LMError):
+    """No answer within the timeout; retryable."""
+
     is_retryable = True
     code = "timeout"
     default_message = "LM request timed out"
 
 
 class LMRateLimitError(LMError):
+    """429: too many requests; retryable, after `retry_after` seconds when the server said."""
+
     is_retryable = True
     code = "rate_limit"
     default_message = "LM request was rate-limited"
 
 
 class LMServerError(LMError):
+    """5xx, 408 or 409 from the provider; retryable."""
+
     is_retryable = True
     code = "server_error"
     default_message = "LM provider failed to handle the request"
 
 
 class LMAuthError(LMError):
+    """401 / 403: the key is missing, wrong or not allowed this model."""
+
     code = "auth"
     default_message = "LM provider rejected the credentials"
 
 
 class LMBillingError(LMError):
+    """402 or an exhausted quota: the account cannot pay for the call."""
+
     code = "billing"
     default_message = "LM provider rejected the request for billing or quota"
 
 
 class LMNotFoundError(LMError):
+    """404: an unknown model or route (check the model name and `api_base`)."""
+
     code = "unsupported_model"
     default_message = "LM model or route not found"
 
 
 class LMBadRequestError(LMError):
+    """400 and other client errors: the provider refused the request as sent."""
+
     code = "invalid_request"
     default_message = "LM provider rejected the request"
 
 
 class ContextWindowExceededError(LMBadRequestError):
+    """The prompt (with the requested output) does not fit the model's context window."""
+
     code = "context_window_exceeded"
     default_message = "Context window exceeded"
 
 
 class LMResponseError(LMError):
+    """A reply that is not valid for the wire format (not JSON, no choices, cut off, ...)."""
+
     code = "unexpected"
     default_message = "LM reply is not valid for the wire format"
 
@@ -210,11 +281,11 @@ LMUnexpectedError = LMResponseError
 
 
 class CheckpointError(DspyAshError):
-    pass
+    """An optimizer checkpoint that cannot be used (another compile's, or unreadable)."""
 
 
 class UnsupportedFeatureError(DspyAshError, NotImplementedError):
-    pass
+    """Something DSPy has that dspy-ash does not (yet); also a `NotImplementedError`."""
 
 
 class MissingFeatureError(UnsupportedFeatureError, AttributeError):

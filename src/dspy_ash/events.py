@@ -26,7 +26,11 @@ from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.events")
 
-Kind = Literal["module", "lm", "adapter_format", "adapter_parse", "tool", "evaluate", "compile", "progress"]
+Kind = Literal[
+    "module", "lm", "embedding", "adapter_format", "adapter_parse", "tool", "evaluate", "compile", "progress"
+]
+# Kinds DSPy's BaseCallback has no hooks for (DSPy sends no events there): not dispatched to it.
+_NO_DSPY_HOOK: frozenset[str] = frozenset({"progress", "embedding"})
 Phase = Literal["start", "end"]
 
 
@@ -225,7 +229,7 @@ class BaseCallback:
     def on_compile_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
 
     def _dispatch(self, event: Event) -> None:
-        if event.kind == "progress":
+        if event.kind in _NO_DSPY_HOOK:
             return
         hook: Callable[..., None] = getattr(self, f"on_{event.kind}_{event.phase}")
         if event.phase == "start":

@@ -1,7 +1,10 @@
 """Settings: process-wide defaults under a context-local overlay.
 
-`configure(**kw)` sets defaults; `context(**kw)` overrides them for the current thread or asyncio task
-only (a `contextvars.ContextVar`), so two concurrent requests with different LMs never mix.
+The defaults are one frozen, typed `Config`; `configure(**kw)` replaces it with a changed copy, and
+`context(**kw)` layers an immutable overlay of overrides for the current thread or asyncio task only (a
+`contextvars.ContextVar`), so two concurrent requests with different LMs never mix. Readers see the
+context's override, else the default: `settings.lm`, `settings["lm"]`, `settings.get("lm")`,
+`settings.config` (a dict), and `read("lm")` on hot paths.
 As in DSPy, `configure()` has one owner: the first thread that calls it, and inside asyncio the first
 task that calls it there. From any other thread or task it raises `ConfigureOwnershipError` (a
 `RuntimeError`, with DSPy's message) instead of changing state a pooled thread would carry into its
@@ -14,48 +17,93 @@ This module is the only reader of environment variables in the engine.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from dspy_ash.errors import ConfigureOwnershipError, UnknownSettingError
 
-DEFAULTS: dict[str, Any] = {
-    "lm": None,
-    "adapter": None,
-    "rm": None,
-    "trace": None,  # a list while optimizers record predictor calls (context(trace=[]))
-    "callbacks": [],
-    "num_threads": 8,
-    "max_errors": 10,
-    "async_max_workers": 8,
-    "disable_history": False,
-    "track_usage": False,
-    "usage_tracker": None,
-    "caller_modules": (),
-    "max_history_size": 10_000,
-    "max_trace_size": 10_000,
-    "provide_traceback": False,
-    "warn_on_type_mismatch": True,
-    "allow_tool_async_sync_conversion": False,
-    "send_stream": None,
-    "stream_listeners": [],
-    "cache_namespace": None,  # isolates cache entries per tenant
-    "interpreter_factory": None,
-    "strict_inputs": False,  # missing inputs raise instead of warning (DSPy warns)
-    "relax_gc": True,  # space out GC collections while many LM calls are in flight (see _gc.py)
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read one environment variable (the engine reads none anywhere else)."""
+    return os.environ.get(name, default)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# Values of classes from layers above this module (settings may import only errors and the like); the
+# names say what is stored.
+LMValue = Any  # a dspy_ash.lm.base.BaseLM (or any object with DSPy's LM interface)
+AdapterValue = Any  # a dspy_ash.adapters.Adapter
+CallbackValue = Any  # a dspy_ash.events.BaseCallback
+
+
+GC_PACING_ENV = "DSPY_ASH_GC_PACING"
+
+
+def _gc_pacing_from_env() -> bool:
+    return _flag(env(GC_PACING_ENV))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting with its type and default. Frozen: changing settings makes a replaced copy."""
+
+    lm: LMValue | None = None
+    adapter: AdapterValue | None = None
+    rm: Callable[..., Any] | None = None
+    trace: list[Any] | None = None  # a list while optimizers record predictor calls (context(trace=[]))
+    callbacks: list[CallbackValue] = field(default_factory=list[CallbackValue])
+    num_threads: int = 8
+    max_errors: int | None = 10
+    async_max_workers: int = 8
+    disable_history: bool = False
+    track_usage: bool = False
+    usage_tracker: Any = None  # a dspy_ash.lm.usage.UsageTracker
+    caller_modules: tuple[Any, ...] = ()
+    max_history_size: int = 10_000
+    max_trace_size: int = 10_000
+    provide_traceback: bool = False
+    warn_on_type_mismatch: bool = True
+    allow_tool_async_sync_conversion: bool = False
+    send_stream: Any = None  # an anyio/asyncio send stream while streamify() runs
+    stream_listeners: list[Any] = field(default_factory=list[Any])
+    cache_namespace: str | None = None  # isolates cache entries per tenant
+    interpreter_factory: Callable[[], Any] | None = None
+    strict_inputs: bool = False  # missing inputs raise instead of warning (DSPy warns)
+    # Space out GC collections while many LM calls are in flight (see _gc.py). Off for a library: it
+    # changes the whole process's GC thresholds. Servers turn it on: enable_gc_pacing() or DSPY_ASH_GC_PACING=1.
+    # (Its default is read from the environment each time a Config is built from scratch.)
+    relax_gc: bool = field(default_factory=_gc_pacing_from_env)
     # DSPy defines these two; dspy-ash keeps them so DSPy code that sets or reads them works, and uses neither.
-    "branch_idx": 0,
-    "caller_predict": None,
-}
+    branch_idx: int = 0
+    caller_predict: Any = None
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
+_NAME_SET = frozenset(SETTING_NAMES)
+
+
+def defaults() -> dict[str, Any]:
+    """The built-in default of every setting, as a fresh dict."""
+    return _as_dict(Config())
+
+
+def _as_dict(config: Config) -> dict[str, Any]:
+    return {name: getattr(config, name) for name in SETTING_NAMES}  # shallow: values are shared, as in DSPy
+
 
 _THREAD_OWNER_MESSAGE = (
     "dspy.settings can only be changed by the thread that initially configured it. "
@@ -68,22 +116,46 @@ _TASK_OWNER_MESSAGE = (
 
 _NO_OVERRIDES: Mapping[str, Any] = MappingProxyType({})
 _overrides: ContextVar[Mapping[str, Any]] = ContextVar("dspy_ash_settings", default=_NO_OVERRIDES)
+_current: Config = Config()  # the process-wide defaults; replaced, never mutated
+# The same values as a dict, rebuilt whenever `_current` is replaced: a dict lookup is the cheapest read
+# on the hot path (every Predict call reads `lm`).
+_current_values: dict[str, Any] = _as_dict(_current)
+
+
+def _publish(config: Config) -> None:
+    global _current, _current_values
+    _current, _current_values = config, _as_dict(config)
+
+
+def read(name: str) -> Any:
+    """The effective value of one setting; what hot paths call instead of `settings.<name>`."""
+    overrides = _overrides.get()
+    if name in overrides:
+        return overrides[name]
+    return _current_values[name]
 
 
 class Settings:
-    """Attribute and item access to the effective setting: the context's override, else the default."""
+    """Attribute and item access to the effective setting: the context's override, else the default.
+    Each setting is a property (generated from `Config` below), so `settings.lm` is a direct read."""
+
+    __slots__ = ("__weakref__", "_lock", "_owner_task", "_owner_thread")
+    _lock: threading.Lock
+    _owner_thread: int | None
+    _owner_task: weakref.ref[asyncio.Task[Any]] | None
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_defaults", dict(DEFAULTS))
         object.__setattr__(self, "_owner_thread", None)
         object.__setattr__(self, "_owner_task", None)  # a weak reference: a finished task is not kept alive
         object.__setattr__(self, "_lock", threading.Lock())
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return read(name)
-        except KeyError:
-            raise AttributeError(f"no setting named {name!r}") from None
+    @property
+    def values(self) -> Config:
+        """The process-wide defaults (not the context's overrides), as the frozen typed model."""
+        return _current
+
+    def __getattr__(self, name: str) -> Any:  # reached only for names that are not settings
+        raise AttributeError(f"no setting named {name!r}")
 
     def __getitem__(self, name: str) -> Any:
         return read(name)
@@ -92,27 +164,29 @@ class Settings:
         self.configure(**{name: value})
 
     def __contains__(self, name: str) -> bool:
-        return name in _overrides.get() or name in self._defaults
+        return name in _overrides.get() or name in _NAME_SET
 
     def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self.__getattr__(name)
-        except AttributeError:
+        if name not in self:
             return default
+        return read(name)
 
     @property
     def config(self) -> dict[str, Any]:
-        return {**self._defaults, **_overrides.get()}
+        return {**_current_values, **_overrides.get()}
 
     def copy(self) -> dict[str, Any]:
         return self.config
+
+    def __repr__(self) -> str:
+        return repr(self.config)
 
     def configure(self, **kwargs: Any) -> None:
         """Set process-wide defaults; only the owning thread (and, inside asyncio, task) may call it."""
         _check_names(kwargs)
         with self._lock:
             self._ensure_owner()
-            self._defaults.update(kwargs)
+            _publish(dataclasses.replace(_current, **kwargs))
 
     def _ensure_owner(self) -> None:
         # DSPy's rule: the first thread to configure owns the settings. Within that thread, code outside
@@ -136,6 +210,7 @@ class Settings:
     def context(self, **kwargs: Any) -> Generator[None, None, None]:
         """Override settings for this thread or task until the block ends (any thread or task may)."""
         _check_names(kwargs)
+        # a plain dict, never mutated after this line (reads on the hot path are cheapest on a dict)
         token = _overrides.set({**_overrides.get(), **kwargs})
         try:
             yield
@@ -145,19 +220,49 @@ class Settings:
     def reset(self) -> None:
         """Back to the built-in defaults (for tests and notebooks)."""
         with self._lock:
-            object.__setattr__(self, "_defaults", dict(DEFAULTS))
+            _publish(Config())
             object.__setattr__(self, "_owner_thread", None)
             object.__setattr__(self, "_owner_task", None)
         _overrides.set(_NO_OVERRIDES)
 
 
+def _setting_property(name: str) -> property:
+    def get(self: Settings) -> Any:
+        overrides = _overrides.get()
+        if name in overrides:
+            return overrides[name]
+        return _current_values[name]
+
+    def set_(self: Settings, value: Any) -> None:
+        self.configure(**{name: value})
+
+    return property(get, set_, doc=f"The effective `{name}` setting.")
+
+
+def _install_properties() -> None:
+    for name in SETTING_NAMES:
+        setattr(Settings, name, _setting_property(name))
+
+
+_install_properties()
+
+
+def enable_gc_pacing(enabled: bool = True) -> None:
+    """Turn GC pacing (see `dspy_ash._gc`) on or off for the whole process, from any thread: it is a
+    process-wide choice a server makes at start-up, not a per-request setting, so the configure()
+    ownership rule does not apply. `context(relax_gc=False)` still turns it off for one block."""
+    with settings._lock:
+        _publish(dataclasses.replace(_current, relax_gc=enabled))
+
+
 def _check_names(kwargs: Mapping[str, Any]) -> None:
     for name in kwargs:
-        if name not in DEFAULTS:
-            close = difflib.get_close_matches(name, DEFAULTS, n=1)
+        if name not in _NAME_SET:
+            close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownSettingError(
-                f"Unknown setting {name!r}.{hint} Settings are: {', '.join(sorted(DEFAULTS))}.", name=name
+                f"Unknown setting {name!r}.{hint} Settings are: {', '.join(sorted(SETTING_NAMES))}.",
+                name=name,
             )
 
 
@@ -180,22 +285,9 @@ configure = settings.configure
 context = settings.context
 
 
-def read(name: str) -> Any:
-    """The effective value of one setting; what hot paths call instead of `settings.<name>`."""
-    overrides = _overrides.get()
-    if name in overrides:
-        return overrides[name]
-    return settings._defaults[name]
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    """Read one environment variable (the engine reads none anywhere else)."""
-    return os.environ.get(name, default)
-
-
 def sandbox_requires_isolation() -> bool:
     """DSPY_ASH_SANDBOX_REQUIRE_ISOLATION=1: PythonInterpreter refuses to run without full isolation."""
-    return (env("DSPY_ASH_SANDBOX_REQUIRE_ISOLATION") or "").strip().lower() in ("1", "true", "yes", "on")
+    return _flag(env("DSPY_ASH_SANDBOX_REQUIRE_ISOLATION"))
 
 
 def data_dir() -> Path:

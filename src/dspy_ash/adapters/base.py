@@ -9,7 +9,7 @@ from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.adapters.parsing import apply_output_defaults
 from dspy_ash.adapters.types.history import History
-from dspy_ash.errors import AdapterParseError
+from dspy_ash.errors import AdapterParseError, SignatureError
 
 _TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls")
 
@@ -95,7 +95,7 @@ class Adapter:
                 lm_kwargs.pop(key, None)
             return signature
         if tools_out and tools_in is None:
-            raise ValueError(
+            raise SignatureError(
                 f"You provided an output field {tools_out} to receive the tool calls information, but did not "
                 "provide any tools as the input. Please provide a list of tools as the input by adding an input "
                 "field with type `list[dspy.Tool]`."

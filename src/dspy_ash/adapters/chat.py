@@ -26,6 +26,11 @@ def _type_info(field: FieldInfo) -> str:
 
 
 class ChatAdapter(Adapter):
+    """DSPy's default adapter: a system message describing the fields and `[[ ## field ## ]]` sections
+    per input and output; replies are parsed from the same markers. Falls back to `JSONAdapter` when a
+    reply cannot be parsed (`use_json_adapter_fallback`); `use_native_function_calling` sends tools
+    through the provider's API instead of the prompt."""
+
     def __init__(
         self,
         callbacks: list[Any] | None = None,

@@ -12,12 +12,15 @@ import pydantic
 from dspy_ash.adapters.chat import ChatAdapter, _type_info
 from dspy_ash.adapters.formatting import format_field_value, serialize_for_json, translate_field_type
 from dspy_ash.adapters.parsing import apply_output_defaults, parse_value
-from dspy_ash.errors import AdapterParseError
+from dspy_ash.errors import AdapterParseError, SignatureError
 
 logger = logging.getLogger("dspy_ash.adapters")
 
 
 class JSONAdapter(ChatAdapter):
+    """Asks for the outputs as one JSON object (structured outputs with a JSON schema where the provider
+    supports them, `json_object` mode otherwise) and parses the reply as JSON."""
+
     def __init__(
         self,
         callbacks: list[Any] | None = None,
@@ -156,7 +159,7 @@ def structured_output_format(
     fields: dict[str, Any] = {}
     for name, field in signature.output_fields.items():
         if get_origin(field.annotation) is dict:
-            raise ValueError(
+            raise SignatureError(
                 f"Field '{name}' has an open-ended mapping type which is not supported by Structured Outputs."
             )
         if use_native_function_calling and hasattr(field.annotation, "from_dict_list"):

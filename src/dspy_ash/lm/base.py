@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 from dspy_ash import _gc, events
 from dspy_ash._sync import run_sync
-from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import GLOBAL_HISTORY, append_bounded, pretty_print_history
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.lm")
@@ -78,13 +78,17 @@ class BaseLM:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
         raise UnsupportedFeatureError(f"{type(self).__name__} does not stream")
 
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        """Vectors for `req.inputs`, for providers with an embeddings endpoint; wrappers pass it on."""
+        raise UnsupportedFeatureError(f"{type(self).__name__} has no embeddings endpoint")
+
     # -- calling ---------------------------------------------------------------------------------
     def build_request(
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> LMRequest:
         if messages is None:
             if prompt is None:
-                raise ValueError("Pass a prompt or messages to the LM.")
+                raise InvalidInputError("Pass a prompt or messages to the LM.")
             messages = [{"role": "user", "content": prompt}]
         merged = {**self.kwargs, **kwargs}
         cache = merged.pop("cache", self.cache)
@@ -245,7 +249,7 @@ def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
     target = _BUILTIN_LM_CLASSES.get(path or "dspy.clients.lm.LM")
     if target is None:
         if not allow_custom:
-            raise ValueError(
+            raise SavedStateError(
                 f"Refusing to load the LM class {path!r} from saved state; pass allow_custom_lm_class=True "
                 "(or allow_unsafe_lm_state=True to Module.load) if you trust the file."
             )
@@ -255,7 +259,7 @@ def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
     for part in qualname.split("."):
         obj = getattr(obj, part)
     if not (isinstance(obj, type) and issubclass(obj, BaseLM)):
-        raise ValueError(f"{path!r} is not an LM class")
+        raise SavedStateError(f"{path!r} is not an LM class")
     return obj
 
 

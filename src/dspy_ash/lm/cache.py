@@ -7,12 +7,16 @@
 - Concurrent identical requests share one provider call (single flight), across tasks, threads and loops.
 - An entry's expiry is absolute and fixed when it is written; every level keeps it.
 - `configure_cache(...)` swaps the process-wide cache (DSPy's names); it is built lazily on first use.
+- Embeddings are cached per text (model, text, parameters, api_base, namespace), so a text embedded once
+  is a hit in any later batch; the texts a batch misses go to the provider in one request (no single
+  flight across concurrent batches: an embedding is cheap next to a chat completion).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from dspy_ash._sync import loop_is_held
+from dspy_ash.errors import LMResponseError, UnknownSettingError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend
 from dspy_ash.lm.disk_cache import DiskCacheBackend
 from dspy_ash.lm.memory_cache import MemoryLRU
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import json_default
 from dspy_ash.settings import data_dir
 
@@ -50,6 +55,22 @@ def cache_key(req: LMRequest, api_base: str | None = None) -> str:
         "params": req.params,
         "api_base": api_base,
         "rollout_id": req.rollout_id,
+        "namespace": req.namespace,
+    }
+    blob = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def embedding_cache_key(req: EmbeddingRequest, text: str, api_base: str | None = None) -> str:
+    payload = {
+        "v": KEY_VERSION,
+        "kind": "embedding",  # never equal to a chat request's key
+        "model": req.model,
+        "input": text,
+        "params": req.params,
+        "api_base": api_base,
         "namespace": req.namespace,
     }
     blob = json.dumps(
@@ -162,21 +183,29 @@ class Cache:
         return self.memory is not None or self.backend is not None
 
     async def get(self, key: str) -> LMResponse | None:
+        data = await self.get_data(key)
+        return None if data is None else response_from_dict(data)
+
+    async def put(self, key: str, response: LMResponse, namespace: str | None = None) -> None:
+        await self.put_data(key, response_to_dict(response), namespace)
+
+    async def get_data(self, key: str) -> dict[str, Any] | None:
+        """The stored JSON value of `key` (an LM response or an embedding), or None."""
         if self.memory is not None:
             blob = self.memory.get(key)
             if blob is not None:
-                return response_from_dict(json.loads(blob))
+                value: dict[str, Any] = json.loads(blob)
+                return value
         if self.backend is not None:
             entry = await self.backend.get(key)
             if entry is None or (entry.expires_at is not None and self.clock() >= entry.expires_at):
                 return None  # an expired entry is neither served nor promoted, whatever the backend's clock
             if self.memory is not None:  # promoted with the expiry it was written with
                 self.memory.put(key, json.dumps(entry.value).encode(), entry.expires_at)
-            return response_from_dict(entry.value)
+            return entry.value
         return None
 
-    async def put(self, key: str, response: LMResponse, namespace: str | None = None) -> None:
-        data = response_to_dict(response)
+    async def put_data(self, key: str, data: dict[str, Any], namespace: str | None = None) -> None:
         expires_at = None if self.ttl is None else self.clock() + self.ttl  # once, for every level
         if self.memory is not None:
             self.memory.put(key, json.dumps(data).encode(), expires_at)
@@ -267,7 +296,9 @@ def configure_cache(
     """
     unknown = set(dspy_options) - {"restrict_pickle", "safe_types"}
     if unknown:
-        raise TypeError(f"configure_cache() got unexpected arguments: {sorted(unknown)}")
+        raise UnknownSettingError(
+            f"configure_cache() got unexpected arguments: {sorted(unknown)}", name=sorted(unknown)[0]
+        )
     global _cache
     if _cache is not None and isinstance(_cache.backend, DiskCacheBackend):
         _cache.backend.flush(timeout=10)  # what the old cache accepted is on disk for the new one
@@ -303,6 +334,33 @@ class CachedLM(BaseLM):
         return await cache.get_or_call(
             cache_key(req, self.api_base), req.namespace, lambda: self.inner.request(req)
         )
+
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        cache = self._cache or get_cache()
+        if not req.cache or not cache.enabled:
+            return await self.inner.embed(req)
+        keys = [embedding_cache_key(req, text, self.api_base) for text in req.inputs]
+        found = [await cache.get_data(key) for key in keys]
+        missing = [i for i, data in enumerate(found) if data is None]
+        if not missing:
+            return EmbeddingResponse(
+                vectors=[data["vector"] for data in found if data is not None],
+                model=next(data.get("model") for data in found if data is not None),
+                cost=0.0,
+                cache_hit=True,
+            )
+        response = await self.inner.embed(dataclasses.replace(req, inputs=[req.inputs[i] for i in missing]))
+        if len(response.vectors) != len(missing):
+            raise LMResponseError(
+                f"The provider returned {len(response.vectors)} vectors for {len(missing)} inputs",
+                model=req.model,
+            )
+        vectors: list[list[float] | None] = [None if data is None else data["vector"] for data in found]
+        for i, vector in zip(missing, response.vectors, strict=True):
+            vectors[i] = vector
+            await cache.put_data(keys[i], {"vector": vector, "model": response.model}, req.namespace)
+        response.vectors = [v for v in vectors if v is not None]
+        return response
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         return self.inner.stream(

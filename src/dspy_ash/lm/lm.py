@@ -55,11 +55,35 @@ _CLIENT_OPTIONS = (
 _STACK_ATTRIBUTES = {"model", "num_retries", "backoff", *_CLIENT_OPTIONS}
 
 
+def assemble_stack(
+    client: HTTPProviderLM,
+    *,
+    num_retries: int,
+    backoff: Backoff | None = None,
+    max_concurrency: int | None = None,
+    rpm: float | None = None,
+    tpm: float | None = None,
+) -> BaseLM:
+    """The wrappers around a provider client, in the order the module docstring explains; chat calls
+    (`LM`) and embeddings (`Embedder`) go through the same stack."""
+    inner: BaseLM = client
+    if max_concurrency or rpm or tpm:
+        inner = RateLimitedLM(inner, max_concurrency=max_concurrency, rpm=rpm, tpm=tpm)
+    retrying = RetryingLM(inner, num_retries, backoff=backoff)
+    return CachedLM(retrying, api_base=client.endpoint.api_base)
+
+
 def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING.match(model.rsplit("/", 1)[-1]))
 
 
 class LM(BaseLM):
+    """A language model behind a provider: `LM("openai/gpt-4o-mini", temperature=..., max_tokens=...)`.
+    The `provider/` prefix picks the wire format and address (lm/registry.py); `api_key`/`api_base`
+    override the environment's. Calls go through the cache (`cache`), retries (`num_retries`,
+    `backoff`) and limits (`rpm`, `tpm`, `max_concurrency`); other keyword arguments are sent with every
+    request. Call it as `lm("prompt")`, `lm(messages=[...])` or `await lm.acall(...)`."""
+
     def __init__(
         self,
         model: str,
@@ -142,11 +166,14 @@ class LM(BaseLM):
         self.supported_params = client.supported_params
         self.supports_function_calling = client.supports_function_calling
         self.supports_response_schema = client.supports_response_schema
-        inner: BaseLM = client
-        if self.max_concurrency or self.rpm or self.tpm:
-            inner = RateLimitedLM(inner, max_concurrency=self.max_concurrency, rpm=self.rpm, tpm=self.tpm)
-        retrying = RetryingLM(inner, self.num_retries, backoff=self.backoff)
-        self._stack: BaseLM = CachedLM(retrying, api_base=client.endpoint.api_base)
+        self._stack: BaseLM = assemble_stack(
+            client,
+            num_retries=self.num_retries,
+            backoff=self.backoff,
+            max_concurrency=self.max_concurrency,
+            rpm=self.rpm,
+            tpm=self.tpm,
+        )
 
     @property
     def client(self) -> HTTPProviderLM:

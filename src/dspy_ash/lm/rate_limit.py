@@ -12,11 +12,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+from dspy_ash.errors import LMConfigurationError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.retry import Sleep
 from dspy_ash.lm.tokens import estimate_tokens
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 
 Clock = Callable[[], float]
 
@@ -40,7 +42,7 @@ class FairSemaphore:
 
     def __init__(self, value: int) -> None:
         if value < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise LMConfigurationError("max_concurrency must be at least 1")
         self._value = value
         self._waiters: deque[_Waiter] = deque()
         self._lock = threading.Lock()
@@ -98,7 +100,7 @@ class TokenBucket:
 
     def __init__(self, per_minute: float, clock: Clock = time.monotonic) -> None:
         if per_minute <= 0:
-            raise ValueError("rate limits must be positive")
+            raise LMConfigurationError("rate limits must be positive")
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock
@@ -144,7 +146,7 @@ class RateLimitedLM(BaseLM):
         self.tokens = TokenBucket(tpm, clock) if tpm else None
         self.sleep = sleep
 
-    async def _admit(self, req: LMRequest) -> float:
+    async def _admit(self, messages: list[dict[str, Any]]) -> float:
         """Wait for a slot and for rate budget; return the token estimate charged to the tpm bucket."""
         if self.semaphore is not None:
             await self.semaphore.acquire()
@@ -152,7 +154,7 @@ class RateLimitedLM(BaseLM):
         try:
             wait = self.requests.reserve(1) if self.requests is not None else 0.0
             if self.tokens is not None:
-                estimate = float(estimate_tokens(req.messages))
+                estimate = float(estimate_tokens(messages))
                 wait = max(wait, self.tokens.reserve(estimate))
             if wait > 0:
                 await self.sleep(wait)
@@ -170,7 +172,7 @@ class RateLimitedLM(BaseLM):
             self.tokens.adjust(-estimate)
 
     async def request(self, req: LMRequest) -> LMResponse:
-        estimate = await self._admit(req)
+        estimate = await self._admit(req.messages)
         try:
             response = await self.inner.request(req)
         finally:
@@ -180,8 +182,20 @@ class RateLimitedLM(BaseLM):
             self.tokens.adjust(response.usage.total_tokens - estimate)
         return response
 
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        """One embeddings call is one request against rpm; its texts are estimated against tpm."""
+        estimate = await self._admit([{"role": "user", "content": text} for text in req.inputs])
+        try:
+            response = await self.inner.embed(req)
+        finally:
+            if self.semaphore is not None:
+                self.semaphore.release()
+        if self.tokens is not None:
+            self.tokens.adjust(response.usage.total_tokens - estimate)
+        return response
+
     async def stream(self, req: LMRequest) -> AsyncIterator[str]:
-        await self._admit(req)
+        await self._admit(req.messages)
         try:
             async for chunk in self.inner.stream(req):
                 yield chunk

@@ -7,14 +7,16 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dspy_ash.errors import LMError, is_retryable_lm_error
 from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 
 logger = logging.getLogger("dspy_ash.lm")
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -57,14 +59,20 @@ class RetryingLM(BaseLM):
         )
         await self.backoff.sleep(delay)
 
-    async def request(self, req: LMRequest) -> LMResponse:
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 0
         while True:
             try:
-                return await self.inner.request(req)
+                return await call()
             except LMError as exc:
                 await self._wait_or_raise(attempt, exc)
             attempt += 1
+
+    async def request(self, req: LMRequest) -> LMResponse:
+        return await self._with_retries(lambda: self.inner.request(req))
+
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        return await self._with_retries(lambda: self.inner.embed(req))
 
     async def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Retries only until the first chunk arrives: after that the caller has seen text, and a new

@@ -75,3 +75,27 @@ class LMResponse:
     @property
     def outputs(self) -> list[str | dict[str, Any]]:
         return [c.as_output() for c in self.choices]
+
+
+@dataclass(slots=True)
+class EmbeddingRequest:
+    """One embeddings call: `inputs` texts to vectors. `params` go to the provider (dimensions, ...)."""
+
+    model: str
+    inputs: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    namespace: str | None = None  # cache namespace (a tenant); part of the cache key
+
+
+@dataclass(slots=True)
+class EmbeddingResponse:
+    """One vector per input, in input order."""
+
+    vectors: list[list[float]]
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+    cost: float | None = None
+    cache_hit: bool = False  # every vector came from the cache
+    request_id: str | None = None
+    latency: float | None = None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dspy_ash.errors import NoLMConfiguredError
 from dspy_ash.primitives.module import Module
 from dspy_ash.settings import settings
 
@@ -25,7 +26,9 @@ class Attempt:
 def base_lm(module: Module) -> Any:
     lm = module.get_lm() or settings.lm
     if lm is None:
-        raise ValueError("No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`.")
+        raise NoLMConfiguredError(
+            "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`."
+        )
     return lm
 
 

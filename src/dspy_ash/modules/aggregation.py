@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from dspy_ash.errors import InvalidInputTypeError
 from dspy_ash.primitives.prediction import Completions, Prediction
 
 
@@ -30,7 +31,7 @@ def majority(
 ) -> Prediction:
     """Values that normalize to None are ignored (unless all do)."""
     if not isinstance(prediction_or_completions, Prediction | Completions | list):
-        raise TypeError("majority() takes a Prediction, Completions or a list of completions.")
+        raise InvalidInputTypeError("majority() takes a Prediction, Completions or a list of completions.")
     completions: Any = (
         prediction_or_completions.completions
         if isinstance(prediction_or_completions, Prediction)

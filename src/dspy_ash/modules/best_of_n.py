@@ -17,6 +17,10 @@ from dspy_ash.settings import settings
 
 
 class BestOfN(Module):
+    """Runs `module` up to `N` times at rising temperatures and returns the first prediction whose
+    `reward_fn(args, prediction)` reaches `threshold`, else the best one. `fail_count` is how many
+    failed attempts are tolerated before the error is raised (default: `N`)."""
+
     def __init__(
         self, module: Module, N: int, reward_fn: RewardFn, threshold: float, fail_count: int | None = None
     ) -> None:

@@ -12,6 +12,10 @@ from dspy_ash.signatures.signature import ensure_signature
 
 
 class ChainOfThought(Module):
+    """`Predict` with a `reasoning` output field added before the signature's outputs, so the LM thinks
+    step by step first. `signature` as for `Predict`; `rationale_field` replaces the reasoning field;
+    other keyword arguments are the LM call's configuration."""
+
     def __init__(
         self, signature: Any, rationale_field: Any = None, rationale_field_type: Any = str, **config: Any
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError
 from dspy_ash.modules.predict import Predict
 from dspy_ash.primitives.module import Module
 from dspy_ash.primitives.prediction import Prediction
@@ -12,6 +13,9 @@ from dspy_ash.signatures.signature import ensure_signature
 
 
 class MultiChainComparison(Module):
+    """Compares `M` earlier reasoning attempts (completions of the same signature) and produces one
+    corrected answer with its own rationale. `temperature` and `**config` configure the comparing call."""
+
     def __init__(self, signature: Any, M: int = 3, temperature: float = 0.7, **config: Any) -> None:
         super().__init__()
         self.M = M
@@ -38,7 +42,7 @@ class MultiChainComparison(Module):
             answer = str(c[self.last_key]).strip().split("\n")[0].strip()
             attempts.append(f"«I'm trying to {rationale} I'm not sure but my prediction is {answer}»")
         if len(attempts) != self.M:
-            raise ValueError(
+            raise InvalidInputError(
                 f"The number of attempts ({len(attempts)}) doesn't match the expected number M ({self.M}). "
                 "Please set the correct value for M when initializing MultiChainComparison."
             )

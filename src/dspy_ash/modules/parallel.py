@@ -10,6 +10,7 @@ import inspect
 from typing import Any
 
 from dspy_ash._sync import call_sync, run_sync
+from dspy_ash.errors import InvalidInputError
 from dspy_ash.primitives.concurrency import run_bounded
 from dspy_ash.primitives.example import Example
 from dspy_ash.primitives.module import Module
@@ -17,6 +18,9 @@ from dspy_ash.settings import settings
 
 
 class Parallel:
+    """Runs (module, example) pairs concurrently on `num_threads` workers and returns the results in
+    order; more than `max_errors` failures stop the run (`return_failed_examples` returns them instead)."""
+
     def __init__(
         self,
         num_threads: int | None = None,
@@ -77,7 +81,7 @@ class Parallel:
             return await module.aforward(example)
         if isinstance(example, tuple):
             return await _invoke(module, example, {})
-        raise ValueError(
+        raise InvalidInputError(
             f"Invalid example type: {type(example)}, only supported types are Example, dict, list and tuple"
         )
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from dspy_ash.adapters.chat import ChatAdapter
-from dspy_ash.errors import SignatureError
+from dspy_ash.errors import ConfigurationError, NoLMConfiguredError, SignatureError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.primitives.module import Module, Parameter
 from dspy_ash.primitives.prediction import Prediction
@@ -76,23 +76,23 @@ class Predict(Module, Parameter):
 
     def _prepare(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, list[Any], dict[str, Any]]:
         if "new_signature" in kwargs:
-            raise ValueError("new_signature is no longer a valid keyword argument.")
+            raise ConfigurationError("new_signature is no longer a valid keyword argument.")
         signature = ensure_signature(kwargs.pop("signature", self.signature))
         demos = kwargs.pop("demos", self.demos)
         config = {**self.config, **kwargs.pop("config", {})}
         lm = kwargs.pop("lm", self.lm) or read("lm")
         if lm is None:
-            raise ValueError(
+            raise NoLMConfiguredError(
                 "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`. e.g, "
                 "`dspy.configure(lm=dspy.LM('openai/gpt-4o-mini'))`"
             )
         if isinstance(lm, str):
-            raise ValueError(
+            raise ConfigurationError(
                 "LM must be an instance of `dspy.BaseLM`, not a string. Instead of using a string like "
                 f"'dspy.configure(lm=\"{lm}\")', please configure the LM like 'dspy.configure(lm=dspy.LM(\"{lm}\"))'"
             )
         if not isinstance(lm, BaseLM):
-            raise ValueError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
+            raise ConfigurationError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
         defaults = lm.kwargs
         temperature = config.get("temperature") or defaults.get("temperature")
         n = config.get("n") or defaults.get("n") or defaults.get("num_generations") or 1

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
+from dspy_ash.errors import InvalidInputTypeError
 from dspy_ash.modules.chain_of_thought import ChainOfThought
 from dspy_ash.modules.interpreter import CodeExecutionError, FinalOutput, PythonInterpreter
 from dspy_ash.primitives.module import Module
@@ -26,6 +27,9 @@ Mode = Literal["generate", "regenerate", "answer"]
 
 
 class ProgramOfThought(Module):
+    """Answers by having the LM write Python code, running it in a sandbox (`PythonInterpreter`, or
+    `interpreter_factory`) and regenerating the code from the error up to `max_iters` times."""
+
     def __init__(
         self,
         signature: Any,
@@ -114,7 +118,7 @@ class ProgramOfThought(Module):
         if args:
             return await self._run(args[0], kwargs)  # a caller-owned interpreter, positional as DSPy
         if "interpreter" in kwargs and "interpreter" not in self.input_fields:
-            raise TypeError(
+            raise InvalidInputTypeError(
                 "To use a caller-owned interpreter, pass it as the first positional argument "
                 "when calling the module."
             )
@@ -136,7 +140,7 @@ class ProgramOfThought(Module):
         while error is not None:
             logger.error("Error in code execution: %s", error)
             if hop == self.max_iters:
-                raise RuntimeError(f"Max hops reached. Failed to run ProgramOfThought: {error}")
+                raise CodeExecutionError(f"Max hops reached. Failed to run ProgramOfThought: {error}")
             inputs.update(previous_code=code, error=error)
             code, error = self._parse_code(await self.code_regenerate.acall(**inputs))
             if error is None:

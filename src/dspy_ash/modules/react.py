@@ -50,6 +50,10 @@ def format_error_for_lm(error: BaseException, *, traceback_frames: int = 0) -> s
 
 
 class ReAct(Module):
+    """An agent loop: the LM reasons, picks one of `tools` (functions or `Tool`s) with its arguments,
+    sees the result, and repeats up to `max_iters` times or until it calls `finish`; then the
+    signature's outputs are extracted from the trajectory."""
+
     def __init__(self, signature: Any, tools: list[Callable[..., Any] | Tool], max_iters: int = 20) -> None:
         super().__init__()
         self.signature = signature = ensure_signature(signature)

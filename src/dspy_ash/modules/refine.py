@@ -56,6 +56,9 @@ class OfferFeedback(Signature):
 
 
 class Refine(Module):
+    """Like `BestOfN`, but after each attempt below `threshold` the LM writes advice from the attempt and
+    its reward, which the next attempt receives as a hint. Arguments as for `BestOfN`."""
+
     def __init__(
         self, module: Module, N: int, reward_fn: RewardFn, threshold: float, fail_count: int | None = None
     ) -> None:

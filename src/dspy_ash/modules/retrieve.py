@@ -15,6 +15,8 @@ from dspy_ash.settings import settings
 
 
 class Retrieve(Parameter):
+    """Returns the top `k` passages for a query from the configured retriever (`dspy.configure(rm=...)`)."""
+
     name = "Search"
     input_variable = "query"
     desc = "takes a search query and returns one or more potentially relevant passages from a corpus"

@@ -22,7 +22,7 @@ from typing import Any
 
 from dspy_ash import events
 from dspy_ash._sync import run_sync
-from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.errors import ConfigurationError, UnsupportedFeatureError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse
 from dspy_ash.modules.predict import Predict
@@ -218,7 +218,7 @@ def _resolve(program: Module, listeners: list[StreamListener]) -> None:
             continue
         matches = [(n, p) for n, p in named if listener.signature_field_name in p.signature.output_fields]
         if not matches:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Signature field {listener.signature_field_name} is not a field of any predictor in "
                 "the program, cannot automatically determine which predictor to use for streaming. "
                 "Please verify your field name or specify the predictor to listen to."

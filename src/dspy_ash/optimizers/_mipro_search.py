@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dspy_ash.errors import NoCandidateError
 from dspy_ash.optimizers._optuna import import_optuna, tpe_sampler
 from dspy_ash.optimizers._scoring import score_program
 from dspy_ash.optimizers._session import CheckpointSession
@@ -273,7 +274,7 @@ class Search:
         )
         pick = next((r for r in ranked if r[0] not in fully_evaled), None)
         if pick is None:
-            raise ValueError("No valid program found in param_score_dict")
+            raise NoCandidateError("No valid program found in param_score_dict")
         key, mean, program, params = pick
         self.owner.progress(
             "trial_started", trial=trial_num + 1, eval_kind="full", params=params, minibatch_mean=mean

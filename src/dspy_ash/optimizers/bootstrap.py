@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError, OptimizerError
 from dspy_ash.evaluate._calling import call_metric
 from dspy_ash.optimizers._demos import demo_from_json, demo_to_json, pick_one_demo
 from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
@@ -37,7 +38,7 @@ logger = logging.getLogger("dspy_ash.optimizers.bootstrap")
 Checkpoint = CheckpointStore | str | os.PathLike[str] | None
 
 
-class BootstrapError(RuntimeError):
+class BootstrapError(OptimizerError, RuntimeError):
     """A teacher run or metric failed `max_errors` times (the message keeps the last error)."""
 
 
@@ -60,6 +61,11 @@ class _Attempt:
 
 
 class BootstrapFewShot(Teleprompter):
+    """Compiles a program by running a teacher (the student itself unless given) over the trainset and
+    keeping, as demos, the traces whose outputs pass `metric` (at least `metric_threshold` when given).
+    `max_bootstrapped_demos` traced demos and up to `max_labeled_demos` plain labeled ones per predictor;
+    `max_rounds` retries per example at fresh temperatures; `checkpoint` resumes an interrupted compile."""
+
     def __init__(
         self,
         metric: Any = None,
@@ -137,7 +143,7 @@ class BootstrapFewShot(Teleprompter):
         program = student.reset_copy()
         teacher_program = teacher.deepcopy() if teacher is not None else student.deepcopy()
         if getattr(program, "_compiled", False):
-            raise ValueError("Student must be uncompiled.")
+            raise InvalidInputError("Student must be uncompiled.")
         if self.max_labeled_demos and not getattr(teacher_program, "_compiled", False):
             teacher_program = LabeledFewShot(k=self.max_labeled_demos).apply(
                 teacher_program.reset_copy(), trainset

@@ -17,6 +17,7 @@ import logging
 import statistics
 from typing import Any
 
+from dspy_ash.errors import ConfigurationError
 from dspy_ash.modules.predict import Predict
 from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._scoring import score_program
@@ -74,6 +75,9 @@ def _stats(scores: list[float]) -> dict[str, float]:
 
 
 class COPRO(Teleprompter):
+    """Optimizes each predictor's instruction and output prefix by coordinate ascent: `prompt_model`
+    proposes `breadth` candidates per round for `depth` rounds, scored on the trainset with `metric`."""
+
     def __init__(
         self,
         prompt_model: Any = None,
@@ -89,7 +93,7 @@ class COPRO(Teleprompter):
     ) -> None:
         super().__init__()
         if breadth <= 1:
-            raise ValueError("Breadth must be greater than 1")
+            raise ConfigurationError("Breadth must be greater than 1")
         self.metric = metric
         self.breadth = breadth
         self.depth = depth

@@ -49,6 +49,9 @@ class EnsembledProgram(Module):
 
 
 class Ensemble(Teleprompter):
+    """Combines programs into one that runs `size` of them (all by default, a random sample unless
+    `deterministic`) and reduces their outputs with `reduce_fn` (e.g. `dspy.majority`)."""
+
     def __init__(
         self,
         *,

@@ -51,6 +51,9 @@ class KNN:
 
 
 class KNNFewShot(Teleprompter):
+    """At each call, picks the `k` training examples nearest to the inputs (embedded with `vectorizer`,
+    an `Embedder`) and bootstraps demos from them with `BootstrapFewShot(**few_shot_bootstrap_args)`."""
+
     def __init__(self, k: int, trainset: list[Any], vectorizer: Any, **few_shot_bootstrap_args: Any) -> None:
         super().__init__()
         self.KNN = KNN(k, trainset, vectorizer=vectorizer)

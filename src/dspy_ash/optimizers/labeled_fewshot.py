@@ -9,6 +9,8 @@ from dspy_ash.optimizers.teleprompter import Teleprompter
 
 
 class LabeledFewShot(Teleprompter):
+    """Compiles a program by giving each predictor up to `k` trainset examples as demos, as they are."""
+
     def __init__(self, k: int = 16) -> None:
         super().__init__()
         self.k = k

@@ -27,6 +27,7 @@ import math
 import random
 from typing import Any, Literal
 
+from dspy_ash.errors import ConfigurationError, DatasetError, NoLMConfiguredError
 from dspy_ash.optimizers._demo_sets import create_n_fewshot_demo_sets
 from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._mipro_search import Search, create_minibatch
@@ -50,6 +51,11 @@ AUTO_RUN_SETTINGS = {
 
 
 class MIPROv2(Teleprompter):
+    """Optimizes instructions and demos together: bootstraps demo sets, has `prompt_model` propose
+    instructions grounded in the data and program, then searches the combinations with Bayesian
+    optimization, scoring on minibatches of the valset with `metric` and running `task_model`. `auto`
+    ("light", "medium", "heavy") sets the budget; with `auto=None` give `num_candidates` and `num_trials`."""
+
     def __init__(
         self,
         metric: Any,
@@ -77,7 +83,7 @@ class MIPROv2(Teleprompter):
         samples at random, each with `num_threads` in flight) and `checkpoint` / `checkpoint_key`."""
         super().__init__()
         if auto not in (None, "light", "medium", "heavy"):
-            raise ValueError(
+            raise ConfigurationError(
                 f"Invalid value for auto: {auto}. Must be one of {{None, 'light', 'medium', 'heavy'}}."
             )
         self.auto = auto
@@ -105,7 +111,7 @@ class MIPROv2(Teleprompter):
         self.checkpoint = checkpoint
         self.checkpoint_key = checkpoint_key
         if not self.prompt_model or not self.task_model:
-            raise ValueError(
+            raise NoLMConfiguredError(
                 "Either provide both prompt_model and task_model or set a default LM through "
                 "dspy.configure(lm=...)"
             )
@@ -136,7 +142,7 @@ class MIPROv2(Teleprompter):
         **_: Any,
     ) -> Any:
         if requires_permission_to_run is True:
-            raise ValueError(
+            raise ConfigurationError(
                 "User confirmation is removed from MIPROv2. Please remove the "
                 "'requires_permission_to_run' argument."
             )
@@ -155,7 +161,7 @@ class MIPROv2(Teleprompter):
             student, num_trials, minibatch, zeroshot, valset, rng
         )
         if minibatch and minibatch_size > len(valset):
-            raise ValueError(
+            raise DatasetError(
                 f"Minibatch size cannot exceed the size of the valset. Valset size: {len(valset)}."
             )
 
@@ -255,14 +261,14 @@ class MIPROv2(Teleprompter):
     # -- configuration (DSPy's rules) -----------------------------------------------------------------
     def _validate_run_mode(self, student: Any, zeroshot: bool, num_trials: int | None) -> None:
         if self.auto is None and self.num_candidates is not None and num_trials is None:
-            raise ValueError(
+            raise ConfigurationError(
                 f"If auto is None, num_trials must also be provided. Given num_candidates={self.num_candidates}, "
                 f"we'd recommend setting num_trials to ~{_num_trials(student, zeroshot, self.num_candidates)}."
             )
         if self.auto is None and (self.num_candidates is None or num_trials is None):
-            raise ValueError("If auto is None, num_candidates must also be provided.")
+            raise ConfigurationError("If auto is None, num_candidates must also be provided.")
         if self.auto is not None and (self.num_candidates is not None or num_trials is not None):
-            raise ValueError(
+            raise ConfigurationError(
                 "If auto is not None, num_candidates and num_trials cannot be set, since they would be overridden by "
                 "the auto settings. Please either set auto to None, or do not specify num_candidates and num_trials."
             )
@@ -321,13 +327,13 @@ def _num_trials(program: Any, zeroshot: bool, num_candidates: int) -> int:
 
 def _split(trainset: list[Any], valset: list[Any] | None) -> tuple[list[Any], list[Any]]:
     if not trainset:
-        raise ValueError("Trainset cannot be empty.")
+        raise DatasetError("Trainset cannot be empty.")
     if valset is None:
         if len(trainset) < 2:
-            raise ValueError("Trainset must have at least 2 examples if no valset specified.")
+            raise DatasetError("Trainset must have at least 2 examples if no valset specified.")
         size = min(1000, max(1, int(len(trainset) * 0.80)))
         cutoff = len(trainset) - size
         return trainset[:cutoff], trainset[cutoff:]
     if len(valset) < 1:
-        raise ValueError("Validation set must have at least 1 example.")
+        raise DatasetError("Validation set must have at least 1 example.")
     return trainset, valset

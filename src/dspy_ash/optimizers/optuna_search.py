@@ -19,6 +19,10 @@ from dspy_ash.settings import settings
 
 
 class BootstrapFewShotWithOptuna(Teleprompter):
+    """Bootstraps `num_candidate_programs` demo sets, then lets Optuna pick, per predictor, the demo set
+    that maximises `metric` on the valset (`max_bootstrapped_demos`, `max_labeled_demos` as in
+    `BootstrapFewShot`)."""
+
     def __init__(
         self,
         metric: Any,

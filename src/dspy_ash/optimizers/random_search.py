@@ -19,6 +19,7 @@ import logging
 import random
 from typing import Any
 
+from dspy_ash.errors import NoCandidateError
 from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._scoring import score_program
 from dspy_ash.optimizers._session import CheckpointSession
@@ -31,6 +32,10 @@ logger = logging.getLogger("dspy_ash.optimizers.random_search")
 
 
 class BootstrapFewShotWithRandomSearch(Teleprompter):
+    """Compiles `num_candidate_programs` candidates (zero-shot, labeled-only, and bootstrapped with
+    shuffled trainsets and random demo counts), scores each on the valset with `metric`, and returns
+    the best (`stop_at_score` stops early). `max_concurrent_candidates` are evaluated at once."""
+
     def __init__(
         self,
         metric: Any,
@@ -87,7 +92,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         if restrict is not None:
             allowed = set(restrict)
             if not allowed.intersection(seeds):
-                raise ValueError(
+                raise NoCandidateError(
                     f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
                     f"{self.num_candidate_sets}); no candidate programs would be evaluated."
                 )

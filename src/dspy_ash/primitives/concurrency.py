@@ -8,13 +8,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from dspy_ash.errors import DspyAshError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 logger = logging.getLogger("dspy_ash.concurrency")
 
 
-class TooManyErrors(RuntimeError):
+class TooManyErrors(DspyAshError, RuntimeError):
     """Raised when more items failed than `max_errors` allows; the first error is the cause."""
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError, InvalidInputTypeError
+
 
 class Example:
+    """A training or evaluation record: a dict with attribute access. `with_inputs("question", ...)`
+    marks which fields are inputs; `inputs()` and `labels()` split it. `base` copies a dict or Example."""
+
     _store: dict[str, Any]
     _demos: list[Any]
     _input_keys: set[str] | None
@@ -22,7 +27,9 @@ class Example:
         elif base is None:
             store = {}
         else:
-            raise TypeError(f"Example(base) takes a dict or an Example, not {type(base).__name__}")
+            raise InvalidInputTypeError(
+                f"Example(base) takes a dict or an Example, not {type(base).__name__}"
+            )
         store.update(kwargs)
         self.__dict__.update(_store=store, _demos=[], _input_keys=input_keys)
 
@@ -89,7 +96,7 @@ class Example:
 
     def inputs(self) -> Example:
         if self._input_keys is None:
-            raise ValueError(
+            raise InvalidInputError(
                 "Inputs have not been set for this example. Use `example.with_inputs()` to set them."
             )
         result = Example({k: v for k, v in self._store.items() if k in self._input_keys})

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError
 from dspy_ash.primitives.example import Example
 
 
 class Prediction(Example):
+    """The output of a module call: its output fields as attributes (`pred.answer`), plus `completions`
+    when the LM gave several, and LM usage when tracked. Comparable and convertible to float by `score`."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         del self._demos
@@ -45,7 +49,7 @@ class Prediction(Example):
     # numeric protocol over a `score` field, as DSPy (metrics may return Predictions)
     def _score(self) -> float:
         if "score" not in self._store:
-            raise ValueError("Prediction object does not have a 'score' field to convert to float.")
+            raise InvalidInputError("Prediction object does not have a 'score' field to convert to float.")
         return float(self._store["score"])
 
     def __float__(self) -> float:
@@ -79,6 +83,10 @@ class Prediction(Example):
 
 
 class Completions:
+    """Several completions of one call (`n > 1`): `completions[i]` is a `Prediction`, and
+    `completions.answer` the list of every completion's `answer`. `list_or_dict` is a list of dicts or
+    a dict of equal-length lists."""
+
     def __init__(self, list_or_dict: Any, signature: Any = None) -> None:
         self.signature = signature
         if isinstance(list_or_dict, list):
@@ -90,7 +98,7 @@ class Completions:
             kwargs = dict(list_or_dict)
         lengths = {len(v) for v in kwargs.values()}
         if len(lengths) > 1:
-            raise ValueError("All completion fields must have the same number of values.")
+            raise InvalidInputError("All completion fields must have the same number of values.")
         self._completions = kwargs
 
     def items(self) -> Any:

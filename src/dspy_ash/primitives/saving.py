@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.errors import SavedStateError, UnsupportedFeatureError
 
 logger = logging.getLogger("dspy_ash.saving")
 
@@ -40,7 +40,7 @@ def save_state(module: Any, path: Path, *, save_program: bool = False) -> None:
     if path.suffix == ".pkl":
         raise UnsupportedFeatureError("Saving to .pkl pickles objects; use a .json path.")
     if path.suffix != ".json":
-        raise ValueError(f"`path` must end with `.json`, but received: {path}")
+        raise SavedStateError(f"`path` must end with `.json`, but received: {path}")
     state = module.dump_state(json_mode=True)
     state["metadata"] = metadata()
     text = json.dumps(state, indent=2, ensure_ascii=False) + "\n"
@@ -57,10 +57,10 @@ def read_state(path: Path, *, allow_pickle: bool = False) -> dict[str, Any]:
             "dspy-ash does not load pickles (they can run arbitrary code). Load the .json state instead."
         )
     if path.suffix != ".json":
-        raise ValueError(f"`path` must end with `.json`, but received: {path}")
+        raise SavedStateError(f"`path` must end with `.json`, but received: {path}")
     state = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a saved program state (a JSON object).")
+        raise SavedStateError(f"{path} does not hold a saved program state (a JSON object).")
     saved = (state.get("metadata") or {}).get("dependency_versions") or {}
     if saved.get("python") and saved["python"] != f"{sys.version_info.major}.{sys.version_info.minor}":
         logger.warning(

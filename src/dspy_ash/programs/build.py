@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dspy_ash.errors import InvalidInputError
 from dspy_ash.modules.chain_of_thought import ChainOfThought
 from dspy_ash.modules.predict import Predict
 from dspy_ash.modules.retrieve import Retrieve
@@ -39,7 +40,7 @@ class DeclarativeProgram(Module):
     async def aforward(self, **inputs: Any) -> Any:
         missing = [name for name in self.spec.inputs if name not in inputs]
         if missing:
-            raise ValueError(f"missing inputs: {missing}")
+            raise InvalidInputError(f"missing inputs: {missing}")
         env: dict[str, Any] = {name: inputs[name] for name in self.spec.inputs}
         await self._run(self.spec.steps, env)
         return Prediction(**{name: env[ref] for name, ref in self.spec.outputs.items()})

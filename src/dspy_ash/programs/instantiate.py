@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from dspy_ash.programs.build import build_program
+from dspy_ash.store.errors import InvalidSpecError
 from dspy_ash.store.models import Program
 
 
@@ -13,10 +14,12 @@ def instantiate(program: Program, *, state: dict[str, Any] | None = None) -> Any
     """Code programs import their class (deployed code, never a stored string); declarative programs
     are built from their spec."""
     if program.kind == "declarative":
-        assert program.spec is not None
+        if program.spec is None:
+            raise InvalidSpecError("a declarative program has no spec", location=program.name)
         module = build_program(program.spec)
     else:
-        assert program.source is not None
+        if program.source is None:
+            raise InvalidSpecError("a code program has no source (module:Class)", location=program.name)
         module_name, _, qualname = program.source.partition(":")
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):

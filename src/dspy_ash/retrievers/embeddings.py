@@ -16,6 +16,10 @@ from dspy_ash.retrievers.vector_store import VectorStore
 
 
 class Embeddings:
+    """Semantic search over `corpus`: embeds it once with `embedder` and returns the `k` nearest passages
+    per query (`passages`, `indices`, `scores`); exact search up to `brute_force_threshold` passages,
+    a `VectorStore` (`store`) beyond."""
+
     def __init__(
         self,
         corpus: list[str],

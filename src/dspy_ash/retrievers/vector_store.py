@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from dspy_ash.errors import InvalidInputError
 from dspy_ash.retrievers._numpy import np, npt
 
 Vectors = npt.NDArray[np.float32]
@@ -47,9 +48,11 @@ class NumpyVectorStore:
     async def add(self, ids: Sequence[str], vectors: Vectors, payloads: Sequence[dict[str, Any]]) -> None:
         rows = normalize_rows(vectors)
         if len(ids) != rows.shape[0] or len(payloads) != rows.shape[0]:
-            raise ValueError("ids, vectors and payloads must have the same length")
+            raise InvalidInputError("ids, vectors and payloads must have the same length")
         if self._matrix.size and rows.shape[1] != self._matrix.shape[1]:
-            raise ValueError(f"vector size {rows.shape[1]} differs from the store's {self._matrix.shape[1]}")
+            raise InvalidInputError(
+                f"vector size {rows.shape[1]} differs from the store's {self._matrix.shape[1]}"
+            )
         new_rows: list[Vectors] = []
         for i, doc_id in enumerate(ids):
             at = self._position.get(doc_id)

@@ -70,6 +70,9 @@ def _finish_field(name: str, field: FieldInfo, annotation: Any) -> FieldInfo:
 
 
 class SignatureMeta(type):
+    """The metaclass of signatures: builds the fields and instructions of each signature class and lets
+    `Signature("a -> b")` make a new class from a string."""
+
     _fields: dict[str, FieldInfo]
     _input_fields: dict[str, FieldInfo]
     _output_fields: dict[str, FieldInfo]
@@ -79,7 +82,7 @@ class SignatureMeta(type):
             if args and isinstance(args[0], str) and "custom_types" not in kwargs:
                 kwargs["_frame"] = caller_frame(1)
             return make_signature(*args, **kwargs)
-        raise TypeError(f"{cls.__name__} is a signature class; it is not instantiated.")
+        raise SignatureTypeError(f"{cls.__name__} is a signature class; it is not instantiated.")
 
     def __new__(
         mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
@@ -188,6 +191,11 @@ def _install_fields(cls: SignatureMeta, fields: dict[str, FieldInfo]) -> None:
 class Signature(metaclass=SignatureMeta):
     """"""
 
+    # The declared inputs and outputs of a task: `Signature("question -> answer")`, a string with optional
+    # types ("context: list[str], question -> answer: int"), or a subclass with InputField/OutputField
+    # attributes whose docstring is the instructions. No docstring here on purpose: a signature's
+    # docstring IS its instructions, and subclasses inherit this empty one (so they get the default).
+
     # Every class these methods derive is named `StringSignature`, whatever the original's name: DSPy builds
     # them with `Signature(fields, instructions)`, and the name shows in reprs that reach prompts (MIPROv2).
 
@@ -228,7 +236,7 @@ class Signature(metaclass=SignatureMeta):
         if index < 0:
             index += len(target) + 1
         if index < 0 or index > len(target):
-            raise ValueError(
+            raise SignatureError(
                 f"Invalid index to insert: {index}, index must be in the range of [{len(target) - 1}, {len(target)}] "
                 f"for {kind} fields, but received: {index}."
             )
@@ -395,5 +403,5 @@ def ensure_signature(signature: str | type[Signature] | None, instructions: str 
     if isinstance(signature, str):
         return make_signature(signature, instructions, _frame=caller_frame(1))
     if instructions is not None:
-        raise ValueError("Don't specify instructions when initializing with a Signature")
+        raise SignatureError("Don't specify instructions when initializing with a Signature")
     return signature

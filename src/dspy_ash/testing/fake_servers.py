@@ -13,11 +13,16 @@ else the next item of `script` (text, a `Reply` or a `Fault`), else `handler(bod
 fills every DSPy output field the last user message asks for ("[[ ## field ## ]]" markers after
 "Respond with the corresponding output fields"). Replies carry usage and a request id; `latency`
 delays every reply; `stream=true` requests get server-sent events.
+
+`FakeOpenAIServer` also answers `/v1/embeddings` in OpenAI's wire format: queued faults first, else one
+vector per input from `embedding` (default `hashed_embedding`: word counts hashed into 16 buckets, so
+texts sharing words are near), with usage counting one token per word.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import re
@@ -389,11 +394,66 @@ class _FakeServer:
         raise NotImplementedError
 
 
+EMBEDDING_DIMENSIONS = 16
+
+
+def hashed_embedding(text: str) -> list[float]:
+    """A deterministic toy embedding: each word adds 1 to one of 16 buckets chosen by its hash."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in text.lower().split():
+        vector[int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big") % EMBEDDING_DIMENSIONS] += (
+            1.0
+        )
+    return vector
+
+
 class FakeOpenAIServer(_FakeServer):
-    """OpenAI chat completions at `/v1/chat/completions` (also without the `/v1` prefix)."""
+    """OpenAI chat completions at `/v1/chat/completions` and embeddings at `/v1/embeddings` (also
+    without the `/v1` prefix)."""
+
+    def __init__(
+        self,
+        script: Iterable[str | Reply | Fault] | None = None,
+        *,
+        embedding: Callable[[str], list[float]] = hashed_embedding,
+        **options: Any,
+    ) -> None:
+        super().__init__(script, **options)
+        self.embedding = embedding
 
     def _is_route(self, path: str) -> bool:
         return path.endswith("/chat/completions")
+
+    async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        if not request.path.endswith("/embeddings"):
+            return await super()._answer(request, body)
+        request_id = f"req_{next(self._ids)}"
+        headers = {self.request_id_header: request_id}
+        fault = (
+            Fault.unauthorized()
+            if self.require_key is not None and not self._authorized(request)
+            else self._faults.popleft()
+            if self._faults
+            else None
+        )
+        delay = self.latency + (fault.delay if fault is not None else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        if fault is not None and not (fault.kind == "http" and fault.status == 200):
+            return await self._fault(request, fault, headers)
+        raw_input = body.get("input")
+        texts = [raw_input] if isinstance(raw_input, str) else [str(t) for t in raw_input or []]
+        tokens = sum(len(t.split()) for t in texts)
+        reply = {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": self.embedding(text)}
+                for i, text in enumerate(texts)
+            ],
+            "model": self.model or body.get("model", "fake"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return web.json_response(reply, headers=headers)
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.require_key}"

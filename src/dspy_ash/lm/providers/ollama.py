@@ -1,4 +1,4 @@
-"""Ollama's native `/api/chat` (sampling parameters go in `options`; token counts are eval counts)."""
+"""Ollama's native `/api/chat` and `/api/embed` (sampling parameters go in `options`; token counts are eval counts)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dspy_ash.lm.http import post_json, post_json_lines
 from dspy_ash.lm.http_errors import request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
 from dspy_ash.lm.secret import RedactedHeaders
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import response_format_json
 
 # OpenAI name -> Ollama option name
@@ -79,6 +79,31 @@ class OllamaChatLM(HTTPProviderLM):
                 yield text
             if item.get("done"):
                 return
+
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        data, http = await post_json(
+            self.endpoint.url("/api/embed"),
+            {"model": self.model, "input": req.inputs, **req.params},
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        )
+        vectors = data.get("embeddings")
+        if not isinstance(vectors, list) or len(vectors) != len(req.inputs):
+            raise LMResponseError(
+                f"The embed reply has no `embeddings` list of {len(req.inputs)} vectors",
+                provider=self.provider,
+                model=self.model,
+                body=json.dumps(data)[:2000],
+            )
+        prompt = int(data.get("prompt_eval_count") or 0)
+        return EmbeddingResponse(
+            vectors=[[float(x) for x in v] for v in vectors],
+            usage=Usage(prompt_tokens=prompt, total_tokens=prompt),
+            model=data.get("model"),
+            request_id=request_id_from(http.headers),
+        )
 
     async def request_one(self, req: LMRequest) -> LMResponse:
         data, http = await post_json(

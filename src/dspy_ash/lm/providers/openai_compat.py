@@ -1,4 +1,4 @@
-"""OpenAI chat completions, the wire format of OpenAI, vLLM, llama.cpp, Together, Groq, OpenRouter, ...
+"""OpenAI chat completions and embeddings, the wire format of OpenAI, vLLM, llama.cpp, Together, Groq, OpenRouter, ...
 
 Written once; every OpenAI-compatible provider is this class with another `Endpoint`.
 """
@@ -14,7 +14,7 @@ from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import Endpoint, HTTPProviderLM
 from dspy_ash.lm.secret import RedactedHeaders
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import jsonable_params
 
 
@@ -66,6 +66,36 @@ class OpenAICompatLM(HTTPProviderLM):
             model=self.model,
         )
         return parse_chat_completion(data, request_id_from(http.headers), self.provider, self.model)
+
+    async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
+        """`/embeddings`: one vector per input, placed by each row's `index` (servers may reorder)."""
+        data, http = await post_json(
+            self.endpoint.url("/embeddings"),
+            {"model": self.model, "input": req.inputs, **jsonable_params(req.params)},
+            headers=self.headers(),
+            timeout=self.endpoint.timeout,
+            provider=self.provider,
+            model=self.model,
+        )
+        request_id = request_id_from(http.headers)
+        rows = data.get("data")
+        if not isinstance(rows, list) or len(rows) != len(req.inputs):
+            raise LMResponseError(
+                f"The embeddings reply has no `data` list of {len(req.inputs)} vectors",
+                provider=self.provider,
+                model=self.model,
+                request_id=request_id,
+                body=json.dumps(data)[:2000],
+            )
+        ordered = sorted(rows, key=lambda r: r.get("index", 0)) if all("index" in r for r in rows) else rows
+        raw_usage = data.get("usage") or {}
+        prompt = int(raw_usage.get("prompt_tokens") or 0)
+        return EmbeddingResponse(
+            vectors=[[float(x) for x in row["embedding"]] for row in ordered],
+            usage=Usage(prompt_tokens=prompt, total_tokens=int(raw_usage.get("total_tokens") or prompt)),
+            model=data.get("model"),
+            request_id=request_id,
+        )
 
     async def _text_completion(self, req: LMRequest) -> LMResponse:
         """`model_type="text"`: the legacy `/completions` endpoint (base models). The messages become one
