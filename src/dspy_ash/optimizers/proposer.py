@@ -15,9 +15,9 @@ import random
 from typing import Any
 
 from dspy_ash.modules.predict import Predict
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers._tasks import gather_all
-from dspy_ash.optimizers._text import create_example_string, module_code, program_source, strip_prefix
+from dspy_ash.optimizers._gather import gather_all
+from dspy_ash.optimizers._prompt_text import create_example_string, module_code, program_source, strip_prefix
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.optimizers.dataset_summary import create_dataset_summary
 from dspy_ash.primitives.module import Module
 from dspy_ash.primitives.prediction import Prediction

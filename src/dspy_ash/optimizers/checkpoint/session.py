@@ -12,20 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from typing import Any
 
 from dspy_ash.errors import CheckpointError
-from dspy_ash.optimizers._fingerprint import Fingerprint
-from dspy_ash.optimizers.checkpoint import CheckpointStore
+from dspy_ash.optimizers.checkpoint import Checkpoint, CheckpointStore
+from dspy_ash.optimizers.checkpoint.fingerprint import Fingerprint
 
 logger = logging.getLogger("dspy_ash.optimizers")
 
 FORMAT_VERSION = 1
 
 
-def resolve_store(checkpoint: CheckpointStore | str | os.PathLike[str] | None) -> CheckpointStore | None:
+def resolve_store(checkpoint: Checkpoint) -> CheckpointStore | None:
     if checkpoint is None or isinstance(checkpoint, CheckpointStore):
         return checkpoint
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore
@@ -46,7 +45,7 @@ class CheckpointSession:
     @classmethod
     async def open(
         cls,
-        checkpoint: CheckpointStore | str | os.PathLike[str] | None,
+        checkpoint: Checkpoint,
         key: str | None,
         kind: str,
         fp: Fingerprint,
