@@ -209,34 +209,8 @@ class MIPROv2(CheckpointedTeleprompter):
             )
             instructions = await self._propose_instructions(program, demo_candidates, mode, proposer, session)
             await optuna_ready
-            self.progress("step", step="search")
-            config = SearchConfig(
-                metric=self.metric,
-                num_trials=mode.num_trials,
-                minibatch=mode.minibatch,
-                minibatch_size=minibatch_size,
-                full_eval_steps=minibatch_full_eval_steps,
-                seed=seed,
-                num_threads=self.num_threads or settings.num_threads,
-                max_errors=max_errors,
-                max_concurrent_trials=self.max_concurrent_trials,
-                log_dir=self.log_dir,
-                track_stats=self.track_stats,
-                prompt_model_total_calls=self.prompt_model_total_calls,
-                total_calls=self.total_calls,
-            )
-            with settings.context(lm=self.task_model):
-                search = Search(
-                    config,
-                    self.progress,
-                    program,
-                    instructions,
-                    None if mode.zeroshot else demo_candidates,
-                    mode.valset,
-                    session,
-                    rng,
-                )
-                return await search.run()
+            config = self._search_config(mode, seed, minibatch_size, minibatch_full_eval_steps, max_errors)
+            return await self._search(config, program, instructions, demo_candidates, mode, session, rng)
 
     # -- the steps ----------------------------------------------------------------------------------
     async def _bootstrap_demo_sets(
@@ -303,6 +277,50 @@ class MIPROv2(CheckpointedTeleprompter):
             for j, text in enumerate(instructions[i]):
                 logger.info("Predictor %d instruction %d: %s", i, j, text)
         return instructions
+
+    def _search_config(
+        self, mode: _RunMode, seed: int, minibatch_size: int, full_eval_steps: int, max_errors: int
+    ) -> SearchConfig:
+        return SearchConfig(
+            metric=self.metric,
+            num_trials=mode.num_trials,
+            minibatch=mode.minibatch,
+            minibatch_size=minibatch_size,
+            full_eval_steps=full_eval_steps,
+            seed=seed,
+            num_threads=self.num_threads or settings.num_threads,
+            max_errors=max_errors,
+            max_concurrent_trials=self.max_concurrent_trials,
+            log_dir=self.log_dir,
+            track_stats=self.track_stats,
+            prompt_model_total_calls=self.prompt_model_total_calls,
+            total_calls=self.total_calls,
+        )
+
+    async def _search(
+        self,
+        config: SearchConfig,
+        program: Any,
+        instructions: dict[int, list[str]],
+        demo_candidates: dict[int, list[list[Any]]],
+        mode: _RunMode,
+        session: CheckpointSession,
+        rng: random.Random,
+    ) -> Any:
+        """Step 3: the optuna study over instructions and demo sets, scored with the task model."""
+        self.progress("step", step="search")
+        with settings.context(lm=self.task_model):
+            search = Search(
+                config,
+                self.progress,
+                program,
+                instructions,
+                None if mode.zeroshot else demo_candidates,
+                mode.valset,
+                session,
+                rng,
+            )
+            return await search.run()
 
     # -- configuration (DSPy's rules) -----------------------------------------------------------------
     def _resolve_run_mode(
