@@ -1,8 +1,8 @@
 """`BootstrapFewShot`: demos from the teacher's own successful traces, plus labeled examples.
 
 DSPy runs the teacher on one training example at a time until `max_bootstrapped_demos` examples
-succeeded. Here the teacher runs on many examples at once (`num_threads` in flight, launched in
-training-set order), but outcomes are *decided* strictly in training-set order: the demos, the
+succeeded. Here the teacher runs on many examples at once (`num_threads` in flight, by default up to
+`SPECULATIVE_RUNS`, launched in training-set order), but outcomes are *decided* strictly in training-set order: the demos, the
 error count and the point where bootstrapping stops are those of the sequential algorithm given the
 same LM replies. Attempts past the stopping point are speculative; their results are discarded (and
 they are cancelled once the outcome is known). The launch window grows with the failure rate seen so
