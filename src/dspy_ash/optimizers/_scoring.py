@@ -7,6 +7,7 @@ lands in the run's checkpoint, so a resumed run re-scores only what was not fini
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +42,13 @@ async def score_program(
         example = devset[index]
         try:
             prediction = await run_program(program, example)
-            value = await call_metric(metric, example, prediction)
+            scoring = asyncio.ensure_future(call_metric(metric, example, prediction))
+            try:
+                value = await asyncio.shield(scoring)
+            except asyncio.CancelledError:  # the prediction is paid for: keep its score if it comes
+                scoring.add_done_callback(lambda done: _record_late(scores, index, done))
+                session.keep_late(scoring)
+                raise
         except Exception as exc:
             errors[str(index)] = f"{type(exc).__name__}: {exc}"
             logger.error("Error for example %d: %r", index, exc)
@@ -54,3 +61,8 @@ async def score_program(
         await run_bounded(todo, one, limit=max(1, num_threads), max_errors=max_errors - 1 - len(errors))
     subscores = [scores.get(str(i), failure_score) for i in range(len(devset))]
     return round(100 * sum(subscores) / len(devset), 2), subscores
+
+
+def _record_late(scores: dict[str, Any], index: int, done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        scores[str(index)] = score_to_json(done.result())
