@@ -1,7 +1,8 @@
 """Compile wall time: BootstrapFewShot (100 training examples) and MIPROv2 light, dspy-ash vs dspy 3.4.1.
 
     python benchmarks/compile.py [--latency-ms 100] [--threads 32] [--only bootstrap|mipro]
-                                 [--dspy-python bench-venvs/dspy/bin/python] [--skip-dspy]
+                                 [--ash-src LABEL=PATH ...] [--dspy-python bench-venvs/dspy/bin/python]
+                                 [--skip-dspy]
 
 Both sides compile `Predict("question -> answer")` against the referee server
 /work/shared/tools/mocklm.py (started here) with caches off. The server knows the answer to every
@@ -9,10 +10,13 @@ fifth question (`--qa`), so the teacher fails 80% of the time and bootstrapping 
 training set, as it does on a hard task:
 
 - BootstrapFewShot(metric=answer_exact_match, max_bootstrapped_demos=16, max_labeled_demos=16) on 100
-  examples. The demos each side selected are compared: they must be identical.
+  examples, DSPy's code as written (no dspy-ash argument: the default concurrency). The demos each
+  side selected are compared: they must be identical.
 - MIPROv2(auto="light", num_threads=--threads) on the same 100 examples (valset split by MIPROv2).
 
-DSPy runs in its own interpreter (benchmarks/setup_dspy_venv.sh); this file is also its driver.
+DSPy runs in its own interpreter (benchmarks/setup_dspy_venv.sh; `--dspy-python .venv/bin/python`
+uses the DSPy of the test extra); this file is also its driver. `--ash-src LABEL=PATH` adds a side
+that runs another dspy-ash src/ tree (a before/after comparison in one invocation).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -76,10 +81,7 @@ def measure(dspy: Any, api_base: str, which: str, threads: int) -> dict[str, Any
     dspy.Predict("question -> answer")(question="warm-up")
     start = time.perf_counter()
     if which == "bootstrap":
-        kwargs = {"num_threads": threads} if dspy.__name__ == "dspy_ash" else {}
-        optimizer = dspy.BootstrapFewShot(
-            metric=metric, max_bootstrapped_demos=16, max_labeled_demos=16, **kwargs
-        )
+        optimizer = dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=16, max_labeled_demos=16)
         program = optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset)
     else:
         optimizer = dspy.MIPROv2(metric=metric, auto="light", num_threads=threads)
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--only", choices=["bootstrap", "mipro"])
+    parser.add_argument("--ash-src", action="append", default=[], help="LABEL=PATH of another src/ tree")
     parser.add_argument("--dspy-python", default=str(ROOT / "bench-venvs/dspy/bin/python"))
     parser.add_argument("--skip-dspy", action="store_true")
     parser.add_argument("--side", choices=["dspy", "ours"], help=argparse.SUPPRESS)
@@ -116,10 +119,13 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, Any]]] = {}
     try:
         for which in [args.only] if args.only else ["bootstrap", "mipro"]:
-            sides = [("dspy-ash", sys.executable, "ours")]
+            sides = [("dspy-ash", sys.executable, "ours", str(ROOT / "src"))]
+            for spec in args.ash_src:
+                label, path = spec.split("=", 1)
+                sides.append((f"dspy-ash {label}", sys.executable, "ours", str(Path(path).resolve())))
             if not args.skip_dspy and Path(args.dspy_python).exists():
-                sides.append(("dspy 3.4.1", args.dspy_python, "dspy"))
-            for name, python, side in sides:  # each side in a fresh interpreter, one after the other
+                sides.append(("dspy 3.4.1", args.dspy_python, "dspy", ""))
+            for name, python, side, src in sides:  # each side in a fresh interpreter, one after the other
                 out = subprocess.run(
                     [
                         python,
@@ -136,6 +142,7 @@ def main() -> None:
                     capture_output=True,
                     text=True,
                     check=True,
+                    env={**os.environ, "PYTHONPATH": src},
                 )
                 results.setdefault(which, {})[name] = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
@@ -148,14 +155,16 @@ def main() -> None:
     for which, sides in results.items():
         for name, r in sides.items():
             print(
-                f"{which:<10} {name:<11} {r['seconds']:>8.2f} s  demos={len(r['demos'])}  score={r['score']}"
+                f"{which:<10} {name:<18} {r['seconds']:>8.2f} s  demos={len(r['demos'])}  score={r['score']}"
             )
-        if len(sides) == 2:
-            ours, theirs = sides["dspy-ash"], sides["dspy 3.4.1"]
-            same = ours["demos"] == theirs["demos"]
-            print(
-                f"{which:<10} speed-up {theirs['seconds'] / ours['seconds']:.1f}x; same demos selected: {same}"
-            )
+        theirs = sides.get("dspy 3.4.1")
+        for name, ours in sides.items():
+            if theirs is not None and ours is not theirs:
+                same = ours["demos"] == theirs["demos"]
+                print(
+                    f"{which:<10} {name}: speed-up {theirs['seconds'] / ours['seconds']:.1f}x; "
+                    f"same demos selected: {same}"
+                )
 
 
 if __name__ == "__main__":

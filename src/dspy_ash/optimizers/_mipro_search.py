@@ -11,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dspy_ash.errors import NoCandidateError
 from dspy_ash.optimizers._optuna import import_optuna, tpe_sampler
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.settings import settings
-
-if TYPE_CHECKING:
-    from dspy_ash.optimizers.mipro import MIPROv2
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 
 logger = logging.getLogger("dspy_ash.optimizers.mipro")
 
@@ -31,31 +29,86 @@ def create_minibatch(data: list[Any], batch_size: int, rng: random.Random) -> li
     return [data[i] for i in indices]
 
 
+# `Teleprompter.progress`: emits a `progress` event named by the first argument.
+Progress = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """What the search needs to know of its MIPROv2 run (its arguments, resolved)."""
+
+    metric: Any
+    num_trials: int
+    minibatch: bool
+    minibatch_size: int
+    full_eval_steps: int
+    seed: int
+    num_threads: int
+    max_errors: int
+    max_concurrent_trials: int = 4
+    log_dir: str | None = None
+    track_stats: bool = True
+    prompt_model_total_calls: int = 0
+    total_calls: int = 0
+
+    @property
+    def adjusted_trials(self) -> int:
+        """Trials counting the full evaluations (DSPy's numbering for progress)."""
+        if not self.minibatch:
+            return self.num_trials
+        extra_at_end = 1 if self.num_trials % self.full_eval_steps != 0 else 0
+        return int(self.num_trials + self.num_trials // self.full_eval_steps + 1 + extra_at_end)
+
+    def full_eval_after(self, trial_num: int) -> bool:
+        return self.minibatch and (
+            trial_num % (self.full_eval_steps + 1) == 0 or trial_num == self.adjusted_trials - 1
+        )
+
+
+@dataclass
+class _Pending:
+    """A trial asked of the study and being scored, applied to the study in trial order."""
+
+    trial: Any
+    trial_num: int
+    candidate: Any
+    chosen: list[str]
+    raw: dict[str, int]
+    task: asyncio.Future[float]
+
+
 class Search:
     """Step 3: the optuna study over (instruction, demo set) indices per predictor."""
 
     def __init__(
         self,
-        owner: MIPROv2,
+        config: SearchConfig,
+        progress: Progress,
         program: Any,
         instructions: dict[int, list[str]],
         demo_candidates: Any,
         valset: list[Any],
         session: CheckpointSession,
         rng: random.Random,
-        max_errors: int,
     ) -> None:
-        self.owner = owner
+        self.config = config
+        self.progress = progress
         self.program = program
         self.instructions = instructions
         self.demo_candidates = demo_candidates
         self.valset = valset
         self.session = session
         self.rng = rng
-        self.max_errors = max_errors
         self.optuna = import_optuna("MIPROv2")
         self.trial_logs: dict[int, dict[str, Any]] = {}
         self.score_data: list[dict[str, Any]] = []
+        self.param_scores: dict[str, list[tuple[float, Any, dict[str, int]]]] = {}
+        self.fully_evaled: dict[str, dict[str, Any]] = {}
+        self.best_score = 0.0
+        self.best_program: Any = None
+        self.total_eval_calls = 0
+        self.batch_size = config.minibatch_size if config.minibatch else len(valset)
+        self.eval_kind = "minibatch" if config.minibatch else "full"
 
     def batch(self, batch_size: int) -> list[Any]:
         """The examples a trial is scored on: the valset, or a minibatch drawn from the shared rng."""
@@ -71,9 +124,9 @@ class Search:
             score, _ = await score_program(
                 program,
                 devset,
-                self.owner.metric,
-                num_threads=self.owner.num_threads or settings.num_threads,
-                max_errors=self.max_errors,
+                self.config.metric,
+                num_threads=self.config.num_threads,
+                max_errors=self.config.max_errors,
                 session=self.session,
                 record=self.session.section("eval", eval_id),
             )
@@ -111,10 +164,10 @@ class Search:
         return chosen, raw
 
     def save_program(self, program: Any, trial_num: int, note: str | None = None) -> str | None:
-        if not self.owner.log_dir:
+        if not self.config.log_dir:
             return None
         path = (
-            Path(self.owner.log_dir)
+            Path(self.config.log_dir)
             / "evaluated_programs"
             / (f"program_{trial_num}_{note}.json" if note else f"program_{trial_num}.json")
         )
@@ -122,16 +175,30 @@ class Search:
         program.save(path)
         return str(path)
 
-    async def run(
-        self, num_trials: int, minibatch: bool, minibatch_size: int, full_eval_steps: int, seed: int
-    ) -> Any:
-        optuna, owner = self.optuna, self.owner
-        extra_at_end = 1 if num_trials % full_eval_steps != 0 else 0
-        adjusted = int(
-            num_trials + num_trials // full_eval_steps + 1 + extra_at_end if minibatch else num_trials
-        )
+    async def run(self) -> Any:
+        """Score the default program, then the trials in order; the best fully evaluated program."""
+        study = await self._start_study()
+        pending: list[_Pending] = []
+        asked = 0
+        try:
+            while asked < self.config.num_trials or pending:
+                while self._can_ask(study, pending, asked):
+                    pending.append(self._ask(study))
+                    asked += 1
+                await self._apply(study, pending.pop(0))
+        finally:
+            for p in pending:
+                p.task.cancel()
+            if pending:
+                await asyncio.gather(*(p.task for p in pending), return_exceptions=True)
+        self._attach_stats()
+        logger.info("Returning best identified program with score %s!", self.best_score)
+        return self.best_program
 
-        owner.progress("trial_started", trial=1, total=adjusted, eval_kind="full")
+    async def _start_study(self) -> Any:
+        """Trial 1: the unchanged program on the full valset, told to a fresh seeded study."""
+        optuna, config = self.optuna, self.config
+        self.progress("trial_started", trial=1, total=config.adjusted_trials, eval_kind="full")
         default_score = await self.evaluate(self.program, self.valset, "default")
         self.trial_logs[1] = {
             "full_eval_program_path": self.save_program(self.program, -1),
@@ -139,144 +206,124 @@ class Search:
             "total_eval_calls_so_far": len(self.valset),
             "full_eval_program": self.program.deepcopy(),
         }
-        best_score, best_program = default_score, self.program.deepcopy()
-        total_eval_calls = len(self.valset)
-        self.score_data = [{"score": best_score, "program": self.program.deepcopy(), "full_eval": True}]
-        owner.progress(
-            "trial_finished", trial=1, score=default_score, best_score=best_score, eval_kind="full"
+        self.best_score, self.best_program = default_score, self.program.deepcopy()
+        self.total_eval_calls = len(self.valset)
+        self.score_data = [{"score": default_score, "program": self.program.deepcopy(), "full_eval": True}]
+        self.progress(
+            "trial_finished", trial=1, score=default_score, best_score=default_score, eval_kind="full"
         )
-        param_scores: dict[str, list[tuple[float, Any, dict[str, int]]]] = {}
-        fully_evaled: dict[str, dict[str, Any]] = {}
 
-        study = optuna.create_study(direction="maximize", sampler=tpe_sampler(optuna, seed))
-        default_params = {f"{i}_predictor_instruction": 0 for i in range(len(self.program.predictors()))}
+        study = optuna.create_study(direction="maximize", sampler=tpe_sampler(optuna, config.seed))
+        n_predictors = len(self.program.predictors())
+        default_params = {f"{i}_predictor_instruction": 0 for i in range(n_predictors)}
         if self.demo_candidates:
-            default_params.update({f"{i}_predictor_demos": 0 for i in range(len(self.program.predictors()))})
+            default_params.update({f"{i}_predictor_demos": 0 for i in range(n_predictors)})
         study.add_trial(
             optuna.trial.create_trial(
                 params=default_params, distributions=self.distributions(), value=default_score
             )
         )
+        return study
 
-        batch_size = minibatch_size if minibatch else len(self.valset)
-        eval_kind = "minibatch" if minibatch else "full"
-
-        def full_eval_after(trial_num: int) -> bool:
-            return minibatch and (trial_num % (full_eval_steps + 1) == 0 or trial_num == adjusted - 1)
-
-        # While optuna's TPE is in its random startup phase its suggestions do not depend on scores, so
-        # the next trials can be asked and scored ahead (up to max_concurrent_trials), as long as no
-        # full evaluation (which adds a trial and shifts the numbering) falls in between. Outcomes are
-        # still applied one trial at a time, in order, so the study and the result are DSPy's.
+    def _can_ask(self, study: Any, pending: list[_Pending], asked: int) -> bool:
+        """Whether to ask the next trial now. While optuna's TPE is in its random startup phase its
+        suggestions do not depend on scores, so the next trials can be asked and scored ahead (up to
+        `max_concurrent_trials`), as long as no full evaluation (which adds a trial and shifts the
+        numbering) falls in between. Outcomes are still applied one trial at a time, in order."""
+        if asked >= self.config.num_trials:
+            return False
+        if not pending:
+            return True
+        states = (self.optuna.trial.TrialState.COMPLETE, self.optuna.trial.TrialState.PRUNED)
+        completed = len(study.get_trials(deepcopy=False, states=states))
         n_startup = int(getattr(study.sampler, "_n_startup_trials", 10))
-        pending: list[tuple[Any, int, Any, list[str], dict[str, int], asyncio.Task[float]]] = []
-        asked = 0
+        return (
+            len(pending) < max(1, self.config.max_concurrent_trials)
+            and completed + len(pending) < n_startup
+            and not any(self.config.full_eval_after(p.trial_num) for p in pending)
+        )
 
-        def can_ask() -> bool:
-            if asked >= num_trials:
-                return False
-            if not pending:
-                return True
-            completed = len(
-                study.get_trials(
-                    deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-                )
-            )
-            return (
-                len(pending) < max(1, owner.max_concurrent_trials)
-                and completed + len(pending) < n_startup
-                and not any(full_eval_after(p[1]) for p in pending)
-            )
+    def _ask(self, study: Any) -> _Pending:
+        """The study's next trial, its candidate program, and its scoring started."""
+        trial = study.ask()
+        trial_num = trial.number + 1
+        self.trial_logs[trial_num] = {}
+        candidate = self.program.deepcopy()
+        chosen, raw = self.select(candidate, trial, trial_num)
+        self.progress(
+            "trial_started",
+            trial=trial_num,
+            total=self.config.adjusted_trials,
+            params=raw,
+            eval_kind=self.eval_kind,
+        )
+        task = asyncio.ensure_future(
+            self.evaluate(candidate, self.batch(self.batch_size), f"trial-{trial_num}")
+        )
+        return _Pending(trial, trial_num, candidate, chosen, raw, task)
 
-        try:
-            while asked < num_trials or pending:
-                while can_ask():
-                    trial = study.ask()
-                    trial_num = trial.number + 1
-                    self.trial_logs[trial_num] = {}
-                    candidate = self.program.deepcopy()
-                    chosen, raw = self.select(candidate, trial, trial_num)
-                    owner.progress(
-                        "trial_started", trial=trial_num, total=adjusted, params=raw, eval_kind=eval_kind
-                    )
-                    task = asyncio.ensure_future(
-                        self.evaluate(candidate, self.batch(batch_size), f"trial-{trial_num}")
-                    )
-                    pending.append((trial, trial_num, candidate, chosen, raw, task))
-                    asked += 1
-                trial, trial_num, candidate, chosen, raw, task = pending.pop(0)
-                score = await task
-                total_eval_calls += batch_size
-                if not minibatch and score > best_score:
-                    best_score, best_program = score, candidate.deepcopy()
-                self.score_data.append(
-                    {"score": score, "program": candidate, "full_eval": batch_size >= len(self.valset)}
-                )
-                kind = "mb" if minibatch else "full_eval"
-                self.trial_logs[trial_num].update(
-                    {
-                        f"{kind}_program_path": self.save_program(candidate, trial_num),
-                        f"{kind}_score": score,
-                        "total_eval_calls_so_far": total_eval_calls,
-                        f"{kind}_program": candidate.deepcopy(),
-                    }
-                )
-                logger.info("Trial %d: score %s with %s", trial_num, score, chosen)
-                owner.progress(
-                    "trial_finished",
-                    trial=trial_num,
-                    score=score,
-                    best_score=best_score,
-                    params=raw,
-                    eval_kind=eval_kind,
-                )
-                param_scores.setdefault(",".join(chosen), []).append((score, candidate, raw))
-                if full_eval_after(trial_num):
-                    best_score, best_program = await self.full_eval(
-                        trial_num, param_scores, fully_evaled, study, best_score, best_program
-                    )
-                    total_eval_calls += len(self.valset)
-                    self.trial_logs[trial_num + 1]["total_eval_calls_so_far"] = total_eval_calls
-                study.tell(trial, score)
-        finally:
-            for *_, task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*(p[-1] for p in pending), return_exceptions=True)
+    async def _apply(self, study: Any, p: _Pending) -> None:
+        """Book one trial's score (and the full evaluation due after it), then tell the study."""
+        minibatch = self.config.minibatch
+        score = await p.task
+        self.total_eval_calls += self.batch_size
+        if not minibatch and score > self.best_score:
+            self.best_score, self.best_program = score, p.candidate.deepcopy()
+        self.score_data.append(
+            {"score": score, "program": p.candidate, "full_eval": self.batch_size >= len(self.valset)}
+        )
+        kind = "mb" if minibatch else "full_eval"
+        self.trial_logs[p.trial_num].update(
+            {
+                f"{kind}_program_path": self.save_program(p.candidate, p.trial_num),
+                f"{kind}_score": score,
+                "total_eval_calls_so_far": self.total_eval_calls,
+                f"{kind}_program": p.candidate.deepcopy(),
+            }
+        )
+        logger.info("Trial %d: score %s with %s", p.trial_num, score, p.chosen)
+        self.progress(
+            "trial_finished",
+            trial=p.trial_num,
+            score=score,
+            best_score=self.best_score,
+            params=p.raw,
+            eval_kind=self.eval_kind,
+        )
+        self.param_scores.setdefault(",".join(p.chosen), []).append((score, p.candidate, p.raw))
+        if self.config.full_eval_after(p.trial_num):
+            await self.full_eval(p.trial_num, study)
+            self.total_eval_calls += len(self.valset)
+            self.trial_logs[p.trial_num + 1]["total_eval_calls_so_far"] = self.total_eval_calls
+        study.tell(p.trial, score)
 
-        if best_program is not None and owner.track_stats:
-            best_program.trial_logs = self.trial_logs
-            best_program.score = best_score
-            best_program.prompt_model_total_calls = owner.prompt_model_total_calls
-            best_program.total_calls = owner.total_calls
-            ranked = sorted(self.score_data, key=lambda x: x["score"], reverse=True)
-            best_program.mb_candidate_programs = [d for d in ranked if not d["full_eval"]]
-            best_program.candidate_programs = [d for d in ranked if d["full_eval"]]
-        logger.info("Returning best identified program with score %s!", best_score)
-        return best_program
+    def _attach_stats(self) -> None:
+        best_program = self.best_program
+        if best_program is None or not self.config.track_stats:
+            return
+        best_program.trial_logs = self.trial_logs
+        best_program.score = self.best_score
+        best_program.prompt_model_total_calls = self.config.prompt_model_total_calls
+        best_program.total_calls = self.config.total_calls
+        ranked = sorted(self.score_data, key=lambda x: x["score"], reverse=True)
+        best_program.mb_candidate_programs = [d for d in ranked if not d["full_eval"]]
+        best_program.candidate_programs = [d for d in ranked if d["full_eval"]]
 
-    async def full_eval(
-        self,
-        trial_num: int,
-        param_scores: dict[str, list[tuple[float, Any, dict[str, int]]]],
-        fully_evaled: dict[str, dict[str, Any]],
-        study: Any,
-        best_score: float,
-        best_program: Any,
-    ) -> tuple[float, Any]:
+    async def full_eval(self, trial_num: int, study: Any) -> None:
+        """The best-averaging combination not yet fully evaluated, scored on the full valset."""
         ranked = sorted(
             (
                 (key, sum(v[0] for v in values) / len(values), values[0][1], values[0][2])
-                for key, values in param_scores.items()
+                for key, values in self.param_scores.items()
             ),
             key=lambda x: x[1],
             reverse=True,
         )
-        pick = next((r for r in ranked if r[0] not in fully_evaled), None)
+        pick = next((r for r in ranked if r[0] not in self.fully_evaled), None)
         if pick is None:
             raise NoCandidateError("No valid program found in param_score_dict")
         key, mean, program, params = pick
-        self.owner.progress(
+        self.progress(
             "trial_started", trial=trial_num + 1, eval_kind="full", params=params, minibatch_mean=mean
         )
         score = await self.evaluate(program, self.valset, f"full-{trial_num}")
@@ -284,16 +331,15 @@ class Search:
         study.add_trial(
             self.optuna.trial.create_trial(params=params, distributions=self.distributions(), value=score)
         )
-        fully_evaled[key] = {"program": program, "score": score}
+        self.fully_evaled[key] = {"program": program, "score": score}
         self.trial_logs[trial_num + 1] = {
             "full_eval_program_path": self.save_program(program, trial_num + 1, "full_eval"),
             "full_eval_program": program,
             "full_eval_score": score,
         }
-        if score > best_score:
+        if score > self.best_score:
             logger.info("New best full eval score! Score: %s", score)
-            best_score, best_program = score, program.deepcopy()
-        self.owner.progress(
-            "trial_finished", trial=trial_num + 1, eval_kind="full", score=score, best_score=best_score
+            self.best_score, self.best_program = score, program.deepcopy()
+        self.progress(
+            "trial_finished", trial=trial_num + 1, eval_kind="full", score=score, best_score=self.best_score
         )
-        return best_score, best_program

@@ -13,27 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from dspy_ash.evaluate._calling import call_metric, run_program
-from dspy_ash.optimizers._demos import score_to_json
-from dspy_ash.optimizers._session import CheckpointSession
+from dspy_ash.optimizers.checkpoint.records import score_to_json
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.primitives.concurrency import TooManyErrors, run_bounded
 
 logger = logging.getLogger("dspy_ash.optimizers")
-
-
-async def _metric_kept_on_cancel(
-    metric: Callable[..., Any], example: Any, prediction: Any, scores: dict[str, Any], key: str
-) -> Any:
-    """The metric's value. A cancellation (a sibling failed, the run is stopping) that lands while the metric
-    runs on its worker thread waits for it and records the score before passing on: the prediction's LM
-    calls are paid for, and a resumed run must not make them again."""
-    scoring = asyncio.ensure_future(call_metric(metric, example, prediction))
-    try:
-        return await asyncio.shield(scoring)
-    except asyncio.CancelledError:
-        await asyncio.wait((scoring,))
-        if not scoring.cancelled() and scoring.exception() is None:
-            scores[key] = score_to_json(scoring.result())
-        raise
 
 
 async def score_program(
@@ -58,7 +42,13 @@ async def score_program(
         example = devset[index]
         try:
             prediction = await run_program(program, example)
-            value = await _metric_kept_on_cancel(metric, example, prediction, scores, str(index))
+            scoring = asyncio.ensure_future(call_metric(metric, example, prediction))
+            try:
+                value = await asyncio.shield(scoring)
+            except asyncio.CancelledError:  # the prediction is paid for: keep its score if it comes
+                scoring.add_done_callback(lambda done: _record_late(scores, index, done))
+                session.keep_late(scoring)
+                raise
         except Exception as exc:
             errors[str(index)] = f"{type(exc).__name__}: {exc}"
             logger.error("Error for example %d: %r", index, exc)
@@ -71,3 +61,8 @@ async def score_program(
         await run_bounded(todo, one, limit=max(1, num_threads), max_errors=max_errors - 1 - len(errors))
     subscores = [scores.get(str(i), failure_score) for i in range(len(devset))]
     return round(100 * sum(subscores) / len(devset), 2), subscores
+
+
+def _record_late(scores: dict[str, Any], index: int, done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        scores[str(index)] = score_to_json(done.result())

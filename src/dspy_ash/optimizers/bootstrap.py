@@ -1,8 +1,8 @@
 """`BootstrapFewShot`: demos from the teacher's own successful traces, plus labeled examples.
 
 DSPy runs the teacher on one training example at a time until `max_bootstrapped_demos` examples
-succeeded. Here the teacher runs on many examples at once (`num_threads` in flight, launched in
-training-set order), but outcomes are *decided* strictly in training-set order: the demos, the
+succeeded. Here the teacher runs on many examples at once (`num_threads` in flight, by default up to
+`SPECULATIVE_RUNS`, launched in training-set order), but outcomes are *decided* strictly in training-set order: the demos, the
 error count and the point where bootstrapping stops are those of the sequential algorithm given the
 same LM replies. Attempts past the stopping point are speculative; their results are discarded (and
 they are cancelled once the outcome is known). The launch window grows with the failure rate seen so
@@ -16,26 +16,31 @@ demos) is saved as it completes; a restarted run reuses them and only runs the t
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
-import os
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dspy_ash.errors import InvalidInputError, OptimizerError
 from dspy_ash.evaluate._calling import call_metric
-from dspy_ash.optimizers._demos import demo_from_json, demo_to_json, pick_one_demo
-from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers.checkpoint import CheckpointStore
+from dspy_ash.optimizers.checkpoint import Checkpoint
+from dspy_ash.optimizers.checkpoint.records import demo_from_json, demo_to_json
+from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter, programs_fingerprint
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
-from dspy_ash.optimizers.teleprompter import Teleprompter
 from dspy_ash.primitives.example import Example
 from dspy_ash.settings import settings
 
 logger = logging.getLogger("dspy_ash.optimizers.bootstrap")
 
-Checkpoint = CheckpointStore | str | os.PathLike[str] | None
+# Teacher runs in flight when `num_threads` is not given (at least `settings.num_threads`). DSPy runs
+# the teacher one example at a time, so no DSPy setting says how far to run ahead; the success-rate
+# rule in `_Walk.launch` keeps speculative calls near zero, so the cap only bounds open requests
+# (a provider's own limit belongs on the LM: `LM(max_concurrency=...)`).
+SPECULATIVE_RUNS = 64
 
 
 class BootstrapError(OptimizerError, RuntimeError):
@@ -60,11 +65,13 @@ class _Attempt:
         return cls(rounds=list(data["rounds"]), traces={k: list(v) for k, v in data["traces"].items()})
 
 
-class BootstrapFewShot(Teleprompter):
+class BootstrapFewShot(CheckpointedTeleprompter):
     """Compiles a program by running a teacher (the student itself unless given) over the trainset and
     keeping, as demos, the traces whose outputs pass `metric` (at least `metric_threshold` when given).
     `max_bootstrapped_demos` traced demos and up to `max_labeled_demos` plain labeled ones per predictor;
     `max_rounds` retries per example at fresh temperatures; `checkpoint` resumes an interrupted compile."""
+
+    kind = "BootstrapFewShot"
 
     def __init__(
         self,
@@ -80,9 +87,10 @@ class BootstrapFewShot(Teleprompter):
         checkpoint: Checkpoint = None,
         checkpoint_key: str | None = None,
     ) -> None:
-        """DSPy's parameters; beyond them, `num_threads` (teacher runs in flight, default
-        `settings.num_threads`) and `checkpoint` / `checkpoint_key` (see the module docstring)."""
-        super().__init__()
+        """DSPy's parameters; beyond them, `num_threads` (teacher runs in flight, default the larger of
+        `settings.num_threads` and `SPECULATIVE_RUNS`) and `checkpoint` / `checkpoint_key` (see the
+        module docstring)."""
+        super().__init__(checkpoint, checkpoint_key)
         self.metric = metric
         self.metric_threshold = metric_threshold
         self.teacher_settings = {} if teacher_settings is None else teacher_settings
@@ -91,8 +99,6 @@ class BootstrapFewShot(Teleprompter):
         self.max_rounds = max_rounds
         self.max_errors = max_errors
         self.num_threads = num_threads
-        self.checkpoint = checkpoint
-        self.checkpoint_key = checkpoint_key
         self.error_count = 0
 
     def params_fingerprint(self) -> list[Any]:
@@ -116,20 +122,14 @@ class BootstrapFewShot(Teleprompter):
         checkpoint_key: str | None = None,
         **_: Any,
     ) -> Any:
-        fp = fingerprint(
-            "BootstrapFewShot",
+        async with self.checkpoint_session(
+            checkpoint,
+            checkpoint_key,
             self.params_fingerprint(),
             trainset,
-            program_fingerprint(student),
-            program_fingerprint(teacher) if teacher is not None else None,
-        )
-        session = await CheckpointSession.open(
-            checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "BootstrapFewShot", fp
-        )
-        try:
+            *programs_fingerprint(student, teacher),
+        ) as session:
             return await self.bootstrap(student, teacher, trainset, session, session.section("examples"))
-        finally:
-            await session.flush()
 
     async def bootstrap(
         self,
@@ -172,19 +172,8 @@ class BootstrapFewShot(Teleprompter):
         session: CheckpointSession,
         record: dict[str, Any],
     ) -> tuple[set[int], dict[str, list[Example]]]:
-        max_bootstraps = self.max_bootstrapped_demos
-        limit = max(1, self.num_threads or settings.num_threads)
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        known = {int(k): _Attempt.from_json(v) for k, v in record.items()}
-        bootstrapped: set[int] = set()
-        name2traces: dict[str, list[Example]] = {name: [] for name in names}
-        running: dict[asyncio.Task[_Attempt], int] = {}
-        next_launch = 0
-        decided = 0  # the next example to decide, in training-set order
-        successes = 0
-
-        def success_rate() -> float:
-            return successes / decided if decided else 1.0
+        limit = max(1, self.num_threads or max(settings.num_threads, SPECULATIVE_RUNS))
 
         async def attempt(index: int) -> _Attempt:
             result = await self._attempt(teacher, trainset[index])
@@ -192,44 +181,28 @@ class BootstrapFewShot(Teleprompter):
             await session.save()
             return result
 
+        walk = _Walk(len(trainset), self.max_bootstrapped_demos, limit, attempt, record)
+        bootstrapped: set[int] = set()
+        name2traces: dict[str, list[Example]] = {name: [] for name in names}
         try:
-            while decided < len(trainset) and len(bootstrapped) < max_bootstraps:
-                # Launch ahead of the decision point, as far as the success rate so far says we need.
-                while next_launch < len(trainset) and len(running) < limit:
-                    pending = next_launch - decided
-                    if pending > 0 and successes + pending * success_rate() >= max_bootstraps:
-                        break
-                    if next_launch not in known:
-                        running[asyncio.ensure_future(attempt(next_launch))] = next_launch
-                    next_launch += 1
-                if decided in known:
-                    outcome = known.pop(decided)
-                    if self._decide(decided, outcome, max_errors, name2traces):
-                        bootstrapped.add(decided)
-                        successes += 1
-                    self.progress(
-                        "bootstrap_example",
-                        index=decided,
-                        success=decided in bootstrapped,
-                        bootstrapped=successes,
-                    )
-                    decided += 1
-                    continue
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    known[running.pop(task)] = task.result()
+            while walk.decided < len(trainset) and len(bootstrapped) < self.max_bootstrapped_demos:
+                walk.launch()
+                outcome = await walk.next_outcome()
+                index = walk.decided
+                success = self._decide(index, outcome, max_errors, name2traces)
+                if success:
+                    bootstrapped.add(index)
+                walk.record_decision(success)
+                self.progress("bootstrap_example", index=index, success=success, bootstrapped=walk.successes)
         finally:
-            for task in running:
-                task.cancel()
-            if running:  # speculative runs past the stopping point, or siblings of a failure
-                await asyncio.gather(*running, return_exceptions=True)
+            await walk.cancel()
         logger.info(
             "Bootstrapped %d full traces after %d examples for up to %d rounds.",
             len(bootstrapped),
-            decided,
+            walk.decided,
             self.max_rounds,
         )
-        self.progress("bootstrap", bootstrapped=len(bootstrapped), examples=decided)
+        self.progress("bootstrap", bootstrapped=len(bootstrapped), examples=walk.decided)
         return bootstrapped, name2traces
 
     def _decide(
@@ -301,9 +274,73 @@ class BootstrapFewShot(Teleprompter):
                 continue
             by_name.setdefault(name, []).append(Example(augmented=True, **inputs, **outputs))
         return {
-            name: [demo_to_json(pick_one_demo(demos) if len(demos) > 1 else demos[0])]
+            name: [demo_to_json(_pick_one_demo(demos) if len(demos) > 1 else demos[0])]
             for name, demos in by_name.items()
         }
+
+
+class _Walk:
+    """Teacher runs launched ahead of the decision point, outcomes handed out in training-set order.
+
+    `known` holds finished outcomes (from the checkpoint, or runs that completed) not yet decided."""
+
+    def __init__(
+        self,
+        size: int,
+        max_bootstraps: int,
+        limit: int,
+        attempt: Callable[[int], Awaitable[_Attempt]],
+        record: dict[str, Any],
+    ) -> None:
+        self.size = size
+        self.max_bootstraps = max_bootstraps
+        self.limit = limit
+        self.attempt = attempt
+        self.known = {int(k): _Attempt.from_json(v) for k, v in record.items()}
+        self.running: dict[asyncio.Future[_Attempt], int] = {}
+        self.next_launch = 0
+        self.decided = 0  # the next example to decide
+        self.successes = 0
+
+    def launch(self) -> None:
+        """Launch ahead of the decision point, as far as the success rate so far says we need."""
+        rate = self.successes / self.decided if self.decided else 1.0
+        while self.next_launch < self.size and len(self.running) < self.limit:
+            pending = self.next_launch - self.decided
+            if pending > 0 and self.successes + pending * rate >= self.max_bootstraps:
+                break
+            if self.next_launch not in self.known:
+                self.running[asyncio.ensure_future(self.attempt(self.next_launch))] = self.next_launch
+            self.next_launch += 1
+
+    async def next_outcome(self) -> _Attempt:
+        """The outcome of the next example to decide, waiting for its run if it is not finished."""
+        while self.decided not in self.known:
+            done, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                self.known[self.running.pop(task)] = task.result()
+            self.launch()  # into the slots just freed
+        return self.known.pop(self.decided)
+
+    def record_decision(self, success: bool) -> None:
+        self.successes += success
+        self.decided += 1
+
+    async def cancel(self) -> None:
+        """Cancel the runs past the stopping point (speculative), or the siblings of a failure."""
+        for task in self.running:
+            task.cancel()
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+
+
+def _pick_one_demo(demos: list[Example]) -> Example:
+    """A predictor called several times in one run contributes one demo: 50% the last call, else a
+    random earlier one. DSPy seeds this choice with a pickle hash of its own classes; we seed it with a
+    hash of the demos' JSON, stable across processes (the only choice that differs from DSPy's)."""
+    text = json.dumps([demo_to_json(d) for d in demos], sort_keys=True, default=str)
+    rng = random.Random(int(hashlib.sha256(text.encode()).hexdigest(), 16))
+    return rng.choice(demos[:-1]) if rng.random() < 0.5 else demos[-1]
 
 
 def _check_predictor_mapping(student: Any, teacher: Any) -> list[str]:

@@ -19,12 +19,12 @@ from typing import Any
 
 from dspy_ash.errors import ConfigurationError
 from dspy_ash.modules.predict import Predict
-from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
+from dspy_ash.optimizers._gather import gather_all
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers._tasks import gather_all
-from dspy_ash.optimizers.bootstrap import Checkpoint
-from dspy_ash.optimizers.teleprompter import Teleprompter
+from dspy_ash.optimizers.checkpoint import Checkpoint
+from dspy_ash.optimizers.checkpoint.fingerprint import program_fingerprint
+from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 from dspy_ash.signatures.field import extra_of
@@ -74,9 +74,11 @@ def _stats(scores: list[float]) -> dict[str, float]:
     }
 
 
-class COPRO(Teleprompter):
+class COPRO(CheckpointedTeleprompter):
     """Optimizes each predictor's instruction and output prefix by coordinate ascent: `prompt_model`
     proposes `breadth` candidates per round for `depth` rounds, scored on the trainset with `metric`."""
+
+    kind = "COPRO"
 
     def __init__(
         self,
@@ -91,7 +93,7 @@ class COPRO(Teleprompter):
         checkpoint_key: str | None = None,
         **_kwargs: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(checkpoint, checkpoint_key)
         if breadth <= 1:
             raise ConfigurationError("Breadth must be greater than 1")
         self.metric = metric
@@ -100,10 +102,8 @@ class COPRO(Teleprompter):
         self.init_temperature = init_temperature
         self.prompt_model = prompt_model
         self.track_stats = track_stats
-        self.checkpoint = checkpoint
-        self.checkpoint_key = checkpoint_key
 
-    async def _propose(
+    async def propose(
         self, signature: Any, n: int, session: CheckpointSession, key: str, **inputs: Any
     ) -> list[list[str]]:
         record = session.section("proposals")
@@ -129,133 +129,168 @@ class COPRO(Teleprompter):
         **_: Any,
     ) -> Any:
         eval_kwargs = eval_kwargs or {}
-        fp = fingerprint(
-            "COPRO",
+        async with self.checkpoint_session(
+            checkpoint,
+            checkpoint_key,
             [self.metric, self.breadth, self.depth, self.init_temperature, self.prompt_model],
             trainset,
             program_fingerprint(student),
-        )
-        session = await CheckpointSession.open(
-            checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "COPRO", fp
-        )
-        try:
-            num_threads = eval_kwargs.get("num_threads") or settings.num_threads
-            max_errors = eval_kwargs.get("max_errors") or settings.max_errors
-            module = student.deepcopy()
-            predictors = module.predictors()
-            results_best: dict[int, dict[str, list[Any]]] = {
-                i: {"depth": [], "max": [], "average": [], "min": [], "std": []}
-                for i in range(len(predictors))
-            }
-            results_latest = {i: {k: list(v) for k, v in r.items()} for i, r in results_best.items()}
-            all_candidates: dict[int, list[list[str]]] = {}
-            for i, predictor in enumerate(predictors):
-                basic_instruction = predictor.signature.instructions
-                basic_prefix = extra_of(predictor.signature.fields[_last_key(predictor)])["prefix"]
-                proposals = await self._propose(
-                    BasicGenerateInstruction,
-                    self.breadth - 1,
-                    session,
-                    f"{i}:init",
-                    basic_instruction=basic_instruction,
-                )
-                all_candidates[i] = [*proposals, [basic_instruction, basic_prefix]]
-            latest_candidates = {i: list(c) for i, c in all_candidates.items()}
-            evaluated: dict[int, dict[tuple[str, str], dict[str, Any]]] = {
-                i: {} for i in range(len(predictors))
-            }
-            module_clone = module.deepcopy()
-            total_calls = 0
+        ) as session:
+            search = _Search(
+                self,
+                student.deepcopy(),
+                trainset,
+                session,
+                num_threads=eval_kwargs.get("num_threads") or settings.num_threads,
+                max_errors=eval_kwargs.get("max_errors") or settings.max_errors,
+            )
+            await search.propose_initial()
             d = 0
             for d in range(self.depth):
                 logger.info("Iteration Depth: %d/%d.", d + 1, self.depth)
-                latest_scores: list[float] = []
-                for p_i in range(len(predictors)):
-                    candidates = all_candidates[p_i] if len(predictors) > 1 else latest_candidates[p_i]
-                    pairs = [(c[0].strip('"').strip(), c[1].strip('"').strip()) for c in candidates]
-
-                    async def score_one(
-                        c_i: int, pair: tuple[str, str], p_i: int = p_i, d: int = d
-                    ) -> tuple[float, Any]:
-                        clone = module_clone.deepcopy()
-                        _apply(clone.predictors()[p_i], *pair)
-                        score, _ = await score_program(
-                            clone,
-                            trainset,
-                            self.metric,
-                            num_threads=num_threads,
-                            max_errors=max_errors,
-                            session=session,
-                            record=session.section("eval", f"{d}:{p_i}:{c_i}"),
-                        )
-                        return score, clone
-
-                    scored = await gather_all(*(score_one(c_i, pair) for c_i, pair in enumerate(pairs)))
-                    for c_i, ((instruction, prefix), (score, clone)) in enumerate(
-                        zip(pairs, scored, strict=True)
-                    ):
-                        total_calls += 1
-                        previous = evaluated[p_i].get((instruction, prefix))
-                        if previous is None or previous["score"] < score:
-                            evaluated[p_i][(instruction, prefix)] = {
-                                "score": score,
-                                "program": clone.deepcopy(),
-                                "instruction": instruction,
-                                "prefix": prefix,
-                                "depth": d,
-                            }
-                        if len(candidates) - self.breadth <= c_i:
-                            latest_scores.append(score)
-                        self.progress("trial_finished", depth=d, predictor=p_i, candidate=c_i, score=score)
-                    if self.track_stats:
-                        results_latest[p_i]["depth"].append(d)
-                        for key, value in _stats(latest_scores).items():
-                            results_latest[p_i][key].append(value)
-                    best = max(evaluated[p_i].values(), key=lambda c: c["score"])
-                    _apply(module_clone.predictors()[p_i], best["instruction"], best["prefix"])
+                latest_scores: list[float] = []  # this depth's, over all predictors so far
+                for p_i in range(search.n_predictors):
+                    await search.score_candidates(d, p_i, latest_scores)
                 if d == self.depth - 1:
                     break
-                for p_i in range(len(predictors)):
-                    ranked = sorted(evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
-                    shortest = min(len(evaluated[p_i]), self.breadth)
-                    if self.track_stats:
-                        results_best[p_i]["depth"].append(d)
-                        for key, value in _stats([x["score"] for x in ranked][:10]).items():
-                            results_best[p_i][key].append(value)
-                    attempts: list[str] = []
-                    for i in range(shortest - 1, -1, -1):
-                        attempts.append(f"Instruction #{shortest - i}: {ranked[i]['instruction']}")
-                        attempts.append(f"Prefix #{shortest - i}: {ranked[i]['prefix']}")
-                        attempts.append(f"Resulting Score #{shortest - i}: {ranked[i]['score']}")
-                    new = await self._propose(
-                        GenerateInstructionGivenAttempts,
-                        self.breadth,
-                        session,
-                        f"{p_i}:{d}",
-                        attempted_instructions=attempts,
-                    )
-                    latest_candidates[p_i] = new
-                    all_candidates[p_i].extend(new)
+                for p_i in range(search.n_predictors):
+                    await search.propose_from_attempts(d, p_i)
+            return search.best_program(d)
 
-            final: list[dict[str, Any]] = []
-            for p_i in range(len(predictors)):
-                final.extend(evaluated[p_i].values())
-                if self.track_stats:
-                    results_best[p_i]["depth"].append(d)
-                    ranked = sorted(evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
-                    for key, value in _stats([x["score"] for x in ranked][:10]).items():
-                        results_best[p_i][key].append(value)
-            final.sort(key=lambda x: x["score"], reverse=True)
-            final = _drop_duplicates(final)
-            best_program = final[0]["program"]
-            best_program.candidate_programs = final
-            best_program.total_calls = total_calls
-            if self.track_stats:
-                best_program.results_best = results_best
-                best_program.results_latest = results_latest
-            return best_program
-        finally:
-            await session.flush()
+
+class _Search:
+    """One COPRO run's state: the candidates of each predictor, and the best scored per pair."""
+
+    def __init__(
+        self,
+        owner: COPRO,
+        module: Any,
+        trainset: list[Any],
+        session: CheckpointSession,
+        *,
+        num_threads: int,
+        max_errors: int,
+    ) -> None:
+        self.owner = owner
+        self.module = module
+        self.trainset = trainset
+        self.session = session
+        self.num_threads = num_threads
+        self.max_errors = max_errors
+        self.n_predictors = len(module.predictors())
+        self.results_best: dict[int, dict[str, list[Any]]] = {
+            i: {"depth": [], "max": [], "average": [], "min": [], "std": []} for i in range(self.n_predictors)
+        }
+        self.results_latest = {i: {k: list(v) for k, v in r.items()} for i, r in self.results_best.items()}
+        self.all_candidates: dict[int, list[list[str]]] = {}
+        self.latest_candidates: dict[int, list[list[str]]] = {}
+        self.evaluated: dict[int, dict[tuple[str, str], dict[str, Any]]] = {
+            i: {} for i in range(self.n_predictors)
+        }
+        self.module_clone = module.deepcopy()  # the best instruction of each predictor so far
+        self.total_calls = 0
+
+    async def propose_initial(self) -> None:
+        """`breadth - 1` proposals per predictor from its basic instruction, plus the original."""
+        for i, predictor in enumerate(self.module.predictors()):
+            basic_instruction = predictor.signature.instructions
+            basic_prefix = extra_of(predictor.signature.fields[_last_key(predictor)])["prefix"]
+            proposals = await self.owner.propose(
+                BasicGenerateInstruction,
+                self.owner.breadth - 1,
+                self.session,
+                f"{i}:init",
+                basic_instruction=basic_instruction,
+            )
+            self.all_candidates[i] = [*proposals, [basic_instruction, basic_prefix]]
+        self.latest_candidates = {i: list(c) for i, c in self.all_candidates.items()}
+
+    async def score_candidates(self, d: int, p_i: int, latest_scores: list[float]) -> None:
+        """Score predictor `p_i`'s candidates concurrently, book them in candidate order, keep the best."""
+        owner = self.owner
+        candidates = self.all_candidates[p_i] if self.n_predictors > 1 else self.latest_candidates[p_i]
+        pairs = [(c[0].strip('"').strip(), c[1].strip('"').strip()) for c in candidates]
+
+        async def score_one(c_i: int, pair: tuple[str, str]) -> tuple[float, Any]:
+            clone = self.module_clone.deepcopy()
+            _apply(clone.predictors()[p_i], *pair)
+            score, _ = await score_program(
+                clone,
+                self.trainset,
+                owner.metric,
+                num_threads=self.num_threads,
+                max_errors=self.max_errors,
+                session=self.session,
+                record=self.session.section("eval", f"{d}:{p_i}:{c_i}"),
+            )
+            return score, clone
+
+        scored = await gather_all(*(score_one(c_i, pair) for c_i, pair in enumerate(pairs)))
+        for c_i, ((instruction, prefix), (score, clone)) in enumerate(zip(pairs, scored, strict=True)):
+            self.total_calls += 1
+            previous = self.evaluated[p_i].get((instruction, prefix))
+            if previous is None or previous["score"] < score:
+                self.evaluated[p_i][(instruction, prefix)] = {
+                    "score": score,
+                    "program": clone.deepcopy(),
+                    "instruction": instruction,
+                    "prefix": prefix,
+                    "depth": d,
+                }
+            if len(candidates) - owner.breadth <= c_i:
+                latest_scores.append(score)
+            owner.progress("trial_finished", depth=d, predictor=p_i, candidate=c_i, score=score)
+        if owner.track_stats:
+            self._track(self.results_latest[p_i], d, latest_scores)
+        best = max(self.evaluated[p_i].values(), key=lambda c: c["score"])
+        _apply(self.module_clone.predictors()[p_i], best["instruction"], best["prefix"])
+
+    async def propose_from_attempts(self, d: int, p_i: int) -> None:
+        """`breadth` new candidates for predictor `p_i` from its best attempts, worst first."""
+        ranked = self._ranked(p_i)
+        shortest = min(len(self.evaluated[p_i]), self.owner.breadth)
+        if self.owner.track_stats:
+            self._track(self.results_best[p_i], d, [x["score"] for x in ranked][:10])
+        attempts: list[str] = []
+        for i in range(shortest - 1, -1, -1):
+            attempts.append(f"Instruction #{shortest - i}: {ranked[i]['instruction']}")
+            attempts.append(f"Prefix #{shortest - i}: {ranked[i]['prefix']}")
+            attempts.append(f"Resulting Score #{shortest - i}: {ranked[i]['score']}")
+        new = await self.owner.propose(
+            GenerateInstructionGivenAttempts,
+            self.owner.breadth,
+            self.session,
+            f"{p_i}:{d}",
+            attempted_instructions=attempts,
+        )
+        self.latest_candidates[p_i] = new
+        self.all_candidates[p_i].extend(new)
+
+    def best_program(self, d: int) -> Any:
+        """The best-scoring candidate's program, with every distinct candidate ranked on it."""
+        final: list[dict[str, Any]] = []
+        for p_i in range(self.n_predictors):
+            final.extend(self.evaluated[p_i].values())
+            if self.owner.track_stats:
+                self._track(self.results_best[p_i], d, [x["score"] for x in self._ranked(p_i)][:10])
+        final.sort(key=lambda x: x["score"], reverse=True)
+        final = _drop_duplicates(final)
+        best_program = final[0]["program"]
+        best_program.candidate_programs = final
+        best_program.total_calls = self.total_calls
+        if self.owner.track_stats:
+            best_program.results_best = self.results_best
+            best_program.results_latest = self.results_latest
+        return best_program
+
+    def _ranked(self, p_i: int) -> list[dict[str, Any]]:
+        return sorted(self.evaluated[p_i].values(), key=lambda x: x["score"], reverse=True)
+
+    @staticmethod
+    def _track(results: dict[str, list[Any]], d: int, scores: list[float]) -> None:
+        results["depth"].append(d)
+        for key, value in _stats(scores).items():
+            results[key].append(value)
 
 
 def _same(c1: dict[str, Any], c2: dict[str, Any]) -> bool:

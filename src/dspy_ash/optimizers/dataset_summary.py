@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from dspy_ash.modules.predict import Predict
-from dspy_ash.optimizers._text import strip_prefix
+from dspy_ash.optimizers._prompt_text import strip_prefix
 from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 

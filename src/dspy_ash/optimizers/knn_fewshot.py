@@ -13,8 +13,8 @@ import inspect
 import types
 from typing import Any
 
-from dspy_ash.optimizers._fingerprint import fingerprint
 from dspy_ash.optimizers.bootstrap import BootstrapFewShot
+from dspy_ash.optimizers.checkpoint.fingerprint import fingerprint
 from dspy_ash.optimizers.teleprompter import Teleprompter
 
 

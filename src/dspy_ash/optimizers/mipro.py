@@ -25,17 +25,17 @@ import asyncio
 import logging
 import math
 import random
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from dspy_ash.errors import ConfigurationError, DatasetError, NoLMConfiguredError
-from dspy_ash.optimizers._demo_sets import create_n_fewshot_demo_sets
-from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
-from dspy_ash.optimizers._mipro_search import Search, create_minibatch
+from dspy_ash.optimizers._demo_candidates import CandidateBuilder, create_n_fewshot_demo_sets
+from dspy_ash.optimizers._mipro_search import Search, SearchConfig, create_minibatch
 from dspy_ash.optimizers._optuna import import_optuna, require_optuna
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers.bootstrap import Checkpoint
+from dspy_ash.optimizers.checkpoint import Checkpoint
+from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter, programs_fingerprint
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.optimizers.proposer import GroundedProposer
-from dspy_ash.optimizers.teleprompter import Teleprompter
 from dspy_ash.settings import settings
 
 logger = logging.getLogger("dspy_ash.optimizers.mipro")
@@ -50,11 +50,27 @@ AUTO_RUN_SETTINGS = {
 }
 
 
-class MIPROv2(Teleprompter):
+@dataclass(frozen=True)
+class _RunMode:
+    """The sizes of one run, after `auto` and DSPy's rules."""
+
+    num_trials: int
+    valset: list[Any]
+    minibatch: bool
+    n_instruct: int
+    n_fewshot: int
+    max_bootstrapped_demos: int
+    max_labeled_demos: int
+    zeroshot: bool
+
+
+class MIPROv2(CheckpointedTeleprompter):
     """Optimizes instructions and demos together: bootstraps demo sets, has `prompt_model` propose
     instructions grounded in the data and program, then searches the combinations with Bayesian
     optimization, scoring on minibatches of the valset with `metric` and running `task_model`. `auto`
     ("light", "medium", "heavy") sets the budget; with `auto=None` give `num_candidates` and `num_trials`."""
+
+    kind = "MIPROv2"
 
     def __init__(
         self,
@@ -81,7 +97,7 @@ class MIPROv2(Teleprompter):
     ) -> None:
         """DSPy's parameters; beyond them `max_concurrent_trials` (trials scored at once while optuna
         samples at random, each with `num_threads` in flight) and `checkpoint` / `checkpoint_key`."""
-        super().__init__()
+        super().__init__(checkpoint, checkpoint_key)
         if auto not in (None, "light", "medium", "heavy"):
             raise ConfigurationError(
                 f"Invalid value for auto: {auto}. Must be one of {{None, 'light', 'medium', 'heavy'}}."
@@ -108,8 +124,6 @@ class MIPROv2(Teleprompter):
         self.seed = seed
         self.rng: random.Random | None = None
         self.max_concurrent_trials = max_concurrent_trials
-        self.checkpoint = checkpoint
-        self.checkpoint_key = checkpoint_key
         if not self.prompt_model or not self.task_model:
             raise NoLMConfiguredError(
                 "Either provide both prompt_model and task_model or set a default LM through "
@@ -148,34 +162,28 @@ class MIPROv2(Teleprompter):
             )
         require_optuna("MIPROv2")
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        max_boot = (
-            max_bootstrapped_demos if max_bootstrapped_demos is not None else self.max_bootstrapped_demos
-        )
-        max_labeled = max_labeled_demos if max_labeled_demos is not None else self.max_labeled_demos
-        zeroshot = max_boot == 0 and max_labeled == 0
-        self._validate_run_mode(student, zeroshot, num_trials)
         seed = seed or self.seed
         self.rng = rng = random.Random(seed)
         trainset, valset = _split(trainset, valset)
-        num_trials, valset, minibatch, n_instruct, n_fewshot = self._run_mode(
-            student, num_trials, minibatch, zeroshot, valset, rng
+        mode = self._resolve_run_mode(
+            student, num_trials, minibatch, valset, rng, max_bootstrapped_demos, max_labeled_demos
         )
-        if minibatch and minibatch_size > len(valset):
+        if mode.minibatch and minibatch_size > len(mode.valset):
             raise DatasetError(
-                f"Minibatch size cannot exceed the size of the valset. Valset size: {len(valset)}."
+                f"Minibatch size cannot exceed the size of the valset. Valset size: {len(mode.valset)}."
             )
-
         program = student.deepcopy()
-        fp = fingerprint(
-            "MIPROv2",
+        async with self.checkpoint_session(
+            checkpoint,
+            checkpoint_key,
             self._params(),
             trainset,
-            valset,
+            mode.valset,
             seed,
-            num_trials,
-            max_boot,
-            max_labeled,
-            minibatch,
+            mode.num_trials,
+            mode.max_bootstrapped_demos,
+            mode.max_labeled_demos,
+            mode.minibatch,
             minibatch_size,
             minibatch_full_eval_steps,
             program_aware_proposer,
@@ -183,15 +191,9 @@ class MIPROv2(Teleprompter):
             view_data_batch_size,
             tip_aware_proposer,
             fewshot_aware_proposer,
-            program_fingerprint(student),
-            program_fingerprint(teacher) if teacher is not None else None,
-        )
-        session = await CheckpointSession.open(
-            checkpoint or self.checkpoint, checkpoint_key or self.checkpoint_key, "MIPROv2", fp
-        )
-        try:
-            # optuna takes a few hundred ms to import, and the dataset summary needs only the trainset:
-            # both run while the demo sets are bootstrapped (the prompts are the same as DSPy's).
+            *programs_fingerprint(student, teacher),
+        ) as session:
+            # optuna takes a few hundred ms to import: it loads while the demo sets are bootstrapped.
             optuna_ready = asyncio.ensure_future(asyncio.to_thread(import_optuna, "MIPROv2"))
             optuna_ready.add_done_callback(_consume_exception)
             proposer = GroundedProposer(
@@ -208,57 +210,146 @@ class MIPROv2(Teleprompter):
                 rng=rng,
                 init_temperature=self.init_temperature,
             )
-            summary = asyncio.ensure_future(proposer.prepare(session))
-            try:
-                self.progress("step", step="bootstrap")
-                with settings.context(lm=self.task_model):
-                    demo_candidates: Any = await create_n_fewshot_demo_sets(
-                        program,
-                        n_fewshot,
-                        trainset,
-                        max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT if zeroshot else max_labeled,
-                        max_bootstrapped_demos=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT
-                        if zeroshot
-                        else max_boot,
-                        metric=self.metric,
-                        teacher_settings=self.teacher_settings,
-                        session=session,
-                        max_errors=max_errors,
-                        metric_threshold=self.metric_threshold,
-                        teacher=teacher,
-                        rng=rng,
-                        num_threads=self.num_threads,
-                    )
-                self.progress("step", step="propose")
-                await summary
-            finally:
-                if not summary.done():
-                    summary.cancel()
-                    await asyncio.gather(summary, return_exceptions=True)
-            instructions = await proposer.propose_instructions_for_program(
-                program, demo_candidates, n_instruct, session
+            demo_candidates = await self._bootstrap_demo_sets(
+                program, teacher, trainset, mode, proposer, session, rng, max_errors
             )
-            for i, predictor in enumerate(program.predictors()):
-                instructions[i][0] = predictor.signature.instructions
-                for j, text in enumerate(instructions[i]):
-                    logger.info("Predictor %d instruction %d: %s", i, j, text)
-            if zeroshot:
-                demo_candidates = None
-
+            instructions = await self._propose_instructions(program, demo_candidates, mode, proposer, session)
             await optuna_ready
-            self.progress("step", step="search")
+            config = self._search_config(mode, seed, minibatch_size, minibatch_full_eval_steps, max_errors)
+            return await self._search(config, program, instructions, demo_candidates, mode, session, rng)
+
+    # -- the steps ----------------------------------------------------------------------------------
+    async def _bootstrap_demo_sets(
+        self,
+        program: Any,
+        teacher: Any,
+        trainset: list[Any],
+        mode: _RunMode,
+        proposer: GroundedProposer,
+        session: CheckpointSession,
+        rng: random.Random,
+        max_errors: int,
+    ) -> dict[int, list[list[Any]]]:
+        """Step 1: the candidate demo sets. The dataset summary needs only the trainset, so the
+        proposer prepares it meanwhile (the prompts are the same as DSPy's)."""
+        summary = asyncio.ensure_future(proposer.prepare(session))
+        try:
+            self.progress("step", step="bootstrap")
+            builder = CandidateBuilder(
+                metric=self.metric,
+                max_labeled_demos=LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT
+                if mode.zeroshot
+                else mode.max_labeled_demos,
+                max_errors=max_errors,
+                metric_threshold=self.metric_threshold,
+                teacher_settings=self.teacher_settings,
+                num_threads=self.num_threads,
+            )
             with settings.context(lm=self.task_model):
-                search = Search(
-                    self, program, instructions, demo_candidates, valset, session, rng, max_errors
+                demo_candidates = await create_n_fewshot_demo_sets(
+                    builder,
+                    program,
+                    teacher,
+                    trainset,
+                    mode.n_fewshot,
+                    BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT
+                    if mode.zeroshot
+                    else mode.max_bootstrapped_demos,
+                    session=session,
+                    rng=rng,
                 )
-                best = await search.run(
-                    num_trials, minibatch, minibatch_size, minibatch_full_eval_steps, seed
-                )
-            return best
+            self.progress("step", step="propose")
+            await summary
         finally:
-            await session.flush()
+            if not summary.done():
+                summary.cancel()
+                await asyncio.gather(summary, return_exceptions=True)
+        return demo_candidates
+
+    async def _propose_instructions(
+        self,
+        program: Any,
+        demo_candidates: dict[int, list[list[Any]]],
+        mode: _RunMode,
+        proposer: GroundedProposer,
+        session: CheckpointSession,
+    ) -> dict[int, list[str]]:
+        """Step 2: `n_instruct` instructions per predictor; candidate 0 is the original."""
+        instructions = await proposer.propose_instructions_for_program(
+            program, demo_candidates, mode.n_instruct, session
+        )
+        for i, predictor in enumerate(program.predictors()):
+            instructions[i][0] = predictor.signature.instructions
+            for j, text in enumerate(instructions[i]):
+                logger.info("Predictor %d instruction %d: %s", i, j, text)
+        return instructions
+
+    def _search_config(
+        self, mode: _RunMode, seed: int, minibatch_size: int, full_eval_steps: int, max_errors: int
+    ) -> SearchConfig:
+        return SearchConfig(
+            metric=self.metric,
+            num_trials=mode.num_trials,
+            minibatch=mode.minibatch,
+            minibatch_size=minibatch_size,
+            full_eval_steps=full_eval_steps,
+            seed=seed,
+            num_threads=self.num_threads or settings.num_threads,
+            max_errors=max_errors,
+            max_concurrent_trials=self.max_concurrent_trials,
+            log_dir=self.log_dir,
+            track_stats=self.track_stats,
+            prompt_model_total_calls=self.prompt_model_total_calls,
+            total_calls=self.total_calls,
+        )
+
+    async def _search(
+        self,
+        config: SearchConfig,
+        program: Any,
+        instructions: dict[int, list[str]],
+        demo_candidates: dict[int, list[list[Any]]],
+        mode: _RunMode,
+        session: CheckpointSession,
+        rng: random.Random,
+    ) -> Any:
+        """Step 3: the optuna study over instructions and demo sets, scored with the task model."""
+        self.progress("step", step="search")
+        with settings.context(lm=self.task_model):
+            search = Search(
+                config,
+                self.progress,
+                program,
+                instructions,
+                None if mode.zeroshot else demo_candidates,
+                mode.valset,
+                session,
+                rng,
+            )
+            return await search.run()
 
     # -- configuration (DSPy's rules) -----------------------------------------------------------------
+    def _resolve_run_mode(
+        self,
+        student: Any,
+        num_trials: int | None,
+        minibatch: bool,
+        valset: list[Any],
+        rng: random.Random,
+        max_bootstrapped_demos: int | None,
+        max_labeled_demos: int | None,
+    ) -> _RunMode:
+        max_boot = (
+            max_bootstrapped_demos if max_bootstrapped_demos is not None else self.max_bootstrapped_demos
+        )
+        max_labeled = max_labeled_demos if max_labeled_demos is not None else self.max_labeled_demos
+        zeroshot = max_boot == 0 and max_labeled == 0
+        self._validate_run_mode(student, zeroshot, num_trials)
+        num_trials, valset, minibatch, n_instruct, n_fewshot = self._run_mode(
+            student, num_trials, minibatch, zeroshot, valset, rng
+        )
+        return _RunMode(num_trials, valset, minibatch, n_instruct, n_fewshot, max_boot, max_labeled, zeroshot)
+
     def _validate_run_mode(self, student: Any, zeroshot: bool, num_trials: int | None) -> None:
         if self.auto is None and self.num_candidates is not None and num_trials is None:
             raise ConfigurationError(

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.optimizers._optuna import import_optuna, tpe_sampler
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers.bootstrap import BootstrapFewShot, Checkpoint
-from dspy_ash.optimizers.teleprompter import Teleprompter
+from dspy_ash.optimizers.bootstrap import BootstrapFewShot
+from dspy_ash.optimizers.checkpoint import Checkpoint
+from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter, programs_fingerprint
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.settings import settings
 
 
-class BootstrapFewShotWithOptuna(Teleprompter):
+class BootstrapFewShotWithOptuna(CheckpointedTeleprompter):
     """Bootstraps `num_candidate_programs` demo sets, then lets Optuna pick, per predictor, the demo set
     that maximises `metric` on the valset (`max_bootstrapped_demos`, `max_labeled_demos` as in
     `BootstrapFewShot`)."""
+
+    kind = "BootstrapFewShotWithOptuna"
 
     def __init__(
         self,
@@ -37,7 +39,7 @@ class BootstrapFewShotWithOptuna(Teleprompter):
         checkpoint: Checkpoint = None,
         checkpoint_key: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(checkpoint, checkpoint_key)
         self.metric = metric
         self.teacher_settings = teacher_settings or {}
         self.max_rounds = max_rounds
@@ -47,8 +49,6 @@ class BootstrapFewShotWithOptuna(Teleprompter):
         self.num_candidate_sets = num_candidate_programs
         self.max_labeled_demos = max_labeled_demos
         self.seed = seed
-        self.checkpoint = checkpoint
-        self.checkpoint_key = checkpoint_key
 
     async def acompile(
         self,
@@ -64,8 +64,9 @@ class BootstrapFewShotWithOptuna(Teleprompter):
     ) -> Any:
         optuna = import_optuna("BootstrapFewShotWithOptuna")
         valset = valset or trainset
-        fp = fingerprint(
-            "BootstrapFewShotWithOptuna",
+        async with self.checkpoint_session(
+            checkpoint,
+            checkpoint_key,
             [
                 self.metric,
                 self.teacher_settings,
@@ -77,16 +78,8 @@ class BootstrapFewShotWithOptuna(Teleprompter):
             max_demos,
             trainset,
             valset,
-            program_fingerprint(student),
-            program_fingerprint(teacher) if teacher is not None else None,
-        )
-        session = await CheckpointSession.open(
-            checkpoint or self.checkpoint,
-            checkpoint_key or self.checkpoint_key,
-            "BootstrapFewShotWithOptuna",
-            fp,
-        )
-        try:
+            *programs_fingerprint(student, teacher),
+        ) as session:
             base = student.reset_copy()
             teacher_program = teacher.deepcopy() if teacher is not None else student.reset_copy()
             pool = await BootstrapFewShot(
@@ -97,32 +90,33 @@ class BootstrapFewShotWithOptuna(Teleprompter):
                 max_rounds=self.max_rounds,
                 num_threads=self.num_threads,
             ).bootstrap(base, teacher_program, trainset, session, session.section("bootstrap"))
-            sampler = tpe_sampler(optuna, self.seed, multivariate=False) if self.seed is not None else None
-            study = optuna.create_study(direction="maximize", sampler=sampler)
-            programs: list[Any] = []
-            max_errors = settings.max_errors
-            for number in range(self.num_candidate_sets):
-                trial = study.ask()
-                program = base.reset_copy()
-                targets: list[tuple[str, Any]] = program.named_predictors()
-                for (name, pooled), (_same_name, target) in zip(
-                    pool.named_predictors(), targets, strict=True
-                ):
-                    index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
-                    target.demos = [dict(pooled.demos[index])]  # one demo, as a plain dict like DSPy
-                self.progress("trial_started", trial=number)
-                score, _subscores = await score_program(
-                    program,
-                    valset,
-                    self.metric,
-                    num_threads=self.num_threads or settings.num_threads,
-                    max_errors=max_errors,
-                    session=session,
-                    record=session.section("eval", str(number)),
-                )
-                programs.append(program)
-                study.tell(trial, score)
-                self.progress("trial_finished", trial=number, score=score, best_score=study.best_value)
-            return programs[study.best_trial.number]
-        finally:
-            await session.flush()
+            return await self._search(optuna, base, pool, valset, session)
+
+    async def _search(
+        self, optuna: Any, base: Any, pool: Any, valset: list[Any], session: CheckpointSession
+    ) -> Any:
+        """`num_candidate_programs` trials, each picking one pooled demo per predictor; the best wins."""
+        sampler = tpe_sampler(optuna, self.seed, multivariate=False) if self.seed is not None else None
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        programs: list[Any] = []
+        for number in range(self.num_candidate_sets):
+            trial = study.ask()
+            program = base.reset_copy()
+            targets: list[tuple[str, Any]] = program.named_predictors()
+            for (name, pooled), (_same_name, target) in zip(pool.named_predictors(), targets, strict=True):
+                index = trial.suggest_int(f"demo_index_for_{name}", 0, len(pooled.demos) - 1)
+                target.demos = [dict(pooled.demos[index])]  # one demo, as a plain dict like DSPy
+            self.progress("trial_started", trial=number)
+            score, _subscores = await score_program(
+                program,
+                valset,
+                self.metric,
+                num_threads=self.num_threads or settings.num_threads,
+                max_errors=settings.max_errors,
+                session=session,
+                record=session.section("eval", str(number)),
+            )
+            programs.append(program)
+            study.tell(trial, score)
+            self.progress("trial_finished", trial=number, score=score, best_score=study.best_value)
+        return programs[study.best_trial.number]

@@ -15,9 +15,9 @@ import random
 from typing import Any
 
 from dspy_ash.modules.predict import Predict
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers._tasks import gather_all
-from dspy_ash.optimizers._text import create_example_string, module_code, program_source, strip_prefix
+from dspy_ash.optimizers._gather import gather_all
+from dspy_ash.optimizers._prompt_text import create_example_string, module_code, program_source, strip_prefix
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.optimizers.dataset_summary import create_dataset_summary
 from dspy_ash.primitives.module import Module
 from dspy_ash.primitives.prediction import Prediction
@@ -146,6 +146,29 @@ class GenerateModuleInstruction(Module):
     ) -> Prediction:
         predictor = program.predictors()[pred_i]
         basic_instruction = predictor.signature.instructions
+        task_demos = self._task_demos(demo_candidates, pred_i, demo_set_i, predictor, num_demos_in_context)
+        code, program_description, module_description = await self._describe(predictor, task_demos)
+        inputs = {
+            "dataset_description": data_summary,
+            "program_code": self.program_code_string,
+            "module": code,
+            "program_description": program_description,
+            "module_description": module_description,
+            "task_demos": task_demos,
+            "tip": tip,
+            "basic_instruction": basic_instruction,
+            "previous_instructions": previous_instructions,
+        }
+        wanted = self.generate_module_instruction.signature.input_fields
+        instruct = await self.generate_module_instruction.acall(
+            **{k: v for k, v in inputs.items() if k in wanted}
+        )
+        return Prediction(proposed_instruction=strip_prefix(instruct.proposed_instruction))
+
+    def _task_demos(
+        self, demo_candidates: Any, pred_i: int, demo_set_i: int, predictor: Any, num_demos_in_context: int
+    ) -> str:
+        """Up to `num_demos_in_context` bootstrapped demos, from this demo set and the ones after it."""
         task_demos = ""
         if self.use_task_demos:
             sets = demo_candidates[pred_i]
@@ -158,7 +181,11 @@ class GenerateModuleInstruction(Module):
             task_demos = "\n\n".join(examples) + "\n\n"
         if not task_demos.strip() or demo_set_i == 0:
             task_demos = "No task demos provided."
+        return task_demos
 
+    async def _describe(self, predictor: Any, task_demos: str) -> tuple[str, str, str]:
+        """(module code, program description, module description) from the prompt model, when
+        program-aware; a failure turns program awareness off for the rest of the run, as in DSPy."""
         program_description = "Not available"
         code = "Not provided"
         module_description = "Not provided"
@@ -182,22 +209,7 @@ class GenerateModuleInstruction(Module):
                     "Error getting program description (%r); running without the program-aware proposer.", exc
                 )
                 self.program_aware = False
-        inputs = {
-            "dataset_description": data_summary,
-            "program_code": self.program_code_string,
-            "module": code,
-            "program_description": program_description,
-            "module_description": module_description,
-            "task_demos": task_demos,
-            "tip": tip,
-            "basic_instruction": basic_instruction,
-            "previous_instructions": previous_instructions,
-        }
-        wanted = self.generate_module_instruction.signature.input_fields
-        instruct = await self.generate_module_instruction.acall(
-            **{k: v for k, v in inputs.items() if k in wanted}
-        )
-        return Prediction(proposed_instruction=strip_prefix(instruct.proposed_instruction))
+        return code, program_description, module_description
 
 
 class GroundedProposer:

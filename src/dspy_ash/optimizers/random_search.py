@@ -20,21 +20,22 @@ import random
 from typing import Any
 
 from dspy_ash.errors import NoCandidateError
-from dspy_ash.optimizers._fingerprint import fingerprint, program_fingerprint
+from dspy_ash.optimizers._demo_candidates import CandidateBuilder
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers._session import CheckpointSession
-from dspy_ash.optimizers.bootstrap import BootstrapFewShot, Checkpoint
-from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
-from dspy_ash.optimizers.teleprompter import Teleprompter
+from dspy_ash.optimizers.checkpoint import Checkpoint
+from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter, programs_fingerprint
+from dspy_ash.optimizers.checkpoint.session import CheckpointSession
 from dspy_ash.settings import settings
 
 logger = logging.getLogger("dspy_ash.optimizers.random_search")
 
 
-class BootstrapFewShotWithRandomSearch(Teleprompter):
+class BootstrapFewShotWithRandomSearch(CheckpointedTeleprompter):
     """Compiles `num_candidate_programs` candidates (zero-shot, labeled-only, and bootstrapped with
     shuffled trainsets and random demo counts), scores each on the valset with `metric`, and returns
     the best (`stop_at_score` stops early). `max_concurrent_candidates` are evaluated at once."""
+
+    kind = "BootstrapFewShotWithRandomSearch"
 
     def __init__(
         self,
@@ -53,7 +54,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         checkpoint: Checkpoint = None,
         checkpoint_key: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(checkpoint, checkpoint_key)
         self.metric = metric
         self.teacher_settings = teacher_settings or {}
         self.max_rounds = max_rounds
@@ -66,8 +67,6 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         self.num_candidate_sets = num_candidate_programs
         self.max_labeled_demos = max_labeled_demos
         self.max_concurrent_candidates = max_concurrent_candidates
-        self.checkpoint = checkpoint
-        self.checkpoint_key = checkpoint_key
         logger.info(
             "Going to sample between %d and %d traces per predictor.",
             self.min_num_samples,
@@ -88,70 +87,88 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         **_: Any,
     ) -> Any:
         valset = valset or trainset
-        seeds = list(range(-3, self.num_candidate_sets))
-        if restrict is not None:
-            allowed = set(restrict)
-            if not allowed.intersection(seeds):
-                raise NoCandidateError(
-                    f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
-                    f"{self.num_candidate_sets}); no candidate programs would be evaluated."
-                )
-            seeds = [s for s in seeds if s in allowed]
+        seeds = self._seeds(restrict)
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        fp = fingerprint(
-            "BootstrapFewShotWithRandomSearch",
+        builder = CandidateBuilder(
+            metric=self.metric,
+            max_labeled_demos=self.max_labeled_demos,
+            max_errors=max_errors,
+            metric_threshold=self.metric_threshold,
+            teacher_settings=self.teacher_settings,
+            max_rounds=self.max_rounds,
+            num_threads=self.num_threads,
+            labeled_sample=labeled_sample,
+        )
+        async with self.checkpoint_session(
+            checkpoint,
+            checkpoint_key,
             self._params(),
             trainset,
             valset,
             seeds,
             labeled_sample,
-            program_fingerprint(student),
-            program_fingerprint(teacher) if teacher is not None else None,
-        )
-        session = await CheckpointSession.open(
-            checkpoint or self.checkpoint,
-            checkpoint_key or self.checkpoint_key,
-            "BootstrapFewShotWithRandomSearch",
-            fp,
-        )
-        try:
+            *programs_fingerprint(student, teacher),
+        ) as session:
             gate = asyncio.Semaphore(max(1, self.max_concurrent_candidates))
-            stop = asyncio.Event()
+            stopped_at = [len(seeds) + 1_000_000]  # the first seed that reached stop_at_score
 
             async def candidate(seed: int) -> tuple[float, list[Any], Any]:
                 async with gate:
-                    if stop.is_set() and seed > stopped_at[0]:
+                    if seed > stopped_at[0]:
                         raise asyncio.CancelledError  # after an earlier seed hit stop_at_score: never decided
-                    program = await self._build(
-                        seed, student, teacher, trainset, labeled_sample, max_errors, session
-                    )
-                    self.progress("trial_started", seed=seed)
-                    score, subscores = await score_program(
-                        program,
-                        valset,
-                        self.metric,
-                        num_threads=self.num_threads or settings.num_threads,
-                        max_errors=max_errors,
-                        session=session,
-                        record=session.section("eval", str(seed)),
-                    )
-                    self.progress("trial_finished", seed=seed, score=score)
+                    data, size = self._draw(seed, trainset)
+                    section = ("bootstrap", str(seed))
+                    program = await builder.build(seed, student, teacher, data, size, session, section)
+                    score, subscores = await self._score(seed, program, valset, max_errors, session)
                     if self.stop_at_score is not None and score >= self.stop_at_score:
                         stopped_at[0] = min(stopped_at[0], seed)
-                        stop.set()
                     return score, subscores, program
 
-            stopped_at = [len(seeds) + 1_000_000]
             tasks = [asyncio.ensure_future(candidate(seed)) for seed in seeds]
             try:
-                best = await self._decide_in_order(seeds, tasks)
+                return await self._decide_in_order(seeds, tasks)
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-            return best
-        finally:
-            await session.flush()
+
+    def _seeds(self, restrict: Any) -> list[int]:
+        seeds = list(range(-3, self.num_candidate_sets))
+        if restrict is None:
+            return seeds
+        allowed = set(restrict)
+        if not allowed.intersection(seeds):
+            raise NoCandidateError(
+                f"`restrict` {allowed!r} does not match any candidate seed in range(-3, "
+                f"{self.num_candidate_sets}); no candidate programs would be evaluated."
+            )
+        return [s for s in seeds if s in allowed]
+
+    def _draw(self, seed: int, trainset: list[Any]) -> tuple[list[Any], int | None]:
+        """DSPy's candidate for `seed`: its trainset order and bootstrap size (None: no bootstrap)."""
+        trainset_copy = list(trainset)
+        if seed in (-3, -2):
+            return trainset_copy, None
+        if seed == -1:
+            return trainset_copy, self.max_num_samples
+        random.Random(seed).shuffle(trainset_copy)
+        return trainset_copy, random.Random(seed).randint(self.min_num_samples, self.max_num_samples)
+
+    async def _score(
+        self, seed: int, program: Any, valset: list[Any], max_errors: int, session: CheckpointSession
+    ) -> tuple[float, list[Any]]:
+        self.progress("trial_started", seed=seed)
+        score, subscores = await score_program(
+            program,
+            valset,
+            self.metric,
+            num_threads=self.num_threads or settings.num_threads,
+            max_errors=max_errors,
+            session=session,
+            record=session.section("eval", str(seed)),
+        )
+        self.progress("trial_finished", seed=seed, score=score)
+        return score, subscores
 
     async def _decide_in_order(
         self, seeds: list[int], tasks: list[asyncio.Task[tuple[float, list[Any], Any]]]
@@ -175,41 +192,6 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         best_program.candidate_programs = sorted(score_data, key=lambda x: x["score"], reverse=True)
         logger.info("%d candidate programs found.", len(score_data))
         return best_program
-
-    async def _build(
-        self,
-        seed: int,
-        student: Any,
-        teacher: Any,
-        trainset: list[Any],
-        labeled_sample: bool,
-        max_errors: int,
-        session: CheckpointSession,
-    ) -> Any:
-        trainset_copy = list(trainset)
-        if seed == -3:
-            return student.reset_copy()
-        if seed == -2:
-            return LabeledFewShot(k=self.max_labeled_demos).apply(
-                student, trainset_copy, sample=labeled_sample
-            )
-        size = self.max_num_samples
-        if seed >= 0:
-            random.Random(seed).shuffle(trainset_copy)
-            size = random.Random(seed).randint(self.min_num_samples, self.max_num_samples)
-        optimizer = BootstrapFewShot(
-            metric=self.metric,
-            metric_threshold=self.metric_threshold,
-            max_bootstrapped_demos=size,
-            max_labeled_demos=self.max_labeled_demos,
-            teacher_settings=self.teacher_settings,
-            max_rounds=self.max_rounds,
-            max_errors=max_errors,
-            num_threads=self.num_threads,
-        )
-        return await optimizer.bootstrap(
-            student, teacher, trainset_copy, session, session.section("bootstrap", str(seed))
-        )
 
     def _params(self) -> list[Any]:
         return [

@@ -126,7 +126,11 @@ def run(name: str, checkpoint: str, log: TextIO) -> Any:
             metric=exact,
             auto=None,
             num_candidates=3,
-            max_bootstrapped_demos=2,
+            # More demos than the 18 examples can give: the bootstrap walks them all and never stops
+            # early, so no speculative teacher run past a stopping point may or may not finish before
+            # it is cancelled (that depends on the machine's load), and an uninterrupted run makes
+            # the same number of calls every time: the repeated calls are measured against it.
+            max_bootstrapped_demos=13,
             max_labeled_demos=2,
             num_threads=4,
             checkpoint=store,

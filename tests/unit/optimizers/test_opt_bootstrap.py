@@ -163,3 +163,27 @@ def test_student_is_not_mutated_and_teacher_settings_apply() -> None:
     ).compile(student, trainset=qa_trainset(ash, 6))
     assert student.demos == []
     assert len(compiled.demos) == 4 and all(d["augmented"] for d in compiled.demos)
+
+
+@pytest.mark.oracle
+def test_default_speculation_runs_past_num_threads_and_keeps_dspys_demos() -> None:
+    # DSPy's code as written (no num_threads): a teacher that fails 4 times in 5 must walk most of the
+    # trainset; the default window is not capped at settings.num_threads (8), so that walk takes a
+    # few rounds of LM latency instead of one round per 8 examples, and the demos stay DSPy's.
+    n, wrong = 100, {i for i in range(100) if i % 5}
+    kwargs: dict[str, Any] = {"max_bootstrapped_demos": 16, "max_labeled_demos": 16}
+    lm = SlowLM(DummyLM(qa_answers(n, wrong)))
+    ash.configure(lm=lm)
+    compiled = ash.BootstrapFewShot(metric=exact, **kwargs).compile(
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, n)
+    )
+    assert ash.settings.num_threads == 8
+    assert 8 < lm.peak <= 64
+    assert [compiled.dump_state()["demos"]] == _theirs(n, wrong, **kwargs)
+
+    bounded = SlowLM(DummyLM(qa_answers(n, wrong)))
+    ash.configure(lm=bounded)
+    ash.BootstrapFewShot(metric=exact, num_threads=5, **kwargs).compile(
+        ash.Predict("question -> answer"), trainset=qa_trainset(ash, n)
+    )
+    assert bounded.peak <= 5  # an explicit num_threads still bounds the teacher runs in flight

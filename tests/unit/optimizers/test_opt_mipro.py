@@ -128,7 +128,7 @@ def test_program_source_matches_dspy() -> None:
     import dspy
     from dspy.propose.utils import get_dspy_source_code
 
-    from dspy_ash.optimizers._text import program_source
+    from dspy_ash.optimizers._prompt_text import program_source
 
     def two(m: Any) -> Any:
         class TwoStep(m.Module):

@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from typing import Any
 
 from dspy_ash.errors import CheckpointError
-from dspy_ash.optimizers._fingerprint import Fingerprint
-from dspy_ash.optimizers.checkpoint import CheckpointStore
+from dspy_ash.optimizers.checkpoint import Checkpoint, CheckpointStore
+from dspy_ash.optimizers.checkpoint.fingerprint import Fingerprint
 
 logger = logging.getLogger("dspy_ash.optimizers")
 
 FORMAT_VERSION = 1
+# How long `flush` waits for results still finishing when their worker was cancelled (`keep_late`).
+LATE_RESULT_WAIT = 1.0
 
 
-def resolve_store(checkpoint: CheckpointStore | str | os.PathLike[str] | None) -> CheckpointStore | None:
+def resolve_store(checkpoint: Checkpoint) -> CheckpointStore | None:
     if checkpoint is None or isinstance(checkpoint, CheckpointStore):
         return checkpoint
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore
@@ -42,11 +43,12 @@ class CheckpointSession:
         self._writer: asyncio.Future[None] | None = None
         self._closing = asyncio.Event()
         self._dirty = False
+        self._late: set[asyncio.Future[Any]] = set()
 
     @classmethod
     async def open(
         cls,
-        checkpoint: CheckpointStore | str | os.PathLike[str] | None,
+        checkpoint: Checkpoint,
         key: str | None,
         kind: str,
         fp: Fingerprint,
@@ -111,11 +113,21 @@ class CheckpointSession:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), min(1.0, 4 * (time.thread_time() - started)))
 
+    def keep_late(self, result: asyncio.Future[Any]) -> None:
+        """A result that is paid for but was still finishing when its worker was cancelled (a sync
+        metric on its thread, scoring a prediction whose LM call is done): `result`'s own callback
+        writes it into the state, and `flush` waits for it (at most `LATE_RESULT_WAIT`, so code blocked
+        in a thread never holds up the way out), so a resumed run does not pay for it again."""
+        self._late.add(result)
+        result.add_done_callback(self._late.discard)
+
     async def flush(self) -> None:
         """Wait for the pending write, then write the final state. Optimizers call it on the way out,
         also when the run fails or is interrupted (Ctrl-C), so finished work is kept."""
         if self.store is None:
             return
+        if self._late:
+            await asyncio.wait(set(self._late), timeout=LATE_RESULT_WAIT)
         self._closing.set()
         if self._writer is not None and not self._writer.done():
             with contextlib.suppress(Exception):

@@ -1,4 +1,5 @@
-"""Small text helpers shared by the instruction proposers."""
+"""The text the instruction proposers put in their prompts (a program's code, a module's shape, an
+example), as DSPy lays it out, and the label they strip from the prompt model's replies."""
 
 from __future__ import annotations
 
