@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, ClassVar, Literal, TextIO
 
 from dspy_ash import _gc, events
 from dspy_ash._sync import run_sync
@@ -38,6 +38,8 @@ class BaseLM:
     supported_params: frozenset[str] = frozenset()
     supports_function_calling: bool = False
     supports_response_schema: bool = False
+    # How `events.with_callbacks` reports a decorated method of an LM (events cannot import this layer).
+    _callback_kind: ClassVar[Literal["lm"]] = "lm"
 
     def __init__(
         self,
