@@ -7,6 +7,7 @@ and optional extras (retrieval, optimizers, the store) load only when used.
 # Only public names at module level (no `from __future__ import annotations`, imports under private
 # names): `dir(dspy_ash)` is what DSPy code sees as `dir(dspy)`.
 import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 __version__ = "0.1.0"
@@ -21,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "infer_prefix": "dspy_ash.signatures:infer_prefix",
     "make_signature": "dspy_ash.signatures:make_signature",
     # primitives
-    "BaseModule": "dspy_ash.primitives:Module",
+    "BaseModule": "dspy_ash.primitives:BaseModule",
     "Completions": "dspy_ash.primitives:Completions",
     "Example": "dspy_ash.primitives:Example",
     "Module": "dspy_ash.primitives:Module",
@@ -88,21 +89,102 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers
-    "BootstrapFewShot": "dspy_ash.optimizers:BootstrapFewShot",
-    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers:BootstrapFewShotWithOptuna",
-    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
-    "BootstrapRS": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
-    "COPRO": "dspy_ash.optimizers:COPRO",
-    "Ensemble": "dspy_ash.optimizers:Ensemble",
+    "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
+    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
+    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
+    "COPRO": "dspy_ash.optimizers.copro:COPRO",
+    "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
     "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
-    "KNNFewShot": "dspy_ash.optimizers:KNNFewShot",
-    "LabeledFewShot": "dspy_ash.optimizers:LabeledFewShot",
-    "MIPROv2": "dspy_ash.optimizers:MIPROv2",
+    "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
+    "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
+    "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
     # DSPy compatibility
     "install_as_dspy": "dspy_ash.compat:install_as_dspy",
 }
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
+
+# What type checkers and IDEs see: each exported name from the module `_EXPORTS` names, never run
+# (tests/unit/core/test_static_api.py keeps the two lists identical). At run time names load lazily below.
+if _TYPE_CHECKING:
+    from dspy_ash.adapters import Adapter as Adapter
+    from dspy_ash.adapters import ChatAdapter as ChatAdapter
+    from dspy_ash.adapters import History as History
+    from dspy_ash.adapters import JSONAdapter as JSONAdapter
+    from dspy_ash.adapters.types.tool import Tool as Tool
+    from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls
+    from dspy_ash.errors import AdapterParseError as AdapterParseError
+    from dspy_ash.errors import ContextWindowExceededError as ContextWindowExceededError
+    from dspy_ash.errors import DspyAshError as DspyAshError
+    from dspy_ash.errors import DSPyError as DSPyError
+    from dspy_ash.errors import LMAuthError as LMAuthError
+    from dspy_ash.errors import LMBillingError as LMBillingError
+    from dspy_ash.errors import LMConfigurationError as LMConfigurationError
+    from dspy_ash.errors import LMError as LMError
+    from dspy_ash.errors import LMInvalidRequestError as LMInvalidRequestError
+    from dspy_ash.errors import LMNotConfiguredError as LMNotConfiguredError
+    from dspy_ash.errors import LMProviderError as LMProviderError
+    from dspy_ash.errors import LMRateLimitError as LMRateLimitError
+    from dspy_ash.errors import LMServerError as LMServerError
+    from dspy_ash.errors import LMTimeoutError as LMTimeoutError
+    from dspy_ash.errors import LMTransportError as LMTransportError
+    from dspy_ash.errors import LMUnexpectedError as LMUnexpectedError
+    from dspy_ash.errors import LMUnsupportedModelError as LMUnsupportedModelError
+    from dspy_ash.errors import is_retryable_lm_error as is_retryable_lm_error
+    from dspy_ash.evaluate import Evaluate as Evaluate
+    from dspy_ash.events import BaseCallback as BaseCallback
+    from dspy_ash.lm.base import BaseLM as BaseLM
+    from dspy_ash.lm.base import inspect_history as inspect_history
+    from dspy_ash.lm.cache import configure_cache as configure_cache
+    from dspy_ash.lm.lm import LM as LM
+    from dspy_ash.lm.usage import track_usage as track_usage
+    from dspy_ash.logs import disable_logging as disable_logging
+    from dspy_ash.logs import enable_logging as enable_logging
+    from dspy_ash.modules.aggregation import majority as majority
+    from dspy_ash.modules.best_of_n import BestOfN as BestOfN
+    from dspy_ash.modules.chain_of_thought import ChainOfThought as ChainOfThought
+    from dspy_ash.modules.interpreter import PythonInterpreter as PythonInterpreter
+    from dspy_ash.modules.multi_chain_comparison import MultiChainComparison as MultiChainComparison
+    from dspy_ash.modules.parallel import Parallel as Parallel
+    from dspy_ash.modules.predict import Predict as Predict
+    from dspy_ash.modules.program_of_thought import ProgramOfThought as ProgramOfThought
+    from dspy_ash.modules.react import ReAct as ReAct
+    from dspy_ash.modules.refine import Refine as Refine
+    from dspy_ash.modules.retrieve import Retrieve as Retrieve
+    from dspy_ash.modules.streaming import streamify as streamify
+    from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers.copro import COPRO as COPRO
+    from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.knn_fewshot import KNN as KNN
+    from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
+    from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
+    from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
+    from dspy_ash.optimizers.optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
+    from dspy_ash.optimizers.random_search import (
+        BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
+    )
+    from dspy_ash.primitives import BaseModule as BaseModule
+    from dspy_ash.primitives import Completions as Completions
+    from dspy_ash.primitives import Example as Example
+    from dspy_ash.primitives import Module as Module
+    from dspy_ash.primitives import Prediction as Prediction
+    from dspy_ash.primitives.saving import load as load
+    from dspy_ash.retrievers.embedder import Embedder as Embedder
+    from dspy_ash.retrievers.embeddings import Embeddings as Embeddings
+    from dspy_ash.retrievers.embeddings import EmbeddingsWithScores as EmbeddingsWithScores
+    from dspy_ash.signatures import InputField as InputField
+    from dspy_ash.signatures import OutputField as OutputField
+    from dspy_ash.signatures import Signature as Signature
+    from dspy_ash.signatures import SignatureMeta as SignatureMeta
+    from dspy_ash.signatures import ensure_signature as ensure_signature
+    from dspy_ash.signatures import infer_prefix as infer_prefix
+    from dspy_ash.signatures import make_signature as make_signature
+    from dspy_ash.utils.asyncify import asyncify as asyncify
+    from dspy_ash.utils.asyncify import syncify as syncify
+
+    BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
+    from dspy_ash.compat import install_as_dspy as install_as_dspy
 
 from dspy_ash._lazy import lazy_getattr as _lazy_getattr  # noqa: E402
 

@@ -269,12 +269,11 @@ def with_callbacks(fn: Callable[..., Any]) -> Callable[..., Any]:
     signature = inspect.signature(fn)
 
     def scope_for(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> CallScope | None:
-        from dspy_ash.lm.base import BaseLM  # late: the LM layer imports this module
-
         bound = signature.bind_partial(instance, *args, **kwargs)
         inputs = {k: v for k, v in list(bound.arguments.items())[1:]}
-        kind: Kind = (
-            "lm" if isinstance(instance, BaseLM) else "tool" if hasattr(instance, "args") else "module"
+        # LMs say so by a class attribute (`BaseLM._callback_kind`): this layer sits below the LM layer.
+        kind: Kind = getattr(type(instance), "_callback_kind", None) or (
+            "tool" if hasattr(instance, "args") else "module"
         )
         name = getattr(instance, "model", None) if kind == "lm" else type(instance).__name__
         return start(kind, str(name), instance, inputs, getattr(instance, "callbacks", None) or ())

@@ -14,13 +14,13 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, ClassVar, Literal, TextIO
 
 from dspy_ash import _gc, events
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
-from dspy_ash.lm.history import GLOBAL_HISTORY, append_bounded, pretty_print_history
+from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
 from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 from dspy_ash.settings import read
 
@@ -38,6 +38,8 @@ class BaseLM:
     supported_params: frozenset[str] = frozenset()
     supports_function_calling: bool = False
     supports_response_schema: bool = False
+    # How `events.with_callbacks` reports a decorated method of an LM (events cannot import this layer).
+    _callback_kind: ClassVar[Literal["lm"]] = "lm"
 
     def __init__(
         self,
@@ -168,7 +170,9 @@ class BaseLM:
         }
         limit = read("max_history_size")
         append_bounded(self.history, entry, limit)
-        append_bounded(GLOBAL_HISTORY, entry, limit)
+        shared = current_history()
+        if shared is not None:
+            append_bounded(shared, entry, limit)
         for module in _caller_modules():
             append_bounded(module.history, entry, limit)
 
@@ -280,5 +284,5 @@ def _caller_modules() -> tuple[Any, ...]:
 
 
 def inspect_history(n: int = 1, file: TextIO | None = None) -> None:
-    """Print the last n LM calls made by any LM in this process."""
-    pretty_print_history(GLOBAL_HISTORY, n, file)
+    """Print the last n LM calls made by any LM in this process, or in the current `history_scope`."""
+    pretty_print_history(current_history() or [], n, file)

@@ -1,12 +1,57 @@
-"""Bounded call history and DSPy's `inspect_history` printout."""
+"""Bounded call history and DSPy's `inspect_history` printout.
+
+Every LM call is recorded, as in DSPy, into one process-wide list (`GLOBAL_HISTORY`, what
+`dspy.inspect_history()` prints) unless it runs under `history_scope()`, which records the calls of one
+context (a request, a tenant: the code inside the `with` and every task or worker thread it starts) into
+a list of its own instead. `disable_global_history()` stops calls outside any scope from being recorded
+process-wide, for servers where one caller must never see another's prompts.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Generator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 GLOBAL_HISTORY: list[dict[str, Any]] = []
+
+_scope: ContextVar[list[dict[str, Any]] | None] = ContextVar("dspy_ash_history_scope", default=None)
+_global_enabled = True
+
+
+@contextmanager
+def history_scope(history: list[dict[str, Any]] | None = None) -> Generator[list[dict[str, Any]]]:
+    """Record the LM calls made in this context into `history` (a new list by default, yielded)
+    instead of the global history; `dspy.inspect_history()` inside prints this list. Scopes nest."""
+    target: list[dict[str, Any]] = [] if history is None else history
+    token = _scope.set(target)
+    try:
+        yield target
+    finally:
+        _scope.reset(token)
+
+
+def disable_global_history() -> None:
+    """Stop recording calls made outside any `history_scope` into the process-wide history."""
+    global _global_enabled
+    _global_enabled = False
+
+
+def enable_global_history() -> None:
+    """Record calls made outside any `history_scope` into the process-wide history again (the default)."""
+    global _global_enabled
+    _global_enabled = True
+
+
+def current_history() -> list[dict[str, Any]] | None:
+    """Where a call made here is recorded: the innermost scope's list, else the global one (None if disabled)."""
+    scoped = _scope.get()
+    if scoped is not None:
+        return scoped
+    return GLOBAL_HISTORY if _global_enabled else None
 
 
 def append_bounded(history: list[dict[str, Any]], entry: dict[str, Any], limit: int) -> None:

@@ -4,17 +4,32 @@
 `dspy_ash.testing.standins` holds the examples' offline stand-in models: server handlers that answer
 from the prompt alone and are not language models."""
 
-from __future__ import annotations
+# Only public names at module level (no `from __future__ import annotations`, imports under private
+# names), as in `dspy_ash/__init__.py`: the public names in `dir()` are exactly the exports.
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from dspy_ash._lazy import lazy_getattr
-from dspy_ash.testing.dummy import DummyLM
+from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
-_SERVERS = {
-    name: "dspy_ash.testing.fake_servers"
-    for name in ("FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply")
+_EXPORTS: dict[str, str] = {
+    "DummyLM": "dspy_ash.testing.dummy:DummyLM",
+    "FakeAnthropicServer": "dspy_ash.testing.fake_servers:FakeAnthropicServer",
+    "FakeOpenAIServer": "dspy_ash.testing.fake_servers:FakeOpenAIServer",
+    "Fault": "dspy_ash.testing.fake_servers:Fault",
+    "Reply": "dspy_ash.testing.fake_servers:Reply",
 }
 
-__all__ = ["DummyLM", "FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply"]  # pyright: ignore[reportUnsupportedDunderAll]
+__all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
+
+if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py keeps it equal to _EXPORTS
+    from dspy_ash.testing.dummy import DummyLM as DummyLM
+    from dspy_ash.testing.fake_servers import FakeAnthropicServer as FakeAnthropicServer
+    from dspy_ash.testing.fake_servers import FakeOpenAIServer as FakeOpenAIServer
+    from dspy_ash.testing.fake_servers import Fault as Fault
+    from dspy_ash.testing.fake_servers import Reply as Reply
 
 
-__getattr__ = lazy_getattr(__name__, _SERVERS)
+__getattr__ = _lazy_getattr(__name__, _EXPORTS)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

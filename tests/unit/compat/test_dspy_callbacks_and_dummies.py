@@ -67,3 +67,26 @@ def test_dummy_vectorizer_is_deterministic_and_normalised():
     assert vecs.shape == (3, 100)
     assert np.allclose(vecs[0], vecs[1]) and not np.allclose(vecs[0], vecs[2])
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+
+
+def test_decorated_lm_method_is_reported_as_an_lm_call():
+    class Seen(dspy.BaseCallback):
+        def __init__(self) -> None:
+            self.kinds: list[str] = []
+
+        def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+            self.kinds.append("lm")
+
+        def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+            self.kinds.append("module")
+
+    class NamedLM(dspy.BaseLM):
+        @with_callbacks
+        def describe(self, prefix: str) -> str:
+            return prefix + self.model
+
+    seen = Seen()
+    with dspy.context(callbacks=[seen]):
+        assert NamedLM("m").describe("lm:") == "lm:m"
+        assert Doubler().forward(x=1) == 2
+    assert seen.kinds == ["lm", "module"]
