@@ -26,9 +26,11 @@ no faithful fingerprint (a value without attributes whose repr is a memory addre
 Finished checkpoints are kept (re-running returns at once); delete them with `store.delete(key)`.
 """
 
-from __future__ import annotations
+# Only public names at module level (no `from __future__ import annotations`, imports under private
+# names), as in `dspy_ash/__init__.py`: the public names in `dir()` are exactly the exports.
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from dspy_ash._lazy import lazy_getattr
+from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
@@ -48,9 +50,27 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
+if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py keeps it equal to _EXPORTS
+    from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers.checkpoint import CheckpointStore as CheckpointStore
+    from dspy_ash.optimizers.copro import COPRO as COPRO
+    from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
+    from dspy_ash.optimizers.directory_store import MemoryCheckpointStore as MemoryCheckpointStore
+    from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
+    from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
+    from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
+    from dspy_ash.optimizers.optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
+    from dspy_ash.optimizers.random_search import (
+        BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
+    )
+    from dspy_ash.optimizers.teleprompter import Teleprompter as Teleprompter
+
+    BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
+
 
 # Lazy: optimizers that need optuna or numpy import them only when used.
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__getattr__ = _lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:
