@@ -18,6 +18,8 @@ logger = logging.getLogger("dspy_ash.adapters")
 
 
 class JSONAdapter(ChatAdapter):
+    fallback_class = None  # JSON is the last resort: a reply it cannot parse is an error
+
     def __init__(
         self,
         callbacks: list[Any] | None = None,
@@ -188,5 +190,7 @@ def structured_output_format(
     model.model_json_schema = lambda *a, **k: schema  # type: ignore[method-assign]
     return model
 
+
+ChatAdapter.fallback_class = JSONAdapter
 
 __all__ = ["JSONAdapter", "format_field_value", "structured_output_format"]

@@ -13,7 +13,7 @@ from pydantic_core import PydanticUndefined
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.errors import SignatureError
 from dspy_ash.lm.base import BaseLM
-from dspy_ash.primitives.module import Module, Parameter
+from dspy_ash.primitives.module import Module, Predictor
 from dspy_ash.primitives.prediction import Prediction
 from dspy_ash.settings import read
 from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, extra_of
@@ -26,7 +26,7 @@ _DEFAULT_ADAPTER = ChatAdapter()
 _UNSAFE_LM_KEYS = ("api_base", "base_url", "model_list")
 
 
-class Predict(Module, Parameter):
+class Predict(Module, Predictor):
     """`Predict("question -> answer", temperature=0.7)(question=...)`; keyword arguments only."""
 
     def __init__(self, signature: Any, callbacks: list[Any] | None = None, **config: Any) -> None:

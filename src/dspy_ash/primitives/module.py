@@ -27,6 +27,11 @@ class Parameter:
     """Marks an object whose state an optimizer can change (every `Predict` is one)."""
 
 
+class Predictor(Parameter):
+    """Marks a parameter that calls an LM with a signature, demos and an `lm` (every `Predict` is one):
+    what `named_predictors` finds. The base class owns the marker so it never imports its subclasses."""
+
+
 class ProgramMeta(type):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         obj = cls.__new__(cls)  # type: ignore[call-overload]
@@ -156,9 +161,7 @@ class Module(metaclass=ProgramMeta):
         return [p for _, p in self.named_parameters()]
 
     def named_predictors(self) -> list[tuple[str, Any]]:
-        from dspy_ash.modules.predict import Predict
-
-        return [(n, p) for n, p in self.named_parameters() if isinstance(p, Predict)]
+        return [(n, p) for n, p in self.named_parameters() if isinstance(p, Predictor)]
 
     def predictors(self) -> list[Any]:
         return [p for _, p in self.named_predictors()]
