@@ -1,5 +1,7 @@
 """Per-call framework overhead of Predict and ChainOfThought with a zero-latency in-process LM,
-and the cost of parsing a string signature: dspy-ash and dspy 3.4.1 side by side in one run.
+`Predict` driven by DSPy's own `DummyLM` (`from dspy.utils.dummies import DummyLM`, as DSPy's tests and
+users' tests write it; under dspy-ash that import resolves through `install_as_dspy()`), and the cost of
+parsing a string signature: dspy-ash and dspy 3.4.1 side by side in one run.
 
     python benchmarks/overhead.py [--n 2000] [--runs 5] [--dspy-python bench-venvs/dspy/bin/python]
 
@@ -46,13 +48,18 @@ async def _time_async_calls(predict, n: int, runs: int) -> dict[str, float]:
 
 
 def _measure(lib, zero_lm, n: int, runs: int) -> dict[str, dict[str, float]]:
-    """The same four cases for either library; `zero_lm(reply)` builds its instant LM."""
+    """The same cases for either library; `zero_lm(reply)` builds its instant LM. `lib` is `dspy` on both
+    sides (dspy-ash's through `install_as_dspy()`), so the DummyLM case is DSPy's code as written."""
     import asyncio
+
+    from dspy.utils.dummies import DummyLM
 
     results = {}
     predict = lib.Predict("question -> answer")
     with lib.context(lm=zero_lm(REPLY_PREDICT)):
         results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
+    with lib.context(lm=DummyLM([{"answer": "42"}] * (n * runs + 1))):
+        results["Predict (DummyLM)"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
     cot = lib.ChainOfThought("question -> answer")
     with lib.context(lm=zero_lm(REPLY_COT)):
         results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
@@ -65,7 +72,11 @@ def _measure(lib, zero_lm, n: int, runs: int) -> dict[str, dict[str, float]]:
 
 
 def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
-    import dspy_ash as dspy
+    from dspy_ash.compat import install_as_dspy
+
+    install_as_dspy()  # `import dspy` (and `dspy.utils.dummies`) resolve to dspy-ash from here on
+    import dspy
+
     from dspy_ash.lm.types import Choice, LMResponse
 
     class ZeroLM(dspy.BaseLM):

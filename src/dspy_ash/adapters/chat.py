@@ -132,9 +132,10 @@ class ChatAdapter(Adapter):
         """Sections start at `[[ ## name ## ]]` lines; the first section of each output field wins."""
         sections: list[tuple[str | None, list[str]]] = [(None, [])]
         for line in completion.splitlines():
-            match = HEADER.match(line.strip())
+            # only a line holding "[[ ## " can be a header: the others skip the strip and the regex
+            match = HEADER.match(stripped := line.strip()) if "[[ ## " in line else None
             if match:
-                rest = line.strip()[match.end() :].strip()
+                rest = stripped[match.end() :].strip()
                 sections.append((match.group(1), [rest] if rest else []))
             else:
                 sections[-1][1].append(line)
