@@ -133,9 +133,9 @@ class ChatAdapter(Adapter):
         sections: list[tuple[str | None, list[str]]] = [(None, [])]
         for line in completion.splitlines():
             # only a line holding "[[ ## " can be a header: the others skip the strip and the regex
-            match = HEADER.match(stripped := line.strip()) if "[[ ## " in line else None
+            match = HEADER.match(line.strip()) if "[[ ## " in line else None
             if match:
-                rest = stripped[match.end() :].strip()
+                rest = match.string[match.end() :].strip()
                 sections.append((match.group(1), [rest] if rest else []))
             else:
                 sections[-1][1].append(line)

@@ -52,7 +52,7 @@ from typing import Any
 
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import DspyAshError, UnsupportedFeatureError
-from dspy_ash.primitives.module import observed_call
+from dspy_ash.primitives.observed import aobserved
 from dspy_ash.settings import sandbox_requires_isolation
 
 logger = logging.getLogger("dspy_ash.interpreter")
@@ -342,8 +342,14 @@ class PythonInterpreter:
     __call__ = execute
 
     async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
-        return await observed_call(
-            self, {"code": code, "variables": variables}, lambda: self._aexecute(code, variables)
+        inputs = {"code": code, "variables": variables}
+        return await aobserved(
+            "module",
+            type(self).__name__,
+            self,
+            inputs,
+            lambda: self._aexecute(code, variables),
+            self.callbacks,
         )
 
     async def _aexecute(self, code: str, variables: dict[str, Any] | None) -> Any:

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from dspy_ash._sync import run_sync
-from dspy_ash.primitives.module import Parameter, observed_call
+from dspy_ash.primitives.module import Parameter
+from dspy_ash.primitives.observed import aobserved
 from dspy_ash.primitives.prediction import Prediction
 from dspy_ash.settings import settings
 
@@ -41,7 +42,14 @@ class Retrieve(Parameter):
         return run_sync(self.aforward(query, k, **kwargs))
 
     async def acall(self, *args: Any, **kwargs: Any) -> Prediction:
-        return await observed_call(self, kwargs, lambda: self.aforward(*args, **kwargs))
+        return await aobserved(
+            "module",
+            type(self).__name__,
+            self,
+            kwargs,
+            lambda: self.aforward(*args, **kwargs),
+            self.callbacks,
+        )
 
     async def aforward(self, query: str, k: int | None = None, **kwargs: Any) -> Prediction:
         k = self.k if k is None else k

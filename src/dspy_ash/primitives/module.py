@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from dspy_ash import events
 from dspy_ash._sync import call_sync, run_sync
@@ -21,8 +21,6 @@ from dspy_ash.primitives.example import Example
 from dspy_ash.settings import read, settings
 
 logger = logging.getLogger("dspy_ash.module")
-
-T = TypeVar("T")
 
 
 class Parameter:
@@ -368,18 +366,3 @@ def _set_by_path(root: Any, path: str, value: Any) -> None:
 def _attach_usage(result: Any, tracker: usage_module.UsageTracker) -> None:
     if hasattr(result, "set_lm_usage"):
         result.set_lm_usage(tracker.get_total_tokens())
-
-
-async def observed_call(instance: Any, inputs: dict[str, Any], call: Callable[[], Awaitable[T]]) -> T:
-    """Await `call()` as one "module" event of `instance`, as `Module` calls are, for the callables DSPy
-    announces as modules that are not `Module`s (Retrieve, PythonInterpreter)."""
-    scope = events.start("module", type(instance).__name__, instance, inputs, instance.callbacks)
-    try:
-        result = await call()
-    except BaseException as exc:
-        if scope is not None:
-            scope.fail(exc)
-        raise
-    if scope is not None:
-        scope.end(result)
-    return result
