@@ -72,12 +72,12 @@ class Adapter:
         )
 
     def _preprocess(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, inputs: dict[str, Any]) -> Any:
-        tools_in = _tool_input_field(signature)
-        tools_out = _tool_output_field(signature)
         if not self.use_native_function_calling:
             for key in _TOOL_KWARGS:
                 lm_kwargs.pop(key, None)
             return signature
+        tools_in = _tool_input_field(signature)
+        tools_out = _tool_output_field(signature)
         if tools_out and tools_in is None:
             raise ValueError(
                 f"You provided an output field {tools_out} to receive the tool calls information, but did not "

@@ -81,7 +81,9 @@ class Predict(Module, Predictor):
         signature = ensure_signature(kwargs.pop("signature", self.signature))
         demos = kwargs.pop("demos", self.demos)
         config = {**self.config, **kwargs.pop("config", {})}
-        lm = _checked_lm(kwargs.pop("lm", self.lm) or read("lm"))
+        lm = kwargs.pop("lm", self.lm) or read("lm")
+        if not isinstance(lm, BaseLM):
+            raise _not_an_lm(lm)
         _sample_when_many(lm, config)
         prediction = kwargs.get("prediction")
         if isinstance(prediction, dict) and prediction.get("type") == "content" and "content" in prediction:
@@ -141,20 +143,18 @@ class Predict(Module, Predictor):
         return f"{type(self).__name__}({self.signature})"
 
 
-def _checked_lm(lm: Any) -> BaseLM:
+def _not_an_lm(lm: Any) -> ValueError:
     if lm is None:
-        raise ValueError(
+        return ValueError(
             "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`. e.g, "
             "`dspy.configure(lm=dspy.LM('openai/gpt-4o-mini'))`"
         )
     if isinstance(lm, str):
-        raise ValueError(
+        return ValueError(
             "LM must be an instance of `dspy.BaseLM`, not a string. Instead of using a string like "
             f"'dspy.configure(lm=\"{lm}\")', please configure the LM like 'dspy.configure(lm=dspy.LM(\"{lm}\"))'"
         )
-    if not isinstance(lm, BaseLM):
-        raise ValueError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
-    return lm
+    return ValueError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
 
 
 def _sample_when_many(lm: BaseLM, config: dict[str, Any]) -> None:

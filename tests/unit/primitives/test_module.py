@@ -338,3 +338,18 @@ def test_named_predictors_are_the_predictor_parameters_whatever_their_class():
     lm = DummyLM([])
     prog.set_lm(lm)
     assert prog.custom.lm is lm and prog.get_lm() is lm
+
+
+@pytest.mark.parametrize(
+    ("lm", "message"),
+    [
+        (None, "No LM is loaded. Please configure the LM using `dspy.configure"),
+        ("openai/gpt-4o-mini", "LM must be an instance of `dspy.BaseLM`, not a string."),
+        (object(), "LM must be an instance of `dspy.BaseLM`, not <class 'object'>."),
+    ],
+    ids=["none", "string", "other"],
+)
+def test_predict_without_a_usable_lm_says_what_dspy_says(lm, message):
+    with dspy.context(lm=None), pytest.raises(ValueError) as info:
+        dspy.Predict("question -> answer")(question="q", lm=lm)
+    assert str(info.value).startswith(message)
