@@ -190,6 +190,8 @@ class Adapter:
 
     def format_demos(self, signature: Any, demos: list[Any]) -> list[dict[str, Any]]:
         """Incomplete demos (some fields missing) first, then complete ones, each as a user/assistant pair."""
+        if not demos:
+            return []
         complete: list[Any] = []
         incomplete: list[Any] = []
         fields, ins, outs = signature.fields, signature.input_fields, signature.output_fields
