@@ -1,7 +1,13 @@
 """Per-call framework overhead of Predict and ChainOfThought with a zero-latency in-process LM,
-and the cost of parsing a string signature: dspy-ash and dspy 3.4.1 side by side in one run.
+`Predict` driven by DSPy's own `DummyLM` (`from dspy.utils.dummies import DummyLM`, as DSPy's tests and
+users' tests write it; under dspy-ash that import resolves through `install_as_dspy()`), and the cost of
+parsing a string signature: dspy-ash and dspy 3.4.1 side by side in one run.
 
     python benchmarks/overhead.py [--n 2000] [--runs 5] [--dspy-python bench-venvs/dspy/bin/python]
+
+`--dummy-calls N --side ash|dspy` only makes N DummyLM-driven `Predict` calls (after 200 warm-up calls) and
+prints nothing: run under `valgrind --tool=callgrind` with N=0 and N=1000, the difference of the two
+instruction counts / 1000 is the instructions one call costs, a figure the machine's load cannot move.
 
 Each side runs in its own interpreter (DSPy from its own virtual environment when one exists, see
 benchmarks/setup_dspy_venv.sh), one after the other, on the same machine in the same invocation.
@@ -46,13 +52,18 @@ async def _time_async_calls(predict, n: int, runs: int) -> dict[str, float]:
 
 
 def _measure(lib, zero_lm, n: int, runs: int) -> dict[str, dict[str, float]]:
-    """The same four cases for either library; `zero_lm(reply)` builds its instant LM."""
+    """The same cases for either library; `zero_lm(reply)` builds its instant LM. `lib` is `dspy` on both
+    sides (dspy-ash's through `install_as_dspy()`), so the DummyLM case is DSPy's code as written."""
     import asyncio
+
+    from dspy.utils.dummies import DummyLM
 
     results = {}
     predict = lib.Predict("question -> answer")
     with lib.context(lm=zero_lm(REPLY_PREDICT)):
         results["Predict"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
+    with lib.context(lm=DummyLM([{"answer": "42"}] * (n * runs + 1))):
+        results["Predict (DummyLM)"] = _time_calls(lambda i: predict(question=f"q{i}"), n, runs)
     cot = lib.ChainOfThought("question -> answer")
     with lib.context(lm=zero_lm(REPLY_COT)):
         results["ChainOfThought"] = _time_calls(lambda i: cot(question=f"q{i}"), n, runs)
@@ -65,7 +76,11 @@ def _measure(lib, zero_lm, n: int, runs: int) -> dict[str, dict[str, float]]:
 
 
 def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
-    import dspy_ash as dspy
+    from dspy_ash.compat import install_as_dspy
+
+    install_as_dspy()  # `import dspy` (and `dspy.utils.dummies`) resolve to dspy-ash from here on
+    import dspy
+
     from dspy_ash.lm.types import Choice, LMResponse
 
     class ZeroLM(dspy.BaseLM):
@@ -115,6 +130,20 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
     return _measure(dspy, zero_lm, n, runs)
 
 
+def dummy_calls(side: str, n: int) -> None:
+    if side == "ash":
+        from dspy_ash.compat import install_as_dspy
+
+        install_as_dspy()
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    predict = dspy.Predict("question -> answer")
+    with dspy.context(lm=DummyLM([{"answer": "42"}] * (n + 200))):
+        for i in range(200 + n):
+            predict(question=f"q{i}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,7 +152,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dspy-python", default=None)
     parser.add_argument("--side", choices=["ash", "dspy"], help=argparse.SUPPRESS)
+    parser.add_argument("--dummy-calls", type=int, default=None)
     args = parser.parse_args()
+    if args.dummy_calls is not None:
+        dummy_calls(args.side or "ash", args.dummy_calls)
+        return
     if args.side:
         fn = measure_ash if args.side == "ash" else measure_dspy
         print(json.dumps(fn(args.n, args.runs)))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import weakref
 from typing import Any, get_origin
 
-from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.adapters.parsing import apply_output_defaults
 from dspy_ash.adapters.types.history import History
 from dspy_ash.errors import AdapterParseError, SignatureError
+from dspy_ash.primitives.observed import observed
 
 _TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls")
 
@@ -52,48 +52,32 @@ class Adapter:
     def _observed_format(
         self, signature: Any, demos: list[Any], inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        scope = events.start(
+        return observed(
             "adapter_format",
             type(self).__name__,
             self,
             {"signature": signature, "demos": demos, "inputs": inputs},
+            lambda: self.format(signature, demos, inputs),
             self.callbacks,
         )
-        if scope is None:
-            return self.format(signature, demos, inputs)
-        try:
-            messages = self.format(signature, demos, inputs)
-        except BaseException as exc:
-            scope.fail(exc)
-            raise
-        scope.end(messages)
-        return messages
 
     def _observed_parse(self, signature: Any, completion: str) -> dict[str, Any]:
-        scope = events.start(
+        return observed(
             "adapter_parse",
             type(self).__name__,
             self,
             {"signature": signature, "completion": completion},
+            lambda: self.parse(signature, completion),
             self.callbacks,
         )
-        if scope is None:
-            return self.parse(signature, completion)
-        try:
-            value = self.parse(signature, completion)
-        except BaseException as exc:
-            scope.fail(exc)
-            raise
-        scope.end(value)
-        return value
 
     def _preprocess(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, inputs: dict[str, Any]) -> Any:
-        tools_in = _tool_input_field(signature)
-        tools_out = _tool_output_field(signature)
         if not self.use_native_function_calling:
             for key in _TOOL_KWARGS:
                 lm_kwargs.pop(key, None)
             return signature
+        tools_in = _tool_input_field(signature)
+        tools_out = _tool_output_field(signature)
         if tools_out and tools_in is None:
             raise SignatureError(
                 f"You provided an output field {tools_out} to receive the tool calls information, but did not "
@@ -206,6 +190,8 @@ class Adapter:
 
     def format_demos(self, signature: Any, demos: list[Any]) -> list[dict[str, Any]]:
         """Incomplete demos (some fields missing) first, then complete ones, each as a user/assistant pair."""
+        if not demos:
+            return []
         complete: list[Any] = []
         incomplete: list[Any] = []
         fields, ins, outs = signature.fields, signature.input_fields, signature.output_fields

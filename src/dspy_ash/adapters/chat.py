@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 import weakref
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic.fields import FieldInfo
 
@@ -43,22 +43,31 @@ class ChatAdapter(Adapter):
         self.use_json_adapter_fallback = use_json_adapter_fallback
         self._requirements_cache: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 
+    # The adapter class a reply this format cannot parse is retried with, built per failure from this
+    # adapter's settings. json_adapter.py sets it to JSONAdapter (a subclass of this one, so this module
+    # cannot import it); JSONAdapter sets it to None, so it and its subclasses never retry with themselves.
+    fallback_class: ClassVar[type[Adapter] | None] = None
+
     async def acall(
         self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
         try:
             return await super().acall(lm, dict(lm_kwargs), signature, demos, inputs)
         except AdapterParseError:
-            from dspy_ash.adapters.json_adapter import JSONAdapter
-
-            if isinstance(self, JSONAdapter) or not self.use_json_adapter_fallback:
+            fallback = self._fallback_adapter()
+            if fallback is None:
                 raise
-            fallback = JSONAdapter(
-                callbacks=self.callbacks,
-                use_native_function_calling=self.use_native_function_calling,
-                parallel_tool_calls=self.parallel_tool_calls,
-            )
             return await fallback.acall(lm, dict(lm_kwargs), signature, demos, inputs)
+
+    def _fallback_adapter(self) -> Adapter | None:
+        """The adapter to retry an unparseable reply with, or None (as DSPy: only parse errors retry)."""
+        if self.fallback_class is None or not self.use_json_adapter_fallback:
+            return None
+        return self.fallback_class(
+            callbacks=self.callbacks,
+            use_native_function_calling=self.use_native_function_calling,
+            parallel_tool_calls=self.parallel_tool_calls,
+        )
 
     def format_field_description(self, signature: Any) -> str:
         return (
@@ -128,9 +137,10 @@ class ChatAdapter(Adapter):
         """Sections start at `[[ ## name ## ]]` lines; the first section of each output field wins."""
         sections: list[tuple[str | None, list[str]]] = [(None, [])]
         for line in completion.splitlines():
-            match = HEADER.match(line.strip())
+            # only a line holding "[[ ## " can be a header: the others skip the strip and the regex
+            match = HEADER.match(line.strip()) if "[[ ## " in line else None
             if match:
-                rest = line.strip()[match.end() :].strip()
+                rest = match.string[match.end() :].strip()
                 sections.append((match.group(1), [rest] if rest else []))
             else:
                 sections[-1][1].append(line)

@@ -21,6 +21,8 @@ class JSONAdapter(ChatAdapter):
     """Asks for the outputs as one JSON object (structured outputs with a JSON schema where the provider
     supports them, `json_object` mode otherwise) and parses the reply as JSON."""
 
+    fallback_class = None  # JSON is the last resort: a reply it cannot parse is an error
+
     def __init__(
         self,
         callbacks: list[Any] | None = None,
@@ -191,5 +193,7 @@ def structured_output_format(
     model.model_json_schema = lambda *a, **k: schema  # type: ignore[method-assign]
     return model
 
+
+ChatAdapter.fallback_class = JSONAdapter
 
 __all__ = ["JSONAdapter", "format_field_value", "structured_output_format"]

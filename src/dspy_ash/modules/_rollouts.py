@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,27 @@ class Attempt:
     pred: Any
     trace: list[Any]
     reward: float
+
+
+class Rollouts(Module):
+    """BestOfN's and Refine's shape: `module` tried up to N times, each on its own rollout copy."""
+
+    def __init__(
+        self, module: Module, N: int, reward_fn: RewardFn, threshold: float, fail_count: int | None = None
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.reward_fn = lambda *args: reward_fn(*args)  # a lambda, so it is never mistaken for a parameter
+        self.threshold = threshold
+        self.N = N
+        self.fail_count = fail_count or N
+
+    def attempts(self) -> Iterator[tuple[int, int, Module]]:
+        """(attempt index, rollout id, module copy) for each attempt, rollout ids counting up from the LM's."""
+        lm = base_lm(self.module)
+        start = lm.kwargs.get("rollout_id", 0) or 0
+        for idx in range(self.N):
+            yield idx, start + idx, rollout_copy(self.module, lm, start + idx)
 
 
 def base_lm(module: Module) -> Any:

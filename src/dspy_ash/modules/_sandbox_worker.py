@@ -12,7 +12,8 @@ to any descriptor it guesses and patch any module):
   under the key). The host accepts only a frame
   with the current request's nonce and a valid tag, so stray bytes cannot be taken for a reply and a
   reply cannot be taken for another request's;
-- the key and the protocol state live only in `_serve`'s local variables, and frames are out of reach
+- the key and the protocol state live only in `_serve`'s locals and the closures it builds (the
+  reader, framer and runner), and frames are out of reach
   (the audit hook refuses `sys._getframe`, `tb_frame`, `gi_frame`, `cr_frame`, `ag_frame`, gc
   introspection); nothing in this module's globals (`sys.modules['__main__']`) or SUBMIT's leads to
   them; `_serve` calls only C functions bound before user code runs, so patching `json`, `hmac` or
@@ -162,20 +163,47 @@ _ALLOWED_IMPORTS = frozenset(CONFIG["allowed_imports"])
 _DIR_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob"})
 
 
+def _audit_open(
+    args: tuple[Any, ...],
+    _roots=_READ_ROOTS,
+    _write_flags=_WRITE_FLAGS,
+    _tmpfile=_TMPFILE,
+    _str=str,
+    _bytes=bytes,
+    _int=int,
+    _isinstance=isinstance,
+    _error=PermissionError,
+):
+    """The `open` event: reading the standard library (imports, tracebacks) is harmless; nothing else is."""
+    path, mode, flags = args[0], args[1], args[2]
+    if _isinstance(path, _int):
+        raise _error("sandbox: opening a file descriptor is not allowed")
+    if _isinstance(path, _bytes):
+        path = path.decode("utf-8", "replace")
+    if (
+        _isinstance(path, _str)
+        and (mode is None or mode == "r" or mode == "rb")
+        and _isinstance(flags, _int)
+        and not flags & _write_flags
+        and not (_tmpfile and flags & _tmpfile == _tmpfile)
+        and path.startswith(_roots)
+        and "/.." not in path
+    ):
+        return
+    raise _error(f"sandbox: opening files is not allowed except to read the standard library ({path!r})")
+
+
 def _audit(
     event: str,
     args: tuple[Any, ...],
+    _open=_audit_open,
     _denied=_DENIED_EVENTS,
     _prefixes=_DENIED_PREFIXES,
     _roots=_READ_ROOTS,
     _imports=_ALLOWED_IMPORTS,
     _dirs=_DIR_EVENTS,
     _frames=_FRAME_ATTRIBUTES,
-    _write_flags=_WRITE_FLAGS,
-    _tmpfile=_TMPFILE,
     _str=str,
-    _bytes=bytes,
-    _int=int,
     _isinstance=isinstance,
     _error=PermissionError,
     _value_error=ValueError,
@@ -184,22 +212,7 @@ def _audit(
     # Everything this hook uses is bound as a default argument: user code can rebind module globals
     # and builtins, but not these (replacing __defaults__ or __code__ is itself an audited event).
     if event == "open":
-        path, mode, flags = args[0], args[1], args[2]
-        if _isinstance(path, _int):
-            raise _error("sandbox: opening a file descriptor is not allowed")
-        if _isinstance(path, _bytes):
-            path = path.decode("utf-8", "replace")
-        if (
-            _isinstance(path, _str)
-            and (mode is None or mode == "r" or mode == "rb")
-            and _isinstance(flags, _int)
-            and not flags & _write_flags
-            and not (_tmpfile and flags & _tmpfile == _tmpfile)
-            and path.startswith(_roots)
-            and "/.." not in path
-        ):
-            return  # reading the standard library (imports, tracebacks) is harmless
-        raise _error(f"sandbox: opening files is not allowed except to read the standard library ({path!r})")
+        return _open(args)
     if event in _dirs:
         where: Any = args[0] if args else None
         if _isinstance(where, _str) and where.startswith(_roots) and "/.." not in where:
@@ -269,54 +282,11 @@ def _error_message(exc, _type=type, _str=str, _base=BaseException):
         return {"error": {"type": "Exception", "message": "an exception that could not be shown"}}
 
 
-def _serve(
-    channel,
-    submit,
-    final_type,
-    *,
-    read=os.read,
-    write=os.write,
-    sha256=hashlib.sha256,
-    fromhex=bytes.fromhex,
-    decoder=json.decoder.JSONDecoder,
-    make_encoder=json.encoder.c_make_encoder,  # pyright: ignore[reportAttributeAccessIssue]
-    escape=json.encoder.encode_basestring_ascii,
-    parse=compile,
-    run=exec,
-    evaluate=eval,
-    module_ast=ast.Module,
-    expression_ast=ast.Expression,
-    expr_type=ast.Expr,
-    only_ast=ast.PyCF_ONLY_AST,
-    string_io=io.StringIO,
-    set_hook=sys.addaudithook,
-    audit=_audit,
-    sys_module: Any = sys,
-    type_of=type,
-    str_type=str,
-    bytes_type=bytes,
-    bytearray_type=bytearray,
-    repr_=repr,
-    isinstance_=isinstance,
-    len_=len,
-    base_exception=BaseException,
-    syntax_error=SyntaxError,
-    memory_error=MemoryError,
-    recursion_error=RecursionError,
-    refuse=_refuse,
-    error_message=_error_message,
-):
-    # Everything used here is a default argument or a local, bound before user code runs; see the
-    # module docstring for why. Besides this module's own, the only Python functions it calls are
-    # user code's (its results' __repr__, its exceptions' __str__): those can decide what a reply
-    # says, never how it is framed. The C scanner keeps its own references to float, int, ...
-    scan = decoder().scan_once  # pyright: ignore[reportAttributeAccessIssue]
-    if make_encoder is None or type_of(scan).__module__ != "_json":
-        raise SystemExit("the sandbox needs CPython's _json accelerator")
+def _reader(*, read=os.read, bytes_type=bytes, bytearray_type=bytearray):
+    """The request line reader: its own buffering straight from fd 0, no io object user code could also read from."""
     pending = bytearray_type()
 
     def _line():
-        # Own buffering straight from fd 0: no io object user code could also read from.
         while True:
             end = pending.find(b"\n")
             if end >= 0:
@@ -328,7 +298,24 @@ def _serve(
                 raise SystemExit(0)  # the host closed stdin: the session is over
             pending.extend(chunk)
 
-    key = fromhex(_line().decode())
+    return _line
+
+
+def _framer(
+    channel,
+    key,
+    *,
+    write=os.write,
+    sha256=hashlib.sha256,
+    make_encoder=json.encoder.c_make_encoder,  # pyright: ignore[reportAttributeAccessIssue]
+    escape=json.encoder.encode_basestring_ascii,
+    refuse=_refuse,
+    bytes_type=bytes,
+    repr_=repr,
+    len_=len,
+    base_exception=BaseException,
+):
+    """The reply writer: `reply(nonce, message)` frames a message under the session key (module docstring)."""
     inner = key.ljust(64, b"\0").translate(bytes_type(b ^ 0x36 for b in range(256)))
     outer = key.ljust(64, b"\0").translate(bytes_type(b ^ 0x5C for b in range(256)))
     del key
@@ -355,6 +342,24 @@ def _serve(
         while frame:
             frame = frame[write(channel, frame) :]
 
+    return _reply
+
+
+def _runner(
+    final_type,
+    *,
+    parse=compile,
+    run=exec,
+    evaluate=eval,
+    expression_ast=ast.Expression,
+    expr_type=ast.Expr,
+    only_ast=ast.PyCF_ONLY_AST,
+    string_io=io.StringIO,
+    sys_module: Any = sys,
+    isinstance_=isinstance,
+):
+    """`run(code, variables, namespace)`: one request's code, REPL-like; its reply message."""
+
     def _run(code, variables, namespace):
         namespace.update(variables)
         tree = parse(code, "<sandbox>", "exec", only_ast)
@@ -376,20 +381,54 @@ def _serve(
             return {"output": buffer.getvalue()}
         return {"output": result}
 
+    return _run
+
+
+def _serve(
+    channel,
+    submit,
+    final_type,
+    *,
+    fromhex=bytes.fromhex,
+    decoder=json.decoder.JSONDecoder,
+    make_encoder=json.encoder.c_make_encoder,  # pyright: ignore[reportAttributeAccessIssue]
+    set_hook=sys.addaudithook,
+    audit=_audit,
+    reader=_reader,
+    framer=_framer,
+    runner=_runner,
+    type_of=type,
+    base_exception=BaseException,
+    syntax_error=SyntaxError,
+    memory_error=MemoryError,
+    recursion_error=RecursionError,
+    error_message=_error_message,
+):
+    # Everything used here and in the reader, framer and runner it builds is a default argument or a
+    # local, bound before user code runs; see the module docstring for why. Besides this module's own,
+    # the only Python functions they call are user code's (its results' __repr__, its exceptions'
+    # __str__): those can decide what a reply says, never how it is framed. The C scanner keeps its
+    # own references to float, int, ...
+    scan = decoder().scan_once  # pyright: ignore[reportAttributeAccessIssue]
+    if make_encoder is None or type_of(scan).__module__ != "_json":
+        raise SystemExit("the sandbox needs CPython's _json accelerator")
+    line_of = reader()
+    reply = framer(channel, fromhex(line_of().decode()))
+    run = runner(final_type)
     namespace = {"__name__": "__main__", "SUBMIT": submit}
     set_hook(audit)
     first = True
     while True:
-        line = _line()
+        line = line_of()
         nonce, text = fromhex(line[:32].decode()), line[33:].decode("utf-8")
         if first:
             first = False
-            _reply(nonce, {"ready": True})
+            reply(nonce, {"ready": True})
             continue
         message = None
         try:
             request = scan(text, 0)[0]
-            message = _run(request["code"], request.get("variables") or {}, namespace)
+            message = run(request["code"], request.get("variables") or {}, namespace)
         except syntax_error as exc:
             message = {"error": {"type": "SyntaxError", "message": f"{exc.msg} (line {exc.lineno})"}}
         except memory_error:
@@ -398,7 +437,7 @@ def _serve(
             message = {"error": {"type": "RecursionError", "message": "maximum recursion depth exceeded"}}
         except base_exception as exc:
             message = error_message(exc)
-        _reply(nonce, message)
+        reply(nonce, message)
         message = None
 
 

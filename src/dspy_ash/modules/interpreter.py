@@ -50,9 +50,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import DspyAshError, UnsupportedFeatureError
+from dspy_ash.primitives.observed import aobserved
 from dspy_ash.settings import sandbox_requires_isolation
 
 logger = logging.getLogger("dspy_ash.interpreter")
@@ -342,18 +342,15 @@ class PythonInterpreter:
     __call__ = execute
 
     async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
-        scope = events.start(
-            "module", type(self).__name__, self, {"code": code, "variables": variables}, self.callbacks
+        inputs = {"code": code, "variables": variables}
+        return await aobserved(
+            "module",
+            type(self).__name__,
+            self,
+            inputs,
+            lambda: self._aexecute(code, variables),
+            self.callbacks,
         )
-        try:
-            result = await self._aexecute(code, variables)
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        if scope is not None:
-            scope.end(result)
-        return result
 
     async def _aexecute(self, code: str, variables: dict[str, Any] | None) -> Any:
         try:

@@ -13,7 +13,7 @@ from pydantic_core import PydanticUndefined
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.errors import ConfigurationError, NoLMConfiguredError, SignatureError
 from dspy_ash.lm.base import BaseLM
-from dspy_ash.primitives.module import Module, Parameter
+from dspy_ash.primitives.module import Module, Predictor
 from dspy_ash.primitives.prediction import Prediction
 from dspy_ash.settings import read
 from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, extra_of
@@ -26,7 +26,7 @@ _DEFAULT_ADAPTER = ChatAdapter()
 _UNSAFE_LM_KEYS = ("api_base", "base_url", "model_list")
 
 
-class Predict(Module, Parameter):
+class Predict(Module, Predictor):
     """`Predict("question -> answer", temperature=0.7)(question=...)`; keyword arguments only."""
 
     def __init__(self, signature: Any, callbacks: list[Any] | None = None, **config: Any) -> None:
@@ -75,69 +75,20 @@ class Predict(Module, Parameter):
         return pred
 
     def _prepare(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, list[Any], dict[str, Any]]:
+        """Split the call's keywords into (lm, config, signature, demos, inputs), as DSPy's `_forward_preprocess`."""
         if "new_signature" in kwargs:
             raise ConfigurationError("new_signature is no longer a valid keyword argument.")
         signature = ensure_signature(kwargs.pop("signature", self.signature))
         demos = kwargs.pop("demos", self.demos)
         config = {**self.config, **kwargs.pop("config", {})}
         lm = kwargs.pop("lm", self.lm) or read("lm")
-        if lm is None:
-            raise NoLMConfiguredError(
-                "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`. e.g, "
-                "`dspy.configure(lm=dspy.LM('openai/gpt-4o-mini'))`"
-            )
-        if isinstance(lm, str):
-            raise ConfigurationError(
-                "LM must be an instance of `dspy.BaseLM`, not a string. Instead of using a string like "
-                f"'dspy.configure(lm=\"{lm}\")', please configure the LM like 'dspy.configure(lm=dspy.LM(\"{lm}\"))'"
-            )
         if not isinstance(lm, BaseLM):
-            raise ConfigurationError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
-        defaults = lm.kwargs
-        temperature = config.get("temperature") or defaults.get("temperature")
-        n = config.get("n") or defaults.get("n") or defaults.get("num_generations") or 1
-        if (temperature is None or temperature <= 0.15) and n > 1:
-            config["temperature"] = 0.7
+            raise _not_an_lm(lm)
+        _sample_when_many(lm, config)
         prediction = kwargs.get("prediction")
         if isinstance(prediction, dict) and prediction.get("type") == "content" and "content" in prediction:
             config["prediction"] = kwargs.pop("prediction")
-        inputs_spec = signature.input_fields
-        plan = _input_plan(signature)
-        for name, default, _, _, _ in plan:
-            if default is not PydanticUndefined and name not in kwargs:
-                kwargs[name] = default
-        extra = [k for k in kwargs if k not in inputs_spec]
-        if extra:
-            logger.warning(
-                "Input contains fields not in signature. These fields will be ignored: %s. "
-                "Expected fields: %s.",
-                extra,
-                list(inputs_spec),
-            )
-        if read("warn_on_type_mismatch"):
-            for name, _, annotation, checked, _ in plan:
-                value = kwargs.get(name)
-                if value is None or not checked or (annotation is str and type(value) is str):
-                    continue
-                if not _compatible(value, annotation):
-                    logger.warning(
-                        "Type mismatch for field '%s': expected %s based on given Signature, but the "
-                        "provided value is incompatible: %s.",
-                        name,
-                        annotation,
-                        value,
-                    )
-        missing = [name for name, _, _, _, optional in plan if not optional and name not in kwargs]
-        if missing:
-            if read("strict_inputs"):
-                raise SignatureError(
-                    f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0]
-                )
-            logger.warning(
-                "Not all input fields were provided to module. Present: %s. Missing: %s.",
-                [k for k in inputs_spec if k in kwargs],
-                missing,
-            )
+        _check_inputs(signature, kwargs)
         return lm, config, signature, demos, kwargs
 
     # -- config and state -------------------------------------------------------------------------------
@@ -190,6 +141,73 @@ class Predict(Module, Parameter):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.signature})"
+
+
+def _not_an_lm(lm: Any) -> ConfigurationError:
+    if lm is None:
+        return NoLMConfiguredError(
+            "No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`. e.g, "
+            "`dspy.configure(lm=dspy.LM('openai/gpt-4o-mini'))`"
+        )
+    if isinstance(lm, str):
+        return ConfigurationError(
+            "LM must be an instance of `dspy.BaseLM`, not a string. Instead of using a string like "
+            f"'dspy.configure(lm=\"{lm}\")', please configure the LM like 'dspy.configure(lm=dspy.LM(\"{lm}\"))'"
+        )
+    return ConfigurationError(f"LM must be an instance of `dspy.BaseLM`, not {type(lm)}.")
+
+
+def _sample_when_many(lm: BaseLM, config: dict[str, Any]) -> None:
+    """Several completions at (near) zero temperature would be copies of one another: DSPy raises it to 0.7."""
+    defaults = lm.kwargs
+    temperature = config.get("temperature") or defaults.get("temperature")
+    n = config.get("n") or defaults.get("n") or defaults.get("num_generations") or 1
+    if (temperature is None or temperature <= 0.15) and n > 1:
+        config["temperature"] = 0.7
+
+
+def _check_inputs(signature: Any, kwargs: dict[str, Any]) -> None:
+    """Fill input defaults into `kwargs`, then warn (or, with `strict_inputs`, raise) as DSPy does."""
+    inputs_spec = signature.input_fields
+    plan = _input_plan(signature)
+    for name, default, _, _, _ in plan:
+        if default is not PydanticUndefined and name not in kwargs:
+            kwargs[name] = default
+    extra = [k for k in kwargs if k not in inputs_spec]
+    if extra:
+        logger.warning(
+            "Input contains fields not in signature. These fields will be ignored: %s. Expected fields: %s.",
+            extra,
+            list(inputs_spec),
+        )
+    if read("warn_on_type_mismatch"):
+        _warn_type_mismatches(plan, kwargs)
+    missing = [name for name, _, _, _, optional in plan if not optional and name not in kwargs]
+    if missing:
+        if read("strict_inputs"):
+            raise SignatureError(
+                f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0]
+            )
+        logger.warning(
+            "Not all input fields were provided to module. Present: %s. Missing: %s.",
+            [k for k in inputs_spec if k in kwargs],
+            missing,
+        )
+
+
+def _warn_type_mismatches(plan: tuple[tuple[str, Any, Any, bool, bool], ...], kwargs: dict[str, Any]) -> None:
+    for name, _, annotation, checked, _ in plan:
+        value = kwargs.get(name)
+        if value is None or not checked or (annotation is str and type(value) is str):
+            continue
+        if not _compatible(value, annotation):
+            logger.warning(
+                "Type mismatch for field '%s': expected %s based on given Signature, but the "
+                "provided value is incompatible: %s.",
+                name,
+                annotation,
+                value,
+            )
 
 
 def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:

@@ -10,14 +10,7 @@ from typing import Any
 
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.formatting import field_descriptions
-from dspy_ash.modules._rollouts import (
-    Attempt,
-    FailureBudget,
-    RewardFn,
-    base_lm,
-    keep_best_trace,
-    rollout_copy,
-)
+from dspy_ash.modules._rollouts import Attempt, FailureBudget, RewardFn, Rollouts, keep_best_trace
 from dspy_ash.modules.predict import Predict
 from dspy_ash.primitives.module import Module
 from dspy_ash.settings import settings
@@ -55,32 +48,23 @@ class OfferFeedback(Signature):
     )
 
 
-class Refine(Module):
+class Refine(Rollouts):
     """Like `BestOfN`, but after each attempt below `threshold` the LM writes advice from the attempt and
     its reward, which the next attempt receives as a hint. Arguments as for `BestOfN`."""
 
     def __init__(
         self, module: Module, N: int, reward_fn: RewardFn, threshold: float, fail_count: int | None = None
     ) -> None:
-        super().__init__()
-        self.module = module
-        self.reward_fn = lambda *args: reward_fn(*args)
-        self.threshold = threshold
-        self.N = N
-        self.fail_count = fail_count or N
+        super().__init__(module, N, reward_fn, threshold, fail_count)
         self.module_code = _source(module.__class__)
         self.reward_fn_code = _source(reward_fn)
 
     async def aforward(self, **kwargs: Any) -> Any:
-        lm = base_lm(self.module)
-        start = lm.kwargs.get("rollout_id", 0) or 0
         budget = FailureBudget(self.fail_count, "Refine")
         adapter = settings.adapter or ChatAdapter()
         best: Attempt | None = None
         advice: dict[str, str] | None = None
-        for idx in range(self.N):
-            rid = start + idx
-            mod = rollout_copy(self.module, lm, rid)
+        for idx, rid, mod in self.attempts():
             named = mod.named_predictors()
             predictor_names = {id(p): n for n, p in named}
             try:

@@ -7,9 +7,9 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.primitives.module import Parameter
+from dspy_ash.primitives.observed import aobserved
 from dspy_ash.primitives.prediction import Prediction
 from dspy_ash.settings import settings
 
@@ -44,16 +44,14 @@ class Retrieve(Parameter):
         return run_sync(self.aforward(query, k, **kwargs))
 
     async def acall(self, *args: Any, **kwargs: Any) -> Prediction:
-        scope = events.start("module", type(self).__name__, self, kwargs, self.callbacks)
-        try:
-            result = await self.aforward(*args, **kwargs)
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        if scope is not None:
-            scope.end(result)
-        return result
+        return await aobserved(
+            "module",
+            type(self).__name__,
+            self,
+            kwargs,
+            lambda: self.aforward(*args, **kwargs),
+            self.callbacks,
+        )
 
     async def aforward(self, query: str, k: int | None = None, **kwargs: Any) -> Prediction:
         k = self.k if k is None else k

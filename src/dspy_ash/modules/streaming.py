@@ -236,38 +236,14 @@ def streamify(
 ) -> Callable[..., AsyncGenerator[Any, None]]:
     listeners = list(stream_listeners or [])
     _resolve(program, listeners)
+    provider = status_message_provider or StatusMessageProvider()
 
     async def generator(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
-        # Fresh listener state per call, so concurrent streams of one program never share a buffer.
-        active = [copy.copy(ls) for ls in listeners]
-        for ls in active:
-            ls.begin()
-
-        def route() -> list[StreamListener]:
-            current = next((m for m in reversed(events.caller_modules.get()) if isinstance(m, Predict)), None)
-            return [ls for ls in active if ls.predict is current and (ls.allow_reuse or not ls.stream_end)]
-
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        done = object()
-        lm = settings.lm
-
-        status = _status_subscriber(status_message_provider or StatusMessageProvider(), queue.put_nowait)
-        overrides: dict[str, Any] = {"callbacks": [*settings.callbacks, status]}
-        if lm is not None and listeners:
-            overrides["lm"] = _TeeLM(lm, route, queue.put_nowait)
-
-        async def run() -> Any:
-            try:
-                with settings.context(**overrides):
-                    return await program.acall(*args, **kwargs)
-            finally:
-                queue.put_nowait(done)
-
-        task = asyncio.ensure_future(run())
+        queue, task = _start_stream(program, listeners, provider, args, kwargs)
         try:
             while True:
                 item = await queue.get()
-                if item is done:
+                if item is _DONE:
                     break
                 yield item
             result = await task
@@ -277,9 +253,47 @@ def streamify(
         if include_final_prediction_in_output_stream:
             yield result
 
-    if async_streaming:
-        return generator
+    return generator if async_streaming else _sync_stream(generator)  # type: ignore[return-value]
 
+
+_DONE = object()  # the queue's last item: the program has returned (or raised)
+
+
+def _start_stream(
+    program: Module,
+    listeners: list[StreamListener],
+    provider: StatusMessageProvider,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[asyncio.Queue[Any], asyncio.Future[Any]]:
+    """Start one streamed call: its chunks and status messages go to the queue, then `_DONE`."""
+    # Fresh listener state per call, so concurrent streams of one program never share a buffer.
+    active = [copy.copy(ls) for ls in listeners]
+    for ls in active:
+        ls.begin()
+
+    def route() -> list[StreamListener]:
+        current = next((m for m in reversed(events.caller_modules.get()) if isinstance(m, Predict)), None)
+        return [ls for ls in active if ls.predict is current and (ls.allow_reuse or not ls.stream_end)]
+
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    lm = settings.lm
+    status = _status_subscriber(provider, queue.put_nowait)
+    overrides: dict[str, Any] = {"callbacks": [*settings.callbacks, status]}
+    if lm is not None and listeners:
+        overrides["lm"] = _TeeLM(lm, route, queue.put_nowait)
+
+    async def run() -> Any:
+        try:
+            with settings.context(**overrides):
+                return await program.acall(*args, **kwargs)
+        finally:
+            queue.put_nowait(_DONE)
+
+    return queue, asyncio.ensure_future(run())
+
+
+def _sync_stream(generator: Callable[..., AsyncGenerator[Any, None]]) -> Callable[..., Iterator[Any]]:
     def sync_generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
         # Each step runs on the bridge's persistent loop, so the program task keeps its loop between steps.
         stream = generator(*args, **kwargs)
@@ -292,4 +306,4 @@ def streamify(
         finally:
             run_sync(stream.aclose())
 
-    return sync_generator  # type: ignore[return-value]
+    return sync_generator

@@ -12,7 +12,7 @@ import copy
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from dspy_ash import events
 from dspy_ash._sync import call_sync, run_sync
@@ -27,12 +27,20 @@ class Parameter:
     """Marks an object whose state an optimizer can change (every `Predict` is one)."""
 
 
+class Predictor(Parameter):
+    """Marks a parameter that calls an LM with a signature, demos and an `lm` (every `Predict` is one):
+    what `named_predictors` finds. The base class owns the marker so it never imports its subclasses."""
+
+
+_M = TypeVar("_M")
+
+
 class ProgramMeta(type):
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        obj = cls.__new__(cls)  # type: ignore[call-overload]
+    def __call__(cls: type[_M], *args: Any, **kwargs: Any) -> _M:  # typed: `Predict(...)` is a Predict
+        obj = cast(Any, cls).__new__(cls)
         Module._base_init(obj)  # subclasses that forget super().__init__() still work
         obj.__init__(*args, **kwargs)
-        return obj
+        return cast(_M, obj)
 
 
 class Module(metaclass=ProgramMeta):
@@ -156,9 +164,7 @@ class Module(metaclass=ProgramMeta):
         return [p for _, p in self.named_parameters()]
 
     def named_predictors(self) -> list[tuple[str, Any]]:
-        from dspy_ash.modules.predict import Predict
-
-        return [(n, p) for n, p in self.named_parameters() if isinstance(p, Predict)]
+        return [(n, p) for n, p in self.named_parameters() if isinstance(p, Predictor)]
 
     def predictors(self) -> list[Any]:
         return [p for _, p in self.named_predictors()]

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from dspy_ash.adapters.json_adapter import JSONAdapter
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 
@@ -34,11 +35,9 @@ class DummyLM(BaseLM):
         self.adapter = adapter
 
     def _format(self, values: dict[str, Any]) -> str:
-        from dspy_ash.adapters.json_adapter import JSONAdapter
-
         if isinstance(self.adapter, JSONAdapter):
             return json.dumps({k: _plain(v) for k, v in values.items()}, indent=2, ensure_ascii=False)
-        return "\n\n".join(f"[[ ## {k} ## ]]\n{_text(v)}" for k, v in values.items()).strip()
+        return "\n\n".join([f"[[ ## {k} ## ]]\n{_text(v)}" for k, v in values.items()]).strip()
 
     def _use_example(self, messages: list[dict[str, Any]]) -> str | None:
         counts: dict[str, int] = defaultdict(int)
@@ -85,6 +84,8 @@ def _plain(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # the common case, without the attribute probe of `_plain`
+        return value
     value = _plain(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)

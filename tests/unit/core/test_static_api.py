@@ -145,11 +145,6 @@ def test_pyright_sees_real_classes_through_lazy_exports(pyright_report):
     assert '"LM" is not assignable to "int"' in errors[0][2], errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ProgramMeta.__call__ (primitives/module.py) is annotated `-> Any`, so every Module instance is Any "
-    "to type checkers; typed `(cls: type[_M], ...) -> _M` this passes",
-)
 def test_pyright_sees_program_instances_as_their_class(pyright_report):
     errors = [(rule, message) for _, rule, line, message in pyright_report if line == _line("also_wrong")]
     assert [rule for rule, _ in errors] == ["reportAssignmentType"], pyright_report

@@ -309,3 +309,49 @@ async def test_many_calls_in_flight_space_out_gc_and_restore_it():
     with dspy.context(relax_gc=False):
         await asyncio.gather(*(lm.acall("q") for _ in range(200)))
     assert set(seen) == {before[0]}
+
+
+def test_named_predictors_are_the_predictor_parameters_whatever_their_class():
+    from dspy_ash.primitives.module import Parameter, Predictor
+
+    class Scripted(dspy.Module, Predictor):
+        """A predictor that is not a Predict (as DSPy's own subclasses of it may be)."""
+
+        def __init__(self):
+            super().__init__()
+            self.lm = None
+
+        def forward(self):
+            return None
+
+    class Knob(Parameter):
+        """A parameter an optimizer may change that makes no LM calls (as Retrieve)."""
+
+    class Prog(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = dspy.Predict("a -> b")
+            self.custom = Scripted()
+            self.knob = Knob()
+
+    prog = Prog()
+    assert [n for n, _ in prog.named_parameters()] == ["first", "custom", "knob"]
+    assert [n for n, _ in prog.named_predictors()] == ["first", "custom"]
+    lm = DummyLM([])
+    prog.set_lm(lm)
+    assert prog.custom.lm is lm and prog.get_lm() is lm
+
+
+@pytest.mark.parametrize(
+    ("lm", "message"),
+    [
+        (None, "No LM is loaded. Please configure the LM using `dspy.configure"),
+        ("openai/gpt-4o-mini", "LM must be an instance of `dspy.BaseLM`, not a string."),
+        (object(), "LM must be an instance of `dspy.BaseLM`, not <class 'object'>."),
+    ],
+    ids=["none", "string", "other"],
+)
+def test_predict_without_a_usable_lm_says_what_dspy_says(lm, message):
+    with dspy.context(lm=None), pytest.raises(ValueError) as info:
+        dspy.Predict("question -> answer")(question="q", lm=lm)
+    assert str(info.value).startswith(message)

@@ -19,8 +19,8 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
-from dspy_ash import events
 from dspy_ash._sync import call_sync, run_sync
+from dspy_ash.primitives.observed import aobserved, observed
 from dspy_ash.settings import settings
 
 # JSON-schema "type" -> the Python type a value of it must have (for tools given explicit `args`).
@@ -125,45 +125,35 @@ class Tool(BaseModel):
 
     # -- calling ---------------------------------------------------------------------------------
     def __call__(self, **kwargs: Any) -> Any:
-        scope = events.start("tool", self.name or "tool", self, kwargs)
-        try:
-            parsed = self._validate_and_parse_args(**kwargs)
-            result = self.func(**parsed)
-            if asyncio.iscoroutine(result):
-                if not settings.allow_tool_async_sync_conversion:
-                    result.close()
-                    raise ValueError(
-                        "You are calling `__call__` on an async tool, please use `acall` instead or enable "
-                        "async-to-sync conversion with `dspy.configure(allow_tool_async_sync_conversion=True)` "
-                        "or `with dspy.context(allow_tool_async_sync_conversion=True):`."
-                    )
-                # Unlike DSPy's asyncio.run, the bridge also works inside a running event loop.
-                result = run_sync(result)
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        if scope is not None:
-            scope.end(result)
-        return result
+        return observed("tool", self.name or "tool", self, kwargs, lambda: self._invoke(kwargs))
 
     async def acall(self, **kwargs: Any) -> Any:
-        scope = events.start("tool", self.name or "tool", self, kwargs)
-        try:
-            parsed = self._validate_and_parse_args(**kwargs)
-            func = self.func
-            if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__):
-                result = await func(**parsed)
-            else:  # user sync code (a search API, a database client): on a worker thread, never on the loop
-                result = await call_sync(func, **parsed)
-                if inspect.isawaitable(result):
-                    result = await result
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        if scope is not None:
-            scope.end(result)
+        return await aobserved("tool", self.name or "tool", self, kwargs, lambda: self._ainvoke(kwargs))
+
+    def _invoke(self, kwargs: dict[str, Any]) -> Any:
+        parsed = self._validate_and_parse_args(**kwargs)
+        result = self.func(**parsed)
+        if asyncio.iscoroutine(result):
+            if not settings.allow_tool_async_sync_conversion:
+                result.close()
+                raise ValueError(
+                    "You are calling `__call__` on an async tool, please use `acall` instead or enable "
+                    "async-to-sync conversion with `dspy.configure(allow_tool_async_sync_conversion=True)` "
+                    "or `with dspy.context(allow_tool_async_sync_conversion=True):`."
+                )
+            # Unlike DSPy's asyncio.run, the bridge also works inside a running event loop.
+            result = run_sync(result)
+        return result
+
+    async def _ainvoke(self, kwargs: dict[str, Any]) -> Any:
+        parsed = self._validate_and_parse_args(**kwargs)
+        func = self.func
+        if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__):
+            result = await func(**parsed)
+        else:  # user sync code (a search API, a database client): on a worker thread, never on the loop
+            result = await call_sync(func, **parsed)
+            if inspect.isawaitable(result):
+                result = await result
         return result
 
     # -- rendering -------------------------------------------------------------------------------
@@ -220,6 +210,15 @@ class ToolCall(BaseModel):
     def format(self) -> dict[str, Any]:
         return {"name": self.name, "args": self.args}
 
+    def _require(self, functions: dict[str, Any] | list[Tool]) -> Any:
+        func = self._find(functions)
+        if func is None:
+            raise ValueError(
+                f"Tool function '{self.name}' not found. Please pass the tool functions to the "
+                "`execute` method."
+            )
+        return func
+
     def _find(self, functions: dict[str, Any] | list[Tool] | None) -> Any:
         if isinstance(functions, dict):
             return functions.get(self.name)
@@ -234,12 +233,7 @@ class ToolCall(BaseModel):
             frame = inspect.currentframe()
             caller = frame.f_back if frame is not None else None
             functions = {**caller.f_globals, **caller.f_locals} if caller is not None else {}
-        func = self._find(functions)
-        if func is None:
-            raise ValueError(
-                f"Tool function '{self.name}' not found. Please pass the tool functions to the "
-                "`execute` method."
-            )
+        func = self._require(functions)
         try:
             result = func(**self.args)
             return run_sync(result) if asyncio.iscoroutine(result) else result
@@ -247,12 +241,7 @@ class ToolCall(BaseModel):
             raise RuntimeError(f"Error executing tool '{self.name}': {exc}") from exc
 
     async def aexecute(self, functions: dict[str, Any] | list[Tool]) -> Any:
-        func = self._find(functions)
-        if func is None:
-            raise ValueError(
-                f"Tool function '{self.name}' not found. Please pass the tool functions to the "
-                "`execute` method."
-            )
+        func = self._require(functions)
         try:
             if isinstance(func, Tool):
                 return await func.acall(**self.args)
