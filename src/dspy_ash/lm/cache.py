@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,7 +24,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +279,30 @@ def default_cache_dir() -> Path:
     return data_dir() / "lm_cache"
 
 
+def build_cache(
+    enable_disk_cache: bool = True,
+    enable_memory_cache: bool = True,
+    disk_cache_dir: str | os.PathLike[str] | None = None,
+    memory_max_entries: int = DEFAULT_MEMORY_MAX_ENTRIES,
+    memory_max_bytes: int = DEFAULT_MEMORY_MAX_BYTES,
+    ttl: float | None = None,
+    backend: CacheBackend | None = None,
+    clock: Callable[[], float] = time.time,
+    disk_size_limit_bytes: int | None = DEFAULT_DISK_SIZE_LIMIT,
+) -> Cache:
+    """A new cache (memory LRU in front of `backend`, else a disk directory), not installed anywhere:
+    `configure_cache` makes one the process's, `cache_scope` makes one the current context's."""
+    persistent = backend
+    if persistent is None and enable_disk_cache:
+        directory = Path(disk_cache_dir) if disk_cache_dir is not None else default_cache_dir()
+        try:
+            persistent = DiskCacheBackend(directory, clock=clock, size_limit=disk_size_limit_bytes)
+        except OSError as exc:  # read-only file system: keep going with memory only, as DSPy does
+            logger.warning("LM disk cache unavailable at %s (%s); using memory only", directory, exc)
+    memory = MemoryLRU(memory_max_entries, memory_max_bytes, clock) if enable_memory_cache else None
+    return Cache(memory=memory, backend=persistent, ttl=ttl, clock=clock)
+
+
 def configure_cache(
     enable_disk_cache: bool = True,
     enable_memory_cache: bool = True,
@@ -289,7 +315,8 @@ def configure_cache(
     disk_size_limit_bytes: int | None = DEFAULT_DISK_SIZE_LIMIT,
     **dspy_options: Any,
 ) -> Cache:
-    """Replace the process-wide LM cache. `backend` replaces the disk directory (e.g. the store's SQL table).
+    """Replace the process-wide LM cache (arguments as `build_cache`). `backend` replaces the disk
+    directory (e.g. the store's SQL table).
 
     DSPy's `restrict_pickle` and `safe_types` are accepted for compatibility and mean nothing here:
     entries are JSON, never pickles.
@@ -302,19 +329,40 @@ def configure_cache(
     global _cache
     if _cache is not None and isinstance(_cache.backend, DiskCacheBackend):
         _cache.backend.flush(timeout=10)  # what the old cache accepted is on disk for the new one
-    persistent = backend
-    if persistent is None and enable_disk_cache:
-        directory = Path(disk_cache_dir) if disk_cache_dir is not None else default_cache_dir()
-        try:
-            persistent = DiskCacheBackend(directory, clock=clock, size_limit=disk_size_limit_bytes)
-        except OSError as exc:  # read-only file system: keep going with memory only, as DSPy does
-            logger.warning("LM disk cache unavailable at %s (%s); using memory only", directory, exc)
-    memory = MemoryLRU(memory_max_entries, memory_max_bytes, clock) if enable_memory_cache else None
-    _cache = Cache(memory=memory, backend=persistent, ttl=ttl, clock=clock)
+    _cache = build_cache(
+        enable_disk_cache,
+        enable_memory_cache,
+        disk_cache_dir,
+        memory_max_entries,
+        memory_max_bytes,
+        ttl,
+        backend,
+        clock,
+        disk_size_limit_bytes,
+    )
     return _cache
 
 
+# A cache for the current context only (a tenant's, in a server), in front of the process-wide one.
+_scoped_cache: ContextVar[Cache | None] = ContextVar("dspy_ash_scoped_cache", default=None)
+
+
+@contextlib.contextmanager
+def cache_scope(cache: Cache) -> Generator[Cache, None, None]:
+    """`with cache_scope(build_cache(backend=...)):` LM calls in this context (and the tasks and worker
+    threads it starts) read and fill `cache` instead of the process-wide one, which stays as it was."""
+    token = _scoped_cache.set(cache)
+    try:
+        yield cache
+    finally:
+        _scoped_cache.reset(token)
+
+
 def get_cache() -> Cache:
+    """The current context's cache (`cache_scope`), else the process-wide one (`configure_cache`)."""
+    scoped = _scoped_cache.get()
+    if scoped is not None:
+        return scoped
     return _cache if _cache is not None else configure_cache()
 
 
