@@ -26,10 +26,10 @@ def _exception_classes() -> dict[str, type[BaseException]]:
             continue
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
-            is_error = issubclass(obj, BaseException) and not issubclass(
-                obj, Warning
-            )  # warnings are not errors
-            if is_error and obj.__module__ == module.__name__:
+            # warnings are not errors
+            if not issubclass(obj, BaseException) or issubclass(obj, Warning):
+                continue
+            if obj.__module__ == module.__name__:
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return found
 

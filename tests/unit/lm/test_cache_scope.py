@@ -23,7 +23,7 @@ async def test_concurrent_scopes_keep_their_own_entries() -> None:
     cache_a = build_cache(enable_disk_cache=False)
     cache_b = build_cache(enable_disk_cache=False)
 
-    async def tenant(cache: Cache) -> list[str]:
+    async def tenant(cache: Cache) -> list[str | None]:
         with cache_scope(cache):
             assert get_cache() is cache
             first = await lm.request(_req())
