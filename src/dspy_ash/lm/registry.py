@@ -17,6 +17,7 @@ from dspy_ash.settings import env
 _OPENAI = "dspy_ash.lm.providers.openai_compat:OpenAICompatLM"
 _ANTHROPIC = "dspy_ash.lm.providers.anthropic:AnthropicLM"
 _OLLAMA = "dspy_ash.lm.providers.ollama:OllamaChatLM"
+_COHERE = "dspy_ash.lm.providers.cohere:CohereLM"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
     "anthropic": ProviderSpec(
         _ANTHROPIC, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
     ),
+    "cohere": ProviderSpec(_COHERE, "https://api.cohere.com", "COHERE_API_KEY", "COHERE_API_BASE"),
     "ollama_chat": ProviderSpec(_OLLAMA, "http://localhost:11434", "OLLAMA_API_KEY", "OLLAMA_API_BASE"),
     "ollama": ProviderSpec(_OLLAMA, "http://localhost:11434", "OLLAMA_API_KEY", "OLLAMA_API_BASE"),
     # OpenAI-compatible servers: same wire code, another address and key.

@@ -8,6 +8,8 @@
     with FakeAnthropicServer() as server:   # from sync tests: the server runs on its own thread
         ...
 
+`FakeCohereServer` speaks Cohere's Chat v2; its `api_base` is the bare address (`/v2/chat` is the route).
+
 What a server answers, in order: a queued fault (`server.fail_next(Fault.rate_limit(retry_after=2))`),
 else the next item of `script` (text, a `Reply` or a `Fault`), else `handler(body)`, else an echo that
 fills every DSPy output field the last user message asks for ("[[ ## field ## ]]" markers after
@@ -659,3 +661,100 @@ class FakeAnthropicServer(_FakeServer):
         return "error", json.dumps(
             {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         )
+
+
+class FakeCohereServer(_FakeServer):
+    """Cohere Chat v2 at `/v2/chat` (the api_base is the bare address); bearer auth; errors as
+    `{"id", "message"}`. Usage reports billed units and, under `tokens`, the same plus
+    `template_tokens` of Cohere's own prompt template on the input side, as the real API does.
+    `Reply.usage` keys (`input_tokens`, `output_tokens`) set the billed units."""
+
+    api_prefix = ""
+
+    def __init__(
+        self,
+        script: Iterable[str | Reply | Fault] | None = None,
+        *,
+        template_tokens: int = 12,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(script, **kwargs)
+        self.template_tokens = template_tokens
+
+    def _is_route(self, path: str) -> bool:
+        return path == "/v2/chat"
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.require_key}"
+
+    async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        roles = {m.get("role") for m in body.get("messages") or []}
+        if not roles <= {"system", "user", "assistant", "tool"}:
+            # the real API validates roles; catching a mistranslated one here keeps tests honest
+            return web.json_response(
+                self._error_body(Fault.bad_request(f"invalid role in messages: {sorted(map(str, roles))}")),
+                status=400,
+            )
+        return await super()._answer(request, body)
+
+    def _usage(self, body: dict[str, Any], reply: Reply, completion: int | None = None) -> dict[str, Any]:
+        prompt, output = self._usage_counts(body, reply)
+        billed = {"input_tokens": prompt, "output_tokens": output if completion is None else completion}
+        billed.update(reply.usage or {})
+        tokens = {
+            "input_tokens": billed["input_tokens"] + self.template_tokens,
+            "output_tokens": billed["output_tokens"],
+        }
+        return {"billed_units": billed, "tokens": tokens}
+
+    def _completion(self, body: dict[str, Any], reply: Reply, request_id: str) -> dict[str, Any]:
+        return {
+            "id": f"chat_{request_id}",
+            "finish_reason": "COMPLETE",
+            "message": {"role": "assistant", "content": [{"type": "text", "text": reply.text or ""}]},
+            "usage": self._usage(body, reply),
+        }
+
+    def _error_body(self, fault: Fault) -> dict[str, Any]:
+        messages = {
+            401: "invalid api token",
+            404: f"model '{self.model or 'unknown'}' not found, make sure the correct model ID was used",
+        }
+        message = (
+            "too many tokens: total number of tokens in the prompt cannot exceed 128000 - received 131072. "
+            "Try using a shorter prompt."
+            if fault.code == "context_length_exceeded"
+            else messages.get(fault.status, fault.message)
+        )
+        return {"id": f"err_{next(self._ids)}", "message": message}
+
+    def _stream_open(self, body: dict[str, Any]) -> list[tuple[str | None, str]]:
+        start = {
+            "type": "message-start",
+            "id": "chat_stream",
+            "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": []}},
+        }
+        content = {
+            "type": "content-start",
+            "index": 0,
+            "delta": {"message": {"content": {"type": "text", "text": ""}}},
+        }
+        return [("message-start", json.dumps(start)), ("content-start", json.dumps(content))]
+
+    def _stream_chunk(self, body: dict[str, Any], chunk: str) -> tuple[str | None, str]:
+        delta = {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": chunk}}}}
+        return "content-delta", json.dumps(delta)
+
+    def _stream_close(self, body: dict[str, Any], chunks: int) -> list[tuple[str | None, str]]:
+        end = {
+            "type": "message-end",
+            "delta": {"finish_reason": "COMPLETE", "usage": self._usage(body, Reply(), completion=chunks)},
+        }
+        return [
+            ("content-end", json.dumps({"type": "content-end", "index": 0})),
+            ("message-end", json.dumps(end)),
+        ]
+
+    def _stream_error(self) -> tuple[str | None, str]:
+        end = {"type": "message-end", "delta": {"finish_reason": "ERROR", "error": "internal server error"}}
+        return "message-end", json.dumps(end)

@@ -195,10 +195,11 @@ def test_dspy_cache_and_testing_exports():
     assert sorted(dspy_ash.testing.__all__) == [
         "DummyLM",
         "FakeAnthropicServer",
+        "FakeCohereServer",
         "FakeOpenAIServer",
         "Fault",
         "Reply",
     ]
     assert dspy_ash.testing.DummyLM is dummy.DummyLM
-    for name in ("FakeAnthropicServer", "FakeOpenAIServer", "Fault", "Reply"):
+    for name in ("FakeAnthropicServer", "FakeCohereServer", "FakeOpenAIServer", "Fault", "Reply"):
         assert getattr(dspy_ash.testing, name) is getattr(fake_servers, name), name
