@@ -29,6 +29,7 @@ from dspy_ash.store.errors import (
     SchemaOutOfDateError,
     SecretKeyMissingError,
     StoreError,
+    WrongParentError,
 )
 from dspy_ash.store.recorder import Retention, TraceRecorder, trace_context
 
@@ -47,6 +48,7 @@ __all__ = [
     "SqlCacheBackend",
     "StoreError",
     "TraceRecorder",
+    "WrongParentError",
     "connect",
     "migrate",
     "repos",

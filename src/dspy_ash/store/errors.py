@@ -3,6 +3,7 @@
 DspyAshError
 └── StoreError
     ├── NotFoundError                no such row in the caller's tenant (another tenant's row is "not found" too)
+    ├── WrongParentError (ValueError) a row of the caller's tenant, but under another parent than the write's
     ├── ConflictError                a unique name or a concurrent change got there first
     ├── IllegalTransitionError       a run asked to move along an edge its state machine does not have
     ├── SchemaOutOfDateError         the database is behind (or ahead of) this code's migrations
@@ -28,6 +29,21 @@ class NotFoundError(StoreError, LookupError):
         super().__init__(f"{resource} {ident} not found")
         self.resource = resource
         self.ident = ident
+
+
+class WrongParentError(StoreError, ValueError):
+    """Two ids of one write that disagree: the row `ident` is under `parent` `actual`, the write said `expected`
+    (an evaluation run of program A naming a version of program B, say)."""
+
+    def __init__(
+        self, resource: str, ident: UUID, *, parent: str, actual: UUID | None, expected: UUID
+    ) -> None:
+        super().__init__(f"{resource} {ident} belongs to {parent} {actual}, not {expected}")
+        self.resource = resource
+        self.ident = ident
+        self.parent = parent
+        self.actual = actual
+        self.expected = expected
 
 
 class ConflictError(StoreError):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.errors import NotFoundError
+from dspy_ash.store.errors import NotFoundError, WrongParentError
 from dspy_ash.store.jsonable import to_jsonable
 from dspy_ash.store.models import Base, TenantOwned
 
 T = TypeVar("T", bound=Base)
+_BATCH = 1000  # ids per IN (...): well under every database's bound-parameter limit
 
 
 async def get_owned(
@@ -27,6 +29,33 @@ async def get_owned(
     if row is None:
         raise NotFoundError(model.__tablename__, id)
     return row
+
+
+async def check_owned(
+    session: AsyncSession,
+    model: type[Base],
+    ids: Iterable[uuid.UUID | None],
+    *,
+    tenant_id: uuid.UUID,
+    parent: tuple[str, uuid.UUID] | None = None,
+) -> None:
+    """Each id (None skipped) is a row of this tenant (NotFoundError, worded as by `get_owned`) and, given
+    `parent=("program", program_id)`, a row whose `program_id` is that id (WrongParentError): a write
+    naming two related ids must not let them disagree."""
+    assert issubclass(model, TenantOwned)
+    column = getattr(model, f"{parent[0]}_id") if parent else model.id
+    wanted = list(dict.fromkeys(i for i in ids if i is not None))
+    for start in range(0, len(wanted), _BATCH):
+        chunk = wanted[start : start + _BATCH]
+        stmt = select(model.id, column).where(model.tenant_id == tenant_id, model.id.in_(chunk))
+        found: dict[uuid.UUID, Any] = dict((await session.execute(stmt)).tuples().all())
+        for ident in chunk:
+            if ident not in found:
+                raise NotFoundError(model.__tablename__, ident)
+            if parent is not None and found[ident] != parent[1]:
+                raise WrongParentError(
+                    model.__tablename__, ident, parent=parent[0], actual=found[ident], expected=parent[1]
+                )
 
 
 async def list_owned(

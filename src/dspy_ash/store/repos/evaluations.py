@@ -9,13 +9,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store._types import utcnow
-from dspy_ash.store.errors import NotFoundError
 from dspy_ash.store.jsonable import to_jsonable
 from dspy_ash.store.models import EvaluationResultRow, EvaluationRun, ExampleRow, Trace
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned, list_owned
-
-_BATCH = 1000
+from dspy_ash.store.repos._base import check_owned, get_owned, list_owned
 
 
 async def add_results(
@@ -28,14 +25,17 @@ async def add_results(
 ) -> int:
     """Each result: `position`, and any of `example_id`, `prediction`, `score`, `error`, `trace_id`.
 
-    Every example and trace named must be the tenant's (NotFoundError otherwise, nothing written). One
+    Every example and trace named must be the tenant's (NotFoundError otherwise, nothing written), and an
+    example must be of the run's dataset when it has one (WrongParentError, nothing written). One
     audit event on the run ("add_results") gives its result count before and after and the positions added.
     """
-    await get_owned(session, EvaluationRun, tenant_id=tenant_id, id=run_id)
+    run = await get_owned(session, EvaluationRun, tenant_id=tenant_id, id=run_id)
     if not results:
         return 0
-    await _check_owned(session, ExampleRow, tenant_id, [r.get("example_id") for r in results])
-    await _check_owned(session, Trace, tenant_id, [r.get("trace_id") for r in results])
+    dataset = ("dataset", run.dataset_id) if run.dataset_id is not None else None
+    examples = [r.get("example_id") for r in results]
+    await check_owned(session, ExampleRow, examples, tenant_id=tenant_id, parent=dataset)
+    await check_owned(session, Trace, [r.get("trace_id") for r in results], tenant_id=tenant_id)
     count = select(func.count()).where(
         EvaluationResultRow.tenant_id == tenant_id, EvaluationResultRow.run_id == run_id
     )
@@ -70,20 +70,6 @@ async def add_results(
         after={"results": had + len(rows), "positions": [min(positions), max(positions)]},
     )
     return len(rows)
-
-
-async def _check_owned(
-    session: AsyncSession, model: type[ExampleRow] | type[Trace], tenant_id: uuid.UUID, ids: list[Any]
-) -> None:
-    """Raise NotFoundError for the first id that is not a row of this tenant (another tenant's included)."""
-    wanted = list(dict.fromkeys(i for i in ids if i is not None))
-    for start in range(0, len(wanted), _BATCH):
-        chunk = wanted[start : start + _BATCH]
-        stmt = select(model.id).where(model.tenant_id == tenant_id, model.id.in_(chunk))
-        found = set((await session.execute(stmt)).scalars())
-        for ident in chunk:
-            if ident not in found:
-                raise NotFoundError(model.__tablename__, ident)
 
 
 async def list_results(

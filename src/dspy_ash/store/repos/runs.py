@@ -20,7 +20,7 @@ from dspy_ash.store._types import utcnow
 from dspy_ash.store.errors import IllegalTransitionError, NotFoundError
 from dspy_ash.store.models import Dataset, EvaluationRun, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned, snapshot
+from dspy_ash.store.repos._base import check_owned, get_owned, snapshot
 
 RunKind = Literal["optimizer", "evaluation"]
 Run = OptimizerRun | EvaluationRun
@@ -155,7 +155,8 @@ async def transition(
     if result_version_id is not None:
         if kind != "optimizer":
             raise ValueError("only optimizer runs produce a version")
-        await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=result_version_id)
+        program = ("program", run.program_id)  # the run's program's version, not any of the tenant's
+        await check_owned(session, ProgramVersion, [result_version_id], tenant_id=tenant_id, parent=program)
         values["result_version_id"] = result_version_id
     result = await session.execute(
         update(model)
@@ -222,10 +223,12 @@ async def _check_links(
     dataset_id: uuid.UUID | None,
     version_id: uuid.UUID | None,
 ) -> Dataset | None:
-    """Everything a run points at must be in the run's tenant. Returns the dataset (for its hash)."""
+    """Everything a run points at must be in the run's tenant, and its version a version of its program.
+    Returns the dataset (for its hash)."""
     await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
-    if version_id is not None:
-        await get_owned(session, ProgramVersion, tenant_id=tenant_id, id=version_id)
+    await check_owned(
+        session, ProgramVersion, [version_id], tenant_id=tenant_id, parent=("program", program_id)
+    )
     if dataset_id is None:
         return None
     return await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.store.hashing import state_hash
 from dspy_ash.store.models import Dataset, ModuleRow, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned, list_owned
+from dspy_ash.store.repos._base import check_owned, get_owned, list_owned
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +45,11 @@ async def create_version(
 ) -> ProgramVersion:
     """Store a compiled state as the program's next version, plus one `module` row per predictor in it."""
     await get_owned(session, Program, tenant_id=tenant_id, id=program_id)  # the program is this tenant's
+    # the parent and the run that made it are this program's, not merely this tenant's
     for linked_model, linked_id in ((ProgramVersion, parent_id), (OptimizerRun, optimizer_run_id)):
-        if linked_id is not None:
-            await get_owned(session, linked_model, tenant_id=tenant_id, id=linked_id)
+        await check_owned(
+            session, linked_model, [linked_id], tenant_id=tenant_id, parent=("program", program_id)
+        )
     if dataset_id is not None:
         dataset = await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
         dataset_hash = dataset_hash or dataset.content_hash
