@@ -50,7 +50,11 @@ def test_resume_with_an_edited_lambda_metric_rescores() -> None:
     edited = lambda example, pred, trace=None: pred.answer.startswith("wrong")  # noqa: E731
     expected, full_cost = search(edited, None)
     assert expected != first
-    assert search(edited, store) == (expected, full_cost)  # scored afresh, not from the old scores
+    resumed, paid_again = search(edited, store)
+    assert resumed == expected
+    # Scored afresh, not from the old scores (which would cost nothing). The count may differ from the
+    # fresh run's by the speculative teacher runs (num_threads=4) that a stop cancelled or not in time.
+    assert abs(paid_again - full_cost) <= 4, (paid_again, full_cost)
 
 
 def test_an_edited_metric_is_refused_under_an_explicit_key() -> None:
