@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "ChatAdapter": "dspy_ash.adapters:ChatAdapter",
     "History": "dspy_ash.adapters:History",
     "JSONAdapter": "dspy_ash.adapters:JSONAdapter",
+    "XMLAdapter": "dspy_ash.adapters:XMLAdapter",
     # LM layer
     "BaseLM": "dspy_ash.lm.base:BaseLM",
     "LM": "dspy_ash.lm.lm:LM",
@@ -112,6 +113,7 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters import ChatAdapter as ChatAdapter
     from dspy_ash.adapters import History as History
     from dspy_ash.adapters import JSONAdapter as JSONAdapter
+    from dspy_ash.adapters import XMLAdapter as XMLAdapter
     from dspy_ash.adapters.types.tool import Tool as Tool
     from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls
     from dspy_ash.errors import AdapterParseError as AdapterParseError

@@ -14,7 +14,7 @@ _TYPES = (
     "!DSPy's multimodal and custom field types (Image, Audio, File, Document, Citations, Code, Reasoning) are not "
     "supported; use str fields (a URL or text) and pydantic models."
 )
-_ADAPTER = "!only ChatAdapter and JSONAdapter exist in dspy-ash; use dspy.ChatAdapter or dspy.JSONAdapter."
+_ADAPTER = "!only ChatAdapter, JSONAdapter and XMLAdapter exist in dspy-ash; use one of them."
 _DATASETS = "!DSPy's dataset downloaders are not part of dspy-ash; build a list of dspy.Example objects."
 _SANDBOX = "!use dspy.PythonInterpreter (dspy-ash's subprocess sandbox) and dspy.ProgramOfThought."
 _OPTIMIZER = (
@@ -46,7 +46,7 @@ MODULES: dict[str, str] = {
     "dspy.adapters.types.reasoning": _TYPES,
     "dspy.adapters.types.tool": "dspy_ash.adapters.types.tool",
     "dspy.adapters.utils": "dspy_ash.adapters.formatting, dspy_ash.adapters.parsing",
-    "dspy.adapters.xml_adapter": _ADAPTER,
+    "dspy.adapters.xml_adapter": "dspy_ash.adapters.xml_adapter",
     "dspy.clients": "dspy_ash.lm, dspy_ash.lm.lm, dspy_ash.lm.cache, dspy_ash.lm.base, dspy_ash.retrievers.embedder",
     "dspy.clients.backend_selection": _ENGINE,
     "dspy.clients.base_lm": "dspy_ash.lm.base, dspy_ash.lm.history",

@@ -62,7 +62,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "TrainingJob",
         "TwoStepAdapter",
         "Type",
-        "XMLAdapter",
         "bootstrap_trace_data",
         "configure_dspy_loggers",
         "disable_litellm_logging",
@@ -81,8 +80,7 @@ _INSTEAD = {
     "ReActV2": "use dspy.ReAct",
     "RLM": "use dspy.ReAct or dspy.ProgramOfThought",
     "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
-    "TwoStepAdapter": "use dspy.ChatAdapter or dspy.JSONAdapter",
-    "XMLAdapter": "use dspy.ChatAdapter or dspy.JSONAdapter",
+    "TwoStepAdapter": "use dspy.ChatAdapter, dspy.JSONAdapter or dspy.XMLAdapter",
 }
 
 

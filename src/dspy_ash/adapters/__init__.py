@@ -4,5 +4,6 @@ from dspy_ash.adapters.base import Adapter
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.json_adapter import JSONAdapter
 from dspy_ash.adapters.types import History
+from dspy_ash.adapters.xml_adapter import XMLAdapter
 
-__all__ = ["Adapter", "ChatAdapter", "History", "JSONAdapter"]
+__all__ = ["Adapter", "ChatAdapter", "History", "JSONAdapter", "XMLAdapter"]

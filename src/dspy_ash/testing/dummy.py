@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dspy_ash.adapters.json_adapter import JSONAdapter
+from dspy_ash.adapters.xml_adapter import XMLAdapter
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 
@@ -37,6 +38,8 @@ class DummyLM(BaseLM):
     def _format(self, values: dict[str, Any]) -> str:
         if isinstance(self.adapter, JSONAdapter):
             return json.dumps({k: _plain(v) for k, v in values.items()}, indent=2, ensure_ascii=False)
+        if isinstance(self.adapter, XMLAdapter):  # DSPy's DummyLM mimics the adapter's own output format
+            return "\n\n".join([f"<{k}>\n{_text(v)}\n</{k}>" for k, v in values.items()]).strip()
         return "\n\n".join([f"[[ ## {k} ## ]]\n{_text(v)}" for k, v in values.items()]).strip()
 
     def _use_example(self, messages: list[dict[str, Any]]) -> str | None:

@@ -142,7 +142,7 @@ BEHAVIOUR = textwrap.dedent("""
         assert isinstance(exc, dspy_ash.errors.UnsupportedFeatureError) and "MIPROv2" in str(exc), exc
     else:
         raise AssertionError("gepa imported")
-    assert not hasattr(dspy, "GEPA") and getattr(dspy.adapters, "XMLAdapter", None) is None
+    assert not hasattr(dspy, "GEPA") and getattr(dspy.adapters, "TwoStepAdapter", None) is None
     try:
         dspy.predict.CodeAct
     except AttributeError as exc:
