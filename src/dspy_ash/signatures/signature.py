@@ -77,7 +77,7 @@ class SignatureMeta(type):
     _input_fields: dict[str, FieldInfo]
     _output_fields: dict[str, FieldInfo]
 
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+    def __call__(cls, *args: Any, **kwargs: Any) -> type[Signature]:  # a class, not an instance
         if cls is Signature:
             if args and isinstance(args[0], str) and "custom_types" not in kwargs:
                 kwargs["_frame"] = caller_frame(1)
