@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "BaseCallback": "dspy_ash.events:BaseCallback",
     "configure": "dspy_ash.settings:configure",
     "context": "dspy_ash.settings:context",
+    "load_settings": "dspy_ash.settings:load_settings",
     "settings": "dspy_ash.settings:settings",
     "AdapterParseError": "dspy_ash.errors:AdapterParseError",
     "ContextWindowExceededError": "dspy_ash.errors:ContextWindowExceededError",
@@ -85,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "syncify": "dspy_ash.utils.asyncify:syncify",
     # retrieval
     "Embedder": "dspy_ash.retrievers.embedder:Embedder",
+    "ColBERTv2": "dspy_ash.retrievers.colbertv2:ColBERTv2",
     "Embeddings": "dspy_ash.retrievers.embeddings:Embeddings",
     "EmbeddingsWithScores": "dspy_ash.retrievers.embeddings:EmbeddingsWithScores",
     # evaluation
@@ -172,6 +174,7 @@ if _TYPE_CHECKING:
     from dspy_ash.primitives import Module as Module
     from dspy_ash.primitives import Prediction as Prediction
     from dspy_ash.primitives.saving import load as load
+    from dspy_ash.retrievers.colbertv2 import ColBERTv2 as ColBERTv2
     from dspy_ash.retrievers.embedder import Embedder as Embedder
     from dspy_ash.retrievers.embeddings import Embeddings as Embeddings
     from dspy_ash.retrievers.embeddings import EmbeddingsWithScores as EmbeddingsWithScores
@@ -193,6 +196,7 @@ from dspy_ash._lazy import lazy_getattr as _lazy_getattr  # noqa: E402
 # Bound eagerly: importing the `dspy_ash.settings` submodule would otherwise shadow DSPy's `dspy.settings` object.
 from dspy_ash.settings import configure as configure  # noqa: E402
 from dspy_ash.settings import context as context  # noqa: E402
+from dspy_ash.settings import load_settings as load_settings  # noqa: E402
 from dspy_ash.settings import settings as settings  # noqa: E402
 
 # Subpackages DSPy code reaches as attributes (`dspy.evaluate.answer_exact_match`) without importing them.

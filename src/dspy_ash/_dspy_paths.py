@@ -92,7 +92,7 @@ MODULES: dict[str, str] = {
     "dspy.datasets.hotpotqa": _DATASETS,
     "dspy.datasets.math": _DATASETS,
     "dspy.dsp": "dspy_ash.settings",
-    "dspy.dsp.colbertv2": "!ColBERTv2 needs a remote server; use dspy.Embeddings or a dspy_ash.retrievers index.",
+    "dspy.dsp.colbertv2": "dspy_ash.retrievers.colbertv2",
     "dspy.dsp.utils": "dspy_ash.settings, dspy_ash.evaluate.dpr",
     "dspy.dsp.utils.dpr": "dspy_ash.evaluate.dpr",
     "dspy.dsp.utils.settings": "dspy_ash.settings",

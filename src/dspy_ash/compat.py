@@ -35,7 +35,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "CodeExecutionError",
         "CodeInterpreter",
         "CodeInterpreterError",
-        "ColBERTv2",
         "Document",
         "File",
         "FinalOutput",
@@ -66,7 +65,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "configure_dspy_loggers",
         "disable_litellm_logging",
         "enable_litellm_logging",
-        "load_settings",
         "resolve_interpreter_factory",
     }
 )

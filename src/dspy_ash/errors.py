@@ -27,6 +27,9 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     │   ├── LMBadRequestError                   400 and other client errors
     │   │   └── ContextWindowExceededError      the prompt does not fit the model
     │   └── LMResponseError                     a reply that is not valid for the wire format
+    ├── RetrieverError                          a retrieval server (ColBERTv2) that could not answer
+    │   ├── RetrieverConnectionError            the server could not be reached, or did not answer in time
+    │   └── RetrieverResponseError (also ValueError)  an error status or reply, or no `topk` in it
     ├── OptimizerError                          an optimizer could not produce a program
     │   ├── BootstrapError (also RuntimeError)  teacher runs or the metric failed max_errors times
     │   └── NoCandidateError (also ValueError)  no candidate program to evaluate or to pick
@@ -278,6 +281,24 @@ LMInvalidRequestError = LMBadRequestError
 LMUnsupportedModelError = LMNotFoundError
 LMNotConfiguredError = LMConfigurationError
 LMUnexpectedError = LMResponseError
+
+
+class RetrieverError(DspyAshError):
+    """A retrieval server that could not answer a query; `url` is the server, `status` its HTTP status."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class RetrieverConnectionError(RetrieverError):
+    """The retrieval server could not be reached (refused, reset, DNS) or did not answer in time."""
+
+
+class RetrieverResponseError(RetrieverError, ValueError):
+    """An error status, a reply that is not JSON, an `error` reply or one without `topk` (DSPy raises
+    `ValueError` for the last two)."""
 
 
 class CheckpointError(DspyAshError):

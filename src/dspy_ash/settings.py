@@ -10,6 +10,8 @@ task that calls it there. From any other thread or task it raises `ConfigureOwne
 `RuntimeError`, with DSPy's message) instead of changing state a pooled thread would carry into its
 next request; `with context(...)` is the way to override settings there. Unknown setting names raise
 `UnknownSettingError` (DSPy stores any name; a typo here would otherwise be ignored silently).
+`settings.save(path)` writes the effective settings to a JSON file and `load_settings(path)` reads them
+back as a dict to pass to `configure(**...)` (DSPy's names; DSPy writes a cloudpickle, see `save`).
 
 This module is the only reader of environment variables in the engine.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
+import json
 import os
 import sys
 import threading
@@ -31,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from dspy_ash.errors import ConfigureOwnershipError, UnknownSettingError
+from dspy_ash.errors import ConfigureOwnershipError, SavedStateError, UnknownSettingError
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -217,6 +220,75 @@ class Settings:
         finally:
             _overrides.reset(token)
 
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        modules_to_serialize: list[Any] | None = None,
+        exclude_keys: list[str] | None = None,
+    ) -> None:
+        """Write the effective settings (this context's overrides included, as in DSPy) to `path` as JSON.
+
+        DSPy writes them with cloudpickle, which can carry any object and runs code when loaded; dspy-ash
+        never pickles, so it writes only settings whose values are JSON (numbers, strings, flags, lists).
+        A setting holding an object (an LM, adapter, retriever, callback, ...) raises `SavedStateError`
+        naming it: leave it out with `exclude_keys` and configure it again after loading. The file is
+        replaced whole or not at all. `modules_to_serialize` (cloudpickle's by-value modules) means
+        nothing here and is accepted for compatibility.
+        """
+        excluded = list(exclude_keys or [])
+        _check_names(dict.fromkeys(excluded))
+        values = {name: value for name, value in self.config.items() if name not in excluded}
+        needs_pickle = sorted(name for name, value in values.items() if not _is_json(value))
+        if needs_pickle:
+            kinds = ", ".join(f"{name} ({type(values[name]).__name__})" for name in needs_pickle)
+            raise SavedStateError(
+                f"settings.save() writes JSON and these settings hold objects only a pickle could store: {kinds}. "
+                f"dspy-ash never pickles (DSPy uses cloudpickle here); pass exclude_keys={needs_pickle!r} "
+                "and configure them again after loading."
+            )
+        document = {"format": SETTINGS_FILE_FORMAT, "version": SETTINGS_FILE_VERSION, "settings": values}
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            partial.write_text(json.dumps(document, indent=2), encoding="utf-8")
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str], allow_pickle: bool = False) -> dict[str, Any]:
+        """The settings `save` wrote to `path`, as a dict: `configure(**load_settings(path))` applies them
+        (under the usual ownership rule; loading changes nothing by itself, as in DSPy).
+
+        A cloudpickle written by DSPy's `settings.save` raises `SavedStateError`, with `allow_pickle` or
+        without: dspy-ash never unpickles. `allow_pickle` is accepted for compatibility; JSON needs no
+        permission.
+        """
+        raw = Path(path).read_bytes()
+        if raw[:1] == b"\x80":  # the first byte of every pickle of protocol 2 or later
+            raise SavedStateError(
+                f"{os.fspath(path)} is a pickle (DSPy's settings.save writes cloudpickle). dspy-ash never "
+                "unpickles, with allow_pickle or without; configure those settings in code, or save them "
+                "again with dspy-ash's settings.save, which writes JSON."
+            )
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise SavedStateError(f"{os.fspath(path)} is not a settings file (not JSON: {exc})") from exc
+        if not isinstance(document, dict) or document.get("format") != SETTINGS_FILE_FORMAT:  # pyright: ignore[reportUnknownMemberType]
+            raise SavedStateError(f"{os.fspath(path)} is not a settings file written by settings.save()")
+        if document.get("version") != SETTINGS_FILE_VERSION or not isinstance(document.get("settings"), dict):  # pyright: ignore[reportUnknownMemberType]
+            raise SavedStateError(
+                f"{os.fspath(path)} is a settings file of an unknown version {document.get('version')!r}"  # pyright: ignore[reportUnknownMemberType]
+            )
+        loaded: dict[str, Any] = document["settings"]
+        _check_names(loaded)
+        # JSON has no tuples: give the settings whose type is a tuple theirs back
+        return {
+            name: tuple(v) if name in _TUPLE_SETTINGS and isinstance(v, list) else v
+            for name, v in loaded.items()
+        }  # pyright: ignore[reportUnknownArgumentType]
+
     def reset(self) -> None:
         """Back to the built-in defaults (for tests and notebooks)."""
         with self._lock:
@@ -255,6 +327,22 @@ def enable_gc_pacing(enabled: bool = True) -> None:
         _publish(dataclasses.replace(_current, relax_gc=enabled))
 
 
+SETTINGS_FILE_FORMAT = "dspy-ash settings"
+SETTINGS_FILE_VERSION = 1
+_TUPLE_SETTINGS = frozenset(name for name, value in defaults().items() if isinstance(value, tuple))
+
+
+def _is_json(value: Any) -> bool:
+    """Whether `value` survives a JSON round trip as the same data (tuples come back as lists)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_json(item) for item in value)  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())  # pyright: ignore[reportUnknownVariableType]
+    return False
+
+
 def _check_names(kwargs: Mapping[str, Any]) -> None:
     for name in kwargs:
         if name not in _NAME_SET:
@@ -283,6 +371,7 @@ def _in_ipython() -> bool:
 settings = Settings()
 configure = settings.configure
 context = settings.context
+load_settings = settings.load
 
 
 def sandbox_requires_isolation() -> bool:

@@ -1,5 +1,5 @@
 """Retrieval: the retriever interface, BM25, dense retrieval with pluggable embedders and vector stores,
-and the shipped HotPotQA corpus. numpy and bm25s load only when their classes are used."""
+the ColBERTv2 server client, and the shipped HotPotQA corpus. numpy and bm25s load only when their classes are used."""
 
 # Only public names at module level (no `from __future__ import annotations`, imports under private
 # names), as in `dspy_ash/__init__.py`: the public names in `dir()` are exactly the exports.
@@ -9,6 +9,7 @@ from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "BM25Retriever": "dspy_ash.retrievers.bm25:BM25Retriever",
+    "ColBERTv2": "dspy_ash.retrievers.colbertv2:ColBERTv2",
     "DenseRetriever": "dspy_ash.retrievers.dense:DenseRetriever",
     "Document": "dspy_ash.retrievers.base:Document",
     "Embedder": "dspy_ash.retrievers.embedder:Embedder",
@@ -29,6 +30,7 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.retrievers.base import Passage as Passage
     from dspy_ash.retrievers.base import Retriever as Retriever
     from dspy_ash.retrievers.bm25 import BM25Retriever as BM25Retriever
+    from dspy_ash.retrievers.colbertv2 import ColBERTv2 as ColBERTv2
     from dspy_ash.retrievers.dense import DenseRetriever as DenseRetriever
     from dspy_ash.retrievers.embedder import Embedder as Embedder
     from dspy_ash.retrievers.embeddings import Embeddings as Embeddings

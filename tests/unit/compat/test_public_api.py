@@ -16,13 +16,13 @@ import dspy_ash
 KNOWN_GAPS = frozenset(
     {
         "Audio", "AvatarOptimizer", "BetterTogether", "BootstrapFinetune", "Code", "CodeAct",
-        "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "ColBERTv2", "File",
+        "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "File",
         "FinalOutput", "Flex", "GEPA", "Image", "InferRules", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
         "Provider", "RLM", "ReActV2", "Reasoning", "SIMBA", "SandboxSerializable", "ToolCallResults",
         "TrainingJob", "TwoStepAdapter", "Type", "bootstrap_trace_data",
-        "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging", "load_settings",
+        "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",
     }
 )  # fmt: skip
