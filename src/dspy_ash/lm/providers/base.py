@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.secret import Secret
+from dspy_ash.lm.secret import RedactedHeaders, Secret
 from dspy_ash.lm.types import LMRequest, LMResponse, Usage
 
 
@@ -37,6 +37,13 @@ class HTTPProviderLM(BaseLM):
     @property
     def provider(self) -> str:
         return self.endpoint.provider
+
+    def headers(self) -> RedactedHeaders:
+        """JSON with the key as a bearer token, the scheme most providers speak (Anthropic overrides it)."""
+        headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
+        if self.endpoint.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
+        return headers
 
     async def fan_out(self, req: LMRequest) -> LMResponse:
         """For APIs without `n`: send n single-choice requests at once and merge them into one response."""

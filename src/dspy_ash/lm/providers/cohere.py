@@ -14,7 +14,6 @@ from dspy_ash.errors import LMResponseError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
-from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 
 CHAT_PATH = "/v2/chat"
@@ -79,12 +78,6 @@ class CohereLM(HTTPProviderLM):
             "presence_penalty",
         }
     )
-
-    def headers(self) -> RedactedHeaders:
-        headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
-        if self.endpoint.api_key is not None:
-            headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
-        return headers
 
     def payload(self, req: LMRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": _messages(req.messages)}

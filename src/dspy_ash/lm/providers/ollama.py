@@ -10,7 +10,6 @@ from dspy_ash.errors import LMResponseError, LMServerError
 from dspy_ash.lm.http import post_json, post_json_lines
 from dspy_ash.lm.http_errors import request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
-from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import response_format_json
 
@@ -55,12 +54,6 @@ class OllamaChatLM(HTTPProviderLM):
         if "keep_alive" in params:
             body["keep_alive"] = params["keep_alive"]
         return body
-
-    def headers(self) -> RedactedHeaders:
-        headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
-        if self.endpoint.api_key is not None:  # Ollama behind an authenticating proxy
-            headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
-        return headers
 
     async def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas from Ollama's newline-delimited JSON stream (`"stream": true`)."""

@@ -13,7 +13,6 @@ from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import Endpoint, HTTPProviderLM
-from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import jsonable_params
 
@@ -44,12 +43,6 @@ class OpenAICompatLM(HTTPProviderLM):
         super().__init__(model, endpoint)
         # JSON schemas (structured outputs) are OpenAI's; compatible servers differ, but all take json_object
         self.supports_response_schema = endpoint.provider == "openai"
-
-    def headers(self) -> RedactedHeaders:
-        headers = RedactedHeaders({"Content-Type": "application/json", **self.endpoint.headers})
-        if self.endpoint.api_key is not None:
-            headers["Authorization"] = f"Bearer {self.endpoint.api_key.reveal()}"
-        return headers
 
     def payload(self, req: LMRequest) -> dict[str, Any]:
         return {"model": self.model, "messages": req.messages, **jsonable_params(req.params)}
