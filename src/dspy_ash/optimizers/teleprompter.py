@@ -29,6 +29,7 @@ _DSPY_COMPILE_ARGS = frozenset(
 # dspy-ash's own: every optimizer takes a checkpoint, so a caller (a durable run) passes it to any of them;
 # one with nothing worth resuming (LabeledFewShot, Ensemble) ignores it.
 _DSPY_ASH_COMPILE_ARGS = frozenset({"checkpoint", "checkpoint_key"})
+_ACCEPTED_COMPILE_ARGS = _DSPY_COMPILE_ARGS | _DSPY_ASH_COMPILE_ARGS
 
 
 def _check_compile_arguments(optimizer: Any, kwargs: dict[str, Any]) -> None:
@@ -37,7 +38,7 @@ def _check_compile_arguments(optimizer: Any, kwargs: dict[str, Any]) -> None:
     if not swallowing:
         return  # a plain **kwargs takes anything on purpose; without one Python already checks the names
     for name in kwargs:
-        if name not in params and name not in _DSPY_COMPILE_ARGS | _DSPY_ASH_COMPILE_ARGS:
+        if name not in params and name not in _ACCEPTED_COMPILE_ARGS:
             raise TypeError(
                 f"{type(optimizer).__name__}.compile() got an unexpected keyword argument {name!r}"
             )
