@@ -10,6 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, not speed: on a loaded 2-core machine one example can take longer than
+# hypothesis's 200 ms default deadline, which would fail the test for the wrong reason.
+hypothesis_settings.register_profile("dspy-ash", deadline=None)
+hypothesis_settings.load_profile("dspy-ash")
 
 # Nothing a test does may write into the user's real data directory.
 os.environ["DSPY_ASH_HOME"] = tempfile.mkdtemp(prefix="dspy-ash-tests-")
