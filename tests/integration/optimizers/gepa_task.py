@@ -29,7 +29,9 @@ def reply(messages: list[dict[str, Any]], garble: bool = False) -> str:
     if "current_instruction" in system:  # the reflection prompt (JSONAdapter)
         current = last.split("examples_with_feedback")[0]
         found = LEVEL.search(current)
-        return json.dumps({"new_instruction": f"Answer with care, level {int(found.group(1)) + 1 if found else 1}."})
+        return json.dumps(
+            {"new_instruction": f"Answer with care, level {int(found.group(1)) + 1 if found else 1}."}
+        )
     i = int(re.findall(r"<q(\d+)>", last)[-1])
     found = LEVEL.search(system)
     level = int(found.group(1)) if found else 0
@@ -55,23 +57,32 @@ class TaskLM(BaseLM):
         self.garble = garble
 
     async def request(self, req: LMRequest) -> LMResponse:
-        return LMResponse(choices=[Choice(text=reply(req.messages, self.garble), finish_reason="stop")], usage=Usage())
+        return LMResponse(
+            choices=[Choice(text=reply(req.messages, self.garble), finish_reason="stop")], usage=Usage()
+        )
 
 
 def dataset(module: Any, n: int = 12) -> list[Any]:
-    return [module.Example(question=f"What is <q{i:03d}>?", answer=f"a{i}").with_inputs("question") for i in range(n)]
+    return [
+        module.Example(question=f"What is <q{i:03d}>?", answer=f"a{i}").with_inputs("question")
+        for i in range(n)
+    ]
 
 
 def feedback_metric(module: Any) -> Any:
     def metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None) -> Any:
         ok = float(gold.answer == pred.answer)
         where = f" ({pred_name})" if pred_name else ""
-        return module.Prediction(score=ok, feedback=("Correct." if ok else f"Expected {gold.answer}.") + where)
+        return module.Prediction(
+            score=ok, feedback=("Correct." if ok else f"Expected {gold.answer}.") + where
+        )
 
     return metric
 
 
-def plain_metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None) -> float:
+def plain_metric(
+    gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None
+) -> float:
     return float(gold.answer == pred.get("answer"))
 
 
@@ -94,4 +105,7 @@ def program(module: Any, kind: str) -> Any:
 
 def instructions(compiled: Any) -> list[list[str]]:
     """Each candidate's instructions, predictor by predictor."""
-    return [[p.signature.instructions for _, p in c.named_predictors()] for c in compiled.detailed_results.candidates]
+    return [
+        [p.signature.instructions for _, p in c.named_predictors()]
+        for c in compiled.detailed_results.candidates
+    ]

@@ -41,7 +41,11 @@ CASES: dict[str, dict[str, Any]] = {
         "garble": True,
         "gepa": {"max_metric_calls": 80, "add_format_failure_as_feedback": True},
     },
-    "format failures dropped, max_full_evals": {"kind": "predict", "garble": True, "gepa": {"max_full_evals": 6}},
+    "format failures dropped, max_full_evals": {
+        "kind": "predict",
+        "garble": True,
+        "gepa": {"max_full_evals": 6},
+    },
 }
 
 
@@ -88,7 +92,9 @@ def test_same_candidates_and_prompts_as_dspy(name: str) -> None:
     assert our_prompts == their_prompts
 
 
-def _local_run(lm: Any, checkpoint: Any = None, kind: str = "two", reflection: Any = None, **kwargs: Any) -> Any:
+def _local_run(
+    lm: Any, checkpoint: Any = None, kind: str = "two", reflection: Any = None, **kwargs: Any
+) -> Any:
     ash.configure(lm=lm)
     data = dataset(ash)
     options = {"max_metric_calls": 150, "num_threads": 8, **kwargs}
@@ -159,7 +165,11 @@ class _DyingReflection(TaskLM):
 
 
 def test_reflection_killed_mid_proposal_reruns_only_that_minibatch(tmp_path: Path) -> None:
-    options: dict[str, Any] = {"kind": "predict", "max_metric_calls": 80, "reflection": _DyingReflection("reflect")}
+    options: dict[str, Any] = {
+        "kind": "predict",
+        "max_metric_calls": 80,
+        "reflection": _DyingReflection("reflect"),
+    }
     full = CountingLM(TaskLM())
     expected = _summary(_local_run(full, **options))
     first = CountingLM(TaskLM())
@@ -180,9 +190,12 @@ def test_log_dir_is_the_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(Killed):
         ash.configure(lm=first)
         data = dataset(ash)
-        ash.GEPA(metric=feedback_metric(ash), reflection_lm=TaskLM("reflect"), max_metric_calls=80, log_dir=str(tmp_path)).compile(
-            program(ash, "predict"), trainset=data[:6], valset=data[6:]
-        )
+        ash.GEPA(
+            metric=feedback_metric(ash),
+            reflection_lm=TaskLM("reflect"),
+            max_metric_calls=80,
+            log_dir=str(tmp_path),
+        ).compile(program(ash, "predict"), trainset=data[:6], valset=data[6:])
     assert list(tmp_path.iterdir())  # the checkpoint, as JSON
     assert not list(tmp_path.glob("*.bin")) and not list(tmp_path.glob("**/gepa_state*"))
 
@@ -198,15 +211,24 @@ def test_parameter_validation() -> None:
     with pytest.raises(ValueError, match="reflection language model"):
         ash.GEPA(metric=metric, auto="light")
     with pytest.raises(ValueError, match="max_reflection_cost"):
-        ash.GEPA(metric=metric, reflection_lm=TaskLM(), auto="light", gepa_kwargs={"max_reflection_cost": 1.0})
+        ash.GEPA(
+            metric=metric, reflection_lm=TaskLM(), auto="light", gepa_kwargs={"max_reflection_cost": 1.0}
+        )
     with pytest.raises(ValueError, match="reflection_prompt_template"):
-        ash.GEPA(metric=metric, reflection_lm=TaskLM(), auto="light", gepa_kwargs={"reflection_prompt_template": "x"})
+        ash.GEPA(
+            metric=metric,
+            reflection_lm=TaskLM(),
+            auto="light",
+            gepa_kwargs={"reflection_prompt_template": "x"},
+        )
     with pytest.raises(ValueError, match="track_stats must be True"):
         ash.GEPA(metric=metric, reflection_lm=TaskLM(), auto="light", track_best_outputs=True)
     ash.configure(lm=TaskLM())
     with pytest.raises(ValueError, match="Teacher is not supported"):
         ash.GEPA(metric=metric, reflection_lm=TaskLM(), auto="light").compile(
-            ash.Predict("question -> answer"), trainset=dataset(ash), teacher=ash.Predict("question -> answer")
+            ash.Predict("question -> answer"),
+            trainset=dataset(ash),
+            teacher=ash.Predict("question -> answer"),
         )
 
 
@@ -218,7 +240,9 @@ def test_auto_budget_is_dspys() -> None:
         for n in (6, 12, 18):
             for valset in (0, 3, 40, 300):
                 ours = ash.GEPA(metric=feedback_metric(ash), reflection_lm=TaskLM(), auto="light")
-                theirs = dspy.GEPA(metric=feedback_metric(dspy), reflection_lm=dspy.LM("openai/x"), auto="light")
+                theirs = dspy.GEPA(
+                    metric=feedback_metric(dspy), reflection_lm=dspy.LM("openai/x"), auto="light"
+                )
                 assert ours.auto_budget(preds, n, valset) == theirs.auto_budget(preds, n, valset)
 
 

@@ -103,13 +103,16 @@ class DspyGEPAResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "candidates": [
-                {name: pred.signature.instructions for name, pred in cand.named_predictors()} for cand in self.candidates
+                {name: pred.signature.instructions for name, pred in cand.named_predictors()}
+                for cand in self.candidates
             ],
             "parents": self.parents,
             "val_aggregate_scores": self.val_aggregate_scores,
             "best_outputs_valset": self.best_outputs_valset,
             "val_subscores": self.val_subscores,
-            "per_val_instance_best_candidates": {k: list(s) for k, s in self.per_val_instance_best_candidates.items()},
+            "per_val_instance_best_candidates": {
+                k: list(s) for k, s in self.per_val_instance_best_candidates.items()
+            },
             "val_aggregate_subscores": self.val_aggregate_subscores,
             "per_objective_best_candidates": (
                 {k: list(s) for k, s in self.per_objective_best_candidates.items()}
@@ -201,7 +204,9 @@ class GEPA(CheckpointedTeleprompter):
                 f"You set max_metric_calls={max_metric_calls}, max_full_evals={max_full_evals}, auto={auto}."
             )
         if auto is not None and auto not in AUTO_RUN_SETTINGS:
-            raise ConfigurationError(f"Invalid value for auto: {auto!r}. Must be one of {sorted(AUTO_RUN_SETTINGS)}.")
+            raise ConfigurationError(
+                f"Invalid value for auto: {auto!r}. Must be one of {sorted(AUTO_RUN_SETTINGS)}."
+            )
         if reflection_lm is None and instruction_proposer is None:
             raise ConfigurationError(
                 "GEPA requires a reflection language model, or custom instruction proposer to be provided. "
@@ -245,10 +250,17 @@ class GEPA(CheckpointedTeleprompter):
                 "instruction_proposer=InstructionProposer(base_instructions=...) instead."
             )
         if "run_dir" in self.gepa_kwargs:
-            raise ConfigurationError("gepa's run_dir is not used by dspy-ash: pass log_dir= or checkpoint= to resume.")
+            raise ConfigurationError(
+                "gepa's run_dir is not used by dspy-ash: pass log_dir= or checkpoint= to resume."
+            )
 
     def auto_budget(
-        self, num_preds: int, num_candidates: int, valset_size: int, minibatch_size: int = 35, full_eval_steps: int = 5
+        self,
+        num_preds: int,
+        num_candidates: int,
+        valset_size: int,
+        minibatch_size: int = 35,
+        full_eval_steps: int = 5,
     ) -> int:
         """DSPy's metric-call budget for `auto`: the valset, bootstrap trials, minibatches and periodic full evals."""
         num_trials = int(max(2 * (num_preds * 2) * math.log2(num_candidates), 1.5 * num_candidates))
@@ -328,10 +340,20 @@ class GEPA(CheckpointedTeleprompter):
         return new_prog
 
     def _fingerprint_parameters(self) -> list[Any]:
-        skip = {"checkpoint", "checkpoint_key", "log_dir", "use_wandb", "wandb_api_key", "wandb_init_kwargs", "use_mlflow"}
+        skip = {
+            "checkpoint",
+            "checkpoint_key",
+            "log_dir",
+            "use_wandb",
+            "wandb_api_key",
+            "wandb_init_kwargs",
+            "use_mlflow",
+        }
         return [[k, v] for k, v in sorted(vars(self).items()) if k not in skip]
 
-    def _optimize(self, adapter: DspyAdapter, seed_candidate: dict[str, str], trainset: list[Any], valset: list[Any]) -> Any:
+    def _optimize(
+        self, adapter: DspyAdapter, seed_candidate: dict[str, str], trainset: list[Any], valset: list[Any]
+    ) -> Any:
         """gepa's loop (sync, on a worker thread); every adapter call it makes goes back to the event loop."""
         from gepa import optimize
 
@@ -342,7 +364,9 @@ class GEPA(CheckpointedTeleprompter):
             trainset=trainset,
             valset=valset,
             adapter=adapter,  # pyright: ignore[reportArgumentType] - DspyAdapter implements the protocol
-            reflection_lm=(lambda x: adapter.stripped_lm_call(x)[0]) if self.reflection_lm is not None else None,
+            reflection_lm=(lambda x: adapter.stripped_lm_call(x)[0])
+            if self.reflection_lm is not None
+            else None,
             candidate_selection_strategy=self.candidate_selection_strategy,
             skip_perfect_score=self.skip_perfect_score,
             reflection_minibatch_size=self.reflection_minibatch_size,

@@ -156,11 +156,19 @@ class DspyAdapter:
 
     # -- evaluation -------------------------------------------------------------------------------------
     def evaluate(
-        self, batch: list[Any], candidate: dict[str, str], capture_traces: bool = False, num_threads: int | None = None
+        self,
+        batch: list[Any],
+        candidate: dict[str, str],
+        capture_traces: bool = False,
+        num_threads: int | None = None,
     ) -> Any:
-        return run_sync(self.aevaluate(batch, candidate, capture_traces=capture_traces, num_threads=num_threads))
+        return run_sync(
+            self.aevaluate(batch, candidate, capture_traces=capture_traces, num_threads=num_threads)
+        )
 
-    def batch_evaluate(self, items: list[tuple[dict[str, str], list[Any]]], *, capture_traces: bool = True) -> list[Any]:
+    def batch_evaluate(
+        self, items: list[tuple[dict[str, str], list[Any]]], *, capture_traces: bool = True
+    ) -> list[Any]:
         """Several (candidate, batch) pairs at once, sharing `num_threads` as DSPy splits its threads."""
         return run_sync(self.abatch_evaluate(items, capture_traces=capture_traces))
 
@@ -178,14 +186,24 @@ class DspyAdapter:
         return await gather_all(*runs)
 
     async def aevaluate(
-        self, batch: list[Any], candidate: dict[str, str], capture_traces: bool = False, num_threads: int | None = None
+        self,
+        batch: list[Any],
+        candidate: dict[str, str],
+        capture_traces: bool = False,
+        num_threads: int | None = None,
     ) -> Any:
         limit = num_threads or self.num_threads or settings.num_threads
-        return await self._evaluate(batch, candidate, capture_traces, limit, self._record(candidate, batch, capture_traces))
+        return await self._evaluate(
+            batch, candidate, capture_traces, limit, self._record(candidate, batch, capture_traces)
+        )
 
-    def _record(self, candidate: dict[str, str], batch: list[Any], capture_traces: bool) -> dict[str, Any] | None:
+    def _record(
+        self, candidate: dict[str, str], batch: list[Any], capture_traces: bool
+    ) -> dict[str, Any] | None:
         # Taken in call order (before any task starts), so sequence numbers follow gepa's order.
-        return self.replay.evaluation(candidate, len(batch), capture_traces) if self.replay is not None else None
+        return (
+            self.replay.evaluation(candidate, len(batch), capture_traces) if self.replay is not None else None
+        )
 
     async def _evaluate(
         self,
@@ -198,7 +216,8 @@ class DspyAdapter:
         program = self.build_program(candidate)
         done: dict[str, Any] = record["examples"] if record is not None else {}
         runs: list[_Run | None] = [
-            _from_json(done[str(i)], i, batch[i], capture_traces) if str(i) in done else None for i in range(len(batch))
+            _from_json(done[str(i)], i, batch[i], capture_traces) if str(i) in done else None
+            for i in range(len(batch))
         ]
 
         async def one(index: int) -> None:
@@ -237,17 +256,29 @@ class DspyAdapter:
         score, objectives = _score_parts(raw)
         trajectory = None
         if capture_traces:
-            trajectory = {"example": example, "prediction": prediction, "trace": trace, "example_ind": index, "score": raw}
+            trajectory = {
+                "example": example,
+                "prediction": prediction,
+                "trace": trace,
+                "example_ind": index,
+                "score": raw,
+            }
         return _Run(prediction, score, objectives, trajectory)
 
-    def _failed_parse(self, program: Any, example: Any, exc: AdapterParseError) -> tuple[FailedPrediction, DSPyTrace]:
+    def _failed_parse(
+        self, program: Any, example: Any, exc: AdapterParseError
+    ) -> tuple[FailedPrediction, DSPyTrace]:
         """DSPy's capture of a reply that did not parse: the trace so far plus the failing predictor's call."""
         if exc.parsed_result:
             # DSPy computes a partial-format reward here with `list / list`, which raises: the example
             # then counts as failed, without a trajectory. Kept, so the same examples reach reflection.
             raise TypeError("unsupported operand type(s) for /: 'list' and 'list'")
         found = next(
-            (p for p in program.predictors() if p.signature is exc.signature or p.signature.equals(exc.signature)),
+            (
+                p
+                for p in program.predictors()
+                if p.signature is exc.signature or p.signature.equals(exc.signature)
+            ),
             None,
         )
         if found is None:
@@ -309,7 +340,9 @@ class DspyAdapter:
         program = self.build_program(candidate)
 
         async def rerun() -> list[_Run]:
-            return await gather_all(*(self._run_example(program, t.example, t.example_ind, True) for t in replayed))
+            return await gather_all(
+                *(self._run_example(program, t.example, t.example_ind, True) for t in replayed)
+            )
 
         fresh = {t.example_ind: r.trajectory for t, r in zip(replayed, run_sync(rerun()), strict=True)}
         out: list[Any] = []
@@ -340,7 +373,9 @@ class DspyAdapter:
             raise Exception("No valid predictions found for any module.")
         return ret_d
 
-    def _reflective_example(self, module: Any, pred_name: str, data: dict[str, Any]) -> ReflectiveExample | None:
+    def _reflective_example(
+        self, module: Any, pred_name: str, data: dict[str, Any]
+    ) -> ReflectiveExample | None:
         trace = data["trace"]
         example = data["example"]
         prediction = data["prediction"]
@@ -362,7 +397,9 @@ class DspyAdapter:
         history_key = next((k for k, v in inputs.items() if isinstance(v, History)), None)
         if history_key is not None:
             history = inputs[history_key]
-            new_inputs["Context"] = history if self._builtin_instruction_proposer else format_history_for_reflection(history)
+            new_inputs["Context"] = (
+                history if self._builtin_instruction_proposer else format_history_for_reflection(history)
+            )
         for key, value in inputs.items():
             if key == history_key:
                 continue
@@ -376,8 +413,11 @@ class DspyAdapter:
             structure = "".join(
                 f"{m['role']}: {m['content']}\n" for m in ChatAdapter().format(module.signature, [], {})
             )
-            return {"Inputs": new_inputs, "Generated Outputs": new_outputs,
-                    "Feedback": "Your output failed to parse. Follow this structure:\n" + structure}
+            return {
+                "Inputs": new_inputs,
+                "Generated Outputs": new_outputs,
+                "Feedback": "Your output failed to parse. Follow this structure:\n" + structure,
+            }
         new_outputs = {k: v if self._builtin_instruction_proposer else str(v) for k, v in outputs.items()}
         fb = self.feedback_map[pred_name](
             predictor_output=outputs,
@@ -414,7 +454,9 @@ class DspyAdapter:
         self.replay.record_proposal(key, dict(texts), None)
         return texts
 
-    def _propose(self, candidate: dict[str, str], reflective_dataset: Any, components_to_update: list[str]) -> dict[str, str]:
+    def _propose(
+        self, candidate: dict[str, str], reflective_dataset: Any, components_to_update: list[str]
+    ) -> dict[str, str]:
         reflection_lm = self.reflection_lm or settings.lm
         with settings.context(lm=reflection_lm):
             return self.custom_instruction_proposer(

@@ -89,8 +89,12 @@ class _SkillLoader:
             raise ValueError("Empty skill content after removing frontmatter.")
         if fallback_name is None:
             first_line = content.splitlines()[0].lstrip("# ").strip()
-            fallback_name = ((first_line[:60] + "…") if len(first_line) > 60 else first_line) or "inline-skill"
-        return _Skill(name=meta.get("name") or fallback_name, content=content, description=meta.get("description"))
+            fallback_name = (
+                (first_line[:60] + "…") if len(first_line) > 60 else first_line
+            ) or "inline-skill"
+        return _Skill(
+            name=meta.get("name") or fallback_name, content=content, description=meta.get("description")
+        )
 
     @staticmethod
     def _existing_path(source: str) -> Path | None:
@@ -107,7 +111,9 @@ class _SkillLoader:
         source = source.strip()
         has_separator = "/" in source or "\\" in source
         if not re.search(r"\s", source):
-            return has_separator or source.startswith((".", "~")) or source.lower().endswith(cls.FILE_SUFFIXES)
+            return (
+                has_separator or source.startswith((".", "~")) or source.lower().endswith(cls.FILE_SUFFIXES)
+            )
         if cls._PATH_PREFIX_RE.match(source):
             return True
         try:
@@ -137,7 +143,9 @@ def _parse_frontmatter(text: str) -> tuple[dict[str, str], str]:
             for key in ("name", "description"):
                 if key in meta and not isinstance(meta[key], str):
                     raise ValueError(f"Skill frontmatter {key!r} must be a string.")
-            return {key: meta[key] for key in ("name", "description") if key in meta}, "\n".join(lines[end + 1 :])
+            return {key: meta[key] for key in ("name", "description") if key in meta}, "\n".join(
+                lines[end + 1 :]
+            )
     raise ValueError("Skill frontmatter is missing its closing '---'.")
 
 
@@ -218,10 +226,14 @@ class InstructionProposer:
         truncate_history_outputs: bool = False,
         adapter: Adapter | None = None,
     ) -> None:
-        if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars <= 0):  # pyright: ignore[reportUnnecessaryIsInstance]
+        if max_chars is not None and (
+            isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars <= 0
+        ):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError(f"max_chars must be a positive int or None, got {max_chars!r}.")
         if not isinstance(truncate_history_outputs, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"truncate_history_outputs must be a bool, got {type(truncate_history_outputs).__name__}.")
+            raise TypeError(
+                f"truncate_history_outputs must be a bool, got {type(truncate_history_outputs).__name__}."
+            )
         if adapter is not None and not isinstance(adapter, Adapter):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"adapter must be a dspy.Adapter or None, got {type(adapter).__name__}.")
         sources: Sequence[str | Path] = [skills] if isinstance(skills, str | Path) else (skills or ())
@@ -243,13 +255,17 @@ class InstructionProposer:
         if self.additional_instructions:
             signature = signature.prepend(
                 "additional_instructions",
-                InputField(desc="Additional requirements from the user for the new instruction. Follow them."),
+                InputField(
+                    desc="Additional requirements from the user for the new instruction. Follow them."
+                ),
                 str,
             )
         if self.skills:
             signature = signature.prepend(
                 "reference_skills",
-                InputField(desc="Trusted reference material chosen by the user. Draw on it when writing the new instruction."),
+                InputField(
+                    desc="Trusted reference material chosen by the user. Draw on it when writing the new instruction."
+                ),
                 str,
             )
         if self.base_instructions:
@@ -300,7 +316,11 @@ class InstructionProposer:
         return [dict(example) for example in examples]
 
     def _length_limit_text(self) -> str:
-        return f"The new instruction must be at most {self.max_chars} characters." if self.max_chars is not None else ""
+        return (
+            f"The new instruction must be at most {self.max_chars} characters."
+            if self.max_chars is not None
+            else ""
+        )
 
     def _enforce_length(self, draft: str) -> str:
         try:
@@ -309,7 +329,9 @@ class InstructionProposer:
             if self.compress is None:
                 raise
         with settings.context(adapter=self.adapter):
-            shortened = self.compress(instruction=draft, length_limit=self._length_limit_text()).shortened_instruction
+            shortened = self.compress(
+                instruction=draft, length_limit=self._length_limit_text()
+            ).shortened_instruction
         return self._instruction_validator.validate_python(shortened)
 
 
