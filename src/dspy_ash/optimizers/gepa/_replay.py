@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +34,10 @@ class ReplayedTrace:
     example: Any
 
 
-class ReflectiveDataset(dict[str, list[dict[str, Any]]]):
+class ReflectiveDataset(dict[str, list[Any]]):
     """A reflective dataset that knows its place in the run, so its proposal can be found again."""
 
-    def __init__(self, seq: int, data: dict[str, list[dict[str, Any]]]) -> None:
+    def __init__(self, seq: int, data: Mapping[str, list[Any]]) -> None:
         super().__init__(data)
         self.seq = seq
 

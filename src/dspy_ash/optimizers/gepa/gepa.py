@@ -355,7 +355,7 @@ class GEPA(CheckpointedTeleprompter):
         self, adapter: DspyAdapter, seed_candidate: dict[str, str], trainset: list[Any], valset: list[Any]
     ) -> Any:
         """gepa's loop (sync, on a worker thread); every adapter call it makes goes back to the event loop."""
-        from gepa import optimize
+        from gepa.api import optimize
 
         kwargs = dict(self.gepa_kwargs)
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), _Progress(self)]
@@ -364,10 +364,10 @@ class GEPA(CheckpointedTeleprompter):
             trainset=trainset,
             valset=valset,
             adapter=adapter,  # pyright: ignore[reportArgumentType] - DspyAdapter implements the protocol
-            reflection_lm=(lambda x: adapter.stripped_lm_call(x)[0])
+            reflection_lm=(lambda prompt: adapter.stripped_lm_call(prompt)[0])
             if self.reflection_lm is not None
             else None,
-            candidate_selection_strategy=self.candidate_selection_strategy,
+            candidate_selection_strategy=self.candidate_selection_strategy,  # pyright: ignore[reportArgumentType] - DSPy's names
             skip_perfect_score=self.skip_perfect_score,
             reflection_minibatch_size=self.reflection_minibatch_size,
             module_selector=self.component_selector,
@@ -396,7 +396,7 @@ class GEPA(CheckpointedTeleprompter):
             module_outputs: Prediction,
             captured_trace: DSPyTrace,
         ) -> Any:
-            trace_for_pred = [(predictor, predictor_inputs, predictor_output)]
+            trace_for_pred: Any = [(predictor, predictor_inputs, predictor_output)]
             o: Any = self.metric_fn(module_inputs, module_outputs, captured_trace, pred_name, trace_for_pred)
             if hasattr(o, "feedback"):
                 if o["feedback"] is None:

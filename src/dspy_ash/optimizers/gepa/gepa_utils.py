@@ -53,8 +53,8 @@ class LoggerAdapter:
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
 
-    def log(self, x: str) -> None:
-        self.logger.info(x)
+    def log(self, message: str) -> None:
+        self.logger.info(message)
 
 
 @dataclass
@@ -288,7 +288,7 @@ class DspyAdapter:
         return failed, trace
 
     def _make_batch(self, runs: Sequence[_Run], capture_traces: bool) -> Any:
-        from gepa import EvaluationBatch
+        from gepa.core.adapter import EvaluationBatch
 
         objective_scores = [r.objectives for r in runs]
         return EvaluationBatch(
@@ -309,7 +309,8 @@ class DspyAdapter:
     # -- reflection -------------------------------------------------------------------------------------
     def make_reflective_dataset(
         self, candidate: dict[str, str], eval_batch: Any, components_to_update: list[str]
-    ) -> dict[str, list[ReflectiveExample]]:
+    ) -> dict[str, list[Any]]:
+        """Per component, the (inputs, generated outputs, feedback) records of the minibatch's traced runs."""
         if self.replay is None:
             return self._reflective_dataset(candidate, eval_batch.trajectories or [], components_to_update)
         seq, record = self.replay.next_reflection()
@@ -317,7 +318,7 @@ class DspyAdapter:
             restore_rng(self.rng, record["rng"])  # as after building it: the proposal is known already
             if record["error"] is not None:
                 raise Exception(record["error"])
-            return ReflectiveDataset(seq, {name: [] for name in components_to_update})  # pyright: ignore[reportReturnType]
+            return ReflectiveDataset(seq, {name: [] for name in components_to_update})
         trajectories = self._with_traces(candidate, eval_batch.trajectories or [])
         try:
             data = self._reflective_dataset(candidate, trajectories, components_to_update)
@@ -325,7 +326,7 @@ class DspyAdapter:
             self.replay.record_reflection(seq, self.rng, str(exc))
             raise
         self.replay.record_reflection(seq, self.rng, None)
-        return ReflectiveDataset(seq, data)  # pyright: ignore[reportReturnType]
+        return ReflectiveDataset(seq, data)
 
     def _with_traces(self, candidate: dict[str, str], trajectories: list[Any]) -> list[Any]:
         """Trajectories with the replayed ones run again, traced (their traces were not kept)."""
@@ -354,9 +355,9 @@ class DspyAdapter:
 
     def _reflective_dataset(
         self, candidate: dict[str, str], trajectories: list[Any], components_to_update: list[str]
-    ) -> dict[str, list[ReflectiveExample]]:
+    ) -> dict[str, list[Any]]:
         program = self.build_program(candidate)
-        ret_d: dict[str, list[ReflectiveExample]] = {}
+        ret_d: dict[str, list[Any]] = {}
         for pred_name in components_to_update:
             module = next((m for name, m in program.named_predictors() if name == pred_name), None)
             assert module is not None, f"Predictor not found: {pred_name}"
@@ -465,7 +466,7 @@ class DspyAdapter:
                 components_to_update=components_to_update,
             )
 
-    def stripped_lm_call(self, x: str) -> list[str]:
+    def stripped_lm_call(self, x: Any) -> list[str]:
         """The reflection LM's replies to a plain prompt, as strings."""
         outputs: list[str] = []
         for raw in self.reflection_lm(x):
