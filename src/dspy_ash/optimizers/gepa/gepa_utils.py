@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dspy_ash._sync import run_sync
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.types.history import History
 from dspy_ash.errors import AdapterParseError
@@ -103,11 +103,10 @@ def _score_parts(score: Any) -> tuple[Any, dict[str, float]]:
 
 @dataclass
 class _Run:
-    """One example's result: what gepa sees (output, score, objective scores) and, with traces, its TraceData."""
+    """One example's result: its output and raw metric value (None: it failed) and, with traces, its TraceData."""
 
     output: Any
-    score: Any  # the score (None: the example failed), objective scores are separate
-    objectives: dict[str, float]
+    raw: Any
     trajectory: Any = None  # a TraceData dict, a ReplayedTrace, or None (no trajectory: the run crashed)
 
 
@@ -170,17 +169,36 @@ class DspyAdapter:
         self, items: list[tuple[dict[str, str], list[Any]]], *, capture_traces: bool = True
     ) -> list[Any]:
         """Several (candidate, batch) pairs at once, sharing `num_threads` as DSPy splits its threads."""
+        if type(self).evaluate is not DspyAdapter.evaluate or "evaluate" in vars(self):
+            return run_sync(self._abatch_evaluate_overridden(items, capture_traces))
         return run_sync(self.abatch_evaluate(items, capture_traces=capture_traces))
+
+    async def _abatch_evaluate_overridden(
+        self, items: list[tuple[dict[str, str], list[Any]]], capture_traces: bool
+    ) -> list[Any]:
+        """A user's own (sync) `evaluate`: each pair on its worker thread, as DSPy's thread pool runs it."""
+        shares = self._thread_shares(len(items))
+        return await gather_all(
+            *(
+                call_sync(
+                    self.evaluate, batch, candidate, capture_traces=capture_traces, num_threads=shares[i]
+                )
+                for i, (candidate, batch) in enumerate(items)
+            )
+        )
+
+    def _thread_shares(self, n: int) -> list[int]:
+        total = self.num_threads or settings.num_threads
+        share, extra = divmod(total, min(n, total) or 1)
+        return [share + (i < extra) for i in range(n)]
 
     async def abatch_evaluate(
         self, items: list[tuple[dict[str, str], list[Any]]], *, capture_traces: bool = True
     ) -> list[Any]:
-        total = self.num_threads or settings.num_threads
-        workers = min(len(items), total) or 1
-        share, extra = divmod(total, workers)
+        shares = self._thread_shares(len(items))
         records = [self._record(candidate, batch, capture_traces) for candidate, batch in items]
         runs = [
-            self._evaluate(batch, candidate, capture_traces, share + (i < extra), records[i])
+            self._evaluate(batch, candidate, capture_traces, shares[i], records[i])
             for i, (candidate, batch) in enumerate(items)
         ]
         return await gather_all(*runs)
@@ -230,7 +248,14 @@ class DspyAdapter:
         todo = [i for i, r in enumerate(runs) if r is None]
         if todo:
             await run_bounded(todo, one, limit=max(1, limit))
-        return self._make_batch([r for r in runs if r is not None], capture_traces)
+        finished = [r for r in runs if r is not None]
+        return self._make_evaluation_batch(
+            outputs=[r.output for r in finished],
+            raw_scores=[r.raw for r in finished],
+            trajectories=[r.trajectory for r in finished if r.trajectory is not None]
+            if capture_traces
+            else None,
+        )
 
     async def _run_example(self, program: Any, example: Any, index: int, capture_traces: bool) -> _Run:
         """One example, as DSPy's Evaluate (no traces) or bootstrap_trace_data (traces) runs it: any
@@ -252,8 +277,7 @@ class DspyAdapter:
                     raw = await call_metric(self.metric_fn, example, prediction)
         except Exception as exc:
             logger.error("Error for example %d: %r", index, exc)
-            return _Run(None if capture_traces else Prediction(), None, {})
-        score, objectives = _score_parts(raw)
+            return _Run(None if capture_traces else Prediction(), None)
         trajectory = None
         if capture_traces:
             trajectory = {
@@ -263,7 +287,7 @@ class DspyAdapter:
                 "example_ind": index,
                 "score": raw,
             }
-        return _Run(prediction, score, objectives, trajectory)
+        return _Run(prediction, raw, trajectory)
 
     def _failed_parse(
         self, program: Any, example: Any, exc: AdapterParseError
@@ -287,14 +311,16 @@ class DspyAdapter:
         trace: DSPyTrace = [*(settings.trace or []), (found, dict(example.inputs().items()), failed)]  # pyright: ignore[reportAssignmentType]
         return failed, trace
 
-    def _make_batch(self, runs: Sequence[_Run], capture_traces: bool) -> Any:
+    def _make_evaluation_batch(self, outputs: list[Any], raw_scores: list[Any], trajectories: Any) -> Any:
+        """gepa's `EvaluationBatch` from raw metric values (floats, or Predictions with objective scores)."""
         from gepa.core.adapter import EvaluationBatch
 
-        objective_scores = [r.objectives for r in runs]
+        parts = [_score_parts(score) for score in raw_scores]
+        objective_scores = [objectives for _, objectives in parts]
         return EvaluationBatch(
-            outputs=[r.output for r in runs],
-            scores=[self.failure_score if r.score is None else r.score for r in runs],
-            trajectories=[r.trajectory for r in runs if r.trajectory is not None] if capture_traces else None,
+            outputs=outputs,
+            scores=[self.failure_score if score is None else score for score, _ in parts],
+            trajectories=trajectories,
             objective_scores=objective_scores if any(objective_scores) else None,
         )
 
@@ -482,6 +508,7 @@ class DspyAdapter:
 
 
 def _to_json(run: _Run) -> dict[str, Any]:
+    score, objectives = _score_parts(run.raw)
     output = run.output
     if isinstance(output, FailedPrediction):
         stored: Any = {"failed": output.completion_text, "reward": output.format_reward}
@@ -490,8 +517,8 @@ def _to_json(run: _Run) -> dict[str, Any]:
     else:
         stored = {"prediction": {k: _plain(v) for k, v in output.items()}}
     return {
-        "score": None if run.score is None else score_to_json(run.score),
-        "objectives": run.objectives,
+        "score": None if score is None else score_to_json(score),
+        "objectives": objectives,
         "output": stored,
         "traced": run.trajectory is not None,
     }
@@ -507,7 +534,9 @@ def _from_json(data: dict[str, Any], index: int, example: Any, capture_traces: b
     else:
         output = Prediction(**stored["prediction"])
     trajectory = ReplayedTrace(index, example) if capture_traces and data["traced"] else None
-    return _Run(output, data["score"], dict(data["objectives"]), trajectory)
+    score, objectives = data["score"], data["objectives"]
+    raw = Prediction(score=score, objective_scores=objectives) if objectives else score
+    return _Run(output, raw, trajectory)
 
 
 def _plain(value: Any) -> Any:
