@@ -221,6 +221,8 @@ def test_parameter_validation() -> None:
             auto="light",
             gepa_kwargs={"reflection_prompt_template": "x"},
         )
+    with pytest.raises(NotImplementedError, match=r"dspy\.Flex"):
+        ash.GEPA(metric=metric, reflection_lm=TaskLM(), auto="light", code_proposer=lambda **_: {})
     with pytest.raises(ValueError, match="track_stats must be True"):
         ash.GEPA(metric=metric, reflection_lm=TaskLM(), auto="light", track_best_outputs=True)
     ash.configure(lm=TaskLM())

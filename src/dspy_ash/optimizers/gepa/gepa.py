@@ -31,7 +31,13 @@ from dspy_ash.optimizers.checkpoint import Checkpoint
 from dspy_ash.optimizers.checkpoint.fingerprint import program_fingerprint
 from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter
 from dspy_ash.optimizers.gepa._replay import GEPAReplay
-from dspy_ash.optimizers.gepa.gepa_utils import DspyAdapter, DSPyTrace, LoggerAdapter, ScoreWithFeedback
+from dspy_ash.optimizers.gepa.gepa_utils import (
+    DspyAdapter,
+    DSPyTrace,
+    LoggerAdapter,
+    ScoreWithFeedback,
+    reject_code_proposer,
+)
 from dspy_ash.primitives.example import Example
 from dspy_ash.primitives.prediction import Prediction
 
@@ -171,6 +177,7 @@ class GEPA(CheckpointedTeleprompter):
         skip_perfect_score: bool = True,
         add_format_failure_as_feedback: bool = False,
         instruction_proposer: Any = None,
+        code_proposer: Any = None,
         component_selector: Any = "round_robin",
         use_merge: bool = True,
         max_merge_invocations: int | None = 5,
@@ -191,6 +198,7 @@ class GEPA(CheckpointedTeleprompter):
         checkpoint_key: str | None = None,
     ) -> None:
         super().__init__(checkpoint if checkpoint is not None else log_dir, checkpoint_key)
+        reject_code_proposer(code_proposer)
         try:
             inspect.signature(metric).bind(None, None, None, None, None)
         except TypeError as e:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.types.history import History
-from dspy_ash.errors import AdapterParseError
+from dspy_ash.errors import AdapterParseError, UnsupportedFeatureError
 from dspy_ash.evaluate._calling import call_metric, run_program
 from dspy_ash.optimizers._gather import gather_all
 from dspy_ash.optimizers.checkpoint.records import score_to_json
@@ -86,6 +86,14 @@ class PredictorFeedbackFn(Protocol):
         ...
 
 
+def reject_code_proposer(code_proposer: Any) -> None:
+    """DSPy's `code_proposer` rewrites `dspy.Flex` code components, which dspy-ash does not have."""
+    if code_proposer is not None:
+        raise UnsupportedFeatureError(
+            "code_proposer is not supported: dspy.Flex is not part of dspy-ash, so GEPA optimizes instructions only."
+        )
+
+
 def format_history_for_reflection(history: History) -> str:
     """Render a `dspy.History` as the `Context` string a custom proposer is shown."""
     s = "```json\n"
@@ -124,11 +132,13 @@ class DspyAdapter:
         rng: random.Random | None = None,
         reflection_lm: Any = None,
         custom_instruction_proposer: Any = None,
+        custom_code_proposer: Any = None,
         warn_on_score_mismatch: bool = True,
         reflection_minibatch_size: int | None = None,
         *,
         replay: GEPAReplay | None = None,
     ) -> None:
+        reject_code_proposer(custom_code_proposer)
         self.student = student_module
         self.metric_fn = metric_fn
         self.feedback_map = feedback_map
