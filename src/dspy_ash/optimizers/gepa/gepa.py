@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from dspy_ash._sync import call_sync
-from dspy_ash.errors import ConfigurationError
+from dspy_ash.errors import ConfigurationError, InvalidInputTypeError
 from dspy_ash.optimizers.checkpoint import Checkpoint
 from dspy_ash.optimizers.checkpoint.fingerprint import program_fingerprint
 from dspy_ash.optimizers.checkpoint.run import CheckpointedTeleprompter
@@ -44,10 +44,6 @@ from dspy_ash.primitives.prediction import Prediction
 logger = logging.getLogger("dspy_ash.optimizers.gepa")
 
 AUTO_RUN_SETTINGS = {"light": {"n": 6}, "medium": {"n": 12}, "heavy": {"n": 18}}
-
-
-class MetricSignatureError(ConfigurationError, TypeError):
-    """A GEPA metric that does not take (gold, pred, trace, pred_name, pred_trace)."""
 
 
 def require_gepa() -> None:
@@ -202,7 +198,7 @@ class GEPA(CheckpointedTeleprompter):
         try:
             inspect.signature(metric).bind(None, None, None, None, None)
         except TypeError as e:
-            raise MetricSignatureError(
+            raise InvalidInputTypeError(
                 "GEPA metric must accept five arguments: (gold, pred, trace, pred_name, pred_trace). "
                 "See https://dspy.ai/api/optimizers/GEPA for details."
             ) from e
