@@ -50,6 +50,10 @@ class GEPAReplay:
     """One GEPA run's record in a `CheckpointSession` (works without a store too: then it only counts)."""
 
     def __init__(self, session: CheckpointSession) -> None:
+        # Made here, on the event loop: gepa's thread only reads them, and its writes go through the loop
+        # (`_store`), so the checkpoint writer never serialises a dict another thread is changing.
+        self._reflections_record = session.section("reflections")
+        self._proposals_record = session.section("proposals")
         self.session = session
         self._evaluations = 0
         self._reflections = 0
@@ -74,28 +78,29 @@ class GEPAReplay:
     def next_reflection(self) -> tuple[int, dict[str, Any] | None]:
         seq = self._reflections
         self._reflections += 1
-        record = self.session.section("reflections")
-        return seq, record.get(str(seq))
+        return seq, self._reflections_record.get(str(seq))
 
     def record_reflection(self, seq: int, rng: random.Random, error: str | None) -> None:
-        self.session.section("reflections")[str(seq)] = {"rng": _rng_to_json(rng), "error": error}
-        self.save()
+        self._store(self._reflections_record, str(seq), {"rng": _rng_to_json(rng), "error": error})
 
     def has_proposal(self, seq: int) -> bool:
-        return f"{seq}:0" in self.session.section("proposals")
+        return f"{seq}:0" in self._proposals_record
 
     def next_proposal(self, seq: int) -> tuple[str, dict[str, Any] | None]:
         attempt = self._attempts.get(seq, 0)
         self._attempts[seq] = attempt + 1
         key = f"{seq}:{attempt}"
-        return key, self.session.section("proposals").get(key)
+        return key, self._proposals_record.get(key)
 
     def record_proposal(self, key: str, texts: dict[str, str] | None, error: str | None) -> None:
-        self.session.section("proposals")[key] = {"texts": texts, "error": error}
-        self.save()
+        self._store(self._proposals_record, key, {"texts": texts, "error": error})
 
-    def save(self) -> None:
-        run_sync(self.session.save())
+    def _store(self, record: dict[str, Any], key: str, value: dict[str, Any]) -> None:
+        async def store() -> None:
+            record[key] = value
+            await self.session.save()
+
+        run_sync(store())
 
 
 def restore_rng(rng: random.Random, data: list[Any]) -> None:
