@@ -121,7 +121,7 @@ def test_batches_run_concurrently() -> None:
         seconds = time.perf_counter() - start
     assert server.max_in_flight >= 24  # the 24-example valset in one round
     assert len(server.requests) >= 40
-    assert seconds < 0.05 * len(server.requests) / 4
+    assert seconds < 0.05 * len(server.requests) / 2  # one call after another would take all of it
 
 
 def test_same_result_in_process_as_over_http() -> None:
