@@ -1,6 +1,6 @@
-"""Compile wall time: BootstrapFewShot (100 training examples) and MIPROv2 light, dspy-ash vs dspy 3.4.1.
+"""Compile wall time: BootstrapFewShot (100 training examples), MIPROv2 light and GEPA light, dspy-ash vs dspy 3.4.1.
 
-    python benchmarks/compile.py [--latency-ms 100] [--threads 32] [--only bootstrap|mipro]
+    python benchmarks/compile.py [--latency-ms 100] [--threads 32] [--only bootstrap|mipro|gepa]
                                  [--ash-src LABEL=PATH ...] [--dspy-python bench-venvs/dspy/bin/python]
                                  [--skip-dspy]
 
@@ -13,6 +13,10 @@ training set, as it does on a hard task:
   examples, DSPy's code as written (no dspy-ash argument: the default concurrency). The demos each
   side selected are compared: they must be identical.
 - MIPROv2(auto="light", num_threads=--threads) on the same 100 examples (valset split by MIPROv2).
+- GEPA(auto="light", num_threads=--threads) reflecting on the first 80 examples, Pareto scores on the last
+  20, the reflection LM on the same server; its InstructionProposer uses ChatAdapter, whose field markers
+  the server answers (it cannot answer JSONAdapter's prompt). The candidates' instructions and the
+  metric calls spent are compared: they must be identical.
 
 DSPy runs in its own interpreter (benchmarks/setup_dspy_venv.sh; `--dspy-python .venv/bin/python`
 uses the DSPy of the test extra); this file is also its driver. `--ash-src LABEL=PATH` adds a side
@@ -83,18 +87,48 @@ def measure(dspy: Any, api_base: str, which: str, threads: int) -> dict[str, Any
     if which == "bootstrap":
         optimizer = dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=16, max_labeled_demos=16)
         program = optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset)
-    else:
+    elif which == "mipro":
         optimizer = dspy.MIPROv2(metric=metric, auto="light", num_threads=threads)
         program = optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset)
+    else:
+        program = gepa(dspy, api_base, metric, trainset, threads)
     seconds = time.perf_counter() - start
     state = program.dump_state()
     state = state.get("self", state)
+    details = getattr(program, "detailed_results", None)
     return {
         "seconds": seconds,
         "demos": state["demos"],
         "instructions": state["signature"]["instructions"],
         "score": getattr(program, "score", None),
+        "candidates": None
+        if details is None
+        else [
+            [c.signature.instructions, s]
+            for c, s in zip(details.candidates, details.val_aggregate_scores, strict=True)
+        ],
+        "metric_calls": None if details is None else details.total_metric_calls,
     }
+
+
+def gepa(dspy: Any, api_base: str, metric: Any, trainset: list[Any], threads: int) -> Any:
+    def feedback_metric(
+        gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None
+    ) -> Any:
+        return metric(gold, pred)
+
+    proposals = importlib.import_module(
+        "dspy.teleprompt.gepa" if dspy.__name__ == "dspy" else "dspy_ash.optimizers.gepa"
+    )
+    optimizer = dspy.GEPA(
+        metric=feedback_metric,
+        auto="light",
+        num_threads=threads,
+        reflection_lm=dspy.LM("openai/mock-reflection", api_base=api_base, api_key="x", cache=False),
+        instruction_proposer=proposals.InstructionProposer(adapter=dspy.ChatAdapter()),
+        track_stats=True,
+    )
+    return optimizer.compile(dspy.Predict("question -> answer"), trainset=trainset[:80], valset=trainset[80:])
 
 
 def main() -> None:
@@ -103,7 +137,7 @@ def main() -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--threads", type=int, default=32)
-    parser.add_argument("--only", choices=["bootstrap", "mipro"])
+    parser.add_argument("--only", choices=["bootstrap", "mipro", "gepa"])
     parser.add_argument("--ash-src", action="append", default=[], help="LABEL=PATH of another src/ tree")
     parser.add_argument("--dspy-python", default=str(ROOT / "bench-venvs/dspy/bin/python"))
     parser.add_argument("--skip-dspy", action="store_true")
@@ -118,7 +152,7 @@ def main() -> None:
     proc, api_base = start_mocklm(args.latency_ms)
     results: dict[str, dict[str, dict[str, Any]]] = {}
     try:
-        for which in [args.only] if args.only else ["bootstrap", "mipro"]:
+        for which in [args.only] if args.only else ["bootstrap", "mipro", "gepa"]:
             sides = [("dspy-ash", sys.executable, "ours", str(ROOT / "src"))]
             for spec in args.ash_src:
                 label, path = spec.split("=", 1)
@@ -161,9 +195,16 @@ def main() -> None:
         for name, ours in sides.items():
             if theirs is not None and ours is not theirs:
                 same = ours["demos"] == theirs["demos"]
+                extra = ""
+                if which == "gepa":
+                    same_candidates = (ours["candidates"], ours["metric_calls"]) == (
+                        theirs["candidates"],
+                        theirs["metric_calls"],
+                    )
+                    extra = f"; same candidates and metric calls ({ours['metric_calls']}): {same_candidates}"
                 print(
                     f"{which:<10} {name}: speed-up {theirs['seconds'] / ours['seconds']:.1f}x; "
-                    f"same demos selected: {same}"
+                    f"same demos selected: {same}{extra}"
                 )
 
 

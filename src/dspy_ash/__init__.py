@@ -98,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers.copro:COPRO",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
+    "GEPA": "dspy_ash.optimizers.gepa.gepa:GEPA",
     "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
@@ -160,6 +161,7 @@ if _TYPE_CHECKING:
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.gepa.gepa import GEPA as GEPA
     from dspy_ash.optimizers.knn_fewshot import KNN as KNN
     from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
     from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot

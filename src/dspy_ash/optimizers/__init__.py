@@ -12,7 +12,8 @@ start/end events wrap each run. Subscribe with `dspy_ash.configure(callbacks=[..
 
 Checkpoints: pass `checkpoint=` (a `CheckpointStore`, or a directory path for the default
 `DirectoryCheckpointStore`) and optionally `checkpoint_key=` to the constructor or to `compile`
-(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna).
+(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna,
+GEPA).
 Finished work (each bootstrapped example, each proposal, each scored example of each evaluation) is
 written as it completes, in the background and once more on the way out, also when the run fails or
 is interrupted; a hard kill (SIGKILL) loses what finished after the last completed write began.
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "CheckpointStore": "dspy_ash.optimizers.checkpoint:CheckpointStore",
     "DirectoryCheckpointStore": "dspy_ash.optimizers.directory_store:DirectoryCheckpointStore",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
+    "GEPA": "dspy_ash.optimizers.gepa.gepa:GEPA",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
@@ -57,6 +59,7 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
     from dspy_ash.optimizers.directory_store import MemoryCheckpointStore as MemoryCheckpointStore
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.gepa.gepa import GEPA as GEPA
     from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
     from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
     from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
@@ -69,7 +72,7 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
 
 
-# Lazy: optimizers that need optuna or numpy import them only when used.
+# Lazy: optimizers that need optuna, numpy or gepa import them only when used.
 __getattr__ = _lazy_getattr(__name__, _EXPORTS)
 
 

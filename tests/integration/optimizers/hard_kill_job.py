@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "optimizers"))
 
+from gepa_task import TaskLM, dataset, feedback_metric
+from gepa_task import program as gepa_program
 from opt_fixtures import exact, mipro_answers, qa_answers, qa_trainset  # pyright: ignore[reportMissingImports]
 
 import dspy_ash as ash
@@ -39,9 +41,9 @@ def mark(log: TextIO, event: str) -> None:
 
 
 class LoggedLM(BaseLM):
-    def __init__(self, answers: dict[str, Any], log: TextIO) -> None:
-        super().__init__("dummy")
-        self.inner = DummyLM(answers)
+    def __init__(self, answers: dict[str, Any], log: TextIO, inner: BaseLM | None = None) -> None:
+        super().__init__("dummy" if inner is None else inner.model)
+        self.inner = DummyLM(answers) if inner is None else inner
         self.log = log
 
     async def request(self, req: LMRequest) -> LMResponse:
@@ -155,6 +157,16 @@ def run(name: str, checkpoint: str, log: TextIO) -> Any:
             num_threads=4,
             checkpoint=store,
         ).compile(student, max_demos=4, trainset=data[:18], valset=data[18:])
+    if name == "gepa":
+        ash.configure(lm=LoggedLM({}, log, TaskLM()))
+        data = dataset(ash)
+        return ash.GEPA(
+            metric=feedback_metric(ash),
+            reflection_lm=LoggedLM({}, log, TaskLM("reflect")),
+            max_metric_calls=150,
+            num_threads=4,
+            checkpoint=store,
+        ).compile(gepa_program(ash, "two"), trainset=data[:6], valset=data[6:])
     # The optimizers below make no LM calls while compiling: the kills land while the compiled
     # program answers queries, which is where their LM work is.
     queries = data[18:26]

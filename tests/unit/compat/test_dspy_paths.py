@@ -137,12 +137,12 @@ BEHAVIOUR = textwrap.dedent("""
     else:
         raise AssertionError("Image imported")
     try:
-        import dspy.teleprompt.gepa
+        import dspy.teleprompt.avatar_optimizer
     except ImportError as exc:
         assert isinstance(exc, dspy_ash.errors.UnsupportedFeatureError) and "MIPROv2" in str(exc), exc
     else:
-        raise AssertionError("gepa imported")
-    assert not hasattr(dspy, "GEPA") and getattr(dspy.adapters, "TwoStepAdapter", None) is None
+        raise AssertionError("avatar_optimizer imported")
+    assert not hasattr(dspy, "AvatarOptimizer") and getattr(dspy.adapters, "TwoStepAdapter", None) is None
     try:
         dspy.predict.CodeAct
     except AttributeError as exc:

@@ -1,0 +1,9 @@
+"""GEPA (DSPy's `dspy.teleprompt.gepa`): reflective prompt evolution on the `gepa` engine.
+
+`gepa` (the `gepa` extra) is imported only when a run starts, so these names import without it.
+"""
+
+from dspy_ash.optimizers.gepa.gepa import GEPA, DspyGEPAResult
+from dspy_ash.optimizers.gepa.instruction_proposal import InstructionProposer
+
+__all__ = ["GEPA", "DspyGEPAResult", "InstructionProposer"]
