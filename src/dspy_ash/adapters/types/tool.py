@@ -20,6 +20,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from dspy_ash._sync import call_sync, run_sync
+from dspy_ash.adapters.types.base_type import Type
 from dspy_ash.primitives.observed import aobserved, observed
 from dspy_ash.settings import settings
 
@@ -40,7 +41,7 @@ def _adapter(tp: Any) -> TypeAdapter[Any]:
     return TypeAdapter(tp)
 
 
-class Tool(BaseModel):
+class Tool(Type):
     """`Tool(func, name=None, desc=None, args=None, arg_types=None, arg_desc=None)`.
 
     What is not given is inferred from `func`: its name, docstring and the JSON schema of each
@@ -161,7 +162,7 @@ class Tool(BaseModel):
         return str(self)
 
     @pydantic.model_serializer()
-    def _serialize(self) -> str:
+    def serialize_model(self) -> str:
         # A tool given as an input value is shown to the model as its description line, as in DSPy.
         return self.format()
 
@@ -253,8 +254,7 @@ class ToolCall(BaseModel):
 
 # The output type of native function calling: `{"tool_calls": [{"name": ..., "args": {...}}]}`;
 # `tool_call_results` can carry what running them returned.
-class ToolCalls(BaseModel):
-    __dspy_type__: ClassVar[bool] = True
+class ToolCalls(Type):
     ToolCall: ClassVar[type[ToolCall]] = ToolCall
 
     tool_calls: list[ToolCall]
@@ -278,11 +278,11 @@ class ToolCalls(BaseModel):
             'Example: {"tool_calls": [{"name": "search", "args": {"query": "cats"}}]}'
         )
 
-    def format(self) -> dict[str, Any]:
+    def format(self) -> dict[str, Any]:  # pyright: ignore[reportIncompatibleMethodOverride]
         return {"tool_calls": [c.format() for c in self.tool_calls]}
 
     @pydantic.model_serializer()
-    def _serialize(self) -> dict[str, Any]:
+    def serialize_model(self) -> dict[str, Any]:
         data = self.format()
         if self.tool_call_results is not None:
             data["tool_call_results"] = pydantic_core.to_jsonable_python(self.tool_call_results, fallback=str)
