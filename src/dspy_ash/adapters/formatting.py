@@ -9,7 +9,6 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal, get_origin
 
-import pydantic
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 

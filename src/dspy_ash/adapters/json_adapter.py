@@ -47,9 +47,7 @@ class JSONAdapter(ChatAdapter):
         supported = getattr(lm, "supported_params", ())
         if "response_format" not in supported or "response_format" in lm_kwargs:
             return
-        has_tool_calls = any(
-            f.annotation is ToolCalls for f in signature.output_fields.values()
-        )
+        has_tool_calls = any(f.annotation is ToolCalls for f in signature.output_fields.values())
         open_mapping = any(get_origin(f.annotation) is dict for f in signature.output_fields.values())
         if (
             open_mapping

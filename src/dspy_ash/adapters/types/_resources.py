@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 from dspy_ash.errors import InvalidInputError
 
 
-
 def is_http_url(text: str) -> bool:
     try:
         parsed = urlparse(text)

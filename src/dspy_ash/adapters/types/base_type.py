@@ -55,7 +55,9 @@ class Type(pydantic.BaseModel):
             pass
         if get_origin(annotation) is None:
             return []
-        return [found for arg in get_args(annotation) for found in cls.extract_custom_type_from_annotation(arg)]
+        return [
+            found for arg in get_args(annotation) for found in cls.extract_custom_type_from_annotation(arg)
+        ]
 
     @pydantic.model_serializer()
     def serialize_model(self) -> Any:

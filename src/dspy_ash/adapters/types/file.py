@@ -80,7 +80,9 @@ class File(Type):
         if self.file_data is not None:
             if self.file_data.startswith("data:"):
                 mime_type = self.file_data.split(";")[0].split(":")[1]
-                encoded = self.file_data.split("base64,")[1] if "base64," in self.file_data else self.file_data
+                encoded = (
+                    self.file_data.split("base64,")[1] if "base64," in self.file_data else self.file_data
+                )
                 parts.append(f"file_data=<DATA_URI({mime_type}, {len(encoded)} chars)>")
             else:
                 parts.append(f"file_data=<DATA({len(self.file_data)} chars)>")

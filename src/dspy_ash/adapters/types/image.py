@@ -52,7 +52,9 @@ class Image(Type):
                 stacklevel=2,
             )
         if source is not None and "url" in data:
-            raise InvalidInputTypeError("Image received both `source` and `url`; provide only one image source")
+            raise InvalidInputTypeError(
+                "Image received both `source` and `url`; provide only one image source"
+            )
         if source is not None:
             is_legacy_dict = isinstance(source, dict) and set(source) == {"url"}  # pyright: ignore[reportUnknownArgumentType]
             data["url"] = source["url"] if is_legacy_dict else source
@@ -97,7 +99,7 @@ class Image(Type):
         return cls.from_path(file_path)
 
     @classmethod
-    def from_PIL(cls, pil_image: Any) -> Image:  # noqa: N802 - DSPy's name
+    def from_PIL(cls, pil_image: Any) -> Image:
         """Deprecated: `Image(pil_image)`."""
         warnings.warn(
             "Image.from_PIL is deprecated and will be removed in 3.4; use Image(pil_image) instead.",
