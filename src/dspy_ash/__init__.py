@@ -85,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "Refine": "dspy_ash.modules.refine:Refine",
     "Retrieve": "dspy_ash.modules.retrieve:Retrieve",
     "Tool": "dspy_ash.adapters.types.tool:Tool",
+    "ToolCallResults": "dspy_ash.adapters.types.tool:ToolCallResults",
     "ToolCalls": "dspy_ash.adapters.types.tool:ToolCalls",
     "majority": "dspy_ash.modules.aggregation:majority",
     "streamify": "dspy_ash.modules.streaming:streamify",
@@ -129,6 +130,7 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters.types import Reasoning as Reasoning
     from dspy_ash.adapters.types import Type as Type
     from dspy_ash.adapters.types.tool import Tool as Tool
+    from dspy_ash.adapters.types.tool import ToolCallResults as ToolCallResults
     from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls
     from dspy_ash.errors import AdapterParseError as AdapterParseError
     from dspy_ash.errors import ContextWindowExceededError as ContextWindowExceededError

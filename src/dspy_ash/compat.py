@@ -50,7 +50,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "ReActV2",
         "SIMBA",
         "SandboxSerializable",
-        "ToolCallResults",
         "TrainingJob",
         "TwoStepAdapter",
         "bootstrap_trace_data",

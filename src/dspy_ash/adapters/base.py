@@ -11,7 +11,8 @@ from dspy_ash.adapters.types.base_type import Type, expand_custom_types
 from dspy_ash.adapters.types.citation import Citations
 from dspy_ash.adapters.types.history import History
 from dspy_ash.adapters.types.reasoning import Reasoning
-from dspy_ash.adapters.types.tool import ToolCalls
+from dspy_ash.adapters import tool_turns
+from dspy_ash.adapters.types.tool import ToolCallResults, ToolCalls
 from dspy_ash.errors import AdapterParseError, SignatureError
 from dspy_ash.primitives.observed import observed
 
@@ -277,14 +278,55 @@ class Adapter:
             return []
         messages: list[dict[str, Any]] = []
         for message in history.messages:
+            tools_field, tool_calls = tool_turns.tool_calls_in(message)
+            results = tool_turns.results_of(tool_calls)
+            # The reminder of the output format stays on each replayed request (prompt caches reuse it),
+            # but a message with outputs only gets no user message of its own.
             main = any(name in message for name in signature.input_fields)
             user = self.format_user_message_content(signature, message, main_request=main)
             if user:
                 messages.append({"role": "user", "content": user})
-            assistant = self.format_assistant_message_content(signature, message)
+            if self.use_native_function_calling and tool_calls is not None:
+                messages.extend(self._native_tool_turn(signature, message, tool_calls, results))
+                continue
+            assistant_values = message
+            if tools_field is not None and tool_calls is not None and results is not None:
+                without_results = tool_calls.model_copy(update={"tool_call_results": None})
+                assistant_values = {**message, tools_field: without_results}
+            assistant = self.format_assistant_message_content(signature, assistant_values)
             if assistant:
                 messages.append({"role": "assistant", "content": assistant})
+            if results is not None:
+                content = self.format_user_message_content(
+                    tool_turns.results_signature(), {"tool_call_results": results}
+                )
+                messages.append({"role": "user", "content": content})
         return messages
+
+    def _native_tool_turn(
+        self, signature: Any, message: dict[str, Any], tool_calls: ToolCalls, results: ToolCallResults | None
+    ) -> list[dict[str, Any]]:
+        """The assistant's message carrying the calls (and its other outputs), then one `tool` message per result."""
+        content_signature = signature
+        for name, field in signature.output_fields.items():
+            if field.annotation is ToolCalls or message.get(name) is None:
+                content_signature = content_signature.delete(name)
+        content = (
+            self.format_assistant_message_content(content_signature, message)
+            if content_signature.output_fields
+            else ""
+        )
+        if results is not None and not tool_turns.results_match_calls(tool_calls, results):
+            results = None  # the provider would refuse results it cannot tie to the calls
+        turn: list[dict[str, Any]] = []
+        if content or results is not None:
+            assistant: dict[str, Any] = {"role": "assistant", "content": content or None}
+            if results is not None:
+                assistant["tool_calls"] = [tool_turns.openai_tool_call(c) for c in tool_calls.tool_calls]
+            turn.append(assistant)
+        if results is not None:
+            turn.extend(tool_turns.tool_messages(results))
+        return turn
 
 
 def _scan_history(signature: Any) -> str | None:

@@ -8,6 +8,7 @@ Providers implement `request`; cache, retry, rate limit and fallback wrap a `Bas
 
 from __future__ import annotations
 
+import contextvars
 import copy as copy_module
 import importlib
 import logging
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
 
 from dspy_ash import _gc, events
-from dspy_ash._sync import run_sync
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
@@ -75,6 +76,10 @@ class BaseLM:
         # response) instead of `request`; adapt it, so `class MyLM(dspy.BaseLM)` runs unchanged.
         if "request" not in cls.__dict__ and ("forward" in cls.__dict__ or "aforward" in cls.__dict__):
             cls.request = _request_via_forward  # pyright: ignore[reportAttributeAccessIssue]
+        # One that answers by overriding `__call__` (DSPy's adapters call `lm(messages=...)`) and has no
+        # `request` or `acall` of its own is called the same way from the async path.
+        if "__call__" in cls.__dict__ and cls.request is BaseLM.request and cls.acall is BaseLM.acall:
+            cls.acall = _acall_via_call  # pyright: ignore[reportAttributeAccessIssue]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
@@ -222,6 +227,26 @@ _BUILTIN_LM_CLASSES = {
     "dspy.clients.lm.LM": "dspy_ash.lm.lm:LM",
     "dspy_ash.lm.lm.LM": "dspy_ash.lm.lm:LM",
 }
+
+
+async def _acall_via_call(
+    self: BaseLM, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> list[str | dict[str, Any]]:
+    if _in_overridden_call.get():  # its `__call__` went on to `BaseLM.__call__`: nothing answers
+        return await BaseLM.acall(self, prompt, messages, **kwargs)
+    token = _in_overridden_call.set(True)
+    try:
+        call = type(self).__call__
+        if prompt is None:  # as DSPy's adapters call it: `lm(messages=..., **kwargs)`
+            return await call_sync(call, self, messages=messages, **kwargs)
+        return await call_sync(call, self, prompt, messages=messages, **kwargs)
+    finally:
+        _in_overridden_call.reset(token)
+
+
+_in_overridden_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "in_overridden_call", default=False
+)
 
 
 async def _request_via_forward(self: BaseLM, req: LMRequest) -> LMResponse:

@@ -20,7 +20,7 @@ KNOWN_GAPS = frozenset(
         "FinalOutput", "Flex", "GEPA", "InferRules", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
-        "Provider", "RLM", "ReActV2", "SIMBA", "SandboxSerializable", "ToolCallResults",
+        "Provider", "RLM", "ReActV2", "SIMBA", "SandboxSerializable",
         "TrainingJob", "TwoStepAdapter", "bootstrap_trace_data",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",
