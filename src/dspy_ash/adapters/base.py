@@ -6,12 +6,12 @@ import weakref
 from typing import Any, get_origin
 
 from dspy_ash._sync import run_sync
+from dspy_ash.adapters import tool_turns
 from dspy_ash.adapters.parsing import apply_output_defaults
 from dspy_ash.adapters.types.base_type import Type, expand_custom_types
 from dspy_ash.adapters.types.citation import Citations
 from dspy_ash.adapters.types.history import History
 from dspy_ash.adapters.types.reasoning import Reasoning
-from dspy_ash.adapters import tool_turns
 from dspy_ash.adapters.types.tool import ToolCallResults, ToolCalls
 from dspy_ash.errors import AdapterParseError, SignatureError
 from dspy_ash.primitives.observed import observed
