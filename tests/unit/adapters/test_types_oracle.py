@@ -53,7 +53,8 @@ def multimodal_inputs(d: Any) -> Case:
 
 
 def images_in_lists_and_models(d: Any) -> Case:
-    album = pydantic.create_model("Album", title=(str, ...), photos=(list[d.Image], ...))
+    photos: Any = list[d.Image]
+    album = pydantic.create_model("Album", title=(str, ...), photos=(photos, ...))
     fields = {
         "gallery": (list[d.Image], d.InputField()),
         "album": (album, d.InputField()),
