@@ -67,7 +67,14 @@ class Tool(Type):
         arg_types: dict[str, Any] | None = None,
         arg_desc: dict[str, str] | None = None,
     ) -> None:
-        fields = {"func": func, "name": name, "desc": desc, "args": args, "arg_types": arg_types, "arg_desc": arg_desc}
+        fields = {
+            "func": func,
+            "name": name,
+            "desc": desc,
+            "args": args,
+            "arg_types": arg_types,
+            "arg_desc": arg_desc,
+        }
         super().__init__(**fields)
         self._infer(func, arg_desc)
 
