@@ -253,3 +253,83 @@ def test_code_output_is_named_with_its_language_and_has_no_schema_note() -> None
     assert "2. `fixed` (Code_java): \n    Type description of Code_java:" in system
     assert "JSON schema" not in system
     assert "1. `reasoning` (str): \n" in system  # Reasoning reads as a string
+
+
+class _Stop(BaseException):
+    """Raised by the capturing LM: the test needs what was sent, not a reply."""
+
+
+def _sent(d: Any, adapter: Any, case: Callable[[Any], Case], model: str, abilities: dict[str, bool]) -> Any:
+    """The messages and keyword arguments the adapter hands to an LM of `model` with these abilities."""
+    calls: list[tuple[Any, dict[str, Any]]] = []
+
+    class Capturing(d.BaseLM):  # a DSPy-style custom LM: it answers by overriding __call__
+        supports_function_calling = abilities.get("function_calling", False)
+        supports_reasoning = abilities.get("reasoning", False)
+        supports_response_schema = False
+        supported_params: frozenset[str] = frozenset()
+
+        def __call__(self, messages: Any = None, **kwargs: Any) -> Any:
+            calls.append((messages, kwargs))
+            raise _Stop
+
+    fields, instructions, demos, inputs = case(d)
+    with pytest.raises(_Stop):
+        adapter(Capturing(model=model), {}, d.Signature(fields, instructions), demos, inputs)
+    return calls[0]
+
+
+def tool_history(d: Any) -> Case:
+    def search(query: str) -> str:
+        """Search the web."""
+        return query
+
+    call = d.ToolCalls.ToolCall(id="call_1", name="search", args={"query": "cats"})
+    results = d.ToolCallResults.from_tool_calls_and_values([call], [{"items": ["cat"]}])
+    fields = {
+        "question": (str, d.InputField()),
+        "history": (d.History, d.InputField()),
+        "tools": (list[d.Tool], d.InputField()),
+        "next_thought": (d.Reasoning, d.OutputField()),
+        "tool_calls": (d.ToolCalls, d.OutputField()),
+    }
+    history = d.History(
+        messages=[
+            {
+                "question": "Q1",
+                "next_thought": d.Reasoning(content="I should search."),
+                "tool_calls": d.ToolCalls(tool_calls=[call], tool_call_results=results),
+            },
+            {"tool_calls": d.ToolCalls(tool_calls=[call])},  # no results: nothing to replay natively
+        ]
+    )
+    return fields, "Use the tools.", [], {"question": "Q2", "history": history, "tools": [d.Tool(search)]}
+
+
+def reasoning_and_citations(d: Any) -> Case:
+    exp = _experimental(d)
+    fields = {
+        "documents": (list[exp.Document], d.InputField()),
+        "reasoning": (d.Reasoning, d.OutputField()),
+        "answer": (str, d.OutputField()),
+        "citations": (exp.Citations, d.OutputField()),
+    }
+    return fields, "Answer.", [], {"documents": [exp.Document(data="Doc text.", title="T")]}
+
+
+@pytest.mark.parametrize(
+    ("case", "adapter", "model", "abilities"),
+    [
+        (tool_history, {"use_native_function_calling": True}, "openai/gpt-4o", {"function_calling": True}),
+        (tool_history, {"use_native_function_calling": False}, "openai/gpt-4o", {"function_calling": True}),
+        (reasoning_and_citations, {}, "anthropic/claude-sonnet-4-5", {}),
+        (reasoning_and_citations, {}, "openai/o3-mini", {"reasoning": True}),
+        (reasoning_and_citations, {}, "openai/gpt-4o", {}),
+    ],
+)
+def test_native_features_send_what_dspy_sends(
+    case: Callable[[Any], Case], adapter: dict[str, Any], model: str, abilities: dict[str, bool]
+) -> None:
+    ours = _sent(ash, ash.ChatAdapter(**adapter), case, model, abilities)
+    theirs = _sent(dspy, dspy.ChatAdapter(**adapter), case, model, abilities)
+    assert ours == theirs
