@@ -274,3 +274,16 @@ def test_tool_call_results_pair_with_their_calls() -> None:
     assert dspy.ToolCallResults.model_validate({"name": "s", "value": 1}).tool_call_results[0].value == 1
     with pytest.raises(ValueError, match="same length"):
         dspy.ToolCallResults.from_tool_calls_and_values(calls, [])
+
+
+def test_pil_images_and_image_bytes_encode_in_memory(no_host_io: None) -> None:
+    pil: Any = pytest.importorskip("PIL.Image")  # the `media` extra
+    import io
+
+    picture = pil.new("RGB", (4, 2), color="red")
+    assert dspy.Image(picture).url.startswith("data:image/png;base64,")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG")
+    assert dspy.Image(buffer.getvalue()).url.startswith("data:image/jpeg;base64,")
+    with pytest.raises(InvalidInputError, match="could not be identified as an image"):
+        dspy.Image(b"not an image")

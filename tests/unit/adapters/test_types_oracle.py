@@ -333,3 +333,10 @@ def test_native_features_send_what_dspy_sends(
     ours = _sent(ash, ash.ChatAdapter(**adapter), case, model, abilities)
     theirs = _sent(dspy, dspy.ChatAdapter(**adapter), case, model, abilities)
     assert ours == theirs
+
+
+def test_pil_images_encode_as_dspy_encodes_them() -> None:
+    pil: Any = pytest.importorskip("PIL.Image")  # the `media` extra
+    picture = pil.new("RGB", (3, 3), color="blue")
+    assert ash.Image(picture).url == dspy.Image(picture).url
+    assert ash.Image(picture).format() == dspy.Image(picture).format()
