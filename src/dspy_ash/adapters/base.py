@@ -33,7 +33,7 @@ class Adapter:
     ) -> None:
         self.callbacks = list(callbacks or [])
         self.use_native_function_calling = use_native_function_calling
-        self.native_response_types = native_response_types or _DEFAULT_NATIVE_RESPONSE_TYPES
+        self.native_response_types = native_response_types or list(_DEFAULT_NATIVE_RESPONSE_TYPES)
         self.parallel_tool_calls = parallel_tool_calls
         # The system message depends only on the signature, so it is built once per signature version.
         self._system_cache: weakref.WeakKeyDictionary[type, tuple[str | None, str]] = (
