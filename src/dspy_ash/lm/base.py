@@ -8,7 +8,6 @@ Providers implement `request`; cache, retry, rate limit and fallback wrap a `Bas
 
 from __future__ import annotations
 
-import contextvars
 import copy as copy_module
 import importlib
 import logging
@@ -76,9 +75,9 @@ class BaseLM:
         # response) instead of `request`; adapt it, so `class MyLM(dspy.BaseLM)` runs unchanged.
         if "request" not in cls.__dict__ and ("forward" in cls.__dict__ or "aforward" in cls.__dict__):
             cls.request = _request_via_forward  # pyright: ignore[reportAttributeAccessIssue]
-        # One that answers by overriding `__call__` (DSPy's adapters call `lm(messages=...)`) and has no
-        # `request` or `acall` of its own is called the same way from the async path.
-        if "__call__" in cls.__dict__ and cls.request is BaseLM.request and cls.acall is BaseLM.acall:
+        # One that overrides `__call__` (DSPy's sync adapters call `lm(messages=...)`, so a spy or a custom LM
+        # written for DSPy answers there) and not `acall` is called the same way from the async path.
+        if "__call__" in cls.__dict__ and "acall" not in cls.__dict__:
             cls.acall = _acall_via_call  # pyright: ignore[reportAttributeAccessIssue]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
@@ -124,6 +123,9 @@ class BaseLM:
     def __call__(
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> list[str | dict[str, Any]]:
+        # An overriding `__call__` that calls this one (super) reaches the provider, not itself again.
+        if type(self).acall is _acall_via_call:
+            return run_sync(BaseLM.acall(self, prompt, messages, **kwargs))
         return run_sync(self.acall(prompt, messages, **kwargs))
 
     async def send(self, req: LMRequest) -> LMResponse:
@@ -232,21 +234,11 @@ _BUILTIN_LM_CLASSES = {
 async def _acall_via_call(
     self: BaseLM, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
 ) -> list[str | dict[str, Any]]:
-    if _in_overridden_call.get():  # its `__call__` went on to `BaseLM.__call__`: nothing answers
-        return await BaseLM.acall(self, prompt, messages, **kwargs)
-    token = _in_overridden_call.set(True)
-    try:
-        call = type(self).__call__
-        if prompt is None:  # as DSPy's adapters call it: `lm(messages=..., **kwargs)`
-            return await call_sync(call, self, messages=messages, **kwargs)
-        return await call_sync(call, self, prompt, messages=messages, **kwargs)
-    finally:
-        _in_overridden_call.reset(token)
-
-
-_in_overridden_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "in_overridden_call", default=False
-)
+    """`acall` of an LM that overrides `__call__`: its `__call__`, on a worker thread (it is sync code)."""
+    call = type(self).__call__
+    if prompt is None:  # as DSPy's adapters call it: `lm(messages=..., **kwargs)`
+        return await call_sync(call, self, messages=messages, **kwargs)
+    return await call_sync(call, self, prompt, messages=messages, **kwargs)
 
 
 async def _request_via_forward(self: BaseLM, req: LMRequest) -> LMResponse:
