@@ -27,7 +27,7 @@ class Spy(DummyLM):
 class Answering(dspy.BaseLM):
     """No `request` at all: `__call__` is the only way it answers, and it takes no `prompt`."""
 
-    def __call__(self, messages: Any = None, **kwargs: Any) -> Any:
+    def __call__(self, messages: Any = None, **kwargs: Any) -> Any:  # pyright: ignore[reportIncompatibleMethodOverride] - as DSPy spies write it
         return [f"[[ ## answer ## ]]\n{len(messages)} messages"]
 
 
@@ -36,7 +36,7 @@ class Stop(BaseException):
 
 
 class Raising(dspy.BaseLM):
-    def __call__(self, messages: Any = None, **kwargs: Any) -> Any:
+    def __call__(self, messages: Any = None, **kwargs: Any) -> Any:  # pyright: ignore[reportIncompatibleMethodOverride] - as DSPy spies write it
         raise Stop
 
 
