@@ -57,9 +57,15 @@ _EXPORTS: dict[str, str] = {
     "is_retryable_lm_error": "dspy_ash.errors:is_retryable_lm_error",
     # adapters
     "Adapter": "dspy_ash.adapters:Adapter",
+    "Audio": "dspy_ash.adapters.types:Audio",
     "ChatAdapter": "dspy_ash.adapters:ChatAdapter",
+    "Code": "dspy_ash.adapters.types:Code",
+    "File": "dspy_ash.adapters.types:File",
     "History": "dspy_ash.adapters:History",
+    "Image": "dspy_ash.adapters.types:Image",
     "JSONAdapter": "dspy_ash.adapters:JSONAdapter",
+    "Reasoning": "dspy_ash.adapters.types:Reasoning",
+    "Type": "dspy_ash.adapters.types:Type",
     "XMLAdapter": "dspy_ash.adapters:XMLAdapter",
     # LM layer
     "BaseLM": "dspy_ash.lm.base:BaseLM",
@@ -79,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "Refine": "dspy_ash.modules.refine:Refine",
     "Retrieve": "dspy_ash.modules.retrieve:Retrieve",
     "Tool": "dspy_ash.adapters.types.tool:Tool",
+    "ToolCallResults": "dspy_ash.adapters.types.tool:ToolCallResults",
     "ToolCalls": "dspy_ash.adapters.types.tool:ToolCalls",
     "majority": "dspy_ash.modules.aggregation:majority",
     "streamify": "dspy_ash.modules.streaming:streamify",
@@ -117,7 +124,14 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters import History as History
     from dspy_ash.adapters import JSONAdapter as JSONAdapter
     from dspy_ash.adapters import XMLAdapter as XMLAdapter
+    from dspy_ash.adapters.types import Audio as Audio
+    from dspy_ash.adapters.types import Code as Code
+    from dspy_ash.adapters.types import File as File
+    from dspy_ash.adapters.types import Image as Image
+    from dspy_ash.adapters.types import Reasoning as Reasoning
+    from dspy_ash.adapters.types import Type as Type
     from dspy_ash.adapters.types.tool import Tool as Tool
+    from dspy_ash.adapters.types.tool import ToolCallResults as ToolCallResults
     from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls
     from dspy_ash.errors import AdapterParseError as AdapterParseError
     from dspy_ash.errors import ContextWindowExceededError as ContextWindowExceededError
@@ -206,6 +220,7 @@ _SUBPACKAGES = frozenset(
     {
         "adapters",
         "evaluate",
+        "experimental",
         "lm",
         "modules",
         "optimizers",

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 _ENGINE = "!DSPy's LiteLLM/lm15 engine internals have no counterpart; dspy-ash's LM layer is dspy_ash.lm (LM, BaseLM)."
 _FINETUNE = "!fine-tuning providers and training jobs are not part of dspy-ash; optimize prompts instead."
-_TYPES = (
-    "!DSPy's multimodal and custom field types (Image, Audio, File, Document, Citations, Code, Reasoning) are not "
-    "supported; use str fields (a URL or text) and pydantic models."
-)
 _ADAPTER = "!only ChatAdapter, JSONAdapter and XMLAdapter exist in dspy-ash; use one of them."
 _DATASETS = "!DSPy's dataset downloaders are not part of dspy-ash; build a list of dspy.Example objects."
 _SANDBOX = "!use dspy.PythonInterpreter (dspy-ash's subprocess sandbox) and dspy.ProgramOfThought."
@@ -25,7 +21,7 @@ _EXPERIMENTAL = "!DSPy's experimental features are not part of dspy-ash."
 
 MODULES: dict[str, str] = {
     "dspy": "dspy_ash",
-    "dspy.adapters": "dspy_ash.adapters, dspy_ash.adapters.types.tool",
+    "dspy.adapters": "dspy_ash.adapters, dspy_ash.adapters.types, dspy_ash.adapters.types.tool",
     "dspy.adapters.baml_adapter": _ADAPTER,
     "dspy.adapters.base": "dspy_ash.adapters.base",
     "dspy.adapters.chat_adapter": "dspy_ash.adapters.chat, dspy_ash.adapters.parsing",
@@ -34,16 +30,16 @@ MODULES: dict[str, str] = {
     "dspy.adapters.json_adapter": "dspy_ash.adapters.json_adapter",
     "dspy.adapters.two_step_adapter": _ADAPTER,
     "dspy.adapters.types": "dspy_ash.adapters.types, dspy_ash.adapters.types.tool",
-    "dspy.adapters.types.audio": _TYPES,
-    "dspy.adapters.types.base_type": _TYPES,
-    "dspy.adapters.types.citation": _TYPES,
-    "dspy.adapters.types.code": _TYPES,
+    "dspy.adapters.types.audio": "dspy_ash.adapters.types.audio",
+    "dspy.adapters.types.base_type": "dspy_ash.adapters.types.base_type",
+    "dspy.adapters.types.citation": "dspy_ash.adapters.types.citation",
+    "dspy.adapters.types.code": "dspy_ash.adapters.types.code",
     "dspy.adapters.types.decision": _EXPERIMENTAL,
-    "dspy.adapters.types.document": _TYPES,
-    "dspy.adapters.types.file": _TYPES,
+    "dspy.adapters.types.document": "dspy_ash.adapters.types.document",
+    "dspy.adapters.types.file": "dspy_ash.adapters.types.file",
     "dspy.adapters.types.history": "dspy_ash.adapters.types.history",
-    "dspy.adapters.types.image": _TYPES,
-    "dspy.adapters.types.reasoning": _TYPES,
+    "dspy.adapters.types.image": "dspy_ash.adapters.types.image",
+    "dspy.adapters.types.reasoning": "dspy_ash.adapters.types.reasoning",
     "dspy.adapters.types.tool": "dspy_ash.adapters.types.tool",
     "dspy.adapters.utils": "dspy_ash.adapters.formatting, dspy_ash.adapters.parsing",
     "dspy.adapters.xml_adapter": "dspy_ash.adapters.xml_adapter",
@@ -101,7 +97,7 @@ MODULES: dict[str, str] = {
     "dspy.evaluate.auto_evaluation": "dspy_ash.evaluate.auto_evaluation",
     "dspy.evaluate.evaluate": "dspy_ash.evaluate.evaluate",
     "dspy.evaluate.metrics": "dspy_ash.evaluate.metrics",
-    "dspy.experimental": _EXPERIMENTAL,
+    "dspy.experimental": "dspy_ash.experimental",
     "dspy.lm15": _ENGINE,
     "dspy.predict": "dspy_ash.predict, dspy_ash.optimizers.knn_fewshot, dspy_ash.adapters.types.tool",
     "dspy.predict.aggregation": "dspy_ash.modules.aggregation",
@@ -216,4 +212,7 @@ MODULES: dict[str, str] = {
 NAMES: dict[str, str] = {
     "dspy.utils.callback_context._bind_active_call_id": "dspy_ash.events:bind_active_call_id",
     "dspy.teleprompt.signature_opt.SignatureOptimizer": "dspy_ash.optimizers.copro:COPRO",
+    # the `requests` module DSPy's media types download with (tests patch `requests.get` through these paths)
+    "dspy.adapters.types.audio.requests": "dspy_ash.adapters.types._resources:requests",
+    "dspy.adapters.types.image.requests": "dspy_ash.adapters.types._resources:requests",
 }

@@ -6,12 +6,19 @@ import weakref
 from typing import Any, get_origin
 
 from dspy_ash._sync import run_sync
+from dspy_ash.adapters import tool_turns
 from dspy_ash.adapters.parsing import apply_output_defaults
+from dspy_ash.adapters.types.base_type import Type, expand_custom_types
+from dspy_ash.adapters.types.citation import Citations
 from dspy_ash.adapters.types.history import History
+from dspy_ash.adapters.types.reasoning import Reasoning
+from dspy_ash.adapters.types.tool import ToolCallResults, ToolCalls
 from dspy_ash.errors import AdapterParseError, SignatureError
 from dspy_ash.primitives.observed import observed
 
 _TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls")
+# Output types an LM may produce natively (DSPy's default): the adapter lets each adapt the call.
+_DEFAULT_NATIVE_RESPONSE_TYPES: list[type] = [Citations, Reasoning]
 
 
 class Adapter:
@@ -26,7 +33,7 @@ class Adapter:
     ) -> None:
         self.callbacks = list(callbacks or [])
         self.use_native_function_calling = use_native_function_calling
-        self.native_response_types = native_response_types or []
+        self.native_response_types = native_response_types or list(_DEFAULT_NATIVE_RESPONSE_TYPES)
         self.parallel_tool_calls = parallel_tool_calls
         # The system message depends only on the signature, so it is built once per signature version.
         self._system_cache: weakref.WeakKeyDictionary[type, tuple[str | None, str]] = (
@@ -42,12 +49,12 @@ class Adapter:
     async def acall(
         self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[Any], inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        processed = self._preprocess(lm, lm_kwargs, signature, inputs)
+        processed = self._call_preprocess(lm, lm_kwargs, signature, inputs)
         messages = self._observed_format(processed, demos, inputs)
         if lm_kwargs.get("parallel_tool_calls") is not None:
             lm_kwargs.setdefault("tool_choice", "auto")
         outputs = await lm.acall(messages=messages, **lm_kwargs)
-        return self._postprocess(processed, signature, outputs)
+        return self._call_postprocess(processed, signature, outputs, lm, lm_kwargs)
 
     def _observed_format(
         self, signature: Any, demos: list[Any], inputs: dict[str, Any]
@@ -71,7 +78,26 @@ class Adapter:
             self.callbacks,
         )
 
-    def _preprocess(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, inputs: dict[str, Any]) -> Any:
+    def _call_preprocess(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, inputs: dict[str, Any]
+    ) -> Any:
+        """The signature to format (fields the LM produces natively removed); updates `lm_kwargs` in place."""
+        signature = self._prepare_tool_calling(lm, lm_kwargs, signature, inputs)
+        for name, field in signature.output_fields.items():
+            if self._is_native_response_type(field.annotation):
+                signature = field.annotation.adapt_to_native_lm_feature(signature, name, lm, lm_kwargs)
+        return signature
+
+    def _is_native_response_type(self, annotation: Any) -> bool:
+        return (
+            isinstance(annotation, type)
+            and annotation in self.native_response_types
+            and issubclass(annotation, Type)
+        )
+
+    def _prepare_tool_calling(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, inputs: dict[str, Any]
+    ) -> Any:
         if not self.use_native_function_calling:
             for key in _TOOL_KWARGS:
                 lm_kwargs.pop(key, None)
@@ -95,7 +121,16 @@ class Adapter:
             lm_kwargs.pop(key, None)
         return signature
 
-    def _postprocess(self, processed: Any, original: Any, outputs: list[Any]) -> list[dict[str, Any]]:
+    def _call_postprocess(
+        self,
+        processed: Any,
+        original: Any,
+        outputs: list[Any],
+        lm: Any = None,
+        lm_kwargs: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Parse each LM output against `processed`; fields removed for native features come from the
+        output itself (tool calls, citations, reasoning) or from their defaults."""
         values: list[dict[str, Any]] = []
         tools_out = _tool_output_field(original)
         for output in outputs:
@@ -124,6 +159,11 @@ class Adapter:
             if tool_calls and tools_out:
                 tool_type = original.output_fields[tools_out].annotation
                 value[tools_out] = tool_type.from_dict_list([_tool_call_dict(c) for c in tool_calls])
+            for name, field in original.output_fields.items():
+                if self._is_native_response_type(field.annotation):
+                    native = field.annotation.parse_lm_response(output)
+                    if native is not None:
+                        value[name] = native
             if logprobs:
                 value["logprobs"] = logprobs
             values.append(value)
@@ -147,7 +187,9 @@ class Adapter:
             content = self.format_user_message_content(signature, inputs, main_request=True)
         if content:
             messages.append({"role": "user", "content": content})
-        return messages
+        # Values of `dspy.Type`s that format as content parts (images, files...) were written into the
+        # text between markers; user messages become lists of content parts around them.
+        return [expand_custom_types(message) for message in messages]
 
     def format_system_message(self, signature: Any) -> str:
         cached = self._system_cache.get(signature)
@@ -236,14 +278,55 @@ class Adapter:
             return []
         messages: list[dict[str, Any]] = []
         for message in history.messages:
+            tools_field, tool_calls = tool_turns.tool_calls_in(message)
+            results = tool_turns.results_of(tool_calls)
+            # The reminder of the output format stays on each replayed request (prompt caches reuse it),
+            # but a message with outputs only gets no user message of its own.
             main = any(name in message for name in signature.input_fields)
             user = self.format_user_message_content(signature, message, main_request=main)
             if user:
                 messages.append({"role": "user", "content": user})
-            assistant = self.format_assistant_message_content(signature, message)
+            if self.use_native_function_calling and tool_calls is not None:
+                messages.extend(self._native_tool_turn(signature, message, tool_calls, results))
+                continue
+            assistant_values = message
+            if tools_field is not None and tool_calls is not None and results is not None:
+                without_results = tool_calls.model_copy(update={"tool_call_results": None})
+                assistant_values = {**message, tools_field: without_results}
+            assistant = self.format_assistant_message_content(signature, assistant_values)
             if assistant:
                 messages.append({"role": "assistant", "content": assistant})
+            if results is not None:
+                content = self.format_user_message_content(
+                    tool_turns.results_signature(), {"tool_call_results": results}
+                )
+                messages.append({"role": "user", "content": content})
         return messages
+
+    def _native_tool_turn(
+        self, signature: Any, message: dict[str, Any], tool_calls: ToolCalls, results: ToolCallResults | None
+    ) -> list[dict[str, Any]]:
+        """The assistant's message carrying the calls (and its other outputs), then one `tool` message per result."""
+        content_signature = signature
+        for name, field in signature.output_fields.items():
+            if field.annotation is ToolCalls or message.get(name) is None:
+                content_signature = content_signature.delete(name)
+        content = (
+            self.format_assistant_message_content(content_signature, message)
+            if content_signature.output_fields
+            else ""
+        )
+        if results is not None and not tool_turns.results_match_calls(tool_calls, results):
+            results = None  # the provider would refuse results it cannot tie to the calls
+        turn: list[dict[str, Any]] = []
+        if content or results is not None:
+            assistant: dict[str, Any] = {"role": "assistant", "content": content or None}
+            if results is not None:
+                assistant["tool_calls"] = [tool_turns.openai_tool_call(c) for c in tool_calls.tool_calls]
+            turn.append(assistant)
+        if results is not None:
+            turn.extend(tool_turns.tool_messages(results))
+        return turn
 
 
 def _scan_history(signature: Any) -> str | None:
@@ -290,7 +373,7 @@ def _scan_tool_input(signature: Any) -> str | None:
 
 def _scan_tool_output(signature: Any) -> str | None:
     for name, field in signature.output_fields.items():
-        if isinstance(field.annotation, type) and hasattr(field.annotation, "from_dict_list"):
+        if field.annotation is ToolCalls:
             return name
     return None
 

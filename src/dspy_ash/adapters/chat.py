@@ -12,6 +12,7 @@ from pydantic.fields import FieldInfo
 from dspy_ash.adapters.base import Adapter
 from dspy_ash.adapters.formatting import field_descriptions, format_field_value, translate_field_type
 from dspy_ash.adapters.parsing import apply_output_defaults, parse_value
+from dspy_ash.adapters.types.tool import ToolCalls
 from dspy_ash.errors import AdapterParseError
 from dspy_ash.signatures.types import annotation_name
 
@@ -20,7 +21,7 @@ HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]")
 
 def _type_info(field: FieldInfo) -> str:
     tp = field.annotation
-    if hasattr(tp, "from_dict_list"):  # ToolCalls
+    if tp is ToolCalls:
         return ' (must be a JSON object like {"tool_calls": [{"name": "...", "args": {...}}]})'
     return f" (must be formatted as a valid Python {annotation_name(tp)})" if tp is not str else ""
 

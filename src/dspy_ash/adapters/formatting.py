@@ -9,10 +9,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal, get_origin
 
-import pydantic
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
+from dspy_ash.adapters.types.base_type import Type
+from dspy_ash.adapters.types.code import Code
 from dspy_ash.signatures.field import extra_of, field_kind
 from dspy_ash.signatures.types import annotation_name, is_subclass
 
@@ -96,6 +97,8 @@ def translate_field_type(name: str, field: FieldInfo) -> str:
         note = "must be one of: " + "; ".join(str(m.value) for m in tp)  # type: ignore[union-attr]
     elif get_origin(tp) is Literal:
         note = "must exactly match (no extra characters) one of: " + "; ".join(str(x) for x in tp.__args__)  # type: ignore[union-attr]
+    elif is_subclass(tp, Code) and tp.description():  # type: ignore[union-attr]
+        note = ""  # Code's description already says how to write it; its schema would only repeat that
     else:
         note = f"must adhere to the JSON schema: {json_schema_text(tp)}"
     return f"{{{name}}}" + ((" " * 8) + f"# note: the value you produce {note}" if note else "")
@@ -107,9 +110,7 @@ def field_descriptions(fields: dict[str, FieldInfo]) -> str:
         extra = extra_of(field)
         desc = extra.get("desc", "")
         desc = "" if desc == f"${{{name}}}" else desc
-        type_desc = _custom_type_description(field.annotation)
-        if type_desc:
-            desc += type_desc
+        desc += _custom_type_descriptions(field)
         line = f"{i + 1}. `{name}` ({annotation_name(field.annotation)}): {desc}"
         if extra.get("constraints"):
             line += f"\nConstraints: {extra['constraints']}"
@@ -117,14 +118,11 @@ def field_descriptions(fields: dict[str, FieldInfo]) -> str:
     return "\n".join(lines).strip()
 
 
-def _custom_type_description(annotation: Any) -> str:
-    describe = getattr(annotation, "description", None)
-    if (
-        callable(describe)
-        and is_subclass(annotation, pydantic.BaseModel)
-        and getattr(annotation, "__dspy_type__", False)
-    ):
-        text = describe()
-        if text:
-            return f"\n    Type description of {annotation_name(annotation)}: {text}"
-    return ""
+def _custom_type_descriptions(field: FieldInfo) -> str:
+    """A line per `dspy.Type` in the field's annotation (at any depth) that describes itself."""
+    text = ""
+    for custom in Type.extract_custom_type_from_annotation(field.rebuild_annotation()):
+        described = custom.description()
+        if described:
+            text += f"\n    Type description of {annotation_name(custom)}: {described}"
+    return text

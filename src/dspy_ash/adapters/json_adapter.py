@@ -12,6 +12,7 @@ import pydantic
 from dspy_ash.adapters.chat import ChatAdapter, _type_info
 from dspy_ash.adapters.formatting import format_field_value, serialize_for_json, translate_field_type
 from dspy_ash.adapters.parsing import apply_output_defaults, parse_value
+from dspy_ash.adapters.types.tool import ToolCalls
 from dspy_ash.errors import AdapterParseError, SignatureError
 
 logger = logging.getLogger("dspy_ash.adapters")
@@ -46,9 +47,7 @@ class JSONAdapter(ChatAdapter):
         supported = getattr(lm, "supported_params", ())
         if "response_format" not in supported or "response_format" in lm_kwargs:
             return
-        has_tool_calls = any(
-            hasattr(f.annotation, "from_dict_list") for f in signature.output_fields.values()
-        )
+        has_tool_calls = any(f.annotation is ToolCalls for f in signature.output_fields.values())
         open_mapping = any(get_origin(f.annotation) is dict for f in signature.output_fields.values())
         if (
             open_mapping
@@ -164,7 +163,7 @@ def structured_output_format(
             raise SignatureError(
                 f"Field '{name}' has an open-ended mapping type which is not supported by Structured Outputs."
             )
-        if use_native_function_calling and hasattr(field.annotation, "from_dict_list"):
+        if use_native_function_calling and field.annotation is ToolCalls:
             continue
         fields[name] = (field.annotation, ... if field.is_required() else field.default)
     model = pydantic.create_model(

@@ -9,10 +9,12 @@ import types
 from typing import Any, Literal, Union, get_args, get_origin
 
 import json_repair
+import pydantic
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
-from dspy_ash.signatures.types import allows_none
+from dspy_ash.adapters.types.base_type import Type
+from dspy_ash.signatures.types import allows_none, is_subclass
 
 
 @functools.lru_cache(maxsize=512)
@@ -71,7 +73,16 @@ def parse_value(value: Any, annotation: Any) -> Any:
             candidate = ast.literal_eval(value)
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
             candidate = value
-    return _validate(annotation, candidate)
+    try:
+        return _validate(annotation, candidate)
+    except pydantic.ValidationError as error:
+        if not is_subclass(annotation, Type):
+            raise
+        # A dspy.Type may read its own text (Code strips a markdown fence) where the JSON reading failed.
+        try:
+            return _validate(annotation, value)
+        except pydantic.ValidationError:
+            raise error from None
 
 
 def apply_output_defaults(output_fields: dict[str, FieldInfo], parsed: dict[str, Any]) -> dict[str, Any]:

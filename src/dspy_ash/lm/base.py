@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
 
 from dspy_ash import _gc, events
-from dspy_ash._sync import run_sync
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
@@ -75,6 +75,10 @@ class BaseLM:
         # response) instead of `request`; adapt it, so `class MyLM(dspy.BaseLM)` runs unchanged.
         if "request" not in cls.__dict__ and ("forward" in cls.__dict__ or "aforward" in cls.__dict__):
             cls.request = _request_via_forward  # pyright: ignore[reportAttributeAccessIssue]
+        # One that overrides `__call__` (DSPy's sync adapters call `lm(messages=...)`, so a spy or a custom LM
+        # written for DSPy answers there) and not `acall` is called the same way from the async path.
+        if "__call__" in cls.__dict__ and "acall" not in cls.__dict__:
+            cls.acall = _acall_via_call  # pyright: ignore[reportAttributeAccessIssue]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
@@ -119,6 +123,9 @@ class BaseLM:
     def __call__(
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> list[str | dict[str, Any]]:
+        # An overriding `__call__` that calls this one (super) reaches the provider, not itself again.
+        if type(self).acall is _acall_via_call:
+            return run_sync(BaseLM.acall(self, prompt, messages, **kwargs))
         return run_sync(self.acall(prompt, messages, **kwargs))
 
     async def send(self, req: LMRequest) -> LMResponse:
@@ -222,6 +229,16 @@ _BUILTIN_LM_CLASSES = {
     "dspy.clients.lm.LM": "dspy_ash.lm.lm:LM",
     "dspy_ash.lm.lm.LM": "dspy_ash.lm.lm:LM",
 }
+
+
+async def _acall_via_call(
+    self: BaseLM, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> list[str | dict[str, Any]]:
+    """`acall` of an LM that overrides `__call__`: its `__call__`, on a worker thread (it is sync code)."""
+    call = type(self).__call__
+    if prompt is None:  # as DSPy's adapters call it: `lm(messages=..., **kwargs)`
+        return await call_sync(call, self, messages=messages, **kwargs)
+    return await call_sync(call, self, prompt, messages=messages, **kwargs)
 
 
 async def _request_via_forward(self: BaseLM, req: LMRequest) -> LMResponse:

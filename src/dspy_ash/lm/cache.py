@@ -90,6 +90,7 @@ def response_to_dict(response: LMResponse) -> dict[str, Any]:
                 "finish_reason": c.finish_reason,
                 "logprobs": c.logprobs,
                 "reasoning_content": c.reasoning_content,
+                "citations": c.citations,
             }
             for c in response.choices
         ],

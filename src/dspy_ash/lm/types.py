@@ -29,10 +29,16 @@ class Choice:
     finish_reason: str | None = None
     logprobs: Any = None
     reasoning_content: str | None = None
+    citations: list[dict[str, Any]] | None = None  # passages of the given documents the text quotes
 
     def as_output(self) -> str | dict[str, Any]:
         """What `lm(...)` returns for this choice: the text, or a dict when there is more than text."""
-        if self.tool_calls is None and self.logprobs is None and self.reasoning_content is None:
+        if (
+            self.tool_calls is None
+            and self.logprobs is None
+            and self.reasoning_content is None
+            and self.citations is None
+        ):
             return self.text or ""
         out: dict[str, Any] = {"text": self.text}
         if self.tool_calls is not None:
@@ -41,6 +47,8 @@ class Choice:
             out["logprobs"] = self.logprobs
         if self.reasoning_content is not None:
             out["reasoning_content"] = self.reasoning_content
+        if self.citations is not None:
+            out["citations"] = self.citations
         return out
 
 

@@ -205,9 +205,22 @@ def _warn_type_mismatches(plan: tuple[tuple[str, Any, Any, bool, bool], ...], kw
                 "Type mismatch for field '%s': expected %s based on given Signature, but the "
                 "provided value is incompatible: %s.",
                 name,
-                annotation,
+                _type_name(annotation),
                 value,
             )
+
+
+def _type_name(annotation: Any) -> str:
+    """`Image`, `list[int]`, `Literal['a', 'b']`: how DSPy's warning names the expected type."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is None:
+        return getattr(annotation, "__name__", str(annotation))
+    if origin is Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    name = getattr(origin, "__name__", str(origin))
+    if not args:
+        return name
+    return f"{name}[{', '.join('...' if a is ... else _type_name(a) for a in args)}]"
 
 
 def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:

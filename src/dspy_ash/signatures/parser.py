@@ -300,7 +300,11 @@ class _Resolver:
             # Static lookup: a module's or class's own dict, never a `__getattr__` or property.
             return inspect.getattr_static(base, node.attr)
         except AttributeError:
-            raise SignatureError(f"Unknown attribute {node.attr!r} in {ast.unparse(node)!r}.") from None
+            pass
+        found = _lazy_export(base, node.attr)
+        if found is _MISSING:
+            raise SignatureError(f"Unknown attribute {node.attr!r} in {ast.unparse(node)!r}.")
+        return found
 
     def _from_frames(self, name: str) -> Any:
         frame = self.frame
@@ -325,6 +329,18 @@ class _Resolver:
 
 
 _MISSING = object()
+
+
+def _lazy_export(module: Any, name: str) -> Any:
+    """A name dspy-ash (or its `dspy` alias) loads on first use (`dspy.Image`): the one dynamic lookup
+    allowed, since the module's `__getattr__` is dspy-ash's own."""
+    if not isinstance(module, types.ModuleType) or module.__name__.split(".")[0] not in ("dspy_ash", "dspy"):
+        return _MISSING
+    try:
+        value = getattr(module, name)
+    except AttributeError:
+        return _MISSING
+    return value if _is_type_like(value) else _MISSING
 
 
 def _one_of(value: Any, options: tuple[Any, ...]) -> bool:

@@ -75,6 +75,7 @@ class Reply:
 
     text: str | None = ""
     tool_calls: list[dict[str, Any]] | None = None
+    citations: list[dict[str, Any]] | None = None  # Anthropic: attached to the text block
     usage: dict[str, int] | None = None
     delay: float = 0.0
     stream_error_after: int | None = None  # streamed: send this many chunks, then the provider's error event
@@ -550,6 +551,9 @@ class FakeAnthropicServer(_FakeServer):
             return web.json_response(
                 self._error_body(Fault.bad_request("anthropic-version header is required")), status=400
             )
+        refused = _anthropic_content_error(body.get("messages") or [])
+        if refused:
+            return web.json_response(self._error_body(Fault.bad_request(refused)), status=400)
         if any(m.get("role") == "system" for m in body.get("messages") or []):
             # the real API refuses system messages in the list; the system prompt is a top-level field
             return web.json_response(
@@ -571,7 +575,10 @@ class FakeAnthropicServer(_FakeServer):
             "cache_creation_input_tokens": self.cache_creation_tokens,
         }
         usage.update(reply.usage or {})
-        content: list[dict[str, Any]] = [{"type": "text", "text": reply.text or ""}]
+        text_block: dict[str, Any] = {"type": "text", "text": reply.text or ""}
+        if reply.citations is not None:
+            text_block["citations"] = reply.citations
+        content: list[dict[str, Any]] = [text_block]
         for call in reply.tool_calls or []:
             fn = call.get("function") or {}
             content.append(
@@ -661,6 +668,35 @@ class FakeAnthropicServer(_FakeServer):
         return "error", json.dumps(
             {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         )
+
+
+# The content blocks the Messages API accepts in a request, and the source types each may carry.
+_ANTHROPIC_SOURCES: dict[str, frozenset[str]] = {
+    "text": frozenset(),
+    "tool_use": frozenset(),
+    "tool_result": frozenset(),
+    "thinking": frozenset(),
+    "redacted_thinking": frozenset(),
+    "image": frozenset({"base64", "url", "file"}),
+    "document": frozenset({"base64", "text", "url", "file", "content"}),
+}
+
+
+def _anthropic_content_error(messages: list[dict[str, Any]]) -> str | None:
+    """The real API's refusal of a content block it does not know (OpenAI's `image_url`, `file`, ...)."""
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind not in _ANTHROPIC_SOURCES:
+                return f"messages.{i}.content.{j}: Input tag '{kind}' found using 'type' does not match any of the expected tags"
+            sources = _ANTHROPIC_SOURCES[kind]
+            source = (block.get("source") or {}).get("type")
+            if sources and source not in sources:
+                return (
+                    f"messages.{i}.content.{j}.source: Input tag '{source}' found using 'type' does not match"
+                )
+    return None
 
 
 class FakeCohereServer(_FakeServer):

@@ -130,12 +130,15 @@ BEHAVIOUR = textwrap.dedent("""
     import dspy.dsp.utils.settings
     assert dspy.dsp.utils.settings is dspy.settings
 
+    from dspy.adapters.types import Image
+    from dspy.experimental import Citations
+    assert Image is dspy_ash.Image and Citations is dspy_ash.experimental.Citations
     try:
-        from dspy.adapters.types import Image
+        from dspy.experimental import Choice
     except ImportError as exc:
-        assert isinstance(exc, dspy_ash.errors.UnsupportedFeatureError) and "Image" in str(exc), exc
+        assert isinstance(exc, dspy_ash.errors.UnsupportedFeatureError) and "Choice" in str(exc), exc
     else:
-        raise AssertionError("Image imported")
+        raise AssertionError("Choice imported")
     try:
         import dspy.teleprompt.avatar_optimizer
     except ImportError as exc:

@@ -15,13 +15,13 @@ import dspy_ash
 # fails when a name here is provided (drop it from the list) and when DSPy has a name missing from both.
 KNOWN_GAPS = frozenset(
     {
-        "Audio", "AvatarOptimizer", "BetterTogether", "BootstrapFinetune", "Code", "CodeAct",
-        "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError", "File",
-        "FinalOutput", "Flex", "Image", "InferRules", "LMCollectionLimitError",
+        "AvatarOptimizer", "BetterTogether", "BootstrapFinetune", "CodeAct",
+        "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError",
+        "FinalOutput", "Flex", "InferRules", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
-        "Provider", "RLM", "ReActV2", "Reasoning", "SIMBA", "SandboxSerializable", "ToolCallResults",
-        "TrainingJob", "TwoStepAdapter", "Type", "bootstrap_trace_data",
+        "Provider", "RLM", "ReActV2", "SIMBA", "SandboxSerializable",
+        "TrainingJob", "TwoStepAdapter", "bootstrap_trace_data",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",
     }

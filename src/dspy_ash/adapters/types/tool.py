@@ -20,6 +20,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from dspy_ash._sync import call_sync, run_sync
+from dspy_ash.adapters.types.base_type import Type
 from dspy_ash.primitives.observed import aobserved, observed
 from dspy_ash.settings import settings
 
@@ -40,7 +41,7 @@ def _adapter(tp: Any) -> TypeAdapter[Any]:
     return TypeAdapter(tp)
 
 
-class Tool(BaseModel):
+class Tool(Type):
     """`Tool(func, name=None, desc=None, args=None, arg_types=None, arg_desc=None)`.
 
     What is not given is inferred from `func`: its name, docstring and the JSON schema of each
@@ -66,7 +67,15 @@ class Tool(BaseModel):
         arg_types: dict[str, Any] | None = None,
         arg_desc: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(func=func, name=name, desc=desc, args=args, arg_types=arg_types, arg_desc=arg_desc)
+        fields = {
+            "func": func,
+            "name": name,
+            "desc": desc,
+            "args": args,
+            "arg_types": arg_types,
+            "arg_desc": arg_desc,
+        }
+        super().__init__(**fields)
         self._infer(func, arg_desc)
 
     def _infer(self, func: Callable[..., Any], arg_desc: dict[str, str] | None) -> None:
@@ -161,7 +170,7 @@ class Tool(BaseModel):
         return str(self)
 
     @pydantic.model_serializer()
-    def _serialize(self) -> str:
+    def serialize_model(self) -> str:
         # A tool given as an input value is shown to the model as its description line, as in DSPy.
         return self.format()
 
@@ -253,8 +262,7 @@ class ToolCall(BaseModel):
 
 # The output type of native function calling: `{"tool_calls": [{"name": ..., "args": {...}}]}`;
 # `tool_call_results` can carry what running them returned.
-class ToolCalls(BaseModel):
-    __dspy_type__: ClassVar[bool] = True
+class ToolCalls(Type):
     ToolCall: ClassVar[type[ToolCall]] = ToolCall
 
     tool_calls: list[ToolCall]
@@ -278,11 +286,11 @@ class ToolCalls(BaseModel):
             'Example: {"tool_calls": [{"name": "search", "args": {"query": "cats"}}]}'
         )
 
-    def format(self) -> dict[str, Any]:
+    def format(self) -> dict[str, Any]:  # pyright: ignore[reportIncompatibleMethodOverride]
         return {"tool_calls": [c.format() for c in self.tool_calls]}
 
     @pydantic.model_serializer()
-    def _serialize(self) -> dict[str, Any]:
+    def serialize_model(self) -> dict[str, Any]:
         data = self.format()
         if self.tool_call_results is not None:
             data["tool_call_results"] = pydantic_core.to_jsonable_python(self.tool_call_results, fallback=str)
@@ -324,6 +332,54 @@ class ToolCalls(BaseModel):
         return await asyncio.gather(
             *(c.aexecute(functions) for c in self.tool_calls), return_exceptions=return_exceptions
         )
+
+
+# The results of running a model's tool calls, each tied to its call's id, for replaying a conversation's
+# tool turns (`tool_call_results` of a ToolCalls in a History message). A model, not a dspy.Type, as DSPy.
+class ToolCallResults(BaseModel):
+    class ToolCallResult(BaseModel):
+        call_id: str | None = None
+        name: str
+        value: Any
+        is_error: bool = False
+
+    tool_call_results: list[ToolCallResult]
+
+    @classmethod
+    def from_tool_calls_and_values(
+        cls,
+        tool_calls: list[ToolCall] | ToolCalls,
+        values: list[Any],
+        is_errors: list[bool] | None = None,
+    ) -> ToolCallResults:
+        """One result per call, in order: `values[i]` (an error when `is_errors[i]`) answers `tool_calls[i]`."""
+        calls = tool_calls.tool_calls if isinstance(tool_calls, ToolCalls) else tool_calls
+        if len(calls) != len(values):
+            raise ValueError("`tool_calls` and `values` must have the same length.")
+        if is_errors is None:
+            is_errors = [False] * len(calls)
+        elif len(is_errors) != len(calls):
+            raise ValueError("`is_errors` must have the same length as `tool_calls` when provided.")
+        return cls(
+            tool_call_results=[
+                cls.ToolCallResult(call_id=call.id, name=call.name, value=value, is_error=is_error)
+                for call, value, is_error in zip(calls, values, is_errors, strict=True)
+            ]
+        )
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _accept_shapes(cls, data: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        if isinstance(data, list):
+            return {"tool_call_results": data}
+        if isinstance(data, dict):
+            if "tool_call_results" in data:
+                return data  # pyright: ignore[reportUnknownVariableType]
+            if {"name", "value"}.issubset(data):  # pyright: ignore[reportUnknownArgumentType]
+                return {"tool_call_results": [data]}
+        raise ValueError(f"Received invalid value for `dspy.ToolCallResults`: {data}")
 
 
 def _normalize_call(data: dict[str, Any]) -> dict[str, Any]:

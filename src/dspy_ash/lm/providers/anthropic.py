@@ -1,16 +1,20 @@
 """Anthropic Messages API: system prompt as a top-level `system`, content blocks, `x-api-key` auth.
 
 Requests arrive in OpenAI's chat shape (what adapters produce) and are translated here; replies are
-translated back, so the rest of the engine sees one format.
+translated back, so the rest of the engine sees one format. Content parts become Anthropic's blocks:
+`image_url` an `image` block, `file` a `document` block (or an `image` block for an image file), each with
+a base64, text, url or file source; `document` blocks (dspy.experimental.Document) are Anthropic's own.
+The citations of a reply's text blocks come back as the choice's `citations`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError
+from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
 from dspy_ash.lm.http import post_json, post_sse
 from dspy_ash.lm.http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm.providers.base import HTTPProviderLM
@@ -18,6 +22,7 @@ from dspy_ash.lm.secret import RedactedHeaders
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
 
 ANTHROPIC_VERSION = "2023-06-01"
+FILES_API_BETA = "files-api-2025-04-14"  # a `file_id` source needs Anthropic's Files API beta
 DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; this is what an unset value means
 
 # OpenAI-style parameters that the Messages API understands (others, e.g. presence_penalty, are refused
@@ -39,13 +44,52 @@ def _text_of(content: Any) -> str:
 def _block(part: Any) -> dict[str, Any]:
     if not isinstance(part, dict):
         return {"type": "text", "text": str(part)}
-    if part.get("type") == "image_url":
+    kind = part.get("type")
+    if kind == "image_url":
         url = str((part.get("image_url") or {}).get("url", ""))
         if url.startswith("data:"):
-            media_type, _, data = url[5:].partition(";base64,")
+            media_type, data = _split_data_uri(url)
             return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
         return {"type": "image", "source": {"type": "url", "url": url}}
+    if kind == "file":
+        return _file_block(part.get("file") or {})
+    if kind == "input_audio":
+        raise UnsupportedFeatureError("Anthropic's Messages API takes no audio input (a dspy.Audio value).")
     return dict(part)
+
+
+def _file_block(file: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI `file` part (dspy.File) as a document block, or an image block for an image file."""
+    if file.get("file_id"):
+        block: dict[str, Any] = {"type": "document", "source": {"type": "file", "file_id": file["file_id"]}}
+    else:
+        media_type, data = _split_data_uri(str(file.get("file_data") or ""))
+        if media_type.startswith("image/"):
+            return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+        if media_type == "text/plain":  # Anthropic takes plain text as text, not base64
+            text = base64.b64decode(data).decode("utf-8")
+            source = {"type": "text", "media_type": media_type, "data": text}
+        else:
+            source = {"type": "base64", "media_type": media_type, "data": data}
+        block = {"type": "document", "source": source}
+    if file.get("filename"):
+        block["title"] = file["filename"]
+    return block
+
+
+def _split_data_uri(uri: str) -> tuple[str, str]:
+    """(media type, base64 data) of a `data:<type>;base64,<data>` URI."""
+    header, _, data = uri.removeprefix("data:").partition(",")
+    return header.split(";", 1)[0] or "application/octet-stream", data
+
+
+def _uses_files_api(messages: list[dict[str, Any]]) -> bool:
+    return any(
+        isinstance(block, dict) and (block.get("source") or {}).get("type") == "file"
+        for message in messages
+        if isinstance(message.get("content"), list)
+        for block in message["content"]
+    )
 
 
 def _content(content: Any) -> Any:
@@ -150,6 +194,14 @@ class AnthropicLM(HTTPProviderLM):
             headers["x-api-key"] = self.endpoint.api_key.reveal()
         return headers
 
+    def headers_for(self, body: dict[str, Any]) -> RedactedHeaders:
+        """The headers of one request: a file referenced by id also needs the Files API beta."""
+        headers = self.headers()
+        if _uses_files_api(body["messages"]):
+            betas = [b for b in str(headers.get("anthropic-beta", "")).split(",") if b.strip()]
+            headers["anthropic-beta"] = ",".join([*betas, FILES_API_BETA])
+        return headers
+
     def payload(self, req: LMRequest) -> dict[str, Any]:
         system, messages = _messages(req.messages)
         params = req.params
@@ -175,10 +227,11 @@ class AnthropicLM(HTTPProviderLM):
         return body
 
     async def request_one(self, req: LMRequest) -> LMResponse:
+        body = self.payload(req)
         data, http = await post_json(
             self.endpoint.url("/messages"),
-            self.payload(req),
-            headers=self.headers(),
+            body,
+            headers=self.headers_for(body),
             timeout=self.endpoint.timeout,
             provider=self.provider,
             model=self.model,
@@ -190,7 +243,7 @@ class AnthropicLM(HTTPProviderLM):
         async for event, data in post_sse(
             self.endpoint.url("/messages"),
             payload,
-            headers=self.headers(),
+            headers=self.headers_for(payload),
             timeout=self.endpoint.timeout,
             provider=self.provider,
             model=self.model,
@@ -225,10 +278,14 @@ def parse_message(data: dict[str, Any], request_id: str | None, provider: str, m
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
+    citations: list[dict[str, Any]] = []
     for block in blocks:
         kind = block.get("type")
         if kind == "text":
             texts.append(str(block.get("text", "")))
+            # Each citation supports the text of the block it is attached to.
+            for citation in block.get("citations") or []:
+                citations.append({**citation, "supported_text": block.get("text", "")})
         elif kind == "thinking":
             thinking.append(str(block.get("thinking", "")))
         elif kind == "tool_use":
@@ -259,6 +316,7 @@ def parse_message(data: dict[str, Any], request_id: str | None, provider: str, m
         tool_calls=calls or None,
         finish_reason=_FINISH.get(str(data.get("stop_reason")), data.get("stop_reason")),
         reasoning_content="".join(thinking) if thinking else None,
+        citations=citations or None,
     )
     return LMResponse(
         choices=[choice],
