@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "ChatAdapter": "dspy_ash.adapters:ChatAdapter",
     "History": "dspy_ash.adapters:History",
     "JSONAdapter": "dspy_ash.adapters:JSONAdapter",
+    "TwoStepAdapter": "dspy_ash.adapters:TwoStepAdapter",
     "XMLAdapter": "dspy_ash.adapters:XMLAdapter",
     # LM layer
     "BaseLM": "dspy_ash.lm.base:BaseLM",
@@ -115,6 +116,7 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters import ChatAdapter as ChatAdapter
     from dspy_ash.adapters import History as History
     from dspy_ash.adapters import JSONAdapter as JSONAdapter
+    from dspy_ash.adapters import TwoStepAdapter as TwoStepAdapter
     from dspy_ash.adapters import XMLAdapter as XMLAdapter
     from dspy_ash.adapters.types.tool import Tool as Tool
     from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls

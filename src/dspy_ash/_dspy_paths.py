@@ -14,7 +14,6 @@ _TYPES = (
     "!DSPy's multimodal and custom field types (Image, Audio, File, Document, Citations, Code, Reasoning) are not "
     "supported; use str fields (a URL or text) and pydantic models."
 )
-_ADAPTER = "!only ChatAdapter, JSONAdapter and XMLAdapter exist in dspy-ash; use one of them."
 _DATASETS = "!DSPy's dataset downloaders are not part of dspy-ash; build a list of dspy.Example objects."
 _SANDBOX = "!use dspy.PythonInterpreter (dspy-ash's subprocess sandbox) and dspy.ProgramOfThought."
 _OPTIMIZER = (
@@ -26,13 +25,13 @@ _EXPERIMENTAL = "!DSPy's experimental features are not part of dspy-ash."
 MODULES: dict[str, str] = {
     "dspy": "dspy_ash",
     "dspy.adapters": "dspy_ash.adapters, dspy_ash.adapters.types.tool",
-    "dspy.adapters.baml_adapter": _ADAPTER,
+    "dspy.adapters.baml_adapter": "dspy_ash.adapters.baml_adapter",
     "dspy.adapters.base": "dspy_ash.adapters.base",
     "dspy.adapters.chat_adapter": "dspy_ash.adapters.chat, dspy_ash.adapters.parsing",
     "dspy.adapters.decision": _EXPERIMENTAL,
     "dspy.adapters.decision_state": _EXPERIMENTAL,
     "dspy.adapters.json_adapter": "dspy_ash.adapters.json_adapter",
-    "dspy.adapters.two_step_adapter": _ADAPTER,
+    "dspy.adapters.two_step_adapter": "dspy_ash.adapters.two_step_adapter",
     "dspy.adapters.types": "dspy_ash.adapters.types, dspy_ash.adapters.types.tool",
     "dspy.adapters.types.audio": _TYPES,
     "dspy.adapters.types.base_type": _TYPES,
