@@ -13,6 +13,7 @@ import importlib
 import logging
 import random
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
 
@@ -29,6 +30,9 @@ logger = logging.getLogger("dspy_ash.lm")
 LM_CLASS_STATE_KEY = "_dspy_lm_class"
 # Call-time options that steer dspy-ash itself and are never sent to a provider.
 _CALL_OPTIONS = ("cache", "rollout_id", "namespace")
+# Set while `_acall_via_call` runs a subclass's `__call__`: if that calls `super().__call__`, the
+# default path answers instead of looping back into the subclass.
+_IN_OWN_CALL: ContextVar[bool] = ContextVar("dspy_ash_lm_in_own_call", default=False)
 
 
 class BaseLM:
@@ -75,6 +79,10 @@ class BaseLM:
         # response) instead of `request`; adapt it, so `class MyLM(dspy.BaseLM)` runs unchanged.
         if "request" not in cls.__dict__ and ("forward" in cls.__dict__ or "aforward" in cls.__dict__):
             cls.request = _request_via_forward  # pyright: ignore[reportAttributeAccessIssue]
+        # One that overrides only `__call__` answers DSPy's sync adapters, which call `lm(...)`; dspy-ash's
+        # adapters always take the async path, so `acall` runs that `__call__` too.
+        elif "__call__" in cls.__dict__ and "acall" not in cls.__dict__ and cls.request is BaseLM.request:
+            cls.acall = _acall_via_call  # pyright: ignore[reportAttributeAccessIssue]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
@@ -286,3 +294,16 @@ def _caller_modules() -> tuple[Any, ...]:
 def inspect_history(n: int = 1, file: TextIO | None = None) -> None:
     """Print the last n LM calls made by any LM in this process, or in the current `history_scope`."""
     pretty_print_history(current_history() or [], n, file)
+
+
+async def _acall_via_call(
+    self: BaseLM, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> list[str | dict[str, Any]]:
+    if _IN_OWN_CALL.get():
+        return await BaseLM.acall(self, prompt, messages, **kwargs)
+    token = _IN_OWN_CALL.set(True)
+    try:
+        # As DSPy's adapters call it: by keyword, so a `__call__(self, messages=None, **kw)` binds right.
+        return self(messages=messages, **kwargs) if prompt is None else self(prompt, messages=messages, **kwargs)
+    finally:
+        _IN_OWN_CALL.reset(token)
