@@ -71,6 +71,10 @@ _EXPORTS: dict[str, str] = {
     # modules
     "BestOfN": "dspy_ash.modules.best_of_n:BestOfN",
     "ChainOfThought": "dspy_ash.modules.chain_of_thought:ChainOfThought",
+    "CodeAct": "dspy_ash.modules.code_act:CodeAct",
+    "CodeExecutionError": "dspy_ash.modules.interpreter:CodeExecutionError",
+    "CodeInterpreterError": "dspy_ash.modules.interpreter:CodeInterpreterError",
+    "FinalOutput": "dspy_ash.modules.interpreter:FinalOutput",
     "MultiChainComparison": "dspy_ash.modules.multi_chain_comparison:MultiChainComparison",
     "Parallel": "dspy_ash.modules.parallel:Parallel",
     "Predict": "dspy_ash.modules.predict:Predict",
@@ -150,6 +154,10 @@ if _TYPE_CHECKING:
     from dspy_ash.modules.aggregation import majority as majority
     from dspy_ash.modules.best_of_n import BestOfN as BestOfN
     from dspy_ash.modules.chain_of_thought import ChainOfThought as ChainOfThought
+    from dspy_ash.modules.code_act import CodeAct as CodeAct
+    from dspy_ash.modules.interpreter import CodeExecutionError as CodeExecutionError
+    from dspy_ash.modules.interpreter import CodeInterpreterError as CodeInterpreterError
+    from dspy_ash.modules.interpreter import FinalOutput as FinalOutput
     from dspy_ash.modules.interpreter import PythonInterpreter as PythonInterpreter
     from dspy_ash.modules.multi_chain_comparison import MultiChainComparison as MultiChainComparison
     from dspy_ash.modules.parallel import Parallel as Parallel

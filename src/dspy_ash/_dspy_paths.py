@@ -110,7 +110,7 @@ MODULES: dict[str, str] = {
     "dspy.predict.avatar.signatures": "!Avatar is not part of dspy-ash; use dspy.ReAct.",
     "dspy.predict.best_of_n": "dspy_ash.modules.best_of_n",
     "dspy.predict.chain_of_thought": "dspy_ash.modules.chain_of_thought",
-    "dspy.predict.code_act": "!CodeAct is not part of dspy-ash; use dspy.ReAct or dspy.ProgramOfThought.",
+    "dspy.predict.code_act": "dspy_ash.modules.code_act, dspy_ash.modules.interpreter",
     "dspy.predict.flex": _EXPERIMENTAL,
     "dspy.predict.flex.bridge": _EXPERIMENTAL,
     "dspy.predict.flex.ctx": _EXPERIMENTAL,

@@ -21,10 +21,6 @@ INDENTATION = "  "
 _UNIONS = (types.UnionType, Union)
 
 
-class RecursiveModelError(SignatureError):
-    """A pydantic model that contains itself cannot be drawn as a finite BAML schema."""
-
-
 def _is_model(annotation: Any) -> bool:
     return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
 
@@ -75,7 +71,7 @@ def _render_model(model: type[BaseModel], indent: int = 0, seen: set[type] | Non
     # removes a model, so it also refuses a model used twice side by side; here that is drawn twice.
     seen = set() if seen is None else seen
     if model in seen:
-        raise RecursiveModelError(
+        raise SignatureError(
             "BAMLAdapter cannot handle recursive pydantic models, please use a different adapter."
         )
     seen.add(model)

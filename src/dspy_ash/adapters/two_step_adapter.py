@@ -8,14 +8,10 @@ from dspy_ash._sync import run_sync
 from dspy_ash.adapters.base import Adapter, _tool_call_dict, _tool_output_field
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.formatting import field_descriptions
-from dspy_ash.errors import AdapterParseError, DspyAshError
+from dspy_ash.errors import AdapterParseError, ConfigurationError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.signatures.field import InputField
 from dspy_ash.signatures.signature import Signature, make_signature
-
-
-class ExtractionModelError(DspyAshError, ValueError):
-    """`TwoStepAdapter` was given something other than an LM to extract the fields with."""
 
 
 class TwoStepAdapter(Adapter):
@@ -27,7 +23,7 @@ class TwoStepAdapter(Adapter):
     def __init__(self, extraction_model: BaseLM, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(extraction_model, BaseLM):
-            raise ExtractionModelError("extraction_model must be an instance of dspy.BaseLM")
+            raise ConfigurationError("extraction_model must be an instance of dspy.BaseLM")
         self.extraction_model = extraction_model
 
     # -- the first stage -------------------------------------------------------------------------
@@ -58,7 +54,11 @@ class TwoStepAdapter(Adapter):
         main_request: bool = False,
     ) -> str:
         # The free-form prompt has no output-format reminder, so `main_request` changes nothing.
-        parts = [prefix, *(f"{name}: {inputs[name]}" for name in signature.input_fields if name in inputs), suffix]
+        parts = [
+            prefix,
+            *(f"{name}: {inputs[name]}" for name in signature.input_fields if name in inputs),
+            suffix,
+        ]
         return "\n\n".join(parts).strip()
 
     def format_assistant_message_content(

@@ -68,7 +68,9 @@ class XMLAdapter(ChatAdapter):
         suffix: str = "",
         main_request: bool = False,
     ) -> str:
-        fields = {FieldInfoWithName(k, v): inputs[k] for k, v in signature.input_fields.items() if k in inputs}
+        fields = {
+            FieldInfoWithName(k, v): inputs[k] for k, v in signature.input_fields.items() if k in inputs
+        }
         parts = [prefix, self.format_field_with_value(fields)]
         if main_request:
             parts.append(self.user_message_output_requirements(signature))
@@ -78,7 +80,8 @@ class XMLAdapter(ChatAdapter):
         self, signature: Any, outputs: dict[str, Any], missing_field_message: str | None = None
     ) -> str:
         fields = {
-            FieldInfoWithName(k, v): outputs.get(k, missing_field_message) for k, v in signature.output_fields.items()
+            FieldInfoWithName(k, v): outputs.get(k, missing_field_message)
+            for k, v in signature.output_fields.items()
         }
         return self.format_field_with_value(fields)
 

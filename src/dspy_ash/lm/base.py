@@ -304,6 +304,8 @@ async def _acall_via_call(
     token = _IN_OWN_CALL.set(True)
     try:
         # As DSPy's adapters call it: by keyword, so a `__call__(self, messages=None, **kw)` binds right.
-        return self(messages=messages, **kwargs) if prompt is None else self(prompt, messages=messages, **kwargs)
+        return (
+            self(messages=messages, **kwargs) if prompt is None else self(prompt, messages=messages, **kwargs)
+        )
     finally:
         _IN_OWN_CALL.reset(token)
