@@ -97,7 +97,7 @@ def _render_fields(model: type[BaseModel], indent: int, seen: set[type]) -> str:
         if get_origin(annotation) in _UNIONS:
             present = [arg for arg in get_args(annotation) if arg is not type(None)]
             annotation = present[0] if len(present) == 1 else annotation
-        if _is_model(annotation):
+        if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
             lines.extend(_doc_comments(annotation, inner))
         lines.append(f"{inner}{name}: {render_type(field.annotation, indent + 1, seen)},")
     lines.append(f"{here}}}")

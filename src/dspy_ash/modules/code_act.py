@@ -52,7 +52,7 @@ class CodeAct(ReAct, ProgramOfThought):
             raise ConfigurationError(  # only a function has source to send into the sandbox
                 "CodeAct only accepts functions and not callable objects."
             )
-        self.tools = {t.name: t for t in wrapped}
+        self.tools = {str(t.name): t for t in wrapped}
 
         codeact_signature = (
             Signature({**signature.input_fields}, "\n".join(self._build_instructions(signature, self.tools)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -122,7 +122,7 @@ class ProgramOfThought(Module):
             return await self._run(interpreter, kwargs)
 
     @asynccontextmanager
-    async def _interpreter_scope(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+    async def _interpreter_scope(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncGenerator[Any]:
         """The caller's interpreter (passed positionally, as DSPy), left open; or a new one, shut down after."""
         if args:
             yield args[0]
