@@ -21,6 +21,10 @@ _OPTIMIZER = (
     "or MIPROv2."
 )
 _EXPERIMENTAL = "!DSPy's experimental features are not part of dspy-ash."
+_FLEX = (
+    "!DSPy's experimental Flex (a module whose source GEPA rewrites, run in the sandbox with a guest shim that "
+    "bridges predictor and tool calls back to the host) is not part of dspy-ash; write a dspy.Module."
+)
 
 MODULES: dict[str, str] = {
     "dspy": "dspy_ash",
@@ -111,11 +115,11 @@ MODULES: dict[str, str] = {
     "dspy.predict.best_of_n": "dspy_ash.modules.best_of_n",
     "dspy.predict.chain_of_thought": "dspy_ash.modules.chain_of_thought",
     "dspy.predict.code_act": "dspy_ash.modules.code_act, dspy_ash.modules.interpreter",
-    "dspy.predict.flex": _EXPERIMENTAL,
-    "dspy.predict.flex.bridge": _EXPERIMENTAL,
-    "dspy.predict.flex.ctx": _EXPERIMENTAL,
-    "dspy.predict.flex.flex": _EXPERIMENTAL,
-    "dspy.predict.flex.primitives_doc": _EXPERIMENTAL,
+    "dspy.predict.flex": _FLEX,
+    "dspy.predict.flex.bridge": _FLEX,
+    "dspy.predict.flex.ctx": _FLEX,
+    "dspy.predict.flex.flex": _FLEX,
+    "dspy.predict.flex.primitives_doc": _FLEX,
     "dspy.predict.knn": "dspy_ash.optimizers.knn_fewshot",
     "dspy.predict.multi_chain_comparison": "dspy_ash.modules.multi_chain_comparison",
     "dspy.predict.parallel": "dspy_ash.modules.parallel",

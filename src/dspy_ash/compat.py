@@ -26,18 +26,13 @@ MISSING_IN_DSPY_ASH = frozenset(
     {
         "Audio",
         "AvatarOptimizer",
-        "BAMLAdapter",
         "BetterTogether",
         "BootstrapFinetune",
         "Citations",
         "Code",
-        "CodeAct",
-        "CodeExecutionError",
         "CodeInterpreter",
-        "CodeInterpreterError",
         "Document",
         "File",
-        "FinalOutput",
         "Flex",
         "GEPA",
         "GRPO",
@@ -59,7 +54,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "SandboxSerializable",
         "ToolCallResults",
         "TrainingJob",
-        "TwoStepAdapter",
         "Type",
         "bootstrap_trace_data",
         "configure_dspy_loggers",
@@ -72,13 +66,15 @@ MISSING_IN_DSPY_ASH = frozenset(
 # What to use instead, for the names above that have a close dspy-ash counterpart.
 _INSTEAD = {
     "BetterTogether": "use BootstrapFewShotWithRandomSearch or MIPROv2",
-    "CodeAct": "use dspy.ReAct with tools, or dspy.ProgramOfThought",
     "GEPA": "use MIPROv2 or COPRO",
     "Image": "pass an image URL as a str field",
     "ReActV2": "use dspy.ReAct",
     "RLM": "use dspy.ReAct or dspy.ProgramOfThought",
     "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
-    "TwoStepAdapter": "use dspy.ChatAdapter, dspy.JSONAdapter or dspy.XMLAdapter",
+    "Flex": (
+        "DSPy's experimental Flex runs optimizer-written module source inside the sandbox through a host "
+        "bridge, for GEPA to rewrite; dspy-ash has no Flex: write the module as a dspy.Module"
+    ),
 }
 
 
