@@ -263,14 +263,26 @@ class PythonInterpreter:
             warnings.warn(message, SandboxIsolationWarning, stacklevel=4)
 
     # -- lifecycle ---------------------------------------------------------------------------------
+    # Each public lifecycle call is reported to callbacks (DSPy's interpreter events), even when it has
+    # nothing to do; the session's own restarts and teardowns after a failure are not.
     def start(self) -> None:
         run_sync(self.astart())
 
     async def astart(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._proc is not None and self._proc.returncode is None and self._loop is loop:
+        await self._observed("interpreter_startup", {}, self._astart)
+
+    def _running(self) -> bool:
+        proc = self._proc
+        return proc is not None and proc.returncode is None and self._loop is asyncio.get_running_loop()
+
+    async def _observed(self, kind: Any, inputs: dict[str, Any], call: Callable[[], Awaitable[Any]]) -> Any:
+        return await aobserved(kind, type(self).__name__, self, inputs, call, self.callbacks)
+
+    async def _astart(self) -> None:
+        if self._running():
             return
-        await self.ashutdown()
+        loop = asyncio.get_running_loop()
+        await self._ashutdown()
         self._check_isolation()
         self._workdir = tempfile.mkdtemp(prefix="dspy-ash-sandbox-")
         root = os.geteuid() == 0
@@ -317,15 +329,16 @@ class PythonInterpreter:
         self._proc.stdin.write(self._key.hex().encode() + b"\n")  # the first line: before any user code
         hello = await self._request("{}", startup=True)
         if hello != {"ready": True}:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(f"The sandbox did not start: {hello}")
 
     def shutdown(self) -> None:
-        if self._proc is None and self._workdir is None:
-            return
         run_sync(self.ashutdown())
 
     async def ashutdown(self) -> None:
+        await self._observed("interpreter_shutdown", {}, self._ashutdown)
+
+    async def _ashutdown(self) -> None:
         proc, self._proc = self._proc, None
         self._key = None
         channel, self._tool_channel = self._tool_channel, None
@@ -361,21 +374,15 @@ class PythonInterpreter:
 
     async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
         inputs = {"code": code, "variables": variables}
-        return await aobserved(
-            "module",
-            type(self).__name__,
-            self,
-            inputs,
-            lambda: self._aexecute(code, variables),
-            self.callbacks,
-        )
+        return await self._observed("interpreter_execute", inputs, lambda: self._aexecute(code, variables))
 
     async def _aexecute(self, code: str, variables: dict[str, Any] | None) -> Any:
         try:
             request = json.dumps({"code": code, "variables": variables or {}})
         except (TypeError, ValueError) as exc:
             raise CodeInterpreterError(f"Variables must be JSON-serializable: {exc}") from exc
-        await self.astart()
+        if not self._running():  # started on first use, reported as a startup inside this execution
+            await self.astart()
         reply = await self._request(request)
         if "final" in reply:
             return FinalOutput(reply["final"])
@@ -398,31 +405,31 @@ class PythonInterpreter:
                 self._read_frame_serving_tools(nonce), self.timeout + (5 if startup else 0)
             )
         except TimeoutError:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeExecutionError(
                 f"TimeoutError: the code ran longer than {self.timeout:g} seconds and was stopped"
             ) from None
         except (ValueError, asyncio.LimitOverrunError):
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeExecutionError(
                 f"OutputError: the code produced more than {self.max_output_bytes} bytes of output"
             ) from None
         except (asyncio.IncompleteReadError, ConnectionError):
             detail = await self._death_notice(proc)
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeExecutionError(detail) from None
         except _ForgedReply:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(
                 "The sandbox broke its protocol: a reply failed authentication"
             ) from None
         try:
             message = json.loads(payload)
         except ValueError as exc:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}") from exc
         if not isinstance(message, dict):
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}")
         return message  # pyright: ignore[reportUnknownVariableType]
 
@@ -466,13 +473,9 @@ class PythonInterpreter:
         return run_sync(self.ainvoke_tool(tool_name, kwargs))
 
     async def ainvoke_tool(self, tool_name: str, kwargs: dict[str, Any]) -> Any:
-        return await aobserved(
-            "tool",
-            tool_name,
-            self,
-            {"tool_name": tool_name, "kwargs": kwargs},
-            lambda: self._ainvoke_tool(tool_name, kwargs),
-            self.callbacks,
+        inputs = {"tool_name": tool_name, "kwargs": kwargs}
+        return await self._observed(
+            "interpreter_tool_call", inputs, lambda: self._ainvoke_tool(tool_name, kwargs)
         )
 
     async def _ainvoke_tool(self, tool_name: str, kwargs: dict[str, Any]) -> Any:

@@ -580,25 +580,67 @@ def test_sandbox_works_for_an_unprivileged_user() -> None:
     assert " passed" in run.stdout and " failed" not in run.stdout
 
 
-def test_instance_callbacks_see_each_execution() -> None:
-    from dspy_ash.events import BaseCallback
+def test_instance_callbacks_see_each_execution_startup_tool_call_and_shutdown() -> None:
+    from dspy_ash.events import BaseCallback, Event
 
     seen: list[tuple[str, object]] = []
+    events: list[Event] = []
 
     class Recorder(BaseCallback):
-        def on_module_start(self, call_id: str, instance: object, inputs: dict[str, object]) -> None:
-            seen.append(("start", inputs["code"]))
+        def _start(self, what: str, call_id: str, detail: object) -> None:
+            seen.append((f"{what}_start", detail))
 
-        def on_module_end(
-            self, call_id: str, outputs: object, exception: BaseException | None = None
+        def on_interpreter_execute_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
         ) -> None:
-            seen.append(("end", outputs if exception is None else type(exception).__name__))
+            self._start("execute", call_id, inputs["code"])
 
-    with PythonInterpreter(callbacks=[Recorder()]) as interp:
-        assert interp.execute("20 + 22") == 42
+        def on_interpreter_execute_end(
+            self, call_id: str, outputs: Any, exception: BaseException | None = None
+        ) -> None:
+            seen.append(("execute_end", outputs if exception is None else type(exception).__name__))
+
+        def on_interpreter_startup_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
+        ) -> None:
+            self._start("startup", call_id, inputs)
+
+        def on_interpreter_tool_call_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
+        ) -> None:
+            self._start("tool", call_id, inputs)
+
+        def on_interpreter_tool_call_end(
+            self, call_id: str, outputs: Any, exception: BaseException | None = None
+        ) -> None:
+            seen.append(("tool_end", outputs))
+
+        def on_interpreter_shutdown_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
+        ) -> None:
+            self._start("shutdown", call_id, inputs)
+
+    with PythonInterpreter(tools={"echo": _echo}, callbacks=[Recorder(), events.append]) as interp:
+        assert interp.execute("echo(20) + 22") == 42
         with pytest.raises(CodeExecutionError):
             interp.execute("1/0")
-    assert seen == [("start", "20 + 22"), ("end", 42), ("start", "1/0"), ("end", "CodeExecutionError")]
+    assert seen == [
+        ("execute_start", "echo(20) + 22"),
+        ("startup_start", {}),
+        ("tool_start", {"tool_name": "echo", "kwargs": {"value": 20}}),
+        ("tool_end", 20),
+        ("execute_end", 42),
+        ("execute_start", "1/0"),
+        ("execute_end", "CodeExecutionError"),
+        ("shutdown_start", {}),
+    ]
+    # The lazy startup and the tool call are reported inside the execution that caused them.
+    starts = {e.kind: e for e in reversed(events) if e.phase == "start"}  # the first of each kind
+    first_execute = starts["interpreter_execute"].call_id
+    assert (
+        starts["interpreter_startup"].parent_id == starts["interpreter_tool_call"].parent_id == first_execute
+    )
+    assert starts["interpreter_shutdown"].parent_id is None
 
 
 def test_map_root_user_fallback_for_old_util_linux(
