@@ -84,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "Refine": "dspy_ash.modules.refine:Refine",
     "Retrieve": "dspy_ash.modules.retrieve:Retrieve",
     "Tool": "dspy_ash.adapters.types.tool:Tool",
+    "ToolCallResults": "dspy_ash.adapters.types.tool:ToolCallResults",
     "ToolCalls": "dspy_ash.adapters.types.tool:ToolCalls",
     "majority": "dspy_ash.modules.aggregation:majority",
     "streamify": "dspy_ash.modules.streaming:streamify",
@@ -123,6 +124,7 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters import TwoStepAdapter as TwoStepAdapter
     from dspy_ash.adapters import XMLAdapter as XMLAdapter
     from dspy_ash.adapters.types.tool import Tool as Tool
+    from dspy_ash.adapters.types.tool import ToolCallResults as ToolCallResults
     from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls
     from dspy_ash.errors import AdapterParseError as AdapterParseError
     from dspy_ash.errors import ContextWindowExceededError as ContextWindowExceededError

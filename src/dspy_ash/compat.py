@@ -52,7 +52,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "Reasoning",
         "SIMBA",
         "SandboxSerializable",
-        "ToolCallResults",
         "TrainingJob",
         "Type",
         "bootstrap_trace_data",

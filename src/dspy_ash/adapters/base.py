@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import weakref
 from typing import Any, get_origin
 
 from dspy_ash._sync import run_sync
+from dspy_ash.adapters.formatting import serialize_for_json
 from dspy_ash.adapters.parsing import apply_output_defaults
 from dspy_ash.adapters.types.history import History
+from dspy_ash.adapters.types.tool import ToolCallResults, ToolCalls
 from dspy_ash.errors import AdapterParseError, SignatureError
 from dspy_ash.primitives.observed import observed
 
@@ -231,19 +235,96 @@ class Adapter:
     def format_conversation_history(
         self, signature: Any, history_field: str, inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        """The history's turns as user/assistant messages. A turn whose tool calls carry results
+        (`ToolCalls.tool_call_results`) replays them after the calls: as `tool` messages answering the
+        assistant's provider tool calls under native function calling, else as a user message."""
         history = inputs.pop(history_field, None)
         if history is None:
             return []
         messages: list[dict[str, Any]] = []
         for message in history.messages:
+            tools_name, tool_calls = _tool_calls_in(message)
+            results = (
+                ToolCallResults.model_validate(tool_calls.tool_call_results)
+                if tool_calls is not None and tool_calls.tool_call_results is not None
+                else None
+            )
+            # The format reminder stays on replayed requests (prompt-cache reuse, as DSPy); an
+            # outputs-only turn gets no user message made of the reminder alone.
             main = any(name in message for name in signature.input_fields)
             user = self.format_user_message_content(signature, message, main_request=main)
             if user:
                 messages.append({"role": "user", "content": user})
-            assistant = self.format_assistant_message_content(signature, message)
+            if self.use_native_function_calling and tool_calls is not None:
+                messages.extend(self._native_tool_turn(signature, message, tool_calls, results))
+                continue
+            values = message
+            if tools_name is not None and results is not None and tool_calls is not None:
+                values = {**message, tools_name: tool_calls.model_copy(update={"tool_call_results": None})}
+            assistant = self.format_assistant_message_content(signature, values)
             if assistant:
                 messages.append({"role": "assistant", "content": assistant})
+            if results is not None:
+                content = self.format_user_message_content(
+                    _tool_results_signature(), {"tool_call_results": results}
+                )
+                messages.append({"role": "user", "content": content})
         return messages
+
+    def _native_tool_turn(
+        self, signature: Any, message: dict[str, Any], tool_calls: ToolCalls, results: ToolCallResults | None
+    ) -> list[dict[str, Any]]:
+        content_signature = signature
+        for name, field in signature.output_fields.items():
+            if field.annotation is ToolCalls or message.get(name) is None:
+                content_signature = content_signature.delete(name)
+        content = (
+            self.format_assistant_message_content(content_signature, message)
+            if content_signature.output_fields
+            else ""
+        )
+        if results is not None:
+            call_ids = [call.id for call in tool_calls.tool_calls]
+            if call_ids != [r.call_id for r in results.tool_call_results] or not all(call_ids):
+                results = None  # results a provider could not match to its calls are left out
+        messages: list[dict[str, Any]] = []
+        if content or results is not None:
+            assistant: dict[str, Any] = {"role": "assistant", "content": content or None}
+            if results is not None:
+                assistant["tool_calls"] = [_openai_tool_call(call) for call in tool_calls.tool_calls]
+            messages.append(assistant)
+        for result in results.tool_call_results if results is not None else []:
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": result.call_id,
+                    "name": result.name,
+                    "content": result.value
+                    if isinstance(result.value, str)
+                    else json.dumps(serialize_for_json(result.value), ensure_ascii=False),
+                }
+            )
+        return messages
+
+
+@functools.cache
+def _tool_results_signature() -> Any:
+    from dspy_ash.signatures.field import InputField
+    from dspy_ash.signatures.signature import make_signature
+
+    return make_signature({"tool_call_results": (ToolCallResults, InputField())})
+
+
+def _tool_calls_in(message: dict[str, Any]) -> tuple[str | None, ToolCalls | None]:
+    for name, value in message.items():
+        if isinstance(value, ToolCalls) or (isinstance(value, dict) and "tool_calls" in value):
+            return name, ToolCalls.model_validate(value)
+    return None, None
+
+
+def _openai_tool_call(call: Any) -> dict[str, Any]:
+    arguments = json.dumps(serialize_for_json(call.args), ensure_ascii=False)
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
 
 
 def _scan_history(signature: Any) -> str | None:

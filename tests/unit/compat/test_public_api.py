@@ -20,7 +20,7 @@ KNOWN_GAPS = frozenset(
         "Flex", "GEPA", "Image", "InferRules", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
-        "Provider", "RLM", "ReActV2", "Reasoning", "SIMBA", "SandboxSerializable", "ToolCallResults",
+        "Provider", "RLM", "ReActV2", "Reasoning", "SIMBA", "SandboxSerializable",
         "TrainingJob", "Type", "bootstrap_trace_data",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",

@@ -326,6 +326,59 @@ class ToolCalls(BaseModel):
         )
 
 
+class ToolCallResult(BaseModel):
+    """What one tool call returned (`value`), or its error message with `is_error`."""
+
+    call_id: str | None = None
+    name: str
+    value: Any
+    is_error: bool = False
+
+
+class ToolCallResults(BaseModel):
+    """The results of a turn's tool calls, in call order, as DSPy 3.4 carries them through `History`:
+    set as `ToolCalls.tool_call_results`, adapters replay them to the LM after the calls."""
+
+    ToolCallResult: ClassVar[type[ToolCallResult]] = ToolCallResult
+
+    tool_call_results: list[ToolCallResult]
+
+    @classmethod
+    def from_tool_calls_and_values(
+        cls,
+        tool_calls: list[ToolCall] | ToolCalls,
+        values: list[Any],
+        is_errors: list[bool] | None = None,
+    ) -> ToolCallResults:
+        calls = tool_calls.tool_calls if isinstance(tool_calls, ToolCalls) else tool_calls
+        if len(calls) != len(values):
+            raise ValueError("`tool_calls` and `values` must have the same length.")
+        if is_errors is None:
+            is_errors = [False] * len(calls)
+        elif len(is_errors) != len(calls):
+            raise ValueError("`is_errors` must have the same length as `tool_calls` when provided.")
+        return cls(
+            tool_call_results=[
+                ToolCallResult(call_id=call.id, name=call.name, value=value, is_error=is_error)
+                for call, value, is_error in zip(calls, values, is_errors, strict=True)
+            ]
+        )
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _accept_shapes(cls, data: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        if isinstance(data, list):
+            return {"tool_call_results": data}
+        if isinstance(data, dict):
+            if "tool_call_results" in data:
+                return data
+            if {"name", "value"}.issubset(data):
+                return {"tool_call_results": [data]}
+        raise ValueError(f"Received invalid value for `dspy.ToolCallResults`: {data}")
+
+
 def _normalize_call(data: dict[str, Any]) -> dict[str, Any]:
     """DSPy's `{"name", "args"}` or a provider's `{"id", "function": {"name", "arguments": "<json>"}}`."""
     if not isinstance(data, dict):
