@@ -130,7 +130,10 @@ MODULES: dict[str, str] = {
     "dspy.predict.react_v2": "!ReActV2 is not part of dspy-ash; use dspy.ReAct.",
     "dspy.predict.refine": "dspy_ash.modules.refine",
     "dspy.predict.retry": "!DSPy's Retry module was removed from DSPy itself; use dspy.Refine.",
-    "dspy.predict.rlm": "!RLM is not part of dspy-ash; use dspy.ReAct or dspy.ProgramOfThought.",
+    "dspy.predict.rlm": (
+        "!RLM is not part of dspy-ash; use dspy.CodeAct or dspy.ReAct, or give host functions to "
+        "dspy.PythonInterpreter(tools=...)."
+    ),
     "dspy.primitives": "dspy_ash.primitives, dspy_ash.modules.interpreter",
     "dspy.primitives.base_module": "dspy_ash.primitives.module",
     "dspy.primitives.code_interpreter": "dspy_ash.modules.interpreter",

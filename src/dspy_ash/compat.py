@@ -68,7 +68,7 @@ _INSTEAD = {
     "GEPA": "use MIPROv2 or COPRO",
     "Image": "pass an image URL as a str field",
     "ReActV2": "use dspy.ReAct",
-    "RLM": "use dspy.ReAct or dspy.ProgramOfThought",
+    "RLM": "use dspy.CodeAct or dspy.ReAct",
     "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
     "Flex": (
         "DSPy's experimental Flex runs optimizer-written module source inside the sandbox through a host "
