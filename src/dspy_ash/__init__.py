@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "JSONAdapter": "dspy_ash.adapters:JSONAdapter",
     "Reasoning": "dspy_ash.adapters.types:Reasoning",
     "Type": "dspy_ash.adapters.types:Type",
+    "TwoStepAdapter": "dspy_ash.adapters:TwoStepAdapter",
     "XMLAdapter": "dspy_ash.adapters:XMLAdapter",
     # LM layer
     "BaseLM": "dspy_ash.lm.base:BaseLM",
@@ -76,6 +77,10 @@ _EXPORTS: dict[str, str] = {
     # modules
     "BestOfN": "dspy_ash.modules.best_of_n:BestOfN",
     "ChainOfThought": "dspy_ash.modules.chain_of_thought:ChainOfThought",
+    "CodeAct": "dspy_ash.modules.code_act:CodeAct",
+    "CodeExecutionError": "dspy_ash.modules.interpreter:CodeExecutionError",
+    "CodeInterpreterError": "dspy_ash.modules.interpreter:CodeInterpreterError",
+    "FinalOutput": "dspy_ash.modules.interpreter:FinalOutput",
     "MultiChainComparison": "dspy_ash.modules.multi_chain_comparison:MultiChainComparison",
     "Parallel": "dspy_ash.modules.parallel:Parallel",
     "Predict": "dspy_ash.modules.predict:Predict",
@@ -123,6 +128,7 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters import ChatAdapter as ChatAdapter
     from dspy_ash.adapters import History as History
     from dspy_ash.adapters import JSONAdapter as JSONAdapter
+    from dspy_ash.adapters import TwoStepAdapter as TwoStepAdapter
     from dspy_ash.adapters import XMLAdapter as XMLAdapter
     from dspy_ash.adapters.types import Audio as Audio
     from dspy_ash.adapters.types import Code as Code
@@ -163,6 +169,10 @@ if _TYPE_CHECKING:
     from dspy_ash.modules.aggregation import majority as majority
     from dspy_ash.modules.best_of_n import BestOfN as BestOfN
     from dspy_ash.modules.chain_of_thought import ChainOfThought as ChainOfThought
+    from dspy_ash.modules.code_act import CodeAct as CodeAct
+    from dspy_ash.modules.interpreter import CodeExecutionError as CodeExecutionError
+    from dspy_ash.modules.interpreter import CodeInterpreterError as CodeInterpreterError
+    from dspy_ash.modules.interpreter import FinalOutput as FinalOutput
     from dspy_ash.modules.interpreter import PythonInterpreter as PythonInterpreter
     from dspy_ash.modules.multi_chain_comparison import MultiChainComparison as MultiChainComparison
     from dspy_ash.modules.parallel import Parallel as Parallel

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 _ENGINE = "!DSPy's LiteLLM/lm15 engine internals have no counterpart; dspy-ash's LM layer is dspy_ash.lm (LM, BaseLM)."
 _FINETUNE = "!fine-tuning providers and training jobs are not part of dspy-ash; optimize prompts instead."
-_ADAPTER = "!only ChatAdapter, JSONAdapter and XMLAdapter exist in dspy-ash; use one of them."
 _DATASETS = "!DSPy's dataset downloaders are not part of dspy-ash; build a list of dspy.Example objects."
 _SANDBOX = "!use dspy.PythonInterpreter (dspy-ash's subprocess sandbox) and dspy.ProgramOfThought."
 _OPTIMIZER = (
@@ -18,17 +17,21 @@ _OPTIMIZER = (
     "or MIPROv2."
 )
 _EXPERIMENTAL = "!DSPy's experimental features are not part of dspy-ash."
+_FLEX = (
+    "!DSPy's experimental Flex (a module whose source GEPA rewrites, run in the sandbox with a guest shim that "
+    "bridges predictor and tool calls back to the host) is not part of dspy-ash; write a dspy.Module."
+)
 
 MODULES: dict[str, str] = {
     "dspy": "dspy_ash",
     "dspy.adapters": "dspy_ash.adapters, dspy_ash.adapters.types, dspy_ash.adapters.types.tool",
-    "dspy.adapters.baml_adapter": _ADAPTER,
+    "dspy.adapters.baml_adapter": "dspy_ash.adapters.baml_adapter",
     "dspy.adapters.base": "dspy_ash.adapters.base",
     "dspy.adapters.chat_adapter": "dspy_ash.adapters.chat, dspy_ash.adapters.parsing",
     "dspy.adapters.decision": _EXPERIMENTAL,
     "dspy.adapters.decision_state": _EXPERIMENTAL,
     "dspy.adapters.json_adapter": "dspy_ash.adapters.json_adapter",
-    "dspy.adapters.two_step_adapter": _ADAPTER,
+    "dspy.adapters.two_step_adapter": "dspy_ash.adapters.two_step_adapter",
     "dspy.adapters.types": "dspy_ash.adapters.types, dspy_ash.adapters.types.tool",
     "dspy.adapters.types.audio": "dspy_ash.adapters.types.audio",
     "dspy.adapters.types.base_type": "dspy_ash.adapters.types.base_type",
@@ -107,12 +110,12 @@ MODULES: dict[str, str] = {
     "dspy.predict.avatar.signatures": "!Avatar is not part of dspy-ash; use dspy.ReAct.",
     "dspy.predict.best_of_n": "dspy_ash.modules.best_of_n",
     "dspy.predict.chain_of_thought": "dspy_ash.modules.chain_of_thought",
-    "dspy.predict.code_act": "!CodeAct is not part of dspy-ash; use dspy.ReAct or dspy.ProgramOfThought.",
-    "dspy.predict.flex": _EXPERIMENTAL,
-    "dspy.predict.flex.bridge": _EXPERIMENTAL,
-    "dspy.predict.flex.ctx": _EXPERIMENTAL,
-    "dspy.predict.flex.flex": _EXPERIMENTAL,
-    "dspy.predict.flex.primitives_doc": _EXPERIMENTAL,
+    "dspy.predict.code_act": "dspy_ash.modules.code_act, dspy_ash.modules.interpreter",
+    "dspy.predict.flex": _FLEX,
+    "dspy.predict.flex.bridge": _FLEX,
+    "dspy.predict.flex.ctx": _FLEX,
+    "dspy.predict.flex.flex": _FLEX,
+    "dspy.predict.flex.primitives_doc": _FLEX,
     "dspy.predict.knn": "dspy_ash.optimizers.knn_fewshot",
     "dspy.predict.multi_chain_comparison": "dspy_ash.modules.multi_chain_comparison",
     "dspy.predict.parallel": "dspy_ash.modules.parallel",
@@ -123,7 +126,10 @@ MODULES: dict[str, str] = {
     "dspy.predict.react_v2": "!ReActV2 is not part of dspy-ash; use dspy.ReAct.",
     "dspy.predict.refine": "dspy_ash.modules.refine",
     "dspy.predict.retry": "!DSPy's Retry module was removed from DSPy itself; use dspy.Refine.",
-    "dspy.predict.rlm": "!RLM is not part of dspy-ash; use dspy.ReAct or dspy.ProgramOfThought.",
+    "dspy.predict.rlm": (
+        "!RLM is not part of dspy-ash; use dspy.CodeAct or dspy.ReAct, or give host functions to "
+        "dspy.PythonInterpreter(tools=...)."
+    ),
     "dspy.primitives": "dspy_ash.primitives, dspy_ash.modules.interpreter",
     "dspy.primitives.base_module": "dspy_ash.primitives.module",
     "dspy.primitives.code_interpreter": "dspy_ash.modules.interpreter",

@@ -25,16 +25,10 @@ from dspy_ash.errors import MissingFeatureError, UnsupportedImportError
 MISSING_IN_DSPY_ASH = frozenset(
     {
         "AvatarOptimizer",
-        "BAMLAdapter",
         "BetterTogether",
         "BootstrapFinetune",
-        "CodeAct",
-        "CodeExecutionError",
         "CodeInterpreter",
-        "CodeInterpreterError",
-        "FinalOutput",
         "Flex",
-        "GEPA",
         "GRPO",
         "InferRules",
         "LMCollectionLimitError",
@@ -51,7 +45,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "SIMBA",
         "SandboxSerializable",
         "TrainingJob",
-        "TwoStepAdapter",
         "bootstrap_trace_data",
         "configure_dspy_loggers",
         "disable_litellm_logging",
@@ -63,12 +56,13 @@ MISSING_IN_DSPY_ASH = frozenset(
 # What to use instead, for the names above that have a close dspy-ash counterpart.
 _INSTEAD = {
     "BetterTogether": "use BootstrapFewShotWithRandomSearch or MIPROv2",
-    "CodeAct": "use dspy.ReAct with tools, or dspy.ProgramOfThought",
-    "GEPA": "use MIPROv2 or COPRO",
     "ReActV2": "use dspy.ReAct",
-    "RLM": "use dspy.ReAct or dspy.ProgramOfThought",
+    "RLM": "use dspy.CodeAct or dspy.ReAct",
     "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
-    "TwoStepAdapter": "use dspy.ChatAdapter, dspy.JSONAdapter or dspy.XMLAdapter",
+    "Flex": (
+        "DSPy's experimental Flex runs optimizer-written module source inside the sandbox through a host "
+        "bridge, for GEPA to rewrite; dspy-ash has no Flex: write the module as a dspy.Module"
+    ),
 }
 
 

@@ -27,8 +27,27 @@ from dspy_ash.settings import read
 logger = logging.getLogger("dspy_ash.events")
 
 Kind = Literal[
-    "module", "lm", "embedding", "adapter_format", "adapter_parse", "tool", "evaluate", "compile", "progress"
+    "module",
+    "lm",
+    "embedding",
+    "adapter_format",
+    "adapter_parse",
+    "tool",
+    "evaluate",
+    "compile",
+    "progress",
+    "interpreter_execute",
+    "interpreter_tool_call",
+    "interpreter_startup",
+    "interpreter_shutdown",
 ]
+# A code interpreter's methods and the kinds their calls are reported as (DSPy's `_INTERPRETER_OPERATIONS`).
+INTERPRETER_OPERATIONS: dict[str, Kind] = {
+    "execute": "interpreter_execute",
+    "invoke_tool": "interpreter_tool_call",
+    "start": "interpreter_startup",
+    "shutdown": "interpreter_shutdown",
+}
 # Kinds DSPy's BaseCallback has no hooks for (DSPy sends no events there): not dispatched to it.
 _NO_DSPY_HOOK: frozenset[str] = frozenset({"progress", "embedding"})
 Phase = Literal["start", "end"]
@@ -227,6 +246,22 @@ class BaseCallback:
     def on_evaluate_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
     def on_compile_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
     def on_compile_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None: ...
+    def on_interpreter_execute_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_interpreter_execute_end(
+        self, call_id: str, outputs: Any, exception: BaseException | None = None
+    ) -> None: ...
+    def on_interpreter_tool_call_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_interpreter_tool_call_end(
+        self, call_id: str, outputs: Any, exception: BaseException | None = None
+    ) -> None: ...
+    def on_interpreter_startup_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_interpreter_startup_end(
+        self, call_id: str, outputs: Any, exception: BaseException | None = None
+    ) -> None: ...
+    def on_interpreter_shutdown_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None: ...
+    def on_interpreter_shutdown_end(
+        self, call_id: str, outputs: Any, exception: BaseException | None = None
+    ) -> None: ...
 
     def _dispatch(self, event: Event) -> None:
         if event.kind in _NO_DSPY_HOOK:
@@ -260,6 +295,13 @@ def bind_active_call_id(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _is_interpreter(instance: Any) -> bool:
+    """DSPy's `CodeInterpreter` protocol: `tools` and callable `start`, `execute` and `shutdown`."""
+    return hasattr(instance, "tools") and all(
+        callable(getattr(instance, name, None)) for name in ("start", "execute", "shutdown")
+    )
+
+
 def with_callbacks(fn: Callable[..., Any]) -> Callable[..., Any]:
     """DSPy's decorator for a method of a module, LM or tool: its calls are reported to callbacks (the
     instance's `callbacks` and the configured ones) as the built-in calls of that kind are."""
@@ -272,8 +314,10 @@ def with_callbacks(fn: Callable[..., Any]) -> Callable[..., Any]:
         bound = signature.bind_partial(instance, *args, **kwargs)
         inputs = {k: v for k, v in list(bound.arguments.items())[1:]}
         # LMs say so by a class attribute (`BaseLM._callback_kind`): this layer sits below the LM layer.
-        kind: Kind = getattr(type(instance), "_callback_kind", None) or (
-            "tool" if hasattr(instance, "args") else "module"
+        kind: Kind = (
+            getattr(type(instance), "_callback_kind", None)
+            or (INTERPRETER_OPERATIONS.get(fn.__name__) if _is_interpreter(instance) else None)
+            or ("tool" if hasattr(instance, "args") else "module")
         )
         name = getattr(instance, "model", None) if kind == "lm" else type(instance).__name__
         return start(kind, str(name), instance, inputs, getattr(instance, "callbacks", None) or ())

@@ -273,6 +273,9 @@ class Adapter:
     def format_conversation_history(
         self, signature: Any, history_field: str, inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        """The history's turns as user/assistant messages. A turn whose tool calls carry results
+        (`ToolCalls.tool_call_results`) replays them after the calls: as `tool` messages answering the
+        assistant's provider tool calls under native function calling, else as a user message."""
         history = inputs.pop(history_field, None)
         if history is None:
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 import weakref
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic.fields import FieldInfo
 
@@ -17,6 +17,13 @@ from dspy_ash.errors import AdapterParseError
 from dspy_ash.signatures.types import annotation_name
 
 HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]")
+
+
+class FieldInfoWithName(NamedTuple):
+    """A field with its name: the key type of `format_field_with_value`'s mapping, as DSPy's."""
+
+    name: str
+    info: FieldInfo
 
 
 def _type_info(field: FieldInfo) -> str:
@@ -124,6 +131,13 @@ class ChatAdapter(Adapter):
         )
         self._requirements_cache[signature] = text
         return text
+
+    def format_field_with_value(self, fields_with_values: dict[FieldInfoWithName, Any]) -> str:
+        """Each field's `[[ ## name ## ]]` section with its formatted value (DSPy's public helper)."""
+        return "\n\n".join(
+            f"[[ ## {field.name} ## ]]\n{format_field_value(field.info, value)}"
+            for field, value in fields_with_values.items()
+        ).strip()
 
     def format_assistant_message_content(
         self, signature: Any, outputs: dict[str, Any], missing_field_message: str | None = None

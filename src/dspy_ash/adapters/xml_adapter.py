@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 from typing_extensions import is_typeddict  # a pydantic dependency; also knows typing_extensions.TypedDict
 
-from dspy_ash.adapters.chat import ChatAdapter
+from dspy_ash.adapters.chat import ChatAdapter, FieldInfoWithName
 from dspy_ash.adapters.formatting import format_field_value, serialize_for_json, translate_field_type
 from dspy_ash.adapters.parsing import apply_output_defaults, parse_value
 from dspy_ash.errors import AdapterParseError
@@ -27,9 +27,9 @@ class XMLAdapter(ChatAdapter):
     (`<item>` per list element, a child per key). Replies are parsed as XML; one it cannot parse falls
     back to `JSONAdapter`, as `ChatAdapter` does."""
 
-    def format_field_with_value(self, fields: list[tuple[str, FieldInfo, Any]]) -> str:
+    def format_field_with_value(self, fields_with_values: dict[FieldInfoWithName, Any]) -> str:
         output: list[str] = []
-        for name, field, value in fields:
+        for (name, field), value in fields_with_values.items():
             serialized = serialize_for_json(value)
             is_output = field_kind(field) == "output"
             if is_output and _uses_nested_xml(field.annotation) and isinstance(serialized, dict | list):
@@ -45,7 +45,9 @@ class XMLAdapter(ChatAdapter):
         def format_field(name: str, field: FieldInfo) -> str:
             if field_kind(field) == "output" and _uses_nested_xml(field.annotation):
                 return _xml_schema(name, field.annotation)
-            return self.format_field_with_value([(name, field, translate_field_type(name, field))])
+            return self.format_field_with_value(
+                {FieldInfoWithName(name, field): translate_field_type(name, field)}
+            )
 
         groups = (
             "\n\n".join(format_field(name, field) for name, field in group.items())
@@ -66,7 +68,9 @@ class XMLAdapter(ChatAdapter):
         suffix: str = "",
         main_request: bool = False,
     ) -> str:
-        fields = [(k, v, inputs[k]) for k, v in signature.input_fields.items() if k in inputs]
+        fields = {
+            FieldInfoWithName(k, v): inputs[k] for k, v in signature.input_fields.items() if k in inputs
+        }
         parts = [prefix, self.format_field_with_value(fields)]
         if main_request:
             parts.append(self.user_message_output_requirements(signature))
@@ -75,7 +79,10 @@ class XMLAdapter(ChatAdapter):
     def format_assistant_message_content(
         self, signature: Any, outputs: dict[str, Any], missing_field_message: str | None = None
     ) -> str:
-        fields = [(k, v, outputs.get(k, missing_field_message)) for k, v in signature.output_fields.items()]
+        fields = {
+            FieldInfoWithName(k, v): outputs.get(k, missing_field_message)
+            for k, v in signature.output_fields.items()
+        }
         return self.format_field_with_value(fields)
 
     def user_message_output_requirements(self, signature: Any) -> str:

@@ -303,3 +303,4 @@ def _caller_modules() -> tuple[Any, ...]:
 def inspect_history(n: int = 1, file: TextIO | None = None) -> None:
     """Print the last n LM calls made by any LM in this process, or in the current `history_scope`."""
     pretty_print_history(current_history() or [], n, file)
+

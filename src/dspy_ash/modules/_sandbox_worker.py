@@ -271,6 +271,69 @@ def SUBMIT(*args, **kwargs):
 )
 
 
+# Host tools (`PythonInterpreter(tools=...)`): each is a stub that sends `{"id", "name", "args", "kwargs"}` as
+# one JSON line on its own pipe and waits for the line with the same id, `{"id", "result"}` or
+# `{"id", "error"}`. The pipe is not the reply channel and carries no key: writing to it directly only
+# calls a registered tool with JSON arguments, which the stubs already allow; the host checks both.
+_TOOL_NAMESPACE: dict[str, Any] = {
+    "__builtins__": __builtins__,
+    "TOOL_FDS": tuple(CONFIG.get("tool_fds") or ()),
+    "_read": os.read,
+    "_write": os.write,
+    "_dumps": json.dumps,
+    "_loads": json.loads,
+}
+exec(
+    compile(
+        """
+_state = {"last_id": 0, "pending": b""}
+
+
+def _line():
+    while b"\\n" not in _state["pending"]:
+        chunk = _read(TOOL_FDS[1], 65536)
+        if not chunk:
+            raise RuntimeError("the host closed the tool channel")
+        _state["pending"] += chunk
+    line, _, _state["pending"] = _state["pending"].partition(b"\\n")
+    return line
+
+
+def call_tool(name, args, kwargs):
+    _state["last_id"] += 1
+    call_id = _state["last_id"]
+    try:
+        request = _dumps({"id": call_id, "name": name, "args": list(args), "kwargs": kwargs})
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"the arguments of tool {name} must be JSON-serializable: {exc}") from None
+    data = request.encode() + b"\\n"
+    while data:
+        data = data[_write(TOOL_FDS[0], data) :]
+    while True:  # lines for other ids can only be replies to requests user code wrote itself
+        reply = _loads(_line())
+        if isinstance(reply, dict) and reply.get("id") == call_id:
+            break
+    if "error" in reply:
+        error = reply["error"]
+        raise RuntimeError(f"{error.get('type')}: {error.get('message')}")
+    return reply.get("result")
+
+
+def make_tool(name):
+    def tool(*args, **kwargs):
+        return call_tool(name, args, kwargs)
+
+    tool.__name__ = tool.__qualname__ = name
+    return tool
+""",
+        "<sandbox-tools>",
+        "exec",
+    ),
+    _TOOL_NAMESPACE,
+)
+_TOOLS = {name: _TOOL_NAMESPACE["make_tool"](name) for name in CONFIG.get("tool_names") or ()}
+
+
 def _refuse(value, _error=TypeError):
     raise _error("not JSON-serializable")
 
@@ -388,6 +451,7 @@ def _serve(
     channel,
     submit,
     final_type,
+    tools,
     *,
     fromhex=bytes.fromhex,
     decoder=json.decoder.JSONDecoder,
@@ -415,7 +479,7 @@ def _serve(
     line_of = reader()
     reply = framer(channel, fromhex(line_of().decode()))
     run = runner(final_type)
-    namespace = {"__name__": "__main__", "SUBMIT": submit}
+    namespace = {"__name__": "__main__", **tools, "SUBMIT": submit}
     set_hook(audit)
     first = True
     while True:
@@ -442,4 +506,4 @@ def _serve(
 
 
 del _watch_parent
-_serve(_BOOT.pop(), _SUBMIT_NAMESPACE.pop("SUBMIT"), _SUBMIT_NAMESPACE["_Final"])
+_serve(_BOOT.pop(), _SUBMIT_NAMESPACE.pop("SUBMIT"), _SUBMIT_NAMESPACE["_Final"], _TOOLS)

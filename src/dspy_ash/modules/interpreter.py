@@ -26,6 +26,12 @@ nonce and an HMAC under a session key that user code cannot reach, on a descript
 The host accepts exactly one such frame per request, so code that writes to fd 1 or to any descriptor
 it guesses cannot forge a result nor shift later results onto earlier requests.
 
+Host tools (`tools={"name": fn}`) are reachable from the code as functions of those names. Each call
+crosses as one JSON line on a pipe of its own (`{"id", "name", "args", "kwargs"}` out, `{"id", "result"}`
+or `{"id", "error"}` back): the host runs only a registered tool, with those JSON arguments, and sends its
+result back as JSON. That pipe carries no key: writing to it directly can do no more than the tool
+functions already do. Tool time counts against the execution's `timeout`.
+
 What it does not protect against: CPU-level side channels, bugs in CPython itself (a memory
 corruption bug can disable the audit hook; layers 2, 3 and 5 still hold), reading world-readable
 standard library sources, and learning whether a path exists via `os.stat` (not an audited event).
@@ -36,7 +42,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import json
+import keyword
 import logging
 import os
 import secrets
@@ -46,12 +54,14 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dspy_ash._sync import run_sync
-from dspy_ash.errors import DspyAshError, UnsupportedFeatureError
+from dspy_ash._sync import call_sync, run_sync
+from dspy_ash.adapters.formatting import serialize_for_json
+from dspy_ash.errors import ConfigurationError, DspyAshError, UnsupportedFeatureError
 from dspy_ash.primitives.observed import aobserved
 from dspy_ash.settings import sandbox_requires_isolation
 
@@ -193,10 +203,10 @@ class PythonInterpreter:
         callbacks: list[Any] | None = None,
         **dspy_options: Any,
     ) -> None:
-        if tools:
-            raise UnsupportedFeatureError(
-                "PythonInterpreter does not bridge host tools into the sandbox yet."
-            )
+        self.tools: dict[str, Any] = dict(tools or {})
+        bad = [n for n in self.tools if not n.isidentifier() or keyword.iskeyword(n) or n == "SUBMIT"]
+        if bad:
+            raise ConfigurationError(f"Tool names must be Python identifiers other than SUBMIT: {bad}")
         # DSPy's Deno options that grant access (read/write paths, env vars, network) are refused
         # rather than ignored: code written for them would silently lose access otherwise.
         granted = {k: v for k, v in dspy_options.items() if v and k != "sync_files"}
@@ -225,10 +235,7 @@ class PythonInterpreter:
         self._proc: asyncio.subprocess.Process | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workdir: str | None = None
-
-    @property
-    def tools(self) -> dict[str, Any]:
-        return {}
+        self._tool_channel: _ToolChannel | None = None
 
     @property
     def network_isolated(self) -> bool:
@@ -256,20 +263,32 @@ class PythonInterpreter:
             warnings.warn(message, SandboxIsolationWarning, stacklevel=4)
 
     # -- lifecycle ---------------------------------------------------------------------------------
+    # Each public lifecycle call is reported to callbacks (DSPy's interpreter events), even when it has
+    # nothing to do; the session's own restarts and teardowns after a failure are not.
     def start(self) -> None:
         run_sync(self.astart())
 
     async def astart(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._proc is not None and self._proc.returncode is None and self._loop is loop:
+        await self._observed("interpreter_startup", {}, self._astart)
+
+    def _running(self) -> bool:
+        proc = self._proc
+        return proc is not None and proc.returncode is None and self._loop is asyncio.get_running_loop()
+
+    async def _observed(self, kind: Any, inputs: dict[str, Any], call: Callable[[], Awaitable[Any]]) -> Any:
+        return await aobserved(kind, type(self).__name__, self, inputs, call, self.callbacks)
+
+    async def _astart(self) -> None:
+        if self._running():
             return
-        await self.ashutdown()
+        loop = asyncio.get_running_loop()
+        await self._ashutdown()
         self._check_isolation()
         self._workdir = tempfile.mkdtemp(prefix="dspy-ash-sandbox-")
         root = os.geteuid() == 0
         if root:
             os.chown(self._workdir, 65534, 65534)  # the child runs as nobody and may only enter it
-        config = {
+        config: dict[str, Any] = {
             # Only real root drops privileges; under a non-root host's user namespace there is none
             # to drop (and setgroups is refused there).
             "drop_root": root,
@@ -278,8 +297,13 @@ class PythonInterpreter:
             "preload": list(self.modules),
             "allowed_imports": sorted({m.split(".")[0] for m in self.modules}),
             "output_names": [str(f["name"]) for f in self.output_fields or []],
+            "tool_names": list(self.tools),
         }
         prefix = _network_wrapper() if self.isolate_network else ()
+        channel = await _ToolChannel.open(self.max_output_bytes) if self.tools else None
+        if channel is not None:
+            config["tool_fds"] = list(channel.child_fds)
+        self._tool_channel = channel
         self._proc = await asyncio.create_subprocess_exec(
             *prefix,
             sys.executable,
@@ -295,24 +319,31 @@ class PythonInterpreter:
             env={},
             start_new_session=True,
             limit=self.max_output_bytes,
+            pass_fds=channel.child_fds if channel is not None else (),
         )
+        if channel is not None:
+            channel.close_child_ends()
         self._loop = loop
         self._key = secrets.token_bytes(32)
         assert self._proc.stdin is not None
         self._proc.stdin.write(self._key.hex().encode() + b"\n")  # the first line: before any user code
         hello = await self._request("{}", startup=True)
         if hello != {"ready": True}:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(f"The sandbox did not start: {hello}")
 
     def shutdown(self) -> None:
-        if self._proc is None and self._workdir is None:
-            return
         run_sync(self.ashutdown())
 
     async def ashutdown(self) -> None:
+        await self._observed("interpreter_shutdown", {}, self._ashutdown)
+
+    async def _ashutdown(self) -> None:
         proc, self._proc = self._proc, None
         self._key = None
+        channel, self._tool_channel = self._tool_channel, None
+        if channel is not None:
+            channel.close()
         if proc is not None:
             if proc.returncode is None:
                 _kill_group(proc.pid)
@@ -343,21 +374,15 @@ class PythonInterpreter:
 
     async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any:
         inputs = {"code": code, "variables": variables}
-        return await aobserved(
-            "module",
-            type(self).__name__,
-            self,
-            inputs,
-            lambda: self._aexecute(code, variables),
-            self.callbacks,
-        )
+        return await self._observed("interpreter_execute", inputs, lambda: self._aexecute(code, variables))
 
     async def _aexecute(self, code: str, variables: dict[str, Any] | None) -> Any:
         try:
             request = json.dumps({"code": code, "variables": variables or {}})
         except (TypeError, ValueError) as exc:
             raise CodeInterpreterError(f"Variables must be JSON-serializable: {exc}") from exc
-        await self.astart()
+        if not self._running():  # started on first use, reported as a startup inside this execution
+            await self.astart()
         reply = await self._request(request)
         if "final" in reply:
             return FinalOutput(reply["final"])
@@ -376,35 +401,94 @@ class PythonInterpreter:
         proc.stdin.write(nonce.hex().encode() + b" " + request.encode() + b"\n")
         try:
             await proc.stdin.drain()
-            payload = await asyncio.wait_for(self._read_frame(nonce), self.timeout + (5 if startup else 0))
+            payload = await asyncio.wait_for(
+                self._read_frame_serving_tools(nonce), self.timeout + (5 if startup else 0)
+            )
         except TimeoutError:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeExecutionError(
                 f"TimeoutError: the code ran longer than {self.timeout:g} seconds and was stopped"
             ) from None
         except (ValueError, asyncio.LimitOverrunError):
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeExecutionError(
                 f"OutputError: the code produced more than {self.max_output_bytes} bytes of output"
             ) from None
         except (asyncio.IncompleteReadError, ConnectionError):
             detail = await self._death_notice(proc)
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeExecutionError(detail) from None
         except _ForgedReply:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(
                 "The sandbox broke its protocol: a reply failed authentication"
             ) from None
         try:
             message = json.loads(payload)
         except ValueError as exc:
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}") from exc
         if not isinstance(message, dict):
-            await self.ashutdown()
+            await self._ashutdown()
             raise CodeInterpreterError(f"The sandbox broke its protocol: {payload[:200]!r}")
         return message  # pyright: ignore[reportUnknownVariableType]
+
+    async def _read_frame_serving_tools(self, nonce: bytes) -> bytes:
+        """The request's reply frame, answering the code's tool calls until it arrives."""
+        channel = self._tool_channel
+        if channel is None:
+            return await self._read_frame(nonce)
+        frame = asyncio.ensure_future(self._read_frame(nonce))
+        serving = asyncio.ensure_future(channel.serve(self._answer_tool_call))
+        try:
+            await asyncio.wait({frame, serving}, return_when=asyncio.FIRST_COMPLETED)
+            error = serving.exception() if serving.done() else None
+            if error is not None and not frame.done():
+                raise error  # a tool call line over the size limit
+            return await frame
+        finally:
+            for task in (frame, serving):
+                task.cancel()
+            await asyncio.gather(frame, serving, return_exceptions=True)
+
+    async def _answer_tool_call(self, line: bytes) -> dict[str, Any]:
+        """One tool call from the sandbox: only a registered tool, with the JSON arguments it sent."""
+        call_id = None
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise CodeInterpreterError("A tool call must be a JSON object")
+            call_id = request.get("id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            name, args, kwargs = request.get("name"), request.get("args") or [], request.get("kwargs") or {}  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if not isinstance(name, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise CodeInterpreterError("A tool call needs a name, a list of args and a dict of kwargs")
+            result = await self.ainvoke_tool(name, _named_arguments(self.tools.get(name), args, kwargs))  # pyright: ignore[reportUnknownArgumentType]
+            return {"id": call_id, "result": serialize_for_json(result)}
+        except Exception as exc:  # the tool's failure goes back to the code, which may handle it
+            return {"id": call_id, "error": {"type": type(exc).__name__, "message": str(exc)}}
+
+    # -- host tools ---------------------------------------------------------------------------------
+    def invoke_tool(self, tool_name: str, kwargs: dict[str, Any]) -> Any:
+        """Call a registered tool as the sandboxed code does (DSPy's name); its exceptions propagate."""
+        return run_sync(self.ainvoke_tool(tool_name, kwargs))
+
+    async def ainvoke_tool(self, tool_name: str, kwargs: dict[str, Any]) -> Any:
+        inputs = {"tool_name": tool_name, "kwargs": kwargs}
+        return await self._observed(
+            "interpreter_tool_call", inputs, lambda: self._ainvoke_tool(tool_name, kwargs)
+        )
+
+    async def _ainvoke_tool(self, tool_name: str, kwargs: dict[str, Any]) -> Any:
+        tool = self.tools.get(tool_name)
+        if tool is None:
+            raise CodeInterpreterError(f"Unknown tool: {tool_name}")
+        acall = getattr(tool, "acall", None)  # a dspy Tool
+        if acall is not None and inspect.iscoroutinefunction(acall):
+            return await acall(**kwargs)
+        if inspect.iscoroutinefunction(tool):
+            return await tool(**kwargs)
+        result = await call_sync(tool, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     async def _read_frame(self, nonce: bytes) -> bytes:
         """The payload of the frame `nonce | length | tag(head) | payload | tag(head + payload)`."""
@@ -441,6 +525,63 @@ class PythonInterpreter:
             return f"TimeoutError: the code used more than its CPU time limit (exit {code})"
         tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
         return f"CrashError: the sandbox exited with code {code}. {tail[0]}".strip()
+
+
+def _named_arguments(tool: Any, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Positional arguments from the sandbox bound to the tool's parameter names (tools take keywords)."""
+    if not args or tool is None:
+        return kwargs
+    target = getattr(tool, "func", tool)  # a dspy Tool wraps the function
+    return dict(inspect.signature(target).bind(*args, **kwargs).arguments)
+
+
+class _ToolChannel:
+    """The pipes of the tool bridge: the sandbox writes call lines to one and reads answers from the other."""
+
+    def __init__(self, limit: int) -> None:
+        self._calls_read, calls_write = os.pipe()
+        answers_read, self._answers_write = os.pipe()
+        self.child_fds = (calls_write, answers_read)
+        self._limit = limit
+        self._reader: asyncio.StreamReader | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+        self._writer: asyncio.StreamWriter | None = None
+
+    @classmethod
+    async def open(cls, limit: int) -> _ToolChannel:
+        channel = cls(limit)
+        loop = asyncio.get_running_loop()
+        reader = channel._reader = asyncio.StreamReader(limit=limit, loop=loop)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(channel._calls_read, "rb", 0)
+        )
+        write_transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(channel._answers_write, "wb", 0)
+        )
+        channel._writer = asyncio.StreamWriter(write_transport, protocol, None, loop)  # pyright: ignore[reportArgumentType]
+        channel._transports = [read_transport, write_transport]
+        return channel
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    async def serve(self, answer: Callable[[bytes], Awaitable[dict[str, Any]]]) -> None:
+        """Answer call lines until the sandbox closes its end; a line over the limit raises ValueError."""
+        assert self._reader is not None and self._writer is not None
+        while True:
+            line = await self._reader.readline()
+            if not line:
+                return
+            reply = json.dumps(await answer(line), ensure_ascii=True).encode() + b"\n"
+            self._writer.write(reply)
+            await self._writer.drain()
+
+    def close(self) -> None:
+        for transport in self._transports:
+            transport.close()
+        self.close_child_ends()
 
 
 def _kill_group(pid: int) -> None:

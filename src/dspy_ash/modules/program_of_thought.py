@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from dspy_ash.errors import InvalidInputTypeError
+from dspy_ash.modules._calling import acall_part, aexecute, ashutdown
 from dspy_ash.modules.chain_of_thought import ChainOfThought
 from dspy_ash.modules.interpreter import CodeExecutionError, FinalOutput, PythonInterpreter
 from dspy_ash.primitives.module import Module
@@ -102,11 +104,12 @@ class ProgramOfThought(Module):
         return block, None
 
     @staticmethod
-    async def _execute(code: str, interpreter: PythonInterpreter) -> tuple[str | None, str | None]:
+    async def _execute_code(code: str, interpreter: Any) -> tuple[str | None, str | None]:
+        """The code's result as JSON, or the error the model should fix (DSPy's name and behaviour)."""
         if not code:
             return None, "Error: Empty code before execution."
         try:
-            result = await interpreter.aexecute(code)
+            result = await aexecute(interpreter, code)
         except (CodeExecutionError, SyntaxError) as exc:
             return None, str(exc)
         if isinstance(result, FinalOutput):
@@ -115,9 +118,16 @@ class ProgramOfThought(Module):
 
     # -- the loop ---------------------------------------------------------------------------------------
     async def aforward(self, *args: Any, **kwargs: Any) -> Prediction:
+        async with self._interpreter_scope(args, kwargs) as interpreter:
+            return await self._run(interpreter, kwargs)
+
+    @asynccontextmanager
+    async def _interpreter_scope(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncGenerator[Any]:
+        """The caller's interpreter (passed positionally, as DSPy), left open; or a new one, shut down after."""
         if args:
-            return await self._run(args[0], kwargs)  # a caller-owned interpreter, positional as DSPy
-        if "interpreter" in kwargs and "interpreter" not in self.input_fields:
+            yield args[0]
+            return
+        if "interpreter" in kwargs and "interpreter" not in self.signature.input_fields:
             raise InvalidInputTypeError(
                 "To use a caller-owned interpreter, pass it as the first positional argument "
                 "when calling the module."
@@ -126,25 +136,25 @@ class ProgramOfThought(Module):
         factory = self._interpreter_factory or settings.get("interpreter_factory") or PythonInterpreter
         interpreter = factory()
         try:
-            return await self._run(interpreter, kwargs)
+            yield interpreter
         finally:
-            await interpreter.ashutdown()
+            await ashutdown(interpreter)
 
-    async def _run(self, interpreter: PythonInterpreter, kwargs: dict[str, Any]) -> Prediction:
+    async def _run(self, interpreter: Any, kwargs: dict[str, Any]) -> Prediction:
         inputs = {name: kwargs[name] for name in self.input_fields}
-        code, error = self._parse_code(await self.code_generate.acall(**inputs))
+        code, error = self._parse_code(await acall_part(self.code_generate, **inputs))
         output: str | None = None
         if error is None:
-            output, error = await self._execute(code, interpreter)
+            output, error = await self._execute_code(code, interpreter)
         hop = 1
         while error is not None:
             logger.error("Error in code execution: %s", error)
             if hop == self.max_iters:
                 raise CodeExecutionError(f"Max hops reached. Failed to run ProgramOfThought: {error}")
             inputs.update(previous_code=code, error=error)
-            code, error = self._parse_code(await self.code_regenerate.acall(**inputs))
+            code, error = self._parse_code(await acall_part(self.code_regenerate, **inputs))
             if error is None:
-                output, error = await self._execute(code, interpreter)
+                output, error = await self._execute_code(code, interpreter)
             hop += 1
         inputs.update(final_generated_code=code, code_output=output)
-        return await self.generate_output.acall(**inputs)
+        return await acall_part(self.generate_output, **inputs)

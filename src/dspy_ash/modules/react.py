@@ -15,6 +15,7 @@ from typing import Any, Literal
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.types.tool import Tool, ToolCalls
 from dspy_ash.errors import ContextWindowExceededError
+from dspy_ash.modules._calling import acall_part
 from dspy_ash.modules.chain_of_thought import ChainOfThought
 from dspy_ash.modules.predict import Predict
 from dspy_ash.primitives.module import Module
@@ -189,12 +190,12 @@ class ReAct(Module):
             return f"Execution error in {name}: {format_error_for_lm(err, traceback_frames=5)}"
 
     async def _call_truncating(
-        self, module: Module, trajectory: dict[str, Any], input_args: dict[str, Any]
+        self, module: Any, trajectory: dict[str, Any], input_args: dict[str, Any]
     ) -> Any:
         last: ContextWindowExceededError | None = None
         for _ in range(_TRUNCATION_ATTEMPTS):
             try:
-                return await module.acall(**input_args, trajectory=self._format_trajectory(trajectory))
+                return await acall_part(module, **input_args, trajectory=self._format_trajectory(trajectory))
             except ContextWindowExceededError as err:
                 logger.warning(
                     "Trajectory exceeded the context window, truncating the oldest tool call information."

@@ -3,6 +3,7 @@
 from dspy_ash.modules.aggregation import majority
 from dspy_ash.modules.best_of_n import BestOfN
 from dspy_ash.modules.chain_of_thought import ChainOfThought
+from dspy_ash.modules.code_act import CodeAct
 from dspy_ash.modules.multi_chain_comparison import MultiChainComparison
 from dspy_ash.modules.parallel import Parallel
 from dspy_ash.modules.predict import Predict
@@ -14,6 +15,7 @@ from dspy_ash.modules.retrieve import Retrieve
 __all__ = [
     "BestOfN",
     "ChainOfThought",
+    "CodeAct",
     "MultiChainComparison",
     "Parallel",
     "Predict",

@@ -18,9 +18,11 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dspy_ash.errors import ConfigurationError
 from dspy_ash.modules import interpreter as interpreter_module
 from dspy_ash.modules.interpreter import (
     CodeExecutionError,
@@ -291,8 +293,6 @@ def test_dspy_access_options_are_refused_not_ignored() -> None:
 
     with pytest.raises(UnsupportedFeatureError, match="enable_read_paths"):
         PythonInterpreter(enable_read_paths=["/etc"])
-    with pytest.raises(UnsupportedFeatureError):
-        PythonInterpreter(tools={"f": print})
     PythonInterpreter(enable_network_access=None, sync_files=True).shutdown()  # neutral options are fine
 
 
@@ -580,25 +580,67 @@ def test_sandbox_works_for_an_unprivileged_user() -> None:
     assert " passed" in run.stdout and " failed" not in run.stdout
 
 
-def test_instance_callbacks_see_each_execution() -> None:
-    from dspy_ash.events import BaseCallback
+def test_instance_callbacks_see_each_execution_startup_tool_call_and_shutdown() -> None:
+    from dspy_ash.events import BaseCallback, Event
 
     seen: list[tuple[str, object]] = []
+    events: list[Event] = []
 
     class Recorder(BaseCallback):
-        def on_module_start(self, call_id: str, instance: object, inputs: dict[str, object]) -> None:
-            seen.append(("start", inputs["code"]))
+        def _start(self, what: str, call_id: str, detail: object) -> None:
+            seen.append((f"{what}_start", detail))
 
-        def on_module_end(
-            self, call_id: str, outputs: object, exception: BaseException | None = None
+        def on_interpreter_execute_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
         ) -> None:
-            seen.append(("end", outputs if exception is None else type(exception).__name__))
+            self._start("execute", call_id, inputs["code"])
 
-    with PythonInterpreter(callbacks=[Recorder()]) as interp:
-        assert interp.execute("20 + 22") == 42
+        def on_interpreter_execute_end(
+            self, call_id: str, outputs: Any, exception: BaseException | None = None
+        ) -> None:
+            seen.append(("execute_end", outputs if exception is None else type(exception).__name__))
+
+        def on_interpreter_startup_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
+        ) -> None:
+            self._start("startup", call_id, inputs)
+
+        def on_interpreter_tool_call_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
+        ) -> None:
+            self._start("tool", call_id, inputs)
+
+        def on_interpreter_tool_call_end(
+            self, call_id: str, outputs: Any, exception: BaseException | None = None
+        ) -> None:
+            seen.append(("tool_end", outputs))
+
+        def on_interpreter_shutdown_start(
+            self, call_id: str, instance: object, inputs: dict[str, Any]
+        ) -> None:
+            self._start("shutdown", call_id, inputs)
+
+    with PythonInterpreter(tools={"echo": _echo}, callbacks=[Recorder(), events.append]) as interp:
+        assert interp.execute("echo(20) + 22") == 42
         with pytest.raises(CodeExecutionError):
             interp.execute("1/0")
-    assert seen == [("start", "20 + 22"), ("end", 42), ("start", "1/0"), ("end", "CodeExecutionError")]
+    assert seen == [
+        ("execute_start", "echo(20) + 22"),
+        ("startup_start", {}),
+        ("tool_start", {"tool_name": "echo", "kwargs": {"value": 20}}),
+        ("tool_end", 20),
+        ("execute_end", 42),
+        ("execute_start", "1/0"),
+        ("execute_end", "CodeExecutionError"),
+        ("shutdown_start", {}),
+    ]
+    # The lazy startup and the tool call are reported inside the execution that caused them.
+    starts = {e.kind: e for e in reversed(events) if e.phase == "start"}  # the first of each kind
+    first_execute = starts["interpreter_execute"].call_id
+    assert (
+        starts["interpreter_startup"].parent_id == starts["interpreter_tool_call"].parent_id == first_execute
+    )
+    assert starts["interpreter_shutdown"].parent_id is None
 
 
 def test_map_root_user_fallback_for_old_util_linux(
@@ -619,3 +661,74 @@ def test_map_root_user_fallback_for_old_util_linux(
             interp.execute(f"open({str(secret_file)!r}).read()")
         with pytest.raises(CodeExecutionError, match=r"PermissionError|not allowed"):
             interp.execute("import os; os.fork()")
+
+
+# -- the tool bridge -------------------------------------------------------------------------------
+def _fail() -> None:
+    raise ValueError("invalid tool input")
+
+
+def _echo(value: Any, times: int = 1) -> Any:
+    return [value] * times if times != 1 else value
+
+
+def test_tools_are_called_from_the_sandbox_with_json_in_and_out() -> None:
+    seen: list[Any] = []
+
+    def record(**kwargs: Any) -> object:
+        seen.append(kwargs)
+        return object()  # not JSON: crosses as its string
+
+    with PythonInterpreter(tools={"echo": _echo, "fail": _fail, "record": record}) as interp:
+        assert interp.execute("echo('a', 3)") == ["a", "a", "a"]
+        assert interp.execute("echo(value={'k': [1, 2.5, None]})") == {"k": [1, 2.5, None]}
+        code = "try:\n    fail()\nexcept RuntimeError as exc:\n    message = str(exc)\nmessage"
+        assert interp.execute(code) == "ValueError: invalid tool input"
+        assert str(interp.execute("record(x=1)")).startswith("<object object at")
+        with pytest.raises(CodeExecutionError, match="must be JSON-serializable"):
+            interp.execute("echo(object())")
+        with pytest.raises(CodeExecutionError, match="TypeError"):
+            interp.execute("echo(1, 2, 3, 4)")  # too many arguments: the binding error goes back to the code
+    assert seen == [{"x": 1}]
+
+
+def test_the_tool_pipe_only_reaches_registered_tools() -> None:
+    with PythonInterpreter(tools={"echo": _echo}) as interp:
+        # Raw lines on the tool pipe: garbage, an unregistered name, a host builtin. The code reads the
+        # host's three answers itself, then a normal call still works.
+        code = (
+            "import os, json\n"
+            "w, r = echo.__globals__['TOOL_FDS']\n"
+            'for line in [b\'not json\\n\', b\'{"id": 99, "name": "secret"}\\n\','
+            ' b\'{"id": 98, "name": "print", "args": [1]}\\n\']:\n'
+            "    os.write(w, line)\n"
+            "got = b''\n"
+            "while got.count(b'\\n') < 3:\n"
+            "    got += os.read(r, 4096)\n"
+            "[json.loads(x) for x in got.splitlines()] + [echo('still fine')]"
+        )
+        garbage, unknown, builtin, normal = interp.execute(code)
+        assert garbage["id"] is None and garbage["error"]["type"] == "JSONDecodeError"
+        assert unknown == {
+            "id": 99,
+            "error": {"type": "CodeInterpreterError", "message": "Unknown tool: secret"},
+        }
+        assert builtin == {
+            "id": 98,
+            "error": {"type": "CodeInterpreterError", "message": "Unknown tool: print"},
+        }
+        assert normal == "still fine"
+        assert interp.invoke_tool("echo", {"value": 5}) == 5
+        with pytest.raises(CodeInterpreterError, match="Unknown tool: secret"):
+            interp.invoke_tool("secret", {})
+    with pytest.raises(ConfigurationError, match="identifiers"):
+        PythonInterpreter(tools={"SUBMIT": _echo})
+
+
+def test_an_oversized_tool_line_ends_the_session() -> None:
+    with PythonInterpreter(tools={"echo": _echo}, max_output_bytes=10_000) as interp:
+        with pytest.raises(CodeExecutionError, match="OutputError"):
+            interp.execute(
+                "import os\nos.write(echo.__globals__['TOOL_FDS'][0], b'x' * 20_000)\nimport time\ntime.sleep(5)"
+            )
+        assert interp.execute("echo(1)") == 1  # a new session, tools included

@@ -15,13 +15,12 @@ import dspy_ash
 # fails when a name here is provided (drop it from the list) and when DSPy has a name missing from both.
 KNOWN_GAPS = frozenset(
     {
-        "AvatarOptimizer", "BetterTogether", "BootstrapFinetune", "CodeAct",
-        "CodeExecutionError", "CodeInterpreter", "CodeInterpreterError",
-        "FinalOutput", "Flex", "InferRules", "LMCollectionLimitError",
+        "AvatarOptimizer", "BetterTogether", "BootstrapFinetune",
+        "CodeInterpreter", "Flex", "InferRules", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
         "Provider", "RLM", "ReActV2", "SIMBA", "SandboxSerializable",
-        "TrainingJob", "TwoStepAdapter", "bootstrap_trace_data",
+        "TrainingJob", "bootstrap_trace_data",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",
     }

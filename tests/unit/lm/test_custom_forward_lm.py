@@ -52,3 +52,33 @@ def test_a_subclass_that_answers_nothing_builds_and_fails_when_called():
     assert lm.model == "x"
     with pytest.raises(NotImplementedError, match="neither request"):
         lm("hello")
+
+
+class CallOnlyLM(dspy.BaseLM):
+    """DSPy's sync adapters call `lm(messages=...)`: an LM that overrides only `__call__` answers there."""
+
+    def __init__(self) -> None:
+        super().__init__(model="custom/call")
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, messages: Any = None, **kwargs: Any) -> list[str]:  # pyright: ignore[reportIncompatibleMethodOverride]
+        self.calls.append({"messages": messages, **kwargs})
+        return ["[[ ## answer ## ]]\nRome\n\n[[ ## completed ## ]]"]
+
+
+class DelegatingCallLM(dspy.BaseLM):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return super().__call__(*args, **kwargs)
+
+
+async def test_an_lm_overriding_only_call_answers_the_async_path_too():
+    lm = CallOnlyLM()
+    with dspy.context(lm=lm):
+        assert dspy.Predict("question -> answer")(question="Capital of Italy?").answer == "Rome"
+        assert (await dspy.Predict("question -> answer").acall(question="Again?")).answer == "Rome"
+    assert len(lm.calls) == 2 and lm.calls[1]["messages"][-1]["content"].startswith("[[ ## question ## ]]")
+
+
+def test_a_call_override_that_delegates_back_does_not_loop():
+    with pytest.raises(NotImplementedError, match="implements neither request"):
+        DelegatingCallLM(model="custom/delegating")(messages=[{"role": "user", "content": "hi"}])

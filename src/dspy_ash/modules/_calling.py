@@ -1,0 +1,40 @@
+"""Awaiting the parts a module is built from when users swap them for plain objects, as DSPy allows.
+
+DSPy calls sub-predictors and interpreters synchronously, so a test or a program may replace
+`pot.code_generate` with any callable, or pass an interpreter that has only `execute` / `shutdown`
+(DSPy's `CodeInterpreter` protocol). dspy-ash awaits them natively when it can and bridges otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from dspy_ash._sync import call_sync
+from dspy_ash.primitives.module import Module
+
+
+async def acall_part(part: Any, **kwargs: Any) -> Any:
+    """`part(**kwargs)`: awaited for a Module or an object with an async `acall`, else run as sync code."""
+    if isinstance(part, Module):
+        return await part.acall(**kwargs)
+    acall = getattr(part, "acall", None)
+    if acall is not None and inspect.iscoroutinefunction(acall):
+        return await acall(**kwargs)
+    return await call_sync(part, **kwargs)
+
+
+async def aexecute(interpreter: Any, code: str, variables: dict[str, Any] | None = None) -> Any:
+    """Run code on dspy-ash's interpreter (`aexecute`) or on any DSPy-protocol one (`execute`)."""
+    run = getattr(interpreter, "aexecute", None)
+    if run is not None and inspect.iscoroutinefunction(run):
+        return await run(code, variables)
+    return await call_sync(interpreter.execute, code, variables)
+
+
+async def ashutdown(interpreter: Any) -> None:
+    stop = getattr(interpreter, "ashutdown", None)
+    if stop is not None and inspect.iscoroutinefunction(stop):
+        await stop()
+    else:
+        await call_sync(interpreter.shutdown)
