@@ -21,7 +21,8 @@ from dspy_ash._sync import run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
-from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
+from dspy_ash.lm.stream import OnDelta, request_streamed, streams
+from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.lm")
@@ -80,6 +81,15 @@ class BaseLM:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
         raise UnsupportedFeatureError(f"{type(self).__name__} does not stream")
 
+    async def request_streaming(self, req: LMRequest, on_delta: OnDelta) -> LMResponse:
+        """`request`, streamed: each text delta goes to `on_delta` as it arrives (the cache overrides this
+        to answer hits whole). Raises UnsupportedFeatureError before any delta when this LM cannot stream."""
+        parts: list[str] = []
+        async for delta in self.stream(req):
+            parts.append(delta)
+            await on_delta(delta)
+        return LMResponse(choices=[Choice(text="".join(parts))], model=self.model)
+
     async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
         """Vectors for `req.inputs`, for providers with an embeddings endpoint; wrappers pass it on."""
         raise UnsupportedFeatureError(f"{type(self).__name__} has no embeddings endpoint")
@@ -128,7 +138,7 @@ class BaseLM:
         )
         _gc.call_started()
         try:
-            response = await self.request(req)
+            response = await (request_streamed(self, req) if streams(req) else self.request(req))
         except BaseException as exc:
             if scope is not None:
                 scope.fail(exc)

@@ -15,7 +15,7 @@ from dspy_ash.errors import ConfigurationError, NoLMConfiguredError, SignatureEr
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.primitives.module import Module, Predictor
 from dspy_ash.primitives.prediction import Prediction
-from dspy_ash.settings import read
+from dspy_ash.settings import read, settings
 from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, extra_of
 from dspy_ash.signatures.signature import ensure_signature
 from dspy_ash.signatures.types import allows_none
@@ -65,7 +65,11 @@ class Predict(Module, Predictor):
     async def aforward(self, **kwargs: Any) -> Prediction:
         lm, config, signature, demos, inputs = self._prepare(kwargs)
         adapter = read("adapter") or _DEFAULT_ADAPTER
-        completions = await adapter.acall(lm, config, signature, demos, inputs)
+        if read("send_stream") is None:
+            completions = await adapter.acall(lm, config, signature, demos, inputs)
+        else:
+            with settings.context(**self._stream_scope()):
+                completions = await adapter.acall(lm, config, signature, demos, inputs)
         pred = Prediction.from_completions(completions, signature=signature)
         trace = read("trace")
         if trace is not None and (limit := read("max_trace_size")) > 0:
@@ -73,6 +77,14 @@ class Predict(Module, Predictor):
                 trace.pop(0)
             trace.append((self, dict(inputs), pred))
         return pred
+
+    def _stream_scope(self) -> dict[str, Any]:
+        """Under `streamify`: this predictor's LM calls stream (tagged with it) when a listener targets it
+        or when there are no listeners; otherwise they run unstreamed, as in DSPy."""
+        listeners = read("stream_listeners") or []
+        if listeners and not any(listener.predict is self for listener in listeners):
+            return {"send_stream": None}
+        return {"caller_predict": self}
 
     def _prepare(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, list[Any], dict[str, Any]]:
         """Split the call's keywords into (lm, config, signature, demos, inputs), as DSPy's `_forward_preprocess`."""

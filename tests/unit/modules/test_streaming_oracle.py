@@ -1,0 +1,113 @@
+"""`streamify` against DSPy 3.4.1: both stream the same replies from the same fake OpenAI server (real SSE on
+127.0.0.1, the same chunk boundaries) and must yield the same items, chunk for chunk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+import pytest
+
+import dspy_ash
+from dspy_ash.testing.fake_servers import FakeOpenAIServer, Reply
+
+CHAT_1 = [
+    "[[", " ##", " answer", " ##", " ]]\n\n", "To", " get", " to", " the", " other", " side", "!\n\n[[ ##",
+    " completed", " ##", " ]]",
+]  # fmt: skip
+CHAT_2 = [
+    "[[ ##", " judgement", " ##", " ]]\n\n", "The", " answer", " is", " humorous", ".\n\n[[ ##", " completed",
+    " ##", " ]]",
+]  # fmt: skip
+JSON_1 = ['{"', "answer", '":', '"To', " get", " to", " the", " other", " side", '!"', "}\n"]
+JSON_2 = ['{"', "jud", "gement", '":', '"The', " answer", " is", " funny", '."', "}"]
+XML_1 = ["<", "answer", ">", "To", " get", " there", "!", "<", "/answer", ">"]
+XML_2 = ["<", "judgement", ">", "The", " answer", " is", " humorous", ".", "<", "/judgement", ">"]
+
+
+def _split(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+LONG = "[[ ## answer ## ]]\nThe answer is 42.\n\n[[ ## completed ## ]]"
+
+
+def _program(lib: Any) -> Any:
+    class TwoSteps(lib.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.predict1 = lib.Predict("question -> answer")
+            self.predict2 = lib.Predict("question, answer -> judgement")
+
+        def forward(self, question: str) -> Any:
+            answer = self.predict1(question=question).answer
+            return self.predict2(question=question, answer=answer)
+
+    return TwoSteps()
+
+
+def _describe(lib: Any, item: Any) -> Any:
+    if isinstance(item, lib.streaming.StreamResponse):
+        return ("response", item.predict_name, item.signature_field_name, item.chunk, item.is_last_chunk)
+    if isinstance(item, lib.Prediction):
+        return ("prediction", dict(item.items()))
+    if isinstance(item, lib.streaming.StatusMessage):
+        return ("status", item.message)
+    return ("chunk", item.choices[0].delta.content, item.choices[0].finish_reason)
+
+
+async def _run(lib: Any, replies: list[list[str]], adapter: str, **options: Any) -> list[Any]:
+    listeners = options.pop("listeners", ["answer", "judgement"])
+    program = options.pop("program", None) or _program(lib)
+    async with FakeOpenAIServer(script=[Reply(chunks=c) for c in replies]) as server:
+        lm = lib.LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=False)
+        streamed = lib.streamify(
+            program, stream_listeners=[lib.streaming.StreamListener(f, **options) for f in listeners]
+        )
+        with lib.context(lm=lm, adapter=getattr(lib, adapter)()):
+            return [_describe(lib, item) async for item in streamed(question="why?")]
+
+
+@pytest.mark.parametrize(
+    ("adapter", "replies"),
+    [
+        ("ChatAdapter", [CHAT_1, CHAT_2]),
+        ("JSONAdapter", [JSON_1, JSON_2]),
+        ("XMLAdapter", [XML_1, XML_2]),
+        ("ChatAdapter", [_split(LONG, 1), _split(LONG.replace("answer ##", "judgement ##"), 1)]),
+        ("ChatAdapter", [_split(LONG, 2), _split(LONG.replace("answer ##", "judgement ##"), 5)]),
+        ("ChatAdapter", [[LONG], CHAT_2]),  # one field in one chunk: not streamed
+        ("ChatAdapter", [CHAT_1[:-4] + [" tail"], CHAT_2]),  # no end marker: the rest comes at the end
+    ],
+)
+async def test_streamed_fields_match_dspy(adapter: str, replies: list[list[str]]) -> None:
+    ours = await _run(dspy_ash, replies, adapter)
+    theirs = await _run(dspy, replies, adapter)
+    assert ours == theirs
+    assert any(item[0] == "response" for item in ours)
+
+
+async def test_reused_listener_matches_dspy() -> None:
+    def twice(lib: Any) -> Any:
+        class Twice(lib.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.predict = lib.Predict("question -> answer")
+
+            def forward(self, question: str) -> Any:
+                self.predict(question=question)
+                return self.predict(question=question)
+
+        return Twice()
+
+    for reuse in (True, False):
+        ours = await _run(dspy_ash, [CHAT_1, CHAT_1], "ChatAdapter", program=twice(dspy_ash), listeners=["answer"], allow_reuse=reuse)
+        theirs = await _run(dspy, [CHAT_1, CHAT_1], "ChatAdapter", program=twice(dspy), listeners=["answer"], allow_reuse=reuse)
+        assert ours == theirs
+
+
+async def test_unlistened_program_yields_raw_chunks_like_dspy() -> None:
+    ours = await _run(dspy_ash, [CHAT_1, CHAT_2], "ChatAdapter", listeners=[])
+    theirs = await _run(dspy, [CHAT_1, CHAT_2], "ChatAdapter", listeners=[])
+    assert ours == theirs
+    assert [i for i in ours if i[0] == "chunk"][0] == ("chunk", "[[", None)
