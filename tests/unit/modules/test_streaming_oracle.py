@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import dspy
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dspy_ash
+from dspy_ash.lm.stream import StreamChunk
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Reply
 
 CHAT_1 = [
@@ -111,3 +116,91 @@ async def test_unlistened_program_yields_raw_chunks_like_dspy() -> None:
     theirs = await _run(dspy, [CHAT_1, CHAT_2], "ChatAdapter", listeners=[])
     assert ours == theirs
     assert [i for i in ours if i[0] == "chunk"][0] == ("chunk", "[[", None)
+
+
+REPLIES = {
+    "ChatAdapter": [
+        "[[ ## answer ## ]]\nTo get to the other side!\n\n[[ ## completed ## ]]",
+        '[[ ## reasoning ## ]]\nThink [[ twice ]].\n\n[[ ## answer ## ]]\n{"message": "Hi", "status": "ok"}\n\n'
+        "[[ ## completed ## ]]",
+        "[[ ## answer ## ]]\n  spaced   out  \n\n\n[[ ## judgement ## ]]\nfine\n\n[[ ## completed ## ]]",
+        "[[ ## answer ## ]]\nno end marker, the text just stops",
+    ],
+    "JSONAdapter": [
+        '{"answer": "To get to the other side!"}',
+        '{\n  "reasoning": "a \\"quoted\\" word",\n  "answer": {"items": ["a", "b"], "active": true}\n}',
+        '{"answer": "first", "judgement": "second"}',
+    ],
+    "XMLAdapter": [
+        "<answer>To get to the other side!</answer>",
+        "<reasoning>a < b</reasoning>\n<answer>forty two</answer>",
+    ],
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    case=st.sampled_from([(a, r) for a, rs in REPLIES.items() for r in rs]),
+    cuts=st.lists(st.integers(min_value=1, max_value=200), max_size=40),
+    field=st.sampled_from(["answer", "reasoning", "judgement"]),
+)
+def test_listener_matches_dspy_for_any_chunking(case: tuple[str, str], cuts: list[int], field: str) -> None:
+    """The same deltas into DSPy's StreamListener and ours give the same responses, whatever the split."""
+    adapter, reply = case
+    points = sorted({c for c in cuts if c < len(reply)})
+    deltas = [reply[i:j] for i, j in zip([0, *points], [*points, len(reply)], strict=True)]
+
+    def run(lib: Any) -> list[Any]:
+        listener = lib.streaming.StreamListener(field, predict_name="p")
+        out: list[Any] = []
+        with lib.context(adapter=getattr(lib, adapter)()):
+            for delta in deltas:
+                response = listener.receive(StreamChunk.build("m", None, delta))
+                if response is not None:
+                    out.append((response.chunk, response.is_last_chunk))
+            final = listener.finalize()
+            out.append(None if final is None else (final.chunk, final.is_last_chunk))
+        return [*out, listener.stream_start, listener.stream_end, listener.cache_hit]
+
+    assert run(dspy_ash) == run(dspy)
+
+
+async def test_cached_reply_streams_nothing_like_dspy() -> None:
+    """A repeated call is a cache hit: no chunks, the prediction only (even when not asked for)."""
+    question = f"cache me {uuid.uuid4()}"  # DSPy's cache is on disk: never a hit from an earlier run
+
+    async def run(lib: Any) -> list[list[Any]]:
+        async with FakeOpenAIServer(script=[Reply(chunks=CHAT_1)]) as server:
+            lm = lib.LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=True)
+            calls: list[list[Any]] = []
+            for _ in range(2):  # a listener without allow_reuse serves one call, in DSPy too: one per call
+                streamed = lib.streamify(
+                    lib.Predict("question -> answer"),
+                    stream_listeners=[lib.streaming.StreamListener("answer")],
+                    include_final_prediction_in_output_stream=False,
+                )
+                with lib.context(lm=lm):
+                    calls.append([_describe(lib, i) async for i in streamed(question=question)])
+            return calls
+
+    ours, theirs = await run(dspy_ash), await run(dspy)
+    assert ours == theirs
+    assert ours[1] == [("prediction", {"answer": "To get to the other side!"})]
+    assert len(ours[0]) > 1
+
+
+_PREDICT_ID = re.compile(r"predict_id[^,]*,")
+
+
+async def test_streaming_response_lines_match_dspy() -> None:
+    async def run(lib: Any) -> list[str]:
+        async with FakeOpenAIServer(script=[Reply(chunks=CHAT_1)]) as server:
+            lm = lib.LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=False)
+            streamed = lib.streamify(lib.Predict("question -> answer"))
+            with lib.context(lm=lm):
+                return [line async for line in lib.streaming.streaming_response(streamed(question="q"))]
+
+    ours, theirs = await run(dspy_ash), await run(dspy)
+    # DSPy's chunk lines carry its predictor's id; compare them without it
+    assert [_PREDICT_ID.sub("", x) for x in ours] == [_PREDICT_ID.sub("", x) for x in theirs]
+    assert ours[-2:] == ['data: {"prediction":{"answer":"To get to the other side!"}}\n\n', "data: [DONE]\n\n"]
