@@ -12,12 +12,13 @@ import copy as copy_module
 import importlib
 import logging
 import random
+from contextvars import ContextVar
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
 
 from dspy_ash import _gc, events
-from dspy_ash._sync import run_sync
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
@@ -76,6 +77,10 @@ class BaseLM:
         # response) instead of `request`; adapt it, so `class MyLM(dspy.BaseLM)` runs unchanged.
         if "request" not in cls.__dict__ and ("forward" in cls.__dict__ or "aforward" in cls.__dict__):
             cls.request = _request_via_forward  # pyright: ignore[reportAttributeAccessIssue]
+        # One that overrides the sync `__call__` (a spy recording calls, a canned reply) is what the adapters
+        # must reach, though they call `acall`.
+        if "__call__" in cls.__dict__ and "acall" not in cls.__dict__:
+            cls.acall = _acall_via_call  # pyright: ignore[reportAttributeAccessIssue]
 
     def stream(self, req: LMRequest) -> AsyncIterator[str]:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
@@ -234,6 +239,24 @@ _BUILTIN_LM_CLASSES = {
 }
 
 
+_in_call_override: ContextVar[bool] = ContextVar("dspy_ash_in_call_override", default=False)
+
+
+async def _acall_via_call(
+    self: BaseLM, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> list[str | dict[str, Any]]:
+    """`acall` of an LM class that overrides `__call__`: that override, on a worker thread; an override
+    that calls `super().__call__` reaches the real call."""
+    if _in_call_override.get():
+        return await BaseLM.acall(self, prompt, messages, **kwargs)
+
+    def run() -> list[str | dict[str, Any]]:
+        _in_call_override.set(True)  # in the worker's own copy of the context
+        return type(self).__call__(self, prompt, messages, **kwargs)
+
+    return await call_sync(run)
+
+
 async def _request_via_forward(self: BaseLM, req: LMRequest) -> LMResponse:
     from dspy_ash.lm.providers.openai_compat import parse_chat_completion
 
@@ -261,20 +284,39 @@ def _plain(value: Any) -> Any:
 
 def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
     target = _BUILTIN_LM_CLASSES.get(path or "dspy.clients.lm.LM")
-    if target is None:
+    if target is not None:
+        module_name, _, qualname = target.partition(":")
+        obj: Any = getattr(importlib.import_module(module_name), qualname)
+    else:
         if not allow_custom:
             raise SavedStateError(
-                f"Refusing to load the LM class {path!r} from saved state; pass allow_custom_lm_class=True "
-                "(or allow_unsafe_lm_state=True to Module.load) if you trust the file."
+                f"Refusing to import custom serialized LM class `{path}`. Pass allow_unsafe_lm_state=True when "
+                "loading trusted files to enable custom LM classes (allow_custom_lm_class=True to load_state)."
             )
-        target = path.rsplit(".", 1)[0] + ":" + path.rsplit(".", 1)[1] if path else ""
-    module_name, _, qualname = target.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+        obj = _import_class_path(str(path))
     if not (isinstance(obj, type) and issubclass(obj, BaseLM)):
         raise SavedStateError(f"{path!r} is not an LM class")
     return obj
+
+
+def _import_class_path(path: str) -> Any:
+    """`package.module.Outer.Inner`: the longest importable module prefix, then attributes (nested classes)."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+                continue  # not a module: a shorter prefix may be
+            raise
+        try:
+            for attr in parts[split:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        return obj
+    raise SavedStateError(f"Could not import serialized LM class `{path}`.")
 
 
 def _history_id() -> str:

@@ -217,9 +217,22 @@ def _warn_type_mismatches(plan: tuple[tuple[str, Any, Any, bool, bool], ...], kw
                 "Type mismatch for field '%s': expected %s based on given Signature, but the "
                 "provided value is incompatible: %s.",
                 name,
-                annotation,
+                type_name(annotation),
                 value,
             )
+
+
+def type_name(annotation: Any) -> str:
+    """A type as DSPy names it in messages: `int`, `Literal['a', 'b']`, `list[str]`, `Query`."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is None:
+        return getattr(annotation, "__name__", str(annotation))
+    if origin is Literal:
+        return f"Literal[{', '.join(repr(arg) for arg in args)}]"
+    if args:
+        inner = ", ".join("..." if arg is ... else type_name(arg) for arg in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(origin, "__name__", str(origin))
 
 
 def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:
