@@ -124,7 +124,11 @@ class Module(metaclass=ProgramMeta):
             return self.acall(**{str(k): v for k, v in inputs.items()})
 
         outcome = await run_bounded(
-            examples, call, limit=num_threads or settings.num_threads, max_errors=max_errors, timeout=timeout
+            examples,
+            call,
+            limit=num_threads or settings.num_threads,
+            max_errors=max_errors,
+            timeout=timeout if timeout and timeout > 0 else None,  # as in DSPy, 0 (or less) is no time limit
         )
         if return_failed_examples:
             failed = [examples[i] for i in outcome.failed]
