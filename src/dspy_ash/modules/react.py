@@ -7,11 +7,13 @@ instructions move between the two. The loop is native async; the sync call drive
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import traceback
 from collections.abc import Callable
 from typing import Any, Literal
 
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.types.tool import Tool, ToolCalls
 from dspy_ash.errors import ContextWindowExceededError
@@ -149,7 +151,7 @@ class ReAct(Module):
     # and the extract step work unchanged.
     def _uses_native_function_calling(self) -> bool:
         adapter = settings.adapter
-        lm = self.react.lm or settings.lm
+        lm = getattr(self.react, "lm", None) or settings.lm  # `react.react` may be a stand-in function
         return bool(
             getattr(adapter, "use_native_function_calling", False)
             and getattr(lm, "supports_function_calling", False)
@@ -189,12 +191,12 @@ class ReAct(Module):
             return f"Execution error in {name}: {format_error_for_lm(err, traceback_frames=5)}"
 
     async def _call_truncating(
-        self, module: Module, trajectory: dict[str, Any], input_args: dict[str, Any]
+        self, module: Any, trajectory: dict[str, Any], input_args: dict[str, Any]
     ) -> Any:
         last: ContextWindowExceededError | None = None
         for _ in range(_TRUNCATION_ATTEMPTS):
             try:
-                return await module.acall(**input_args, trajectory=self._format_trajectory(trajectory))
+                return await _invoke(module, **input_args, trajectory=self._format_trajectory(trajectory))
             except ContextWindowExceededError as err:
                 logger.warning(
                     "Trajectory exceeded the context window, truncating the oldest tool call information."
@@ -204,6 +206,17 @@ class ReAct(Module):
         raise ContextWindowExceededError(
             "The context window was exceeded even after 3 attempts to truncate the trajectory."
         ) from last
+
+    def _call_with_potential_trajectory_truncation(
+        self, module: Any, trajectory: dict[str, Any], **input_args: Any
+    ) -> Any:
+        """DSPy's name for one step (`module` called, the trajectory truncated when too long), from sync code."""
+        return run_sync(self._call_truncating(module, trajectory, input_args))
+
+    async def _async_call_with_potential_trajectory_truncation(
+        self, module: Any, trajectory: dict[str, Any], **input_args: Any
+    ) -> Any:
+        return await self._call_truncating(module, trajectory, input_args)
 
     def truncate_trajectory(self, trajectory: dict[str, Any]) -> dict[str, Any]:
         """Drop the oldest tool call (its four keys), in place. Override for other policies."""
@@ -221,3 +234,13 @@ class ReAct(Module):
         adapter = settings.adapter or ChatAdapter()
         trajectory_signature = ensure_signature(f"{', '.join(trajectory.keys())} -> x")
         return adapter.format_user_message_content(trajectory_signature, trajectory)
+
+
+async def _invoke(module: Any, **kwargs: Any) -> Any:
+    """Call a step's module: its `acall`, or, for a plain function put in its place (DSPy's tests do that),
+    the function itself (on a worker thread when it is sync)."""
+    acall = getattr(module, "acall", None)
+    if acall is not None:
+        return await acall(**kwargs)
+    result = await call_sync(module, **kwargs)
+    return await result if inspect.isawaitable(result) else result
