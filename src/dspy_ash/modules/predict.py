@@ -13,6 +13,7 @@ from pydantic_core import PydanticUndefined
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.errors import ConfigurationError, NoLMConfiguredError, SignatureError
 from dspy_ash.lm.base import BaseLM
+from dspy_ash.primitives.example import Example
 from dspy_ash.primitives.module import Module, Predictor
 from dspy_ash.primitives.prediction import Prediction
 from dspy_ash.settings import read, settings
@@ -257,6 +258,8 @@ def serialize_object(value: Any) -> Any:
     """Demo values as JSON-compatible data (pydantic models dumped in JSON mode), as DSPy saves them."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, Example):  # a nested example is saved as its fields, as DSPy saves it
+        return serialize_object(value.toDict())
     if isinstance(value, list):
         return [serialize_object(v) for v in value]
     if isinstance(value, tuple):
