@@ -12,8 +12,8 @@ import copy as copy_module
 import importlib
 import logging
 import random
-from contextvars import ContextVar
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
 

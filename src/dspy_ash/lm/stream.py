@@ -38,7 +38,9 @@ class StreamChunk(_Attributes):
     """One streamed delta in OpenAI's chunk shape: `id`, `model`, `predict_id`, `choices[0].delta.content`."""
 
     @classmethod
-    def build(cls, model: str, predict_id: int | None, content: str | None, finish: str | None = None) -> StreamChunk:
+    def build(
+        cls, model: str, predict_id: int | None, content: str | None, finish: str | None = None
+    ) -> StreamChunk:
         delta = _Attributes(content=content)
         choice = _Attributes(index=0, delta=delta, finish_reason=finish)
         return cls(id=None, model=model.split("/", 1)[-1], predict_id=predict_id, choices=[choice])

@@ -45,7 +45,11 @@ class _Markers:
 def _markers(field: str) -> dict[str, _Markers]:
     return {
         "ChatAdapter": _Markers(
-            f"[[ ## {field} ## ]]", re.compile(r"\[\[ ## (\w+) ## \]\]"), "[", ["[", "[[", "[[ ", "[[ #", "[[ ##"], "[[ ##"
+            f"[[ ## {field} ## ]]",
+            re.compile(r"\[\[ ## (\w+) ## \]\]"),
+            "[",
+            ["[", "[[", "[[ ", "[[ #", "[[ ##"],
+            "[[ ##",
         ),
         "JSONAdapter": _Markers(
             f'"{field}":', re.compile(r"\w*\"(,|\s*})"), '"', ['"', '",', '" ', '"}'], "}"
@@ -171,7 +175,9 @@ class StreamListener:
             return self._default_handle_stream_chunk(token, markers.end_identifier)
         return None
 
-    def _json_adapter_handle_stream_chunk(self, token: str | None, chunk_message: str) -> StreamResponse | None:
+    def _json_adapter_handle_stream_chunk(
+        self, token: str | None, chunk_message: str
+    ) -> StreamResponse | None:
         state = self.json_adapter_state
         state["field_accumulated_messages"] += chunk_message
         if state["field_accumulated_messages"].rstrip().endswith("}"):
@@ -186,7 +192,9 @@ class StreamListener:
                 token = token + last_token if token else last_token
                 return self._response(token)
         try:
-            parsed = from_json(state["field_accumulated_messages"].encode("utf-8"), allow_partial="trailing-strings")
+            parsed = from_json(
+                state["field_accumulated_messages"].encode("utf-8"), allow_partial="trailing-strings"
+            )
         except ValueError:
             parsed = None
         if isinstance(parsed, dict) and len(parsed) > 1:  # pyright: ignore[reportUnknownArgumentType]
@@ -200,7 +208,9 @@ class StreamListener:
             return self._response(token)
         return None
 
-    def _default_handle_stream_chunk(self, token: str | None, end_identifier: re.Pattern[str]) -> StreamResponse | None:
+    def _default_handle_stream_chunk(
+        self, token: str | None, end_identifier: re.Pattern[str]
+    ) -> StreamResponse | None:
         if end_identifier.search("".join(self.field_end_queue).strip()):
             self.stream_end = True
             last_token = self.flush()
@@ -264,7 +274,9 @@ class StreamListener:
         return None
 
 
-def find_predictor_for_stream_listeners(program: Module, stream_listeners: list[StreamListener]) -> dict[int, list[StreamListener]]:
+def find_predictor_for_stream_listeners(
+    program: Module, stream_listeners: list[StreamListener]
+) -> dict[int, list[StreamListener]]:
     """Attach each listener without a `predict` to the one predictor with its output field (DSPy's rules);
     returns the listeners by predictor id."""
     wanted: dict[str, tuple[str, Any] | None] = {

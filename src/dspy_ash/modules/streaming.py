@@ -97,7 +97,8 @@ def streamify(
                 if isinstance(value, StreamChunk) or _is_litellm_chunk(value):
                     if not by_predictor:
                         yield value  # no listeners: the raw chunks, as DSPy yields them
-                    for listener in by_predictor.get(getattr(value, "predict_id", None), []):
+                    predict_id: Any = getattr(value, "predict_id", None)
+                    for listener in by_predictor.get(predict_id, []):
                         if output := listener.receive(value):
                             yield output
                 elif isinstance(value, Prediction):

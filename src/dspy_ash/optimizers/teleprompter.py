@@ -12,7 +12,7 @@ import asyncio
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -65,17 +65,23 @@ def _invocation_key(optimizer: Any) -> tuple[int, int, int | None]:
     return id(optimizer), threading.get_ident(), id(task) if task is not None else None
 
 
-def _compile_inputs(fn: Callable[..., Any], optimizer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _compile_inputs(
+    fn: Callable[..., Any], optimizer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     """The call's arguments by name, defaults included, as DSPy reports them to `on_compile_start`."""
-    inputs = inspect.getcallargs(fn, optimizer, *args, **kwargs)
-    inputs.pop(next(iter(inspect.signature(fn).parameters)), None)  # self
+    bound = inspect.signature(fn).bind(optimizer, *args, **kwargs)
+    bound.apply_defaults()
+    inputs = dict(bound.arguments)
+    inputs.pop(next(iter(bound.signature.parameters)), None)  # self
     if not inputs.get("_", True):
         inputs.pop("_")  # dspy-ash's `**_` that accepts DSPy's other compile arguments
     return inputs
 
 
 @contextmanager
-def _compile_scope(optimizer: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[events.CallScope | None]:
+def _compile_scope(
+    optimizer: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Generator[events.CallScope | None, None, None]:
     """A compile event scope, unless this optimizer's compile is already reporting (a `super()` call)."""
     key = _invocation_key(optimizer)
     active = _active_compiles.get()
@@ -84,7 +90,9 @@ def _compile_scope(optimizer: Any, fn: Callable[..., Any], args: tuple[Any, ...]
         return
     token = _active_compiles.set((*active, key))
     try:
-        with events.observe("compile", type(optimizer).__name__, optimizer, _compile_inputs(fn, optimizer, args, kwargs)) as scope:
+        with events.observe(
+            "compile", type(optimizer).__name__, optimizer, _compile_inputs(fn, optimizer, args, kwargs)
+        ) as scope:
             yield scope
     finally:
         _active_compiles.reset(token)

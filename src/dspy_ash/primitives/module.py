@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections import deque
 import logging
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -352,19 +352,6 @@ def _add_container_item(add: Callable[[str, Any], None], name: str, item: Any) -
             add(f"{name}.{sub_name}", param)
 
 
-def _children(name: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Module):
-        yield name, value
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            if isinstance(item, Module):
-                yield f"{name}[{i}]", item
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, Module):
-                yield f"{name}['{key}']", item
-
-
 def set_attribute_by_name(root: Any, path: str, value: Any) -> None:
     """Set `a.b[0]['k']`-style paths as named_parameters produces them."""
     import re
@@ -412,5 +399,5 @@ def _warn_when_called_directly(forward: Callable[..., Any]) -> Callable[..., Any
             )
         return forward(self, *args, **kwargs)
 
-    checked.__dspy_ash_warns__ = True  # pyright: ignore[reportFunctionMemberAccess]
+    checked.__dspy_ash_warns__ = True  # pyright: ignore[reportAttributeAccessIssue]
     return checked

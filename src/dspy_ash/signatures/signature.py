@@ -88,8 +88,8 @@ class SignatureMeta(type):
             raise SignatureTypeError(
                 f"{cls.__name__}(...) takes its field values by keyword; missing: {', '.join(missing) or 'none'}."
             )
-        instance = object.__new__(cls)
-        instance.__dict__.update(kwargs)
+        instance: Any = object.__new__(cls)
+        vars(instance).update(kwargs)
         return instance
 
     def __new__(

@@ -360,7 +360,11 @@ class _FakeServer:
         await response.prepare(request)
         text = reply.text or ""
         size = self.stream_chunk_chars
-        chunks = reply.chunks if reply.chunks is not None else [text[i : i + size] for i in range(0, len(text), size)]
+        chunks = (
+            reply.chunks
+            if reply.chunks is not None
+            else [text[i : i + size] for i in range(0, len(text), size)]
+        )
         events = self._stream_open(body)
         if reply.stream_error_after is None:
             events += [self._stream_chunk(body, c) for c in chunks] + self._stream_close(body, len(chunks))

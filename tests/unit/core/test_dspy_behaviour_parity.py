@@ -76,7 +76,7 @@ def test_an_lm_overriding_call_is_what_predict_reaches() -> None:
             super().__init__("openai/spy")
             self.calls: list[Any] = []
 
-        def __call__(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> list[str]:
+        def __call__(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> list[Any]:
             self.calls.append(messages)
             return ["[[ ## answer ## ]]\nspied"]
 
@@ -158,9 +158,8 @@ def test_bestofn_last_failing_attempt_raises_like_dspy() -> None:
         raise RuntimeError("reward failed")
 
     for lib, dummy in ((dspy_ash, DummyLM), (dspy, dspy.utils.DummyLM)):
-        with lib.context(lm=dummy([{"answer": "a"}] * 3)):
-            with pytest.raises(RuntimeError, match="reward failed"):
-                lib.BestOfN(lib.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1)(question="q")
+        with lib.context(lm=dummy([{"answer": "a"}] * 3)), pytest.raises(RuntimeError, match="reward failed"):
+            lib.BestOfN(lib.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1)(question="q")
 
 
 def test_batch_with_timeout_zero_has_no_limit() -> None:

@@ -7,8 +7,8 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
 from dspy_ash.lm.stream import StreamChunk
+from dspy_ash.lm.types import Choice, LMRequest, LMResponse
 from dspy_ash.modules.streaming import StreamListener, StreamResponse
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus
 from dspy_ash.testing.dummy import DummyLM

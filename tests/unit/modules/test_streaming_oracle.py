@@ -82,7 +82,7 @@ async def _run(lib: Any, replies: list[list[str]], adapter: str, **options: Any)
         ("ChatAdapter", [_split(LONG, 1), _split(LONG.replace("answer ##", "judgement ##"), 1)]),
         ("ChatAdapter", [_split(LONG, 2), _split(LONG.replace("answer ##", "judgement ##"), 5)]),
         ("ChatAdapter", [[LONG], CHAT_2]),  # one field in one chunk: not streamed
-        ("ChatAdapter", [CHAT_1[:-4] + [" tail"], CHAT_2]),  # no end marker: the rest comes at the end
+        ("ChatAdapter", [[*CHAT_1[:-4], " tail"], CHAT_2]),  # no end marker: the rest comes at the end
     ],
 )
 async def test_streamed_fields_match_dspy(adapter: str, replies: list[list[str]]) -> None:
@@ -106,8 +106,22 @@ async def test_reused_listener_matches_dspy() -> None:
         return Twice()
 
     for reuse in (True, False):
-        ours = await _run(dspy_ash, [CHAT_1, CHAT_1], "ChatAdapter", program=twice(dspy_ash), listeners=["answer"], allow_reuse=reuse)
-        theirs = await _run(dspy, [CHAT_1, CHAT_1], "ChatAdapter", program=twice(dspy), listeners=["answer"], allow_reuse=reuse)
+        ours = await _run(
+            dspy_ash,
+            [CHAT_1, CHAT_1],
+            "ChatAdapter",
+            program=twice(dspy_ash),
+            listeners=["answer"],
+            allow_reuse=reuse,
+        )
+        theirs = await _run(
+            dspy,
+            [CHAT_1, CHAT_1],
+            "ChatAdapter",
+            program=twice(dspy),
+            listeners=["answer"],
+            allow_reuse=reuse,
+        )
         assert ours == theirs
 
 
@@ -115,7 +129,7 @@ async def test_unlistened_program_yields_raw_chunks_like_dspy() -> None:
     ours = await _run(dspy_ash, [CHAT_1, CHAT_2], "ChatAdapter", listeners=[])
     theirs = await _run(dspy, [CHAT_1, CHAT_2], "ChatAdapter", listeners=[])
     assert ours == theirs
-    assert [i for i in ours if i[0] == "chunk"][0] == ("chunk", "[[", None)
+    assert next(i for i in ours if i[0] == "chunk") == ("chunk", "[[", None)
 
 
 REPLIES = {
@@ -203,4 +217,7 @@ async def test_streaming_response_lines_match_dspy() -> None:
     ours, theirs = await run(dspy_ash), await run(dspy)
     # DSPy's chunk lines carry its predictor's id; compare them without it
     assert [_PREDICT_ID.sub("", x) for x in ours] == [_PREDICT_ID.sub("", x) for x in theirs]
-    assert ours[-2:] == ['data: {"prediction":{"answer":"To get to the other side!"}}\n\n', "data: [DONE]\n\n"]
+    assert ours[-2:] == [
+        'data: {"prediction":{"answer":"To get to the other side!"}}\n\n',
+        "data: [DONE]\n\n",
+    ]
