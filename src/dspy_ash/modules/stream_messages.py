@@ -68,31 +68,36 @@ class StatusStreamingCallback(BaseCallback):
     def __init__(self, status_message_provider: StatusMessageProvider | None = None) -> None:
         self.status_message_provider = status_message_provider or StatusMessageProvider()
 
-    def _send(self, message: str | None) -> None:
-        stream = read("send_stream")
-        if stream is not None and message:
-            sync_send_to_stream(stream, StatusMessage(message))
-
+    # Each hook asks the provider only while a stream runs (DSPy's order: no stream, no provider call).
     def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        if read("send_stream") is not None and instance.name != "finish":
-            self._send(self.status_message_provider.tool_start_status_message(instance, inputs))
+        if _streaming() and instance.name != "finish":
+            _send(self.status_message_provider.tool_start_status_message(instance, inputs))
 
     def on_tool_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
-        if read("send_stream") is not None and outputs != "Completed.":
-            self._send(self.status_message_provider.tool_end_status_message(outputs))
+        if _streaming() and outputs != "Completed.":
+            _send(self.status_message_provider.tool_end_status_message(outputs))
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        if read("send_stream") is not None:
-            self._send(self.status_message_provider.lm_start_status_message(instance, inputs))
+        if _streaming():
+            _send(self.status_message_provider.lm_start_status_message(instance, inputs))
 
     def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
-        if read("send_stream") is not None:
-            self._send(self.status_message_provider.lm_end_status_message(outputs))
+        if _streaming():
+            _send(self.status_message_provider.lm_end_status_message(outputs))
 
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        if read("send_stream") is not None:
-            self._send(self.status_message_provider.module_start_status_message(instance, inputs))
+        if _streaming():
+            _send(self.status_message_provider.module_start_status_message(instance, inputs))
 
     def on_module_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
-        if read("send_stream") is not None:
-            self._send(self.status_message_provider.module_end_status_message(outputs))
+        if _streaming():
+            _send(self.status_message_provider.module_end_status_message(outputs))
+
+
+def _streaming() -> bool:
+    return read("send_stream") is not None
+
+
+def _send(message: str | None) -> None:
+    if message:
+        sync_send_to_stream(read("send_stream"), StatusMessage(message))
