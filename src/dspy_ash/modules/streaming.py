@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import json
+import queue
+import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
@@ -132,20 +135,29 @@ def streamify(
 
 
 def apply_sync_streaming(async_generator: AsyncGenerator[Any, None]) -> Generator[Any, None, None]:
-    """The items of an async generator (a streamified program's) from sync code. Each step runs on the sync
-    bridge's loop for this thread, so the program keeps its loop from one item to the next."""
-    try:
-        while True:
-            try:
-                yield run_sync(_next(async_generator))
-            except StopAsyncIteration:
-                return
-    finally:
-        run_sync(async_generator.aclose())
+    """The items of an async generator (a streamified program's) from sync code, as DSPy does it: a thread
+    of its own runs the generator to the end (so this works inside a running event loop too) and hands
+    each item over as it comes."""
+    items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    context = contextvars.copy_context()  # the caller's settings reach the program
 
+    async def pump() -> None:
+        try:
+            async for item in async_generator:
+                items.put(("item", item))
+        except BaseException as exc:
+            items.put(("error", exc))
+        finally:
+            items.put(("done", None))
 
-async def _next(async_generator: AsyncGenerator[Any, None]) -> Any:
-    return await async_generator.__anext__()
+    threading.Thread(target=context.run, args=(run_sync, pump()), name="dspy-ash-stream", daemon=True).start()
+    while True:
+        kind, value = items.get()
+        if kind == "done":
+            return
+        if kind == "error":
+            raise value
+        yield value
 
 
 async def streaming_response(streamer: AsyncGenerator[Any, None]) -> AsyncGenerator[str, None]:

@@ -105,3 +105,20 @@ def test_sync_streaming_of_status_messages() -> None:
         "Tool calling finished! Querying the LLM with tool calling results...",
     ]
     assert items[-1].answer == "blue"
+
+
+async def test_sync_streaming_inside_a_running_loop() -> None:
+    """A sync generator consumed from async code (a notebook cell) still yields every item."""
+    program = dspy.streamify(dspy.Predict("question -> answer"), async_streaming=False)
+    with dspy.context(lm=DummyLM([{"answer": "inside"}])):
+        items = list(program(question="q"))
+    assert len(items) == 1 and items[0].answer == "inside"
+
+
+def test_sync_streaming_raises_the_program_error() -> None:
+    class Broken(dspy.Module):
+        def forward(self, question: str) -> Any:
+            raise RuntimeError("broken sync program")
+
+    with pytest.raises(RuntimeError, match="broken sync program"):
+        list(dspy.streamify(Broken(), async_streaming=False)(question="q"))
