@@ -120,9 +120,9 @@ def streamify(
                     yield value  # a status message, or a custom chunk the program sent
             await task  # the program's exception, if it raised
         finally:
-            if not task.done():
+            if not task.done():  # the caller stopped early: stop the program too
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
     if async_streaming:

@@ -122,3 +122,22 @@ def test_sync_streaming_raises_the_program_error() -> None:
 
     with pytest.raises(RuntimeError, match="broken sync program"):
         list(dspy.streamify(Broken(), async_streaming=False)(question="q"))
+
+
+async def test_stopping_early_cancels_the_program() -> None:
+    import asyncio
+
+    finished: list[bool] = []
+
+    class Slow(dspy.Module):
+        async def aforward(self, question: str) -> Any:
+            dspy.settings.send_stream.send_sync("first")
+            await asyncio.sleep(5)
+            finished.append(True)
+            return dspy.Prediction(answer="late")
+
+    stream = dspy.streamify(Slow(), is_async_program=True)(question="q")
+    assert await stream.__anext__() == "first"
+    await stream.aclose()
+    await asyncio.sleep(0.05)
+    assert finished == []
