@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import logging
 import sys
 from collections import deque
@@ -64,7 +65,11 @@ class Module(metaclass=ProgramMeta):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         forward = cls.__dict__.get("forward")
-        if callable(forward) and not hasattr(forward, "__dspy_ash_warns__"):
+        if (
+            callable(forward)
+            and not inspect.iscoroutinefunction(forward)
+            and not hasattr(forward, "__dspy_ash_warns__")
+        ):
             cls.forward = _warn_when_called_directly(forward)  # pyright: ignore[reportAttributeAccessIssue]
 
     # -- calling ---------------------------------------------------------------------------------
