@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import dspy
+import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -221,3 +222,47 @@ async def test_streaming_response_lines_match_dspy() -> None:
         'data: {"prediction":{"answer":"To get to the other side!"}}\n\n',
         "data: [DONE]\n\n",
     ]
+
+
+class Complex(pydantic.BaseModel):
+    items: list[str]
+    settings: dict[str, str]
+    active: bool
+
+
+@pytest.mark.parametrize(
+    ("adapter", "chunks"),
+    [
+        (
+            "JSONAdapter",
+            ['{"', 'response": {', '"items": ["a"', ', "b"], ', '"settings": {"key"', ': "value"}, ', '"active": true}', "}"],
+        ),
+        (
+            "ChatAdapter",
+            ["[[ ##", " response", " ## ]]\n\n", '{"items": ["a"', '], "settings": {}', ', "active": false}', "\n\n[[ ##",
+             " completed", " ## ]]"],
+        ),
+    ],
+)  # fmt: skip
+async def test_pydantic_field_streams_like_dspy(adapter: str, chunks: list[str]) -> None:
+    """A structured output field: the same chunks and the same parsed prediction as DSPy (DSPy's own
+    bracket-balance test replies)."""
+
+    async def run(lib: Any) -> list[Any]:
+        class Sig(lib.Signature):
+            question: str = lib.InputField()
+            response: Complex = lib.OutputField()
+
+        async with FakeOpenAIServer(script=[Reply(chunks=chunks)]) as server:
+            lm = lib.LM("openai/gpt-4o-mini", api_base=server.api_base, api_key="k", cache=False)
+            streamed = lib.streamify(
+                lib.Predict(Sig), stream_listeners=[lib.streaming.StreamListener("response")]
+            )
+            with lib.context(lm=lm, adapter=getattr(lib, adapter)()):
+                items = [item async for item in streamed(question="q")]
+        described = [_describe(lib, i) for i in items[:-1]]
+        return [*described, items[-1].response.model_dump()]
+
+    ours, theirs = await run(dspy_ash), await run(dspy)
+    assert ours == theirs
+    assert ours[-2][4] is True  # the last response chunk closes the field
