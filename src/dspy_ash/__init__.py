@@ -253,6 +253,8 @@ def __getattr__(name: str) -> _Any:
         return _importlib.import_module("dspy_ash.lm.cache").get_cache()
     if name in _SUBPACKAGES:
         return _importlib.import_module(f"dspy_ash.{name}")
+    if name == "streaming":  # DSPy's `dspy.streaming.StreamListener`
+        return _importlib.import_module("dspy_ash.modules.streaming")
     return _exported(name)
 
 

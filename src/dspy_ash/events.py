@@ -122,7 +122,7 @@ class CallScope:
         self.parent_id = _current_call.get()
         self.started = time.time()
         self.ended = False
-        self._token = _current_call.set(self.call_id)
+        # As in DSPy, a start hook still sees the caller's call as ACTIVE_CALL_ID (its parent).
         _deliver(
             subs,
             Event(
@@ -136,6 +136,7 @@ class CallScope:
                 started_at=self.started,
             ),
         )
+        self._token = _current_call.set(self.call_id)
 
     def end(self, outputs: Any = None, usage: dict[str, Any] | None = None, **extra: Any) -> None:
         self._finish(outputs, None, usage, extra)

@@ -21,7 +21,8 @@ from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
-from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
+from dspy_ash.lm.stream import OnDelta, request_streamed, streams
+from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
 from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.lm")
@@ -84,6 +85,15 @@ class BaseLM:
         """Text deltas of one reply, for providers that stream; wrappers pass it on."""
         raise UnsupportedFeatureError(f"{type(self).__name__} does not stream")
 
+    async def request_streaming(self, req: LMRequest, on_delta: OnDelta) -> LMResponse:
+        """`request`, streamed: each text delta goes to `on_delta` as it arrives (the cache overrides this
+        to answer hits whole). Raises UnsupportedFeatureError before any delta when this LM cannot stream."""
+        parts: list[str] = []
+        async for delta in self.stream(req):
+            parts.append(delta)
+            await on_delta(delta)
+        return LMResponse(choices=[Choice(text="".join(parts))], model=self.model)
+
     async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
         """Vectors for `req.inputs`, for providers with an embeddings endpoint; wrappers pass it on."""
         raise UnsupportedFeatureError(f"{type(self).__name__} has no embeddings endpoint")
@@ -135,7 +145,7 @@ class BaseLM:
         )
         _gc.call_started()
         try:
-            response = await self.request(req)
+            response = await (request_streamed(self, req) if streams(req) else self.request(req))
         except BaseException as exc:
             if scope is not None:
                 scope.fail(exc)
@@ -268,20 +278,39 @@ def _plain(value: Any) -> Any:
 
 def _resolve_lm_class(path: str | None, allow_custom: bool) -> type[BaseLM]:
     target = _BUILTIN_LM_CLASSES.get(path or "dspy.clients.lm.LM")
-    if target is None:
+    if target is not None:
+        module_name, _, qualname = target.partition(":")
+        obj: Any = getattr(importlib.import_module(module_name), qualname)
+    else:
         if not allow_custom:
             raise SavedStateError(
-                f"Refusing to load the LM class {path!r} from saved state; pass allow_custom_lm_class=True "
-                "(or allow_unsafe_lm_state=True to Module.load) if you trust the file."
+                f"Refusing to import custom serialized LM class `{path}`. Pass allow_unsafe_lm_state=True when "
+                "loading trusted files to enable custom LM classes (allow_custom_lm_class=True to load_state)."
             )
-        target = path.rsplit(".", 1)[0] + ":" + path.rsplit(".", 1)[1] if path else ""
-    module_name, _, qualname = target.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+        obj = _import_class_path(str(path))
     if not (isinstance(obj, type) and issubclass(obj, BaseLM)):
         raise SavedStateError(f"{path!r} is not an LM class")
     return obj
+
+
+def _import_class_path(path: str) -> Any:
+    """`package.module.Outer.Inner`: the longest importable module prefix, then attributes (nested classes)."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+                continue  # not a module: a shorter prefix may be
+            raise
+        try:
+            for attr in parts[split:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        return obj
+    raise SavedStateError(f"Could not import serialized LM class `{path}`.")
 
 
 def _history_id() -> str:
@@ -303,4 +332,3 @@ def _caller_modules() -> tuple[Any, ...]:
 def inspect_history(n: int = 1, file: TextIO | None = None) -> None:
     """Print the last n LM calls made by any LM in this process, or in the current `history_scope`."""
     pretty_print_history(current_history() or [], n, file)
-

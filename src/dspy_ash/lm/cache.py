@@ -35,6 +35,7 @@ from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend
 from dspy_ash.lm.disk_cache import DiskCacheBackend
 from dspy_ash.lm.memory_cache import MemoryLRU
+from dspy_ash.lm.stream import OnDelta
 from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm.wire import json_default
 from dspy_ash.settings import data_dir
@@ -415,3 +416,13 @@ class CachedLM(BaseLM):
         return self.inner.stream(
             req
         )  # streamed replies are not cached: the caller consumes them as they come
+
+    async def request_streaming(self, req: LMRequest, on_delta: OnDelta) -> LMResponse:
+        """A hit is answered whole, with no deltas (as DSPy's cache answers a streamed call); a miss
+        streams and is stored."""
+        cache = self._cache or get_cache()
+        if not req.cache or not cache.enabled:
+            return await self.inner.request_streaming(req, on_delta)
+        return await cache.get_or_call(
+            cache_key(req, self.api_base), req.namespace, lambda: self.inner.request_streaming(req, on_delta)
+        )

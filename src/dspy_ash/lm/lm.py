@@ -27,6 +27,7 @@ from dspy_ash.lm.rate_limit import RateLimitedLM
 from dspy_ash.lm.registry import build_client, resolve
 from dspy_ash.lm.retry import Backoff, RetryingLM
 from dspy_ash.lm.secret import RedactedHeaders
+from dspy_ash.lm.stream import OnDelta
 from dspy_ash.lm.tokens import count_tokens, estimate_tokens
 from dspy_ash.lm.types import Choice, LMRequest, LMResponse
 
@@ -202,7 +203,13 @@ class LM(BaseLM):
 
     async def request(self, req: LMRequest) -> LMResponse:
         started = time.perf_counter()
-        response = await self._stack.request(req)
+        return self._measured(await self._stack.request(req), started)
+
+    async def request_streaming(self, req: LMRequest, on_delta: OnDelta) -> LMResponse:
+        started = time.perf_counter()
+        return self._measured(await self._stack.request_streaming(req, on_delta), started)
+
+    def _measured(self, response: LMResponse, started: float) -> LMResponse:
         if not response.cache_hit:
             response.latency = time.perf_counter() - started
             if response.cost is None:

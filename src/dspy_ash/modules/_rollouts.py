@@ -71,7 +71,9 @@ def keep_best_trace(best: Attempt | None) -> None:
 
 
 class FailureBudget:
-    """Attempts may fail (raise) up to `fail_count` times; one more failure re-raises."""
+    """DSPy's rule for failed (raising) attempts: attempt `idx` re-raises when `idx` exceeds the failures
+    still allowed, which start at `fail_count` and drop by one per failure (so with the default,
+    fail_count = N, the last of N failing attempts re-raises)."""
 
     def __init__(self, fail_count: int, owner: str) -> None:
         self.left = fail_count
@@ -79,6 +81,6 @@ class FailureBudget:
 
     def spend(self, idx: int, rollout_id: int, exc: Exception) -> None:
         logger.warning("%s: Attempt %d failed with rollout id %d: %s", self.owner, idx + 1, rollout_id, exc)
-        if self.left <= 0:
+        if idx > self.left:
             raise exc
         self.left -= 1

@@ -13,9 +13,10 @@ from pydantic_core import PydanticUndefined
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.errors import ConfigurationError, NoLMConfiguredError, SignatureError
 from dspy_ash.lm.base import BaseLM
+from dspy_ash.primitives.example import Example
 from dspy_ash.primitives.module import Module, Predictor
 from dspy_ash.primitives.prediction import Prediction
-from dspy_ash.settings import read
+from dspy_ash.settings import read, settings
 from dspy_ash.signatures.field import IS_TYPE_UNDEFINED, extra_of
 from dspy_ash.signatures.signature import ensure_signature
 from dspy_ash.signatures.types import allows_none
@@ -65,7 +66,11 @@ class Predict(Module, Predictor):
     async def aforward(self, **kwargs: Any) -> Prediction:
         lm, config, signature, demos, inputs = self._prepare(kwargs)
         adapter = read("adapter") or _DEFAULT_ADAPTER
-        completions = await adapter.acall(lm, config, signature, demos, inputs)
+        if read("send_stream") is None:
+            completions = await adapter.acall(lm, config, signature, demos, inputs)
+        else:
+            with settings.context(**self._stream_scope()):
+                completions = await adapter.acall(lm, config, signature, demos, inputs)
         pred = Prediction.from_completions(completions, signature=signature)
         trace = read("trace")
         if trace is not None and (limit := read("max_trace_size")) > 0:
@@ -73,6 +78,14 @@ class Predict(Module, Predictor):
                 trace.pop(0)
             trace.append((self, dict(inputs), pred))
         return pred
+
+    def _stream_scope(self) -> dict[str, Any]:
+        """Under `streamify`: this predictor's LM calls stream (tagged with it) when a listener targets it
+        or when there are no listeners; otherwise they run unstreamed, as in DSPy."""
+        listeners = read("stream_listeners") or []
+        if listeners and not any(listener.predict is self for listener in listeners):
+            return {"send_stream": None}
+        return {"caller_predict": self}
 
     def _prepare(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, list[Any], dict[str, Any]]:
         """Split the call's keywords into (lm, config, signature, demos, inputs), as DSPy's `_forward_preprocess`."""
@@ -205,22 +218,22 @@ def _warn_type_mismatches(plan: tuple[tuple[str, Any, Any, bool, bool], ...], kw
                 "Type mismatch for field '%s': expected %s based on given Signature, but the "
                 "provided value is incompatible: %s.",
                 name,
-                _type_name(annotation),
+                type_name(annotation),
                 value,
             )
 
 
-def _type_name(annotation: Any) -> str:
-    """`Image`, `list[int]`, `Literal['a', 'b']`: how DSPy's warning names the expected type."""
+def type_name(annotation: Any) -> str:
+    """A type as DSPy names it in messages: `int`, `Literal['a', 'b']`, `list[str]`, `Query`."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is None:
         return getattr(annotation, "__name__", str(annotation))
     if origin is Literal:
-        return f"Literal[{', '.join(repr(a) for a in args)}]"
-    name = getattr(origin, "__name__", str(origin))
-    if not args:
-        return name
-    return f"{name}[{', '.join('...' if a is ... else _type_name(a) for a in args)}]"
+        return f"Literal[{', '.join(repr(arg) for arg in args)}]"
+    if args:
+        inner = ", ".join("..." if arg is ... else type_name(arg) for arg in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(origin, "__name__", str(origin))
 
 
 def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:
@@ -245,6 +258,8 @@ def serialize_object(value: Any) -> Any:
     """Demo values as JSON-compatible data (pydantic models dumped in JSON mode), as DSPy saves them."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, Example):  # a nested example is saved as its fields, as DSPy saves it
+        return serialize_object(value.toDict())
     if isinstance(value, list):
         return [serialize_object(v) for v in value]
     if isinstance(value, tuple):

@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Literal
 
+from dspy_ash._sync import run_sync
 from dspy_ash.adapters.chat import ChatAdapter
 from dspy_ash.adapters.types.tool import Tool, ToolCalls
 from dspy_ash.errors import ContextWindowExceededError
@@ -150,7 +151,7 @@ class ReAct(Module):
     # and the extract step work unchanged.
     def _uses_native_function_calling(self) -> bool:
         adapter = settings.adapter
-        lm = self.react.lm or settings.lm
+        lm = getattr(self.react, "lm", None) or settings.lm  # `react.react` may be a stand-in function
         return bool(
             getattr(adapter, "use_native_function_calling", False)
             and getattr(lm, "supports_function_calling", False)
@@ -205,6 +206,17 @@ class ReAct(Module):
         raise ContextWindowExceededError(
             "The context window was exceeded even after 3 attempts to truncate the trajectory."
         ) from last
+
+    def _call_with_potential_trajectory_truncation(
+        self, module: Any, trajectory: dict[str, Any], **input_args: Any
+    ) -> Any:
+        """DSPy's name for one step (`module` called, the trajectory truncated when too long), from sync code."""
+        return run_sync(self._call_truncating(module, trajectory, input_args))
+
+    async def _async_call_with_potential_trajectory_truncation(
+        self, module: Any, trajectory: dict[str, Any], **input_args: Any
+    ) -> Any:
+        return await self._call_truncating(module, trajectory, input_args)
 
     def truncate_trajectory(self, trajectory: dict[str, Any]) -> dict[str, Any]:
         """Drop the oldest tool call (its four keys), in place. Override for other policies."""

@@ -1,309 +1,186 @@
-"""`streamify(program, stream_listeners=[StreamListener(signature_field_name="answer")])`.
+"""`streamify(program, stream_listeners=[StreamListener(signature_field_name="answer")])`, as DSPy 3.4.1's.
 
-Calling the result returns an async generator: `StreamResponse` chunks of the listened output
-fields as the LM writes them, then the program's final `Prediction`.
+Calling the result returns an async generator (a sync one with `async_streaming=False`) of what the program
+produces while it runs: `StatusMessage`s, then per listened field `StreamResponse` pieces as the LM writes
+them, and last the program's `Prediction`. Without listeners the LM's raw `StreamChunk`s are yielded
+instead, and anything the program sends itself (`await dspy.settings.send_stream.send(x)`) passes through.
 
-How: while the program runs, the configured LM is replaced by a tee that asks the provider for a
-streamed reply (the LM facade's token streaming) and feeds each text delta to the listeners, which
-cut their field's text out of the ChatAdapter's `[[ ## field ## ]]` markers. An LM that cannot
-stream (DummyLM, a provider without streaming, n > 1) answers normally and each listened field
-arrives as one chunk when its call completes. Limitations: predictors with their own `lm` are not
-teed (they run, but do not stream); JSONAdapter replies are streamed as whole fields. Tool calls (and whatever a custom
-`StatusMessageProvider` reports) arrive as `StatusMessage`s, as in DSPy.
+How: the program runs with `settings.send_stream` set to a `StreamSink` (dspy_ash.lm.stream). Each LM call
+of a listened predictor then asks its provider for a streamed reply and sends the deltas to the sink, tagged
+with the predictor; this generator hands each one to that predictor's listeners. A cached reply, or an LM
+that cannot stream (DummyLM), sends no deltas: its fields arrive in the final `Prediction` only, which is
+then always yielded, even with `include_final_prediction_in_output_stream=False`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import dataclass
+import contextlib
+import contextvars
+import inspect
+import json
+import queue
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
-from dspy_ash import events
-from dspy_ash._sync import run_sync
-from dspy_ash.errors import ConfigurationError, UnsupportedFeatureError
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
-from dspy_ash.modules.predict import Predict
-from dspy_ash.primitives.module import Module
-from dspy_ash.settings import settings
+from dspy_ash._sync import call_sync, run_sync
+from dspy_ash.errors import InvalidInputError
+from dspy_ash.lm.stream import StreamChunk, StreamSink
+from dspy_ash.modules.stream_listener import StreamListener, find_predictor_for_stream_listeners
+from dspy_ash.modules.stream_messages import (
+    StatusMessage,
+    StatusMessageProvider,
+    StatusStreamingCallback,
+    StreamResponse,
+)
+from dspy_ash.primitives.prediction import Prediction
+from dspy_ash.settings import read, settings
 
-_MARKER_START = "[[ ## "
+__all__ = [
+    "StatusMessage",
+    "StatusMessageProvider",
+    "StreamListener",
+    "StreamResponse",
+    "apply_sync_streaming",
+    "streamify",
+    "streaming_response",
+]
 
-
-@dataclass
-class StreamResponse:
-    predict_name: str
-    signature_field_name: str
-    chunk: str
-    is_last_chunk: bool = False
-
-
-@dataclass
-class StatusMessage:
-    message: str
-
-
-class StatusMessageProvider:
-    """Override any method to stream your own status messages; returning None sends nothing."""
-
-    def tool_start_status_message(self, instance: Any, inputs: dict[str, Any]) -> str | None:
-        return f"Calling tool {instance.name}..."
-
-    def tool_end_status_message(self, outputs: Any) -> str | None:
-        return "Tool calling finished! Querying the LLM with tool calling results..."
-
-    def module_start_status_message(self, instance: Any, inputs: dict[str, Any]) -> str | None:
-        return None
-
-    def module_end_status_message(self, outputs: Any) -> str | None:
-        return None
-
-    def lm_start_status_message(self, instance: Any, inputs: dict[str, Any]) -> str | None:
-        return None
-
-    def lm_end_status_message(self, outputs: Any) -> str | None:
-        return None
+_DONE = object()  # the sink's last item: the program has returned (or raised)
 
 
-def _status_subscriber(provider: StatusMessageProvider, emit: Callable[[Any], None]) -> Callable[[Any], None]:
-    """An event subscriber that turns tool, module and LM events into `StatusMessage`s."""
+def _runner(program: Any, is_async_program: bool) -> Callable[..., Awaitable[Any]]:
+    """How to await one call of `program`: `acall` for an async program, else its sync call on a worker
+    thread (so a program that overrides `__call__` runs as written, and its blocking code blocks only that
+    thread)."""
+    if is_async_program:
+        return program.acall
+    if inspect.iscoroutinefunction(program):
+        return program
 
-    def on_event(event: Any) -> None:
-        if event.kind not in ("tool", "module", "lm") or getattr(event.instance, "name", None) == "finish":
-            return
-        if event.phase == "start":
-            hook = getattr(provider, f"{event.kind}_start_status_message")
-            message = hook(event.instance, event.inputs or {})
-        elif event.error is None:
-            message = getattr(provider, f"{event.kind}_end_status_message")(event.outputs)
-        else:
-            return
-        if message:
-            emit(StatusMessage(message))
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return await call_sync(program, *args, **kwargs)
 
-    return on_event
-
-
-class StreamListener:
-    """Streams one output field (`signature_field_name`) of one predictor (found by field name when
-    `predict` is not given). `allow_reuse=True` keeps listening across repeated calls (ReAct loops)."""
-
-    def __init__(
-        self,
-        signature_field_name: str,
-        predict: Any = None,
-        predict_name: str | None = None,
-        allow_reuse: bool = False,
-    ) -> None:
-        self.signature_field_name = signature_field_name
-        self.predict = predict
-        self.predict_name = predict_name
-        self.allow_reuse = allow_reuse
-        self.stream_end = False
-        self._text = ""  # the reply so far
-        self._emitted = 0  # characters of the field's value already sent
-
-    # -- one LM call ---------------------------------------------------------------------------------
-    def begin(self) -> None:
-        self._text, self._emitted = "", 0
-        self.stream_end = False
-
-    def receive(self, delta: str, final: bool = False) -> list[StreamResponse]:
-        """Chunks of this field made available by `delta`; `final` when the reply is complete."""
-        if self.stream_end:
-            return []
-        self._text += delta
-        marker = f"[[ ## {self.signature_field_name} ## ]]"
-        begin = self._text.find(marker)
-        if begin < 0:
-            return []
-        body = self._text[begin + len(marker) :].lstrip("\n")
-        end = body.find(_MARKER_START)
-        if end >= 0 or final:
-            value = (body[:end] if end >= 0 else body).rstrip()
-            self.stream_end = True
-            return [self._response(value[self._emitted :], last=True)]
-        # Hold back a tail that may be the start of the next marker, and trailing whitespace.
-        safe = len(body)
-        for n in range(min(len(_MARKER_START), len(body)), 0, -1):
-            if _MARKER_START.startswith(body[-n:]):
-                safe = len(body) - n
-                break
-        safe = len(body[:safe].rstrip())
-        if safe <= self._emitted:
-            return []
-        chunk, self._emitted = body[self._emitted : safe], safe
-        return [self._response(chunk)]
-
-    def _response(self, chunk: str, last: bool = False) -> StreamResponse:
-        return StreamResponse(self.predict_name or "", self.signature_field_name, chunk, is_last_chunk=last)
-
-
-class _TeeLM(BaseLM):
-    """Wraps the configured LM for one streamed run: streams when it can, feeds the listeners."""
-
-    def __init__(
-        self, inner: BaseLM, route: Callable[[], list[StreamListener]], emit: Callable[[StreamResponse], None]
-    ) -> None:
-        vars(self).update(vars(inner))  # same model, kwargs and history list as the real LM
-        self._inner = inner
-        self._route = route
-        self._emit = emit
-
-    async def request(self, req: LMRequest) -> LMResponse:  # not used: send() is overridden
-        return await self._inner.request(req)
-
-    def copy(self, **kwargs: Any) -> BaseLM:
-        return _TeeLM(self._inner.copy(**kwargs), self._route, self._emit)
-
-    async def send(self, req: LMRequest) -> LMResponse:
-        listeners = self._route()
-        for listener in listeners:
-            listener.begin()
-        streamable = listeners and int(req.params.get("n") or 1) == 1 and not req.params.get("tools")
-        if streamable:
-            parts: list[str] = []
-            scope = events.start(
-                "lm",
-                self._inner.model,
-                self._inner,
-                {"messages": req.messages, "kwargs": req.params},
-                self._inner.callbacks,
-            )
-            try:
-                async for delta in self._stream(req):
-                    parts.append(delta)
-                    self._feed(listeners, delta)
-            except UnsupportedFeatureError:
-                if scope is not None:
-                    scope.end(None, unsupported=True)
-                if parts:
-                    raise
-            except BaseException as exc:
-                if scope is not None:
-                    scope.fail(exc)
-                raise
-            else:
-                self._feed(listeners, "", final=True)
-                response = LMResponse(choices=[Choice(text="".join(parts))], model=self._inner.model)
-                self._inner._remember(req, response, {})
-                if scope is not None:
-                    scope.end(response.outputs, {}, streamed=True)
-                return response
-        response = await self._inner.send(req)
-        text = response.choices[0].text if response.choices else ""
-        self._feed(listeners, text or "", final=True)
-        return response
-
-    def _stream(self, req: LMRequest) -> Any:
-        stack = getattr(self._inner, "_stack", None)  # the LM facade streams through its client stack
-        return stack.stream(req) if stack is not None else self._inner.stream(req)
-
-    def _feed(self, listeners: list[StreamListener], delta: str, final: bool = False) -> None:
-        for listener in listeners:
-            for chunk in listener.receive(delta, final=final):
-                self._emit(chunk)
-
-
-def _resolve(program: Module, listeners: list[StreamListener]) -> None:
-    """Attach each listener to the predictor that has its output field (DSPy's rules)."""
-    named = program.named_predictors()
-    for listener in listeners:
-        if listener.predict is not None:
-            listener.predict_name = listener.predict_name or next(
-                (n for n, p in named if p is listener.predict), ""
-            )
-            continue
-        matches = [(n, p) for n, p in named if listener.signature_field_name in p.signature.output_fields]
-        if not matches:
-            raise ConfigurationError(
-                f"Signature field {listener.signature_field_name} is not a field of any predictor in "
-                "the program, cannot automatically determine which predictor to use for streaming. "
-                "Please verify your field name or specify the predictor to listen to."
-            )
-        listener.predict_name, listener.predict = matches[0]
+    return call
 
 
 def streamify(
-    program: Module,
+    program: Any,
     status_message_provider: StatusMessageProvider | None = None,
     stream_listeners: list[StreamListener] | None = None,
     include_final_prediction_in_output_stream: bool = True,
     is_async_program: bool = False,
     async_streaming: bool = True,
-) -> Callable[..., AsyncGenerator[Any, None]]:
-    listeners = list(stream_listeners or [])
-    _resolve(program, listeners)
-    provider = status_message_provider or StatusMessageProvider()
+) -> Callable[..., Any]:
+    """Wrap `program` so that a call returns a generator of its status messages, streamed field pieces and
+    result (the module docstring). Listeners without `predict` are attached here to the predictor that has
+    their field; a field that no predictor, or more than one, has is an error."""
+    listeners = stream_listeners or []
+    by_predictor = find_predictor_for_stream_listeners(program, listeners) if listeners else {}
+    run = _runner(program, is_async_program)
+    callbacks = list(read("callbacks"))
+    if not any(isinstance(c, StatusStreamingCallback) for c in callbacks):
+        callbacks.append(StatusStreamingCallback(status_message_provider))
 
-    async def generator(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
-        queue, task = _start_stream(program, listeners, provider, args, kwargs)
+    async def async_streamer(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        sink = StreamSink()
+
+        async def produce() -> None:
+            try:
+                with settings.context(send_stream=sink, callbacks=callbacks, stream_listeners=listeners):
+                    result = await run(*args, **kwargs)
+                await sink.send(result)
+            finally:
+                sink.send_sync(_DONE)
+
+        task = asyncio.ensure_future(produce())
         try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
+            while (value := await sink.queue.get()) is not _DONE:
+                if isinstance(value, StreamChunk) or _is_litellm_chunk(value):
+                    if not by_predictor:
+                        yield value  # no listeners: the raw chunks, as DSPy yields them
+                    predict_id: Any = getattr(value, "predict_id", None)
+                    for listener in by_predictor.get(predict_id, []):
+                        if output := listener.receive(value):
+                            yield output
+                elif isinstance(value, Prediction):
+                    for listener in listeners:  # text still held back by a reply without its end marker
+                        if final_chunk := listener.finalize():
+                            yield final_chunk
+                    if (
+                        include_final_prediction_in_output_stream
+                        or not listeners
+                        or any(listener.cache_hit for listener in listeners)
+                        or not any(listener.stream_start for listener in listeners)
+                    ):
+                        yield value
                     break
-                yield item
-            result = await task
+                else:
+                    yield value  # a status message, or a custom chunk the program sent
+            await task  # the program's exception, if it raised
         finally:
-            if not task.done():
+            if not task.done():  # the caller stopped early: stop the program too
                 task.cancel()
-        if include_final_prediction_in_output_stream:
-            yield result
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
-    return generator if async_streaming else _sync_stream(generator)  # type: ignore[return-value]
+    if async_streaming:
+        return async_streamer
+
+    def sync_streamer(*args: Any, **kwargs: Any) -> Generator[Any, None, None]:
+        return apply_sync_streaming(async_streamer(*args, **kwargs))
+
+    return sync_streamer
 
 
-_DONE = object()  # the queue's last item: the program has returned (or raised)
+def apply_sync_streaming(async_generator: AsyncGenerator[Any, None]) -> Generator[Any, None, None]:
+    """The items of an async generator (a streamified program's) from sync code, as DSPy does it: a thread
+    of its own runs the generator to the end (so this works inside a running event loop too) and hands
+    each item over as it comes."""
+    items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    context = contextvars.copy_context()  # the caller's settings reach the program
 
-
-def _start_stream(
-    program: Module,
-    listeners: list[StreamListener],
-    provider: StatusMessageProvider,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> tuple[asyncio.Queue[Any], asyncio.Future[Any]]:
-    """Start one streamed call: its chunks and status messages go to the queue, then `_DONE`."""
-    # Fresh listener state per call, so concurrent streams of one program never share a buffer.
-    active = [copy.copy(ls) for ls in listeners]
-    for ls in active:
-        ls.begin()
-
-    def route() -> list[StreamListener]:
-        current = next((m for m in reversed(events.caller_modules.get()) if isinstance(m, Predict)), None)
-        return [ls for ls in active if ls.predict is current and (ls.allow_reuse or not ls.stream_end)]
-
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    lm = settings.lm
-    status = _status_subscriber(provider, queue.put_nowait)
-    overrides: dict[str, Any] = {"callbacks": [*settings.callbacks, status]}
-    if lm is not None and listeners:
-        overrides["lm"] = _TeeLM(lm, route, queue.put_nowait)
-
-    async def run() -> Any:
+    async def pump() -> None:
         try:
-            with settings.context(**overrides):
-                return await program.acall(*args, **kwargs)
+            async for item in async_generator:
+                items.put(("item", item))
+        except BaseException as exc:
+            items.put(("error", exc))
         finally:
-            queue.put_nowait(_DONE)
+            items.put(("done", None))
 
-    return queue, asyncio.ensure_future(run())
+    threading.Thread(target=context.run, args=(run_sync, pump()), name="dspy-ash-stream", daemon=True).start()
+    while True:
+        kind, value = items.get()
+        if kind == "done":
+            return
+        if kind == "error":
+            raise value
+        yield value
 
 
-def _sync_stream(generator: Callable[..., AsyncGenerator[Any, None]]) -> Callable[..., Iterator[Any]]:
-    def sync_generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        # Each step runs on the bridge's persistent loop, so the program task keeps its loop between steps.
-        stream = generator(*args, **kwargs)
-        try:
-            while True:
-                try:
-                    yield run_sync(stream.__anext__())
-                except StopAsyncIteration:
-                    return
-        finally:
-            run_sync(stream.aclose())
+async def streaming_response(streamer: AsyncGenerator[Any, None]) -> AsyncGenerator[str, None]:
+    """A streamified program's output as server-sent event lines (`data: {...}\\n\\n`, then `data: [DONE]`),
+    for a service's streaming response."""
+    async for value in streamer:
+        if isinstance(value, Prediction):
+            yield f"data: {_compact({'prediction': dict(value.items(include_dspy=False))})}\n\n"
+        elif isinstance(value, StreamChunk) or _is_litellm_chunk(value):
+            yield f"data: {_compact({'chunk': value.json()})}\n\n"
+        elif isinstance(value, str) and value.startswith("data:"):
+            yield value  # already an OpenAI-compatible streaming line
+        else:
+            raise InvalidInputError(f"Unknown chunk value type: {value}")
+    yield "data: [DONE]\n\n"
 
-    return sync_generator
+
+def _compact(data: Any) -> str:
+    """JSON as DSPy writes these lines (orjson's output: no spaces, UTF-8 kept)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _is_litellm_chunk(value: Any) -> bool:
+    """A litellm `ModelResponseStream`, which DSPy code may send into the stream itself."""
+    cls = type(value)
+    return cls.__name__ == "ModelResponseStream" and cls.__module__.startswith("litellm")

@@ -8,7 +8,13 @@ the LM calls and cost spent so far.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
+import threading
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from dspy_ash import events
@@ -44,9 +50,87 @@ def _check_compile_arguments(optimizer: Any, kwargs: dict[str, Any]) -> None:
             )
 
 
+# The compiles running in this context, as (optimizer id, thread, task): a `compile` override that calls
+# `super().compile(...)` reports one compile, not two; the same optimizer compiling in a child task, two.
+_active_compiles: ContextVar[tuple[tuple[int, int, int | None], ...]] = ContextVar(
+    "dspy_ash_active_compiles", default=()
+)
+
+
+def _invocation_key(optimizer: Any) -> tuple[int, int, int | None]:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop
+        task = None
+    return id(optimizer), threading.get_ident(), id(task) if task is not None else None
+
+
+def _compile_inputs(
+    fn: Callable[..., Any], optimizer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The call's arguments by name, defaults included, as DSPy reports them to `on_compile_start`."""
+    bound = inspect.signature(fn).bind(optimizer, *args, **kwargs)
+    bound.apply_defaults()
+    inputs = dict(bound.arguments)
+    inputs.pop(next(iter(bound.signature.parameters)), None)  # self
+    if not inputs.get("_", True):
+        inputs.pop("_")  # dspy-ash's `**_` that accepts DSPy's other compile arguments
+    return inputs
+
+
+@contextmanager
+def _compile_scope(
+    optimizer: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Generator[events.CallScope | None, None, None]:
+    """A compile event scope, unless this optimizer's compile is already reporting (a `super()` call)."""
+    key = _invocation_key(optimizer)
+    active = _active_compiles.get()
+    if key in active:
+        yield None
+        return
+    token = _active_compiles.set((*active, key))
+    try:
+        with events.observe(
+            "compile", type(optimizer).__name__, optimizer, _compile_inputs(fn, optimizer, args, kwargs)
+        ) as scope:
+            yield scope
+    finally:
+        _active_compiles.reset(token)
+
+
+def _observed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A subclass's own `compile` (DSPy style, instead of `acompile`), reporting compile events."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_compile(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _compile_scope(self, fn, args, kwargs) as scope:
+                result = await fn(self, *args, **kwargs)
+                if scope is not None:
+                    scope.end(result)
+                return result
+
+        return async_compile
+
+    @functools.wraps(fn)
+    def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _compile_scope(self, fn, args, kwargs) as scope:
+            result = fn(self, *args, **kwargs)
+            if scope is not None:
+                scope.end(result)
+            return result
+
+    return compile
+
+
 class Teleprompter:
     def __init__(self) -> None:
         pass
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "compile" in cls.__dict__:
+            cls.compile = _observed(cls.__dict__["compile"])  # pyright: ignore[reportAttributeAccessIssue]
 
     def compile(self, student: Any, *args: Any, **kwargs: Any) -> Any:
         """Optimize `student` and return a new program; keyword arguments are the subclass's `acompile`'s."""
@@ -66,18 +150,16 @@ class Teleprompter:
     async def acompile_observed(self, student: Any, *args: Any, **kwargs: Any) -> Any:
         """`acompile` inside a compile event scope, with its LM usage tracked for progress events."""
         _check_compile_arguments(self, kwargs)
-        scope = events.start("compile", type(self).__name__, self, {"student": student, **kwargs})
-        try:
+        active = _active_compiles.get()
+        if active and active[-1][0] == id(self):  # a `compile` override reports this compile already
+            return await self.acompile(student, *args, **kwargs)
+        with _compile_scope(self, type(self).acompile, (student, *args), kwargs) as scope:
             with usage_module.track_usage() as tracker:
                 result = await self.acompile(student, *args, **kwargs)
-        except BaseException as exc:
             if scope is not None:
-                scope.fail(exc)
-            raise
-        if scope is not None:
-            scope.end(
-                result, usage=tracker.get_total_tokens(), cost=tracker.total_cost, lm_calls=tracker.calls
-            )
+                scope.end(
+                    result, usage=tracker.get_total_tokens(), cost=tracker.total_cost, lm_calls=tracker.calls
+                )
         return result
 
     def progress(self, name: str, **fields: Any) -> None:

@@ -9,7 +9,11 @@ calls awaited on the caller's loop (see `dspy_ash._sync`).
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import logging
+import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -57,6 +61,16 @@ class Module(metaclass=ProgramMeta):
         self.callbacks = list(callbacks or [])
         self._compiled = False
         self.history = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if (
+            callable(forward)
+            and not inspect.iscoroutinefunction(forward)
+            and not hasattr(forward, "__dspy_ash_warns__")
+        ):
+            cls.forward = _warn_when_called_directly(forward)  # pyright: ignore[reportAttributeAccessIssue]
 
     # -- calling ---------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -124,7 +138,11 @@ class Module(metaclass=ProgramMeta):
             return self.acall(**{str(k): v for k, v in inputs.items()})
 
         outcome = await run_bounded(
-            examples, call, limit=num_threads or settings.num_threads, max_errors=max_errors, timeout=timeout
+            examples,
+            call,
+            limit=num_threads or settings.num_threads,
+            max_errors=max_errors,
+            timeout=timeout if timeout and timeout > 0 else None,  # as in DSPy, 0 (or less) is no time limit
         )
         if return_failed_examples:
             failed = [examples[i] for i in outcome.failed]
@@ -172,21 +190,32 @@ class Module(metaclass=ProgramMeta):
     def named_sub_modules(
         self, type_: type | None = None, skip_compiled: bool = False
     ) -> Iterator[tuple[str, Any]]:
+        """Every sub-module (breadth first, each once, under the first path found), through nested lists,
+        tuples and dicts (`self.blocks[1][key]`), as DSPy names them."""
         wanted = type_ or Module
-        queue: list[tuple[str, Any]] = [("self", self)]
+        queue: deque[tuple[str, Any]] = deque([("self", self)])
         seen: set[int] = {id(self)}
+
+        def add(name: str, item: Any) -> None:
+            if id(item) not in seen:
+                seen.add(id(item))
+                queue.append((name, item))
+
         while queue:
-            name, item = queue.pop(0)
+            name, item = queue.popleft()
             if isinstance(item, wanted):
                 yield name, item
             if isinstance(item, Module):
                 if skip_compiled and getattr(item, "_compiled", False):
                     continue
                 for sub_name, sub in item.__dict__.items():
-                    for child_name, child in _children(f"{name}.{sub_name}", sub):
-                        if id(child) not in seen:
-                            seen.add(id(child))
-                            queue.append((child_name, child))
+                    add(f"{name}.{sub_name}", sub)
+            elif isinstance(item, list | tuple):
+                for i, sub in enumerate(cast(Any, item)):
+                    add(f"{name}[{i}]", sub)
+            elif isinstance(item, dict):
+                for key, sub in cast(dict[Any, Any], item).items():
+                    add(f"{name}[{key}]", sub)
 
     def map_named_predictors(self, func: Callable[[Any], Any]) -> Module:
         for name, predictor in self.named_predictors():
@@ -328,19 +357,6 @@ def _add_container_item(add: Callable[[str, Any], None], name: str, item: Any) -
             add(f"{name}.{sub_name}", param)
 
 
-def _children(name: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Module):
-        yield name, value
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            if isinstance(item, Module):
-                yield f"{name}[{i}]", item
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, Module):
-                yield f"{name}['{key}']", item
-
-
 def set_attribute_by_name(root: Any, path: str, value: Any) -> None:
     """Set `a.b[0]['k']`-style paths as named_parameters produces them."""
     import re
@@ -369,3 +385,24 @@ def set_attribute_by_name(root: Any, path: str, value: Any) -> None:
 def _attach_usage(result: Any, tracker: usage_module.UsageTracker) -> None:
     if hasattr(result, "set_lm_usage"):
         result.set_lm_usage(tracker.get_total_tokens())
+
+
+def _warn_when_called_directly(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """`forward` that warns, as DSPy does, when user code calls it instead of the module: that skips the
+    callbacks, usage tracking and history. (A wrapper per class rather than DSPy's `__getattribute__`
+    hook, which would tax every attribute read.)"""
+
+    @functools.wraps(forward)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        caller = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
+        if caller.f_code.co_name != "__call__" and not str(caller.f_globals.get("__name__", "")).startswith(
+            "dspy_ash."
+        ):
+            logger.warning(
+                "Calling module.forward(...) on %s directly is discouraged. Please use module(...) instead.",
+                type(self).__name__,
+            )
+        return forward(self, *args, **kwargs)
+
+    checked.__dspy_ash_warns__ = True  # pyright: ignore[reportAttributeAccessIssue]
+    return checked

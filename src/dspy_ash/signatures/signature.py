@@ -77,12 +77,20 @@ class SignatureMeta(type):
     _input_fields: dict[str, FieldInfo]
     _output_fields: dict[str, FieldInfo]
 
-    def __call__(cls, *args: Any, **kwargs: Any) -> type[Signature]:  # a class, not an instance
-        if cls is Signature:
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Signature:  # `Signature("a -> b")` makes a class
             if args and isinstance(args[0], str) and "custom_types" not in kwargs:
                 kwargs["_frame"] = caller_frame(1)
             return make_signature(*args, **kwargs)
-        raise SignatureTypeError(f"{cls.__name__} is a signature class; it is not instantiated.")
+        # A subclass called with field values makes an instance holding them, as DSPy's pydantic one does.
+        missing = [name for name, info in cls._fields.items() if name not in kwargs and info.is_required()]
+        if args or missing:
+            raise SignatureTypeError(
+                f"{cls.__name__}(...) takes its field values by keyword; missing: {', '.join(missing) or 'none'}."
+            )
+        instance: Any = object.__new__(cls)
+        vars(instance).update(kwargs)
+        return instance
 
     def __new__(
         mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any

@@ -79,6 +79,11 @@ class Reply:
     usage: dict[str, int] | None = None
     delay: float = 0.0
     stream_error_after: int | None = None  # streamed: send this many chunks, then the provider's error event
+    chunks: list[str] | None = None  # streamed: exactly these text deltas (else `stream_chunk_chars` pieces)
+
+    def __post_init__(self) -> None:
+        if self.chunks is not None and not self.text:
+            self.text = "".join(self.chunks)  # the same reply when the request is not streamed
 
 
 FaultKind = Literal["http", "truncated", "non_json", "disconnect"]
@@ -356,7 +361,11 @@ class _FakeServer:
         await response.prepare(request)
         text = reply.text or ""
         size = self.stream_chunk_chars
-        chunks = [text[i : i + size] for i in range(0, len(text), size)]
+        chunks = (
+            reply.chunks
+            if reply.chunks is not None
+            else [text[i : i + size] for i in range(0, len(text), size)]
+        )
         events = self._stream_open(body)
         if reply.stream_error_after is None:
             events += [self._stream_chunk(body, c) for c in chunks] + self._stream_close(body, len(chunks))

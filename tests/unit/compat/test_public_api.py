@@ -56,7 +56,9 @@ def test_every_name_in_all_resolves_to_the_object_it_names():
 
 def test_public_names_match_dspy_but_for_the_known_gaps():
     assert real_dspy.__version__ == "3.4.1" and not hasattr(real_dspy, "install_as_dspy")  # the oracle itself
-    theirs = _public(real_dspy)
+    # `dspy.cache` is built on first use (by any oracle test that caches) and then shows in DSPy's dir();
+    # dspy-ash answers `dspy_ash.cache` the same lazy way, outside __all__.
+    theirs = _public(real_dspy) - {"cache"}
     ours = set(dspy_ash.__all__)
     assert theirs >= KNOWN_GAPS, f"not DSPy 3.4.1 names: {sorted(KNOWN_GAPS - theirs)}"
     assert sorted(theirs - ours - KNOWN_GAPS) == [], "DSPy names dspy-ash lacks (implement or list them)"

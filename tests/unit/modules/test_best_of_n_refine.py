@@ -55,10 +55,20 @@ def test_best_of_n_failures_count_against_fail_count() -> None:
         raise RuntimeError("reward failed")
 
     dspy.configure(lm=DummyLM([{"answer": "a"}] * 3))
-    assert (
+    # DSPy's rule: with the default fail_count (N), the last of N failing attempts re-raises
+    with pytest.raises(RuntimeError, match="reward failed"):
         dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1)(question="q")
-        is None
-    )
+    calls: list[int] = []
+
+    def fail_twice(args: dict[str, Any], pred: Any) -> float:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("reward failed")
+        return 1.0
+
+    dspy.configure(lm=DummyLM([{"answer": "a"}] * 3))
+    best = dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=fail_twice, threshold=1)
+    assert best(question="q").answer == "a" and len(calls) == 3
     dspy.configure(lm=DummyLM([{"answer": "a"}] * 3))
     with pytest.raises(RuntimeError, match="reward failed"):
         dspy.BestOfN(dspy.Predict("question -> answer"), N=3, reward_fn=boom, threshold=1, fail_count=1)(
