@@ -92,16 +92,21 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers
+    "BetterTogether": "dspy_ash.optimizers.finetune:BetterTogether",
     "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
     "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
     "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers.finetune:BootstrapFinetune",
     "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers.copro:COPRO",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
+    "GRPO": "dspy_ash.optimizers.finetune:GRPO",
+    "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
     "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
+    "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
     # DSPy compatibility
     "install_as_dspy": "dspy_ash.compat:install_as_dspy",
 }
@@ -160,6 +165,10 @@ if _TYPE_CHECKING:
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.finetune import GRPO as GRPO
+    from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
+    from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
+    from dspy_ash.optimizers.infer_rules import InferRules as InferRules
     from dspy_ash.optimizers.knn_fewshot import KNN as KNN
     from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
     from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
@@ -168,6 +177,7 @@ if _TYPE_CHECKING:
     from dspy_ash.optimizers.random_search import (
         BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
     )
+    from dspy_ash.optimizers.simba import SIMBA as SIMBA
     from dspy_ash.primitives import BaseModule as BaseModule
     from dspy_ash.primitives import Completions as Completions
     from dspy_ash.primitives import Example as Example

@@ -27,8 +27,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "Audio",
         "AvatarOptimizer",
         "BAMLAdapter",
-        "BetterTogether",
-        "BootstrapFinetune",
         "Citations",
         "Code",
         "CodeAct",
@@ -40,9 +38,7 @@ MISSING_IN_DSPY_ASH = frozenset(
         "FinalOutput",
         "Flex",
         "GEPA",
-        "GRPO",
         "Image",
-        "InferRules",
         "LMCollectionLimitError",
         "LMLockTimeoutError",
         "LMStreamAssemblyError",
@@ -55,7 +51,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "RLM",
         "ReActV2",
         "Reasoning",
-        "SIMBA",
         "SandboxSerializable",
         "ToolCallResults",
         "TrainingJob",
@@ -71,13 +66,11 @@ MISSING_IN_DSPY_ASH = frozenset(
 
 # What to use instead, for the names above that have a close dspy-ash counterpart.
 _INSTEAD = {
-    "BetterTogether": "use BootstrapFewShotWithRandomSearch or MIPROv2",
     "CodeAct": "use dspy.ReAct with tools, or dspy.ProgramOfThought",
     "GEPA": "use MIPROv2 or COPRO",
     "Image": "pass an image URL as a str field",
     "ReActV2": "use dspy.ReAct",
     "RLM": "use dspy.ReAct or dspy.ProgramOfThought",
-    "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
     "TwoStepAdapter": "use dspy.ChatAdapter, dspy.JSONAdapter or dspy.XMLAdapter",
 }
 

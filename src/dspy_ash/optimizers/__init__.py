@@ -12,7 +12,8 @@ start/end events wrap each run. Subscribe with `dspy_ash.configure(callbacks=[..
 
 Checkpoints: pass `checkpoint=` (a `CheckpointStore`, or a directory path for the default
 `DirectoryCheckpointStore`) and optionally `checkpoint_key=` to the constructor or to `compile`
-(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna).
+(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna, SIMBA,
+InferRules).
 Finished work (each bootstrapped example, each proposal, each scored example of each evaluation) is
 written as it completes, in the background and once more on the way out, also when the run fails or
 is interrupted; a hard kill (SIGKILL) loses what finished after the last completed write began.
@@ -33,18 +34,23 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS: dict[str, str] = {
+    "BetterTogether": "dspy_ash.optimizers.finetune:BetterTogether",
     "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
     "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
     "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers.finetune:BootstrapFinetune",
     "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers.copro:COPRO",
     "CheckpointStore": "dspy_ash.optimizers.checkpoint:CheckpointStore",
     "DirectoryCheckpointStore": "dspy_ash.optimizers.directory_store:DirectoryCheckpointStore",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
+    "GRPO": "dspy_ash.optimizers.finetune:GRPO",
+    "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
     "MemoryCheckpointStore": "dspy_ash.optimizers.directory_store:MemoryCheckpointStore",
+    "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
     "Teleprompter": "dspy_ash.optimizers.teleprompter:Teleprompter",
 }
 
@@ -57,6 +63,10 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
     from dspy_ash.optimizers.directory_store import MemoryCheckpointStore as MemoryCheckpointStore
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.finetune import GRPO as GRPO
+    from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
+    from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
+    from dspy_ash.optimizers.infer_rules import InferRules as InferRules
     from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
     from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
     from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
@@ -64,6 +74,7 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.optimizers.random_search import (
         BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
     )
+    from dspy_ash.optimizers.simba import SIMBA as SIMBA
     from dspy_ash.optimizers.teleprompter import Teleprompter as Teleprompter
 
     BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
