@@ -78,7 +78,9 @@ class InferRules(BootstrapFewShot):
             compiled = await self.bootstrap(student, teacher, trainset, session, session.section("examples"))
             return await self._search(compiled, trainset, valset, session)
 
-    async def _search(self, compiled: Any, trainset: list[Any], valset: list[Any], session: CheckpointSession) -> Any:
+    async def _search(
+        self, compiled: Any, trainset: list[Any], valset: list[Any], session: CheckpointSession
+    ) -> Any:
         original_program = compiled.deepcopy()
         all_predictors = [p for p in original_program.predictors() if hasattr(p, "signature")]
         instructions_list = [p.signature.instructions for p in all_predictors]
@@ -99,7 +101,10 @@ class InferRules(BootstrapFewShot):
                 best_program = candidate_program
             self.progress("trial_finished", candidate=candidate_idx, score=score, best_score=best_score)
             logger.info(
-                "Evaluated Candidate %d with score %s. Current best score: %s", candidate_idx + 1, score, best_score
+                "Evaluated Candidate %d with score %s. Current best score: %s",
+                candidate_idx + 1,
+                score,
+                best_score,
             )
         logger.info("Final best score: %s", best_score)
         return best_program
@@ -126,7 +131,9 @@ class InferRules(BootstrapFewShot):
                 return await self.rules_induction_program.acall(examples_text)
             except Exception as exc:
                 # DSPy retries only what a prompt that is too long raises; anything else is a real error.
-                too_long = isinstance(exc, ValueError | LMBadRequestError) or "ContextWindowExceededError" in str(exc)
+                too_long = isinstance(
+                    exc, ValueError | LMBadRequestError
+                ) or "ContextWindowExceededError" in str(exc)
                 if not too_long:
                     raise
                 if len(demos) > 1:

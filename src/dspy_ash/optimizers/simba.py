@@ -63,7 +63,9 @@ def _numpy() -> Any:
     try:
         import numpy
     except ModuleNotFoundError as exc:
-        raise ImportError("SIMBA requires numpy. Install it with `pip install 'dspy-ash[optimizers]'`.") from exc
+        raise ImportError(
+            "SIMBA requires numpy. Install it with `pip install 'dspy-ash[optimizers]'`."
+        ) from exc
     return numpy
 
 
@@ -321,7 +323,9 @@ class _Run:
     def plan(self, bucket_idx: int, bucket: list[Trajectory]) -> _Plan:
         """The source program (softmax-sampled), the demos dropped from it and the strategy."""
         owner = self.owner
-        src = self.softmax_sample(self.top_k_plus_baseline(owner.num_candidates), owner.temperature_for_candidates)
+        src = self.softmax_sample(
+            self.top_k_plus_baseline(owner.num_candidates), owner.temperature_for_candidates
+        )
         system = self.programs[src].deepcopy()
         name2predictor = dict(system.named_predictors())
         max_demos = owner.max_demos if owner.max_demos > 0 else 3
@@ -389,7 +393,9 @@ class _Run:
         program_idxs = list(dict.fromkeys(program_idxs))
         candidates = [self.winning_programs[i].deepcopy() for i in program_idxs]
         logger.info("VALIDATION: Evaluating %d programs on the full trainset.", len(candidates))
-        per_program = await self.score_on(candidates, self.trainset, self.session.section("final"), owner.metric)
+        per_program = await self.score_on(
+            candidates, self.trainset, self.session.section("final"), owner.metric
+        )
         scores: list[float] = []
         for idx, program_scores in enumerate(per_program):
             average = sum(program_scores) / len(program_scores) if program_scores else 0.0
@@ -443,7 +449,9 @@ def _trajectory_from_json(data: dict[str, Any], system: Any, example: Any) -> Tr
     prediction = data["prediction"]
     return {
         "prediction": None if prediction is None else Prediction(**prediction),
-        "trace": [(predictors[name], dict(inputs), Prediction(**outputs)) for name, inputs, outputs in data["trace"]],
+        "trace": [
+            (predictors[name], dict(inputs), Prediction(**outputs)) for name, inputs, outputs in data["trace"]
+        ],
         "score": data["score"],
         "example": example,
         "output_metadata": dict(data["output_metadata"]),

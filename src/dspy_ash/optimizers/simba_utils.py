@@ -37,7 +37,9 @@ Trajectory = dict[str, Any]  # prediction, trace, score, example, output_metadat
 Strategy = Callable[..., bool]
 
 
-def prepare_models_for_resampling(program: Any, n: int, teacher_settings: dict[str, Any] | None = None) -> list[Any]:
+def prepare_models_for_resampling(
+    program: Any, n: int, teacher_settings: dict[str, Any] | None = None
+) -> list[Any]:
     lm = program.get_lm() or settings.lm
     start_rollout_id = lm.kwargs.get("rollout_id", 0)
     rollout_ids = [start_rollout_id + i for i in range(n)]
@@ -68,7 +70,9 @@ async def run_trajectory(program: Any, metric: Callable[..., Any], example: Any)
             score = output
         elif isinstance(output, Prediction):
             if not hasattr(output, "score"):
-                raise ValueError("When `metric` returns a `dspy.Prediction`, it must contain a `score` field.")
+                raise ValueError(
+                    "When `metric` returns a `dspy.Prediction`, it must contain a `score` field."
+                )
             score = output.score
             output_metadata = {k: v for k, v in output.items() if k != "score"}
     except Exception as exc:
@@ -97,7 +101,8 @@ def append_a_demo(demo_input_field_maxlen: int) -> Strategy:
         good = bucket[0]
         if good["score"] <= kwargs["batch_10p_score"]:
             logger.info(
-                "Skipping appending a demo as good score %s is at or below the 10th percentile.", good["score"]
+                "Skipping appending a demo as good score %s is at or below the 10th percentile.",
+                good["score"],
             )
             return False
         name2demo: dict[str, Example] = {}
@@ -207,7 +212,9 @@ class OfferFeedback(Signature):
     program_code: str = InputField(desc="The code of the program that we are analyzing")
     modules_defn: str = InputField(desc="The definition of each module in the program, including its I/O")
     program_inputs: str = InputField(desc="The inputs to the program that we are analyzing")
-    oracle_metadata: str = InputField(desc="Any (hidden) metadata about the training set instance we're analyzing")
+    oracle_metadata: str = InputField(
+        desc="Any (hidden) metadata about the training set instance we're analyzing"
+    )
     worse_program_trajectory: str = InputField(
         desc="The trajectory of the program's execution, showing each module's I/O"
     )
@@ -224,7 +231,9 @@ class OfferFeedback(Signature):
     better_reward_info: str = InputField(
         desc="Additional information that might be helpful to understanding the assigned reward value."
     )
-    module_names: list[str] = InputField(desc="The names of the modules in the program, for which we seek advice")
+    module_names: list[str] = InputField(
+        desc="The names of the modules in the program, for which we seek advice"
+    )
     discussion: str = OutputField(desc="Discussing blame of where each module went wrong, if it did")
     module_advice: dict[str, str] = OutputField(
         desc="For each module, describe very concretely: If the module receives ${description of input or patterns "

@@ -39,7 +39,9 @@ def handler(body: dict[str, Any]) -> str:
     if names is not None:  # SIMBA's OfferFeedback: advice about the operation of the program's inputs
         op = _op(json.loads(final.get("program_inputs") or "{}").get("question", ""))
         advice = {name: f"{ADVICE} '{op}', apply {op} to the numbers." for name in json.loads(names)}
-        return _reply({"discussion": f"The worse run mishandled '{op}'.", "module_advice": json.dumps(advice)})
+        return _reply(
+            {"discussion": f"The worse run mishandled '{op}'.", "module_advice": json.dumps(advice)}
+        )
     examples = final.get("examples_text")
     if examples is not None:  # InferRules: a rule per operation named in the examples' inputs
         questions = [line for line in examples.splitlines() if line.startswith("question: ")]
@@ -64,7 +66,9 @@ def trainset(m: Any, n: int = 12) -> list[Any]:
     for i in range(n):
         op = list(OPS)[i % 3]
         a, b = 3 + i, 2 + (i * 7) % 5
-        out.append(m.Example(question=f"What is {a} {op} {b}?", answer=str(OPS[op](a, b))).with_inputs("question"))
+        out.append(
+            m.Example(question=f"What is {a} {op} {b}?", answer=str(OPS[op](a, b))).with_inputs("question")
+        )
     return out
 
 
@@ -111,4 +115,6 @@ class HandlerLM(BaseLM):
         if self.calls.kill_at is not None and self.calls.done + 1 >= self.calls.kill_at:
             raise Killed(f"killed at call {self.calls.done + 1}")
         self.calls.done += 1
-        return LMResponse(choices=[Choice(text=handler({"messages": req.messages}))], usage=Usage(), model=self.model)
+        return LMResponse(
+            choices=[Choice(text=handler({"messages": req.messages}))], usage=Usage(), model=self.model
+        )

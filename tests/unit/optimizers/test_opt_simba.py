@@ -38,11 +38,11 @@ def _summary(program: Any) -> dict[str, Any]:
     }
 
 
-def _http_lm(m: Any, server: FakeOpenAIServer) -> Any:
+def _http_lm(m: Any, server: Any) -> Any:
     return m.LM("openai/stand-in", api_base=server.api_base, api_key="local", cache=False)
 
 
-def _prompts(server: FakeOpenAIServer) -> collections.Counter[str]:
+def _prompts(server: Any) -> collections.Counter[str]:
     return collections.Counter(json.dumps(r.body["messages"], sort_keys=True) for r in server.requests)
 
 
@@ -83,7 +83,13 @@ def test_simba_refuses_a_trainset_smaller_than_a_batch() -> None:
 def _checkpointed(calls: Calls, store: Any, threads: int) -> str:
     ash.configure(lm=HandlerLM(calls))
     program = ash.SIMBA(
-        metric=metric, bsize=6, num_candidates=3, max_steps=3, max_demos=2, num_threads=threads, checkpoint=store
+        metric=metric,
+        bsize=6,
+        num_candidates=3,
+        max_steps=3,
+        max_demos=2,
+        num_threads=threads,
+        checkpoint=store,
     ).compile(pipeline(ash), trainset=trainset(ash), seed=1)
     return json.dumps(_summary(program), sort_keys=True)
 
