@@ -103,7 +103,6 @@ class CallScope:
         self.parent_id = _current_call.get()
         self.started = time.time()
         self.ended = False
-        self._token = _current_call.set(self.call_id)
         _deliver(
             subs,
             Event(
@@ -117,6 +116,9 @@ class CallScope:
                 started_at=self.started,
             ),
         )
+        # As DSPy: the call is active from after its start callbacks until before its end callbacks, so a
+        # start callback reading ACTIVE_CALL_ID sees the parent (the call this one runs in).
+        self._token = _current_call.set(self.call_id)
 
     def end(self, outputs: Any = None, usage: dict[str, Any] | None = None, **extra: Any) -> None:
         self._finish(outputs, None, usage, extra)

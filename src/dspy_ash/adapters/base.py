@@ -46,7 +46,8 @@ class Adapter:
         messages = self._observed_format(processed, demos, inputs)
         if lm_kwargs.get("parallel_tool_calls") is not None:
             lm_kwargs.setdefault("tool_choice", "auto")
-        outputs = await lm.acall(messages=messages, **lm_kwargs)
+        acall = getattr(lm, "acall_as_written", None) or lm.acall  # any object with DSPy's LM interface
+        outputs = await acall(messages=messages, **lm_kwargs)
         return self._postprocess(processed, signature, outputs)
 
     def _observed_format(

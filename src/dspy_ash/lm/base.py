@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
 
 from dspy_ash import _gc, events
-from dspy_ash._sync import run_sync
+from dspy_ash._sync import call_sync, run_sync
 from dspy_ash.errors import InvalidInputError, SavedStateError, UnsupportedFeatureError
 from dspy_ash.lm import usage as usage_module
 from dspy_ash.lm.history import append_bounded, current_history, pretty_print_history
@@ -120,6 +120,17 @@ class BaseLM:
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> list[str | dict[str, Any]]:
         return run_sync(self.acall(prompt, messages, **kwargs))
+
+    async def acall_as_written(
+        self, messages: list[dict[str, Any]], **kwargs: Any
+    ) -> list[str | dict[str, Any]]:
+        """`acall`, unless the class overrides the sync `__call__` only (a DSPy-style LM: a test double
+        that sleeps, a wrapper that logs): then that override runs, on a worker thread, as DSPy would
+        call it. Adapters call LMs through this."""
+        cls = type(self)
+        if cls.__call__ is not BaseLM.__call__ and cls.acall is BaseLM.acall:
+            return await call_sync(self, messages=messages, **kwargs)
+        return await self.acall(messages=messages, **kwargs)
 
     async def send(self, req: LMRequest) -> LMResponse:
         """`request` plus what every call gets: the LM events, usage accounting and history."""
