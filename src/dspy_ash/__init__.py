@@ -100,7 +100,6 @@ _EXPORTS: dict[str, str] = {
     "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers.copro:COPRO",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
-    "GRPO": "dspy_ash.optimizers.finetune:GRPO",
     "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
     "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
@@ -165,7 +164,6 @@ if _TYPE_CHECKING:
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
-    from dspy_ash.optimizers.finetune import GRPO as GRPO
     from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
     from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
     from dspy_ash.optimizers.infer_rules import InferRules as InferRules

@@ -44,7 +44,6 @@ _EXPORTS: dict[str, str] = {
     "CheckpointStore": "dspy_ash.optimizers.checkpoint:CheckpointStore",
     "DirectoryCheckpointStore": "dspy_ash.optimizers.directory_store:DirectoryCheckpointStore",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
-    "GRPO": "dspy_ash.optimizers.finetune:GRPO",
     "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
@@ -63,7 +62,6 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
     from dspy_ash.optimizers.directory_store import MemoryCheckpointStore as MemoryCheckpointStore
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
-    from dspy_ash.optimizers.finetune import GRPO as GRPO
     from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
     from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
     from dspy_ash.optimizers.infer_rules import InferRules as InferRules

@@ -157,8 +157,39 @@ def test_infer_rules_resumes_without_asking_again() -> None:
 
 @pytest.mark.parametrize("name", ["BootstrapFinetune", "BetterTogether", "GRPO"])
 def test_fine_tuning_optimizers_say_they_need_a_training_backend(name: str) -> None:
+    from dspy_ash.optimizers import finetune
+
     with pytest.raises(UnsupportedFeatureError, match="needs a training backend") as info:
-        getattr(ash, name)(metric=metric)
+        getattr(finetune, name)(metric=metric)
     assert isinstance(info.value, DspyAshError) and isinstance(info.value, NotImplementedError)
     assert "DSPy bridge" in str(info.value)
     assert name in str(info.value)
+
+
+def test_fine_tuning_paths_of_dspy_import_and_then_explain() -> None:
+    """`from dspy.teleprompt.grpo import GRPO` (and the others) imports; using it says why it cannot run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import dspy_ash; dspy_ash.install_as_dspy()\n"
+        "from dspy.teleprompt.grpo import GRPO\n"
+        "from dspy.teleprompt.bootstrap_finetune import BootstrapFinetune\n"
+        "from dspy.teleprompt import BetterTogether\n"
+        "for cls in (GRPO, BootstrapFinetune, BetterTogether):\n"
+        "    try:\n"
+        "        cls()\n"
+        "    except NotImplementedError as exc:\n"
+        "        print(type(exc).__name__, 'DSPy bridge' in str(exc))\n"
+        "import dspy.clients.lm_local\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
+    assert run.stdout.splitlines() == ["TrainingBackendRequiredError True"] * 3
+    assert "UnsupportedImportError" in run.stderr and "DSPy bridge" in run.stderr
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    src = str(Path(ash.__file__).parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
