@@ -186,7 +186,7 @@ MODULES: dict[str, str] = {
     "dspy.teleprompt.simba_utils": "dspy_ash.optimizers.simba_utils",
     "dspy.teleprompt.teleprompt": "dspy_ash.optimizers.teleprompter",
     "dspy.teleprompt.teleprompt_optuna": "dspy_ash.optimizers.optuna_search",
-    "dspy.teleprompt.utils": "dspy_ash.optimizers._demo_candidates",
+    "dspy.teleprompt.utils": "dspy_ash.optimizers.teleprompt_utils",
     "dspy.teleprompt.vanilla": "dspy_ash.optimizers.labeled_fewshot",
     "dspy.utils": (
         "dspy_ash.utils, dspy_ash.utils.dummies, dspy_ash.utils.asyncify, dspy_ash.events, dspy_ash.lm.history, "

@@ -21,10 +21,10 @@ async def call_metric(metric: Any, *args: Any, on_this_thread: bool = False) -> 
     (nothing else runs meanwhile: one example at a time) a sync metric runs here, as DSPy runs it in
     the caller's thread when `num_threads=1`.
     """
-    if on_this_thread or any(metric is m for m in _INLINE_METRICS):  # built-ins: plain string work
-        if not isinstance(metric, Module) and not _is_async(metric):
-            result = metric(*args)
-            return await result if inspect.isawaitable(result) else result
+    inline = on_this_thread or any(metric is m for m in _INLINE_METRICS)  # built-ins: plain string work
+    if inline and not isinstance(metric, Module) and not _is_async(metric):
+        result = metric(*args)
+        return await result if inspect.isawaitable(result) else result
     if isinstance(metric, Module):
         return await metric.acall(*args)
     if _is_async(metric):

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import dspy_ash as ash
-from dspy_ash.events import ACTIVE_CALL_ID, BaseCallback
 from dspy_ash.evaluate import Evaluate, answer_exact_match
+from dspy_ash.events import ACTIVE_CALL_ID, BaseCallback
 from dspy_ash.testing import DummyLM
 
 

@@ -1,0 +1,57 @@
+"""`dspy.teleprompt.utils`'s helpers give DSPy's results (the sync forms, for code written against DSPy)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from opt_fixtures import exact, qa_answers, qa_trainset
+
+import dspy_ash as ash
+from dspy_ash.optimizers import teleprompt_utils
+from dspy_ash.testing import DummyLM
+
+WRONG = {1, 4, 5, 9}
+
+
+def _demo_sets(m: Any, module: Any, lm: Any, **options: Any) -> list[list[list[dict[str, Any]]]]:
+    m.configure(lm=lm)
+    sets = module.create_n_fewshot_demo_sets(
+        student=m.Predict("question -> answer"),
+        num_candidate_sets=6,
+        trainset=qa_trainset(m, 12),
+        max_labeled_demos=2,
+        max_bootstrapped_demos=3,
+        metric=exact,
+        teacher_settings={},
+        **options,
+    )
+    return [[[dict(d.items()) for d in demos] for demos in per_predictor] for per_predictor in sets.values()]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(
+    "options", [{}, {"seed": 5, "include_non_bootstrapped": False}, {"metric_threshold": 1}]
+)
+def test_candidate_demo_sets_are_dspys(options: dict[str, Any]) -> None:
+    import dspy
+    import dspy.teleprompt.utils as theirs
+    from dspy.utils import DummyLM as RealDummyLM
+
+    expected = _demo_sets(dspy, theirs, RealDummyLM(qa_answers(12, WRONG)), **options)
+    assert _demo_sets(ash, teleprompt_utils, DummyLM(qa_answers(12, WRONG)), **options) == expected
+
+
+def test_minibatch_and_candidate_evaluation() -> None:
+    data = list(range(10))
+    assert teleprompt_utils.create_minibatch(data, 4, random.Random(1)) == random.Random(1).sample(data, 4)
+    assert teleprompt_utils.create_minibatch(data, 40, random.Random(1)) == random.Random(1).sample(data, 10)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    assert teleprompt_utils.eval_candidate_program(3, data, None, failing).score == 0.0
+    seen: list[Any] = []
+    teleprompt_utils.eval_candidate_program(20, data, None, lambda p, **kw: seen.append(kw))
+    assert seen == [{"devset": data, "callback_metadata": {"metric_key": "eval_full"}}]
