@@ -1,6 +1,7 @@
-"""An arithmetic task whose stand-in model answers from the prompt alone, so what SIMBA and InferRules put
+"""An arithmetic task whose stand-in model answers from the request alone, so what SIMBA and InferRules put
 in a prompt (demos, appended rules) changes its answers: it adds, always; it multiplies only when the
-prompt shows it a demo; it subtracts only when the instructions carry advice. It never sees a label
+prompt shows it a demo (or when sampled at temperature 0.5, the teacher's in these tests, so a teacher's
+trajectories differ from the rollouts'); it subtracts only when the instructions carry advice. It never sees a label
 (the prompt model's `oracle_metadata` is not read). The same handler serves both libraries over HTTP
 (`FakeOpenAIServer`) and, in process, the dspy-ash kill-and-resume runs (`HandlerLM`)."""
 
@@ -22,6 +23,7 @@ OPS: dict[str, Callable[[int, int], int]] = {
     "minus": lambda a, b: a - b,
 }
 ADVICE = "When the question says"
+TEACHER_TEMPERATURE = 0.5
 
 
 def _reply(fields: dict[str, str]) -> str:
@@ -54,7 +56,8 @@ def handler(body: dict[str, Any]) -> str:
     if final.get("draft") is None and "`draft`" in system:
         return _reply({"draft": f"numbers {a} and {b}"})
     op = _op(question)
-    knows = op == "plus" or (op == "times" and bool(demos)) or (op == "minus" and ADVICE in system)
+    multiplies = bool(demos) or body.get("temperature") == TEACHER_TEMPERATURE
+    knows = op == "plus" or (op == "times" and multiplies) or (op == "minus" and ADVICE in system)
     fields = {"answer": str(OPS[op](a, b) if knows else a + b)}
     if "`reasoning`" in system:
         fields = {"reasoning": "Compute.", **fields}
@@ -92,6 +95,16 @@ def metric(example: Any, prediction: Any, trace: Any = None) -> float:
     return float(example.answer == getattr(prediction, "answer", None))
 
 
+def metric_with_feedback(m: Any) -> Callable[..., Any]:
+    """A metric returning `Prediction(score=..., feedback=...)`: SIMBA shows the feedback as reward info."""
+
+    def scored(example: Any, prediction: Any, trace: Any = None) -> Any:
+        score = metric(example, prediction)
+        return m.Prediction(score=score, feedback="right" if score else f"expected {example.answer}")
+
+    return scored
+
+
 @dataclass
 class Calls:
     """Shared by an LM and its rollout copies: calls answered, and the call on which to die."""
@@ -116,5 +129,7 @@ class HandlerLM(BaseLM):
             raise Killed(f"killed at call {self.calls.done + 1}")
         self.calls.done += 1
         return LMResponse(
-            choices=[Choice(text=handler({"messages": req.messages}))], usage=Usage(), model=self.model
+            choices=[Choice(text=handler({"messages": req.messages, **req.params}))],
+            usage=Usage(),
+            model=self.model,
         )

@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simba_task import Calls, HandlerLM, Killed, handler, metric, pipeline, trainset
+from simba_task import (
+    TEACHER_TEMPERATURE,
+    Calls,
+    HandlerLM,
+    Killed,
+    handler,
+    metric,
+    metric_with_feedback,
+    pipeline,
+    trainset,
+)
 
 import dspy_ash as ash
 from dspy_ash.errors import DatasetError, DspyAshError, UnsupportedFeatureError
@@ -21,12 +31,19 @@ SIMBA_CASES: list[dict[str, Any]] = [
     {"bsize": 4, "num_candidates": 4, "max_steps": 4, "max_demos": 1, "temperature_for_sampling": 0.5},
     {"bsize": 6, "num_candidates": 2, "max_steps": 3, "max_demos": 0},  # rules only
     {"bsize": 12, "num_candidates": 2, "max_steps": 2, "max_demos": 3},  # the batch is the whole trainset
+    {"bsize": 6, "num_candidates": 3, "max_steps": 3, "max_demos": 2, "feedback": True, "teacher": True},
+    {"bsize": 6, "num_candidates": 3, "max_steps": 2, "max_demos": 0, "teacher": True},  # rules, from step 1
 ]
 
 
-def _simba(m: Any, lm: Any, seed: int = 3, **options: Any) -> Any:
+def _simba(
+    m: Any, lm: Any, seed: int = 3, feedback: bool = False, teacher: bool = False, **options: Any
+) -> Any:
     m.configure(lm=lm)
-    optimizer = m.SIMBA(metric=metric, num_threads=4, **options)
+    if teacher:  # a teacher LM (another client for the same server) runs the first rollout
+        options["teacher_settings"] = {"lm": lm.copy(temperature=TEACHER_TEMPERATURE)}
+    scorer = metric_with_feedback(m) if feedback else metric
+    optimizer = m.SIMBA(metric=scorer, num_threads=4, **options)
     return optimizer.compile(pipeline(m), trainset=trainset(m), seed=seed)
 
 
@@ -60,6 +77,10 @@ def test_simba_takes_dspys_decisions_and_sends_its_prompts(options: dict[str, An
         our_prompts = _prompts(server)
     assert ours == theirs
     assert our_prompts == their_prompts
+    if options.get(
+        "teacher"
+    ):  # the teacher's trajectories differ from the rollouts': some rule was asked for
+        assert any("[[ ## module_names ## ]]" in prompt for prompt in our_prompts)
     assert server.max_in_flight == 4  # trajectories and evaluations ran `num_threads` at a time
 
 
