@@ -55,3 +55,43 @@ def test_minibatch_and_candidate_evaluation() -> None:
     seen: list[Any] = []
     teleprompt_utils.eval_candidate_program(20, data, None, lambda p, **kw: seen.append(kw))
     assert seen == [{"devset": data, "callback_metadata": {"metric_key": "eval_full"}}]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("set_tip_randomly", [True, False])
+def test_grounded_proposer_sync_api_proposes_what_dspy_proposes(set_tip_randomly: bool) -> None:
+    import collections
+    import json
+
+    import dspy
+    from dspy.clients.base_lm import GLOBAL_HISTORY as THEIR_HISTORY
+    from dspy.propose.grounded_proposer import GroundedProposer as TheirProposer
+    from dspy.utils import DummyLM as RealDummyLM
+    from opt_fixtures import mipro_answers
+
+    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+    from dspy_ash.optimizers.proposer import GroundedProposer
+
+    def propose(m: Any, proposer_class: Any, lm: Any, history: list[Any]) -> tuple[Any, Any, Any]:
+        history.clear()
+        m.configure(lm=lm)
+        program = m.Predict("question -> answer")
+        data = qa_trainset(m, 6)
+        demos = [[[m.Example(augmented=True, question="What is <q001>?", answer="a1")], [data[2]]]]
+        proposer = proposer_class(
+            prompt_model=lm,
+            program=program,
+            trainset=data,
+            rng=random.Random(7),
+            set_tip_randomly=set_tip_randomly,
+        )
+        many = proposer.propose_instructions_for_program(
+            trainset=data, program=program, demo_candidates=demos, trial_logs={}, N=2
+        )
+        one = proposer.propose_instruction_for_predictor(program, None, 0, demos, 1, {}, tip="Be brief.")
+        sent = collections.Counter(json.dumps(h["messages"], sort_keys=True) for h in history)
+        return many, one, sent
+
+    theirs = propose(dspy, TheirProposer, RealDummyLM(mipro_answers(6, WRONG)), THEIR_HISTORY)
+    ours = propose(ash, GroundedProposer, DummyLM(mipro_answers(6, WRONG)), OUR_HISTORY)
+    assert ours == theirs
