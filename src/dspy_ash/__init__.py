@@ -106,6 +106,7 @@ _EXPORTS: dict[str, str] = {
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
     "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
+    "bootstrap_trace_data": "dspy_ash.optimizers.bootstrap_trace:bootstrap_trace_data",
     # DSPy compatibility
     "install_as_dspy": "dspy_ash.compat:install_as_dspy",
 }
@@ -162,6 +163,7 @@ if _TYPE_CHECKING:
     from dspy_ash.modules.retrieve import Retrieve as Retrieve
     from dspy_ash.modules.streaming import streamify as streamify
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers.bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
     from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether

@@ -165,7 +165,7 @@ MODULES: dict[str, str] = {
     "dspy.teleprompt.bettertogether": "dspy_ash.optimizers.finetune",
     "dspy.teleprompt.bootstrap": "dspy_ash.optimizers.bootstrap",
     "dspy.teleprompt.bootstrap_finetune": "dspy_ash.optimizers.finetune",
-    "dspy.teleprompt.bootstrap_trace": _OPTIMIZER,
+    "dspy.teleprompt.bootstrap_trace": "dspy_ash.optimizers.bootstrap_trace",
     "dspy.teleprompt.copro_optimizer": "dspy_ash.optimizers.copro",
     "dspy.teleprompt.ensemble": "dspy_ash.optimizers.ensemble",
     "dspy.teleprompt.gepa": _OPTIMIZER,

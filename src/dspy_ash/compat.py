@@ -56,7 +56,6 @@ MISSING_IN_DSPY_ASH = frozenset(
         "TrainingJob",
         "TwoStepAdapter",
         "Type",
-        "bootstrap_trace_data",
         "configure_dspy_loggers",
         "disable_litellm_logging",
         "enable_litellm_logging",
@@ -131,13 +130,19 @@ class _DSPyModule(types.ModuleType):
             return
         primary = self._targets()[0]
         if hasattr(primary, name):
+            # Remember the value it replaces: pytest's monkeypatch reads this module's own __dict__ (where
+            # the name is not) and so undoes a patch by deleting the name; `__delattr__` restores it.
+            self.__dict__.setdefault("_dspy_replaced", {}).setdefault(name, getattr(primary, name))
             setattr(primary, name, value)
         else:
             self.__dict__[name] = value
 
     def __delattr__(self, name: str) -> None:
+        replaced: dict[str, Any] = self.__dict__.get("_dspy_replaced", {})
         if name in self.__dict__:
             del self.__dict__[name]
+        elif name in replaced:
+            setattr(self._targets()[0], name, replaced[name])
         else:
             delattr(self._targets()[0], name)
 

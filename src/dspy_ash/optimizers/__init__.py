@@ -51,12 +51,14 @@ _EXPORTS: dict[str, str] = {
     "MemoryCheckpointStore": "dspy_ash.optimizers.directory_store:MemoryCheckpointStore",
     "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
     "Teleprompter": "dspy_ash.optimizers.teleprompter:Teleprompter",
+    "bootstrap_trace_data": "dspy_ash.optimizers.bootstrap_trace:bootstrap_trace_data",
 }
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py keeps it equal to _EXPORTS
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers.bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
     from dspy_ash.optimizers.checkpoint import CheckpointStore as CheckpointStore
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore

@@ -21,7 +21,7 @@ KNOWN_GAPS = frozenset(
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
         "Provider", "RLM", "ReActV2", "Reasoning", "SandboxSerializable", "ToolCallResults",
-        "TrainingJob", "TwoStepAdapter", "Type", "bootstrap_trace_data",
+        "TrainingJob", "TwoStepAdapter", "Type",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",
     }

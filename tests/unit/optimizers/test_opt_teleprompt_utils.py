@@ -1,4 +1,5 @@
-"""`dspy.teleprompt.utils`'s helpers give DSPy's results (the sync forms, for code written against DSPy)."""
+"""DSPy's helpers for writing optimizers (`dspy.teleprompt.utils`, `dspy.propose`,
+`bootstrap_trace_data`) give DSPy's results."""
 
 from __future__ import annotations
 
@@ -95,3 +96,57 @@ def test_grounded_proposer_sync_api_proposes_what_dspy_proposes(set_tip_randomly
     theirs = propose(dspy, TheirProposer, RealDummyLM(mipro_answers(6, WRONG)), THEIR_HISTORY)
     ours = propose(ash, GroundedProposer, DummyLM(mipro_answers(6, WRONG)), OUR_HISTORY)
     assert ours == theirs
+
+
+def _traces(m: Any, module: Any, lm: Any, **options: Any) -> list[Any]:
+    m.configure(lm=lm)
+    program = m.Predict("question -> answer")
+    data = qa_trainset(m, 6)
+    out: list[Any] = []
+    for entry in module.bootstrap_trace_data(program, data, metric=exact, num_threads=2, **options):
+        prediction = entry["prediction"]
+        shown = (
+            ("failed", prediction.completion_text, prediction.format_reward)
+            if type(prediction).__name__ == "FailedPrediction"
+            else dict(prediction.items())
+        )
+        steps = [(p is program, dict(i), type(o).__name__) for p, i, o in entry["trace"]]
+        out.append((entry["example_ind"], shown, entry.get("score"), steps))
+    return out
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("options", [{}, {"format_failure_score": -2, "failure_score": 0.5}])
+def test_bootstrap_trace_data_is_dspys(options: dict[str, Any]) -> None:
+    """Five parsed runs and one reply with no field at all (a `FailedPrediction` ending its trace)."""
+    import dspy
+    import dspy.teleprompt.bootstrap_trace as theirs
+    from dspy.utils import DummyLM as RealDummyLM
+
+    from dspy_ash.optimizers import bootstrap_trace
+
+    replies: dict[str, Any] = {**qa_answers(6, WRONG), "<q003>": {}}
+    expected = _traces(dspy, theirs, RealDummyLM(replies), **options)
+    assert _traces(ash, bootstrap_trace, DummyLM(replies), **options) == expected
+    assert [isinstance(e[1], tuple) for e in expected].count(True) == 1
+
+
+def test_bootstrap_trace_data_captures_crashes_but_not_lm_errors() -> None:
+    from dspy_ash.errors import LMRateLimitError
+    from dspy_ash.optimizers.bootstrap_trace import FailedPrediction, bootstrap_trace_data
+
+    class Bug(ash.Module):
+        def forward(self, **kwargs: Any) -> Any:
+            raise RuntimeError("a real code failure")
+
+    class Flaky(ash.Module):
+        def forward(self, **kwargs: Any) -> Any:
+            raise LMRateLimitError("429 from the provider")
+
+    example = ash.Example(q="x").with_inputs("q")
+    data = bootstrap_trace_data(Bug(), dataset=[example], num_threads=1, capture_crashes=True)
+    assert isinstance(data[0]["prediction"], FailedPrediction)
+    assert data[0]["prediction"].completion_text == "RuntimeError: a real code failure"
+    assert bootstrap_trace_data(Flaky(), [example], capture_crashes=True, raise_on_error=False) == []
+    with pytest.raises(ValueError):
+        bootstrap_trace_data(Flaky(), [example], capture_crashes=True)
