@@ -1,6 +1,6 @@
 """SIGKILL a compiling process several times at seeded random points, resuming each time in a new
 process (with another hash seed) on the same checkpoint directory; the last run finishes.
-Every optimizer: the five that checkpoint, and LabeledFewShot, KNNFewShot and Ensemble, whose LM
+Every optimizer: the six that checkpoint, and LabeledFewShot, KNNFewShot and Ensemble, whose LM
 work happens when the compiled program is called (the kills land there).
 
 (a) The result equals an uninterrupted run's. (b) Repeated LM work is bounded by the checkpoint
@@ -45,6 +45,7 @@ CASES = {
     "mipro": Case(unrecorded=19),
     "copro": Case(unrecorded=12),  # 3 candidates x 4 examples in flight
     "optuna": Case(unrecorded=4),
+    "simba": Case(unrecorded=4),  # 4 trajectories or scored runs in flight, one call each
     "labeled": Case(unrecorded=0, checkpointed=False),
     "knn": Case(unrecorded=4, answers_repeat=True),  # each query's bootstrap is checkpointed
     "ensemble": Case(unrecorded=0, checkpointed=False),
