@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from dspy_ash.errors import AdapterParseError, LMError
 from dspy_ash.evaluate.evaluate import Evaluate
@@ -34,12 +34,12 @@ class FailedPrediction:
     format_reward: float | None = None
 
 
-class TraceData(TypedDict, total=False):
+class TraceData(TypedDict):
     example_ind: int
     example: Any
     prediction: Any
     trace: list[tuple[Any, dict[str, Any], Any]]
-    score: float | None
+    score: NotRequired[float | None]  # with a metric
 
 
 class _Traced(Module):
