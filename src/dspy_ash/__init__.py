@@ -104,17 +104,22 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers
+    "BetterTogether": "dspy_ash.optimizers.finetune:BetterTogether",
     "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
     "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
     "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers.finetune:BootstrapFinetune",
     "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers.copro:COPRO",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
     "GEPA": "dspy_ash.optimizers.gepa.gepa:GEPA",
+    "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
     "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
+    "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
+    "bootstrap_trace_data": "dspy_ash.optimizers.bootstrap_trace:bootstrap_trace_data",
     # DSPy compatibility
     "install_as_dspy": "dspy_ash.compat:install_as_dspy",
 }
@@ -183,9 +188,13 @@ if _TYPE_CHECKING:
     from dspy_ash.modules.retrieve import Retrieve as Retrieve
     from dspy_ash.modules.streaming import streamify as streamify
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers.bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
+    from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
     from dspy_ash.optimizers.gepa.gepa import GEPA as GEPA
+    from dspy_ash.optimizers.infer_rules import InferRules as InferRules
     from dspy_ash.optimizers.knn_fewshot import KNN as KNN
     from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
     from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
@@ -194,6 +203,7 @@ if _TYPE_CHECKING:
     from dspy_ash.optimizers.random_search import (
         BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
     )
+    from dspy_ash.optimizers.simba import SIMBA as SIMBA
     from dspy_ash.primitives import BaseModule as BaseModule
     from dspy_ash.primitives import Completions as Completions
     from dspy_ash.primitives import Example as Example

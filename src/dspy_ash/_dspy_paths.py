@@ -9,12 +9,15 @@ with no counterpart, a sentence starting with "!" that says what to use instead.
 from __future__ import annotations
 
 _ENGINE = "!DSPy's LiteLLM/lm15 engine internals have no counterpart; dspy-ash's LM layer is dspy_ash.lm (LM, BaseLM)."
-_FINETUNE = "!fine-tuning providers and training jobs are not part of dspy-ash; optimize prompts instead."
+_FINETUNE = (
+    "!fine-tuning providers and training jobs need a training backend, which dspy-ash does not have (it optimizes "
+    "prompts and demos); the DSPy bridge (a coming feature) will run DSPy's fine-tuning through real DSPy."
+)
 _DATASETS = "!DSPy's dataset downloaders are not part of dspy-ash; build a list of dspy.Example objects."
 _SANDBOX = "!use dspy.PythonInterpreter (dspy-ash's subprocess sandbox) and dspy.ProgramOfThought."
 _OPTIMIZER = (
-    "!this optimizer is not part of dspy-ash; use BootstrapFewShot, BootstrapFewShotWithRandomSearch, COPRO "
-    "or MIPROv2."
+    "!this optimizer is not part of dspy-ash; use BootstrapFewShot, BootstrapFewShotWithRandomSearch, COPRO, "
+    "MIPROv2 or SIMBA."
 )
 _EXPERIMENTAL = "!DSPy's experimental features are not part of dspy-ash."
 _FLEX = (
@@ -161,19 +164,19 @@ MODULES: dict[str, str] = {
     "dspy.streaming.streaming_listener": "dspy_ash.modules.stream_listener",
     "dspy.teleprompt": "dspy_ash.teleprompt",
     "dspy.teleprompt.avatar_optimizer": _OPTIMIZER,
-    "dspy.teleprompt.bettertogether": _OPTIMIZER,
+    "dspy.teleprompt.bettertogether": "dspy_ash.optimizers.finetune",
     "dspy.teleprompt.bootstrap": "dspy_ash.optimizers.bootstrap",
-    "dspy.teleprompt.bootstrap_finetune": _FINETUNE,
-    "dspy.teleprompt.bootstrap_trace": _OPTIMIZER,
+    "dspy.teleprompt.bootstrap_finetune": "dspy_ash.optimizers.finetune",
+    "dspy.teleprompt.bootstrap_trace": "dspy_ash.optimizers.bootstrap_trace",
     "dspy.teleprompt.copro_optimizer": "dspy_ash.optimizers.copro",
     "dspy.teleprompt.ensemble": "dspy_ash.optimizers.ensemble",
-    "dspy.teleprompt.gepa": "dspy_ash.optimizers.gepa",
-    "dspy.teleprompt.gepa.gepa": "dspy_ash.optimizers.gepa.gepa",
-    "dspy.teleprompt.gepa.gepa_flex_utils": "!dspy.Flex is not part of dspy-ash, so GEPA optimizes instructions only.",
-    "dspy.teleprompt.gepa.gepa_utils": "dspy_ash.optimizers.gepa.gepa_utils",
-    "dspy.teleprompt.gepa.instruction_proposal": "dspy_ash.optimizers.gepa.instruction_proposal",
-    "dspy.teleprompt.grpo": _FINETUNE,
-    "dspy.teleprompt.infer_rules": _OPTIMIZER,
+    "dspy.teleprompt.gepa": _OPTIMIZER,
+    "dspy.teleprompt.gepa.gepa": _OPTIMIZER,
+    "dspy.teleprompt.gepa.gepa_flex_utils": _OPTIMIZER,
+    "dspy.teleprompt.gepa.gepa_utils": _OPTIMIZER,
+    "dspy.teleprompt.gepa.instruction_proposal": _OPTIMIZER,
+    "dspy.teleprompt.grpo": "dspy_ash.optimizers.finetune",
+    "dspy.teleprompt.infer_rules": "dspy_ash.optimizers.infer_rules",
     "dspy.teleprompt.knn_fewshot": "dspy_ash.optimizers.knn_fewshot",
     "dspy.teleprompt.mipro_optimizer_v2": "dspy_ash.optimizers.mipro",
     "dspy.teleprompt.random_search": "dspy_ash.optimizers.random_search",
@@ -181,11 +184,11 @@ MODULES: dict[str, str] = {
     "dspy.teleprompt.reanchor.calibrate": _EXPERIMENTAL,
     "dspy.teleprompt.reanchor.reanchor": _EXPERIMENTAL,
     "dspy.teleprompt.signature_opt": "dspy_ash.optimizers.copro",
-    "dspy.teleprompt.simba": _OPTIMIZER,
-    "dspy.teleprompt.simba_utils": _OPTIMIZER,
+    "dspy.teleprompt.simba": "dspy_ash.optimizers.simba",
+    "dspy.teleprompt.simba_utils": "dspy_ash.optimizers.simba_utils",
     "dspy.teleprompt.teleprompt": "dspy_ash.optimizers.teleprompter",
     "dspy.teleprompt.teleprompt_optuna": "dspy_ash.optimizers.optuna_search",
-    "dspy.teleprompt.utils": "dspy_ash.optimizers._demo_candidates",
+    "dspy.teleprompt.utils": "dspy_ash.optimizers.teleprompt_utils",
     "dspy.teleprompt.vanilla": "dspy_ash.optimizers.labeled_fewshot",
     "dspy.utils": (
         "dspy_ash.utils, dspy_ash.utils.dummies, dspy_ash.utils.asyncify, dspy_ash.events, dspy_ash.lm.history, "

@@ -241,12 +241,28 @@ def _wait_on_worker(coro: Coroutine[Any, Any, T]) -> T:
     return done.result()
 
 
+async def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Ctrl-C (or SystemExit) was raised into this thread's loop: cancel every task the interrupted call
+    left on it and wait for them, as DSPy's executor cancels its jobs on SIGINT, so no half-finished
+    evaluation or compile resumes during this thread's next call. Sync code already running on a worker
+    thread finishes on its own; its result is dropped."""
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks(loop) if t is not current]
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
 def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on this thread's idle loop: what `run_until_complete` does, minus its stop-callback round
     trip (an extra loop iteration and selector poll per call, measurable on a zero-latency LM)."""
     run_once = getattr(loop, "_run_once", None) if _FAST_DRIVE else None
     if run_once is None:
-        return loop.run_until_complete(coro)
+        try:
+            return loop.run_until_complete(coro)
+        except (KeyboardInterrupt, SystemExit):
+            loop.run_until_complete(_cancel_pending(loop))
+            raise
     task = loop.create_task(coro)
     base: Any = loop
     old_hooks = sys.get_asyncgen_hooks()
@@ -256,6 +272,11 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     try:
         while not task.done():
             run_once()
+    except (KeyboardInterrupt, SystemExit):
+        cleanup = loop.create_task(_cancel_pending(loop))
+        while not cleanup.done():
+            run_once()
+        raise
     finally:
         asyncio.events._set_running_loop(None)
         base._thread_id = None

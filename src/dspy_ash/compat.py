@@ -25,12 +25,8 @@ from dspy_ash.errors import MissingFeatureError, UnsupportedImportError
 MISSING_IN_DSPY_ASH = frozenset(
     {
         "AvatarOptimizer",
-        "BetterTogether",
-        "BootstrapFinetune",
         "CodeInterpreter",
         "Flex",
-        "GRPO",
-        "InferRules",
         "LMCollectionLimitError",
         "LMLockTimeoutError",
         "LMStreamAssemblyError",
@@ -42,10 +38,8 @@ MISSING_IN_DSPY_ASH = frozenset(
         "Provider",
         "RLM",
         "ReActV2",
-        "SIMBA",
         "SandboxSerializable",
         "TrainingJob",
-        "bootstrap_trace_data",
         "configure_dspy_loggers",
         "disable_litellm_logging",
         "enable_litellm_logging",
@@ -55,10 +49,8 @@ MISSING_IN_DSPY_ASH = frozenset(
 
 # What to use instead, for the names above that have a close dspy-ash counterpart.
 _INSTEAD = {
-    "BetterTogether": "use BootstrapFewShotWithRandomSearch or MIPROv2",
     "ReActV2": "use dspy.ReAct",
     "RLM": "use dspy.CodeAct or dspy.ReAct",
-    "SIMBA": "use MIPROv2 or BootstrapFewShotWithRandomSearch",
     "Flex": (
         "DSPy's experimental Flex runs optimizer-written module source inside the sandbox through a host "
         "bridge, for GEPA to rewrite; dspy-ash has no Flex: write the module as a dspy.Module"
@@ -122,13 +114,19 @@ class _DSPyModule(types.ModuleType):
             return
         primary = self._targets()[0]
         if hasattr(primary, name):
+            # Remember the value it replaces: pytest's monkeypatch reads this module's own __dict__ (where
+            # the name is not) and so undoes a patch by deleting the name; `__delattr__` restores it.
+            self.__dict__.setdefault("_dspy_replaced", {}).setdefault(name, getattr(primary, name))
             setattr(primary, name, value)
         else:
             self.__dict__[name] = value
 
     def __delattr__(self, name: str) -> None:
+        replaced: dict[str, Any] = self.__dict__.get("_dspy_replaced", {})
         if name in self.__dict__:
             del self.__dict__[name]
+        elif name in replaced:
+            setattr(self._targets()[0], name, replaced[name])
         else:
             delattr(self._targets()[0], name)
 

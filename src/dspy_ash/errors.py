@@ -13,6 +13,7 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     ├── InvalidInputError (also ValueError)     a call's inputs that cannot be used as given
     │   └── InvalidInputTypeError (also TypeError)  ... because of their type
     ├── DatasetError (also ValueError)          a trainset/valset/devset that cannot be used (empty, too small)
+    │   └── TrainsetTooSmallError (also AssertionError)  SIMBA's trainset is smaller than one mini-batch
     ├── SavedStateError (also ValueError)       a saved program or LM state that cannot be written or loaded
     ├── AdapterParseError (also ValueError)     an LM reply that does not fit the signature; keeps the raw reply
     ├── LMError                                 anything that went wrong talking to a language model
@@ -40,10 +41,12 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     ├── CheckpointError                         an optimizer checkpoint that cannot be used
     ├── UnsupportedFeatureError (also NotImplementedError)  DSPy has it, dspy-ash does not (yet)
     │   ├── MissingFeatureError (also AttributeError)   `dspy.X` names what dspy-ash lacks (hasattr stays False)
-    │   └── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
+    │   ├── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
+    │   └── TrainingBackendRequiredError        a fine-tuning optimizer (BootstrapFinetune, BetterTogether, GRPO)
     └── StoreError                              the store's errors (store/errors.py has its tree)
 
-Classes defined next to their raisers (BootstrapError, TooManyErrors, the interpreter's, the store's)
+Classes defined next to their raisers (BootstrapError, TooManyErrors, TrainsetTooSmallError,
+TrainingBackendRequiredError, the interpreter's, the store's)
 are drawn here too; tests/unit/core/test_error_tree.py checks that every exception class of the package
 is under the root. Only `dspy_ash.api` maps these to HTTP responses.
 """

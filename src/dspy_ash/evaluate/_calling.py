@@ -13,22 +13,30 @@ from dspy_ash.primitives.module import Module
 _INLINE_METRICS: tuple[Any, ...] = (answer_exact_match, answer_passage_match)
 
 
-async def call_metric(metric: Any, *args: Any) -> Any:
+async def call_metric(metric: Any, *args: Any, on_this_thread: bool = False) -> Any:
     """Await a metric whether it is a Module, an async function or a plain sync function.
 
     Sync metrics run on a worker thread (`dspy_ash._sync.call_sync`), so one that calls an LM (an LM
-    judge written as a plain function) or blocks never holds up the other tasks.
+    judge written as a plain function) or blocks never holds up the other tasks. With `on_this_thread`
+    (nothing else runs meanwhile: one example at a time) a sync metric runs here, as DSPy runs it in
+    the caller's thread when `num_threads=1`.
     """
-    if any(metric is m for m in _INLINE_METRICS):  # plain string work, never an LM: no bridge needed
-        return metric(*args)
+    inline = on_this_thread or any(metric is m for m in _INLINE_METRICS)  # built-ins: plain string work
+    if inline and not isinstance(metric, Module) and not _is_async(metric):
+        result = metric(*args)
+        return await result if inspect.isawaitable(result) else result
     if isinstance(metric, Module):
         return await metric.acall(*args)
-    if inspect.iscoroutinefunction(metric) or inspect.iscoroutinefunction(type(metric).__call__):
+    if _is_async(metric):
         return await metric(*args)
     result = await call_sync(metric, *args)
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def _is_async(metric: Any) -> bool:
+    return inspect.iscoroutinefunction(metric) or inspect.iscoroutinefunction(type(metric).__call__)
 
 
 async def run_program(program: Any, example: Any) -> Any:

@@ -94,7 +94,7 @@ class Evaluate:
         save_as_json: str | None = None,
     ) -> EvaluationResult:
         return run_sync(
-            self.acall(
+            self._evaluate(
                 program,
                 metric=metric,
                 devset=devset,
@@ -104,6 +104,7 @@ class Evaluate:
                 callback_metadata=callback_metadata,
                 save_as_csv=save_as_csv,
                 save_as_json=save_as_json,
+                sync_caller=True,
             )
         )
 
@@ -119,6 +120,35 @@ class Evaluate:
         save_as_csv: str | None = None,
         save_as_json: str | None = None,
     ) -> EvaluationResult:
+        return await self._evaluate(
+            program,
+            metric=metric,
+            devset=devset,
+            num_threads=num_threads,
+            display_progress=display_progress,
+            display_table=display_table,
+            callback_metadata=callback_metadata,
+            save_as_csv=save_as_csv,
+            save_as_json=save_as_json,
+            sync_caller=False,
+        )
+
+    async def _evaluate(
+        self,
+        program: Any,
+        *,
+        metric: Callable[..., Any] | None,
+        devset: list[Any] | None,
+        num_threads: int | None,
+        display_progress: bool | None,
+        display_table: bool | int | None,
+        callback_metadata: dict[str, Any] | None,
+        save_as_csv: str | None,
+        save_as_json: str | None,
+        sync_caller: bool,
+    ) -> EvaluationResult:
+        """`sync_caller`: called through the sync API, whose caller waits anyway; with one example at a
+        time the sync metric then runs on this thread, as DSPy runs it in the caller's thread."""
         metric = metric if metric is not None else self.metric
         devset = devset if devset is not None else self.devset
         if not devset:
@@ -154,7 +184,16 @@ class Evaluate:
             },
         )
         try:
-            result = await self._run(program, metric, devset, limit, show_progress, max_errors, traceback_on)
+            result = await self._run(
+                program,
+                metric,
+                devset,
+                limit,
+                show_progress,
+                max_errors,
+                traceback_on,
+                sync_caller and limit <= 1,
+            )
         except BaseException as exc:
             if scope is not None:
                 scope.fail(exc)
@@ -181,6 +220,7 @@ class Evaluate:
         show_progress: bool,
         max_errors: int,
         traceback_on: bool,
+        metric_on_this_thread: bool,
     ) -> EvaluationResult:
         progress = make_progress(show_progress, len(devset))
         done = 0
@@ -188,7 +228,9 @@ class Evaluate:
 
         async def score_one(example: Any) -> tuple[Any, Any]:
             prediction = await run_program(program, example)
-            return prediction, await call_metric(metric, example, prediction)
+            return prediction, await call_metric(
+                metric, example, prediction, on_this_thread=metric_on_this_thread
+            )
 
         def on_result(index: int, value: tuple[Any, Any] | None, error: BaseException | None) -> None:
             nonlocal done, score_sum

@@ -12,8 +12,8 @@ start/end events wrap each run. Subscribe with `dspy_ash.configure(callbacks=[..
 
 Checkpoints: pass `checkpoint=` (a `CheckpointStore`, or a directory path for the default
 `DirectoryCheckpointStore`) and optionally `checkpoint_key=` to the constructor or to `compile`
-(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna,
-GEPA).
+(BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, COPRO, BootstrapFewShotWithOptuna, GEPA,
+SIMBA, InferRules).
 Finished work (each bootstrapped example, each proposal, each scored example of each evaluation) is
 written as it completes, in the background and once more on the way out, also when the run fails or
 is interrupted; a hard kill (SIGKILL) loses what finished after the last completed write began.
@@ -34,32 +34,41 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS: dict[str, str] = {
+    "BetterTogether": "dspy_ash.optimizers.finetune:BetterTogether",
     "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
     "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
     "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers.finetune:BootstrapFinetune",
     "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
     "COPRO": "dspy_ash.optimizers.copro:COPRO",
     "CheckpointStore": "dspy_ash.optimizers.checkpoint:CheckpointStore",
     "DirectoryCheckpointStore": "dspy_ash.optimizers.directory_store:DirectoryCheckpointStore",
     "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
     "GEPA": "dspy_ash.optimizers.gepa.gepa:GEPA",
+    "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
     "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
     "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
     "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
     "MemoryCheckpointStore": "dspy_ash.optimizers.directory_store:MemoryCheckpointStore",
+    "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
     "Teleprompter": "dspy_ash.optimizers.teleprompter:Teleprompter",
+    "bootstrap_trace_data": "dspy_ash.optimizers.bootstrap_trace:bootstrap_trace_data",
 }
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py keeps it equal to _EXPORTS
     from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers.bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
     from dspy_ash.optimizers.checkpoint import CheckpointStore as CheckpointStore
     from dspy_ash.optimizers.copro import COPRO as COPRO
     from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
     from dspy_ash.optimizers.directory_store import MemoryCheckpointStore as MemoryCheckpointStore
     from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
+    from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
     from dspy_ash.optimizers.gepa.gepa import GEPA as GEPA
+    from dspy_ash.optimizers.infer_rules import InferRules as InferRules
     from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
     from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
     from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
@@ -67,6 +76,7 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.optimizers.random_search import (
         BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
     )
+    from dspy_ash.optimizers.simba import SIMBA as SIMBA
     from dspy_ash.optimizers.teleprompter import Teleprompter as Teleprompter
 
     BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y

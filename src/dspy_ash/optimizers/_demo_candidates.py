@@ -62,6 +62,31 @@ class CandidateBuilder:
         return await optimizer.bootstrap(student, teacher, data, session, session.section(*section))
 
 
+def plan_demo_sets(
+    trainset: list[Any],
+    num_candidate_sets: int,
+    max_labeled_demos: int,
+    max_bootstrapped_demos: int,
+    rng: random.Random,
+    *,
+    min_num_samples: int = 1,
+    include_non_bootstrapped: bool = True,
+) -> list[tuple[int, list[Any], int | None]]:
+    """DSPy's draws for `create_n_fewshot_demo_sets`, in its order: per seed, the trainset order and the
+    bootstrap size (None: the zero-shot program for seed -3, labeled demos only for seed -2)."""
+    plan: list[tuple[int, list[Any], int | None]] = []
+    for seed in range(-3, num_candidate_sets - 3):
+        trainset_copy = list(trainset)
+        if include_non_bootstrapped and (seed == -3 or (seed == -2 and max_labeled_demos > 0)):
+            plan.append((seed, trainset_copy, None))
+        elif seed == -1:
+            plan.append((seed, trainset_copy, max_bootstrapped_demos))
+        else:  # DSPy's fall-through: also seed -2 when there are no labeled demos
+            rng.shuffle(trainset_copy)
+            plan.append((seed, trainset_copy, rng.randint(min_num_samples, max_bootstrapped_demos)))
+    return plan
+
+
 async def create_n_fewshot_demo_sets(
     builder: CandidateBuilder,
     student: Any,
@@ -77,16 +102,15 @@ async def create_n_fewshot_demo_sets(
     max_concurrent: int = 4,
 ) -> dict[int, list[list[Any]]]:
     """MIPROv2's step 1: per predictor, the demos of each candidate set, in seed order."""
-    plan: list[tuple[int, list[Any], int | None]] = []  # (seed, trainset order, bootstrap size or None)
-    for seed in range(-3, num_candidate_sets - 3):
-        trainset_copy = list(trainset)
-        if include_non_bootstrapped and (seed == -3 or (seed == -2 and builder.max_labeled_demos > 0)):
-            plan.append((seed, trainset_copy, None))
-        elif seed == -1:
-            plan.append((seed, trainset_copy, max_bootstrapped_demos))
-        else:  # DSPy's fall-through: also seed -2 when there are no labeled demos
-            rng.shuffle(trainset_copy)
-            plan.append((seed, trainset_copy, rng.randint(min_num_samples, max_bootstrapped_demos)))
+    plan = plan_demo_sets(
+        trainset,
+        num_candidate_sets,
+        builder.max_labeled_demos,
+        max_bootstrapped_demos,
+        rng,
+        min_num_samples=min_num_samples,
+        include_non_bootstrapped=include_non_bootstrapped,
+    )
     gate = asyncio.Semaphore(max(1, max_concurrent))
 
     async def build(seed: int, data: list[Any], size: int | None) -> Any:

@@ -207,6 +207,8 @@ class MIPROv2(CheckpointedTeleprompter):
                 num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT,
                 use_tip=tip_aware_proposer,
                 set_tip_randomly=tip_aware_proposer,
+                use_instruct_history=False,
+                set_history_randomly=False,
                 rng=rng,
                 init_temperature=self.init_temperature,
             )
@@ -275,8 +277,8 @@ class MIPROv2(CheckpointedTeleprompter):
         session: CheckpointSession,
     ) -> dict[int, list[str]]:
         """Step 2: `n_instruct` instructions per predictor; candidate 0 is the original."""
-        instructions = await proposer.propose_instructions_for_program(
-            program, demo_candidates, mode.n_instruct, session
+        instructions = await proposer.apropose_instructions_for_program(
+            program, demo_candidates, mode.n_instruct, session=session
         )
         for i, predictor in enumerate(program.predictors()):
             instructions[i][0] = predictor.signature.instructions

@@ -14,6 +14,7 @@ import logging
 import random
 from typing import Any
 
+from dspy_ash._sync import run_sync
 from dspy_ash.modules.predict import Predict
 from dspy_ash.optimizers._gather import gather_all
 from dspy_ash.optimizers._prompt_text import create_example_string, module_code, program_source, strip_prefix
@@ -213,6 +214,11 @@ class GenerateModuleInstruction(Module):
 
 
 class GroundedProposer:
+    """Proposes instructions for a program's predictors (DSPy's parameters). MIPROv2 uses the async,
+    checkpointed `prepare` and `apropose_instructions_for_program`; DSPy's sync methods
+    (`propose_instructions_for_program`, `propose_instruction_for_predictor`) serve code written
+    against `dspy.propose`, computing the dataset summary on first use instead of in the constructor."""
+
     def __init__(
         self,
         prompt_model: Any,
@@ -223,8 +229,11 @@ class GroundedProposer:
         program_aware: bool = True,
         use_task_demos: bool = True,
         num_demos_in_context: int = 3,
+        use_instruct_history: bool = True,
         use_tip: bool = True,
         set_tip_randomly: bool = True,
+        set_history_randomly: bool = True,
+        verbose: bool = False,
         rng: random.Random | None = None,
         init_temperature: float = 1.0,
     ) -> None:
@@ -232,8 +241,11 @@ class GroundedProposer:
         self.use_dataset_summary = use_dataset_summary
         self.use_task_demos = use_task_demos
         self.num_demos_in_context = num_demos_in_context
+        self.use_instruct_history = use_instruct_history
         self.use_tip = use_tip
         self.set_tip_randomly = set_tip_randomly
+        self.set_history_randomly = set_history_randomly
+        self.verbose = verbose  # DSPy prints its progress with it; here the log at INFO says the same
         self.rng = rng or random.Random()
         self.prompt_model = prompt_model or settings.lm
         self.init_temperature = init_temperature
@@ -241,6 +253,7 @@ class GroundedProposer:
         self.view_data_batch_size = view_data_batch_size
         self.data_summary: str | None = None
         self.program_code_string: str | None = None
+        self._session: CheckpointSession | None = None  # the sync methods': in memory, no store
         if self.program_aware:
             try:
                 self.program_code_string = program_source(program)
@@ -268,37 +281,100 @@ class GroundedProposer:
         if self.data_summary is None:
             self.use_dataset_summary = False
 
-    async def propose_instructions_for_program(
-        self, program: Any, demo_candidates: Any, n: int, session: CheckpointSession
+    # -- DSPy's sync API ---------------------------------------------------------------------------
+    def propose_instructions_for_program(
+        self,
+        trainset: list[Any],
+        program: Any,
+        demo_candidates: Any,
+        trial_logs: dict[Any, Any],
+        N: int,  # DSPy's name
     ) -> dict[int, list[str]]:
+        """Instructions for every predictor: one per demo set, up to `N` (DSPy's signature)."""
+
+        async def run() -> dict[int, list[str]]:
+            session = await self._sync_session()
+            return await self.apropose_instructions_for_program(
+                program, demo_candidates, N, trial_logs, session=session
+            )
+
+        return run_sync(run())
+
+    def propose_instruction_for_predictor(
+        self,
+        program: Any,
+        predictor: Any,
+        pred_i: int,
+        demo_candidates: Any,
+        demo_set_i: int,
+        trial_logs: dict[Any, Any],
+        tip: str | None = None,
+    ) -> str:
+        """One instruction for predictor `pred_i` (DSPy's signature; `predictor` is not read, as in DSPy)."""
+
+        async def run() -> str:
+            await self._sync_session()
+            history = self._history(program, pred_i, trial_logs)
+            rollout_id = self.rng.randint(0, 10**9)
+            return await self._propose_one(
+                program, pred_i, demo_set_i, demo_candidates, tip, rollout_id, self.use_tip, history
+            )
+
+        return run_sync(run())
+
+    async def _sync_session(self) -> CheckpointSession:
+        """The sync methods' session (in memory, no store), the dataset summary made on first use."""
+        if self._session is None:
+            self._session = CheckpointSession(None, "proposer", {"sections": {}})
+            await self.prepare(self._session)
+        return self._session
+
+    # -- the async form ---------------------------------------------------------------------------
+    async def apropose_instructions_for_program(
+        self,
+        program: Any,
+        demo_candidates: Any,
+        n: int,
+        trial_logs: dict[Any, Any] | None = None,
+        *,
+        session: CheckpointSession,
+    ) -> dict[int, list[str]]:
+        """Every predictor's instructions: the draws first, in DSPy's order, then all proposals at once."""
+        if self.set_history_randomly:
+            self.use_instruct_history = self.rng.random() < 0.5
         if not demo_candidates:
             self.use_task_demos = False
             num_demos = n
         else:
             num_demos = max(len(demo_candidates[0]), 1)
-        plan: list[tuple[int, int, str | None, int]] = []
+        plan: list[tuple[int, int, str | None, bool, int]] = []
         for pred_i, _ in enumerate(program.predictors()):
             for demo_set_i in range(num_demos)[: min(n, num_demos)]:
                 tip: str | None = None
                 if self.set_tip_randomly:
                     tip = TIPS[self.rng.choice(list(TIPS.keys()))]
-                plan.append((pred_i, demo_set_i, tip, self.rng.randint(0, 10**9)))
+                    self.use_tip = bool(tip)
+                plan.append((pred_i, demo_set_i, tip, self.use_tip, self.rng.randint(0, 10**9)))
         record = session.section("proposer", "instructions")
 
-        async def one(pred_i: int, demo_set_i: int, tip: str | None, rollout_id: int) -> str:
+        async def one(pred_i: int, demo_set_i: int, tip: str | None, use_tip: bool, rollout_id: int) -> str:
             key = f"{pred_i}:{demo_set_i}"
             if key not in record:
+                history = self._history(program, pred_i, trial_logs or {})
                 record[key] = await self._propose_one(
-                    program, pred_i, demo_set_i, demo_candidates, tip, rollout_id
+                    program, pred_i, demo_set_i, demo_candidates, tip, rollout_id, use_tip, history
                 )
                 await session.save()
             return record[key]
 
         proposals = await gather_all(*(one(*item) for item in plan))
         result: dict[int, list[str]] = {}
-        for (pred_i, _, _, _), instruction in zip(plan, proposals, strict=True):
+        for (pred_i, *_), instruction in zip(plan, proposals, strict=True):
             result.setdefault(pred_i, []).append(instruction)
         return result
+
+    def _history(self, program: Any, pred_i: int, trial_logs: dict[Any, Any]) -> str:
+        return predictor_history(program, pred_i, trial_logs, MAX_INSTRUCT_IN_HISTORY) if trial_logs else ""
 
     async def _propose_one(
         self,
@@ -308,15 +384,15 @@ class GroundedProposer:
         demo_candidates: Any,
         tip: str | None,
         rollout_id: int,
+        use_tip: bool,
+        history: str,
     ) -> str:
-        # DSPy sets use_tip from the latest drawn tip before building the generator.
-        use_tip = bool(tip) if self.set_tip_randomly else self.use_tip
         generator = GenerateModuleInstruction(
             program_code_string=self.program_code_string,
             use_dataset_summary=self.use_dataset_summary,
             program_aware=self.program_aware,
             use_task_demos=bool(self.use_task_demos and demo_candidates),
-            use_instruct_history=False,
+            use_instruct_history=bool(self.use_instruct_history and history),
             use_tip=use_tip,
         )
         rollout_lm = self.prompt_model.copy(rollout_id=rollout_id, temperature=self.init_temperature)
@@ -327,8 +403,30 @@ class GroundedProposer:
                 demo_set_i=demo_set_i,
                 program=program,
                 data_summary=self.data_summary,
-                previous_instructions="",
+                previous_instructions=history,
                 num_demos_in_context=self.num_demos_in_context,
                 tip=tip,
             )
         return strip_prefix(proposed.proposed_instruction)
+
+
+MAX_INSTRUCT_IN_HISTORY = 5
+
+
+def predictor_history(program: Any, pred_i: int, trial_logs: dict[Any, Any], top_n: int) -> str:
+    """DSPy's instruction history of predictor `pred_i`: the trials that saved a program (`program_path`),
+    each instruction with its average score, the best `top_n`, worst first."""
+    totals: dict[str, list[float]] = {}
+    for trial in trial_logs.values():
+        if "program_path" in trial:
+            trial_program = program.deepcopy()
+            trial_program.load(trial["program_path"])
+            instruction = trial_program.predictors()[pred_i].signature.instructions
+            totals.setdefault(instruction, []).append(trial["score"])
+    ranked = sorted(
+        ((instruction, sum(scores) / len(scores)) for instruction, scores in totals.items()),
+        key=lambda x: x[1],
+        reverse=True,
+    )[:top_n]
+    ranked.reverse()
+    return "".join(f"{instruction} | Score: {score}\n\n" for instruction, score in ranked)

@@ -167,6 +167,10 @@ def run(name: str, checkpoint: str, log: TextIO) -> Any:
             num_threads=4,
             checkpoint=store,
         ).compile(gepa_program(ash, "two"), trainset=data[:6], valset=data[6:])
+    if name == "simba":
+        return ash.SIMBA(
+            metric=exact, bsize=8, num_candidates=3, max_steps=2, max_demos=2, num_threads=4, checkpoint=store
+        ).compile(student, trainset=data[:16], seed=1)
     # The optimizers below make no LM calls while compiling: the kills land while the compiled
     # program answers queries, which is where their LM work is.
     queries = data[18:26]

@@ -48,6 +48,7 @@ CASES = {
     # 4 examples in flight (2 calls each: draft, answer), or a proposal (1 call) whose reflection
     # minibatch (3 examples) runs again on resume.
     "gepa": Case(unrecorded=8),
+    "simba": Case(unrecorded=4),  # 4 trajectories or scored runs in flight, one call each
     "labeled": Case(unrecorded=0, checkpointed=False),
     "knn": Case(unrecorded=4, answers_repeat=True),  # each query's bootstrap is checkpointed
     "ensemble": Case(unrecorded=0, checkpointed=False),

@@ -15,12 +15,11 @@ import dspy_ash
 # fails when a name here is provided (drop it from the list) and when DSPy has a name missing from both.
 KNOWN_GAPS = frozenset(
     {
-        "AvatarOptimizer", "BetterTogether", "BootstrapFinetune",
-        "CodeInterpreter", "Flex", "InferRules", "LMCollectionLimitError",
+        "AvatarOptimizer", "CodeInterpreter", "Flex", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
-        "Provider", "RLM", "ReActV2", "SIMBA", "SandboxSerializable",
-        "TrainingJob", "bootstrap_trace_data",
+        "Provider", "RLM", "ReActV2", "SandboxSerializable",
+        "TrainingJob",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
         "resolve_interpreter_factory",
     }
