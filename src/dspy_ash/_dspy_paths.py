@@ -189,7 +189,7 @@ MODULES: dict[str, str] = {
         "dspy_ash.utils, dspy_ash.utils.dummies, dspy_ash.utils.asyncify, dspy_ash.events, dspy_ash.lm.history, "
         "dspy_ash.modules.streaming"
     ),
-    "dspy.utils.annotation": "!DSPy's @experimental marker is not part of dspy-ash.",
+    "dspy.utils.annotation": "dspy_ash.utils.annotation",
     "dspy.utils.asyncify": "dspy_ash.utils.asyncify",
     "dspy.utils.caching": "dspy_ash.lm.cache, dspy_ash.lm.request_cache",
     "dspy.utils.callback": "dspy_ash.events",
@@ -200,15 +200,15 @@ MODULES: dict[str, str] = {
     "dspy.utils.hasher": "!DSPy's Hasher is not part of dspy-ash; the LM cache hashes requests itself.",
     "dspy.utils.inspect_history": "dspy_ash.lm.history",
     "dspy.utils.langchain_tool": "!LangChain tool conversion is not part of dspy-ash; wrap the function in dspy.Tool.",
-    "dspy.utils.lazy_import": "!DSPy's lazy-import helpers are not part of dspy-ash.",
+    "dspy.utils.lazy_import": "dspy_ash.utils.lazy_import",
     "dspy.utils.logging_utils": "dspy_ash.logs",
-    "dspy.utils.magicattr": "!DSPy's magicattr is not part of dspy-ash; use getattr/setattr.",
+    "dspy.utils.magicattr": "dspy_ash.utils.magicattr",
     "dspy.utils.mcp": "!MCP tool conversion is not part of dspy-ash; wrap the function in dspy.Tool.",
-    "dspy.utils.parallelizer": "!DSPy's thread-pool ParallelExecutor is not part of dspy-ash; use dspy.Parallel.",
+    "dspy.utils.parallelizer": "dspy_ash.utils.parallelizer",
     "dspy.utils.pickle_by_value": "!dspy-ash never pickles programs; save state as JSON.",
     "dspy.utils.saving": "dspy_ash.primitives.saving",
     "dspy.utils.syncify": "dspy_ash.utils.asyncify",
-    "dspy.utils.unbatchify": "!DSPy's Unbatchify is not part of dspy-ash; dspy.Embedder batches requests itself.",
+    "dspy.utils.unbatchify": "dspy_ash.utils.unbatchify",
     "dspy.utils.usage_tracker": "dspy_ash.lm.usage",
 }
 

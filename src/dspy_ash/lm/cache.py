@@ -39,7 +39,6 @@ from dspy_ash.errors import (
     InvalidInputTypeError,
     LMResponseError,
     SavedStateError,
-    UnknownSettingError,
 )
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
