@@ -39,6 +39,7 @@ from dspy_ash.errors import (
     InvalidInputTypeError,
     LMResponseError,
     SavedStateError,
+    UnknownSettingError,
 )
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
@@ -583,10 +584,15 @@ def configure_cache(
     ttl: float | None = None,
     backend: CacheBackend | None = None,
     clock: Callable[[], float] = time.time,
+    **unknown: Any,
 ) -> Cache:
     """Replace the process-wide LM cache: DSPy's arguments, in DSPy's order, then dspy-ash's (`ttl`; a
     `backend` such as the store's SQL table in place of the disk directory). Entries are JSON, never
     pickles; `restrict_pickle`/`safe_types` limit which classes the persistent tier rebuilds."""
+    if unknown:
+        raise UnknownSettingError(
+            f"configure_cache() got unexpected arguments: {sorted(unknown)}", name=sorted(unknown)[0]
+        )
     global _cache, _assigned
     if _cache is not None and isinstance(_cache.backend, DiskCacheBackend):
         _cache.backend.flush(timeout=10)  # what the old cache accepted is on disk for the new one

@@ -17,14 +17,16 @@ from typing import Any
 
 import pydantic
 
+from dspy_ash.errors import InvalidInputTypeError, SavedStateError
+
 TAG = "$t"
 
 
-class UnencodableValueError(TypeError):
+class UnencodableValueError(InvalidInputTypeError):
     """The value holds something that has no JSON form here (a function, a socket, an arbitrary object)."""
 
 
-class RejectedValueError(ValueError):
+class RejectedValueError(SavedStateError):
     """A stored value names a class that is not imported, not a dataclass or model, or not allowed."""
 
 
