@@ -613,7 +613,7 @@ def configure_cache(
     return _cache
 
 
-def _get_dspy_cache() -> Cache:
+def _get_dspy_cache() -> Cache:  # pyright: ignore[reportUnusedFunction] - DSPy's name, via dspy.clients
     """DSPy's default process cache, built anew (DSPy's tests rebuild it after changing DSPY_CACHEDIR)."""
     return build_cache()
 

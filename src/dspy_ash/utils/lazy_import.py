@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.machinery
-import importlib.metadata
 import importlib.util
 import inspect
 import sys
