@@ -133,7 +133,7 @@ def test_parallel_executor_matches_dspy_s(threads: int) -> None:
     assert ours.execute(_task, range(6)) == theirs.execute(_task, range(6))
     assert ours.failed_indices == theirs.failed_indices == [3]
     assert str(ours.exceptions_map[3]) == str(theirs.exceptions_map[3])
-    with pytest.raises(ExecutionCancelledError, match="Execution cancelled due to errors or interruption."):
+    with pytest.raises(ExecutionCancelledError, match=r"Execution cancelled due to errors or interruption\."):
         ParallelExecutor(num_threads=threads, max_errors=1, disable_progress_bar=True).execute(
             _task, range(6)
         )
