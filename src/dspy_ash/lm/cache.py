@@ -55,6 +55,7 @@ logger = logging.getLogger("dspy_ash.lm")
 DEFAULT_MEMORY_MAX_ENTRIES = 1_000_000
 DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_DISK_SIZE_LIMIT = 30 * 1024**3  # DSPy's default for the process's cache
+DISK_CACHE_LIMIT = DEFAULT_DISK_SIZE_LIMIT  # DSPy's name (`dspy.clients.DISK_CACHE_LIMIT`)
 DSPY_CACHE_CLASS_DISK_LIMIT = 10 * 1024**2  # DSPy's default for a `Cache(...)` built by hand
 DSPY_VALUE = "dspy_value"  # the entry key of a value stored through DSPy's `put(request, value)`
 MEMORY_FILE_FORMAT = "dspy-ash memory cache v1"
