@@ -43,7 +43,7 @@ from dspy_ash.errors import (
 )
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
-from dspy_ash.lm.cache_values import RejectedValueError, decode, encode
+from dspy_ash.lm.cache_values import decode, encode
 from dspy_ash.lm.disk_cache import DiskCacheBackend
 from dspy_ash.lm.memory_cache import MemoryLRU
 from dspy_ash.lm.types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
@@ -462,7 +462,9 @@ class Cache:
             return None
         try:
             value = decode(data[DSPY_VALUE], allow)
-        except (RejectedValueError, KeyError, TypeError, ValueError) as exc:
+        except (
+            Exception
+        ) as exc:  # rejected, malformed, too deep, or the class's own constructor failed: a miss
             logger.debug("Dropping cache entry %s: %s", key, exc)
             if self.memory is not None:
                 self.memory.delete(key)

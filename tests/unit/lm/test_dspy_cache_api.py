@@ -165,3 +165,30 @@ def test_request_cache_uses_the_assigned_dspy_cache(tmp_path: Path) -> None:
     assert get_cache() is not mine
     configure_cache(enable_disk_cache=False)
     assert get_cache() is not mine
+
+
+@dataclasses.dataclass
+class Fragile:
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.value < 0:
+            raise RuntimeError("refuses negative values")
+
+
+def test_a_damaged_or_hostile_entry_is_a_miss(tmp_path: Path) -> None:
+    cache = Cache(True, False, str(tmp_path), 1 << 20, 100)
+    cache.put({"q": 1}, Fragile(1))
+    assert isinstance(cache.backend, cache_module.DiskCacheBackend)
+    cache.backend.flush()
+    (stored,) = list(tmp_path.glob("*/*.json"))
+    original = stored.read_text()
+    for forged in (
+        {"$t": "dataclass", "class": f"{__name__}:Fragile", "fields": {"value": -1}},
+        {"$t": "tuple"},
+    ):
+        record = json.loads(original)
+        record["value"]["dspy_value"] = forged
+        stored.write_text(json.dumps(record))
+        assert Cache(True, False, str(tmp_path), 1 << 20, 100).get({"q": 1}) is None
+        assert not stored.exists()  # dropped, as DSPy drops an entry it cannot read
