@@ -7,6 +7,8 @@ and optional extras (retrieval, optimizers, the store) load only when used.
 # Only public names at module level (no `from __future__ import annotations`, imports under private
 # names): `dir(dspy_ash)` is what DSPy code sees as `dir(dspy)`.
 import importlib as _importlib
+import sys as _sys
+import types as _types
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
@@ -270,3 +272,23 @@ def __getattr__(name: str) -> _Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+class _Root(_types.ModuleType):
+    """`dspy.cache = X` and `del dspy.cache` (DSPy code and `mock.patch("dspy.cache", ...)` do both) reach the
+    LM layer, so every LM call uses the assigned cache, as in DSPy."""
+
+    def __setattr__(self, name: str, value: _Any) -> None:
+        if name == "cache":
+            _importlib.import_module("dspy_ash.lm.cache").assign_cache(value)
+        else:
+            super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name == "cache":
+            _importlib.import_module("dspy_ash.lm.cache").assign_cache(None)
+        else:
+            super().__delattr__(name)
+
+
+_sys.modules[__name__].__class__ = _Root

@@ -12,9 +12,11 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     │   └── NoLMConfiguredError                 an LM is needed and none is configured or given
     ├── InvalidInputError (also ValueError)     a call's inputs that cannot be used as given
     │   └── InvalidInputTypeError (also TypeError)  ... because of their type
+    │       └── UnencodableValueError           a value `Cache.put` has no JSON form for (lm/cache_values.py)
     ├── DatasetError (also ValueError)          a trainset/valset/devset that cannot be used (empty, too small)
     │   └── TrainsetTooSmallError (also AssertionError)  SIMBA's trainset is smaller than one mini-batch
     ├── SavedStateError (also ValueError)       a saved program or LM state that cannot be written or loaded
+    │   └── RejectedValueError                  a cached value naming a class it may not rebuild
     ├── AdapterParseError (also ValueError)     an LM reply that does not fit the signature; keeps the raw reply
     ├── LMError                                 anything that went wrong talking to a language model
     │   ├── LMConfigurationError (also ConfigurationError, ValueError)
@@ -35,6 +37,8 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     │   ├── BootstrapError (also RuntimeError)  teacher runs or the metric failed max_errors times
     │   └── NoCandidateError (also ValueError)  no candidate program to evaluate or to pick
     ├── TooManyErrors (also RuntimeError)       more items of a batch failed than max_errors allows
+    ├── ExecutionCancelledError (also RuntimeError)  ParallelExecutor stopped at max_errors
+    ├── UnbatchifyClosedError (also RuntimeError)    an Unbatchify closed before an item ran
     ├── CodeInterpreterError (also RuntimeError)  the code sandbox failed (modules/interpreter.py)
     │   ├── CodeExecutionError                  the generated code raised or could not run
     │   └── SandboxIsolationError               isolation was required and is not available
@@ -176,9 +180,12 @@ class LMError(DspyAshError):
         retry_after: float | None = None,
         request_id: str | None = None,
         body: str | None = None,
+        code: str | None = None,
+        provider_code: str | None = None,
     ) -> None:
         message = message or self.default_message
-        super().__init__(message)
+        # DSPy's text: "[model] message" (str and repr as DSPy's; the rest is in the attributes)
+        super().__init__(f"[{model}] {message}" if model else message)
         self.message = message
         self.status = status
         self.provider = provider
@@ -186,14 +193,9 @@ class LMError(DspyAshError):
         self.retry_after = retry_after
         self.request_id = request_id
         self.body = body
-
-    def __str__(self) -> str:
-        where = ", ".join(
-            f"{k}={v}"
-            for k, v in (("provider", self.provider), ("model", self.model), ("status", self.status))
-            if v is not None
-        )
-        return f"{self.message} ({where})" if where else self.message
+        self.provider_code = provider_code
+        if code is not None:
+            self.code = code
 
 
 class LMConfigurationError(LMError, ConfigurationError):

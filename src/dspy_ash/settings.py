@@ -388,6 +388,11 @@ def data_dir() -> Path:
     return Path(base) / "dspy-ash"
 
 
+def cache_dir_override() -> str | None:
+    """DSPY_CACHEDIR (DSPy's variable): where the process's LM cache keeps its files, when set."""
+    return env("DSPY_CACHEDIR") or None
+
+
 PROVIDER_ENV_ALLOW = "DSPY_ASH_PROVIDER_ENV_ALLOW"
 # The key variables of the providers dspy-ash knows (lm/registry.py), and a prefix an operator can
 # put further keys under. The store refuses the project's own DSPY_ASH_* variables whatever this says.

@@ -102,6 +102,7 @@ class BaseLM:
     def build_request(
         self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> LMRequest:
+        from_prompt = messages is None
         if messages is None:
             if prompt is None:
                 raise InvalidInputError("Pass a prompt or messages to the LM.")
@@ -121,6 +122,7 @@ class BaseLM:
             cache=bool(cache),
             namespace=namespace,
             call_kwargs=call_kwargs,
+            prompt=prompt if from_prompt else None,
         )
 
     async def acall(
@@ -254,11 +256,13 @@ async def _acall_via_call(
 async def _request_via_forward(self: BaseLM, req: LMRequest) -> LMResponse:
     from dspy_ash.lm.providers.openai_compat import parse_chat_completion
 
+    # as DSPy calls it: the prompt string when the caller gave one, else the messages
+    given = {"prompt": req.prompt, "messages": None} if req.prompt is not None else {"messages": req.messages}
     aforward = getattr(self, "aforward", None)
     if aforward is not None:
-        reply = await aforward(messages=req.messages, **req.params)
+        reply = await aforward(**given, **req.params)
     else:
-        reply = self.forward(messages=req.messages, **req.params)  # pyright: ignore[reportAttributeAccessIssue]
+        reply = self.forward(**given, **req.params)  # pyright: ignore[reportAttributeAccessIssue]
     return parse_chat_completion(_plain(reply), None, "custom", self.model)
 
 

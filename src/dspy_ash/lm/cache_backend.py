@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from dspy_ash._sync import run_sync
+
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
@@ -47,3 +49,17 @@ class CacheBackend(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (files, connections)."""
+
+    # DSPy's `Cache.get/put` are sync; a backend that can answer without a loop overrides these.
+    def get_now(self, key: str) -> CacheEntry | None:
+        return run_sync(self.get(key))
+
+    def put_now(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        run_sync(self.put(key, value, expires_at=expires_at, namespace=namespace))

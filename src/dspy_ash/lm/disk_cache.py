@@ -51,6 +51,9 @@ class DiskCacheBackend(CacheBackend):
         self._root = str(self.directory)
         self._shards: set[str] = set()  # shard directories known to exist (saves a mkdir per write)
         self._tmp_suffix = f".{os.getpid()}.{id(self)}.tmp"
+        for other in list(_live):  # another cache of this process on the same directory: see what it accepted
+            if other._root == self._root:
+                other.flush(timeout=10)
 
     def _path(self, key: str) -> Path:
         return Path(self._file(key))
@@ -176,7 +179,20 @@ class DiskCacheBackend(CacheBackend):
     async def get(self, key: str) -> CacheEntry | None:
         return self._read(key)
 
+    def get_now(self, key: str) -> CacheEntry | None:
+        return self._read(key)
+
     async def put(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        self.put_now(key, value, expires_at=expires_at, namespace=namespace)
+
+    def put_now(
         self,
         key: str,
         value: dict[str, Any],

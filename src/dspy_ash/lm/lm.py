@@ -74,6 +74,21 @@ def assemble_stack(
     return CachedLM(retrying, api_base=client.endpoint.api_base)
 
 
+def _refuse_dspy_only_options(*, engine: Any, async_engine: Any, prompt_cache: Any) -> None:
+    """DSPy's engine choice and lm15 prompt caching have no counterpart: refuse them clearly rather than
+    send them to the provider."""
+    if engine not in ("auto", "litellm", "lm15", None) or async_engine is not None:
+        raise UnsupportedFeatureError(
+            "dspy-ash's LM speaks HTTP itself; custom DSPy engines (engine=, async_engine=) are not supported. "
+            "Subclass dspy.BaseLM for a custom client."
+        )
+    if prompt_cache is not None:
+        raise UnsupportedFeatureError(
+            "prompt_cache (DSPy's lm15 CacheConfig for provider-side prompt caching) is not supported; "
+            "providers that cache prompts automatically (OpenAI, DeepSeek) still do"
+        )
+
+
 def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING.match(model.rsplit("/", 1)[-1]))
 
@@ -107,8 +122,14 @@ class LM(BaseLM):
         finetuning_model: str | None = None,
         launch_kwargs: dict[str, Any] | None = None,
         train_kwargs: dict[str, Any] | None = None,
+        use_developer_role: bool = False,
+        engine: Any = "auto",
+        async_engine: Any = None,
+        prompt_cache: Any = None,
         **kwargs: Any,
     ) -> None:
+        # DSPy's own options are named here so that none reaches the provider's body as an unknown argument
+        _refuse_dspy_only_options(engine=engine, async_engine=async_engine, prompt_cache=prompt_cache)
         if model_type not in ("chat", "text"):
             raise UnsupportedFeatureError(
                 f"model_type={model_type!r}: dspy-ash speaks chat and text completions"
@@ -122,12 +143,16 @@ class LM(BaseLM):
                 "return the same reply. Set temperature > 0 for varied samples."
             )
         if is_reasoning_model(model):
+            if max_tokens is None:  # DSPy accepts the limit under its wire name too (saved states hold it)
+                max_tokens = kwargs.pop("max_completion_tokens", None)
             if temperature not in (None, 1.0) or (
                 max_tokens is not None and max_tokens < _REASONING_MIN_TOKENS
             ):
                 raise LMConfigurationError(
-                    "OpenAI's reasoning models require temperature=1.0 or None and max_tokens >= 16000 or None, "
-                    f"e.g. LM({model!r}, temperature=1.0, max_tokens=16000)"
+                    "OpenAI's reasoning models require passing temperature=1.0 or None and max_tokens >= 16000 "
+                    "or None to `dspy.LM(...)`, e.g., dspy.LM('openai/gpt-5', temperature=1.0, max_tokens=16000)",
+                    model=model,
+                    provider=model.partition("/")[0] if "/" in model else None,
                 )
             super().__init__(model, model_type, temperature, None, cache, num_retries, callbacks, **kwargs)
             self.kwargs.pop("max_tokens")
@@ -148,6 +173,9 @@ class LM(BaseLM):
         self.finetuning_model = finetuning_model
         self.launch_kwargs = dict(launch_kwargs or {})
         self.train_kwargs = dict(train_kwargs or {})
+        # As in DSPy, system messages become developer messages only for the Responses API, which dspy-ash
+        # does not speak: the option is kept (and saved) so DSPy programs load, and changes no chat request.
+        self.use_developer_role = use_developer_role
         self.backoff = backoff
         self._build_stack()
 
@@ -257,6 +285,23 @@ class LM(BaseLM):
             new._build_stack()
         return new
 
+    def launch(self, launch_kwargs: dict[str, Any] | None = None) -> None:
+        raise UnsupportedFeatureError(
+            "LM.launch() starts a local model server through a fine-tuning provider, which dspy-ash does not "
+            "have; start the server yourself and pass api_base= to dspy.LM"
+        )
+
+    def kill(self, launch_kwargs: dict[str, Any] | None = None) -> None:
+        raise UnsupportedFeatureError(
+            "LM.kill() stops a server LM.launch() started; dspy-ash launches none (stop your server yourself)"
+        )
+
+    def finetune(self, train_data: Any, train_data_format: Any = None, train_kwargs: Any = None) -> Any:
+        raise UnsupportedFeatureError(
+            "LM.finetune() trains model weights through a provider, which dspy-ash does not do; optimize the "
+            "program's prompts instead (BootstrapFewShot, MIPROv2, GEPA)"
+        )
+
     def dump_state(self) -> dict[str, Any]:
         state = super().dump_state()
         state[LM_CLASS_STATE_KEY] = "dspy.clients.lm.LM"  # DSPy's name, so DSPy can load our files
@@ -269,6 +314,8 @@ class LM(BaseLM):
             launch_kwargs=self.launch_kwargs,
             train_kwargs=self.train_kwargs,
         )
+        if self.use_developer_role:
+            state["use_developer_role"] = True
         return state
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 
 class MemoryLRU:
-    def __init__(self, max_entries: int, max_bytes: int, clock: Callable[[], float]) -> None:
+    def __init__(self, max_entries: float, max_bytes: int, clock: Callable[[], float]) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.clock = clock
@@ -23,6 +23,15 @@ class MemoryLRU:
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def items(self) -> list[tuple[str, bytes, float | None]]:
+        """The live entries (key, value, expiry), least recently used first."""
+        with self._lock:
+            now = self.clock()
+            return [(k, v, exp) for k, (v, exp) in self._data.items() if exp is None or now < exp]
 
     @property
     def size_bytes(self) -> int:

@@ -67,6 +67,7 @@ class LMRequest:
     call_kwargs: dict[str, Any] = field(
         default_factory=dict
     )  # what the caller passed (DSPy's history shows these)
+    prompt: str | None = None  # the prompt string when the caller gave one (a DSPy `forward` receives it)
 
 
 @dataclass(slots=True)

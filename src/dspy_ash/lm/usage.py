@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Generator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
-_tracker: ContextVar[UsageTracker | None] = ContextVar("dspy_ash_usage_tracker", default=None)
+from dspy_ash.settings import read, settings
 
 
 class UsageTracker:
-    """Sums usage per model. Nested trackers roll their totals up into the enclosing one."""
+    """DSPy's tracker: the usage entries of every call, per model (`usage_data`), summed on demand.
+    Nested trackers roll their entries up into the enclosing one when they close."""
 
     def __init__(self) -> None:
-        self.usage_data: dict[str, dict[str, Any]] = {}
+        self.usage_data: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         self.calls = 0
         self.cache_hits = 0
 
@@ -25,23 +26,30 @@ class UsageTracker:
         if cache_hit:
             self.cache_hits += 1
             return
-        totals = self.usage_data.setdefault(model, {})
-        _add_into(totals, usage)
+        entry = {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in (usage or {}).items()}
         if cost is not None:
-            totals["cost"] = totals.get("cost", 0.0) + cost
+            entry["cost"] = cost
+        if entry:  # as DSPy: an empty entry is not kept
+            self.usage_data[model].append(entry)
 
     def merge(self, other: UsageTracker) -> None:
         self.calls += other.calls
         self.cache_hits += other.cache_hits
-        for model, usage in other.usage_data.items():
-            _add_into(self.usage_data.setdefault(model, {}), usage)
+        for model, entries in other.usage_data.items():
+            self.usage_data[model].extend(entries)
 
     def get_total_tokens(self) -> dict[str, dict[str, Any]]:
-        return {model: dict(usage) for model, usage in self.usage_data.items()}
+        totals: dict[str, dict[str, Any]] = {}
+        for model, entries in self.usage_data.items():
+            summed: dict[str, Any] = {}
+            for entry in entries:
+                _add_into(summed, entry)
+            totals[model] = summed
+        return totals
 
     @property
     def total_cost(self) -> float:
-        return sum(u.get("cost", 0.0) for u in self.usage_data.values())
+        return sum(e.get("cost", 0.0) for entries in self.usage_data.values() for e in entries)
 
 
 def _add_into(totals: dict[str, Any], usage: Any) -> None:
@@ -70,23 +78,25 @@ def _is_count(value: Any) -> bool:
 
 
 def current_tracker() -> UsageTracker | None:
-    return _tracker.get()
+    """The tracker LM calls report to: DSPy's `settings.usage_tracker`."""
+    tracker = read("usage_tracker")
+    return tracker if isinstance(tracker, UsageTracker) else None
 
 
 def record(model: str, usage: dict[str, Any], cost: float | None, cache_hit: bool) -> None:
-    tracker = _tracker.get()
+    tracker = current_tracker()
     if tracker is not None:
         tracker.add_usage(model, usage, cost, cache_hit)
 
 
 @contextmanager
 def track_usage() -> Generator[UsageTracker, None, None]:
-    parent = _tracker.get()
+    """A new tracker for the block (as `settings.usage_tracker`); its entries go to the enclosing one after."""
+    parent = current_tracker()
     tracker = UsageTracker()
-    token = _tracker.set(tracker)
     try:
-        yield tracker
+        with settings.context(usage_tracker=tracker):
+            yield tracker
     finally:
-        _tracker.reset(token)
         if parent is not None:
             parent.merge(tracker)

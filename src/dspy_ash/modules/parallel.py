@@ -6,6 +6,7 @@ so hundreds of LM calls share one thread. Sync-only modules run on worker thread
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
@@ -70,6 +71,14 @@ class Parallel:
         return outcome.results, self.failed_examples, self.exceptions
 
     async def _process(self, pair: tuple[Any, Any]) -> Any:
+        tracker = settings.usage_tracker
+        if tracker is None:
+            return await self._run_pair(pair)
+        # as DSPy: each worker counts on its own copy of the tracker; the caller's stays as it was
+        with settings.context(usage_tracker=copy.deepcopy(tracker)):
+            return await self._run_pair(pair)
+
+    async def _run_pair(self, pair: tuple[Any, Any]) -> Any:
         module, example = pair
         if isinstance(example, Example):
             if self.access_examples:

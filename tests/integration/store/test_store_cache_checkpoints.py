@@ -71,9 +71,9 @@ async def test_an_entry_promoted_from_the_store_keeps_its_stored_expiry(
     clock = Clock()
     backend = SqlCacheBackend(database_url, tenant_id=tenant, clock=clock)
     inner = FakeLM()
-    writer = Cache(memory=MemoryLRU(100, 1 << 20, clock), backend=backend, ttl=60, clock=clock)
+    writer = Cache.over(memory=MemoryLRU(100, 1 << 20, clock), backend=backend, ttl=60, clock=clock)
     await CachedLM(inner, cache=writer).acall("What is the capital of France?")  # expires 60 s from now
-    reader = Cache(memory=MemoryLRU(100, 1 << 20, clock), backend=backend, ttl=reader_ttl, clock=clock)
+    reader = Cache.over(memory=MemoryLRU(100, 1 << 20, clock), backend=backend, ttl=reader_ttl, clock=clock)
     lm = CachedLM(inner, cache=reader)
     clock.now += 49
     await lm.acall("What is the capital of France?")  # from the store, promoted to the reader's memory
@@ -98,7 +98,7 @@ async def test_tenants_never_see_each_others_entries(
 
 async def test_plugged_into_the_lm_cache(cache: SqlCacheBackend) -> None:
     inner = FakeLM()
-    lm = CachedLM(inner, cache=Cache(memory=None, backend=cache))
+    lm = CachedLM(inner, cache=Cache.over(memory=None, backend=cache))
     first = await lm.acall("What is the capital of France?")
     second = await lm.acall("What is the capital of France?")
     assert first == second and inner.calls == 1

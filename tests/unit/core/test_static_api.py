@@ -31,7 +31,11 @@ def _static_exports(package: str) -> dict[str, str]:
                     if not name.startswith("_"):
                         assert name not in seen, f"{package}.{name} is imported twice"
                         seen[name] = f"{node.module}:{alias.name}"
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):  # `Alias = Name`
+            elif (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Name)
+                and all(isinstance(t, ast.Name) for t in node.targets)
+            ):  # `Alias = Name` (not `module.__class__ = Name`)
                 for target in node.targets:
                     assert isinstance(target, ast.Name) and target.id not in seen, ast.unparse(node)
                     seen[target.id] = seen[node.value.id]

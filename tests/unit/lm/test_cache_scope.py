@@ -37,7 +37,7 @@ async def test_concurrent_scopes_keep_their_own_entries() -> None:
     )  # one provider call per tenant: the second of each was a hit in its own scope
     assert got[0][0] == got[0][1] and got[1][0] == got[1][1] and got[0][0] != got[1][0]
     assert get_cache() is process_wide
-    assert await process_wide.get(_key()) is None  # nothing went into the process-wide cache
+    assert await process_wide.get_response(_key()) is None  # nothing went into the process-wide cache
     await lm.request(_req())  # outside the scopes: a miss, answered by the provider
     assert len(inner.calls) == 3
 
@@ -54,5 +54,5 @@ async def test_sync_code_on_a_worker_thread_uses_the_scope_of_its_caller() -> No
     with cache_scope(scoped):
         text = await call_sync(lambda: run_sync(lm.request(_req())).choices[0].text)
     assert text == "scoped"
-    hit = await scoped.get(_key())
+    hit = await scoped.get_response(_key())
     assert hit is not None and hit.choices[0].text == "scoped"

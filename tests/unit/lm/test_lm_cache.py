@@ -252,7 +252,7 @@ async def test_follower_survives_a_cancelled_leader() -> None:
 
 
 def test_cache_without_levels_is_disabled() -> None:
-    assert not Cache(memory=None, backend=None).enabled
+    assert not Cache.over(memory=None, backend=None).enabled
 
 
 async def test_disk_backend_prunes_oldest_entries_over_its_size_limit(tmp_path: Path) -> None:
@@ -354,7 +354,7 @@ class _KeepEverything(CacheBackend):
 async def test_expired_backend_entries_are_neither_served_nor_promoted(fake_time: FakeTime) -> None:
     backend = _KeepEverything()
     memory = MemoryLRU(10, 10_000, fake_time)
-    cache = Cache(memory=memory, backend=backend, ttl=60, clock=fake_time)
+    cache = Cache.over(memory=memory, backend=backend, ttl=60, clock=fake_time)
     inner = ScriptedLM(["old", "new"])
     lm = CachedLM(inner, cache=cache)
     await lm.request(_req())

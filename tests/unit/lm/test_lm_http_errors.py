@@ -90,7 +90,7 @@ def test_message_comes_from_the_body_and_request_id_from_either_header() -> None
     )
     assert err.message == "invalid x-api-key"
     assert err.request_id == "abc"
-    assert "status=401" in str(err)
+    assert err.status == 401 and str(err) == "[claude] invalid x-api-key"
 
 
 def test_retry_after_forms() -> None:
