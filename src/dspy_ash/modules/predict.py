@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import types
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -112,7 +112,7 @@ class Predict(Module, Predictor):
         state["lm"] = self.lm.dump_state() if self.lm else None
         return state
 
-    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Predict:
+    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Self:
         if "extended_signature" in state:
             raise NotImplementedError("Loading extended_signature is no longer supported in DSPy 2.6+")
         signature = self.signature.load_state(state["signature"])

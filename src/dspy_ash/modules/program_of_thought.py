@@ -10,7 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from dspy_ash.errors import InvalidInputTypeError
 from dspy_ash.modules.chain_of_thought import ChainOfThought
@@ -26,6 +26,14 @@ logger = logging.getLogger("dspy_ash.program_of_thought")
 Mode = Literal["generate", "regenerate", "answer"]
 
 
+class AsyncCodeInterpreter(Protocol):
+    """What `ProgramOfThought` drives: `PythonInterpreter`, or a stand-in with the same two methods."""
+
+    async def aexecute(self, code: str, variables: dict[str, Any] | None = None) -> Any: ...
+
+    async def ashutdown(self) -> None: ...
+
+
 class ProgramOfThought(Module):
     """Answers by having the LM write Python code, running it in a sandbox (`PythonInterpreter`, or
     `interpreter_factory`) and regenerating the code from the error up to `max_iters` times."""
@@ -34,7 +42,7 @@ class ProgramOfThought(Module):
         self,
         signature: Any,
         max_iters: int = 3,
-        interpreter_factory: Callable[[], PythonInterpreter] | None = None,
+        interpreter_factory: Callable[[], AsyncCodeInterpreter] | None = None,
     ) -> None:
         super().__init__()
         self.signature = signature = ensure_signature(signature)
@@ -102,7 +110,7 @@ class ProgramOfThought(Module):
         return block, None
 
     @staticmethod
-    async def _execute(code: str, interpreter: PythonInterpreter) -> tuple[str | None, str | None]:
+    async def _execute(code: str, interpreter: AsyncCodeInterpreter) -> tuple[str | None, str | None]:
         if not code:
             return None, "Error: Empty code before execution."
         try:
@@ -130,7 +138,7 @@ class ProgramOfThought(Module):
         finally:
             await interpreter.ashutdown()
 
-    async def _run(self, interpreter: PythonInterpreter, kwargs: dict[str, Any]) -> Prediction:
+    async def _run(self, interpreter: AsyncCodeInterpreter, kwargs: dict[str, Any]) -> Prediction:
         inputs = {name: kwargs[name] for name in self.input_fields}
         code, error = self._parse_code(await self.code_generate.acall(**inputs))
         output: str | None = None

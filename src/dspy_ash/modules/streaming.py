@@ -18,7 +18,7 @@ import asyncio
 import copy
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from dspy_ash import events
 from dspy_ash._sync import run_sync
@@ -226,6 +226,29 @@ def _resolve(program: Module, listeners: list[StreamListener]) -> None:
         listener.predict_name, listener.predict = matches[0]
 
 
+@overload
+def streamify(
+    program: Module,
+    status_message_provider: StatusMessageProvider | None = None,
+    stream_listeners: list[StreamListener] | None = None,
+    include_final_prediction_in_output_stream: bool = True,
+    is_async_program: bool = False,
+    async_streaming: Literal[True] = True,
+) -> Callable[..., AsyncGenerator[Any, None]]: ...
+
+
+@overload
+def streamify(
+    program: Module,
+    status_message_provider: StatusMessageProvider | None = None,
+    stream_listeners: list[StreamListener] | None = None,
+    include_final_prediction_in_output_stream: bool = True,
+    is_async_program: bool = False,
+    *,
+    async_streaming: Literal[False],
+) -> Callable[..., Iterator[Any]]: ...
+
+
 def streamify(
     program: Module,
     status_message_provider: StatusMessageProvider | None = None,
@@ -233,7 +256,7 @@ def streamify(
     include_final_prediction_in_output_stream: bool = True,
     is_async_program: bool = False,
     async_streaming: bool = True,
-) -> Callable[..., AsyncGenerator[Any, None]]:
+) -> Callable[..., AsyncGenerator[Any, None]] | Callable[..., Iterator[Any]]:
     listeners = list(stream_listeners or [])
     _resolve(program, listeners)
     provider = status_message_provider or StatusMessageProvider()
@@ -253,7 +276,7 @@ def streamify(
         if include_final_prediction_in_output_stream:
             yield result
 
-    return generator if async_streaming else _sync_stream(generator)  # type: ignore[return-value]
+    return generator if async_streaming else _sync_stream(generator)
 
 
 _DONE = object()  # the queue's last item: the program has returned (or raised)
