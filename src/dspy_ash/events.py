@@ -159,6 +159,8 @@ def start(
     instance_callbacks: Sequence[Any] = (),
 ) -> CallScope | None:
     """Open an observed call, or return None at no cost when nobody listens."""
+    if not instance_callbacks and not read("callbacks"):
+        return None  # the common case, decided without building the subscriber list
     subs = _subscribers(kind, instance_callbacks)
     if not subs:
         return None
