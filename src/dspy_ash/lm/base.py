@@ -141,16 +141,7 @@ class BaseLM:
         if not read("disable_history"):
             self._remember(req, response, usage)
         if scope is not None:
-            scope.end(
-                response.outputs,
-                usage if not response.cache_hit else {},
-                cost=response.cost,
-                cache_hit=response.cache_hit,
-                latency=response.latency,
-                model=response.model,
-                request_id=response.request_id,
-                messages=req.messages,
-            )
+            end_call(scope, response.outputs, response, usage, messages=req.messages)
         return response
 
     def _remember(self, req: LMRequest, response: LMResponse, usage: dict[str, Any]) -> None:
@@ -291,6 +282,27 @@ _last_second: tuple[int, str] = (-1, "")
 _random = random.Random()
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def end_call(
+    scope: events.CallScope,
+    outputs: Any,
+    response: LMResponse | EmbeddingResponse,
+    usage: dict[str, Any],
+    **extra: Any,
+) -> None:
+    """The end event of an LM or embedding call: its outputs and what the response says it cost (a
+    cache hit costs no tokens)."""
+    scope.end(
+        outputs,
+        usage if not response.cache_hit else {},
+        cost=response.cost,
+        cache_hit=response.cache_hit,
+        latency=response.latency,
+        model=response.model,
+        request_id=response.request_id,
+        **extra,
+    )
 
 
 def _caller_modules() -> tuple[Any, ...]:
