@@ -98,7 +98,7 @@ class BaseLM:
         rollout_id = merged.pop("rollout_id", None)
         namespace = merged.pop("namespace", None) or read("cache_namespace")
         params = {k: v for k, v in merged.items() if v is not None}
-        call_kwargs = {k: v for k, v in kwargs.items() if k not in _CALL_OPTIONS}
+        call_kwargs = {k: v for k, v in kwargs.items() if k not in _CALL_OPTIONS} if kwargs else {}
         return LMRequest(
             model=self.model,
             messages=messages,
