@@ -167,18 +167,29 @@ async def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise
 
 
-class _ThreadLoop:
-    """This thread's loop; closed when the thread ends and its thread-local storage is dropped."""
+class _LoopParts:
+    """This thread's loop and what `_drive` sets on every call, looked up once (bound methods are new
+    objects per lookup). Frames and tracebacks hold this, never the `_ThreadLoop` that closes the loop,
+    so the loop is closed on its own thread when the thread ends, not wherever a collection happens."""
 
-    def __init__(self) -> None:
-        self.loop = loop = asyncio.new_event_loop()
-        # What `_drive` sets on every call, looked up once (bound methods are new objects per lookup).
+    __slots__ = ("asyncgen_hooks", "loop", "run_once", "thread_id")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.run_once: Callable[[], None] | None = getattr(loop, "_run_once", None)
         self.asyncgen_hooks: tuple[Any, Any] = (
             getattr(loop, "_asyncgen_firstiter_hook", None),
             getattr(loop, "_asyncgen_finalizer_hook", None),
         )
         self.thread_id = threading.get_ident()
+
+
+class _ThreadLoop:
+    """This thread's loop; closed when the thread ends and its thread-local storage is dropped."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.parts = _LoopParts(self.loop)
         if threading.current_thread() is threading.main_thread():
             # the main thread's storage outlives the interpreter's orderly shutdown: close it at exit instead
             atexit.register(self.close)
@@ -195,12 +206,12 @@ class _ThreadLoop:
                 loop.close()
 
 
-def _thread_loop() -> _ThreadLoop:
+def _thread_loop() -> _LoopParts:
     holder = _local.holder
     if holder is None or holder.loop.is_closed():
         holder = _ThreadLoop()
         _local.holder = holder
-    return holder
+    return holder.parts
 
 
 def _public_running_loop() -> asyncio.AbstractEventLoop | None:
@@ -266,18 +277,18 @@ def _wait_on_worker(coro: Coroutine[Any, Any, T]) -> T:
     return done.result()
 
 
-def _drive(holder: _ThreadLoop, coro: Coroutine[Any, Any, T]) -> T:
+def _drive(parts: _LoopParts, coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on this thread's idle loop: what `run_until_complete` does, minus its stop-callback round
     trip (an extra loop iteration and selector poll per call, measurable on a zero-latency LM)."""
-    loop = holder.loop
-    run_once = holder.run_once if _FAST_DRIVE else None
+    loop = parts.loop
+    run_once = parts.run_once if _FAST_DRIVE else None
     if run_once is None:
         return loop.run_until_complete(coro)
     task = loop.create_task(coro)
     base: Any = loop
     old_hooks = sys.get_asyncgen_hooks()
-    base._thread_id = holder.thread_id  # is_running() is true while we turn it, as under run_forever
-    sys.set_asyncgen_hooks(*holder.asyncgen_hooks)
+    base._thread_id = parts.thread_id  # is_running() is true while we turn it, as under run_forever
+    sys.set_asyncgen_hooks(*parts.asyncgen_hooks)
     asyncio.events._set_running_loop(loop)
     try:
         while not task.done():
