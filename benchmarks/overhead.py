@@ -169,10 +169,11 @@ def main() -> None:
     )
     if not has_dspy:
         dspy_python = sys.executable  # the test extra installs dspy here too
-    env = {**os.environ, "PYTHONPATH": ""}
     sides = {}
     for side, python in (("dspy-ash", sys.executable), ("dspy 3.4.1", dspy_python)):
         flag = "ash" if side == "dspy-ash" else "dspy"
+        # dspy-ash keeps the caller's PYTHONPATH (`PYTHONPATH=src` measures this tree, not an installed one)
+        env = dict(os.environ) if flag == "ash" else {**os.environ, "PYTHONPATH": ""}
         out = subprocess.run(
             [python, __file__, "--side", flag, "--n", str(args.n), "--runs", str(args.runs)],
             capture_output=True,

@@ -35,13 +35,22 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_local = threading.local()
 
 # `_drive` turns an idle loop itself, through private asyncio attributes, which saves a loop iteration
 # per call over `run_until_complete` (benchmarks/RESULTS.md, "Sync bridge"). Only on the versions whose
 # asyncio it was checked against (`make test-pythons`); elsewhere the public call.
 _FAST_DRIVE = (3, 11) <= sys.version_info[:2] <= (3, 13)
 _IDLE_SECONDS = 60.0
+
+
+class _ThreadState(threading.local):
+    """Per thread: the `call_sync` call a worker thread is serving, and the thread's own loop."""
+
+    call: _Call | None = None
+    holder: _ThreadLoop | None = None
+
+
+_local = _ThreadState()
 
 
 class _Workers:
@@ -158,11 +167,29 @@ async def call_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise
 
 
+class _LoopParts:
+    """This thread's loop and what `_drive` sets on every call, looked up once (bound methods are new
+    objects per lookup). Frames and tracebacks hold this, never the `_ThreadLoop` that closes the loop,
+    so the loop is closed on its own thread when the thread ends, not wherever a collection happens."""
+
+    __slots__ = ("asyncgen_hooks", "loop", "run_once", "thread_id")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.run_once: Callable[[], None] | None = getattr(loop, "_run_once", None)
+        self.asyncgen_hooks: tuple[Any, Any] = (
+            getattr(loop, "_asyncgen_firstiter_hook", None),
+            getattr(loop, "_asyncgen_finalizer_hook", None),
+        )
+        self.thread_id = threading.get_ident()
+
+
 class _ThreadLoop:
     """This thread's loop; closed when the thread ends and its thread-local storage is dropped."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.parts = _LoopParts(self.loop)
         if threading.current_thread() is threading.main_thread():
             # the main thread's storage outlives the interpreter's orderly shutdown: close it at exit instead
             atexit.register(self.close)
@@ -179,23 +206,32 @@ class _ThreadLoop:
                 loop.close()
 
 
-def _thread_loop() -> asyncio.AbstractEventLoop:
-    holder: _ThreadLoop | None = getattr(_local, "holder", None)
+def _thread_loop() -> _LoopParts:
+    holder = _local.holder
     if holder is None or holder.loop.is_closed():
         holder = _ThreadLoop()
         _local.holder = holder
-    return holder.loop
+    return holder.parts
+
+
+def _public_running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+# The running loop or None, without raising and catching an exception on every sync call where none runs.
+_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
+    asyncio.events._get_running_loop if _FAST_DRIVE else _public_running_loop
+)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code (see the module docstring for the three cases)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
+    if _running_loop() is not None:
         return _run_on_worker(coro)
-    call: _Call | None = getattr(_local, "call", None)
+    call = _local.call
     if call is not None:
         return call.await_on_loop(coro)
     return _drive(_thread_loop(), coro)
@@ -253,10 +289,11 @@ async def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+def _drive(parts: _LoopParts, coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on this thread's idle loop: what `run_until_complete` does, minus its stop-callback round
     trip (an extra loop iteration and selector poll per call, measurable on a zero-latency LM)."""
-    run_once = getattr(loop, "_run_once", None) if _FAST_DRIVE else None
+    loop = parts.loop
+    run_once = parts.run_once if _FAST_DRIVE else None
     if run_once is None:
         try:
             return loop.run_until_complete(coro)
@@ -266,8 +303,8 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     task = loop.create_task(coro)
     base: Any = loop
     old_hooks = sys.get_asyncgen_hooks()
-    base._thread_id = threading.get_ident()  # is_running() is true while we turn it, as under run_forever
-    sys.set_asyncgen_hooks(firstiter=base._asyncgen_firstiter_hook, finalizer=base._asyncgen_finalizer_hook)
+    base._thread_id = parts.thread_id  # is_running() is true while we turn it, as under run_forever
+    sys.set_asyncgen_hooks(*parts.asyncgen_hooks)
     asyncio.events._set_running_loop(loop)
     try:
         while not task.done():

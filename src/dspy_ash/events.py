@@ -171,6 +171,12 @@ class CallScope:
         )
 
 
+def listening(instance_callbacks: Sequence[Any] = ()) -> bool:
+    """Whether a call could have subscribers: callbacks configured, or the instance's own. When not, a
+    caller may skip building the inputs of its event."""
+    return bool(instance_callbacks) or bool(read("callbacks"))
+
+
 def start(
     kind: Kind,
     name: str,
@@ -179,6 +185,8 @@ def start(
     instance_callbacks: Sequence[Any] = (),
 ) -> CallScope | None:
     """Open an observed call, or return None at no cost when nobody listens."""
+    if not listening(instance_callbacks):
+        return None  # the common case, decided without building the subscriber list
     subs = _subscribers(kind, instance_callbacks)
     if not subs:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, get_origin
 
+from dspy_ash import events
 from dspy_ash._sync import run_sync
 from dspy_ash.adapters import tool_turns
 from dspy_ash.adapters.parsing import apply_output_defaults
@@ -59,6 +60,8 @@ class Adapter:
     def _observed_format(
         self, signature: Any, demos: list[Any], inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        if not events.listening(self.callbacks):  # nobody listens: no event inputs to build
+            return self.format(signature, demos, inputs)
         return observed(
             "adapter_format",
             type(self).__name__,
@@ -69,6 +72,8 @@ class Adapter:
         )
 
     def _observed_parse(self, signature: Any, completion: str) -> dict[str, Any]:
+        if not events.listening(self.callbacks):
+            return self.parse(signature, completion)
         return observed(
             "adapter_parse",
             type(self).__name__,

@@ -12,6 +12,7 @@ import copy as copy_module
 import importlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TextIO
@@ -112,7 +113,7 @@ class BaseLM:
         rollout_id = merged.pop("rollout_id", None)
         namespace = merged.pop("namespace", None) or read("cache_namespace")
         params = {k: v for k, v in merged.items() if v is not None}
-        call_kwargs = {k: v for k, v in kwargs.items() if k not in _CALL_OPTIONS}
+        call_kwargs = {k: v for k, v in kwargs.items() if k not in _CALL_OPTIONS} if kwargs else {}
         return LMRequest(
             model=self.model,
             messages=messages,
@@ -159,16 +160,7 @@ class BaseLM:
         if not read("disable_history"):
             self._remember(req, response, usage)
         if scope is not None:
-            scope.end(
-                response.outputs,
-                usage if not response.cache_hit else {},
-                cost=response.cost,
-                cache_hit=response.cache_hit,
-                latency=response.latency,
-                model=response.model,
-                request_id=response.request_id,
-                messages=req.messages,
-            )
+            end_call(scope, response.outputs, response, usage, messages=req.messages)
         return response
 
     def _remember(self, req: LMRequest, response: LMResponse, usage: dict[str, Any]) -> None:
@@ -181,7 +173,7 @@ class BaseLM:
             "usage": {} if response.cache_hit else usage,
             "cost": response.cost,
             "cache_hit": response.cache_hit,
-            "timestamp": datetime.now().isoformat(),
+            "timestamp": _timestamp(),
             "uuid": _history_id(),
             "model": self.model,
             "response_model": response.model,
@@ -324,9 +316,43 @@ def _history_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def _timestamp() -> str:
+    """`datetime.now().isoformat()`, with the local date and time to the second formatted once per second
+    (formatting it is a third of what recording a call costs on a zero-latency LM)."""
+    global _last_second
+    second, micro = divmod(time.time_ns() // 1000, 1_000_000)  # floored, as datetime.now() does
+    last_second, text = _last_second
+    if second != last_second:
+        text = datetime.fromtimestamp(second).isoformat()
+        _last_second = (second, text)  # one tuple: threads never see a half-updated pair
+    return f"{text}.{micro:06d}" if micro else text
+
+
+_last_second: tuple[int, str] = (-1, "")
 _random = random.Random()
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def end_call(
+    scope: events.CallScope,
+    outputs: Any,
+    response: LMResponse | EmbeddingResponse,
+    usage: dict[str, Any],
+    **extra: Any,
+) -> None:
+    """The end event of an LM or embedding call: its outputs and what the response says it cost (a
+    cache hit costs no tokens)."""
+    scope.end(
+        outputs,
+        usage if not response.cache_hit else {},
+        cost=response.cost,
+        cache_hit=response.cache_hit,
+        latency=response.latency,
+        model=response.model,
+        request_id=response.request_id,
+        **extra,
+    )
 
 
 def _caller_modules() -> tuple[Any, ...]:

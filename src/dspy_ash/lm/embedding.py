@@ -16,7 +16,7 @@ from typing import Any
 
 from dspy_ash import events
 from dspy_ash.lm import usage as usage_module
-from dspy_ash.lm.base import BaseLM
+from dspy_ash.lm.base import BaseLM, end_call
 from dspy_ash.lm.lm import assemble_stack
 from dspy_ash.lm.pricing import Price, PriceLike, as_price, cost_of
 from dspy_ash.lm.providers.base import HTTPProviderLM
@@ -95,15 +95,7 @@ class EmbeddingClient:
         usage = response.usage.as_dict()
         usage_module.record(self.model, usage, response.cost, response.cache_hit)
         if scope is not None:
-            scope.end(
-                {"vectors": len(response.vectors)},
-                usage if not response.cache_hit else {},
-                cost=response.cost,
-                cache_hit=response.cache_hit,
-                latency=response.latency,
-                model=response.model,
-                request_id=response.request_id,
-            )
+            end_call(scope, {"vectors": len(response.vectors)}, response, usage)
         return response
 
     def __repr__(self) -> str:

@@ -11,14 +11,16 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from dspy_ash.errors import LMConfigurationError
 from dspy_ash.lm.base import BaseLM
 from dspy_ash.lm.retry import Sleep
 from dspy_ash.lm.tokens import estimate_tokens
 from dspy_ash.lm.types import EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse
+
+_R = TypeVar("_R", LMResponse, EmbeddingResponse)
 
 Clock = Callable[[], float]
 
@@ -172,21 +174,18 @@ class RateLimitedLM(BaseLM):
             self.tokens.adjust(-estimate)
 
     async def request(self, req: LMRequest) -> LMResponse:
-        estimate = await self._admit(req.messages)
-        try:
-            response = await self.inner.request(req)
-        finally:
-            if self.semaphore is not None:
-                self.semaphore.release()
-        if self.tokens is not None:
-            self.tokens.adjust(response.usage.total_tokens - estimate)
-        return response
+        return await self._admitted(req.messages, lambda: self.inner.request(req))
 
     async def embed(self, req: EmbeddingRequest) -> EmbeddingResponse:
         """One embeddings call is one request against rpm; its texts are estimated against tpm."""
-        estimate = await self._admit([{"role": "user", "content": text} for text in req.inputs])
+        messages = [{"role": "user", "content": text} for text in req.inputs]
+        return await self._admitted(messages, lambda: self.inner.embed(req))
+
+    async def _admitted(self, messages: list[dict[str, Any]], call: Callable[[], Awaitable[_R]]) -> _R:
+        """Wait for a slot and the estimated tokens, make the call, then settle the estimate with the usage."""
+        estimate = await self._admit(messages)
         try:
-            response = await self.inner.embed(req)
+            response = await call()
         finally:
             if self.semaphore is not None:
                 self.semaphore.release()

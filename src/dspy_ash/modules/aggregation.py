@@ -30,7 +30,8 @@ def majority(
     field: str | None = None,
 ) -> Prediction:
     """Values that normalize to None are ignored (unless all do)."""
-    if not isinstance(prediction_or_completions, Prediction | Completions | list):
+    # Callers without a type checker pass anything: the check stays.
+    if not isinstance(prediction_or_completions, Prediction | Completions | list):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidInputTypeError("majority() takes a Prediction, Completions or a list of completions.")
     completions: Any = (
         prediction_or_completions.completions

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import random
 import types
-from typing import Any, Literal, Union, get_args, get_origin
+from dataclasses import dataclass
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -125,7 +126,7 @@ class Predict(Module, Predictor):
         state["lm"] = self.lm.dump_state() if self.lm else None
         return state
 
-    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Predict:
+    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Self:
         if "extended_signature" in state:
             raise NotImplementedError("Loading extended_signature is no longer supported in DSPy 2.6+")
         signature = self.signature.load_state(state["signature"])
@@ -181,37 +182,35 @@ def _sample_when_many(lm: BaseLM, config: dict[str, Any]) -> None:
 
 def _check_inputs(signature: Any, kwargs: dict[str, Any]) -> None:
     """Fill input defaults into `kwargs`, then warn (or, with `strict_inputs`, raise) as DSPy does."""
-    inputs_spec = signature.input_fields
     plan = _input_plan(signature)
-    for name, default, _, _, _ in plan:
-        if default is not PydanticUndefined and name not in kwargs:
+    for name, default in plan.defaults:
+        if name not in kwargs:
             kwargs[name] = default
-    extra = [k for k in kwargs if k not in inputs_spec]
-    if extra:
+    if not kwargs.keys() <= plan.names:
         logger.warning(
             "Input contains fields not in signature. These fields will be ignored: %s. Expected fields: %s.",
-            extra,
-            list(inputs_spec),
+            [k for k in kwargs if k not in plan.names],
+            list(signature.input_fields),
         )
     if read("warn_on_type_mismatch"):
-        _warn_type_mismatches(plan, kwargs)
-    missing = [name for name, _, _, _, optional in plan if not optional and name not in kwargs]
-    if missing:
+        _warn_type_mismatches(plan.checked, kwargs)
+    if not plan.required <= kwargs.keys():
+        missing = [name for name in plan.required_in_order if name not in kwargs]
         if read("strict_inputs"):
             raise SignatureError(
                 f"Missing input fields {missing} for {signature.signature!r}.", field=missing[0]
             )
         logger.warning(
             "Not all input fields were provided to module. Present: %s. Missing: %s.",
-            [k for k in inputs_spec if k in kwargs],
+            [k for k in signature.input_fields if k in kwargs],
             missing,
         )
 
 
-def _warn_type_mismatches(plan: tuple[tuple[str, Any, Any, bool, bool], ...], kwargs: dict[str, Any]) -> None:
-    for name, _, annotation, checked, _ in plan:
+def _warn_type_mismatches(checked: tuple[tuple[str, Any], ...], kwargs: dict[str, Any]) -> None:
+    for name, annotation in checked:
         value = kwargs.get(name)
-        if value is None or not checked or (annotation is str and type(value) is str):
+        if value is None or (annotation is str and type(value) is str):
             continue
         if not _compatible(value, annotation):
             logger.warning(
@@ -236,19 +235,36 @@ def type_name(annotation: Any) -> str:
     return getattr(origin, "__name__", str(origin))
 
 
-def _input_plan(signature: Any) -> tuple[tuple[str, Any, Any, bool, bool], ...]:
-    """Per input field, once per signature class: (name, default, annotation, type-checked, may be None)."""
+@dataclass(frozen=True, slots=True)
+class _InputPlan:
+    """What `_check_inputs` needs of a signature's inputs, worked out once per signature class."""
+
+    names: frozenset[str]
+    defaults: tuple[tuple[str, Any], ...]  # fields with a default, in field order
+    checked: tuple[tuple[str, Any], ...]  # (name, annotation) of the fields whose type is checked
+    required_in_order: tuple[str, ...]  # fields that may not be left out (their type does not admit None)
+    required: frozenset[str]
+
+
+def _input_plan(signature: Any) -> _InputPlan:
     plan = signature.__dict__.get("_dspy_ash_input_plan")
     if plan is None:
-        plan = tuple(
-            (
-                name,
-                field.default,
-                field.annotation,
-                not extra_of(field).get(IS_TYPE_UNDEFINED, False),
-                allows_none(field.annotation),
-            )
-            for name, field in signature.input_fields.items()
+        fields = signature.input_fields
+        required = tuple(name for name, field in fields.items() if not allows_none(field.annotation))
+        plan = _InputPlan(
+            names=frozenset(fields),
+            defaults=tuple(
+                (name, field.default)
+                for name, field in fields.items()
+                if field.default is not PydanticUndefined
+            ),
+            checked=tuple(
+                (name, field.annotation)
+                for name, field in fields.items()
+                if not extra_of(field).get(IS_TYPE_UNDEFINED, False)
+            ),
+            required_in_order=required,
+            required=frozenset(required),
         )
         signature._dspy_ash_input_plan = plan
     return plan

@@ -36,7 +36,7 @@ class ProgramOfThought(Module):
         self,
         signature: Any,
         max_iters: int = 3,
-        interpreter_factory: Callable[[], PythonInterpreter] | None = None,
+        interpreter_factory: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__()
         self.signature = signature = ensure_signature(signature)

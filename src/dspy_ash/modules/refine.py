@@ -78,7 +78,8 @@ class Refine(Rollouts):
                     reward = self.reward_fn(kwargs, outputs)
                 if best is None or reward > best.reward:
                     best = Attempt(outputs, trace, reward)
-                if self.threshold is not None and reward >= self.threshold:
+                # As DSPy: `threshold=None` runs all N attempts.
+                if self.threshold is not None and reward >= self.threshold:  # pyright: ignore[reportUnnecessaryComparison]
                     break
                 if idx == self.N - 1:
                     break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from dspy_ash._sync import run_sync
 from dspy_ash.primitives.module import Parameter
@@ -32,7 +32,7 @@ class Retrieve(Parameter):
     def dump_state(self, json_mode: bool = True) -> dict[str, Any]:
         return {"k": self.k}
 
-    def load_state(self, state: dict[str, Any], **_: Any) -> Retrieve:
+    def load_state(self, state: dict[str, Any], **_: Any) -> Self:
         for name, value in state.items():
             setattr(self, name, value)
         return self

@@ -16,7 +16,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 from dspy_ash import events
 from dspy_ash._sync import call_sync, run_sync
@@ -217,7 +217,7 @@ class Module(metaclass=ProgramMeta):
                 for key, sub in cast(dict[Any, Any], item).items():
                     add(f"{name}[{key}]", sub)
 
-    def map_named_predictors(self, func: Callable[[Any], Any]) -> Module:
+    def map_named_predictors(self, func: Callable[[Any], Any]) -> Self:
         for name, predictor in self.named_predictors():
             set_attribute_by_name(self, name, func(predictor))
         return self
@@ -241,7 +241,7 @@ class Module(metaclass=ProgramMeta):
         return "\n".join(f"{name} = {param}" for name, param in self.named_parameters())
 
     # -- copies ------------------------------------------------------------------------------------
-    def deepcopy(self) -> Any:
+    def deepcopy(self) -> Self:
         """A deep copy that shares LM clients (they are connection pools, not program state)."""
         memo: dict[int, Any] = {}
         for param in self.parameters():
@@ -265,7 +265,7 @@ class Module(metaclass=ProgramMeta):
                         setattr(new, attr, value)
             return new
 
-    def reset_copy(self) -> Any:
+    def reset_copy(self) -> Self:
         new = self.deepcopy()
         for param in new.parameters():
             param.reset()
@@ -281,7 +281,7 @@ class Module(metaclass=ProgramMeta):
     def dump_state(self, json_mode: bool = True) -> dict[str, Any]:
         return {name: param.dump_state(json_mode=json_mode) for name, param in self.named_parameters()}
 
-    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Module:
+    def load_state(self, state: dict[str, Any], *, allow_unsafe_lm_state: bool = False) -> Self:
         """Apply saved state; all or nothing: a trial load on a copy raises before `self` is touched."""
         params = self.named_parameters()
         missing = [name for name, _ in params if name not in state]
@@ -301,9 +301,7 @@ class Module(metaclass=ProgramMeta):
 
         save_state(self, Path(path), save_program=save_program)
 
-    def load(
-        self, path: str | Path, allow_pickle: bool = False, allow_unsafe_lm_state: bool = False
-    ) -> Module:
+    def load(self, path: str | Path, allow_pickle: bool = False, allow_unsafe_lm_state: bool = False) -> Self:
         from dspy_ash.primitives.saving import read_state
 
         state = read_state(Path(path), allow_pickle=allow_pickle)

@@ -89,6 +89,10 @@ class Completions:
 
     def __init__(self, list_or_dict: Any, signature: Any = None) -> None:
         self.signature = signature
+        if isinstance(list_or_dict, list) and len(list_or_dict) == 1:
+            # one completion, what nearly every call returns: every column has its one value
+            self._completions = {key: [value] for key, value in list_or_dict[0].items()}
+            return
         if isinstance(list_or_dict, list):
             kwargs: dict[str, list[Any]] = {}
             for row in list_or_dict:

@@ -171,7 +171,8 @@ class _Resolver:
         return self._checked(self.build(node), node)
 
     def _checked(self, value: Any, node: ast.expr) -> Any:
-        if isinstance(value, type | types.UnionType) and value is not typing.Annotated:
+        # On Python 3.11 and 3.12 `typing.Annotated` is a class (typeshed says otherwise).
+        if isinstance(value, type | types.UnionType) and value is not typing.Annotated:  # pyright: ignore[reportUnnecessaryComparison]
             return value
         if value is typing.Annotated or isinstance(value, typing._SpecialForm):  # pyright: ignore[reportPrivateUsage]
             raise SignatureError(

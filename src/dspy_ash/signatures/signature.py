@@ -368,9 +368,10 @@ def make_signature(
             fields[name] = _finish_field(name, InputField(**{IS_TYPE_UNDEFINED: undefined}), annotation)
         for name, annotation, _ in outputs:
             fields[name] = _finish_field(name, OutputField(), annotation)
-    elif isinstance(signature, dict):
+    # Callers without a type checker pass anything: the two checks stay.
+    elif isinstance(signature, dict):  # pyright: ignore[reportUnnecessaryIsInstance]
         for name, spec in signature.items():
-            if not isinstance(name, str):
+            if not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
                 raise SignatureError(f"Field names must be strings, but received: {name!r}.")
             if isinstance(spec, FieldInfo):
                 annotation, field = spec.annotation, spec

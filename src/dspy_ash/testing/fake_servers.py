@@ -32,7 +32,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from aiohttp import web
 
@@ -244,14 +244,14 @@ class _FakeServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> _FakeServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def __enter__(self) -> _FakeServer:
+    def __enter__(self) -> Self:
         """Run on a private loop in a thread, for sync tests."""
         loop = asyncio.new_event_loop()
         ready = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def _pg_admin(host: str = PG_HOST, port: int = PG_PORT) -> tuple[Any, str]:
 
 
 @contextlib.contextmanager
-def fresh_database(kind: str, tmp_dir: Path) -> Iterator[str]:
+def fresh_database(kind: str, tmp_dir: Path) -> Generator[str, None, None]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_dir / f'store-{uuid.uuid4().hex[:8]}.db'}"
         return

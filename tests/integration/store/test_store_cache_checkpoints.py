@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from store_helpers import FakeLM
@@ -27,9 +28,9 @@ class Clock:
 
 
 @pytest.fixture
-async def cache(database_url: str, tenant: uuid.UUID) -> SqlCacheBackend:
+async def cache(database_url: str, tenant: uuid.UUID) -> AsyncIterator[SqlCacheBackend]:
     backend = SqlCacheBackend(database_url, tenant_id=tenant)
-    yield backend  # type: ignore[misc]
+    yield backend
     await backend.close()
 
 

@@ -8,6 +8,7 @@ import pytest
 from store_helpers import program_state
 
 from dspy_ash.store import Database, IllegalTransitionError, repos
+from dspy_ash.store.models import OptimizerRun
 from dspy_ash.store.repos.runs import TRANSITIONS, RunKind
 
 
@@ -40,12 +41,26 @@ async def _run(db: Database, tenant: uuid.UUID, kind: RunKind) -> uuid.UUID:
 
 
 async def _move(
-    db: Database, tenant: uuid.UUID, kind: RunKind, run_id: uuid.UUID, to: str, **kw: object
+    db: Database,
+    tenant: uuid.UUID,
+    kind: RunKind,
+    run_id: uuid.UUID,
+    to: str,
+    *,
+    error: str | None = None,
+    traceback: str | None = None,
 ) -> str:
     async with db.transaction() as s:
         run = await repos.runs.transition(
-            s, tenant_id=tenant, actor="worker", kind=kind, run_id=run_id, to=to, **kw
-        )  # type: ignore[arg-type]
+            s,
+            tenant_id=tenant,
+            actor="worker",
+            kind=kind,
+            run_id=run_id,
+            to=to,
+            error=error,
+            traceback=traceback,
+        )
         return run.status
 
 
@@ -154,6 +169,7 @@ async def test_progress_trials_error_and_result_version(db: Database, tenant: uu
         )
     async with db.transaction() as s:
         run = await repos.runs.get_run(s, tenant_id=tenant, kind="optimizer", run_id=run_id)
+        assert isinstance(run, OptimizerRun)
         assert run.status == "succeeded" and run.progress == 1.0 and run.result_version_id == version.id
         done = await repos.runs.list_runs(s, tenant_id=tenant, kind="optimizer", status="succeeded")
         assert [r.id for r in done] == [run_id]

@@ -24,6 +24,7 @@ from store_helpers import program_state
 
 from dspy_ash.store import Database, NotFoundError, repos
 from dspy_ash.store.models import Base, TenantOwned
+from dspy_ash.store.repos.runs import RunKind
 
 READ_PREFIXES = (
     "get_",
@@ -281,7 +282,7 @@ async def test_tenant_session_filters_even_unscoped_queries(
     async with db.transaction(tenant_id=other_tenant) as s:
         for model in models:
             rows = (await s.execute(select(model))).scalars().all()
-            assert all(r.tenant_id == other_tenant for r in rows), model.__tablename__
+            assert all(r.tenant_id == other_tenant for r in rows), model.__name__
     async with db.transaction(tenant_id=tenant) as s:
         from dspy_ash.store.models import Program
 
@@ -314,6 +315,7 @@ async def test_tenant_session_also_scopes_bulk_updates_and_deletes(
 # -- writes ----------------------------------------------------------------------------------------------
 
 Ids = dict[str, uuid.UUID]
+RUN_KINDS: tuple[RunKind, ...] = ("optimizer", "evaluation")
 WriteCall = Callable[[AsyncSession, uuid.UUID, Ids], Awaitable[Any]]
 
 # (write function, the id it is given from another tenant, the call). Every other id is the caller's own.
@@ -419,31 +421,22 @@ WRITES: list[tuple[str, str, WriteCall]] = [
     *[
         (
             "runs.report_progress",
-            key,
-            lambda s, t, i, key=key: repos.runs.report_progress(
-                s,
-                tenant_id=t,
-                kind=key.removesuffix("_run"),
-                run_id=i[key],
-                progress=0.5,  # type: ignore[arg-type]
+            f"{kind}_run",
+            lambda s, t, i, kind=kind: repos.runs.report_progress(
+                s, tenant_id=t, kind=kind, run_id=i[f"{kind}_run"], progress=0.5
             ),
         )
-        for key in ("optimizer_run", "evaluation_run")
+        for kind in RUN_KINDS
     ],
     *[
         (
             "runs.record_trial",
-            key,
-            lambda s, t, i, key=key: repos.runs.record_trial(
-                s,
-                tenant_id=t,
-                actor="b",
-                kind=key.removesuffix("_run"),
-                run_id=i[key],
-                trial={"score": 9.0},  # type: ignore[arg-type]
+            f"{kind}_run",
+            lambda s, t, i, kind=kind: repos.runs.record_trial(
+                s, tenant_id=t, actor="b", kind=kind, run_id=i[f"{kind}_run"], trial={"score": 9.0}
             ),
         )
-        for key in ("optimizer_run", "evaluation_run")
+        for kind in RUN_KINDS
     ],
     *[
         (

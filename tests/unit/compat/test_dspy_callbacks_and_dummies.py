@@ -18,7 +18,7 @@ class Recorder(dspy.BaseCallback):
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         self.calls.append(("start", inputs, ACTIVE_CALL_ID.get()))
 
-    def on_module_end(self, call_id: str, outputs: Any, exception: Exception | None = None) -> None:
+    def on_module_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
         self.calls.append(("end", outputs, exception))
 
 

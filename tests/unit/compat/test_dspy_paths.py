@@ -40,7 +40,7 @@ def _dspy_public_names() -> dict[str, list[str]]:
                 continue
     names: dict[str, list[str]] = {}
     for path, module in found.items():
-        exported = set(getattr(module, "__all__", None) or ())
+        exported: set[str] = set(getattr(module, "__all__", None) or ())
         public: set[str] = set()
         for name, value in vars(module).items():
             if name.startswith("_") or isinstance(value, types.ModuleType):

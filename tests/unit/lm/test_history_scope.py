@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ class EchoLM(BaseLM):
         return LMResponse(choices=[Choice(text=f"echo {req.messages[-1]['content']}")], model="echo")
 
 
-def _prompts(history: list[dict]) -> list[str]:
+def _prompts(history: list[dict[str, Any]]) -> list[str]:
     return [entry["messages"][-1]["content"] for entry in history]
 
 
@@ -47,7 +48,7 @@ async def test_concurrent_scopes_see_only_their_own_calls():
     assert _prompts(GLOBAL_HISTORY) == ["before"]
     both_started = asyncio.Barrier(2)
 
-    async def tenant(name: str) -> tuple[list[dict], str]:
+    async def tenant(name: str) -> tuple[list[dict[str, Any]], str]:
         with history_scope() as history:
             await both_started.wait()
             for i in range(3):
@@ -68,7 +69,7 @@ async def test_concurrent_scopes_see_only_their_own_calls():
 
 def test_sync_calls_and_programs_record_into_the_scope_given():
     lm = EchoLM()
-    mine: list[dict] = []
+    mine: list[dict[str, Any]] = []
     with dspy.context(lm=dspy.testing.DummyLM([{"answer": "4"}])), history_scope(mine) as history:
         assert history is mine
         lm("sync call")  # through the sync bridge's loop thread

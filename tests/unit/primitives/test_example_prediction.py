@@ -35,12 +35,14 @@ def test_example_set_and_delete_and_hash():
 def test_prediction_from_completions_and_repr():
     pred = dspy.Prediction.from_completions([{"answer": "x"}, {"answer": "y"}])
     assert pred.answer == "x"
-    assert pred.completions.answer == ["x", "y"]
-    assert pred.completions[1].answer == "y"
-    assert len(pred.completions) == 2
+    completions = pred.completions
+    assert completions is not None
+    assert completions.answer == ["x", "y"]
+    assert completions[1].answer == "y"
+    assert len(completions) == 2
     assert repr(pred).endswith("(1 completions omitted)")
     with pytest.raises(IndexError):
-        pred.completions[2]
+        completions[2]
 
 
 def test_prediction_numeric_protocol():

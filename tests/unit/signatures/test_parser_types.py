@@ -230,11 +230,15 @@ def test_parser_never_imports_and_never_runs_attribute_code(monkeypatch):
 
 
 def test_bare_field_declarations_are_type_errors_as_in_dspy():
-    with pytest.raises(TypeError):
-
+    def declare() -> type[dspy.Signature]:
         class Bad(dspy.Signature):
             question: str = dspy.InputField()
             answer: str  # not declared as an OutputField
+
+        return Bad
+
+    with pytest.raises(TypeError):
+        declare()
 
     with pytest.raises(SignatureTypeError):
         dspy.Signature({"a": (str, pydantic.Field())})

@@ -5,9 +5,16 @@ from typing import Any, Literal, Optional, Union
 
 import pydantic
 import pytest
+from pydantic.fields import FieldInfo
 
 import dspy_ash as dspy
 from dspy_ash.errors import SignatureError
+
+
+def extra(field: FieldInfo) -> dict[str, Any]:
+    """A field's DSPy extras: `json_schema_extra`, which pydantic types as a dict, a callable or None."""
+    assert isinstance(field.json_schema_extra, dict)
+    return field.json_schema_extra
 
 
 class Color(enum.Enum):
@@ -29,8 +36,8 @@ def test_string_signature_fields_types_and_default_instructions():
     assert sig.instructions == "Given the fields `question`, `context`, produce the fields `answer`."
     assert sig.signature == "question, context -> answer"
     assert sig.__name__ == "StringSignature"
-    assert sig.fields["question"].json_schema_extra["prefix"] == "Question:"
-    assert sig.fields["question"].json_schema_extra["desc"] == "${question}"
+    assert extra(sig.fields["question"])["prefix"] == "Question:"
+    assert extra(sig.fields["question"])["desc"] == "${question}"
 
 
 def test_string_signature_with_instructions():
@@ -58,9 +65,9 @@ def test_string_types(text, field, expected):
 def test_custom_types_from_argument_and_from_caller_frame():
     sig = dspy.Signature("text -> items: list[Item]", custom_types={"Item": Item})
     assert sig.fields["items"].annotation == list[Item]
-    local_color = Color  # noqa: F841 - found by name in this frame, as DSPy finds caller types
+    local_color = Color  # found by name in this frame, as DSPy finds caller types
     sig2 = dspy.Signature("text -> color: local_color")
-    assert sig2.fields["color"].annotation is Color
+    assert sig2.fields["color"].annotation is local_color is Color
 
 
 @pytest.mark.parametrize(
@@ -112,10 +119,10 @@ class QA(dspy.Signature):
 def test_class_signature():
     assert QA.instructions == "Answer questions with short factoid answers."
     assert list(QA.fields) == ["question", "context", "answer"]
-    extra = QA.fields["answer"].json_schema_extra
-    assert extra["desc"] == "a number"
-    assert extra["constraints"] == "greater than: 0, less than or equal to: 10"
-    assert QA.fields["context"].json_schema_extra["desc"] == "may contain relevant facts"
+    answer = extra(QA.fields["answer"])
+    assert answer["desc"] == "a number"
+    assert answer["constraints"] == "greater than: 0, less than or equal to: 10"
+    assert extra(QA.fields["context"])["desc"] == "may contain relevant facts"
 
 
 def test_class_signature_order_is_inputs_then_outputs_in_declaration_order():
@@ -130,11 +137,15 @@ def test_class_signature_order_is_inputs_then_outputs_in_declaration_order():
 
 
 def test_field_without_input_or_output_declaration_is_an_error():
-    with pytest.raises(SignatureError, match="must be declared with InputField or OutputField"):
-
+    def declare() -> type[dspy.Signature]:
         class Bad(dspy.Signature):
             question: str = dspy.InputField()
             answer: str
+
+        return Bad
+
+    with pytest.raises(SignatureError, match="must be declared with InputField or OutputField"):
+        declare()
 
 
 def test_untyped_class_field_defaults_to_str():
@@ -143,7 +154,7 @@ def test_untyped_class_field_defaults_to_str():
         answer = dspy.OutputField()
 
     assert Loose.fields["question"].annotation is str
-    assert Loose.fields["question"].json_schema_extra["IS_TYPE_UNDEFINED"] is True
+    assert extra(Loose.fields["question"])["IS_TYPE_UNDEFINED"] is True
 
 
 def test_signatures_are_not_instantiated():
@@ -170,9 +181,7 @@ def test_class_api_returns_new_classes_and_never_mutates():
     assert QA.dump_state() == before
     assert a.instructions == "New."
     assert b.instructions == "Answer questions with short factoid answers.\n\nMore."
-    assert (
-        c.fields["answer"].json_schema_extra["desc"] == "updated" and c.fields["answer"].annotation is float
-    )
+    assert extra(c.fields["answer"])["desc"] == "updated" and c.fields["answer"].annotation is float
     assert list(d.output_fields) == ["reasoning", "answer"]
     assert list(e.input_fields) == ["question", "context", "extra"]
     assert list(f.input_fields) == ["question", "mid", "context"]
@@ -221,8 +230,8 @@ def test_dump_and_load_state_by_position():
     state["fields"][2]["description"] = "changed"
     loaded = QA.load_state(state)
     assert loaded.instructions == "Changed."
-    assert loaded.fields["answer"].json_schema_extra["desc"] == "changed"
-    assert QA.fields["answer"].json_schema_extra["desc"] == "a number"
+    assert extra(loaded.fields["answer"])["desc"] == "changed"
+    assert extra(QA.fields["answer"])["desc"] == "a number"
 
 
 def test_json_form_round_trips_types_descriptions_and_constraints():
@@ -277,7 +286,7 @@ def test_ensure_signature():
 
 
 def test_postponed_annotations_resolve():
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(
         "from __future__ import annotations\nimport dspy_ash as dspy\n"
         "class S(dspy.Signature):\n    x: list[int] = dspy.InputField()\n    y: bool = dspy.OutputField()\n",

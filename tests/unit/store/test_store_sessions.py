@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 from dspy_ash.store.db import TENANT_KEY, Database
 from dspy_ash.store.models import Base, Dataset, Tenant
 
+TWO_TABLES = [Base.metadata.tables[model.__tablename__] for model in (Tenant, Dataset)]
+
 
 def test_a_plain_sqlalchemy_session_is_not_scoped_by_the_store() -> None:
     """Another library's Session in the same process, even one reading the store's tables with the
     store's tenant key in its `info`, sees every row: the scoping listener is not on `Session`."""
     engine = create_engine("sqlite://")
-    Base.metadata.create_all(engine, tables=[Tenant.__table__, Dataset.__table__])
+    Base.metadata.create_all(engine, tables=TWO_TABLES)
     mine, theirs = uuid.uuid4(), uuid.uuid4()
     with Session(engine, info={TENANT_KEY: theirs}) as session:
         session.add(Tenant(id=mine, tenant_id=mine, name="mine"))
@@ -30,9 +32,7 @@ async def test_the_stores_own_sessions_are_scoped() -> None:
     db = Database("sqlite+aiosqlite://")
     try:
         async with db.engine.begin() as conn:
-            await conn.run_sync(
-                lambda c: Base.metadata.create_all(c, tables=[Tenant.__table__, Dataset.__table__])
-            )
+            await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=TWO_TABLES))
         mine, theirs = uuid.uuid4(), uuid.uuid4()
         async with db.transaction() as s:
             s.add(Tenant(id=mine, tenant_id=mine, name="mine"))
