@@ -22,7 +22,8 @@ class TwoStepAdapter(Adapter):
 
     def __init__(self, extraction_model: BaseLM, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(extraction_model, BaseLM):
+        # a runtime guard: DSPy code passes untyped values here
+        if not isinstance(extraction_model, BaseLM):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError("extraction_model must be an instance of dspy.BaseLM")
         self.extraction_model = extraction_model
 

@@ -3,6 +3,8 @@ unknown argument with 400)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dspy_ash.errors import UnsupportedFeatureError
@@ -52,7 +54,8 @@ async def test_reasoning_model_limit_under_either_name(openai_server: FakeOpenAI
 )
 def test_engine_and_prompt_cache_are_refused_clearly(option: str, value: object) -> None:
     with pytest.raises(UnsupportedFeatureError, match=option.split("_")[0]):
-        LM("openai/gpt-4o-mini", api_key="k", **{option: value})
+        options: dict[str, Any] = {option: value}
+        LM("openai/gpt-4o-mini", api_key="k", **options)
 
 
 @pytest.mark.parametrize("method", ["launch", "kill"])

@@ -97,7 +97,7 @@ def _local_run(
 ) -> Any:
     ash.configure(lm=lm)
     data = dataset(ash)
-    options = {"max_metric_calls": 150, "num_threads": 8, **kwargs}
+    options: dict[str, Any] = {"max_metric_calls": 150, "num_threads": 8, **kwargs}
     return ash.GEPA(
         metric=feedback_metric(ash),
         reflection_lm=reflection or TaskLM("reflect"),

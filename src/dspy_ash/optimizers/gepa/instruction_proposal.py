@@ -226,9 +226,9 @@ class InstructionProposer:
         truncate_history_outputs: bool = False,
         adapter: Adapter | None = None,
     ) -> None:
-        if max_chars is not None and (
-            isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars <= 0
-        ):  # pyright: ignore[reportUnnecessaryIsInstance]
+        # a runtime guard on an untyped argument (DSPy's check): True or "10" are refused too
+        not_int = not isinstance(max_chars, int)  # pyright: ignore[reportUnnecessaryIsInstance]
+        if max_chars is not None and (isinstance(max_chars, bool) or not_int or max_chars <= 0):
             raise ValueError(f"max_chars must be a positive int or None, got {max_chars!r}.")
         if not isinstance(truncate_history_outputs, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
