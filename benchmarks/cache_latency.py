@@ -22,7 +22,7 @@ from throughput import ROOT, start_mocklm
 OURS = r"""
 import asyncio, json, statistics, sys, time
 import dspy_ash
-from dspy_ash.lm.cache import configure_cache
+from dspy_ash.lm._cache import configure_cache
 api_base, n, cache_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 msgs = [{"role": "user", "content": "What is the capital of France? " * 20}]
 def stats(samples):

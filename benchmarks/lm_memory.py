@@ -20,9 +20,9 @@ from pathlib import Path
 from throughput import ASK, start_mocklm
 
 import dspy_ash
-from dspy_ash.lm import http
-from dspy_ash.lm.cache import configure_cache
-from dspy_ash.lm.history import GLOBAL_HISTORY
+from dspy_ash.lm import _http as http
+from dspy_ash.lm._cache import configure_cache
+from dspy_ash.lm._history import GLOBAL_HISTORY
 
 
 def rss_mb() -> float:

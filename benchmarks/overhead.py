@@ -76,12 +76,12 @@ def _measure(lib, zero_lm, n: int, runs: int) -> dict[str, dict[str, float]]:
 
 
 def measure_ash(n: int, runs: int) -> dict[str, dict[str, float]]:
-    from dspy_ash.compat import install_as_dspy
+    from dspy_ash._compat import install_as_dspy
 
     install_as_dspy()  # `import dspy` (and `dspy.utils.dummies`) resolve to dspy-ash from here on
     import dspy
 
-    from dspy_ash.lm.types import Choice, LMResponse
+    from dspy_ash.lm._types import Choice, LMResponse
 
     class ZeroLM(dspy.BaseLM):
         """Answers instantly: what is left is the framework's own cost."""
@@ -132,7 +132,7 @@ def measure_dspy(n: int, runs: int) -> dict[str, dict[str, float]]:
 
 def dummy_calls(side: str, n: int) -> None:
     if side == "ash":
-        from dspy_ash.compat import install_as_dspy
+        from dspy_ash._compat import install_as_dspy
 
         install_as_dspy()
     import dspy

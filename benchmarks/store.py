@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import dspy_ash
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 
 REPLY = (
     "[[ ## reasoning ## ]]\nr\n\n[[ ## query ## ]]\nq\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
@@ -85,7 +85,8 @@ def database(kind: str) -> Iterator[str]:
 
 
 async def _tenant(url: str) -> uuid.UUID:
-    from dspy_ash.store import Database, migrate, repos
+    from dspy_ash.store import Database, repos
+    from dspy_ash.store import _migrate as migrate
 
     await migrate.upgrade(url)
     async with Database(url) as db, db.transaction() as s:
@@ -146,7 +147,7 @@ async def throughput(
 
 async def query_latency(url: str, spans: int) -> dict[str, Any]:
     from dspy_ash.store import Database, repos
-    from dspy_ash.store.bulk import BulkInsert
+    from dspy_ash.store._bulk import BulkInsert
     from dspy_ash.store.models import Trace, TraceSpan
 
     tenant_id = await _tenant(url)

@@ -38,7 +38,7 @@ def main() -> None:
 
     import dspy_ash as dspy
     from dspy_ash import _sync
-    from dspy_ash.lm.types import Choice, LMResponse
+    from dspy_ash.lm._types import Choice, LMResponse
 
     class ZeroLM(dspy.BaseLM):
         def __init__(self) -> None:

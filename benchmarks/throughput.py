@@ -73,8 +73,8 @@ async def ours(
     import aiohttp
 
     import dspy_ash
-    from dspy_ash.lm import http
-    from dspy_ash.lm.cache import configure_cache
+    from dspy_ash.lm import _http as http
+    from dspy_ash.lm._cache import configure_cache
     from dspy_ash.settings import enable_gc_pacing
 
     enable_gc_pacing(pacing)

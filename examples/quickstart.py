@@ -159,7 +159,8 @@ class Store:
     @classmethod
     def open(cls, url: str | None) -> Store:
         try:
-            from dspy_ash.store import TraceRecorder, migrate, repos
+            from dspy_ash.store import TraceRecorder, repos
+            from dspy_ash.store import _migrate as migrate
         except ImportError:
             print("(the store is not installed: pip install 'dspy-ash[store]' to trace runs into SQL)")
             return cls(None)

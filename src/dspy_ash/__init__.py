@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "Example": "dspy_ash.primitives:Example",
     "Module": "dspy_ash.primitives:Module",
     "Prediction": "dspy_ash.primitives:Prediction",
-    "load": "dspy_ash.primitives.saving:load",
+    "load": "dspy_ash.primitives._saving:load",
     # settings, events, errors
     "BaseCallback": "dspy_ash.events:BaseCallback",
     "configure": "dspy_ash.settings:configure",
@@ -45,8 +45,8 @@ _EXPORTS: dict[str, str] = {
     "LMConfigurationError": "dspy_ash.errors:LMConfigurationError",
     "LMServerError": "dspy_ash.errors:LMServerError",
     "SignatureMeta": "dspy_ash.signatures:SignatureMeta",
-    "disable_logging": "dspy_ash.logs:disable_logging",
-    "enable_logging": "dspy_ash.logs:enable_logging",
+    "disable_logging": "dspy_ash._logs:disable_logging",
+    "enable_logging": "dspy_ash._logs:enable_logging",
     "LMError": "dspy_ash.errors:LMError",
     "LMInvalidRequestError": "dspy_ash.errors:LMInvalidRequestError",
     "LMNotConfiguredError": "dspy_ash.errors:LMNotConfiguredError",
@@ -71,59 +71,59 @@ _EXPORTS: dict[str, str] = {
     "TwoStepAdapter": "dspy_ash.adapters:TwoStepAdapter",
     "XMLAdapter": "dspy_ash.adapters:XMLAdapter",
     # LM layer
-    "BaseLM": "dspy_ash.lm.base:BaseLM",
-    "LM": "dspy_ash.lm.lm:LM",
-    "configure_cache": "dspy_ash.lm.cache:configure_cache",
-    "inspect_history": "dspy_ash.lm.base:inspect_history",
-    "track_usage": "dspy_ash.lm.usage:track_usage",
+    "BaseLM": "dspy_ash.lm._base:BaseLM",
+    "LM": "dspy_ash.lm._lm:LM",
+    "configure_cache": "dspy_ash.lm._cache:configure_cache",
+    "inspect_history": "dspy_ash.lm._base:inspect_history",
+    "track_usage": "dspy_ash.lm._usage:track_usage",
     # modules
-    "BestOfN": "dspy_ash.modules.best_of_n:BestOfN",
-    "ChainOfThought": "dspy_ash.modules.chain_of_thought:ChainOfThought",
-    "CodeAct": "dspy_ash.modules.code_act:CodeAct",
-    "CodeExecutionError": "dspy_ash.modules.interpreter:CodeExecutionError",
-    "CodeInterpreterError": "dspy_ash.modules.interpreter:CodeInterpreterError",
-    "FinalOutput": "dspy_ash.modules.interpreter:FinalOutput",
-    "MultiChainComparison": "dspy_ash.modules.multi_chain_comparison:MultiChainComparison",
-    "Parallel": "dspy_ash.modules.parallel:Parallel",
-    "Predict": "dspy_ash.modules.predict:Predict",
-    "ProgramOfThought": "dspy_ash.modules.program_of_thought:ProgramOfThought",
-    "PythonInterpreter": "dspy_ash.modules.interpreter:PythonInterpreter",
-    "ReAct": "dspy_ash.modules.react:ReAct",
-    "Refine": "dspy_ash.modules.refine:Refine",
-    "Retrieve": "dspy_ash.modules.retrieve:Retrieve",
-    "Tool": "dspy_ash.adapters.types.tool:Tool",
-    "ToolCallResults": "dspy_ash.adapters.types.tool:ToolCallResults",
-    "ToolCalls": "dspy_ash.adapters.types.tool:ToolCalls",
-    "majority": "dspy_ash.modules.aggregation:majority",
-    "streamify": "dspy_ash.modules.streaming:streamify",
-    "asyncify": "dspy_ash.utils.asyncify:asyncify",
-    "syncify": "dspy_ash.utils.asyncify:syncify",
+    "BestOfN": "dspy_ash.modules._best_of_n:BestOfN",
+    "ChainOfThought": "dspy_ash.modules._chain_of_thought:ChainOfThought",
+    "CodeAct": "dspy_ash.modules._code_act:CodeAct",
+    "CodeExecutionError": "dspy_ash.modules._interpreter:CodeExecutionError",
+    "CodeInterpreterError": "dspy_ash.modules._interpreter:CodeInterpreterError",
+    "FinalOutput": "dspy_ash.modules._interpreter:FinalOutput",
+    "MultiChainComparison": "dspy_ash.modules._multi_chain_comparison:MultiChainComparison",
+    "Parallel": "dspy_ash.modules._parallel:Parallel",
+    "Predict": "dspy_ash.modules._predict:Predict",
+    "ProgramOfThought": "dspy_ash.modules._program_of_thought:ProgramOfThought",
+    "PythonInterpreter": "dspy_ash.modules._interpreter:PythonInterpreter",
+    "ReAct": "dspy_ash.modules._react:ReAct",
+    "Refine": "dspy_ash.modules._refine:Refine",
+    "Retrieve": "dspy_ash.modules._retrieve:Retrieve",
+    "Tool": "dspy_ash.adapters.types._tool:Tool",
+    "ToolCallResults": "dspy_ash.adapters.types._tool:ToolCallResults",
+    "ToolCalls": "dspy_ash.adapters.types._tool:ToolCalls",
+    "majority": "dspy_ash.modules._aggregation:majority",
+    "streamify": "dspy_ash.modules._streaming:streamify",
+    "asyncify": "dspy_ash.utils._asyncify:asyncify",
+    "syncify": "dspy_ash.utils._asyncify:syncify",
     # retrieval
-    "Embedder": "dspy_ash.retrievers.embedder:Embedder",
-    "ColBERTv2": "dspy_ash.retrievers.colbertv2:ColBERTv2",
-    "Embeddings": "dspy_ash.retrievers.embeddings:Embeddings",
-    "EmbeddingsWithScores": "dspy_ash.retrievers.embeddings:EmbeddingsWithScores",
+    "Embedder": "dspy_ash.retrievers._embedder:Embedder",
+    "ColBERTv2": "dspy_ash.retrievers._colbertv2:ColBERTv2",
+    "Embeddings": "dspy_ash.retrievers._embeddings:Embeddings",
+    "EmbeddingsWithScores": "dspy_ash.retrievers._embeddings:EmbeddingsWithScores",
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers
-    "BetterTogether": "dspy_ash.optimizers.finetune:BetterTogether",
-    "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
-    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
-    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
-    "BootstrapFinetune": "dspy_ash.optimizers.finetune:BootstrapFinetune",
-    "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
-    "COPRO": "dspy_ash.optimizers.copro:COPRO",
-    "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
-    "GEPA": "dspy_ash.optimizers.gepa.gepa:GEPA",
-    "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
-    "KNN": "dspy_ash.optimizers.knn_fewshot:KNN",
-    "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
-    "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
-    "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
-    "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
-    "bootstrap_trace_data": "dspy_ash.optimizers.bootstrap_trace:bootstrap_trace_data",
+    "BetterTogether": "dspy_ash.optimizers._finetune:BetterTogether",
+    "BootstrapFewShot": "dspy_ash.optimizers._bootstrap:BootstrapFewShot",
+    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers._optuna_search:BootstrapFewShotWithOptuna",
+    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers._random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers._finetune:BootstrapFinetune",
+    "BootstrapRS": "dspy_ash.optimizers._random_search:BootstrapFewShotWithRandomSearch",
+    "COPRO": "dspy_ash.optimizers._copro:COPRO",
+    "Ensemble": "dspy_ash.optimizers._ensemble:Ensemble",
+    "GEPA": "dspy_ash.optimizers.gepa._gepa:GEPA",
+    "InferRules": "dspy_ash.optimizers._infer_rules:InferRules",
+    "KNN": "dspy_ash.optimizers._knn_fewshot:KNN",
+    "KNNFewShot": "dspy_ash.optimizers._knn_fewshot:KNNFewShot",
+    "LabeledFewShot": "dspy_ash.optimizers._labeled_fewshot:LabeledFewShot",
+    "MIPROv2": "dspy_ash.optimizers._mipro:MIPROv2",
+    "SIMBA": "dspy_ash.optimizers._simba:SIMBA",
+    "bootstrap_trace_data": "dspy_ash.optimizers._bootstrap_trace:bootstrap_trace_data",
     # DSPy compatibility
-    "install_as_dspy": "dspy_ash.compat:install_as_dspy",
+    "install_as_dspy": "dspy_ash._compat:install_as_dspy",
 }
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
@@ -131,6 +131,8 @@ __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 # What type checkers and IDEs see: each exported name from the module `_EXPORTS` names, never run
 # (tests/unit/core/test_static_api.py keeps the two lists identical). At run time names load lazily below.
 if _TYPE_CHECKING:
+    from dspy_ash._logs import disable_logging as disable_logging
+    from dspy_ash._logs import enable_logging as enable_logging
     from dspy_ash.adapters import Adapter as Adapter
     from dspy_ash.adapters import ChatAdapter as ChatAdapter
     from dspy_ash.adapters import History as History
@@ -143,9 +145,9 @@ if _TYPE_CHECKING:
     from dspy_ash.adapters.types import Image as Image
     from dspy_ash.adapters.types import Reasoning as Reasoning
     from dspy_ash.adapters.types import Type as Type
-    from dspy_ash.adapters.types.tool import Tool as Tool
-    from dspy_ash.adapters.types.tool import ToolCallResults as ToolCallResults
-    from dspy_ash.adapters.types.tool import ToolCalls as ToolCalls
+    from dspy_ash.adapters.types._tool import Tool as Tool
+    from dspy_ash.adapters.types._tool import ToolCallResults as ToolCallResults
+    from dspy_ash.adapters.types._tool import ToolCalls as ToolCalls
     from dspy_ash.errors import AdapterParseError as AdapterParseError
     from dspy_ash.errors import ContextWindowExceededError as ContextWindowExceededError
     from dspy_ash.errors import DspyAshError as DspyAshError
@@ -166,56 +168,54 @@ if _TYPE_CHECKING:
     from dspy_ash.errors import is_retryable_lm_error as is_retryable_lm_error
     from dspy_ash.evaluate import Evaluate as Evaluate
     from dspy_ash.events import BaseCallback as BaseCallback
-    from dspy_ash.lm.base import BaseLM as BaseLM
-    from dspy_ash.lm.base import inspect_history as inspect_history
-    from dspy_ash.lm.cache import configure_cache as configure_cache
-    from dspy_ash.lm.lm import LM as LM
-    from dspy_ash.lm.usage import track_usage as track_usage
-    from dspy_ash.logs import disable_logging as disable_logging
-    from dspy_ash.logs import enable_logging as enable_logging
-    from dspy_ash.modules.aggregation import majority as majority
-    from dspy_ash.modules.best_of_n import BestOfN as BestOfN
-    from dspy_ash.modules.chain_of_thought import ChainOfThought as ChainOfThought
-    from dspy_ash.modules.code_act import CodeAct as CodeAct
-    from dspy_ash.modules.interpreter import CodeExecutionError as CodeExecutionError
-    from dspy_ash.modules.interpreter import CodeInterpreterError as CodeInterpreterError
-    from dspy_ash.modules.interpreter import FinalOutput as FinalOutput
-    from dspy_ash.modules.interpreter import PythonInterpreter as PythonInterpreter
-    from dspy_ash.modules.multi_chain_comparison import MultiChainComparison as MultiChainComparison
-    from dspy_ash.modules.parallel import Parallel as Parallel
-    from dspy_ash.modules.predict import Predict as Predict
-    from dspy_ash.modules.program_of_thought import ProgramOfThought as ProgramOfThought
-    from dspy_ash.modules.react import ReAct as ReAct
-    from dspy_ash.modules.refine import Refine as Refine
-    from dspy_ash.modules.retrieve import Retrieve as Retrieve
-    from dspy_ash.modules.streaming import streamify as streamify
-    from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
-    from dspy_ash.optimizers.bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
-    from dspy_ash.optimizers.copro import COPRO as COPRO
-    from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
-    from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
-    from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
-    from dspy_ash.optimizers.gepa.gepa import GEPA as GEPA
-    from dspy_ash.optimizers.infer_rules import InferRules as InferRules
-    from dspy_ash.optimizers.knn_fewshot import KNN as KNN
-    from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
-    from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
-    from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
-    from dspy_ash.optimizers.optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
-    from dspy_ash.optimizers.random_search import (
+    from dspy_ash.lm._base import BaseLM as BaseLM
+    from dspy_ash.lm._base import inspect_history as inspect_history
+    from dspy_ash.lm._cache import configure_cache as configure_cache
+    from dspy_ash.lm._lm import LM as LM
+    from dspy_ash.lm._usage import track_usage as track_usage
+    from dspy_ash.modules._aggregation import majority as majority
+    from dspy_ash.modules._best_of_n import BestOfN as BestOfN
+    from dspy_ash.modules._chain_of_thought import ChainOfThought as ChainOfThought
+    from dspy_ash.modules._code_act import CodeAct as CodeAct
+    from dspy_ash.modules._interpreter import CodeExecutionError as CodeExecutionError
+    from dspy_ash.modules._interpreter import CodeInterpreterError as CodeInterpreterError
+    from dspy_ash.modules._interpreter import FinalOutput as FinalOutput
+    from dspy_ash.modules._interpreter import PythonInterpreter as PythonInterpreter
+    from dspy_ash.modules._multi_chain_comparison import MultiChainComparison as MultiChainComparison
+    from dspy_ash.modules._parallel import Parallel as Parallel
+    from dspy_ash.modules._predict import Predict as Predict
+    from dspy_ash.modules._program_of_thought import ProgramOfThought as ProgramOfThought
+    from dspy_ash.modules._react import ReAct as ReAct
+    from dspy_ash.modules._refine import Refine as Refine
+    from dspy_ash.modules._retrieve import Retrieve as Retrieve
+    from dspy_ash.modules._streaming import streamify as streamify
+    from dspy_ash.optimizers._bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers._bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
+    from dspy_ash.optimizers._copro import COPRO as COPRO
+    from dspy_ash.optimizers._ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers._finetune import BetterTogether as BetterTogether
+    from dspy_ash.optimizers._finetune import BootstrapFinetune as BootstrapFinetune
+    from dspy_ash.optimizers._infer_rules import InferRules as InferRules
+    from dspy_ash.optimizers._knn_fewshot import KNN as KNN
+    from dspy_ash.optimizers._knn_fewshot import KNNFewShot as KNNFewShot
+    from dspy_ash.optimizers._labeled_fewshot import LabeledFewShot as LabeledFewShot
+    from dspy_ash.optimizers._mipro import MIPROv2 as MIPROv2
+    from dspy_ash.optimizers._optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
+    from dspy_ash.optimizers._random_search import (
         BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
     )
-    from dspy_ash.optimizers.simba import SIMBA as SIMBA
+    from dspy_ash.optimizers._simba import SIMBA as SIMBA
+    from dspy_ash.optimizers.gepa._gepa import GEPA as GEPA
     from dspy_ash.primitives import BaseModule as BaseModule
     from dspy_ash.primitives import Completions as Completions
     from dspy_ash.primitives import Example as Example
     from dspy_ash.primitives import Module as Module
     from dspy_ash.primitives import Prediction as Prediction
-    from dspy_ash.primitives.saving import load as load
-    from dspy_ash.retrievers.colbertv2 import ColBERTv2 as ColBERTv2
-    from dspy_ash.retrievers.embedder import Embedder as Embedder
-    from dspy_ash.retrievers.embeddings import Embeddings as Embeddings
-    from dspy_ash.retrievers.embeddings import EmbeddingsWithScores as EmbeddingsWithScores
+    from dspy_ash.primitives._saving import load as load
+    from dspy_ash.retrievers._colbertv2 import ColBERTv2 as ColBERTv2
+    from dspy_ash.retrievers._embedder import Embedder as Embedder
+    from dspy_ash.retrievers._embeddings import Embeddings as Embeddings
+    from dspy_ash.retrievers._embeddings import EmbeddingsWithScores as EmbeddingsWithScores
     from dspy_ash.signatures import InputField as InputField
     from dspy_ash.signatures import OutputField as OutputField
     from dspy_ash.signatures import Signature as Signature
@@ -223,11 +223,11 @@ if _TYPE_CHECKING:
     from dspy_ash.signatures import ensure_signature as ensure_signature
     from dspy_ash.signatures import infer_prefix as infer_prefix
     from dspy_ash.signatures import make_signature as make_signature
-    from dspy_ash.utils.asyncify import asyncify as asyncify
-    from dspy_ash.utils.asyncify import syncify as syncify
+    from dspy_ash.utils._asyncify import asyncify as asyncify
+    from dspy_ash.utils._asyncify import syncify as syncify
 
     BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
-    from dspy_ash.compat import install_as_dspy as install_as_dspy
+    from dspy_ash._compat import install_as_dspy as install_as_dspy
 
 from dspy_ash._lazy import lazy_getattr as _lazy_getattr  # noqa: E402
 
@@ -246,27 +246,33 @@ _SUBPACKAGES = frozenset(
         "lm",
         "modules",
         "optimizers",
-        "predict",
         "primitives",
         "retrievers",
         "signatures",
-        "teleprompt",
         "testing",
         "utils",
     }
 )
 
 
+# DSPy's subpackages that are not packages of dspy-ash, as attributes (`dspy.teleprompt.BootstrapFewShot`);
+# `import dspy.teleprompt` goes through the alias (`install_as_dspy`, dspy_ash/_dspy_paths.py).
+_DSPY_PATHS = {
+    "predict": "dspy_ash.modules",
+    "streaming": "dspy_ash.modules._streaming",
+    "teleprompt": "dspy_ash.optimizers",
+}
+
 _exported = _lazy_getattr(__name__, _EXPORTS)
 
 
 def __getattr__(name: str) -> _Any:
     if name == "cache":  # DSPy's `dspy.cache`: the process's LM cache, built on first use (never stored here)
-        return _importlib.import_module("dspy_ash.lm.cache").get_cache()
+        return _importlib.import_module("dspy_ash.lm._cache").get_cache()
     if name in _SUBPACKAGES:
         return _importlib.import_module(f"dspy_ash.{name}")
-    if name == "streaming":  # DSPy's `dspy.streaming.StreamListener`
-        return _importlib.import_module("dspy_ash.modules.streaming")
+    if name in _DSPY_PATHS:
+        return _importlib.import_module(_DSPY_PATHS[name])
     return _exported(name)
 
 
@@ -280,13 +286,13 @@ class _Root(_types.ModuleType):
 
     def __setattr__(self, name: str, value: _Any) -> None:
         if name == "cache":
-            _importlib.import_module("dspy_ash.lm.cache").assign_cache(value)
+            _importlib.import_module("dspy_ash.lm._cache").assign_cache(value)
         else:
             super().__setattr__(name, value)
 
     def __delattr__(self, name: str) -> None:
         if name == "cache":
-            _importlib.import_module("dspy_ash.lm.cache").assign_cache(None)
+            _importlib.import_module("dspy_ash.lm._cache").assign_cache(None)
         else:
             super().__delattr__(name)
 

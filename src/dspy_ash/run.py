@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-from dspy_ash.compat import install_as_dspy
+from dspy_ash._compat import install_as_dspy
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,7 +48,7 @@ def _flag(value: str | None) -> bool:
 
 # Values of classes from layers above this module (settings may import only errors and the like); the
 # names say what is stored.
-LMValue = Any  # a dspy_ash.lm.base.BaseLM (or any object with DSPy's LM interface)
+LMValue = Any  # a dspy_ash.lm._base.BaseLM (or any object with DSPy's LM interface)
 AdapterValue = Any  # a dspy_ash.adapters.Adapter
 CallbackValue = Any  # a dspy_ash.events.BaseCallback
 
@@ -74,7 +74,7 @@ class Config:
     async_max_workers: int = 8
     disable_history: bool = False
     track_usage: bool = False
-    usage_tracker: Any = None  # a dspy_ash.lm.usage.UsageTracker
+    usage_tracker: Any = None  # a dspy_ash.lm._usage.UsageTracker
     caller_modules: tuple[Any, ...] = ()
     max_history_size: int = 10_000
     max_trace_size: int = 10_000

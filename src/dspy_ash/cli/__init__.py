@@ -17,7 +17,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from dspy_ash.cli import db
+    from dspy_ash.cli import _db as db
 
     db.register(app)
 

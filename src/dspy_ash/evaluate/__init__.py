@@ -1,8 +1,8 @@
 """Evaluation: `Evaluate` and DSPy's metrics."""
 
-from dspy_ash.evaluate.auto_evaluation import CompleteAndGrounded, SemanticF1
-from dspy_ash.evaluate.evaluate import Evaluate, EvaluationResult
-from dspy_ash.evaluate.metrics import (
+from dspy_ash.evaluate._auto_evaluation import CompleteAndGrounded, SemanticF1
+from dspy_ash.evaluate._evaluate import Evaluate, EvaluationResult
+from dspy_ash.evaluate._metrics import (
     EM,
     F1,
     HotPotF1,

@@ -6,8 +6,8 @@ import inspect
 from typing import Any
 
 from dspy_ash._sync import call_sync
-from dspy_ash.evaluate.metrics import answer_exact_match, answer_passage_match
-from dspy_ash.primitives.module import Module
+from dspy_ash.evaluate._metrics import answer_exact_match, answer_passage_match
+from dspy_ash.primitives._module import Module
 
 # A worker thread per call costs tens of µs per example; these built-in metrics are plain string work.
 _INLINE_METRICS: tuple[Any, ...] = (answer_exact_match, answer_passage_match)

@@ -11,7 +11,7 @@ import inspect
 from typing import Any
 
 from dspy_ash._sync import call_sync
-from dspy_ash.primitives.module import Module
+from dspy_ash.primitives._module import Module
 
 
 async def acall_part(part: Any, **kwargs: Any) -> Any:

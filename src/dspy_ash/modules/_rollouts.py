@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dspy_ash.errors import NoLMConfiguredError
-from dspy_ash.primitives.module import Module
+from dspy_ash.primitives._module import Module
 from dspy_ash.settings import settings
 
 logger = logging.getLogger("dspy_ash.rollouts")

@@ -34,50 +34,50 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS: dict[str, str] = {
-    "BetterTogether": "dspy_ash.optimizers.finetune:BetterTogether",
-    "BootstrapFewShot": "dspy_ash.optimizers.bootstrap:BootstrapFewShot",
-    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers.optuna_search:BootstrapFewShotWithOptuna",
-    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
-    "BootstrapFinetune": "dspy_ash.optimizers.finetune:BootstrapFinetune",
-    "BootstrapRS": "dspy_ash.optimizers.random_search:BootstrapFewShotWithRandomSearch",
-    "COPRO": "dspy_ash.optimizers.copro:COPRO",
+    "BetterTogether": "dspy_ash.optimizers._finetune:BetterTogether",
+    "BootstrapFewShot": "dspy_ash.optimizers._bootstrap:BootstrapFewShot",
+    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers._optuna_search:BootstrapFewShotWithOptuna",
+    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers._random_search:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers._finetune:BootstrapFinetune",
+    "BootstrapRS": "dspy_ash.optimizers._random_search:BootstrapFewShotWithRandomSearch",
+    "COPRO": "dspy_ash.optimizers._copro:COPRO",
     "CheckpointStore": "dspy_ash.optimizers.checkpoint:CheckpointStore",
-    "DirectoryCheckpointStore": "dspy_ash.optimizers.directory_store:DirectoryCheckpointStore",
-    "Ensemble": "dspy_ash.optimizers.ensemble:Ensemble",
-    "GEPA": "dspy_ash.optimizers.gepa.gepa:GEPA",
-    "InferRules": "dspy_ash.optimizers.infer_rules:InferRules",
-    "KNNFewShot": "dspy_ash.optimizers.knn_fewshot:KNNFewShot",
-    "LabeledFewShot": "dspy_ash.optimizers.labeled_fewshot:LabeledFewShot",
-    "MIPROv2": "dspy_ash.optimizers.mipro:MIPROv2",
-    "MemoryCheckpointStore": "dspy_ash.optimizers.directory_store:MemoryCheckpointStore",
-    "SIMBA": "dspy_ash.optimizers.simba:SIMBA",
-    "Teleprompter": "dspy_ash.optimizers.teleprompter:Teleprompter",
-    "bootstrap_trace_data": "dspy_ash.optimizers.bootstrap_trace:bootstrap_trace_data",
+    "DirectoryCheckpointStore": "dspy_ash.optimizers._directory_store:DirectoryCheckpointStore",
+    "Ensemble": "dspy_ash.optimizers._ensemble:Ensemble",
+    "GEPA": "dspy_ash.optimizers.gepa._gepa:GEPA",
+    "InferRules": "dspy_ash.optimizers._infer_rules:InferRules",
+    "KNNFewShot": "dspy_ash.optimizers._knn_fewshot:KNNFewShot",
+    "LabeledFewShot": "dspy_ash.optimizers._labeled_fewshot:LabeledFewShot",
+    "MIPROv2": "dspy_ash.optimizers._mipro:MIPROv2",
+    "MemoryCheckpointStore": "dspy_ash.optimizers._directory_store:MemoryCheckpointStore",
+    "SIMBA": "dspy_ash.optimizers._simba:SIMBA",
+    "Teleprompter": "dspy_ash.optimizers._teleprompter:Teleprompter",
+    "bootstrap_trace_data": "dspy_ash.optimizers._bootstrap_trace:bootstrap_trace_data",
 }
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py keeps it equal to _EXPORTS
-    from dspy_ash.optimizers.bootstrap import BootstrapFewShot as BootstrapFewShot
-    from dspy_ash.optimizers.bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
-    from dspy_ash.optimizers.checkpoint import CheckpointStore as CheckpointStore
-    from dspy_ash.optimizers.copro import COPRO as COPRO
-    from dspy_ash.optimizers.directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
-    from dspy_ash.optimizers.directory_store import MemoryCheckpointStore as MemoryCheckpointStore
-    from dspy_ash.optimizers.ensemble import Ensemble as Ensemble
-    from dspy_ash.optimizers.finetune import BetterTogether as BetterTogether
-    from dspy_ash.optimizers.finetune import BootstrapFinetune as BootstrapFinetune
-    from dspy_ash.optimizers.gepa.gepa import GEPA as GEPA
-    from dspy_ash.optimizers.infer_rules import InferRules as InferRules
-    from dspy_ash.optimizers.knn_fewshot import KNNFewShot as KNNFewShot
-    from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot as LabeledFewShot
-    from dspy_ash.optimizers.mipro import MIPROv2 as MIPROv2
-    from dspy_ash.optimizers.optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
-    from dspy_ash.optimizers.random_search import (
+    from dspy_ash.optimizers._bootstrap import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers._bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
+    from dspy_ash.optimizers._copro import COPRO as COPRO
+    from dspy_ash.optimizers._directory_store import DirectoryCheckpointStore as DirectoryCheckpointStore
+    from dspy_ash.optimizers._directory_store import MemoryCheckpointStore as MemoryCheckpointStore
+    from dspy_ash.optimizers._ensemble import Ensemble as Ensemble
+    from dspy_ash.optimizers._finetune import BetterTogether as BetterTogether
+    from dspy_ash.optimizers._finetune import BootstrapFinetune as BootstrapFinetune
+    from dspy_ash.optimizers._infer_rules import InferRules as InferRules
+    from dspy_ash.optimizers._knn_fewshot import KNNFewShot as KNNFewShot
+    from dspy_ash.optimizers._labeled_fewshot import LabeledFewShot as LabeledFewShot
+    from dspy_ash.optimizers._mipro import MIPROv2 as MIPROv2
+    from dspy_ash.optimizers._optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
+    from dspy_ash.optimizers._random_search import (
         BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
     )
-    from dspy_ash.optimizers.simba import SIMBA as SIMBA
-    from dspy_ash.optimizers.teleprompter import Teleprompter as Teleprompter
+    from dspy_ash.optimizers._simba import SIMBA as SIMBA
+    from dspy_ash.optimizers._teleprompter import Teleprompter as Teleprompter
+    from dspy_ash.optimizers.checkpoint import CheckpointStore as CheckpointStore
+    from dspy_ash.optimizers.gepa._gepa import GEPA as GEPA
 
     BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
 

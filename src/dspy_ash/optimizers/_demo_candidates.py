@@ -14,10 +14,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspy_ash.optimizers._bootstrap import BootstrapFewShot
 from dspy_ash.optimizers._gather import gather_all
-from dspy_ash.optimizers.bootstrap import BootstrapFewShot
-from dspy_ash.optimizers.checkpoint.session import CheckpointSession
-from dspy_ash.optimizers.labeled_fewshot import LabeledFewShot
+from dspy_ash.optimizers._labeled_fewshot import LabeledFewShot
+from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 
 
 @dataclass(frozen=True)

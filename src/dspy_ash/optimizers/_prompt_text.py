@@ -7,7 +7,7 @@ import inspect
 import re
 from typing import Any
 
-from dspy_ash.signatures.field import FIELD_TYPE_KEY, extra_of
+from dspy_ash.signatures._field import FIELD_TYPE_KEY, extra_of
 
 _LEADING_LABEL = re.compile(r"^[\*\s]*(([\w\'\-]+\s+){0,4}[\w\'\-]+):\s*")
 
@@ -39,7 +39,7 @@ def program_source(module: Any) -> str:
     namespace key that only `make_signature` leaves) and proposes without program awareness; here
     they are included.
     """
-    from dspy_ash.primitives.module import Module, Parameter
+    from dspy_ash.primitives._module import Module, Parameter
 
     header: list[str] = []
     completed: set[Any] = set()

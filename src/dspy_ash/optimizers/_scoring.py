@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dspy_ash.evaluate._calling import call_metric, run_program
-from dspy_ash.optimizers.checkpoint.records import score_to_json
-from dspy_ash.optimizers.checkpoint.session import CheckpointSession
-from dspy_ash.primitives.concurrency import TooManyErrors, run_bounded
+from dspy_ash.optimizers.checkpoint._records import score_to_json
+from dspy_ash.optimizers.checkpoint._session import CheckpointSession
+from dspy_ash.primitives._concurrency import TooManyErrors, run_bounded
 
 logger = logging.getLogger("dspy_ash.optimizers")
 

@@ -10,8 +10,8 @@ stored program, code or declarative, becomes a fresh module loaded with a versio
     module = instantiate(program, state=version.state)
 """
 
-from dspy_ash.programs.build import build_program
-from dspy_ash.programs.declarative import ProgramSpec, validate_spec
-from dspy_ash.programs.instantiate import instantiate
+from dspy_ash.programs._build import build_program
+from dspy_ash.programs._declarative import ProgramSpec, validate_spec
+from dspy_ash.programs._instantiate import instantiate
 
 __all__ = ["ProgramSpec", "build_program", "instantiate", "validate_spec"]

@@ -8,37 +8,37 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from dspy_ash._lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS: dict[str, str] = {
-    "BM25Retriever": "dspy_ash.retrievers.bm25:BM25Retriever",
-    "ColBERTv2": "dspy_ash.retrievers.colbertv2:ColBERTv2",
-    "DenseRetriever": "dspy_ash.retrievers.dense:DenseRetriever",
-    "Document": "dspy_ash.retrievers.base:Document",
-    "Embedder": "dspy_ash.retrievers.embedder:Embedder",
-    "Embeddings": "dspy_ash.retrievers.embeddings:Embeddings",
-    "EmbeddingsWithScores": "dspy_ash.retrievers.embeddings:EmbeddingsWithScores",
-    "NumpyVectorStore": "dspy_ash.retrievers.vector_store:NumpyVectorStore",
-    "Passage": "dspy_ash.retrievers.base:Passage",
-    "Retriever": "dspy_ash.retrievers.base:Retriever",
-    "VectorStore": "dspy_ash.retrievers.vector_store:VectorStore",
-    "hotpotqa_corpus": "dspy_ash.retrievers.hotpotqa:hotpotqa_corpus",
-    "hotpotqa_questions": "dspy_ash.retrievers.hotpotqa:hotpotqa_questions",
+    "BM25Retriever": "dspy_ash.retrievers._bm25:BM25Retriever",
+    "ColBERTv2": "dspy_ash.retrievers._colbertv2:ColBERTv2",
+    "DenseRetriever": "dspy_ash.retrievers._dense:DenseRetriever",
+    "Document": "dspy_ash.retrievers._base:Document",
+    "Embedder": "dspy_ash.retrievers._embedder:Embedder",
+    "Embeddings": "dspy_ash.retrievers._embeddings:Embeddings",
+    "EmbeddingsWithScores": "dspy_ash.retrievers._embeddings:EmbeddingsWithScores",
+    "NumpyVectorStore": "dspy_ash.retrievers._vector_store:NumpyVectorStore",
+    "Passage": "dspy_ash.retrievers._base:Passage",
+    "Retriever": "dspy_ash.retrievers._base:Retriever",
+    "VectorStore": "dspy_ash.retrievers._vector_store:VectorStore",
+    "hotpotqa_corpus": "dspy_ash.retrievers._hotpotqa:hotpotqa_corpus",
+    "hotpotqa_questions": "dspy_ash.retrievers._hotpotqa:hotpotqa_questions",
 }
 
 __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py keeps it equal to _EXPORTS
-    from dspy_ash.retrievers.base import Document as Document
-    from dspy_ash.retrievers.base import Passage as Passage
-    from dspy_ash.retrievers.base import Retriever as Retriever
-    from dspy_ash.retrievers.bm25 import BM25Retriever as BM25Retriever
-    from dspy_ash.retrievers.colbertv2 import ColBERTv2 as ColBERTv2
-    from dspy_ash.retrievers.dense import DenseRetriever as DenseRetriever
-    from dspy_ash.retrievers.embedder import Embedder as Embedder
-    from dspy_ash.retrievers.embeddings import Embeddings as Embeddings
-    from dspy_ash.retrievers.embeddings import EmbeddingsWithScores as EmbeddingsWithScores
-    from dspy_ash.retrievers.hotpotqa import hotpotqa_corpus as hotpotqa_corpus
-    from dspy_ash.retrievers.hotpotqa import hotpotqa_questions as hotpotqa_questions
-    from dspy_ash.retrievers.vector_store import NumpyVectorStore as NumpyVectorStore
-    from dspy_ash.retrievers.vector_store import VectorStore as VectorStore
+    from dspy_ash.retrievers._base import Document as Document
+    from dspy_ash.retrievers._base import Passage as Passage
+    from dspy_ash.retrievers._base import Retriever as Retriever
+    from dspy_ash.retrievers._bm25 import BM25Retriever as BM25Retriever
+    from dspy_ash.retrievers._colbertv2 import ColBERTv2 as ColBERTv2
+    from dspy_ash.retrievers._dense import DenseRetriever as DenseRetriever
+    from dspy_ash.retrievers._embedder import Embedder as Embedder
+    from dspy_ash.retrievers._embeddings import Embeddings as Embeddings
+    from dspy_ash.retrievers._embeddings import EmbeddingsWithScores as EmbeddingsWithScores
+    from dspy_ash.retrievers._hotpotqa import hotpotqa_corpus as hotpotqa_corpus
+    from dspy_ash.retrievers._hotpotqa import hotpotqa_questions as hotpotqa_questions
+    from dspy_ash.retrievers._vector_store import NumpyVectorStore as NumpyVectorStore
+    from dspy_ash.retrievers._vector_store import VectorStore as VectorStore
 
 
 __getattr__ = _lazy_getattr(__name__, _EXPORTS)

@@ -1,7 +1,7 @@
 """Signatures: typed task specifications, as DSPy writes them."""
 
-from dspy_ash.signatures.field import InputField, OutputField
-from dspy_ash.signatures.signature import (
+from dspy_ash.signatures._field import InputField, OutputField
+from dspy_ash.signatures._signature import (
     Signature,
     SignatureMeta,
     ensure_signature,

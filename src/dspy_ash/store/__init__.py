@@ -15,11 +15,12 @@ The engine never imports this package; it meets it through `TraceRecorder` (an e
 checkpoint protocol). Stored programs become engine modules one layer up, in `dspy_ash.programs`.
 """
 
-from dspy_ash.store import migrate, repos
-from dspy_ash.store.cache import SqlCacheBackend
-from dspy_ash.store.checkpoints import RunCheckpointStore
-from dspy_ash.store.db import Database, connect, resolve_url
-from dspy_ash.store.errors import (
+from dspy_ash.store import _migrate as migrate
+from dspy_ash.store import repos
+from dspy_ash.store._cache import SqlCacheBackend
+from dspy_ash.store._checkpoints import RunCheckpointStore
+from dspy_ash.store._db import Database, connect, resolve_url
+from dspy_ash.store._errors import (
     ConflictError,
     EnvNotAllowedError,
     IllegalTransitionError,
@@ -31,7 +32,7 @@ from dspy_ash.store.errors import (
     StoreError,
     WrongParentError,
 )
-from dspy_ash.store.recorder import Retention, TraceRecorder, trace_context
+from dspy_ash.store._recorder import Retention, TraceRecorder, trace_context
 
 __all__ = [
     "ConflictError",

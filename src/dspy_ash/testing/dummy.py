@@ -8,10 +8,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from dspy_ash.adapters.json_adapter import JSONAdapter
-from dspy_ash.adapters.xml_adapter import XMLAdapter
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.adapters._json_adapter import JSONAdapter
+from dspy_ash.adapters._xml_adapter import XMLAdapter
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 
 _HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]")
 

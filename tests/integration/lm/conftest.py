@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from wire_fakes import API_KEY, Sleeps
 
-from dspy_ash.lm import cache as cache_module
-from dspy_ash.lm.history import GLOBAL_HISTORY
-from dspy_ash.lm.lm import LM
-from dspy_ash.lm.retry import Backoff
+from dspy_ash.lm import _cache as cache_module
+from dspy_ash.lm._history import GLOBAL_HISTORY
+from dspy_ash.lm._lm import LM
+from dspy_ash.lm._retry import Backoff
 from dspy_ash.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer
 
 

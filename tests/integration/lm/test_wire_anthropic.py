@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from wire_fakes import API_KEY
 
-from dspy_ash.lm.usage import track_usage
+from dspy_ash.lm._usage import track_usage
 from dspy_ash.testing.fake_servers import FakeAnthropicServer, Reply
 
 

@@ -12,8 +12,8 @@ from wire_fakes import API_KEY, Sleeps
 
 import dspy_ash
 from dspy_ash import errors
-from dspy_ash.lm.types import LMRequest
-from dspy_ash.lm.usage import track_usage
+from dspy_ash.lm._types import LMRequest
+from dspy_ash.lm._usage import track_usage
 from dspy_ash.testing import FakeCohereServer, Fault, Reply
 
 

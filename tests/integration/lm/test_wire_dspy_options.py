@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from dspy_ash.errors import UnsupportedFeatureError
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer
 
 

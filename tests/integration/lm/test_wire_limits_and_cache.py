@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from dspy_ash.lm import cache as cache_module
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm import _cache as cache_module
+from dspy_ash.lm._lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer
 
 

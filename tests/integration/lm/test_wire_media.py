@@ -12,7 +12,7 @@ import pytest
 import dspy_ash as dspy
 from dspy_ash.errors import LMBadRequestError, UnsupportedFeatureError
 from dspy_ash.experimental import Citations, Document
-from dspy_ash.lm.providers.anthropic import FILES_API_BETA
+from dspy_ash.lm.providers._anthropic import FILES_API_BETA
 from dspy_ash.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, Reply
 
 PNG_DATA = base64.b64encode(b"\x89PNG fake").decode()

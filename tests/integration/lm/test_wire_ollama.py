@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from dspy_ash import errors
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm._lm import LM
 
 
 async def _serve(handler: Any) -> tuple[web.AppRunner, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 from wire_fakes import API_KEY
 
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm._lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Reply
 
 ASK = (

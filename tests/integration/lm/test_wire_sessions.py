@@ -9,8 +9,8 @@ import warnings
 
 import aiohttp
 
-from dspy_ash.lm import http
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm import _http as http
+from dspy_ash.lm._lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer
 
 

@@ -15,8 +15,8 @@ import pytest
 
 import dspy_ash
 from dspy_ash.errors import LMBadRequestError
-from dspy_ash.lm import http
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm import _http as http
+from dspy_ash.lm._lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Fault, Reply
 
 THREADS = 4

@@ -11,9 +11,9 @@ from wire_fakes import API_KEY
 
 from dspy_ash import errors
 from dspy_ash.events import Event
-from dspy_ash.lm.base import inspect_history
-from dspy_ash.lm.history import GLOBAL_HISTORY
-from dspy_ash.lm.usage import track_usage
+from dspy_ash.lm._base import inspect_history
+from dspy_ash.lm._history import GLOBAL_HISTORY
+from dspy_ash.lm._usage import track_usage
 from dspy_ash.settings import context
 from dspy_ash.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, Fault
 
@@ -112,8 +112,8 @@ async def test_key_never_leaks(
         repr(lm.client.headers()),
     ]
     assert not [t for t in texts if API_KEY in t]
-    from dspy_ash.lm.cache import get_cache
-    from dspy_ash.lm.disk_cache import DiskCacheBackend
+    from dspy_ash.lm._cache import get_cache
+    from dspy_ash.lm._disk_cache import DiskCacheBackend
 
     backend = get_cache().backend
     assert isinstance(backend, DiskCacheBackend) and backend.flush(timeout=5)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm._lm import LM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer
 
 KEY = "sk-modules"

@@ -11,7 +11,7 @@ import pytest
 import dspy_ash as dspy
 from dspy_ash import errors as dspy_ash_errors
 from dspy_ash.errors import LMRateLimitError
-from dspy_ash.lm.retry import Backoff
+from dspy_ash.lm._retry import Backoff
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Fault, hashed_embedding
 
 KEY = "sk-embed-secret-123"
@@ -140,10 +140,10 @@ def test_unknown_provider_without_api_base_is_a_configuration_error() -> None:
 
 
 async def test_embedding_requests_pass_the_rate_limiter() -> None:
-    from dspy_ash.lm.providers.base import Endpoint
-    from dspy_ash.lm.providers.openai_compat import OpenAICompatLM
-    from dspy_ash.lm.rate_limit import RateLimitedLM
-    from dspy_ash.lm.types import EmbeddingRequest
+    from dspy_ash.lm._rate_limit import RateLimitedLM
+    from dspy_ash.lm._types import EmbeddingRequest
+    from dspy_ash.lm.providers._base import Endpoint
+    from dspy_ash.lm.providers._openai_compat import OpenAICompatLM
 
     sleeps = Sleeps()
     async with FakeOpenAIServer() as server:

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from dspy_ash.errors import ConfigurationError
-from dspy_ash.modules import interpreter as interpreter_module
-from dspy_ash.modules.interpreter import (
+from dspy_ash.modules import _interpreter as interpreter_module
+from dspy_ash.modules._interpreter import (
     CodeExecutionError,
     CodeInterpreterError,
     FinalOutput,
@@ -304,7 +304,7 @@ def test_sandbox_dies_with_its_host() -> None:
         [
             sys.executable,
             "-c",
-            "from dspy_ash.modules.interpreter import PythonInterpreter\n"
+            "from dspy_ash.modules._interpreter import PythonInterpreter\n"
             "p = PythonInterpreter(timeout=60)\np.start()\nprint(p._proc.pid, flush=True)\n"
             "p.execute('import time; time.sleep(600)')\n",
         ],
@@ -549,7 +549,7 @@ def test_sandbox_works_for_an_unprivileged_user() -> None:
     }
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     probe = subprocess.run(
-        [*as_user, sys.executable, "-c", "import dspy_ash.modules.interpreter"],
+        [*as_user, sys.executable, "-c", "import dspy_ash.modules._interpreter"],
         capture_output=True,
         text=True,
         cwd=tempfile.gettempdir(),

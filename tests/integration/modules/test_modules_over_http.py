@@ -13,8 +13,8 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.errors import ContextWindowExceededError
-from dspy_ash.lm.lm import LM
-from dspy_ash.modules.streaming import StreamListener, StreamResponse
+from dspy_ash.lm._lm import LM
+from dspy_ash.modules._streaming import StreamListener, StreamResponse
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Fault, Reply
 

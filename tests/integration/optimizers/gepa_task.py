@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 
 LEVEL = re.compile(r"level (\d+)")
 

@@ -27,8 +27,8 @@ from gepa_task import program as gepa_program
 from opt_fixtures import exact, mipro_answers, qa_answers, qa_trainset  # pyright: ignore[reportMissingImports]
 
 import dspy_ash as ash
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import LMRequest, LMResponse
 from dspy_ash.optimizers import DirectoryCheckpointStore
 from dspy_ash.testing import DummyLM
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from store_helpers import fresh_database
 
-from dspy_ash.store import Database, migrate, repos
+from dspy_ash.store import Database, repos
+from dspy_ash.store import _migrate as migrate
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432

@@ -9,9 +9,9 @@ import pytest
 from store_helpers import FakeLM
 
 from dspy_ash.errors import DspyAshError
-from dspy_ash.lm.cache import Cache, CachedLM
-from dspy_ash.lm.cache_backend import CacheEntry
-from dspy_ash.lm.memory_cache import MemoryLRU
+from dspy_ash.lm._cache import Cache, CachedLM
+from dspy_ash.lm._cache_backend import CacheEntry
+from dspy_ash.lm._memory_cache import MemoryLRU
 from dspy_ash.store import Database, RunCheckpointStore, SqlCacheBackend, repos
 
 VALUE = {"choices": [{"text": "Paris"}], "usage": {"prompt_tokens": 3}}

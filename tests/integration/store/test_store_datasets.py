@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dspy_ash.store import Database, repos
-from dspy_ash.store.datasets_io import write_records
+from dspy_ash.store._datasets_io import write_records
 
 RECORDS = [
     {"question": "Capital of France?", "answer": "Paris", "tags": ["geo"], "split": "train"},

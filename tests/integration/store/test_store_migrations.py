@@ -9,7 +9,8 @@ from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 from dspy_ash.cli import app
-from dspy_ash.store import Database, SchemaOutOfDateError, connect, migrate
+from dspy_ash.store import Database, SchemaOutOfDateError, connect
+from dspy_ash.store import _migrate as migrate
 from dspy_ash.store.models import Base
 
 TABLES = {

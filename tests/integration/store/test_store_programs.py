@@ -11,7 +11,7 @@ from store_helpers import program_state
 
 from dspy_ash.programs import instantiate, validate_spec
 from dspy_ash.store import ConflictError, Database, InvalidSpecError, NotFoundError, repos
-from dspy_ash.store.hashing import state_hash
+from dspy_ash.store._hashing import state_hash
 from dspy_ash.store.models import ProgramVersion
 
 SPEC = {

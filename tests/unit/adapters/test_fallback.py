@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.adapters.chat import ChatAdapter
-from dspy_ash.adapters.json_adapter import JSONAdapter
+from dspy_ash.adapters._chat import ChatAdapter
+from dspy_ash.adapters._json_adapter import JSONAdapter
 from dspy_ash.errors import AdapterParseError, ContextWindowExceededError
 from dspy_ash.events import BaseCallback
-from dspy_ash.lm.types import Choice, LMResponse
+from dspy_ash.lm._types import Choice, LMResponse
 
 JSON_REQUEST = "Respond with a JSON object"
 

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dspy_ash as dspy
-from dspy_ash.adapters.chat import ChatAdapter
-from dspy_ash.adapters.json_adapter import JSONAdapter
-from dspy_ash.adapters.parsing import parse_value
+from dspy_ash.adapters._chat import ChatAdapter
+from dspy_ash.adapters._json_adapter import JSONAdapter
+from dspy_ash.adapters._parsing import parse_value
 from dspy_ash.errors import AdapterParseError
 
 
@@ -93,7 +93,7 @@ class _Sequence(dspy.BaseLM):
         self.replies = list(replies)
 
     async def request(self, req):
-        from dspy_ash.lm.types import Choice, LMResponse
+        from dspy_ash.lm._types import Choice, LMResponse
 
         return LMResponse(choices=[Choice(text=self.replies.pop(0))])
 

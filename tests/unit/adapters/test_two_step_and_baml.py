@@ -12,7 +12,7 @@ import pytest
 from dspy.utils.dummies import DummyLM as _OracleDummyLM
 
 import dspy_ash
-from dspy_ash.adapters.baml_adapter import BAMLAdapter
+from dspy_ash.adapters._baml_adapter import BAMLAdapter
 from dspy_ash.testing import DummyLM
 
 dspy: Any = _dspy

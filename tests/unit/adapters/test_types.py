@@ -14,7 +14,7 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.adapters.types import _resources
-from dspy_ash.adapters.types.base_type import (
+from dspy_ash.adapters.types._base_type import (
     CUSTOM_TYPE_END_IDENTIFIER,
     CUSTOM_TYPE_START_IDENTIFIER,
     split_custom_type_content,

@@ -8,7 +8,7 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.events import ACTIVE_CALL_ID, bind_active_call_id, with_callbacks
-from dspy_ash.utils.dummies import DummyVectorizer
+from dspy_ash.utils._dummies import DummyVectorizer
 
 
 class Recorder(dspy.BaseCallback):

@@ -121,9 +121,9 @@ BEHAVIOUR = textwrap.dedent("""
     from dspy.predict.predict import Predict
     from dspy.primitives.module import set_attribute_by_name
     from dspy.utils.callback import BaseCallback
-    import dspy_ash.testing.dummy, dspy_ash.lm.lm, dspy_ash.modules.predict, dspy_ash.events
-    assert DummyLM is dspy_ash.utils.dummies.DummyLM and LM is dspy_ash.lm.lm.LM
-    assert Predict is dspy_ash.modules.predict.Predict and BaseCallback is dspy_ash.events.BaseCallback
+    import dspy_ash.testing.dummy, dspy_ash.lm._lm, dspy_ash.modules._predict, dspy_ash.events
+    assert DummyLM is dspy_ash.utils._dummies.DummyLM and LM is dspy_ash.lm._lm.LM
+    assert Predict is dspy_ash.modules._predict.Predict and BaseCallback is dspy_ash.events.BaseCallback
 
     # submodules are attributes without an import, and `settings` stays the object, not the module
     assert dspy.teleprompt.bootstrap.BootstrapFewShot is dspy.BootstrapFewShot
@@ -154,9 +154,9 @@ BEHAVIOUR = textwrap.dedent("""
 
     # assigning through a DSPy path reaches the dspy-ash module that uses the name (monkeypatch does this)
     import dspy.clients.lm as lm_path
-    original = dspy_ash.lm.lm.LM
+    original = dspy_ash.lm._lm.LM
     lm_path.LM = "patched"
-    assert dspy_ash.lm.lm.LM == "patched"
+    assert dspy_ash.lm._lm.LM == "patched"
     lm_path.LM = original
     print("ok")
 """)

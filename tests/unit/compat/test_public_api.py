@@ -76,7 +76,7 @@ def test_shared_names_are_the_same_kind_of_object_as_dspys():
 
 
 def test_every_known_gap_is_absent_and_declared_missing_for_the_compat_error():
-    from dspy_ash.compat import MISSING_IN_DSPY_ASH
+    from dspy_ash._compat import MISSING_IN_DSPY_ASH
 
     assert sorted(KNOWN_GAPS - MISSING_IN_DSPY_ASH) == []
     for name in KNOWN_GAPS:
@@ -84,37 +84,58 @@ def test_every_known_gap_is_absent_and_declared_missing_for_the_compat_error():
             getattr(dspy_ash, name)
 
 
-_SUBMODULE_EXPORTS = {
-    "dspy_ash.teleprompt": {"BootstrapFewShot": "dspy_ash.optimizers", "MIPROv2": "dspy_ash.optimizers"},
+# Each package exports its public names (its modules are private, httpx's rule), the same objects the
+# root exports; DSPy's module paths resolve through the alias (test_dspy_paths.py).
+_PACKAGE_EXPORTS = {
+    "dspy_ash.optimizers": {
+        "BootstrapFewShot": "dspy_ash.optimizers._bootstrap",
+        "MIPROv2": "dspy_ash.optimizers._mipro",
+    },
     "dspy_ash.evaluate": {
-        "Evaluate": "dspy_ash.evaluate.evaluate",
-        "answer_exact_match": "dspy_ash.evaluate.metrics",
+        "Evaluate": "dspy_ash.evaluate._evaluate",
+        "answer_exact_match": "dspy_ash.evaluate._metrics",
     },
-    "dspy_ash.evaluate.metrics": {
-        "answer_exact_match": "dspy_ash.evaluate.metrics",
-        "EM": "dspy_ash.evaluate.metrics",
+    "dspy_ash.modules": {
+        "Predict": "dspy_ash.modules._predict",
+        "ChainOfThought": "dspy_ash.modules._chain_of_thought",
+        "CodeAct": "dspy_ash.modules._code_act",
     },
-    "dspy_ash.predict": {
-        "Predict": "dspy_ash.modules.predict",
-        "ChainOfThought": "dspy_ash.modules.chain_of_thought",
+    "dspy_ash.lm": {
+        "LM": "dspy_ash.lm._lm",
+        "BaseLM": "dspy_ash.lm._base",
+        "track_usage": "dspy_ash.lm._usage",
     },
-    "dspy_ash.primitives": {"Example": "dspy_ash.primitives", "Module": "dspy_ash.primitives"},
-    "dspy_ash.signatures": {"Signature": "dspy_ash.signatures", "InputField": "dspy_ash.signatures"},
-    "dspy_ash.adapters": {"ChatAdapter": "dspy_ash.adapters", "JSONAdapter": "dspy_ash.adapters"},
-    "dspy_ash.retrievers": {"Embeddings": "dspy_ash.retrievers.embeddings"},
-    "dspy_ash.utils.dummies": {"DummyLM": "dspy_ash.testing.dummy"},
+    "dspy_ash.lm.providers": {"OpenAICompatLM": "dspy_ash.lm.providers._openai_compat"},
+    "dspy_ash.primitives": {
+        "Example": "dspy_ash.primitives._example",
+        "Module": "dspy_ash.primitives._module",
+    },
+    "dspy_ash.signatures": {
+        "Signature": "dspy_ash.signatures._signature",
+        "InputField": "dspy_ash.signatures._field",
+    },
+    "dspy_ash.adapters": {
+        "ChatAdapter": "dspy_ash.adapters._chat",
+        "JSONAdapter": "dspy_ash.adapters._json_adapter",
+    },
+    "dspy_ash.retrievers": {"Embeddings": "dspy_ash.retrievers._embeddings"},
+    "dspy_ash.utils": {
+        "asyncify": "dspy_ash.utils._asyncify",
+        "ParallelExecutor": "dspy_ash.utils._parallelizer",
+    },
 }
 
 
-@pytest.mark.parametrize("path", sorted(_SUBMODULE_EXPORTS))
-def test_dspy_module_paths_export_the_same_objects_as_dspy_ash(path):
-    """`from dspy.X import Name` works under dspy-ash's module of the same path, and gives dspy-ash's object."""
-    module = importlib.import_module(path)
-    for name, home in _SUBMODULE_EXPORTS[path].items():
-        assert getattr(module, name) is getattr(importlib.import_module(home), name), (path, name)
-    dspy_path = "dspy" + path.removeprefix("dspy_ash")
-    theirs = importlib.import_module(dspy_path)
-    assert all(hasattr(theirs, name) for name in _SUBMODULE_EXPORTS[path]), dspy_path
+@pytest.mark.parametrize("path", sorted(_PACKAGE_EXPORTS))
+def test_packages_export_their_names_from_private_modules(path: str) -> None:
+    package = importlib.import_module(path)
+    for name, home in _PACKAGE_EXPORTS[path].items():
+        assert home.rsplit(".", 1)[1].startswith("_"), home
+        obj = getattr(package, name)
+        assert obj is getattr(importlib.import_module(home), name), (path, name)
+        assert name in package.__all__, (path, name)
+        if hasattr(dspy_ash, name):
+            assert getattr(dspy_ash, name) is obj, name
 
 
 SCRIPT = textwrap.dedent('''
@@ -162,7 +183,7 @@ def test_dspy_submodules_are_attributes_under_install_as_dspy(tmp_path):
         [sys.executable, "-m", "dspy_ash.run", str(script)], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["dspy_ash.retrievers.embeddings", "streamify"]
+    assert out.stdout.split() == ["dspy_ash.retrievers._embeddings", "streamify"]
 
 
 def test_errors_from_the_sync_api_carry_no_event_loop_noise():
@@ -188,7 +209,7 @@ def test_subpackages_resolve_as_attributes_without_importing_them():
 
 def test_dspy_cache_and_testing_exports():
     import dspy_ash.testing
-    from dspy_ash.lm.cache import get_cache
+    from dspy_ash.lm._cache import get_cache
     from dspy_ash.testing import dummy, fake_servers
 
     assert dspy_ash.cache is get_cache()

@@ -9,7 +9,7 @@ import dspy
 import pytest
 
 import dspy_ash
-from dspy_ash.modules.predict import type_name
+from dspy_ash.modules._predict import type_name
 from dspy_ash.testing import DummyLM
 
 
@@ -139,7 +139,7 @@ def test_compile_override_reports_one_compile_with_bound_inputs() -> None:
         def on_compile_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
             events.append(("end", exception))
 
-    class Base(dspy_ash.teleprompt.Teleprompter):
+    class Base(dspy_ash.optimizers.Teleprompter):
         def compile(self, student: Any, *, trainset: list[Any], teacher: Any = None) -> Any:
             return student
 

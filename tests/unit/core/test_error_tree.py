@@ -13,7 +13,7 @@ from dspy_ash import errors
 from dspy_ash.errors import DspyAshError
 
 # Private control-flow signals that never leave their module (each is caught where it is raised).
-INTERNAL = {"dspy_ash.modules.interpreter._ForgedReply"}  # a reply whose MAC does not match: dropped
+INTERNAL = {"dspy_ash.modules._interpreter._ForgedReply"}  # a reply whose MAC does not match: dropped
 # Run as a script in the sandbox's subprocess, never imported into the engine (its `_Final` is how
 # SUBMIT() unwinds the sandboxed code, a BaseException that never leaves the subprocess).
 NOT_IMPORTED = {"dspy_ash.modules._sandbox_worker"}
@@ -68,8 +68,8 @@ def test_typed_errors_stay_catchable_as_the_builtin_dspy_raises(cls: str, builti
 
 
 def test_domain_conditions_raise_typed_errors() -> None:
-    from dspy_ash.optimizers.bootstrap import BootstrapError
-    from dspy_ash.primitives.concurrency import TooManyErrors
+    from dspy_ash.optimizers._bootstrap import BootstrapError
+    from dspy_ash.primitives._concurrency import TooManyErrors
 
     with dspy_ash.context(lm=None), pytest.raises(errors.NoLMConfiguredError, match="No LM is loaded"):
         dspy_ash.Predict("question -> answer")(question="q")

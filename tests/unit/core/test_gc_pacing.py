@@ -10,7 +10,7 @@ import threading
 
 import dspy_ash as dspy
 from dspy_ash import _gc
-from dspy_ash.lm.types import Choice, LMResponse
+from dspy_ash.lm._types import Choice, LMResponse
 from dspy_ash.settings import enable_gc_pacing
 
 

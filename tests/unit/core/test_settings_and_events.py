@@ -4,7 +4,7 @@ import asyncio
 
 import dspy_ash as dspy
 from dspy_ash import events
-from dspy_ash.lm.types import Choice, LMResponse
+from dspy_ash.lm._types import Choice, LMResponse
 from dspy_ash.testing import DummyLM
 
 

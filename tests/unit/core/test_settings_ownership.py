@@ -12,7 +12,7 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.errors import ConfigureOwnershipError, DspyAshError, UnknownSettingError
-from dspy_ash.lm.types import Choice, LMResponse
+from dspy_ash.lm._types import Choice, LMResponse
 
 
 class NamedLM(dspy.BaseLM):

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 # Every package whose `__init__` resolves names lazily (`lazy_getattr` over `_EXPORTS`).
-LAZY_PACKAGES = ("dspy_ash", "dspy_ash.optimizers", "dspy_ash.retrievers", "dspy_ash.testing")
+LAZY_PACKAGES = (
+    "dspy_ash",
+    "dspy_ash.lm",
+    "dspy_ash.lm.providers",
+    "dspy_ash.modules",
+    "dspy_ash.optimizers",
+    "dspy_ash.retrievers",
+    "dspy_ash.testing",
+    "dspy_ash.utils",
+)
 _SRC = Path(__file__).resolve().parents[3] / "src"
 
 
@@ -85,13 +94,13 @@ _USER_FILE = """
 from typing import assert_type
 
 import dspy_ash as dspy
-from dspy_ash.lm.lm import LM
-from dspy_ash.modules.predict import Predict
+from dspy_ash.lm._lm import LM
+from dspy_ash.modules._predict import Predict
 from dspy_ash.optimizers import MIPROv2 as LazyMIPROv2
-from dspy_ash.optimizers.mipro import MIPROv2
-from dspy_ash.optimizers.random_search import BootstrapFewShotWithRandomSearch
+from dspy_ash.optimizers._mipro import MIPROv2
+from dspy_ash.optimizers._random_search import BootstrapFewShotWithRandomSearch
 from dspy_ash.retrievers import BM25Retriever as LazyBM25Retriever
-from dspy_ash.retrievers.bm25 import BM25Retriever
+from dspy_ash.retrievers._bm25 import BM25Retriever
 from dspy_ash.testing import DummyLM as LazyDummyLM
 from dspy_ash.testing.dummy import DummyLM
 

@@ -12,8 +12,8 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash import _sync, events
-from dspy_ash.lm.types import Choice, LMResponse
-from dspy_ash.primitives.concurrency import TooManyErrors
+from dspy_ash.lm._types import Choice, LMResponse
+from dspy_ash.primitives._concurrency import TooManyErrors
 
 
 class SlowLM(dspy.BaseLM):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import dspy_ash as ash
-from dspy_ash.evaluate import metrics as ours
+from dspy_ash.evaluate import _metrics as ours
 
 CASES = [
     ("The Eiffel Tower", ["Eiffel Tower", "Louvre"]),

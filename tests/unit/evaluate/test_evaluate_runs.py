@@ -12,9 +12,9 @@ import pytest
 
 import dspy_ash as ash
 from dspy_ash.evaluate import Evaluate, EvaluationResult, answer_exact_match
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import LMRequest, LMResponse
-from dspy_ash.primitives.concurrency import TooManyErrors
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import LMRequest, LMResponse
+from dspy_ash.primitives._concurrency import TooManyErrors
 from dspy_ash.testing import DummyLM
 
 
@@ -182,7 +182,7 @@ def test_progress_events_and_usage() -> None:
 def test_progress_bar_degrades_without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from dspy_ash.evaluate import progress
+    from dspy_ash.evaluate import _progress as progress
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

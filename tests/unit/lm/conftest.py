@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from lm_fakes import FakeTime
 
-from dspy_ash.lm import cache as cache_module
-from dspy_ash.lm.history import GLOBAL_HISTORY
+from dspy_ash.lm import _cache as cache_module
+from dspy_ash.lm._history import GLOBAL_HISTORY
 
 
 @pytest.fixture(autouse=True)

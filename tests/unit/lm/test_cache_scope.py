@@ -8,8 +8,16 @@ import asyncio
 from lm_fakes import ScriptedLM
 
 from dspy_ash._sync import call_sync, run_sync
-from dspy_ash.lm.cache import Cache, CachedLM, build_cache, cache_key, cache_scope, configure_cache, get_cache
-from dspy_ash.lm.types import LMRequest
+from dspy_ash.lm._cache import (
+    Cache,
+    CachedLM,
+    build_cache,
+    cache_key,
+    cache_scope,
+    configure_cache,
+    get_cache,
+)
+from dspy_ash.lm._types import LMRequest
 
 
 def _req() -> LMRequest:

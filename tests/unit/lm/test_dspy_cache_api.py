@@ -13,9 +13,9 @@ import pytest
 
 import dspy_ash
 from dspy_ash.errors import ConfigurationError, InvalidInputTypeError, SavedStateError
-from dspy_ash.lm import cache as cache_module
-from dspy_ash.lm.cache import Cache, configure_cache, get_cache
-from dspy_ash.lm.request_cache import request_cache
+from dspy_ash.lm import _cache as cache_module
+from dspy_ash.lm._cache import Cache, configure_cache, get_cache
+from dspy_ash.lm._request_cache import request_cache
 
 
 @dataclasses.dataclass

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.history import (
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._history import (
     GLOBAL_HISTORY,
     disable_global_history,
     enable_global_history,
     history_scope,
 )
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse
 
 
 class EchoLM(BaseLM):

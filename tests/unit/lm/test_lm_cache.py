@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from lm_fakes import FakeTime, ScriptedLM
 
-from dspy_ash.lm.cache import Cache, CachedLM, cache_key, configure_cache, get_cache
-from dspy_ash.lm.cache_backend import CacheBackend, CacheEntry
-from dspy_ash.lm.disk_cache import DiskCacheBackend
-from dspy_ash.lm.memory_cache import MemoryLRU
-from dspy_ash.lm.types import LMRequest
+from dspy_ash.lm._cache import Cache, CachedLM, cache_key, configure_cache, get_cache
+from dspy_ash.lm._cache_backend import CacheBackend, CacheEntry
+from dspy_ash.lm._disk_cache import DiskCacheBackend
+from dspy_ash.lm._memory_cache import MemoryLRU
+from dspy_ash.lm._types import LMRequest
 
 
 def _req(**changes: object) -> LMRequest:

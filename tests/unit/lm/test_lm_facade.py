@@ -9,11 +9,11 @@ import pickle
 import pytest
 
 from dspy_ash.errors import LMConfigurationError, UnsupportedFeatureError
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.cache import CachedLM
-from dspy_ash.lm.lm import LM, is_reasoning_model
-from dspy_ash.lm.rate_limit import RateLimitedLM
-from dspy_ash.lm.retry import RetryingLM
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._cache import CachedLM
+from dspy_ash.lm._lm import LM, is_reasoning_model
+from dspy_ash.lm._rate_limit import RateLimitedLM
+from dspy_ash.lm._retry import RetryingLM
 
 KEY = "sk-very-secret-0123456789"
 

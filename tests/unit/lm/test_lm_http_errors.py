@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dspy_ash import errors
-from dspy_ash.lm.http_errors import error_from_response, retry_after_from
+from dspy_ash.lm._http_errors import error_from_response, retry_after_from
 
 
 def _openai(message: str, code: str | None = None, kind: str = "invalid_request_error") -> bytes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dspy_ash.lm import pricing
-from dspy_ash.lm.pricing import Price, cost_of, find_price, register_prices
-from dspy_ash.lm.types import Usage
+from dspy_ash.lm import _pricing as pricing
+from dspy_ash.lm._pricing import Price, cost_of, find_price, register_prices
+from dspy_ash.lm._types import Usage
 
 
 def test_longest_prefix_wins() -> None:

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from lm_fakes import FakeTime, ScriptedLM
 
-from dspy_ash.lm.rate_limit import FairSemaphore, RateLimitedLM, TokenBucket
-from dspy_ash.lm.types import LMRequest
+from dspy_ash.lm._rate_limit import FairSemaphore, RateLimitedLM, TokenBucket
+from dspy_ash.lm._types import LMRequest
 
 
 def _req(text: str = "hi") -> LMRequest:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dspy_ash.errors import LMConfigurationError
-from dspy_ash.lm.providers.anthropic import AnthropicLM
-from dspy_ash.lm.providers.ollama import OllamaChatLM
-from dspy_ash.lm.providers.openai_compat import OpenAICompatLM
-from dspy_ash.lm.registry import PROVIDERS, build_client, resolve
+from dspy_ash.lm._registry import PROVIDERS, build_client, resolve
+from dspy_ash.lm.providers._anthropic import AnthropicLM
+from dspy_ash.lm.providers._ollama import OllamaChatLM
+from dspy_ash.lm.providers._openai_compat import OpenAICompatLM
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 from lm_fakes import FakeTime, ScriptedLM
 
 from dspy_ash import errors
-from dspy_ash.lm.retry import Backoff, RetryingLM
-from dspy_ash.lm.types import LMRequest
+from dspy_ash.lm._retry import Backoff, RetryingLM
+from dspy_ash.lm._types import LMRequest
 
 
 def _req() -> LMRequest:

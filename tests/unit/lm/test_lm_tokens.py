@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from dspy_ash.errors import UnsupportedFeatureError
-from dspy_ash.lm import tokens
-from dspy_ash.lm.lm import LM
+from dspy_ash.lm import _tokens as tokens
+from dspy_ash.lm._lm import LM
 
 
 def test_estimate_grows_with_text() -> None:

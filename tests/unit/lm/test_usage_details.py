@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from dspy_ash.lm.usage import UsageTracker
+from dspy_ash.lm._usage import UsageTracker
 
 
 class _Details(BaseModel):

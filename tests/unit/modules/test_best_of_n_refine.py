@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse
 from dspy_ash.testing.dummy import DummyLM
 
 
@@ -125,7 +125,7 @@ def test_refine_prompts_match_real_dspy_except_program_source() -> None:
     from dspy.clients.base_lm import GLOBAL_HISTORY as REAL_HISTORY
     from dspy.utils.dummies import DummyLM as RealDummyLM
 
-    from dspy_ash.lm.history import GLOBAL_HISTORY
+    from dspy_ash.lm._history import GLOBAL_HISTORY
 
     def program_source_masked(text: str) -> str:
         # `inspect.getsource` of each package's own ChainOfThought class differs by design

@@ -10,7 +10,7 @@ import pytest
 from dspy.utils.dummies import DummyLM as _OracleDummyLM
 
 import dspy_ash
-from dspy_ash.modules.code_act import CodeAct
+from dspy_ash.modules._code_act import CodeAct
 from dspy_ash.testing import DummyLM
 
 dspy: Any = _dspy

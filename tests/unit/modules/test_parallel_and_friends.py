@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse
 from dspy_ash.testing.dummy import DummyLM
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.modules.interpreter import CodeExecutionError, FinalOutput
+from dspy_ash.modules._interpreter import CodeExecutionError, FinalOutput
 from dspy_ash.testing.dummy import DummyLM
 
 

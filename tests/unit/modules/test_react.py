@@ -12,8 +12,8 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.errors import ContextWindowExceededError
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse
 from dspy_ash.testing.dummy import DummyLM
 
 REFERENCE = Path(__file__).parents[2] / "fixtures" / "react_prompts.txt"  # recorded from DSPy 3.4.1

@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.stream import StreamChunk
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
-from dspy_ash.modules.streaming import StreamListener, StreamResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._stream import StreamChunk
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse
+from dspy_ash.modules._streaming import StreamListener, StreamResponse
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus
 from dspy_ash.testing.dummy import DummyLM
 
@@ -130,7 +130,7 @@ def test_listener_holds_back_a_partial_marker() -> None:
 
 
 async def test_streamify_reports_tool_calls_as_status_messages() -> None:
-    from dspy_ash.modules.streaming import StatusMessage, StatusMessageProvider
+    from dspy_ash.modules._streaming import StatusMessage, StatusMessageProvider
 
     def get_weather(city: str) -> str:
         return f"sunny in {city}"

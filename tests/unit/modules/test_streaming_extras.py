@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.lm.stream import StreamSink
-from dspy_ash.modules.streaming import StatusMessage, StreamListener, StreamResponse, apply_sync_streaming
+from dspy_ash.lm._stream import StreamSink
+from dspy_ash.modules._streaming import StatusMessage, StreamListener, StreamResponse, apply_sync_streaming
 from dspy_ash.testing import DummyLM
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Reply
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dspy_ash
-from dspy_ash.lm.stream import StreamChunk
+from dspy_ash.lm._stream import StreamChunk
 from dspy_ash.testing.fake_servers import FakeOpenAIServer, Reply
 
 CHAT_1 = [

@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 import dspy_ash as dspy
-from dspy_ash.adapters.types.tool import Tool, ToolCalls
+from dspy_ash.adapters.types._tool import Tool, ToolCalls
 
 
 def get_weather(city: str, days: int = 1) -> str:

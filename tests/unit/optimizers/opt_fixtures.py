@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import LMRequest, LMResponse
 
 
 def qa_answers(n: int, wrong: set[int] | None = None) -> dict[str, dict[str, str]]:

@@ -9,8 +9,8 @@ import pytest
 from opt_fixtures import CountingLM, exact, qa_answers, qa_trainset
 
 import dspy_ash as ash
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import LMRequest, LMResponse
 from dspy_ash.testing import DummyLM
 
 

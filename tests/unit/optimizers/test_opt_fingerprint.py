@@ -17,7 +17,7 @@ from opt_fixtures import CountingLM, exact, qa_answers, qa_trainset
 import dspy_ash as ash
 from dspy_ash.errors import CheckpointError
 from dspy_ash.optimizers import MemoryCheckpointStore
-from dspy_ash.optimizers.checkpoint.fingerprint import fingerprint, program_fingerprint
+from dspy_ash.optimizers.checkpoint._fingerprint import fingerprint, program_fingerprint
 from dspy_ash.testing import DummyLM
 
 WRONG = {0, 2, 3, 7, 11, 12, 14}
@@ -109,7 +109,7 @@ def test_program_signature_types_and_input_keys_are_fingerprinted() -> None:
 SET_METRIC = """
 import sys
 sys.path.insert(0, {here!r})
-from dspy_ash.optimizers.checkpoint.fingerprint import fingerprint
+from dspy_ash.optimizers.checkpoint._fingerprint import fingerprint
 def metric(example, pred, trace=None):
     return pred.answer in {{"yes", "sure", "ok", "fine", "right"}}
 print(fingerprint(metric).digest)

@@ -113,7 +113,7 @@ def test_every_prompt_dspy_sends_is_sent_byte_for_byte() -> None:
     from dspy.utils import DummyLM as RealDummyLM
     from opt_fixtures import prompts_sent
 
-    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+    from dspy_ash.lm._history import GLOBAL_HISTORY as OUR_HISTORY
 
     theirs = prompts_sent(lambda: _run(dspy, RealDummyLM(mipro_answers(30, WRONG))), THEIR_HISTORY)
     ours = prompts_sent(lambda: _run(ash, DummyLM(mipro_answers(30, WRONG))), OUR_HISTORY)

@@ -156,7 +156,7 @@ def test_copro_sends_dspys_prompts() -> None:
     from dspy.utils import DummyLM as RealDummyLM
     from opt_fixtures import prompts_sent
 
-    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+    from dspy_ash.lm._history import GLOBAL_HISTORY as OUR_HISTORY
 
     theirs = prompts_sent(lambda: _copro(dspy, RealDummyLM(copro_answers())), THEIR_HISTORY)
     ours = prompts_sent(lambda: _copro(ash, DummyLM(copro_answers())), OUR_HISTORY)

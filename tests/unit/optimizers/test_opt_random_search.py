@@ -78,7 +78,7 @@ def test_sends_dspys_prompts_plus_only_speculative_teacher_runs() -> None:
     from dspy.utils import DummyLM as RealDummyLM
     from opt_fixtures import prompts_sent
 
-    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
+    from dspy_ash.lm._history import GLOBAL_HISTORY as OUR_HISTORY
 
     theirs = prompts_sent(lambda: _run(dspy, RealDummyLM(qa_answers(20, WRONG))), THEIR_HISTORY)
     ours = prompts_sent(lambda: _run(ash, DummyLM(qa_answers(20, WRONG))), OUR_HISTORY)

@@ -12,8 +12,8 @@ from opt_fixtures import qa_answers, qa_trainset
 import dspy_ash as ash
 from dspy_ash.optimizers import MemoryCheckpointStore
 from dspy_ash.optimizers._scoring import score_program
-from dspy_ash.optimizers.checkpoint.fingerprint import fingerprint
-from dspy_ash.optimizers.checkpoint.session import CheckpointSession
+from dspy_ash.optimizers.checkpoint._fingerprint import fingerprint
+from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 from dspy_ash.testing import DummyLM
 
 

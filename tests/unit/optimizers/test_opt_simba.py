@@ -178,7 +178,7 @@ def test_infer_rules_resumes_without_asking_again() -> None:
 
 @pytest.mark.parametrize("name", ["BootstrapFinetune", "BetterTogether", "GRPO"])
 def test_fine_tuning_optimizers_say_they_need_a_training_backend(name: str) -> None:
-    from dspy_ash.optimizers import finetune
+    from dspy_ash.optimizers import _finetune as finetune
 
     with pytest.raises(UnsupportedFeatureError, match="needs a training backend") as info:
         getattr(finetune, name)(metric=metric)

@@ -10,7 +10,7 @@ import pytest
 from opt_fixtures import exact, qa_answers, qa_trainset
 
 import dspy_ash as ash
-from dspy_ash.optimizers import teleprompt_utils
+from dspy_ash.optimizers import _teleprompt_utils as teleprompt_utils
 from dspy_ash.testing import DummyLM
 
 WRONG = {1, 4, 5, 9}
@@ -70,8 +70,8 @@ def test_grounded_proposer_sync_api_proposes_what_dspy_proposes(set_tip_randomly
     from dspy.utils import DummyLM as RealDummyLM
     from opt_fixtures import mipro_answers
 
-    from dspy_ash.lm.history import GLOBAL_HISTORY as OUR_HISTORY
-    from dspy_ash.optimizers.proposer import GroundedProposer
+    from dspy_ash.lm._history import GLOBAL_HISTORY as OUR_HISTORY
+    from dspy_ash.optimizers._proposer import GroundedProposer
 
     def propose(m: Any, proposer_class: Any, lm: Any, history: list[Any]) -> tuple[Any, Any, Any]:
         history.clear()
@@ -123,7 +123,7 @@ def test_bootstrap_trace_data_is_dspys(options: dict[str, Any]) -> None:
     import dspy.teleprompt.bootstrap_trace as theirs
     from dspy.utils import DummyLM as RealDummyLM
 
-    from dspy_ash.optimizers import bootstrap_trace
+    from dspy_ash.optimizers import _bootstrap_trace as bootstrap_trace
 
     replies: dict[str, Any] = {**qa_answers(6, WRONG), "<q003>": {}}
     expected = _traces(dspy, theirs, RealDummyLM(replies), **options)
@@ -133,7 +133,7 @@ def test_bootstrap_trace_data_is_dspys(options: dict[str, Any]) -> None:
 
 def test_bootstrap_trace_data_captures_crashes_but_not_lm_errors() -> None:
     from dspy_ash.errors import LMRateLimitError
-    from dspy_ash.optimizers.bootstrap_trace import FailedPrediction, bootstrap_trace_data
+    from dspy_ash.optimizers._bootstrap_trace import FailedPrediction, bootstrap_trace_data
 
     class Bug(ash.Module):
         def forward(self, **kwargs: Any) -> Any:

@@ -8,7 +8,7 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.errors import UnsupportedFeatureError
-from dspy_ash.lm.types import Choice, LMResponse
+from dspy_ash.lm._types import Choice, LMResponse
 from dspy_ash.testing import DummyLM
 
 
@@ -272,7 +272,7 @@ def test_trace_records_predictor_calls_only_when_asked():
 def test_track_usage_attaches_totals():
     class Usage(dspy.BaseLM):
         async def request(self, req):
-            from dspy_ash.lm.types import Usage as U
+            from dspy_ash.lm._types import Usage as U
 
             return LMResponse(choices=[Choice(text="[[ ## b ## ]]\nok")], usage=U(3, 2, 5))
 
@@ -312,7 +312,7 @@ async def test_many_calls_in_flight_space_out_gc_and_restore_it():
 
 
 def test_named_predictors_are_the_predictor_parameters_whatever_their_class():
-    from dspy_ash.primitives.module import Parameter, Predictor
+    from dspy_ash.primitives._module import Parameter, Predictor
 
     class Scripted(dspy.Module, Predictor):
         """A predictor that is not a Predict (as DSPy's own subclasses of it may be)."""

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 import dspy_ash
-from dspy_ash.lm.base import BaseLM
-from dspy_ash.lm.types import Choice, LMRequest, LMResponse
+from dspy_ash.lm._base import BaseLM
+from dspy_ash.lm._types import Choice, LMRequest, LMResponse
 from dspy_ash.programs import build_program, validate_spec
-from dspy_ash.programs.declarative import MAX_LOOP_ITERATIONS
+from dspy_ash.programs._declarative import MAX_LOOP_ITERATIONS
 from dspy_ash.store import InvalidSpecError
 
 MULTI_HOP = {

@@ -24,7 +24,7 @@ from dspy_ash.errors import (
     RetrieverError,
     RetrieverResponseError,
 )
-from dspy_ash.retrievers.colbertv2 import ColBERTv2
+from dspy_ash.retrievers._colbertv2 import ColBERTv2
 
 CORPUS = [
     "Paris | Paris is the capital of France.",

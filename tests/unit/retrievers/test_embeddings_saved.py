@@ -10,7 +10,7 @@ import pytest
 from dspy.retrievers.embeddings import Embeddings as DSPyEmbeddings  # the oracle
 
 from dspy_ash.errors import SavedStateError
-from dspy_ash.retrievers.embeddings import Embeddings
+from dspy_ash.retrievers._embeddings import Embeddings
 
 CORPUS = ["The cat sat on the mat.", "The dog barked at the mailman.", "Birds fly in the sky."]
 

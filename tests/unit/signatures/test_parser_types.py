@@ -16,7 +16,7 @@ import pytest
 
 import dspy_ash as dspy
 from dspy_ash.errors import SignatureError, SignatureSyntaxError, SignatureTypeError
-from dspy_ash.signatures.parser import parse_signature_string
+from dspy_ash.signatures._parser import parse_signature_string
 
 
 class Person(pydantic.BaseModel):

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dspy_ash.primitives import Example, Prediction
-from dspy_ash.store.datasets_io import detect_shape, from_gsm8k, parse_records, render_records
-from dspy_ash.store.engine import resolve_url
-from dspy_ash.store.hashing import combine, content_hash, state_hash
-from dspy_ash.store.jsonable import REDACTED, redact, to_jsonable
+from dspy_ash.store._datasets_io import detect_shape, from_gsm8k, parse_records, render_records
+from dspy_ash.store._engine import resolve_url
+from dspy_ash.store._hashing import combine, content_hash, state_hash
+from dspy_ash.store._jsonable import REDACTED, redact, to_jsonable
 from dspy_ash.store.repos.lm_requests import percentile
 from dspy_ash.store.repos.runs import TERMINAL, TRANSITIONS
 from dspy_ash.store.repos.versions import diff_states
@@ -138,7 +138,7 @@ def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: obje
 def test_encode_makes_strict_json_of_anything() -> None:
     import json
 
-    from dspy_ash.store.jsonable import encode
+    from dspy_ash.store._jsonable import encode
 
     looped: list[object] = []
     looped.append(looped)
@@ -179,7 +179,7 @@ def test_provider_env_allow_reads_names_and_prefixes(monkeypatch: pytest.MonkeyP
 
 
 def test_the_default_allow_list_covers_every_registered_provider_key() -> None:
-    from dspy_ash.lm.registry import PROVIDERS
+    from dspy_ash.lm._registry import PROVIDERS
     from dspy_ash.settings import DEFAULT_PROVIDER_ENV_ALLOW
 
     assert {spec.key_env for spec in PROVIDERS.values() if spec.key_env} <= set(DEFAULT_PROVIDER_ENV_ALLOW)
@@ -206,8 +206,8 @@ def test_the_default_allow_list_covers_every_registered_provider_key() -> None:
     ],
 )
 def test_env_allow_list_matching(allow: list[str], name: str, allowed: bool) -> None:
-    from dspy_ash.store.env_allow import EnvAllowList
-    from dspy_ash.store.errors import EnvNotAllowedError
+    from dspy_ash.store._env_allow import EnvAllowList
+    from dspy_ash.store._errors import EnvNotAllowedError
 
     rule = EnvAllowList(allow)
     assert rule.allows(name) is allowed

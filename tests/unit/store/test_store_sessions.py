@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from dspy_ash.store.db import TENANT_KEY, Database
+from dspy_ash.store._db import TENANT_KEY, Database
 from dspy_ash.store.models import Base, Dataset, Tenant
 
 TWO_TABLES = [Base.metadata.tables[model.__tablename__] for model in (Tenant, Dataset)]

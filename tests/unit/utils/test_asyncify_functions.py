@@ -7,7 +7,7 @@ import threading
 import time
 
 import dspy_ash as dspy
-from dspy_ash.utils.asyncify import get_limiter
+from dspy_ash.utils._asyncify import get_limiter
 
 
 async def test_plain_function_runs_off_the_loop_within_the_capacity():

@@ -15,11 +15,13 @@ import dspy.utils.parallelizer as dspy_parallelizer
 import pytest
 
 import dspy_ash.errors as ash_errors
-from dspy_ash.primitives.dataset import Dataset
+from dspy_ash.primitives._dataset import Dataset
 from dspy_ash.settings import settings
-from dspy_ash.utils import annotation, lazy_import, magicattr
-from dspy_ash.utils.parallelizer import ExecutionCancelledError, ParallelExecutor
-from dspy_ash.utils.unbatchify import Unbatchify
+from dspy_ash.utils import _annotation as annotation
+from dspy_ash.utils import _lazy_import as lazy_import
+from dspy_ash.utils import _magicattr as magicattr
+from dspy_ash.utils._parallelizer import ExecutionCancelledError, ParallelExecutor
+from dspy_ash.utils._unbatchify import Unbatchify
 
 
 class Node:

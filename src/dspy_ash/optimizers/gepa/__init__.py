@@ -3,7 +3,7 @@
 `gepa` (the `gepa` extra) is imported only when a run starts, so these names import without it.
 """
 
-from dspy_ash.optimizers.gepa.gepa import GEPA, DspyGEPAResult
-from dspy_ash.optimizers.gepa.instruction_proposal import InstructionProposer
+from dspy_ash.optimizers.gepa._gepa import GEPA, DspyGEPAResult
+from dspy_ash.optimizers.gepa._instruction_proposal import InstructionProposer
 
 __all__ = ["GEPA", "DspyGEPAResult", "InstructionProposer"]

@@ -23,7 +23,7 @@ from typing import Any
 
 from dspy_ash._sync import run_sync
 from dspy_ash.errors import CheckpointError
-from dspy_ash.optimizers.checkpoint.session import CheckpointSession
+from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 
 
 @dataclass(frozen=True)

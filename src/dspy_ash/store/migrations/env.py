@@ -1,4 +1,4 @@
-"""Alembic environment: always run from code (dspy_ash.store.migrate) with a connection handed in."""
+"""Alembic environment: always run from code (dspy_ash.store._migrate) with a connection handed in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dspy_ash.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `dspy-ash migrate` or dspy_ash.store.migrate.upgrade()")
+    raise RuntimeError("run migrations through `dspy-ash migrate` or dspy_ash.store._migrate.upgrade()")
 
 context.configure(
     connection=connection,

@@ -4,18 +4,18 @@ A table whose domain name is also an engine class (`signature`, `module`, `examp
 `evaluation_result`) has a `Row` class (`SignatureRow`, ...), so code that uses both cannot mix them up.
 """
 
-from dspy_ash.store.models.base import Base, TenantOwned
-from dspy_ash.store.models.datasets import Dataset, ExampleRow
-from dspy_ash.store.models.programs import ModuleRow, Program, ProgramVersion, SignatureRow
-from dspy_ash.store.models.runs import (
+from dspy_ash.store.models._base import Base, TenantOwned
+from dspy_ash.store.models._datasets import Dataset, ExampleRow
+from dspy_ash.store.models._programs import ModuleRow, Program, ProgramVersion, SignatureRow
+from dspy_ash.store.models._runs import (
     RUN_STATUSES,
     EvaluationResultRow,
     EvaluationRun,
     OptimizerRun,
     RunColumns,
 )
-from dspy_ash.store.models.telemetry import LMCacheEntry, LMRequestLog, Trace, TraceSpan
-from dspy_ash.store.models.tenancy import ROLES, ApiKey, AuditEvent, LMProvider, Tenant
+from dspy_ash.store.models._telemetry import LMCacheEntry, LMRequestLog, Trace, TraceSpan
+from dspy_ash.store.models._tenancy import ROLES, ApiKey, AuditEvent, LMProvider, Tenant
 
 __all__ = [
     "ROLES",

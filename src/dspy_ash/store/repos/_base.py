@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.errors import NotFoundError, WrongParentError
-from dspy_ash.store.jsonable import to_jsonable
+from dspy_ash.store._errors import NotFoundError, WrongParentError
+from dspy_ash.store._jsonable import to_jsonable
 from dspy_ash.store.models import Base, TenantOwned
 
 T = TypeVar("T", bound=Base)

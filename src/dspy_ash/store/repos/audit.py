@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Column, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.errors import InvalidCursorError
+from dspy_ash.store._errors import InvalidCursorError
 from dspy_ash.store.models import AuditEvent, Base, TenantOwned
 from dspy_ash.store.repos._base import snapshot
 

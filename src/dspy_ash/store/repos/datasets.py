@@ -15,10 +15,10 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dspy_ash.store._datasets_io import SPLIT_KEY, SPLITS, Format, load_builtin, load_file, write_records
+from dspy_ash.store._errors import ConflictError
+from dspy_ash.store._hashing import combine, content_hash
 from dspy_ash.store._types import utcnow
-from dspy_ash.store.datasets_io import SPLIT_KEY, SPLITS, Format, load_builtin, load_file, write_records
-from dspy_ash.store.errors import ConflictError
-from dspy_ash.store.hashing import combine, content_hash
 from dspy_ash.store.models import Dataset, ExampleRow
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, list_owned, snapshot

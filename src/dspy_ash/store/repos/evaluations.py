@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dspy_ash.store._jsonable import to_jsonable
 from dspy_ash.store._types import utcnow
-from dspy_ash.store.jsonable import to_jsonable
 from dspy_ash.store.models import EvaluationResultRow, EvaluationRun, ExampleRow, Trace
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import check_owned, get_owned, list_owned

@@ -1,7 +1,7 @@
 """Programs: code programs (a Module subclass by import path) and declarative programs (a validated spec).
 
 A declarative spec is checked above the store, by `dspy_ash.programs.validate_spec`, before it is kept
-here; `dspy_ash.programs.instantiate` makes a stored program into an engine module.
+here; `dspy_ash.programs._instantiate` makes a stored program into an engine module.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.errors import ConflictError, InvalidSpecError
+from dspy_ash.store._errors import ConflictError, InvalidSpecError
 from dspy_ash.store.models import Program
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot

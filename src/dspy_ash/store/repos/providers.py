@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.settings import env
-from dspy_ash.store import crypto
-from dspy_ash.store.env_allow import EnvAllowList
-from dspy_ash.store.errors import ConflictError, StoreError
+from dspy_ash.store import _crypto as crypto
+from dspy_ash.store._env_allow import EnvAllowList
+from dspy_ash.store._errors import ConflictError, StoreError
 from dspy_ash.store.models import LMProvider
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dspy_ash.store._errors import IllegalTransitionError, NotFoundError
 from dspy_ash.store._types import utcnow
-from dspy_ash.store.errors import IllegalTransitionError, NotFoundError
 from dspy_ash.store.models import Dataset, EvaluationRun, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import check_owned, get_owned, snapshot

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.errors import ConflictError
+from dspy_ash.store._errors import ConflictError
 from dspy_ash.store.models import SignatureRow
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, list_owned

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.errors import ConflictError, NotFoundError
+from dspy_ash.store._errors import ConflictError, NotFoundError
 from dspy_ash.store.models import Tenant
 from dspy_ash.store.repos import audit
 

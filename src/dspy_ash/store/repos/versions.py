@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store.hashing import state_hash
+from dspy_ash.store._hashing import state_hash
 from dspy_ash.store.models import Dataset, ModuleRow, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import check_owned, get_owned, list_owned
