@@ -17,6 +17,7 @@ import warnings
 
 import pytest
 
+import dspy_ash
 from dspy_ash._dspy_paths import MODULES
 
 pytestmark = pytest.mark.oracle
@@ -166,3 +167,26 @@ def test_alias_behaviour_for_present_and_missing_names():
     out = subprocess.run([sys.executable, "-c", BEHAVIOUR], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_no_module_path_is_refused_while_dspy_ash_provides_its_classes():
+    """A DSPy module mapped to an explanatory error must not define a class dspy-ash exports (a merge once
+    left `dspy.teleprompt.gepa` refused after `dspy.GEPA` landed)."""
+    names = _dspy_public_names()
+    provided = set(dspy_ash.__all__)
+    # same name, another thing: lm15's typed Reasoning content part, Avatar's own Tool model
+    homonyms = {
+        "dspy.lm15": {"Reasoning"},
+        "dspy.predict.avatar": {"Tool"},
+        "dspy.predict.avatar.models": {"Tool"},
+    }
+    wrong = {
+        path: sorted(
+            n
+            for n in names.get(path, [])
+            if n[:1].isupper() and n in provided and n not in homonyms.get(path, set())
+        )
+        for path, target in MODULES.items()
+        if target.startswith("!")
+    }
+    assert {path: found for path, found in wrong.items() if found} == {}
