@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dspy_ash import events
@@ -20,8 +21,8 @@ from dspy_ash.evaluate._calling import call_metric, metric_name, run_program
 from dspy_ash.evaluate._export import display_table as show_table
 from dspy_ash.evaluate._export import result_rows, save_csv, save_json
 from dspy_ash.evaluate._progress import make_progress
-from dspy_ash.lm._usage import track_usage
-from dspy_ash.primitives._concurrency import run_bounded
+from dspy_ash.lm._usage import UsageTracker, track_usage
+from dspy_ash.primitives._concurrency import Outcome, run_bounded
 from dspy_ash.primitives._prediction import Prediction
 from dspy_ash.settings import settings
 
@@ -47,6 +48,21 @@ class EvaluationResult(Prediction):
         return f"EvaluationResult(score={self.score}, results=<list of {len(self.results)} results>)"
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """One evaluation's settings, resolved (see `Evaluate._options`)."""
+
+    metric: Callable[..., Any]
+    devset: list[Any]
+    limit: int
+    show_progress: bool
+    table: bool | int
+    csv_path: str | None
+    json_path: str | None
+    max_errors: int
+    traceback_on: bool
 
 
 class Evaluate:
@@ -149,20 +165,8 @@ class Evaluate:
     ) -> EvaluationResult:
         """`sync_caller`: called through the sync API, whose caller waits anyway; with one example at a
         time the sync metric then runs on this thread, as DSPy runs it in the caller's thread."""
-        metric = metric if metric is not None else self.metric
-        devset = devset if devset is not None else self.devset
-        if not devset:
-            raise ValueError("devset must contain at least one example, got an empty devset.")
-        if metric is None:
-            raise ValueError("Evaluate needs a metric.")
-        limit = num_threads if num_threads is not None else (self.num_threads or settings.num_threads)
-        show_progress = display_progress if display_progress is not None else self.display_progress
-        table = display_table if display_table is not None else self.display_table
-        csv_path = save_as_csv if save_as_csv is not None else self.save_as_csv
-        json_path = save_as_json if save_as_json is not None else self.save_as_json
-        max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        traceback_on = (
-            self.provide_traceback if self.provide_traceback is not None else settings.provide_traceback
+        options = self._options(
+            metric, devset, num_threads, display_progress, display_table, save_as_csv, save_as_json
         )
         if callback_metadata:
             logger.debug("Evaluate is called with callback metadata: %s", callback_metadata)
@@ -173,8 +177,8 @@ class Evaluate:
             self,
             {
                 "program": program,
-                "metric": metric,
-                "devset": devset,
+                "metric": options.metric,
+                "devset": options.devset,
                 "num_threads": num_threads,
                 "display_progress": display_progress,
                 "display_table": display_table,
@@ -185,14 +189,7 @@ class Evaluate:
         )
         try:
             result = await self._run(
-                program,
-                metric,
-                devset,
-                limit,
-                show_progress,
-                max_errors,
-                traceback_on,
-                sync_caller and limit <= 1,
+                program, options, metric_on_this_thread=sync_caller and options.limit <= 1
             )
         except BaseException as exc:
             if scope is not None:
@@ -200,29 +197,43 @@ class Evaluate:
             raise
         if scope is not None:
             scope.end(result, usage=result.usage, cost=result.cost)
-
-        if table or csv_path or json_path:
-            rows = result_rows(result.results, metric_name(metric))
-            if table:
-                show_table(rows, table, metric_name(metric))
-            if csv_path:
-                save_csv(csv_path, rows)
-            if json_path:
-                save_json(json_path, rows)
+        _export(result, options)
         return result
 
-    async def _run(
+    def _options(
         self,
-        program: Any,
-        metric: Callable[..., Any],
-        devset: list[Any],
-        limit: int,
-        show_progress: bool,
-        max_errors: int,
-        traceback_on: bool,
-        metric_on_this_thread: bool,
-    ) -> EvaluationResult:
-        progress = make_progress(show_progress, len(devset))
+        metric: Callable[..., Any] | None,
+        devset: list[Any] | None,
+        num_threads: int | None,
+        display_progress: bool | None,
+        display_table: bool | int | None,
+        save_as_csv: str | None,
+        save_as_json: str | None,
+    ) -> _Options:
+        """This call's arguments, else the constructor's, else the global settings; checked."""
+        metric = metric if metric is not None else self.metric
+        devset = devset if devset is not None else self.devset
+        if not devset:
+            raise ValueError("devset must contain at least one example, got an empty devset.")
+        if metric is None:
+            raise ValueError("Evaluate needs a metric.")
+        return _Options(
+            metric=metric,
+            devset=devset,
+            limit=num_threads if num_threads is not None else (self.num_threads or settings.num_threads),
+            show_progress=display_progress if display_progress is not None else self.display_progress,
+            table=display_table if display_table is not None else self.display_table,
+            csv_path=save_as_csv if save_as_csv is not None else self.save_as_csv,
+            json_path=save_as_json if save_as_json is not None else self.save_as_json,
+            max_errors=self.max_errors if self.max_errors is not None else settings.max_errors,
+            traceback_on=(
+                self.provide_traceback if self.provide_traceback is not None else settings.provide_traceback
+            ),
+        )
+
+    async def _run(self, program: Any, options: _Options, *, metric_on_this_thread: bool) -> EvaluationResult:
+        metric, devset, traceback_on = options.metric, options.devset, options.traceback_on
+        progress = make_progress(options.show_progress, len(devset))
         done = 0
         score_sum = 0.0
 
@@ -236,19 +247,7 @@ class Evaluate:
             nonlocal done, score_sum
             done += 1
             if error is not None:
-                if traceback_on:
-                    logger.error(
-                        "Error for example %d: %s\n%s",
-                        index,
-                        error,
-                        "".join(traceback.format_exception(error)),
-                    )
-                else:
-                    logger.error(
-                        "Error for example %d: %r. Set `provide_traceback=True` for the traceback.",
-                        index,
-                        error,
-                    )
+                _log_error(index, error, traceback_on)
             elif value is not None:
                 score_sum += float(value[1])
             progress.update(done, score_sum)
@@ -266,11 +265,20 @@ class Evaluate:
             with track_usage() as tracker:
                 # DSPy's executor stops once error_count >= max_errors; run_bounded stops past its limit.
                 outcome = await run_bounded(
-                    devset, score_one, limit=max(1, limit), max_errors=max_errors - 1, on_result=on_result
+                    devset,
+                    score_one,
+                    limit=max(1, options.limit),
+                    max_errors=options.max_errors - 1,
+                    on_result=on_result,
                 )
         finally:
             progress.close()
+        return self._result(devset, outcome, tracker)
 
+    def _result(
+        self, devset: list[Any], outcome: Outcome[tuple[Any, Any]], tracker: UsageTracker
+    ) -> EvaluationResult:
+        """DSPy's result (failed examples score `failure_score`), plus the errors, usage and cost."""
         results: list[tuple[Any, Any, Any]] = []
         for example, value in zip(devset, outcome.results, strict=True):
             prediction, score = value if value is not None else (Prediction(), self.failure_score)
@@ -284,3 +292,26 @@ class Evaluate:
         object.__setattr__(result, "cost", tracker.total_cost)
         object.__setattr__(result, "lm_calls", tracker.calls)
         return result
+
+
+def _log_error(index: int, error: BaseException, with_traceback: bool) -> None:
+    if with_traceback:
+        logger.error("Error for example %d: %s\n%s", index, error, "".join(traceback.format_exception(error)))
+    else:
+        logger.error(
+            "Error for example %d: %r. Set `provide_traceback=True` for the traceback.", index, error
+        )
+
+
+def _export(result: EvaluationResult, options: _Options) -> None:
+    """The table, CSV and JSON the call asked for."""
+    if not (options.table or options.csv_path or options.json_path):
+        return
+    name = metric_name(options.metric)
+    rows = result_rows(result.results, name)
+    if options.table:
+        show_table(rows, options.table, name)
+    if options.csv_path:
+        save_csv(options.csv_path, rows)
+    if options.json_path:
+        save_json(options.json_path, rows)

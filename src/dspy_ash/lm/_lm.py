@@ -74,6 +74,38 @@ def assemble_stack(
     return CachedLM(retrying, api_base=client.endpoint.api_base)
 
 
+def _check_model_type(model_type: str) -> None:
+    if model_type not in ("chat", "text"):
+        raise UnsupportedFeatureError(f"model_type={model_type!r}: dspy-ash speaks chat and text completions")
+
+
+def _check_rollout_id(kwargs: dict[str, Any], temperature: float | None) -> None:
+    """Drop `rollout_id=None` (DSPy sends no such key); warn when a rollout id cannot vary the reply."""
+    if kwargs.get("rollout_id", 0) is None:
+        kwargs.pop("rollout_id")
+    elif "rollout_id" in kwargs and temperature == 0:
+        logger.warning(
+            "rollout_id only changes the cache key: with temperature=0 the provider will likely "
+            "return the same reply. Set temperature > 0 for varied samples."
+        )
+
+
+def _reasoning_max_tokens(
+    model: str, temperature: float | None, max_tokens: int | None, kwargs: dict[str, Any]
+) -> int | None:
+    """A reasoning model's token limit, checked with its temperature against OpenAI's rules."""
+    if max_tokens is None:  # DSPy accepts the limit under its wire name too (saved states hold it)
+        max_tokens = kwargs.pop("max_completion_tokens", None)
+    if temperature not in (None, 1.0) or (max_tokens is not None and max_tokens < _REASONING_MIN_TOKENS):
+        raise LMConfigurationError(
+            "OpenAI's reasoning models require passing temperature=1.0 or None and max_tokens >= 16000 "
+            "or None to `dspy.LM(...)`, e.g., dspy.LM('openai/gpt-5', temperature=1.0, max_tokens=16000)",
+            model=model,
+            provider=model.partition("/")[0] if "/" in model else None,
+        )
+    return max_tokens
+
+
 def _refuse_dspy_only_options(*, engine: Any, async_engine: Any, prompt_cache: Any) -> None:
     """DSPy's engine choice and lm15 prompt caching have no counterpart: refuse them clearly rather than
     send them to the provider."""
@@ -130,30 +162,11 @@ class LM(BaseLM):
     ) -> None:
         # DSPy's own options are named here so that none reaches the provider's body as an unknown argument
         _refuse_dspy_only_options(engine=engine, async_engine=async_engine, prompt_cache=prompt_cache)
-        if model_type not in ("chat", "text"):
-            raise UnsupportedFeatureError(
-                f"model_type={model_type!r}: dspy-ash speaks chat and text completions"
-            )
+        _check_model_type(model_type)
         api_base = api_base or kwargs.pop("base_url", None)
-        if kwargs.get("rollout_id", 0) is None:
-            kwargs.pop("rollout_id")
-        elif "rollout_id" in kwargs and temperature == 0:
-            logger.warning(
-                "rollout_id only changes the cache key: with temperature=0 the provider will likely "
-                "return the same reply. Set temperature > 0 for varied samples."
-            )
+        _check_rollout_id(kwargs, temperature)
         if is_reasoning_model(model):
-            if max_tokens is None:  # DSPy accepts the limit under its wire name too (saved states hold it)
-                max_tokens = kwargs.pop("max_completion_tokens", None)
-            if temperature not in (None, 1.0) or (
-                max_tokens is not None and max_tokens < _REASONING_MIN_TOKENS
-            ):
-                raise LMConfigurationError(
-                    "OpenAI's reasoning models require passing temperature=1.0 or None and max_tokens >= 16000 "
-                    "or None to `dspy.LM(...)`, e.g., dspy.LM('openai/gpt-5', temperature=1.0, max_tokens=16000)",
-                    model=model,
-                    provider=model.partition("/")[0] if "/" in model else None,
-                )
+            max_tokens = _reasoning_max_tokens(model, temperature, max_tokens, kwargs)
             super().__init__(model, model_type, temperature, None, cache, num_retries, callbacks, **kwargs)
             self.kwargs.pop("max_tokens")
             self.kwargs["max_completion_tokens"] = max_tokens

@@ -65,6 +65,13 @@ def _content_of(chunk: Any) -> str | None:
         return None
 
 
+def _unsupported_adapter(adapter_name: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"Unsupported adapter for streaming: {adapter_name}, please use one of the following adapters: "
+        f"{', '.join([a.__name__ for a in ADAPTER_SUPPORT_STREAMING])}"
+    )
+
+
 class StreamListener:
     """Streams `signature_field_name` of one predictor: `predict` (or the one whose signature has that
     output field, found by `streamify`). `allow_reuse=True` listens again on every later call of the
@@ -113,10 +120,7 @@ class StreamListener:
         adapter = read("adapter")
         adapter_name = type(adapter).__name__ if adapter else "ChatAdapter"
         if adapter_name not in self.adapter_identifiers:
-            raise ConfigurationError(
-                f"Unsupported adapter for streaming: {adapter_name}, please use one of the following adapters: "
-                f"{', '.join([a.__name__ for a in ADAPTER_SUPPORT_STREAMING])}"
-            )
+            raise _unsupported_adapter(adapter_name)
         markers = self.adapter_identifiers[adapter_name]
         is_json = isinstance(adapter, JSONAdapter)
 
@@ -146,20 +150,8 @@ class StreamListener:
             return None
 
         if self.field_start_queue and not self.stream_start:
-            self.field_start_queue.append(chunk_message)
-            concat_message = "".join(self.field_start_queue)
-            if start_identifier in concat_message:
-                self.stream_start = True
-                self.field_start_queue = []
-                value_start = concat_message.find(start_identifier) + len(start_identifier)
-                chunk_message = concat_message[value_start:].lstrip()
-                if is_json:
-                    # The extra "{" lets partial JSON parsing see the next key appear.
-                    self.json_adapter_state["field_accumulated_messages"] += "{" + start_identifier
-            elif self._buffered_message_end_with_start_identifier(concat_message.strip(), start_identifier):
-                return None
-            else:
-                self.field_start_queue = []
+            chunk_message = self._after_start_identifier(chunk_message, start_identifier, is_json)
+            if chunk_message is None:
                 return None
 
         if self.stream_start and chunk_message:
@@ -173,6 +165,23 @@ class StreamListener:
             if is_json:
                 return self._json_adapter_handle_stream_chunk(token, chunk_message)
             return self._default_handle_stream_chunk(token, markers.end_identifier)
+        return None
+
+    def _after_start_identifier(self, chunk_message: str, start_identifier: str, is_json: bool) -> str | None:
+        """Add a chunk to the text that may hold the field's start marker. Once it does, the stream starts
+        and the text after the marker is returned; None while it still may, or once it cannot."""
+        self.field_start_queue.append(chunk_message)
+        concat_message = "".join(self.field_start_queue)
+        if start_identifier in concat_message:
+            self.stream_start = True
+            self.field_start_queue = []
+            value_start = concat_message.find(start_identifier) + len(start_identifier)
+            if is_json:
+                # The extra "{" lets partial JSON parsing see the next key appear.
+                self.json_adapter_state["field_accumulated_messages"] += "{" + start_identifier
+            return concat_message[value_start:].lstrip()
+        if not self._buffered_message_end_with_start_identifier(concat_message.strip(), start_identifier):
+            self.field_start_queue = []
         return None
 
     def _json_adapter_handle_stream_chunk(

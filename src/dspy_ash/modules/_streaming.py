@@ -79,9 +79,7 @@ def streamify(
     listeners = stream_listeners or []
     by_predictor = find_predictor_for_stream_listeners(program, listeners) if listeners else {}
     run = _runner(program, is_async_program)
-    callbacks = list(read("callbacks"))
-    if not any(isinstance(c, StatusStreamingCallback) for c in callbacks):
-        callbacks.append(StatusStreamingCallback(status_message_provider))
+    callbacks = _with_status_streaming(status_message_provider)
 
     async def async_streamer(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         sink = StreamSink()
@@ -105,16 +103,8 @@ def streamify(
                         if output := listener.receive(value):
                             yield output
                 elif isinstance(value, Prediction):
-                    for listener in listeners:  # text still held back by a reply without its end marker
-                        if final_chunk := listener.finalize():
-                            yield final_chunk
-                    if (
-                        include_final_prediction_in_output_stream
-                        or not listeners
-                        or any(listener.cache_hit for listener in listeners)
-                        or not any(listener.stream_start for listener in listeners)
-                    ):
-                        yield value
+                    for item in _last_items(value, listeners, include_final_prediction_in_output_stream):
+                        yield item
                     break
                 else:
                     yield value  # a status message, or a custom chunk the program sent
@@ -132,6 +122,28 @@ def streamify(
         return apply_sync_streaming(async_streamer(*args, **kwargs))
 
     return sync_streamer
+
+
+def _with_status_streaming(status_message_provider: StatusMessageProvider | None) -> list[Any]:
+    """The configured callbacks, plus one that streams status messages unless one already does."""
+    callbacks = list(read("callbacks"))
+    if not any(isinstance(c, StatusStreamingCallback) for c in callbacks):
+        callbacks.append(StatusStreamingCallback(status_message_provider))
+    return callbacks
+
+
+def _last_items(result: Prediction, listeners: list[StreamListener], include_prediction: bool) -> list[Any]:
+    """What the stream ends with: the text the listeners still hold back (a reply without its end
+    marker), then the program's result unless the listeners already streamed it."""
+    items: list[Any] = [chunk for listener in listeners if (chunk := listener.finalize())]
+    if (
+        include_prediction
+        or not listeners
+        or any(listener.cache_hit for listener in listeners)
+        or not any(listener.stream_start for listener in listeners)
+    ):
+        items.append(result)
+    return items
 
 
 def apply_sync_streaming(async_generator: AsyncGenerator[Any, None]) -> Generator[Any, None, None]:

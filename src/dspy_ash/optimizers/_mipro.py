@@ -25,6 +25,7 @@ import asyncio
 import logging
 import math
 import random
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,6 +63,19 @@ class _RunMode:
     max_bootstrapped_demos: int
     max_labeled_demos: int
     zeroshot: bool
+    minibatch_size: int
+    full_eval_steps: int
+
+
+@dataclass(frozen=True)
+class _ProposerOptions:
+    """What the instruction proposer is shown (`compile`'s `*_proposer` and `view_data_batch_size`)."""
+
+    view_data_batch_size: int
+    program_aware: bool
+    data_aware: bool
+    tip_aware: bool
+    fewshot_aware: bool
 
 
 class MIPROv2(CheckpointedTeleprompter):
@@ -155,25 +169,61 @@ class MIPROv2(CheckpointedTeleprompter):
         checkpoint_key: str | None = None,
         **_: Any,
     ) -> Any:
-        if requires_permission_to_run is True:
-            raise ConfigurationError(
-                "User confirmation is removed from MIPROv2. Please remove the "
-                "'requires_permission_to_run' argument."
-            )
-        require_optuna("MIPROv2")
+        _check_can_run(requires_permission_to_run)
         max_errors = self.max_errors if self.max_errors is not None else settings.max_errors
-        seed = seed or self.seed
-        self.rng = rng = random.Random(seed)
+        seed, rng = self._seed_run(seed)
         trainset, valset = _split(trainset, valset)
         mode = self._resolve_run_mode(
-            student, num_trials, minibatch, valset, rng, max_bootstrapped_demos, max_labeled_demos
+            student,
+            num_trials,
+            minibatch,
+            minibatch_size,
+            minibatch_full_eval_steps,
+            valset,
+            rng,
+            max_bootstrapped_demos,
+            max_labeled_demos,
         )
-        if mode.minibatch and minibatch_size > len(mode.valset):
-            raise DatasetError(
-                f"Minibatch size cannot exceed the size of the valset. Valset size: {len(mode.valset)}."
-            )
         program = student.deepcopy()
-        async with self.checkpoint_session(
+        proposing = _ProposerOptions(
+            view_data_batch_size,
+            program_aware=program_aware_proposer,
+            data_aware=data_aware_proposer,
+            tip_aware=tip_aware_proposer,
+            fewshot_aware=fewshot_aware_proposer,
+        )
+        async with self._session(
+            checkpoint, checkpoint_key, trainset, seed, mode, proposing, student, teacher
+        ) as session:
+            optuna_ready = _import_optuna_meanwhile()
+            proposer = self._proposer(program, trainset, proposing, rng)
+            demo_candidates = await self._bootstrap_demo_sets(
+                program, teacher, trainset, mode, proposer, session, rng, max_errors
+            )
+            instructions = await self._propose_instructions(program, demo_candidates, mode, proposer, session)
+            await optuna_ready
+            config = self._search_config(mode, seed, max_errors)
+            return await self._search(config, program, instructions, demo_candidates, mode, session, rng)
+
+    def _seed_run(self, seed: int | None) -> tuple[int, random.Random]:
+        """`compile`'s seed, else the constructor's, and the run's random generator seeded with it."""
+        seed = seed or self.seed
+        self.rng = random.Random(seed)
+        return seed, self.rng
+
+    def _session(
+        self,
+        checkpoint: Checkpoint,
+        checkpoint_key: str | None,
+        trainset: list[Any],
+        seed: int | None,
+        mode: _RunMode,
+        proposing: _ProposerOptions,
+        student: Any,
+        teacher: Any,
+    ) -> AbstractAsyncContextManager[CheckpointSession]:
+        """The checkpoint session, fingerprinted by every parameter that changes the run's work."""
+        return self.checkpoint_session(
             checkpoint,
             checkpoint_key,
             self._params(),
@@ -184,41 +234,35 @@ class MIPROv2(CheckpointedTeleprompter):
             mode.max_bootstrapped_demos,
             mode.max_labeled_demos,
             mode.minibatch,
-            minibatch_size,
-            minibatch_full_eval_steps,
-            program_aware_proposer,
-            data_aware_proposer,
-            view_data_batch_size,
-            tip_aware_proposer,
-            fewshot_aware_proposer,
+            mode.minibatch_size,
+            mode.full_eval_steps,
+            proposing.program_aware,
+            proposing.data_aware,
+            proposing.view_data_batch_size,
+            proposing.tip_aware,
+            proposing.fewshot_aware,
             *programs_fingerprint(student, teacher),
-        ) as session:
-            # optuna takes a few hundred ms to import: it loads while the demo sets are bootstrapped.
-            optuna_ready = asyncio.ensure_future(asyncio.to_thread(import_optuna, "MIPROv2"))
-            optuna_ready.add_done_callback(_consume_exception)
-            proposer = GroundedProposer(
-                prompt_model=self.prompt_model,
-                program=program,
-                trainset=trainset,
-                view_data_batch_size=view_data_batch_size,
-                program_aware=program_aware_proposer,
-                use_dataset_summary=data_aware_proposer,
-                use_task_demos=fewshot_aware_proposer,
-                num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT,
-                use_tip=tip_aware_proposer,
-                set_tip_randomly=tip_aware_proposer,
-                use_instruct_history=False,
-                set_history_randomly=False,
-                rng=rng,
-                init_temperature=self.init_temperature,
-            )
-            demo_candidates = await self._bootstrap_demo_sets(
-                program, teacher, trainset, mode, proposer, session, rng, max_errors
-            )
-            instructions = await self._propose_instructions(program, demo_candidates, mode, proposer, session)
-            await optuna_ready
-            config = self._search_config(mode, seed, minibatch_size, minibatch_full_eval_steps, max_errors)
-            return await self._search(config, program, instructions, demo_candidates, mode, session, rng)
+        )
+
+    def _proposer(
+        self, program: Any, trainset: list[Any], proposing: _ProposerOptions, rng: random.Random
+    ) -> GroundedProposer:
+        return GroundedProposer(
+            prompt_model=self.prompt_model,
+            program=program,
+            trainset=trainset,
+            view_data_batch_size=proposing.view_data_batch_size,
+            program_aware=proposing.program_aware,
+            use_dataset_summary=proposing.data_aware,
+            use_task_demos=proposing.fewshot_aware,
+            num_demos_in_context=BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT,
+            use_tip=proposing.tip_aware,
+            set_tip_randomly=proposing.tip_aware,
+            use_instruct_history=False,
+            set_history_randomly=False,
+            rng=rng,
+            init_temperature=self.init_temperature,
+        )
 
     # -- the steps ----------------------------------------------------------------------------------
     async def _bootstrap_demo_sets(
@@ -286,15 +330,13 @@ class MIPROv2(CheckpointedTeleprompter):
                 logger.info("Predictor %d instruction %d: %s", i, j, text)
         return instructions
 
-    def _search_config(
-        self, mode: _RunMode, seed: int, minibatch_size: int, full_eval_steps: int, max_errors: int
-    ) -> SearchConfig:
+    def _search_config(self, mode: _RunMode, seed: int, max_errors: int) -> SearchConfig:
         return SearchConfig(
             metric=self.metric,
             num_trials=mode.num_trials,
             minibatch=mode.minibatch,
-            minibatch_size=minibatch_size,
-            full_eval_steps=full_eval_steps,
+            minibatch_size=mode.minibatch_size,
+            full_eval_steps=mode.full_eval_steps,
             seed=seed,
             num_threads=self.num_threads or settings.num_threads,
             max_errors=max_errors,
@@ -336,6 +378,8 @@ class MIPROv2(CheckpointedTeleprompter):
         student: Any,
         num_trials: int | None,
         minibatch: bool,
+        minibatch_size: int,
+        full_eval_steps: int,
         valset: list[Any],
         rng: random.Random,
         max_bootstrapped_demos: int | None,
@@ -350,7 +394,22 @@ class MIPROv2(CheckpointedTeleprompter):
         num_trials, valset, minibatch, n_instruct, n_fewshot = self._run_mode(
             student, num_trials, minibatch, zeroshot, valset, rng
         )
-        return _RunMode(num_trials, valset, minibatch, n_instruct, n_fewshot, max_boot, max_labeled, zeroshot)
+        if minibatch and minibatch_size > len(valset):
+            raise DatasetError(
+                f"Minibatch size cannot exceed the size of the valset. Valset size: {len(valset)}."
+            )
+        return _RunMode(
+            num_trials,
+            valset,
+            minibatch,
+            n_instruct,
+            n_fewshot,
+            max_boot,
+            max_labeled,
+            zeroshot,
+            minibatch_size,
+            full_eval_steps,
+        )
 
     def _validate_run_mode(self, student: Any, zeroshot: bool, num_trials: int | None) -> None:
         if self.auto is None and self.num_candidates is not None and num_trials is None:
@@ -405,6 +464,22 @@ class MIPROv2(CheckpointedTeleprompter):
             if hasattr(self.prompt_model, "dump_state")
             else repr(self.prompt_model),
         ]
+
+
+def _check_can_run(requires_permission_to_run: bool | None) -> None:
+    if requires_permission_to_run is True:
+        raise ConfigurationError(
+            "User confirmation is removed from MIPROv2. Please remove the "
+            "'requires_permission_to_run' argument."
+        )
+    require_optuna("MIPROv2")
+
+
+def _import_optuna_meanwhile() -> asyncio.Future[Any]:
+    """optuna takes a few hundred ms to import: it loads while the demo sets are bootstrapped."""
+    optuna_ready = asyncio.ensure_future(asyncio.to_thread(import_optuna, "MIPROv2"))
+    optuna_ready.add_done_callback(_consume_exception)
+    return optuna_ready
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:

@@ -326,83 +326,103 @@ def _rows_for(
     now = datetime.now(UTC)
     spans: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []
-    total_tokens = 0
-    cost: float | None = None
     for event in trace.ended:
         inputs = trace.inputs.get(event.call_id)
-        row: dict[str, Any] = {
-            "id": uuid.uuid4(),
-            "tenant_id": tenant_id,
-            "trace_id": trace_id,
-            "call_id": event.call_id,
-            "parent_call_id": event.parent_id,
-            "kind": event.kind,
-            "name": event.name[:500],
-            "started_at": _when(event.started_at),
-            "duration": event.duration or 0.0,
-            "outputs": encode(event.outputs),
-            "error": _error_text(event.error),
-            "created_at": now,
-            "updated_at": now,
-            "prompt": None,
-            "reply": None,
-            "model": None,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "latency": None,
-            "cost": None,
-            "cache_hit": False,
-        }
+        row = _span_row(event, tenant_id, trace_id, now)
         if event.kind == "lm":
-            usage = event.usage or {}
-            extra = event.extra
-            messages = extra.get("messages") or (inputs or {}).get("messages")
-            outputs = event.outputs if isinstance(event.outputs, list) else []
-            first = outputs[0] if outputs else None
-            row.update(
-                # request kwargs can hold an api_key: redact before anything is stored
-                inputs=encode(
-                    redact(to_jsonable({k: v for k, v in (inputs or {}).items() if k != "messages"}))
-                ),
-                prompt=encode(redact(messages)),
-                reply=_reply_text(first),
-                model=str(extra.get("model") or event.name)[:200],
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-                latency=extra.get("latency") if extra.get("latency") is not None else event.duration,
-                cost=extra.get("cost"),
-                cache_hit=bool(extra.get("cache_hit", False)),
-            )
-            tokens = int(usage.get("total_tokens") or row["prompt_tokens"] + row["completion_tokens"])
-            total_tokens += tokens
-            if row["cost"] is not None:
-                cost = (cost or 0.0) + float(row["cost"])
-            provider, _, _ = event.name.partition("/")
-            requests.append(
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": tenant_id,
-                    "provider": provider if "/" in event.name else "unknown",
-                    "model": event.name[:200],
-                    "program_id": trace.context.program_id,
-                    "trace_id": trace_id,
-                    "call_id": event.call_id,
-                    "latency": row["latency"] or 0.0,
-                    "prompt_tokens": row["prompt_tokens"],
-                    "completion_tokens": row["completion_tokens"],
-                    "total_tokens": tokens,
-                    "cost": row["cost"],
-                    "cache_hit": row["cache_hit"],
-                    "error": row["error"],
-                    "created_at": _when(event.started_at),
-                    "updated_at": now,
-                }
-            )
+            _fill_lm_span(row, event, inputs)
+            requests.append(_request_row(row, event, trace, trace_id, now))
         else:
             row["inputs"] = encode(redact(inputs))
         spans.append(row)
-    root_inputs = trace.inputs.get(trace.root_call_id)
-    trace_row = {
+    trace_row = _trace_row(trace, root_end, tenant_id, trace_id, now, spans, requests)
+    return trace_row, spans, requests
+
+
+def _span_row(event: Event, tenant_id: uuid.UUID, trace_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """The columns every span has; an LM span fills the LM ones (`_fill_lm_span`), others leave them empty."""
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "trace_id": trace_id,
+        "call_id": event.call_id,
+        "parent_call_id": event.parent_id,
+        "kind": event.kind,
+        "name": event.name[:500],
+        "started_at": _when(event.started_at),
+        "duration": event.duration or 0.0,
+        "outputs": encode(event.outputs),
+        "error": _error_text(event.error),
+        "created_at": now,
+        "updated_at": now,
+        "prompt": None,
+        "reply": None,
+        "model": None,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "latency": None,
+        "cost": None,
+        "cache_hit": False,
+    }
+
+
+def _fill_lm_span(row: dict[str, Any], event: Event, inputs: dict[str, Any] | None) -> None:
+    usage = event.usage or {}
+    extra = event.extra
+    messages = extra.get("messages") or (inputs or {}).get("messages")
+    outputs = event.outputs if isinstance(event.outputs, list) else []
+    first = outputs[0] if outputs else None
+    row.update(
+        # request kwargs can hold an api_key: redact before anything is stored
+        inputs=encode(redact(to_jsonable({k: v for k, v in (inputs or {}).items() if k != "messages"}))),
+        prompt=encode(redact(messages)),
+        reply=_reply_text(first),
+        model=str(extra.get("model") or event.name)[:200],
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        latency=extra.get("latency") if extra.get("latency") is not None else event.duration,
+        cost=extra.get("cost"),
+        cache_hit=bool(extra.get("cache_hit", False)),
+    )
+
+
+def _request_row(
+    span: dict[str, Any], event: Event, trace: _OpenTrace, trace_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """The `lm_request` row of an LM span already filled by `_fill_lm_span`."""
+    usage = event.usage or {}
+    provider, _, _ = event.name.partition("/")
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": span["tenant_id"],
+        "provider": provider if "/" in event.name else "unknown",
+        "model": event.name[:200],
+        "program_id": trace.context.program_id,
+        "trace_id": trace_id,
+        "call_id": event.call_id,
+        "latency": span["latency"] or 0.0,
+        "prompt_tokens": span["prompt_tokens"],
+        "completion_tokens": span["completion_tokens"],
+        "total_tokens": int(usage.get("total_tokens") or span["prompt_tokens"] + span["completion_tokens"]),
+        "cost": span["cost"],
+        "cache_hit": span["cache_hit"],
+        "error": span["error"],
+        "created_at": _when(event.started_at),
+        "updated_at": now,
+    }
+
+
+def _trace_row(
+    trace: _OpenTrace,
+    root_end: Event,
+    tenant_id: uuid.UUID,
+    trace_id: uuid.UUID,
+    now: datetime,
+    spans: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+) -> dict[str, Any]:
+    costs = [float(span["cost"]) for span in spans if span["cost"] is not None]  # only LM spans have one
+    return {
         "id": trace_id,
         "tenant_id": tenant_id,
         "program_id": trace.context.program_id,
@@ -412,13 +432,12 @@ def _rows_for(
         "status": "error" if root_end.error is not None else "ok",
         "started_at": _when(root_end.started_at),
         "duration": root_end.duration or 0.0,
-        "inputs": encode(redact(root_inputs)),
+        "inputs": encode(redact(trace.inputs.get(trace.root_call_id))),
         "outputs": encode(root_end.outputs),
         "error": _error_text(root_end.error),
         "span_count": len(spans),
-        "total_tokens": total_tokens,
-        "cost": cost,
+        "total_tokens": sum(request["total_tokens"] for request in requests),
+        "cost": sum(costs) if costs else None,
         "created_at": now,
         "updated_at": now,
     }
-    return trace_row, spans, requests

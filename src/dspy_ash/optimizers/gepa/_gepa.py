@@ -150,6 +150,43 @@ class DspyGEPAResult:
         )
 
 
+def _check_metric(metric: GEPAFeedbackMetric) -> None:
+    try:
+        inspect.signature(metric).bind(None, None, None, None, None)
+    except TypeError as e:
+        raise InvalidInputTypeError(
+            "GEPA metric must accept five arguments: (gold, pred, trace, pred_name, pred_trace). "
+            "See https://dspy.ai/api/optimizers/GEPA for details."
+        ) from e
+
+
+def _check_reflection(reflection_lm: Any, instruction_proposer: Any) -> None:
+    if reflection_lm is None and instruction_proposer is None:
+        raise ConfigurationError(
+            "GEPA requires a reflection language model, or custom instruction proposer to be provided. "
+            "Typically, you can use `dspy.LM(model='gpt-5', temperature=1.0, max_tokens=32000)`."
+        )
+
+
+def _checked_gepa_kwargs(gepa_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of the extra `gepa.optimize` arguments, refusing those dspy-ash does not honour."""
+    checked = dict(gepa_kwargs or {})
+    if checked.get("max_reflection_cost") is not None:
+        raise ConfigurationError("max_reflection_cost is not supported by dspy.GEPA yet.")
+    if "reflection_prompt_template" in checked:
+        raise ConfigurationError(
+            "reflection_prompt_template cannot be passed via gepa_kwargs when using dspy.GEPA. "
+            "DspyAdapter implements its own propose_new_texts, so reflection_prompt_template is unused. "
+            "To customize the reflection prompt, pass "
+            "instruction_proposer=InstructionProposer(base_instructions=...) instead."
+        )
+    if "run_dir" in checked:
+        raise ConfigurationError(
+            "gepa's run_dir is not used by dspy-ash: pass log_dir= or checkpoint= to resume."
+        )
+    return checked
+
+
 class GEPA(CheckpointedTeleprompter):
     """Evolves each predictor's instructions by reflecting, with `reflection_lm`, on traced runs and the
     metric's textual feedback; keeps a Pareto front of candidates over the valset (see the module docstring).
@@ -195,33 +232,10 @@ class GEPA(CheckpointedTeleprompter):
     ) -> None:
         super().__init__(checkpoint if checkpoint is not None else log_dir, checkpoint_key)
         reject_code_proposer(code_proposer)
-        try:
-            inspect.signature(metric).bind(None, None, None, None, None)
-        except TypeError as e:
-            raise InvalidInputTypeError(
-                "GEPA metric must accept five arguments: (gold, pred, trace, pred_name, pred_trace). "
-                "See https://dspy.ai/api/optimizers/GEPA for details."
-            ) from e
-        if (max_metric_calls is not None) + (max_full_evals is not None) + (auto is not None) != 1:
-            raise ConfigurationError(
-                "Exactly one of max_metric_calls, max_full_evals, auto must be set. "
-                f"You set max_metric_calls={max_metric_calls}, max_full_evals={max_full_evals}, auto={auto}."
-            )
-        if auto is not None and auto not in AUTO_RUN_SETTINGS:
-            raise ConfigurationError(
-                f"Invalid value for auto: {auto!r}. Must be one of {sorted(AUTO_RUN_SETTINGS)}."
-            )
-        if reflection_lm is None and instruction_proposer is None:
-            raise ConfigurationError(
-                "GEPA requires a reflection language model, or custom instruction proposer to be provided. "
-                "Typically, you can use `dspy.LM(model='gpt-5', temperature=1.0, max_tokens=32000)`."
-            )
-        if track_best_outputs and not track_stats:
-            raise ConfigurationError("track_stats must be True if track_best_outputs is True.")
+        _check_metric(metric)
         self.metric_fn = metric
-        self.auto = auto
-        self.max_full_evals = max_full_evals
-        self.max_metric_calls = max_metric_calls
+        self._set_budget(auto, max_full_evals, max_metric_calls)
+        _check_reflection(reflection_lm, instruction_proposer)
         self.reflection_minibatch_size = reflection_minibatch_size
         self.candidate_selection_strategy = candidate_selection_strategy
         self.reflection_lm = reflection_lm
@@ -232,31 +246,55 @@ class GEPA(CheckpointedTeleprompter):
         self.num_threads = num_threads
         self.failure_score = failure_score
         self.perfect_score = perfect_score
+        self._set_tracking(
+            log_dir, track_stats, use_wandb, wandb_api_key, wandb_init_kwargs, use_mlflow, track_best_outputs
+        )
+        self.warn_on_score_mismatch = warn_on_score_mismatch
+        self.seed = seed
+        self.custom_instruction_proposer = instruction_proposer
+        self.component_selector = component_selector
+        self.gepa_kwargs = _checked_gepa_kwargs(gepa_kwargs)
+
+    def _set_budget(
+        self,
+        auto: Literal["light", "medium", "heavy"] | None,
+        max_full_evals: int | None,
+        max_metric_calls: int | None,
+    ) -> None:
+        """Exactly one budget: `auto`, `max_full_evals` or `max_metric_calls`."""
+        if (max_metric_calls is not None) + (max_full_evals is not None) + (auto is not None) != 1:
+            raise ConfigurationError(
+                "Exactly one of max_metric_calls, max_full_evals, auto must be set. "
+                f"You set max_metric_calls={max_metric_calls}, max_full_evals={max_full_evals}, auto={auto}."
+            )
+        if auto is not None and auto not in AUTO_RUN_SETTINGS:
+            raise ConfigurationError(
+                f"Invalid value for auto: {auto!r}. Must be one of {sorted(AUTO_RUN_SETTINGS)}."
+            )
+        self.auto = auto
+        self.max_full_evals = max_full_evals
+        self.max_metric_calls = max_metric_calls
+
+    def _set_tracking(
+        self,
+        log_dir: str | None,
+        track_stats: bool,
+        use_wandb: bool,
+        wandb_api_key: str | None,
+        wandb_init_kwargs: dict[str, Any] | None,
+        use_mlflow: bool,
+        track_best_outputs: bool,
+    ) -> None:
+        """Where the run is logged and which statistics it keeps."""
+        if track_best_outputs and not track_stats:
+            raise ConfigurationError("track_stats must be True if track_best_outputs is True.")
         self.log_dir = log_dir
         self.track_stats = track_stats
         self.use_wandb = use_wandb
         self.wandb_api_key = wandb_api_key
         self.wandb_init_kwargs = wandb_init_kwargs
-        self.warn_on_score_mismatch = warn_on_score_mismatch
         self.use_mlflow = use_mlflow
         self.track_best_outputs = track_best_outputs
-        self.seed = seed
-        self.custom_instruction_proposer = instruction_proposer
-        self.component_selector = component_selector
-        self.gepa_kwargs = dict(gepa_kwargs or {})
-        if self.gepa_kwargs.get("max_reflection_cost") is not None:
-            raise ConfigurationError("max_reflection_cost is not supported by dspy.GEPA yet.")
-        if "reflection_prompt_template" in self.gepa_kwargs:
-            raise ConfigurationError(
-                "reflection_prompt_template cannot be passed via gepa_kwargs when using dspy.GEPA. "
-                "DspyAdapter implements its own propose_new_texts, so reflection_prompt_template is unused. "
-                "To customize the reflection prompt, pass "
-                "instruction_proposer=InstructionProposer(base_instructions=...) instead."
-            )
-        if "run_dir" in self.gepa_kwargs:
-            raise ConfigurationError(
-                "gepa's run_dir is not used by dspy-ash: pass log_dir= or checkpoint= to resume."
-            )
 
     def auto_budget(
         self,

@@ -118,6 +118,24 @@ class _Run:
     trajectory: Any = None  # a TraceData dict, a ReplayedTrace, or None (no trajectory: the run crashed)
 
 
+def _format_failure_example(
+    module: Any, new_inputs: dict[str, Any], outputs: FailedPrediction
+) -> ReflectiveExample:
+    """A reflective example for a reply that failed to parse: the raw reply and the expected structure."""
+    new_outputs = (
+        "Couldn't parse the output as per the expected output format. The model's raw response was:\n"
+        f"```\n{outputs.completion_text}\n```\n\n"
+    )
+    structure = "".join(
+        f"{m['role']}: {m['content']}\n" for m in ChatAdapter().format(module.signature, [], {})
+    )
+    return {
+        "Inputs": new_inputs,
+        "Generated Outputs": new_outputs,
+        "Feedback": "Your output failed to parse. Follow this structure:\n" + structure,
+    }
+
+
 class DspyAdapter:
     """Evaluates candidates, builds reflective datasets and proposes instructions for gepa's engine."""
 
@@ -419,42 +437,13 @@ class DspyAdapter:
         module_score = data["score"]
         if hasattr(module_score, "score"):
             module_score = module_score["score"]
-        instances = [t for t in trace if t[0].signature.equals(module.signature)]
-        if not self.add_format_failure_as_feedback:
-            instances = [t for t in instances if not isinstance(t[2], FailedPrediction)]
-        if not instances:
-            return None
-        selected = next((t for t in instances if isinstance(t[2], FailedPrediction)), None)
+        selected = self._select_call(module, trace, prediction)
         if selected is None:
-            if isinstance(prediction, FailedPrediction):
-                return None
-            selected = self.rng.choice(instances)
+            return None
         inputs, outputs = selected[1], selected[2]
-        new_inputs: dict[str, Any] = {}
-        history_key = next((k for k, v in inputs.items() if isinstance(v, History)), None)
-        if history_key is not None:
-            history = inputs[history_key]
-            new_inputs["Context"] = (
-                history if self._builtin_instruction_proposer else format_history_for_reflection(history)
-            )
-        for key, value in inputs.items():
-            if key == history_key:
-                continue
-            new_inputs[key] = value if self._builtin_instruction_proposer else str(value)
-        new_outputs: dict[str, Any] | str
+        new_inputs = self._reflection_inputs(inputs)
         if isinstance(outputs, FailedPrediction):
-            new_outputs = (
-                "Couldn't parse the output as per the expected output format. The model's raw response was:\n"
-                f"```\n{outputs.completion_text}\n```\n\n"
-            )
-            structure = "".join(
-                f"{m['role']}: {m['content']}\n" for m in ChatAdapter().format(module.signature, [], {})
-            )
-            return {
-                "Inputs": new_inputs,
-                "Generated Outputs": new_outputs,
-                "Feedback": "Your output failed to parse. Follow this structure:\n" + structure,
-            }
+            return _format_failure_example(module, new_inputs, outputs)
         new_outputs = {k: v if self._builtin_instruction_proposer else str(v) for k, v in outputs.items()}
         fb = self.feedback_map[pred_name](
             predictor_output=outputs,
@@ -471,6 +460,37 @@ class DspyAdapter:
             )
             self.warn_on_score_mismatch = False
         return {"Inputs": new_inputs, "Generated Outputs": new_outputs, "Feedback": fb["feedback"]}
+
+    def _select_call(self, module: Any, trace: Any, prediction: Any) -> Any:
+        """The module's call in the trace to reflect on: a failed parse first, else one at random; None
+        when there is none (format failures count only with `add_format_failure_as_feedback`)."""
+        instances = [t for t in trace if t[0].signature.equals(module.signature)]
+        if not self.add_format_failure_as_feedback:
+            instances = [t for t in instances if not isinstance(t[2], FailedPrediction)]
+        if not instances:
+            return None
+        selected = next((t for t in instances if isinstance(t[2], FailedPrediction)), None)
+        if selected is None:
+            if isinstance(prediction, FailedPrediction):
+                return None
+            selected = self.rng.choice(instances)
+        return selected
+
+    def _reflection_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The call's inputs as the proposer reads them: a history first, as "Context"; text for
+        a custom proposer, the values themselves for the built-in one."""
+        new_inputs: dict[str, Any] = {}
+        history_key = next((k for k, v in inputs.items() if isinstance(v, History)), None)
+        if history_key is not None:
+            history = inputs[history_key]
+            new_inputs["Context"] = (
+                history if self._builtin_instruction_proposer else format_history_for_reflection(history)
+            )
+        for key, value in inputs.items():
+            if key == history_key:
+                continue
+            new_inputs[key] = value if self._builtin_instruction_proposer else str(value)
+        return new_inputs
 
     # -- proposals --------------------------------------------------------------------------------------
     def propose_new_texts(

@@ -5,16 +5,25 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store.models import LMRequestLog
 
 GroupBy = Literal["provider", "model", "program"]
+
+# One LM call as usage_stats reads it: latency, failed, cache hit, prompt/completion/total tokens, cost.
+_Call = tuple[float, bool, bool, int, int, int, float]
+_GROUP_COLUMNS = {
+    "provider": LMRequestLog.provider,
+    "model": LMRequestLog.model,
+    "program": LMRequestLog.program_id,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +67,18 @@ async def usage_stats(
     Percentiles are computed here rather than in SQL so SQLite and PostgreSQL answer identically;
     only the grouped columns and latency are fetched.
     """
-    columns = {
-        "provider": LMRequestLog.provider,
-        "model": LMRequestLog.model,
-        "program": LMRequestLog.program_id,
-    }
-    keys = [columns[g] for g in group_by]
+    keys = [_GROUP_COLUMNS[g] for g in group_by]
+    result = await session.execute(_usage_query(tenant_id, keys, since, until))
+    groups = _group_calls(result.all(), len(keys))
+    return [
+        _stats(key, calls)
+        for key, calls in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
+    ]
+
+
+def _usage_query(
+    tenant_id: uuid.UUID, keys: list[Any], since: datetime | None, until: datetime | None
+) -> Select[*tuple[Any, ...]]:
     stmt = select(
         *keys,
         LMRequestLog.latency,
@@ -78,33 +93,34 @@ async def usage_stats(
         stmt = stmt.where(LMRequestLog.created_at >= since)
     if until is not None:
         stmt = stmt.where(LMRequestLog.created_at < until)
-    groups: dict[tuple[str | None, ...], list[tuple[float, bool, bool, int, int, int, float]]] = defaultdict(
-        list
-    )
-    n = len(keys)
-    for row in (await session.execute(stmt)).all():
+    return stmt
+
+
+def _group_calls(rows: Sequence[Any], n_keys: int) -> dict[tuple[str | None, ...], list[_Call]]:
+    """The rows' calls by their first `n_keys` columns (as text, None kept)."""
+    groups: dict[tuple[str | None, ...], list[_Call]] = defaultdict(list)
+    for row in rows:
         values: list[Any] = list(row)
-        key = tuple(None if v is None else str(v) for v in values[:n])
-        latency, error, hit, pt, ct, tt, cost = values[n:]
+        key = tuple(None if v is None else str(v) for v in values[:n_keys])
+        latency, error, hit, pt, ct, tt, cost = values[n_keys:]
         groups[key].append(
             (float(latency), error is not None, bool(hit), int(pt), int(ct), int(tt), float(cost or 0.0))
         )
-    out: list[UsageStats] = []
-    for key, rows in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        latencies = sorted(r[0] for r in rows)
-        out.append(
-            UsageStats(
-                key=key,
-                calls=len(rows),
-                errors=sum(r[1] for r in rows),
-                cache_hits=sum(r[2] for r in rows),
-                prompt_tokens=sum(r[3] for r in rows),
-                completion_tokens=sum(r[4] for r in rows),
-                total_tokens=sum(r[5] for r in rows),
-                cost=sum(r[6] for r in rows),
-                latency_p50=percentile(latencies, 0.5),
-                latency_p95=percentile(latencies, 0.95),
-                latency_p99=percentile(latencies, 0.99),
-            )
-        )
-    return out
+    return groups
+
+
+def _stats(key: tuple[str | None, ...], calls: list[_Call]) -> UsageStats:
+    latencies = sorted(c[0] for c in calls)
+    return UsageStats(
+        key=key,
+        calls=len(calls),
+        errors=sum(c[1] for c in calls),
+        cache_hits=sum(c[2] for c in calls),
+        prompt_tokens=sum(c[3] for c in calls),
+        completion_tokens=sum(c[4] for c in calls),
+        total_tokens=sum(c[5] for c in calls),
+        cost=sum(c[6] for c in calls),
+        latency_p50=percentile(latencies, 0.5),
+        latency_p95=percentile(latencies, 0.95),
+        latency_p99=percentile(latencies, 0.99),
+    )

@@ -53,15 +53,10 @@ async def create_version(
     if dataset_id is not None:
         dataset = await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
         dataset_hash = dataset_hash or dataset.content_hash
-    last = (
-        await session.execute(
-            select(func.max(ProgramVersion.number)).where(ProgramVersion.program_id == program_id)
-        )
-    ).scalar_one()
     version = ProgramVersion(
         tenant_id=tenant_id,
         program_id=program_id,
-        number=(last or 0) + 1,
+        number=await _next_number(session, program_id),
         parent_id=parent_id,
         optimizer_run_id=optimizer_run_id,
         dataset_id=dataset_id,
@@ -75,22 +70,35 @@ async def create_version(
     )
     session.add(version)
     await session.flush()
-    types = module_types or {}
-    for name, predictor_state in state.items():
+    _add_module_rows(session, version, module_types or {})
+    await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=version)
+    return version
+
+
+async def _next_number(session: AsyncSession, program_id: uuid.UUID) -> int:
+    last = (
+        await session.execute(
+            select(func.max(ProgramVersion.number)).where(ProgramVersion.program_id == program_id)
+        )
+    ).scalar_one()
+    return (last or 0) + 1
+
+
+def _add_module_rows(session: AsyncSession, version: ProgramVersion, types: dict[str, str]) -> None:
+    """One `module` row per predictor in the version's state (`types` names a predictor's class)."""
+    for name, predictor_state in version.state.items():
         if name == "metadata" or not isinstance(predictor_state, dict):
             continue
         session.add(
             ModuleRow(
-                tenant_id=tenant_id,
-                program_id=program_id,
+                tenant_id=version.tenant_id,
+                program_id=version.program_id,
                 version_id=version.id,
                 name=name,
                 type=types.get(name, "predict"),
                 state=predictor_state,
             )
         )
-    await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=version)
-    return version
 
 
 async def get_version(
