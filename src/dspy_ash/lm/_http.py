@@ -140,22 +140,23 @@ async def post_json(
     try:
         data = json.loads(result.body)
     except ValueError as exc:
-        raise LMResponseError(
-            f"The LM's reply is not JSON: {result.body[:200]!r}",
-            status=result.status,
-            provider=provider,
-            model=model,
-            request_id=request_id_from(result.headers),
+        raise _bad_reply(
+            f"The LM's reply is not JSON: {result.body[:200]!r}", result, provider, model
         ) from exc
     if not isinstance(data, dict):
-        raise LMResponseError(
-            "The LM's reply is not a JSON object",
-            status=result.status,
-            provider=provider,
-            model=model,
-            request_id=request_id_from(result.headers),
-        )
+        raise _bad_reply("The LM's reply is not a JSON object", result, provider, model)
     return data, result
+
+
+def _bad_reply(message: str, result: HTTPResult, provider: str, model: str) -> LMResponseError:
+    """The error for a reply that arrived whole but cannot be read, with its status and request id."""
+    return LMResponseError(
+        message,
+        status=result.status,
+        provider=provider,
+        model=model,
+        request_id=request_id_from(result.headers),
+    )
 
 
 async def _post_lines(
@@ -227,7 +228,11 @@ async def post_json_lines(
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model) from exc
+            raise _bad_line(line, provider, model) from exc
         if not isinstance(item, dict):
-            raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model)
+            raise _bad_line(line, provider, model)
         yield item
+
+
+def _bad_line(line: str, provider: str, model: str) -> LMResponseError:
+    return LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model)
