@@ -19,6 +19,7 @@ from dspy_ash.lm._http import post_json, post_sse
 from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm._secret import RedactedHeaders
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._wire import text_parts
 from dspy_ash.lm.providers._base import HTTPProviderLM
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -29,16 +30,6 @@ DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; this is what an unset 
 # by the API with a 400, so they are left out rather than sent).
 _PASSED = ("temperature", "top_p", "top_k", "metadata", "thinking", "service_tier")
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return "" if content is None else str(content)
 
 
 def _block(part: Any) -> dict[str, Any]:
@@ -103,7 +94,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
     for msg in messages:
         role = msg.get("role")
         if role in ("system", "developer"):
-            system.append(_text_of(msg.get("content")))
+            system.append(text_parts(msg.get("content")))
         elif role == "tool":
             out.append(
                 {
@@ -112,7 +103,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
                         {
                             "type": "tool_result",
                             "tool_use_id": msg.get("tool_call_id"),
-                            "content": _text_of(msg.get("content")),
+                            "content": text_parts(msg.get("content")),
                         }
                     ],
                 }
@@ -120,7 +111,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
         elif role == "assistant" and msg.get("tool_calls"):
             blocks: list[dict[str, Any]] = []
             if msg.get("content"):
-                blocks.append({"type": "text", "text": _text_of(msg["content"])})
+                blocks.append({"type": "text", "text": text_parts(msg["content"])})
             for call in msg["tool_calls"]:
                 fn = call.get("function") or {}
                 args = fn.get("arguments") or "{}"

@@ -14,6 +14,7 @@ from dspy_ash.errors import LMResponseError
 from dspy_ash.lm._http import post_json, post_sse
 from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._wire import text_parts
 from dspy_ash.lm.providers._base import HTTPProviderLM
 
 CHAT_PATH = "/v2/chat"
@@ -37,16 +38,6 @@ _FINISH = {
 }
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return "" if content is None else str(content)
-
-
 def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """System and assistant turns as plain text; user turns keep content parts (Cohere accepts OpenAI's
     `text` and `image_url` parts); `developer` is OpenAI's newer name for `system`."""
@@ -55,11 +46,11 @@ def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         role = msg.get("role")
         content = msg.get("content")
         if role in ("system", "developer"):
-            out.append({"role": "system", "content": _text_of(content)})
+            out.append({"role": "system", "content": text_parts(content)})
         elif role == "user" and isinstance(content, list):
             out.append({"role": "user", "content": list(content)})  # pyright: ignore[reportUnknownArgumentType]
         else:
-            out.append({"role": role, "content": _text_of(content)})
+            out.append({"role": role, "content": text_parts(content)})
     return out
 
 
