@@ -16,7 +16,7 @@ from typing import Any
 
 from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
 from dspy_ash.lm._http import post_json, post_sse
-from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
+from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._secret import RedactedHeaders
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import text_parts
@@ -259,12 +259,12 @@ class AnthropicLM(HTTPProviderLM):
 def parse_message(data: dict[str, Any], request_id: str | None, provider: str, model: str) -> LMResponse:
     blocks = data.get("content")
     if not isinstance(blocks, list):
-        raise LMResponseError(
+        raise malformed_reply(
             "The reply has no content blocks",
+            data,
             provider=provider,
             model=model,
             request_id=request_id,
-            body=json.dumps(data)[:2000],
         )
     texts: list[str] = []
     thinking: list[str] = []

@@ -12,7 +12,7 @@ from typing import Any
 
 from dspy_ash.errors import LMResponseError
 from dspy_ash.lm._http import post_json, post_sse
-from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
+from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import text_parts
 from dspy_ash.lm.providers._base import HTTPProviderLM
@@ -139,12 +139,12 @@ def parse_chat(data: dict[str, Any], request_id: str | None, provider: str, mode
     message = data.get("message")
     blocks = message.get("content", []) if isinstance(message, dict) else None  # an empty reply has none
     if not isinstance(blocks, list):
-        raise LMResponseError(
+        raise malformed_reply(
             "The reply has no message content",
+            data,
             provider=provider,
             model=model,
             request_id=request_id or data.get("id"),
-            body=json.dumps(data)[:2000],
         )
     texts = [str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
     thinking = [

@@ -11,7 +11,7 @@ from typing import Any
 
 from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
 from dspy_ash.lm._http import post_json, post_sse
-from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
+from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import jsonable_params
 from dspy_ash.lm.providers._base import Endpoint, HTTPProviderLM
@@ -73,12 +73,12 @@ class OpenAICompatLM(HTTPProviderLM):
         request_id = request_id_from(http.headers)
         rows = data.get("data")
         if not isinstance(rows, list) or len(rows) != len(req.inputs):
-            raise LMResponseError(
+            raise malformed_reply(
                 f"The embeddings reply has no `data` list of {len(req.inputs)} vectors",
+                data,
                 provider=self.provider,
                 model=self.model,
                 request_id=request_id,
-                body=json.dumps(data)[:2000],
             )
         ordered = sorted(rows, key=lambda r: r.get("index", 0)) if all("index" in r for r in rows) else rows
         raw_usage = data.get("usage") or {}
@@ -148,12 +148,12 @@ def parse_chat_completion(
 ) -> LMResponse:
     raw_choices = data.get("choices")
     if not isinstance(raw_choices, list) or not raw_choices:
-        raise LMResponseError(
+        raise malformed_reply(
             "The reply has no choices",
+            data,
             provider=provider,
             model=model,
             request_id=request_id,
-            body=json.dumps(data)[:2000],
         )
     choices: list[Choice] = []
     for item in raw_choices:
