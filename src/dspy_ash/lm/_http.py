@@ -225,14 +225,16 @@ async def post_json_lines(
     ):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise _bad_line(line, provider, model) from exc
+        item = decode_stream_item(line, "line", provider=provider, model=model)
         if not isinstance(item, dict):
-            raise _bad_line(line, provider, model)
+            raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model)
         yield item
 
 
-def _bad_line(line: str, provider: str, model: str) -> LMResponseError:
-    return LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model)
+def decode_stream_item(text: str, what: str, *, provider: str, model: str) -> Any:
+    """One streamed JSON item (an SSE event's data, an NDJSON line); text that is not JSON is an
+    LMResponseError that names `what` and quotes the text's start."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise LMResponseError(f"Bad stream {what}: {text[:200]!r}", provider=provider, model=model) from exc

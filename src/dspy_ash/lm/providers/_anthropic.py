@@ -14,8 +14,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
-from dspy_ash.lm._http import post_json, post_sse
+from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.lm._http import decode_stream_item, post_json, post_sse
 from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._secret import RedactedHeaders
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
@@ -243,12 +243,7 @@ class AnthropicLM(HTTPProviderLM):
                 return
             if event not in ("content_block_delta", "error"):
                 continue
-            try:
-                payload = json.loads(data)
-            except ValueError as exc:
-                raise LMResponseError(
-                    f"Bad stream event: {data[:200]!r}", provider=self.provider, model=self.model
-                ) from exc
+            payload = decode_stream_item(data, "event", provider=self.provider, model=self.model)
             if event == "error":
                 raise error_from_stream_event(payload, provider=self.provider, model=self.model)
             delta = payload.get("delta") or {}

@@ -6,12 +6,10 @@ translated back, so the rest of the engine sees one format.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError
-from dspy_ash.lm._http import post_json, post_sse
+from dspy_ash.lm._http import decode_stream_item, post_json, post_sse
 from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import text_parts
@@ -100,12 +98,7 @@ class CohereLM(HTTPProviderLM):
             provider=self.provider,
             model=self.model,
         ):
-            try:
-                payload = json.loads(data)
-            except ValueError as exc:
-                raise LMResponseError(
-                    f"Bad stream event: {data[:200]!r}", provider=self.provider, model=self.model
-                ) from exc
+            payload = decode_stream_item(data, "event", provider=self.provider, model=self.model)
             kind = event or payload.get("type")  # the event name is repeated as `type` in the data
             delta = payload.get("delta") or {}
             if kind == "content-delta":

@@ -5,12 +5,11 @@ Written once; every OpenAI-compatible provider is this class with another `Endpo
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
-from dspy_ash.lm._http import post_json, post_sse
+from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.lm._http import decode_stream_item, post_json, post_sse
 from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import jsonable_params
@@ -123,12 +122,7 @@ class OpenAICompatLM(HTTPProviderLM):
         ):
             if data == "[DONE]":
                 return
-            try:
-                chunk = json.loads(data)
-            except ValueError as exc:
-                raise LMResponseError(
-                    f"Bad stream chunk: {data[:200]!r}", provider=self.provider, model=self.model
-                ) from exc
+            chunk = decode_stream_item(data, "chunk", provider=self.provider, model=self.model)
             if chunk.get("error"):
                 raise error_from_stream_event(chunk, provider=self.provider, model=self.model)
             for choice in chunk.get("choices") or []:
