@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from dspy_ash.settings import read
 
 logger = logging.getLogger("dspy_ash.events")
+_T = TypeVar("_T")
 
 Kind = Literal[
     "module",
@@ -215,6 +216,32 @@ def observe(
         scope.end()
 
 
+def run_in_scope(scope: CallScope | None, call: Callable[[], _T]) -> _T:
+    """`call()`, its scope failed with what it raises or ended with what it returns (None: just the call)."""
+    if scope is None:
+        return call()
+    try:
+        result = call()
+    except BaseException as exc:
+        scope.fail(exc)
+        raise
+    scope.end(result)
+    return result
+
+
+async def arun_in_scope(scope: CallScope | None, call: Callable[[], Awaitable[_T]]) -> _T:
+    """`run_in_scope` for a coroutine: the scope ends when the awaited call does."""
+    if scope is None:
+        return await call()
+    try:
+        result = await call()
+    except BaseException as exc:
+        scope.fail(exc)
+        raise
+    scope.end(result)
+    return result
+
+
 def emit(kind: Kind, name: str, target: Any = None, **extra: Any) -> None:
     """A one-off event (optimizer progress, evaluation progress): phase 'end', no duration."""
     subs = _subscribers(kind)
@@ -335,30 +362,14 @@ def with_callbacks(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         async def async_wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
-            scope = scope_for(instance, args, kwargs)
-            try:
-                result = await fn(instance, *args, **kwargs)
-            except BaseException as exc:
-                if scope is not None:
-                    scope.fail(exc)
-                raise
-            if scope is not None:
-                scope.end(result)
-            return result
+            return await arun_in_scope(
+                scope_for(instance, args, kwargs), lambda: fn(instance, *args, **kwargs)
+            )
 
         return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
-        scope = scope_for(instance, args, kwargs)
-        try:
-            result = fn(instance, *args, **kwargs)
-        except BaseException as exc:
-            if scope is not None:
-                scope.fail(exc)
-            raise
-        if scope is not None:
-            scope.end(result)
-        return result
+        return run_in_scope(scope_for(instance, args, kwargs), lambda: fn(instance, *args, **kwargs))
 
     return wrapper

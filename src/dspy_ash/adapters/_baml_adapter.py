@@ -11,6 +11,7 @@ import types
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from dspy_ash.adapters._formatting import format_field_value
 from dspy_ash.adapters._json_adapter import JSONAdapter
@@ -129,17 +130,11 @@ class BAMLAdapter(JSONAdapter):
         suffix: str = "",
         main_request: bool = False,
     ) -> str:
-        parts = [prefix]
-        for name, field in signature.input_fields.items():
-            if name in inputs:
-                value = inputs[name]
-                text = (
-                    value.model_dump_json(indent=2, by_alias=True)
-                    if isinstance(value, BaseModel)
-                    else format_field_value(field, value)
-                )
-                parts.append(f"[[ ## {name} ## ]]\n{text}")
-        if main_request:
-            parts.append(self.user_message_output_requirements(signature))
-        parts.append(suffix)
+        # DSPy's BAMLAdapter drops empty pieces before joining; ChatAdapter keeps them.
+        parts = self._user_message_parts(signature, inputs, prefix, suffix, main_request)
         return "\n\n".join(part for part in parts if part).strip()
+
+    def _format_input_value(self, field: FieldInfo, value: Any) -> str:
+        if isinstance(value, BaseModel):
+            return value.model_dump_json(indent=2, by_alias=True)
+        return format_field_value(field, value)

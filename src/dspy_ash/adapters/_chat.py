@@ -109,14 +109,24 @@ class ChatAdapter(Adapter):
         suffix: str = "",
         main_request: bool = False,
     ) -> str:
+        return "\n\n".join(self._user_message_parts(signature, inputs, prefix, suffix, main_request)).strip()
+
+    def _user_message_parts(
+        self, signature: Any, inputs: dict[str, Any], prefix: str, suffix: str, main_request: bool
+    ) -> list[str]:
+        """The user message's pieces in order (prefix, one `[[ ## name ## ]]` section per given input, the
+        output requirements on the main request, suffix); subclasses join them as their DSPy class does."""
         parts = [prefix]
         for name, field in signature.input_fields.items():
             if name in inputs:
-                parts.append(f"[[ ## {name} ## ]]\n{format_field_value(field, inputs[name])}")
+                parts.append(f"[[ ## {name} ## ]]\n{self._format_input_value(field, inputs[name])}")
         if main_request:
             parts.append(self.user_message_output_requirements(signature))
         parts.append(suffix)
-        return "\n\n".join(parts).strip()
+        return parts
+
+    def _format_input_value(self, field: FieldInfo, value: Any) -> str:
+        return format_field_value(field, value)
 
     def user_message_output_requirements(self, signature: Any) -> str:
         cached = self._requirements_cache.get(signature)

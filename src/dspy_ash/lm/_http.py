@@ -140,22 +140,23 @@ async def post_json(
     try:
         data = json.loads(result.body)
     except ValueError as exc:
-        raise LMResponseError(
-            f"The LM's reply is not JSON: {result.body[:200]!r}",
-            status=result.status,
-            provider=provider,
-            model=model,
-            request_id=request_id_from(result.headers),
+        raise _bad_reply(
+            f"The LM's reply is not JSON: {result.body[:200]!r}", result, provider, model
         ) from exc
     if not isinstance(data, dict):
-        raise LMResponseError(
-            "The LM's reply is not a JSON object",
-            status=result.status,
-            provider=provider,
-            model=model,
-            request_id=request_id_from(result.headers),
-        )
+        raise _bad_reply("The LM's reply is not a JSON object", result, provider, model)
     return data, result
+
+
+def _bad_reply(message: str, result: HTTPResult, provider: str, model: str) -> LMResponseError:
+    """The error for a reply that arrived whole but cannot be read, with its status and request id."""
+    return LMResponseError(
+        message,
+        status=result.status,
+        provider=provider,
+        model=model,
+        request_id=request_id_from(result.headers),
+    )
 
 
 async def _post_lines(
@@ -224,10 +225,16 @@ async def post_json_lines(
     ):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model) from exc
+        item = decode_stream_item(line, "line", provider=provider, model=model)
         if not isinstance(item, dict):
             raise LMResponseError(f"Bad stream line: {line[:200]!r}", provider=provider, model=model)
         yield item
+
+
+def decode_stream_item(text: str, what: str, *, provider: str, model: str) -> Any:
+    """One streamed JSON item (an SSE event's data, an NDJSON line); text that is not JSON is an
+    LMResponseError that names `what` and quotes the text's start."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise LMResponseError(f"Bad stream {what}: {text[:200]!r}", provider=provider, model=model) from exc

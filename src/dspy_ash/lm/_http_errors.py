@@ -143,3 +143,12 @@ def error_from_stream_event(data: dict[str, Any], *, provider: str, model: str) 
         model=model,
         body=json.dumps(data)[:2000],
     )
+
+
+def malformed_reply(
+    message: str, data: dict[str, Any], *, provider: str, model: str, request_id: str | None = None
+) -> LMResponseError:
+    """The error for a JSON reply that lacks what the wire format promises; its start goes in `body`."""
+    return LMResponseError(
+        message, provider=provider, model=model, request_id=request_id, body=json.dumps(data)[:2000]
+    )

@@ -1,4 +1,5 @@
-"""Turning call parameters into JSON: pydantic `response_format` classes become JSON schemas."""
+"""Turning call parameters into JSON (pydantic `response_format` classes become JSON schemas), and message
+content into the plain text providers without content parts take."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def json_default(value: Any) -> Any:
     if callable(value):
         return f"<callable:{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}>"
     return repr(value)
+
+
+def text_parts(content: Any) -> str:
+    """A message's content as plain text: a string as it is, a list of content parts as its `text` parts
+    joined by newlines (other parts dropped), None as empty."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return "" if content is None else str(content)

@@ -21,16 +21,7 @@ def observed(
     call: Callable[[], T],
     callbacks: Sequence[Any] = (),
 ) -> T:
-    scope = events.start(kind, name, target, inputs, callbacks)
-    if scope is None:
-        return call()
-    try:
-        result = call()
-    except BaseException as exc:
-        scope.fail(exc)
-        raise
-    scope.end(result)
-    return result
+    return events.run_in_scope(events.start(kind, name, target, inputs, callbacks), call)
 
 
 async def aobserved(
@@ -41,13 +32,4 @@ async def aobserved(
     call: Callable[[], Awaitable[T]],
     callbacks: Sequence[Any] = (),
 ) -> T:
-    scope = events.start(kind, name, target, inputs, callbacks)
-    if scope is None:
-        return await call()
-    try:
-        result = await call()
-    except BaseException as exc:
-        scope.fail(exc)
-        raise
-    scope.end(result)
-    return result
+    return await events.arun_in_scope(events.start(kind, name, target, inputs, callbacks), call)

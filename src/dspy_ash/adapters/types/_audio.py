@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import io
 import mimetypes
-import warnings
 from typing import Any
 
 import pydantic
 
 from dspy_ash.adapters.types import _resources
 from dspy_ash.adapters.types._base_type import Type
+from dspy_ash.adapters.types._experimental import warn_removed_in_3_4
 from dspy_ash.errors import InvalidInputError, InvalidInputTypeError
 
 
@@ -102,11 +102,7 @@ class Audio(Type):
     @classmethod
     def from_file(cls, file_path: str) -> Audio:
         """Deprecated alias of `from_path`."""
-        warnings.warn(
-            "Audio.from_file is deprecated and will be removed in 3.4; use Audio.from_path instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        warn_removed_in_3_4("Audio.from_file", "Audio.from_path")
         return cls.from_path(file_path)
 
     @classmethod

@@ -1,11 +1,14 @@
-"""The notice DSPy's `@experimental` puts at the head of a class's docstring.
+"""DSPy's lifecycle notices on its types: the one `@experimental` puts at the head of a class's docstring,
+and the warning its deprecated media factories give.
 
-Citations and Document carry it, and a class's docstring is the `description` of its JSON schema, which the
-prompt shows for an output field of that type: the notice keeps those prompts DSPy's, byte for byte.
+Citations and Document carry the experimental notice, and a class's docstring is the `description` of its
+JSON schema, which the prompt shows for an output field of that type: the notice keeps those prompts DSPy's,
+byte for byte.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -26,3 +29,12 @@ def experimental(version: str) -> Callable[[T], T]:
         return cls
 
     return mark
+
+
+def warn_removed_in_3_4(old: str, new: str) -> None:
+    """DSPy's DeprecationWarning for `old`, an alias it removes in 3.4, pointing at the caller of `old`."""
+    warnings.warn(
+        f"{old} is deprecated and will be removed in 3.4; use {new} instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )

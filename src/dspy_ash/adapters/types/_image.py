@@ -18,6 +18,7 @@ import pydantic
 
 from dspy_ash.adapters.types import _resources
 from dspy_ash.adapters.types._base_type import Type
+from dspy_ash.adapters.types._experimental import warn_removed_in_3_4
 from dspy_ash.errors import InvalidInputError, InvalidInputTypeError
 
 _UNSET: Any = object()
@@ -91,21 +92,13 @@ class Image(Type):
     @classmethod
     def from_file(cls, file_path: str) -> Image:
         """Deprecated alias of `from_path`."""
-        warnings.warn(
-            "Image.from_file is deprecated and will be removed in 3.4; use Image.from_path instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        warn_removed_in_3_4("Image.from_file", "Image.from_path")
         return cls.from_path(file_path)
 
     @classmethod
     def from_PIL(cls, pil_image: Any) -> Image:
         """Deprecated: `Image(pil_image)`."""
-        warnings.warn(
-            "Image.from_PIL is deprecated and will be removed in 3.4; use Image(pil_image) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        warn_removed_in_3_4("Image.from_PIL", "Image(pil_image)")
         return cls(pil_image)
 
     def __str__(self) -> str:

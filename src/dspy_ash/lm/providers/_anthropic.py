@@ -14,11 +14,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
-from dspy_ash.lm._http import post_json, post_sse
-from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
+from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.lm._http import decode_stream_item, post_json, post_sse
+from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._secret import RedactedHeaders
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._wire import text_parts
 from dspy_ash.lm.providers._base import HTTPProviderLM
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -29,16 +30,6 @@ DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; this is what an unset 
 # by the API with a 400, so they are left out rather than sent).
 _PASSED = ("temperature", "top_p", "top_k", "metadata", "thinking", "service_tier")
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return "" if content is None else str(content)
 
 
 def _block(part: Any) -> dict[str, Any]:
@@ -103,7 +94,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
     for msg in messages:
         role = msg.get("role")
         if role in ("system", "developer"):
-            system.append(_text_of(msg.get("content")))
+            system.append(text_parts(msg.get("content")))
         elif role == "tool":
             out.append(
                 {
@@ -112,7 +103,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
                         {
                             "type": "tool_result",
                             "tool_use_id": msg.get("tool_call_id"),
-                            "content": _text_of(msg.get("content")),
+                            "content": text_parts(msg.get("content")),
                         }
                     ],
                 }
@@ -120,7 +111,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str
         elif role == "assistant" and msg.get("tool_calls"):
             blocks: list[dict[str, Any]] = []
             if msg.get("content"):
-                blocks.append({"type": "text", "text": _text_of(msg["content"])})
+                blocks.append({"type": "text", "text": text_parts(msg["content"])})
             for call in msg["tool_calls"]:
                 fn = call.get("function") or {}
                 args = fn.get("arguments") or "{}"
@@ -252,12 +243,7 @@ class AnthropicLM(HTTPProviderLM):
                 return
             if event not in ("content_block_delta", "error"):
                 continue
-            try:
-                payload = json.loads(data)
-            except ValueError as exc:
-                raise LMResponseError(
-                    f"Bad stream event: {data[:200]!r}", provider=self.provider, model=self.model
-                ) from exc
+            payload = decode_stream_item(data, "event", provider=self.provider, model=self.model)
             if event == "error":
                 raise error_from_stream_event(payload, provider=self.provider, model=self.model)
             delta = payload.get("delta") or {}
@@ -268,12 +254,12 @@ class AnthropicLM(HTTPProviderLM):
 def parse_message(data: dict[str, Any], request_id: str | None, provider: str, model: str) -> LMResponse:
     blocks = data.get("content")
     if not isinstance(blocks, list):
-        raise LMResponseError(
+        raise malformed_reply(
             "The reply has no content blocks",
+            data,
             provider=provider,
             model=model,
             request_id=request_id,
-            body=json.dumps(data)[:2000],
         )
     texts: list[str] = []
     thinking: list[str] = []

@@ -6,14 +6,13 @@ translated back, so the rest of the engine sees one format.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError
-from dspy_ash.lm._http import post_json, post_sse
-from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
+from dspy_ash.lm._http import decode_stream_item, post_json, post_sse
+from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, LMRequest, LMResponse, Usage
+from dspy_ash.lm._wire import text_parts
 from dspy_ash.lm.providers._base import HTTPProviderLM
 
 CHAT_PATH = "/v2/chat"
@@ -37,16 +36,6 @@ _FINISH = {
 }
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return "" if content is None else str(content)
-
-
 def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """System and assistant turns as plain text; user turns keep content parts (Cohere accepts OpenAI's
     `text` and `image_url` parts); `developer` is OpenAI's newer name for `system`."""
@@ -55,11 +44,11 @@ def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         role = msg.get("role")
         content = msg.get("content")
         if role in ("system", "developer"):
-            out.append({"role": "system", "content": _text_of(content)})
+            out.append({"role": "system", "content": text_parts(content)})
         elif role == "user" and isinstance(content, list):
             out.append({"role": "user", "content": list(content)})  # pyright: ignore[reportUnknownArgumentType]
         else:
-            out.append({"role": role, "content": _text_of(content)})
+            out.append({"role": role, "content": text_parts(content)})
     return out
 
 
@@ -109,12 +98,7 @@ class CohereLM(HTTPProviderLM):
             provider=self.provider,
             model=self.model,
         ):
-            try:
-                payload = json.loads(data)
-            except ValueError as exc:
-                raise LMResponseError(
-                    f"Bad stream event: {data[:200]!r}", provider=self.provider, model=self.model
-                ) from exc
+            payload = decode_stream_item(data, "event", provider=self.provider, model=self.model)
             kind = event or payload.get("type")  # the event name is repeated as `type` in the data
             delta = payload.get("delta") or {}
             if kind == "content-delta":
@@ -148,12 +132,12 @@ def parse_chat(data: dict[str, Any], request_id: str | None, provider: str, mode
     message = data.get("message")
     blocks = message.get("content", []) if isinstance(message, dict) else None  # an empty reply has none
     if not isinstance(blocks, list):
-        raise LMResponseError(
+        raise malformed_reply(
             "The reply has no message content",
+            data,
             provider=provider,
             model=model,
             request_id=request_id or data.get("id"),
-            body=json.dumps(data)[:2000],
         )
     texts = [str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
     thinking = [

@@ -6,9 +6,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError, LMServerError
+from dspy_ash.errors import LMServerError
 from dspy_ash.lm._http import post_json, post_json_lines
-from dspy_ash.lm._http_errors import request_id_from
+from dspy_ash.lm._http_errors import malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import response_format_json
 from dspy_ash.lm.providers._base import HTTPProviderLM
@@ -84,11 +84,11 @@ class OllamaChatLM(HTTPProviderLM):
         )
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(req.inputs):
-            raise LMResponseError(
+            raise malformed_reply(
                 f"The embed reply has no `embeddings` list of {len(req.inputs)} vectors",
+                data,
                 provider=self.provider,
                 model=self.model,
-                body=json.dumps(data)[:2000],
             )
         prompt = int(data.get("prompt_eval_count") or 0)
         return EmbeddingResponse(
@@ -109,11 +109,11 @@ class OllamaChatLM(HTTPProviderLM):
         )
         message = data.get("message")
         if not isinstance(message, dict):
-            raise LMResponseError(
+            raise malformed_reply(
                 "The reply has no message",
+                data,
                 provider=self.provider,
                 model=self.model,
-                body=json.dumps(data)[:2000],
             )
         calls = [
             {

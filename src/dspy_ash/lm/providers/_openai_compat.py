@@ -5,13 +5,12 @@ Written once; every OpenAI-compatible provider is this class with another `Endpo
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dspy_ash.errors import LMResponseError, UnsupportedFeatureError
-from dspy_ash.lm._http import post_json, post_sse
-from dspy_ash.lm._http_errors import error_from_stream_event, request_id_from
+from dspy_ash.errors import UnsupportedFeatureError
+from dspy_ash.lm._http import decode_stream_item, post_json, post_sse
+from dspy_ash.lm._http_errors import error_from_stream_event, malformed_reply, request_id_from
 from dspy_ash.lm._types import Choice, EmbeddingRequest, EmbeddingResponse, LMRequest, LMResponse, Usage
 from dspy_ash.lm._wire import jsonable_params
 from dspy_ash.lm.providers._base import Endpoint, HTTPProviderLM
@@ -73,12 +72,12 @@ class OpenAICompatLM(HTTPProviderLM):
         request_id = request_id_from(http.headers)
         rows = data.get("data")
         if not isinstance(rows, list) or len(rows) != len(req.inputs):
-            raise LMResponseError(
+            raise malformed_reply(
                 f"The embeddings reply has no `data` list of {len(req.inputs)} vectors",
+                data,
                 provider=self.provider,
                 model=self.model,
                 request_id=request_id,
-                body=json.dumps(data)[:2000],
             )
         ordered = sorted(rows, key=lambda r: r.get("index", 0)) if all("index" in r for r in rows) else rows
         raw_usage = data.get("usage") or {}
@@ -123,12 +122,7 @@ class OpenAICompatLM(HTTPProviderLM):
         ):
             if data == "[DONE]":
                 return
-            try:
-                chunk = json.loads(data)
-            except ValueError as exc:
-                raise LMResponseError(
-                    f"Bad stream chunk: {data[:200]!r}", provider=self.provider, model=self.model
-                ) from exc
+            chunk = decode_stream_item(data, "chunk", provider=self.provider, model=self.model)
             if chunk.get("error"):
                 raise error_from_stream_event(chunk, provider=self.provider, model=self.model)
             for choice in chunk.get("choices") or []:
@@ -148,12 +142,12 @@ def parse_chat_completion(
 ) -> LMResponse:
     raw_choices = data.get("choices")
     if not isinstance(raw_choices, list) or not raw_choices:
-        raise LMResponseError(
+        raise malformed_reply(
             "The reply has no choices",
+            data,
             provider=provider,
             model=model,
             request_id=request_id,
-            body=json.dumps(data)[:2000],
         )
     choices: list[Choice] = []
     for item in raw_choices:

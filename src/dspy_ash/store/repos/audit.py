@@ -11,14 +11,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store._errors import InvalidCursorError
+from dspy_ash.store._errors import ConflictError, InvalidCursorError
 from dspy_ash.store.models import AuditEvent, Base, TenantOwned
 from dspy_ash.store.repos._base import snapshot
+
+_Row = TypeVar("_Row", bound=Base)
 
 
 async def record(
@@ -42,6 +45,26 @@ async def record(
         before=before,
         after=None if action == "delete" else snapshot(row),
     )
+
+
+async def create_named(
+    session: AsyncSession,
+    row: _Row,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    name: str,
+    noun: str,
+    resource: str | None = None,
+) -> _Row:
+    """Add `row`, whose `name` must be unique where it lives, and audit its creation: a taken name is a
+    ConflictError ("a {noun} named ... exists") for `resource` (default: `noun`)."""
+    session.add(row)
+    try:
+        await record(session, tenant_id=tenant_id, actor=actor, action="create", row=row)
+    except IntegrityError as exc:
+        raise ConflictError(f"a {noun} named {name!r} exists", resource=resource or noun) from exc
+    return row
 
 
 async def record_event(

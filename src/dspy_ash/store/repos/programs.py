@@ -11,10 +11,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store._errors import ConflictError, InvalidSpecError
+from dspy_ash.store._errors import InvalidSpecError
 from dspy_ash.store.models import Program
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
@@ -48,11 +47,7 @@ async def create_program(
         spec=spec,
         description=description,
     )
-    session.add(program)
-    try:
-        await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=program)
-    except IntegrityError as exc:
-        raise ConflictError(f"a program named {name!r} exists", resource="program") from exc
+    await audit.create_named(session, program, tenant_id=tenant_id, actor=actor, name=name, noun="program")
     return program
 
 

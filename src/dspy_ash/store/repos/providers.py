@@ -19,13 +19,12 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.settings import env
 from dspy_ash.store import _crypto as crypto
 from dspy_ash.store._env_allow import EnvAllowList
-from dspy_ash.store._errors import ConflictError, StoreError
+from dspy_ash.store._errors import StoreError
 from dspy_ash.store.models import LMProvider
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
@@ -86,11 +85,9 @@ async def create_provider(
         secret_ciphertext=_encrypt(api_key, secret_key),
         secret_env=api_key_env,
     )
-    session.add(row)
-    try:
-        await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=row)
-    except IntegrityError as exc:
-        raise ConflictError(f"a provider named {name!r} exists", resource="lm_provider") from exc
+    await audit.create_named(
+        session, row, tenant_id=tenant_id, actor=actor, name=name, noun="provider", resource="lm_provider"
+    )
     return ProviderInfo.of(row)
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store._errors import ConflictError
 from dspy_ash.store.models import SignatureRow
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, list_owned
@@ -27,11 +25,7 @@ async def create_signature(
     row = SignatureRow(
         tenant_id=tenant_id, name=name, spec=spec, instructions=instructions, fields=fields or []
     )
-    session.add(row)
-    try:
-        await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=row)
-    except IntegrityError as exc:
-        raise ConflictError(f"a signature named {name!r} exists", resource="signature") from exc
+    await audit.create_named(session, row, tenant_id=tenant_id, actor=actor, name=name, noun="signature")
     return row
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store._errors import ConflictError, NotFoundError
+from dspy_ash.store._errors import NotFoundError
 from dspy_ash.store.models import Tenant
 from dspy_ash.store.repos import audit
 
@@ -16,11 +15,7 @@ from dspy_ash.store.repos import audit
 async def create_tenant(session: AsyncSession, *, name: str, actor: str) -> Tenant:
     tenant_id = uuid.uuid4()
     tenant = Tenant(id=tenant_id, tenant_id=tenant_id, name=name)
-    session.add(tenant)
-    try:
-        await audit.record(session, tenant_id=tenant_id, actor=actor, action="create", row=tenant)
-    except IntegrityError as exc:
-        raise ConflictError(f"a tenant named {name!r} exists", resource="tenant") from exc
+    await audit.create_named(session, tenant, tenant_id=tenant_id, actor=actor, name=name, noun="tenant")
     return tenant
 
 
