@@ -54,13 +54,19 @@ def current_history() -> list[dict[str, Any]] | None:
     return GLOBAL_HISTORY if _global_enabled else None
 
 
+# Up to this limit a history is trimmed to exactly `limit` entries on every append, as DSPy's is (moving
+# at most this many pointers costs less than the call); a longer one (the global 10,000) is trimmed in
+# batches so that an append stays amortised O(1), and may exceed its limit by a sixteenth until then.
+_EXACT_LIMIT = 1024
+
+
 def append_bounded(history: list[dict[str, Any]], entry: dict[str, Any], limit: int) -> None:
-    """Append, then trim the oldest entries in batches (amortised O(1)) so the list never exceeds `limit` by much."""
+    """Append `entry`, then drop the oldest entries past `limit` (see `_EXACT_LIMIT`)."""
     history.append(entry)
-    if len(history) > limit + max(16, limit // 16):
-        del history[: len(history) - limit]
-    elif limit <= 0:
+    if limit <= 0:
         history.clear()
+    elif len(history) > (limit if limit <= _EXACT_LIMIT else limit + limit // 16):
+        del history[: len(history) - limit]
 
 
 def _paint(code: str, text: str, use_colors: bool, end: str = "\n") -> str:

@@ -97,7 +97,7 @@ def test_scoped_history_is_bounded_like_the_global_one():
     with dspy.context(max_history_size=3), history_scope() as history:
         for i in range(40):
             lm(f"call {i}")
-    assert 3 <= len(history) <= 3 + 16
+    assert len(history) == 3  # exact, as DSPy's
     assert _prompts(history)[-1] == "call 39"
 
 
@@ -127,3 +127,19 @@ async def test_a_sync_forward_on_a_worker_thread_records_into_the_callers_scope(
         assert await SyncProgram().acall(text="from a thread") == "echo from a thread"
     assert _prompts(history) == ["from a thread"]
     assert GLOBAL_HISTORY == []
+
+
+def test_a_long_history_is_trimmed_in_batches_and_never_far_past_its_limit() -> None:
+    from dspy_ash.lm._history import append_bounded
+
+    history: list[dict[str, Any]] = []
+    sizes = set()
+    for i in range(5000):
+        append_bounded(history, {"i": i}, 2000)
+        sizes.add(len(history))
+    assert max(sizes) == 2000 + 2000 // 16  # batched past the exact range, within a sixteenth
+    assert history[-1] == {"i": 4999} and len(history) >= 2000
+    small: list[dict[str, Any]] = []
+    for i in range(50):
+        append_bounded(small, {"i": i}, 5)
+        assert len(small) == min(i + 1, 5)
