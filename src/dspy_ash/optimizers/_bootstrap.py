@@ -34,7 +34,7 @@ from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 from dspy_ash.primitives._example import Example
 from dspy_ash.settings import settings
 
-logger = logging.getLogger("dspy_ash.optimizers._bootstrap")
+logger = logging.getLogger("dspy_ash.optimizers.bootstrap")
 
 # Teacher runs in flight when `num_threads` is not given (at least `settings.num_threads`). DSPy runs
 # the teacher one example at a time, so no DSPy setting says how far to run ahead; the success-rate

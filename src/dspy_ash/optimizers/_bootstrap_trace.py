@@ -23,7 +23,7 @@ from dspy_ash.evaluate._evaluate import Evaluate
 from dspy_ash.primitives._module import Module
 from dspy_ash.settings import settings
 
-logger = logging.getLogger("dspy_ash.optimizers._bootstrap_trace")
+logger = logging.getLogger("dspy_ash.optimizers.bootstrap_trace")
 
 
 @dataclass

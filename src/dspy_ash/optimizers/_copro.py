@@ -29,7 +29,7 @@ from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 from dspy_ash.signatures._field import extra_of
 
-logger = logging.getLogger("dspy_ash.optimizers._copro")
+logger = logging.getLogger("dspy_ash.optimizers.copro")
 
 
 class BasicGenerateInstruction(Signature):

@@ -16,7 +16,7 @@ from dspy_ash.optimizers._prompt_text import strip_prefix
 from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 
-logger = logging.getLogger("dspy_ash.optimizers._mipro")
+logger = logging.getLogger("dspy_ash.optimizers.mipro")
 
 
 class ObservationSummarizer(Signature):

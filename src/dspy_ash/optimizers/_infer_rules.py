@@ -31,7 +31,7 @@ from dspy_ash.primitives._module import Module
 from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 
-logger = logging.getLogger("dspy_ash.optimizers._infer_rules")
+logger = logging.getLogger("dspy_ash.optimizers.infer_rules")
 
 
 class InferRules(BootstrapFewShot):

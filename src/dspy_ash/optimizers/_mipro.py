@@ -39,7 +39,7 @@ from dspy_ash.optimizers.checkpoint._run import CheckpointedTeleprompter, progra
 from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 from dspy_ash.settings import settings
 
-logger = logging.getLogger("dspy_ash.optimizers._mipro")
+logger = logging.getLogger("dspy_ash.optimizers.mipro")
 
 BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT = 3
 LABELED_FEWSHOT_EXAMPLES_IN_CONTEXT = 0

@@ -21,7 +21,7 @@ from dspy_ash.optimizers._optuna import import_optuna, tpe_sampler
 from dspy_ash.optimizers._scoring import score_program
 from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 
-logger = logging.getLogger("dspy_ash.optimizers._mipro")
+logger = logging.getLogger("dspy_ash.optimizers.mipro")
 
 
 def create_minibatch(data: list[Any], batch_size: int, rng: random.Random) -> list[Any]:

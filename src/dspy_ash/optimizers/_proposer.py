@@ -25,7 +25,7 @@ from dspy_ash.primitives._prediction import Prediction
 from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 
-logger = logging.getLogger("dspy_ash.optimizers._mipro")
+logger = logging.getLogger("dspy_ash.optimizers.mipro")
 
 TIPS = {
     "none": "",

@@ -27,7 +27,7 @@ from dspy_ash.optimizers.checkpoint._run import CheckpointedTeleprompter, progra
 from dspy_ash.optimizers.checkpoint._session import CheckpointSession
 from dspy_ash.settings import settings
 
-logger = logging.getLogger("dspy_ash.optimizers._random_search")
+logger = logging.getLogger("dspy_ash.optimizers.random_search")
 
 
 class BootstrapFewShotWithRandomSearch(CheckpointedTeleprompter):

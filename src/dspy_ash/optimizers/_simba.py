@@ -49,7 +49,7 @@ from dspy_ash.primitives._concurrency import run_bounded
 from dspy_ash.primitives._prediction import Prediction
 from dspy_ash.settings import settings
 
-logger = logging.getLogger("dspy_ash.optimizers._simba")
+logger = logging.getLogger("dspy_ash.optimizers.simba")
 
 T = TypeVar("T")
 R = TypeVar("R")

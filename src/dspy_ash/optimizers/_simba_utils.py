@@ -31,7 +31,7 @@ from dspy_ash.primitives._prediction import Prediction
 from dspy_ash.settings import settings
 from dspy_ash.signatures import InputField, OutputField, Signature
 
-logger = logging.getLogger("dspy_ash.optimizers._simba")
+logger = logging.getLogger("dspy_ash.optimizers.simba")
 
 Trajectory = dict[str, Any]  # prediction, trace, score, example, output_metadata
 Strategy = Callable[..., bool]

@@ -42,7 +42,7 @@ from dspy_ash.store._jsonable import encode, redact, to_jsonable
 from dspy_ash.store.models import LMRequestLog, Trace, TraceSpan
 from dspy_ash.store.repos import traces as traces_repo
 
-logger = logging.getLogger("dspy_ash.store._recorder")
+logger = logging.getLogger("dspy_ash.store.recorder")
 
 
 RETENTION_ACTOR = "trace_recorder:retention"  # who the audit trail says pruned the traces
