@@ -7,6 +7,7 @@ from typing import Any
 
 from dspy_ash._sync import call_sync
 from dspy_ash.evaluate._metrics import answer_exact_match, answer_passage_match
+from dspy_ash.modules._calling import acall_part
 from dspy_ash.primitives._module import Module
 
 # A worker thread per call costs tens of µs per example; these built-in metrics are plain string work.
@@ -41,13 +42,7 @@ def _is_async(metric: Any) -> bool:
 
 async def run_program(program: Any, example: Any) -> Any:
     """`program(**example.inputs())`, natively async for Modules and bridged for plain callables."""
-    inputs = dict(example.inputs().items())
-    if isinstance(program, Module):
-        return await program.acall(**inputs)
-    acall = getattr(program, "acall", None)
-    if acall is not None and inspect.iscoroutinefunction(acall):
-        return await acall(**inputs)
-    return await call_sync(program, **inputs)
+    return await acall_part(program, **dict(example.inputs().items()))
 
 
 def metric_name(metric: Any) -> str:

@@ -14,14 +14,18 @@ from dspy_ash._sync import call_sync
 from dspy_ash.primitives._module import Module
 
 
-async def acall_part(part: Any, **kwargs: Any) -> Any:
-    """`part(**kwargs)`: awaited for a Module or an object with an async `acall`, else run as sync code."""
+async def acall_part(part: Any, *args: Any, **kwargs: Any) -> Any:
+    """`part(*args, **kwargs)`: awaited for a Module, an object with an async `acall` or an async callable;
+    anything else runs as sync code on a worker thread (and an awaitable it returns is awaited)."""
     if isinstance(part, Module):
-        return await part.acall(**kwargs)
+        return await part.acall(*args, **kwargs)
     acall = getattr(part, "acall", None)
     if acall is not None and inspect.iscoroutinefunction(acall):
-        return await acall(**kwargs)
-    return await call_sync(part, **kwargs)
+        return await acall(*args, **kwargs)
+    if inspect.iscoroutinefunction(part) or inspect.iscoroutinefunction(type(part).__call__):
+        return await part(*args, **kwargs)
+    result = await call_sync(part, *args, **kwargs)
+    return await result if inspect.isawaitable(result) else result
 
 
 async def aexecute(interpreter: Any, code: str, variables: dict[str, Any] | None = None) -> Any:

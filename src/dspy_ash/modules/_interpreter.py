@@ -59,9 +59,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dspy_ash._sync import call_sync, run_sync
+from dspy_ash._sync import run_sync
 from dspy_ash.adapters._formatting import serialize_for_json
 from dspy_ash.errors import ConfigurationError, DspyAshError, UnsupportedFeatureError
+from dspy_ash.modules._calling import acall_part
 from dspy_ash.primitives._observed import aobserved
 from dspy_ash.settings import sandbox_requires_isolation
 
@@ -482,13 +483,7 @@ class PythonInterpreter:
         tool = self.tools.get(tool_name)
         if tool is None:
             raise CodeInterpreterError(f"Unknown tool: {tool_name}")
-        acall = getattr(tool, "acall", None)  # a dspy Tool
-        if acall is not None and inspect.iscoroutinefunction(acall):
-            return await acall(**kwargs)
-        if inspect.iscoroutinefunction(tool):
-            return await tool(**kwargs)
-        result = await call_sync(tool, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        return await acall_part(tool, **kwargs)  # a dspy Tool, an async or a plain function
 
     async def _read_frame(self, nonce: bytes) -> bytes:
         """The payload of the frame `nonce | length | tag(head) | payload | tag(head + payload)`."""

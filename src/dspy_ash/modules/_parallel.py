@@ -7,14 +7,13 @@ so hundreds of LM calls share one thread. Sync-only modules run on worker thread
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import Any
 
-from dspy_ash._sync import call_sync, run_sync
+from dspy_ash._sync import run_sync
 from dspy_ash.errors import InvalidInputError
+from dspy_ash.modules._calling import acall_part
 from dspy_ash.primitives._concurrency import run_bounded
 from dspy_ash.primitives._example import Example
-from dspy_ash.primitives._module import Module
 from dspy_ash.settings import settings
 
 
@@ -82,23 +81,14 @@ class Parallel:
         module, example = pair
         if isinstance(example, Example):
             if self.access_examples:
-                return await _invoke(module, (), dict(example.inputs().items()))
-            return await _invoke(module, (example,), {})
+                return await acall_part(module, **dict(example.inputs().items()))
+            return await acall_part(module, example)
         if isinstance(example, dict):
-            return await _invoke(module, (), example)
+            return await acall_part(module, **example)
         if isinstance(example, list) and isinstance(module, Parallel):
             return await module.aforward(example)
         if isinstance(example, tuple):
-            return await _invoke(module, example, {})
+            return await acall_part(module, *example)
         raise InvalidInputError(
             f"Invalid example type: {type(example)}, only supported types are Example, dict, list and tuple"
         )
-
-
-async def _invoke(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if isinstance(module, Module):
-        return await module.acall(*args, **kwargs)
-    if inspect.iscoroutinefunction(module) or inspect.iscoroutinefunction(type(module).__call__):
-        return await module(*args, **kwargs)
-    result = await call_sync(module, *args, **kwargs)
-    return await result if inspect.isawaitable(result) else result
