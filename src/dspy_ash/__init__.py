@@ -71,57 +71,57 @@ _EXPORTS: dict[str, str] = {
     "TwoStepAdapter": "dspy_ash.adapters:TwoStepAdapter",
     "XMLAdapter": "dspy_ash.adapters:XMLAdapter",
     # LM layer
-    "BaseLM": "dspy_ash.lm._base:BaseLM",
-    "LM": "dspy_ash.lm._lm:LM",
-    "configure_cache": "dspy_ash.lm._cache:configure_cache",
-    "inspect_history": "dspy_ash.lm._base:inspect_history",
-    "track_usage": "dspy_ash.lm._usage:track_usage",
+    "BaseLM": "dspy_ash.lm:BaseLM",
+    "LM": "dspy_ash.lm:LM",
+    "configure_cache": "dspy_ash.lm:configure_cache",
+    "inspect_history": "dspy_ash.lm:inspect_history",
+    "track_usage": "dspy_ash.lm:track_usage",
     # modules
-    "BestOfN": "dspy_ash.modules._best_of_n:BestOfN",
-    "ChainOfThought": "dspy_ash.modules._chain_of_thought:ChainOfThought",
-    "CodeAct": "dspy_ash.modules._code_act:CodeAct",
+    "BestOfN": "dspy_ash.modules:BestOfN",
+    "ChainOfThought": "dspy_ash.modules:ChainOfThought",
+    "CodeAct": "dspy_ash.modules:CodeAct",
     "CodeExecutionError": "dspy_ash.modules._interpreter:CodeExecutionError",
     "CodeInterpreterError": "dspy_ash.modules._interpreter:CodeInterpreterError",
     "FinalOutput": "dspy_ash.modules._interpreter:FinalOutput",
-    "MultiChainComparison": "dspy_ash.modules._multi_chain_comparison:MultiChainComparison",
-    "Parallel": "dspy_ash.modules._parallel:Parallel",
-    "Predict": "dspy_ash.modules._predict:Predict",
-    "ProgramOfThought": "dspy_ash.modules._program_of_thought:ProgramOfThought",
-    "PythonInterpreter": "dspy_ash.modules._interpreter:PythonInterpreter",
-    "ReAct": "dspy_ash.modules._react:ReAct",
-    "Refine": "dspy_ash.modules._refine:Refine",
-    "Retrieve": "dspy_ash.modules._retrieve:Retrieve",
+    "MultiChainComparison": "dspy_ash.modules:MultiChainComparison",
+    "Parallel": "dspy_ash.modules:Parallel",
+    "Predict": "dspy_ash.modules:Predict",
+    "ProgramOfThought": "dspy_ash.modules:ProgramOfThought",
+    "PythonInterpreter": "dspy_ash.modules:PythonInterpreter",
+    "ReAct": "dspy_ash.modules:ReAct",
+    "Refine": "dspy_ash.modules:Refine",
+    "Retrieve": "dspy_ash.modules:Retrieve",
     "Tool": "dspy_ash.adapters.types._tool:Tool",
     "ToolCallResults": "dspy_ash.adapters.types._tool:ToolCallResults",
     "ToolCalls": "dspy_ash.adapters.types._tool:ToolCalls",
-    "majority": "dspy_ash.modules._aggregation:majority",
-    "streamify": "dspy_ash.modules._streaming:streamify",
-    "asyncify": "dspy_ash.utils._asyncify:asyncify",
-    "syncify": "dspy_ash.utils._asyncify:syncify",
+    "majority": "dspy_ash.modules:majority",
+    "streamify": "dspy_ash.modules:streamify",
+    "asyncify": "dspy_ash.utils:asyncify",
+    "syncify": "dspy_ash.utils:syncify",
     # retrieval
-    "Embedder": "dspy_ash.retrievers._embedder:Embedder",
-    "ColBERTv2": "dspy_ash.retrievers._colbertv2:ColBERTv2",
-    "Embeddings": "dspy_ash.retrievers._embeddings:Embeddings",
-    "EmbeddingsWithScores": "dspy_ash.retrievers._embeddings:EmbeddingsWithScores",
+    "Embedder": "dspy_ash.retrievers:Embedder",
+    "ColBERTv2": "dspy_ash.retrievers:ColBERTv2",
+    "Embeddings": "dspy_ash.retrievers:Embeddings",
+    "EmbeddingsWithScores": "dspy_ash.retrievers:EmbeddingsWithScores",
     # evaluation
     "Evaluate": "dspy_ash.evaluate:Evaluate",
     # optimizers
-    "BetterTogether": "dspy_ash.optimizers._finetune:BetterTogether",
-    "BootstrapFewShot": "dspy_ash.optimizers._bootstrap:BootstrapFewShot",
-    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers._optuna_search:BootstrapFewShotWithOptuna",
-    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers._random_search:BootstrapFewShotWithRandomSearch",
-    "BootstrapFinetune": "dspy_ash.optimizers._finetune:BootstrapFinetune",
-    "BootstrapRS": "dspy_ash.optimizers._random_search:BootstrapFewShotWithRandomSearch",
-    "COPRO": "dspy_ash.optimizers._copro:COPRO",
-    "Ensemble": "dspy_ash.optimizers._ensemble:Ensemble",
-    "GEPA": "dspy_ash.optimizers.gepa._gepa:GEPA",
-    "InferRules": "dspy_ash.optimizers._infer_rules:InferRules",
+    "BetterTogether": "dspy_ash.optimizers:BetterTogether",
+    "BootstrapFewShot": "dspy_ash.optimizers:BootstrapFewShot",
+    "BootstrapFewShotWithOptuna": "dspy_ash.optimizers:BootstrapFewShotWithOptuna",
+    "BootstrapFewShotWithRandomSearch": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
+    "BootstrapFinetune": "dspy_ash.optimizers:BootstrapFinetune",
+    "BootstrapRS": "dspy_ash.optimizers:BootstrapFewShotWithRandomSearch",
+    "COPRO": "dspy_ash.optimizers:COPRO",
+    "Ensemble": "dspy_ash.optimizers:Ensemble",
+    "GEPA": "dspy_ash.optimizers.gepa:GEPA",
+    "InferRules": "dspy_ash.optimizers:InferRules",
     "KNN": "dspy_ash.optimizers._knn_fewshot:KNN",
-    "KNNFewShot": "dspy_ash.optimizers._knn_fewshot:KNNFewShot",
-    "LabeledFewShot": "dspy_ash.optimizers._labeled_fewshot:LabeledFewShot",
-    "MIPROv2": "dspy_ash.optimizers._mipro:MIPROv2",
-    "SIMBA": "dspy_ash.optimizers._simba:SIMBA",
-    "bootstrap_trace_data": "dspy_ash.optimizers._bootstrap_trace:bootstrap_trace_data",
+    "KNNFewShot": "dspy_ash.optimizers:KNNFewShot",
+    "LabeledFewShot": "dspy_ash.optimizers:LabeledFewShot",
+    "MIPROv2": "dspy_ash.optimizers:MIPROv2",
+    "SIMBA": "dspy_ash.optimizers:SIMBA",
+    "bootstrap_trace_data": "dspy_ash.optimizers:bootstrap_trace_data",
     # DSPy compatibility
     "install_as_dspy": "dspy_ash._compat:install_as_dspy",
 }
@@ -168,54 +168,52 @@ if _TYPE_CHECKING:
     from dspy_ash.errors import is_retryable_lm_error as is_retryable_lm_error
     from dspy_ash.evaluate import Evaluate as Evaluate
     from dspy_ash.events import BaseCallback as BaseCallback
-    from dspy_ash.lm._base import BaseLM as BaseLM
-    from dspy_ash.lm._base import inspect_history as inspect_history
-    from dspy_ash.lm._cache import configure_cache as configure_cache
-    from dspy_ash.lm._lm import LM as LM
-    from dspy_ash.lm._usage import track_usage as track_usage
-    from dspy_ash.modules._aggregation import majority as majority
-    from dspy_ash.modules._best_of_n import BestOfN as BestOfN
-    from dspy_ash.modules._chain_of_thought import ChainOfThought as ChainOfThought
-    from dspy_ash.modules._code_act import CodeAct as CodeAct
+    from dspy_ash.lm import LM as LM
+    from dspy_ash.lm import BaseLM as BaseLM
+    from dspy_ash.lm import configure_cache as configure_cache
+    from dspy_ash.lm import inspect_history as inspect_history
+    from dspy_ash.lm import track_usage as track_usage
+    from dspy_ash.modules import BestOfN as BestOfN
+    from dspy_ash.modules import ChainOfThought as ChainOfThought
+    from dspy_ash.modules import CodeAct as CodeAct
+    from dspy_ash.modules import MultiChainComparison as MultiChainComparison
+    from dspy_ash.modules import Parallel as Parallel
+    from dspy_ash.modules import Predict as Predict
+    from dspy_ash.modules import ProgramOfThought as ProgramOfThought
+    from dspy_ash.modules import PythonInterpreter as PythonInterpreter
+    from dspy_ash.modules import ReAct as ReAct
+    from dspy_ash.modules import Refine as Refine
+    from dspy_ash.modules import Retrieve as Retrieve
+    from dspy_ash.modules import majority as majority
+    from dspy_ash.modules import streamify as streamify
     from dspy_ash.modules._interpreter import CodeExecutionError as CodeExecutionError
     from dspy_ash.modules._interpreter import CodeInterpreterError as CodeInterpreterError
     from dspy_ash.modules._interpreter import FinalOutput as FinalOutput
-    from dspy_ash.modules._interpreter import PythonInterpreter as PythonInterpreter
-    from dspy_ash.modules._multi_chain_comparison import MultiChainComparison as MultiChainComparison
-    from dspy_ash.modules._parallel import Parallel as Parallel
-    from dspy_ash.modules._predict import Predict as Predict
-    from dspy_ash.modules._program_of_thought import ProgramOfThought as ProgramOfThought
-    from dspy_ash.modules._react import ReAct as ReAct
-    from dspy_ash.modules._refine import Refine as Refine
-    from dspy_ash.modules._retrieve import Retrieve as Retrieve
-    from dspy_ash.modules._streaming import streamify as streamify
-    from dspy_ash.optimizers._bootstrap import BootstrapFewShot as BootstrapFewShot
-    from dspy_ash.optimizers._bootstrap_trace import bootstrap_trace_data as bootstrap_trace_data
-    from dspy_ash.optimizers._copro import COPRO as COPRO
-    from dspy_ash.optimizers._ensemble import Ensemble as Ensemble
-    from dspy_ash.optimizers._finetune import BetterTogether as BetterTogether
-    from dspy_ash.optimizers._finetune import BootstrapFinetune as BootstrapFinetune
-    from dspy_ash.optimizers._infer_rules import InferRules as InferRules
+    from dspy_ash.optimizers import COPRO as COPRO
+    from dspy_ash.optimizers import SIMBA as SIMBA
+    from dspy_ash.optimizers import BetterTogether as BetterTogether
+    from dspy_ash.optimizers import BootstrapFewShot as BootstrapFewShot
+    from dspy_ash.optimizers import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
+    from dspy_ash.optimizers import BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch
+    from dspy_ash.optimizers import BootstrapFinetune as BootstrapFinetune
+    from dspy_ash.optimizers import Ensemble as Ensemble
+    from dspy_ash.optimizers import InferRules as InferRules
+    from dspy_ash.optimizers import KNNFewShot as KNNFewShot
+    from dspy_ash.optimizers import LabeledFewShot as LabeledFewShot
+    from dspy_ash.optimizers import MIPROv2 as MIPROv2
+    from dspy_ash.optimizers import bootstrap_trace_data as bootstrap_trace_data
     from dspy_ash.optimizers._knn_fewshot import KNN as KNN
-    from dspy_ash.optimizers._knn_fewshot import KNNFewShot as KNNFewShot
-    from dspy_ash.optimizers._labeled_fewshot import LabeledFewShot as LabeledFewShot
-    from dspy_ash.optimizers._mipro import MIPROv2 as MIPROv2
-    from dspy_ash.optimizers._optuna_search import BootstrapFewShotWithOptuna as BootstrapFewShotWithOptuna
-    from dspy_ash.optimizers._random_search import (
-        BootstrapFewShotWithRandomSearch as BootstrapFewShotWithRandomSearch,
-    )
-    from dspy_ash.optimizers._simba import SIMBA as SIMBA
-    from dspy_ash.optimizers.gepa._gepa import GEPA as GEPA
+    from dspy_ash.optimizers.gepa import GEPA as GEPA
     from dspy_ash.primitives import BaseModule as BaseModule
     from dspy_ash.primitives import Completions as Completions
     from dspy_ash.primitives import Example as Example
     from dspy_ash.primitives import Module as Module
     from dspy_ash.primitives import Prediction as Prediction
     from dspy_ash.primitives._saving import load as load
-    from dspy_ash.retrievers._colbertv2 import ColBERTv2 as ColBERTv2
-    from dspy_ash.retrievers._embedder import Embedder as Embedder
-    from dspy_ash.retrievers._embeddings import Embeddings as Embeddings
-    from dspy_ash.retrievers._embeddings import EmbeddingsWithScores as EmbeddingsWithScores
+    from dspy_ash.retrievers import ColBERTv2 as ColBERTv2
+    from dspy_ash.retrievers import Embedder as Embedder
+    from dspy_ash.retrievers import Embeddings as Embeddings
+    from dspy_ash.retrievers import EmbeddingsWithScores as EmbeddingsWithScores
     from dspy_ash.signatures import InputField as InputField
     from dspy_ash.signatures import OutputField as OutputField
     from dspy_ash.signatures import Signature as Signature
@@ -223,8 +221,8 @@ if _TYPE_CHECKING:
     from dspy_ash.signatures import ensure_signature as ensure_signature
     from dspy_ash.signatures import infer_prefix as infer_prefix
     from dspy_ash.signatures import make_signature as make_signature
-    from dspy_ash.utils._asyncify import asyncify as asyncify
-    from dspy_ash.utils._asyncify import syncify as syncify
+    from dspy_ash.utils import asyncify as asyncify
+    from dspy_ash.utils import syncify as syncify
 
     BootstrapRS = BootstrapFewShotWithRandomSearch  # an alias: `import X as Y` would not re-export Y
     from dspy_ash._compat import install_as_dspy as install_as_dspy
