@@ -47,10 +47,11 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     │   ├── MissingFeatureError (also AttributeError)   `dspy.X` names what dspy-ash lacks (hasattr stays False)
     │   ├── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
     │   └── TrainingBackendRequiredError        a fine-tuning optimizer (BootstrapFinetune, BetterTogether, GRPO)
-    └── StoreError                              the store's errors (store/errors.py has its tree)
+    ├── StoreError                              the store's errors (store/_errors.py has its tree)
+    └── ActionError                             the service's refusals (actions/_errors.py has its tree)
 
 Classes defined next to their raisers (BootstrapError, TooManyErrors, TrainsetTooSmallError,
-TrainingBackendRequiredError, the interpreter's, the store's)
+TrainingBackendRequiredError, the interpreter's, the store's, the actions')
 are drawn here too; tests/unit/core/test_error_tree.py checks that every exception class of the package
 is under the root. Only `dspy_ash.api` maps these to HTTP responses.
 """

@@ -197,3 +197,17 @@ async def diff_versions(
         "predictors": diff_states(old.state, new.state),
         "score": {"old": old.score, "new": new.score},
     }
+
+
+async def list_versions_of(
+    session: AsyncSession, *, tenant_id: uuid.UUID, program_ids: list[uuid.UUID]
+) -> list[ProgramVersion]:
+    """The versions of several programs in one query (by program, then number): for pages that include them."""
+    if not program_ids:
+        return []
+    stmt = (
+        select(ProgramVersion)
+        .where(ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id.in_(program_ids))
+        .order_by(ProgramVersion.program_id, ProgramVersion.number)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,32 @@
+"""The service's configuration, read once: arguments first, else `DSPY_ASH_*` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Typed and frozen: `ServiceSettings(max_body_bytes=...)` in code, `DSPY_ASH_MAX_BODY_BYTES` outside."""
+
+    model_config = SettingsConfigDict(env_prefix="DSPY_ASH_", frozen=True, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite in the data directory"
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20, gt=0, description="largest request body accepted (413 above)"
+    )
+    default_page_size: int = Field(default=50, gt=0)
+    max_page_size: int = Field(default=200, gt=0)
+    rate_limit_per_minute: int = Field(
+        default=600, gt=0, description="per API key, unless the key sets its own"
+    )
+    execute_timeout: float = Field(
+        default=120.0, gt=0, description="seconds an execution may take (504 after)"
+    )
+    program_concurrency: int = Field(
+        default=64, gt=0, description="executions in flight per program (429 above)"
+    )
+    session_ttl_hours: float = Field(default=12.0, gt=0)
+    secure_cookies: bool = Field(default=True, description="mark session cookies Secure (HTTPS only)")

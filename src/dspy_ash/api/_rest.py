@@ -1,0 +1,115 @@
+"""REST routes derived from the action registry: one route per action that declares `http`.
+
+Path parameters, query parameters (GET and DELETE) and the JSON body (other methods) are the fields of
+the action's input model, split by where they travel; the response is its output model. Every route
+calls `invoke`, so policy, tenancy, validation and audit are the action's, never the route's.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, create_model
+
+from dspy_ash.actions import Action, Actor, invoke
+from dspy_ash.api._auth import authorizer, services_of
+from dspy_ash.api._problems import problem_responses
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+_NO_BODY = frozenset({"GET", "DELETE"})
+
+
+def _statuses(action: Action[Any, Any]) -> tuple[int, ...]:
+    statuses = [401, 403, 422, 429]
+    if "{" in (action.http.path if action.http else ""):
+        statuses.append(404)
+    if action.kind in ("create", "update", "action"):
+        statuses.append(409)
+    return tuple(sorted(statuses))
+
+
+def _part_model(action: Action[Any, Any], names: list[str], suffix: str) -> type[BaseModel]:
+    """The input model's fields `names` as a model of their own (the body or query of a route with path
+    parameters); the whole input model when there are none, so its own validators and name stay."""
+    fields = action.input.model_fields
+    if len(names) == len(fields):
+        return action.input
+    spec: dict[str, Any] = {name: (fields[name].annotation, fields[name]) for name in names}
+    return create_model(
+        f"{action.input.__name__}{suffix}",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=action.input.__doc__,
+        **spec,
+    )
+
+
+def _parameters(action: Action[Any, Any]) -> tuple[list[inspect.Parameter], list[str], str | None]:
+    """The endpoint's signature for FastAPI: request, actor, path parameters, then the query or body model."""
+    assert action.http is not None
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter("actor", kw, annotation=Annotated[Actor, Depends(authorizer(action))]),
+    ]
+    fields = action.input.model_fields
+    path_names = _PATH_PARAM.findall(action.http.path)
+    for name in path_names:
+        info = fields[name]
+        params.append(
+            inspect.Parameter(
+                name, kw, annotation=Annotated[info.annotation, Path(description=info.description)]
+            )
+        )
+    rest = [name for name in fields if name not in path_names]
+    if not rest:
+        return params, path_names, None
+    if action.http.method in _NO_BODY:
+        part = _part_model(action, rest, "Query")
+        params.append(inspect.Parameter("part", kw, annotation=Annotated[part, Query()]))
+    else:
+        part = _part_model(action, rest, "Body")
+        params.append(inspect.Parameter("part", kw, annotation=Annotated[part, Body()]))
+    return params, path_names, "part"
+
+
+def endpoint_for(action: Action[Any, Any]) -> Any:
+    params, path_names, part_name = _parameters(action)
+    status = action.http.status if action.http else 200
+
+    async def endpoint(request: Request, **kwargs: Any) -> Response:
+        actor: Actor = kwargs["actor"]
+        data: dict[str, Any] = {name: kwargs[name] for name in path_names}
+        if part_name is not None:
+            data.update(kwargs[part_name].model_dump(exclude_unset=True))
+        result = await invoke(services_of(request), action, actor, data, request_id=request.state.request_id)
+        return Response(result.model_dump_json(), status_code=status, media_type="application/json")
+
+    endpoint.__name__ = action.name.replace(".", "_")
+    endpoint.__signature__ = inspect.Signature(params)  # what FastAPI reads the parameters from
+    setattr(endpoint, "__action__", action)  # noqa: B010  (tests check that every route is an action's)
+    return endpoint
+
+
+def build_router(actions: Iterable[Action[Any, Any]]) -> APIRouter:
+    router = APIRouter()
+    for action in actions:
+        if action.http is None:
+            continue
+        router.add_api_route(
+            action.http.path,
+            endpoint_for(action),
+            methods=[action.http.method],
+            status_code=action.http.status,
+            response_model=action.output,
+            name=action.name,
+            operation_id=action.name.replace(".", "_"),
+            summary=action.summary,
+            description=(action.handler.__doc__ or "").strip() + f"\n\nScope: `{action.scope}`.",
+            tags=[action.resource],
+            responses=problem_responses(*_statuses(action)),
+        )
+    return router
