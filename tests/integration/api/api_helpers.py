@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+
+import httpx
 
 from dspy_ash.actions import ROLES, Services
 from dspy_ash.store import repos
@@ -28,3 +32,32 @@ async def make_tenant(services: Services) -> TenantKeys:
             )
             keys[role] = token
     return TenantKeys(tenant_id=tenant.id, keys=keys)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP call of an action, as the authorization matrix makes it with each caller's key."""
+
+    method: str
+    path: str  # under /api/v1
+    json: Any = None
+    params: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class World:
+    """What a matrix case may use to create the resources its call needs (as the tenant's admin)."""
+
+    client: httpx.AsyncClient
+    tenant: TenantKeys
+    services: Services
+
+    async def post(self, path: str, json: Any, status: int = 201) -> dict[str, Any]:
+        response = await self.client.post(path, json=json, headers=self.tenant.auth("admin"))
+        assert response.status_code == status, response.text
+        return response.json()
+
+
+# A case builds, in a fresh tenant, what one action's call needs and returns that call. Every action with
+# an HTTP route must have exactly one, in a `cases_<area>.py` module's CASES (test_api_authorization.py).
+Case = Callable[[World], Awaitable[Call]]
