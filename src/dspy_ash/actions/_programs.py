@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dspy_ash.actions._context import ActionContext
 from dspy_ash.actions._paging import page_of
@@ -21,6 +21,23 @@ Include = Literal["versions"]
 
 
 class ProgramCreate(Request):
+    # the document says what the validator below enforces: exactly one of `source` and `spec`
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["source"],
+                    "properties": {"source": {"type": "string"}, "spec": {"type": "null"}},
+                },
+                {
+                    "required": ["spec"],
+                    "properties": {"spec": {"type": "object"}, "source": {"type": "null"}},
+                },
+            ]
+        },
+    )
+
     name: str = Field(min_length=1, max_length=200, examples=["qa"])
     source: str | None = Field(
         None, max_length=500, description="a code program: `package.module:Class`", examples=["myapp.qa:QA"]

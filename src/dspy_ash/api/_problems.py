@@ -6,6 +6,7 @@ This is the only place where dspy-ash's errors become HTTP.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -136,10 +137,22 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method the OpenAPI document gives this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = "^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in operations}
+    return sorted(methods)
+
+
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
     headers: dict[str, Any] | None = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request.app, request.url.path))}
     return problem_response(request, exc.status_code, slug, str(exc.detail), str(exc.detail), headers=headers)
 
 

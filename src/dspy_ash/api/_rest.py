@@ -24,7 +24,7 @@ _NO_BODY = frozenset({"GET", "DELETE"})
 
 
 def _statuses(action: Action[Any, Any]) -> tuple[int, ...]:
-    statuses = [401, 403, 422, 429]
+    statuses = [400, 401, 403, 413, 422, 429]  # 400: malformed body or cursor; 413: body over the limit
     if "{" in (action.http.path if action.http else ""):
         statuses.append(404)
     if action.kind in ("create", "update", "action"):
