@@ -10,7 +10,9 @@ DspyAshError
     ├── SecretKeyMissingError        a provider secret to encrypt or decrypt, but no DSPY_ASH_SECRET_KEY
     ├── EnvNotAllowedError (ValueError) a provider names an environment variable outside the allow-list
     ├── InvalidCursorError (ValueError) a page cursor that was not made by the store
-    └── InvalidSpecError (ValueError) a declarative program spec that does not validate
+    ├── InvalidSpecError (ValueError) a declarative program spec that does not validate
+    └── InvalidValueError (ValueError) a value a repository refuses (an email, a short password, a metric's
+                                     config), naming the field
 """
 
 from __future__ import annotations
@@ -88,3 +90,9 @@ class InvalidSpecError(StoreError, ValueError):
     def __init__(self, message: str, *, location: str | None = None) -> None:
         super().__init__(f"{location}: {message}" if location else message)
         self.location = location
+
+
+class InvalidValueError(StoreError, ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field

@@ -31,6 +31,12 @@ TABLES = {
     "tenant",
     "api_key",
     "audit_event",
+    "user_account",
+    "membership",
+    "user_session",
+    "idempotency_record",
+    "optimizer_config",
+    "metric_definition",
 }
 
 
@@ -116,13 +122,13 @@ async def test_0002_adds_the_audit_time_index_to_a_database_with_events(empty_da
         assert await migrate.upgrade(db.engine, "0001") == "0001"
         async with db.transaction() as s:
             tenant = await repos.tenants.create_tenant(s, name="before-0002", actor="t")
-            for i in range(3):
-                await repos.programs.create_program(
-                    s, tenant_id=tenant.id, actor="t", name=f"p{i}", source="a.b:C"
+            for i in range(3):  # signatures: their table is as 0001 made it (the ORM writes every column)
+                await repos.signatures.create_signature(
+                    s, tenant_id=tenant.id, actor="t", name=f"s{i}", spec="a -> b"
                 )
         assert "ix_audit_event_time" not in await _indexes(db, "audit_event")
 
-        assert await migrate.upgrade(db.engine) == migrate.head() == "0002"
+        assert await migrate.upgrade(db.engine, "0002") == "0002"
         assert "ix_audit_event_time" in await _indexes(db, "audit_event")
         async with db.transaction() as s:
             events = await repos.audit.list_events(s, tenant_id=tenant.id, newest_first=True)
@@ -132,3 +138,76 @@ async def test_0002_adds_the_audit_time_index_to_a_database_with_events(empty_da
         assert "ix_audit_event_time" not in await _indexes(db, "audit_event")
         async with db.transaction() as s:  # and the events survive the way down
             assert len(await repos.audit.list_events(s, tenant_id=tenant.id)) == 4
+
+
+async def _columns(db: Database, table: str) -> set[str]:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns(table)})
+
+
+SERVICE_TABLES = {"user_account", "membership", "user_session", "idempotency_record", "optimizer_config",
+                  "metric_definition"}  # fmt: skip
+ADDED_COLUMNS = {
+    "api_key": {"expires_at", "rate_limit_per_minute", "created_by"},
+    "lm_provider": {"is_default"},
+    "program": {"serving_version_id"},
+}
+
+
+async def test_0003_goes_down_to_0002_and_up_again_keeping_the_resources(empty_database_url: str) -> None:
+    """The way down drops the service tables and columns in place: programs, their versions, keys,
+    providers and the audit trail stay (a table rebuild on SQLite would cascade to the versions)."""
+    from store_helpers import program_state
+
+    from dspy_ash.store import repos
+
+    async with Database(empty_database_url) as db:
+        assert await migrate.upgrade(db.engine) == migrate.head() == "0003"
+        async with db.transaction() as s:
+            tenant = await repos.tenants.create_tenant(s, name="round-trip", actor="t")
+            program = await repos.programs.create_program(
+                s, tenant_id=tenant.id, actor="t", name="p", source="a.b:C"
+            )
+            version = await repos.versions.create_version(
+                s, tenant_id=tenant.id, actor="t", program_id=program.id, state=program_state()
+            )
+            await repos.versions.promote_version(
+                s, tenant_id=tenant.id, actor="t", program_id=program.id, version_id=version.id
+            )
+            provider = await repos.providers.create_provider(
+                s, tenant_id=tenant.id, actor="t", name="x", kind="k"
+            )
+            await repos.providers.set_default_provider(
+                s, tenant_id=tenant.id, actor="t", provider_id=provider.id
+            )
+            await repos.optimizer_configs.create_optimizer_config(
+                s, tenant_id=tenant.id, actor="t", name="o", optimizer="BootstrapFewShot"
+            )
+        events = await _event_count(db)
+
+        assert await migrate.downgrade(db.engine, "0002") == "0002"
+        assert await _tables(db) == TABLES - SERVICE_TABLES
+        for table, added in ADDED_COLUMNS.items():
+            assert not added & await _columns(db, table), table
+        assert "uq_lm_provider_default" not in await _indexes(db, "lm_provider")
+        async with db.engine.connect() as conn:
+            kept = {
+                t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+                for t in ("program", "program_version", "module", "lm_provider")
+            }
+        assert kept == {"program": 1, "program_version": 1, "module": 2, "lm_provider": 1}
+        assert await _event_count(db) == events
+
+        assert await migrate.upgrade(db.engine) == "0003"
+        assert await _tables(db) == TABLES
+        async with db.transaction() as s:  # back up, the new columns start empty
+            serving = await repos.versions.serving_version(s, tenant_id=tenant.id, program_id=program.id)
+            assert serving.id == version.id
+            assert await repos.providers.get_default_provider(s, tenant_id=tenant.id) is None
+            assert await repos.optimizer_configs.list_optimizer_configs(s, tenant_id=tenant.id) == []
+
+
+async def _event_count(db: Database) -> int:
+    async with db.engine.connect() as conn:
+        result = await conn.execute(text("SELECT count(*) FROM audit_event"))
+        return int(result.scalar_one())

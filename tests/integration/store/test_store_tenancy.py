@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from store_helpers import program_state
 
 from dspy_ash.store import Database, NotFoundError, repos
-from dspy_ash.store.models import Base, TenantOwned
+from dspy_ash.store.models import Base, Membership, TenantOwned
 from dspy_ash.store.repos.runs import RunKind
 
 READ_PREFIXES = (
@@ -37,7 +38,11 @@ READ_PREFIXES = (
     "examples_",
     "summarize",
     "resolve_",
+    "serving_",
+    "lookup",
 )
+# cheap parameters: these tests are about tenancy, not about the cost of a hash
+HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @dataclass
@@ -80,6 +85,11 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
             s, tenant_id=tenant, actor="a", name="pr", kind="x", api_key="sk-a"
         )
         key, _ = await repos.api_keys.create_api_key(s, tenant_id=tenant, actor="a", name="k", role="admin")
+        people = await _populate_people(s, tenant)
+        service = await _populate_service(s, tenant, provider.id)
+        await repos.versions.promote_version(
+            s, tenant_id=tenant, actor="a", program_id=program.id, version_id=version.id
+        )
         for statement in _trace_inserts(tenant, program.id):
             await s.execute(statement)
         (example,) = await repos.datasets.list_examples(s, tenant_id=tenant, dataset_id=dataset.id)
@@ -95,8 +105,50 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
         "evaluation_run": ev.id,
         "provider": provider.id,
         "api_key": key.id,
+        **people,
+        **service,
     }
     return w
+
+
+async def _populate_people(s: AsyncSession, tenant: uuid.UUID) -> dict[str, uuid.UUID]:
+    user = await repos.users.create_user(
+        s,
+        tenant_id=tenant,
+        actor="a",
+        email=f"{uuid.uuid4().hex}@example.com",
+        password="p" * 12,
+        hasher=HASHER,
+    )
+    await repos.memberships.add_member(s, tenant_id=tenant, actor="a", user_id=user.id, role="editor")
+    login, _, _ = await repos.user_sessions.create_session(s, tenant_id=tenant, actor="a", user_id=user.id)
+    return {"user": user.id, "user_session": login.id}
+
+
+async def _populate_service(
+    s: AsyncSession, tenant: uuid.UUID, provider_id: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    await repos.providers.set_default_provider(s, tenant_id=tenant, actor="a", provider_id=provider_id)
+    await repos.idempotency.save(
+        s,
+        tenant_id=tenant,
+        action="act",
+        key="k1",
+        request_hash="0" * 64,
+        status_code=201,
+        response={"ok": 1},
+    )
+    config = await repos.optimizer_configs.create_optimizer_config(
+        s, tenant_id=tenant, actor="a", name="o", optimizer="BootstrapFewShot", config={"max_rounds": 1}
+    )
+    metric = await repos.metrics.create_metric(
+        s, tenant_id=tenant, actor="a", name="m", kind="lm_judge", config=_judge(provider_id)
+    )
+    return {"optimizer_config": config.id, "metric": metric.id}
+
+
+def _judge(provider_id: uuid.UUID) -> dict[str, str]:
+    return {"provider_id": str(provider_id), "model": "x/judge", "instructions": "", "output_field": "score"}
 
 
 def _trace_inserts(tenant: uuid.UUID, program_id: uuid.UUID) -> tuple[Any, Any]:
@@ -224,6 +276,23 @@ READS: dict[str, Call] = {
         s, tenant_id=t, provider_id=i["provider"]
     ),
     "api_keys.list_api_keys": lambda s, t, i: repos.api_keys.list_api_keys(s, tenant_id=t),
+    "providers.get_default_provider": lambda s, t, i: repos.providers.get_default_provider(s, tenant_id=t),
+    "versions.serving_version": lambda s, t, i: repos.versions.serving_version(
+        s, tenant_id=t, program_id=i["program"]
+    ),
+    "memberships.get_membership": lambda s, t, i: repos.memberships.get_membership(
+        s, tenant_id=t, user_id=i["user"]
+    ),
+    "memberships.list_members": lambda s, t, i: repos.memberships.list_members(s, tenant_id=t),
+    "idempotency.lookup": lambda s, t, i: repos.idempotency.lookup(s, tenant_id=t, action="act", key="k1"),
+    "optimizer_configs.get_optimizer_config": lambda s, t, i: repos.optimizer_configs.get_optimizer_config(
+        s, tenant_id=t, config_id=i["optimizer_config"]
+    ),
+    "optimizer_configs.list_optimizer_configs": lambda s, t, i: (
+        repos.optimizer_configs.list_optimizer_configs(s, tenant_id=t)
+    ),
+    "metrics.get_metric": lambda s, t, i: repos.metrics.get_metric(s, tenant_id=t, metric_id=i["metric"]),
+    "metrics.list_metrics": lambda s, t, i: repos.metrics.list_metrics(s, tenant_id=t),
     "audit.list_events": lambda s, t, i: repos.audit.list_events(s, tenant_id=t),
     "traces.list_traces": lambda s, t, i: repos.traces.list_traces(s, tenant_id=t),
     "traces.get_trace": lambda s, t, i: repos.traces.get_trace(s, tenant_id=t, trace_id=i["trace"]),
@@ -233,8 +302,14 @@ READS: dict[str, Call] = {
 }
 
 
-# Looks across tenants on purpose: finding a tenant by name is for `dspy-ash init` and admin tools.
-CROSS_TENANT_BY_DESIGN = {"tenants.find_tenant"}
+# Look across tenants on purpose: finding a tenant by name is for `dspy-ash init` and admin tools; user
+# accounts belong to no tenant (one account, several memberships), and a user's list of tenants is theirs.
+CROSS_TENANT_BY_DESIGN = {
+    "tenants.find_tenant",
+    "users.get_user",
+    "users.find_user_by_email",
+    "memberships.list_tenants_of_user",
+}
 
 
 def test_every_read_function_is_in_the_table() -> None:
@@ -278,7 +353,7 @@ async def test_tenant_session_filters_even_unscoped_queries(
     """Defence in depth: in a tenant session, a query that forgot its tenant filter is filtered anyway."""
     await _populate(db, tenant, monkeypatch)
     models = [m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)]
-    assert len(models) == 16
+    assert len(models) == 21
     async with db.transaction(tenant_id=other_tenant) as s:
         for model in models:
             rows = (await s.execute(select(model))).scalars().all()
@@ -320,6 +395,86 @@ WriteCall = Callable[[AsyncSession, uuid.UUID, Ids], Awaitable[Any]]
 
 # (write function, the id it is given from another tenant, the call). Every other id is the caller's own.
 WRITES: list[tuple[str, str, WriteCall]] = [
+    (
+        "users.set_password",
+        "user",
+        lambda s, t, i: repos.users.set_password(
+            s, tenant_id=t, actor="b", user_id=i["user"], password="q" * 12, hasher=HASHER
+        ),
+    ),
+    (
+        "users.disable_user",
+        "user",
+        lambda s, t, i: repos.users.disable_user(s, tenant_id=t, actor="b", user_id=i["user"]),
+    ),
+    (
+        "memberships.set_role",
+        "user",
+        lambda s, t, i: repos.memberships.set_role(
+            s, tenant_id=t, actor="b", user_id=i["user"], role="admin"
+        ),
+    ),
+    (
+        "memberships.remove_member",
+        "user",
+        lambda s, t, i: repos.memberships.remove_member(s, tenant_id=t, actor="b", user_id=i["user"]),
+    ),
+    (
+        "user_sessions.create_session",
+        "user",
+        lambda s, t, i: repos.user_sessions.create_session(s, tenant_id=t, actor="b", user_id=i["user"]),
+    ),
+    (
+        "user_sessions.revoke_session",
+        "user_session",
+        lambda s, t, i: repos.user_sessions.revoke_session(
+            s, tenant_id=t, actor="b", session_id=i["user_session"]
+        ),
+    ),
+    (
+        "providers.set_default_provider",
+        "provider",
+        lambda s, t, i: repos.providers.set_default_provider(
+            s, tenant_id=t, actor="b", provider_id=i["provider"]
+        ),
+    ),
+    *[
+        (
+            "versions.promote_version",
+            key,
+            lambda s, t, i: repos.versions.promote_version(
+                s, tenant_id=t, actor="b", program_id=i["program"], version_id=i["version"]
+            ),
+        )
+        for key in ("program", "version")
+    ],
+    (
+        "optimizer_configs.update_optimizer_config",
+        "optimizer_config",
+        lambda s, t, i: repos.optimizer_configs.update_optimizer_config(
+            s, tenant_id=t, actor="b", config_id=i["optimizer_config"], description="b was here"
+        ),
+    ),
+    (
+        "optimizer_configs.delete_optimizer_config",
+        "optimizer_config",
+        lambda s, t, i: repos.optimizer_configs.delete_optimizer_config(
+            s, tenant_id=t, actor="b", config_id=i["optimizer_config"]
+        ),
+    ),
+    (
+        # the provider id is inside the config
+        "metrics.create_metric",
+        "provider",
+        lambda s, t, i: repos.metrics.create_metric(
+            s, tenant_id=t, actor="b", name="m2", kind="lm_judge", config=_judge(i["provider"])
+        ),
+    ),
+    (
+        "metrics.delete_metric",
+        "metric",
+        lambda s, t, i: repos.metrics.delete_metric(s, tenant_id=t, actor="b", metric_id=i["metric"]),
+    ),
     (
         "api_keys.revoke_api_key",
         "api_key",
@@ -468,11 +623,23 @@ NO_ID_WRITES = {
     "signatures.create_signature",
     "tenants.create_tenant",
     "traces.prune_traces",
+    "users.create_user",
+    "idempotency.save",
+    "optimizer_configs.create_optimizer_config",
 }
+# Writes naming a row of no tenant: any existing account can be made a member (accounts are global), and
+# the sweep of old idempotency records is maintenance over every tenant.
+GLOBAL_WRITES = {"memberships.add_member", "idempotency.prune"}
 # Not writes of a resource: authentication looks a key up across tenants by its hash (that is the
 # point); audit.create_named, audit.delete, audit.record and audit.record_event are what the writes above call.
+# Password and session checks look across tenants the same way, and the throttled "last used" / "last
+# seen" stamps are bookkeeping of an authentication just made, given the principal's own id.
 NOT_WRITES = {
     "api_keys.authenticate",
+    "api_keys.touch_last_used",
+    "users.verify_password",
+    "user_sessions.authenticate_session",
+    "user_sessions.touch_session",
     "audit.create_named",
     "audit.delete",
     "audit.record",
@@ -489,7 +656,7 @@ def test_every_write_function_is_in_the_table() -> None:
         and not name.startswith("_")
         and fn.__module__ == getattr(repos, module_name).__name__
     }
-    assert found == {name for name, _, _ in WRITES} | NO_ID_WRITES | NOT_WRITES
+    assert found == {name for name, _, _ in WRITES} | NO_ID_WRITES | GLOBAL_WRITES | NOT_WRITES
 
 
 def _id_params(name: str) -> list[str]:
@@ -507,7 +674,8 @@ def test_every_id_parameter_of_every_write_is_tried() -> None:
                  "dataset_id": {"dataset"}, "parent_id": {"version"}, "base_version_id": {"version"},
                  "result_version_id": {"version"}, "version_id": {"version"},
                  "optimizer_run_id": {"optimizer_run"}, "run_id": {"optimizer_run", "evaluation_run"},
-                 "results": {"example", "trace"}}  # fmt: skip
+                 "results": {"example", "trace"}, "user_id": {"user"}, "session_id": {"user_session"},
+                 "config_id": {"optimizer_config"}, "metric_id": {"metric"}}  # fmt: skip
     tried = {(name, key) for name, key, _ in WRITES}
     for name in {name for name, _, _ in WRITES}:
         for param in _id_params(name):
@@ -524,10 +692,16 @@ class _Rollback(Exception):
 
 
 async def _fingerprint(s: AsyncSession, tenants: tuple[uuid.UUID, ...]) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table that belongs to these tenants, every column."""
+    """Every row of every table that belongs to these tenants, every column (user accounts: the members')."""
     out: dict[str, list[tuple[Any, ...]]] = {}
+    members = select(Membership.user_id).where(Membership.tenant_id.in_(tenants))
     for table in Base.metadata.sorted_tables:
-        rows = (await s.execute(select(table).where(table.c.tenant_id.in_(tenants)))).all()
+        if "tenant_id" in table.c:
+            where = table.c.tenant_id.in_(tenants)
+        else:
+            assert table.name == "user_account"
+            where = table.c.id.in_(members)
+        rows = (await s.execute(select(table).where(where))).all()
         out[table.name] = sorted((tuple(r) for r in rows), key=lambda r: str(r))
     return out
 

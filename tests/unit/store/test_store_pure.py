@@ -216,3 +216,16 @@ def test_env_allow_list_matching(allow: list[str], name: str, allowed: bool) -> 
     else:
         with pytest.raises(EnvNotAllowedError, match="DSPY_ASH_PROVIDER_ENV_ALLOW"):
             rule.check(name)
+
+
+# -- metric definitions ---------------------------------------------------------------------------------
+
+
+def test_builtin_metric_names_are_metrics_dspy_ash_evaluate_has() -> None:
+    """The store cannot import the engine's evaluate; this keeps its list of built-in metrics true."""
+    import dspy_ash.evaluate as evaluate
+    from dspy_ash.store.repos.metrics import BUILTIN_METRICS
+
+    assert BUILTIN_METRICS
+    for name, attr in BUILTIN_METRICS.items():
+        assert attr in evaluate.__all__ and callable(getattr(evaluate, attr)), name

@@ -14,10 +14,13 @@ from dspy_ash.store.models._runs import (
     OptimizerRun,
     RunColumns,
 )
+from dspy_ash.store.models._service import METRIC_KINDS, IdempotencyRecord, MetricDefinition, OptimizerConfig
 from dspy_ash.store.models._telemetry import LMCacheEntry, LMRequestLog, Trace, TraceSpan
 from dspy_ash.store.models._tenancy import ROLES, ApiKey, AuditEvent, LMProvider, Tenant
+from dspy_ash.store.models._users import Membership, UserAccount, UserSession
 
 __all__ = [
+    "METRIC_KINDS",
     "ROLES",
     "RUN_STATUSES",
     "ApiKey",
@@ -27,10 +30,14 @@ __all__ = [
     "EvaluationResultRow",
     "EvaluationRun",
     "ExampleRow",
+    "IdempotencyRecord",
     "LMCacheEntry",
     "LMProvider",
     "LMRequestLog",
+    "Membership",
+    "MetricDefinition",
     "ModuleRow",
+    "OptimizerConfig",
     "OptimizerRun",
     "Program",
     "ProgramVersion",
@@ -40,4 +47,6 @@ __all__ = [
     "TenantOwned",
     "Trace",
     "TraceSpan",
+    "UserAccount",
+    "UserSession",
 ]

@@ -45,6 +45,10 @@ class Program(TenantOwned, Base):
     source: Mapped[str | None] = mapped_column(String(500), default=None)  # "pkg.mod:Class" for code programs
     spec: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)  # declarative programs
     description: Mapped[str] = mapped_column(Text, default="")
+    # The version the service runs (`promote_version`); None: the latest. No FK, for the reason
+    # program_version.optimizer_run_id has none: program_version points here, and a cycle of foreign keys
+    # cannot be created on SQLite without rebuilding a table. The repository checks it is this program's.
+    serving_version_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
 class ProgramVersion(TenantOwned, Base):

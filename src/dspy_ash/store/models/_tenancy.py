@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dspy_ash.store._types import JSONType, UTCDateTime
@@ -33,7 +44,15 @@ class ApiKey(TenantOwned, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
     role: Mapped[str] = mapped_column(String(16))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # to within a minute
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # None: never
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)  # None: the service's
+    created_by: Mapped[str | None] = mapped_column(String(200), default=None)  # actor; None before 0003
+
+    @property
+    def display(self) -> str:
+        """How listings show the key: its prefix and an ellipsis, never more of it."""
+        return f"{self.prefix}\u2026"
 
 
 class LMProvider(TenantOwned, Base):
@@ -41,6 +60,14 @@ class LMProvider(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
         CheckConstraint("secret_ciphertext IS NULL OR secret_env IS NULL", name="one_secret_source"),
+        # at most one default per tenant, enforced by the database (a partial index, on both)
+        Index(
+            "uq_lm_provider_default",
+            "tenant_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
     )
     __audit_exclude__ = frozenset({"secret_ciphertext"})
 
@@ -50,6 +77,7 @@ class LMProvider(TenantOwned, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     secret_ciphertext: Mapped[str | None] = mapped_column(Text, default=None)  # Fernet token
     secret_env: Mapped[str | None] = mapped_column(String(200), default=None)  # or: the env var to read
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEvent(TenantOwned, Base):

@@ -1,18 +1,25 @@
 """Repositories: one small module per resource. Every function takes keyword-only arguments after the
-session, is scoped by `tenant_id`, and writes its audit event in the caller's transaction."""
+session, is scoped by `tenant_id`, and writes its audit event in the caller's transaction. User accounts
+are the exception to the scoping (one account, several tenants): see `users`."""
 
 from dspy_ash.store.repos import (
     api_keys,
     audit,
     datasets,
     evaluations,
+    idempotency,
     lm_requests,
+    memberships,
+    metrics,
+    optimizer_configs,
     programs,
     providers,
     runs,
     signatures,
     tenants,
     traces,
+    user_sessions,
+    users,
     versions,
 )
 
@@ -21,12 +28,18 @@ __all__ = [
     "audit",
     "datasets",
     "evaluations",
+    "idempotency",
     "lm_requests",
+    "memberships",
+    "metrics",
+    "optimizer_configs",
     "programs",
     "providers",
     "runs",
     "signatures",
     "tenants",
     "traces",
+    "user_sessions",
+    "users",
     "versions",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.store._errors import NotFoundError, WrongParentError
@@ -15,6 +17,9 @@ from dspy_ash.store.models import Base, TenantOwned
 
 T = TypeVar("T", bound=Base)
 _BATCH = 1000  # ids per IN (...): well under every database's bound-parameter limit
+# How stale a "last used" / "last seen" time may get: writing it on every request would make each
+# authenticated read a write.
+TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 async def get_owned(
@@ -75,3 +80,24 @@ def snapshot(row: Base) -> dict[str, Any]:
         for attr in row.__mapper__.column_attrs
         if attr.key not in exclude
     }
+
+
+def sha256_hex(token: str) -> str:
+    """The stored form of a random token (API key, session, CSRF): 256 random bits need no slow hash."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def touch(
+    session: AsyncSession, model: type[Base], attribute: str, *, id: uuid.UUID, now: datetime
+) -> bool:
+    """Set `model.attribute` of row `id` to `now` unless it is already within TOUCH_INTERVAL of it, in one
+    UPDATE (no read first) that leaves `updated_at` alone. Returns whether it wrote."""
+    column = getattr(model, attribute)
+    stmt = (
+        update(model)
+        .where(model.id == id, or_(column.is_(None), column < now - TOUCH_INTERVAL))
+        .values({attribute: now, "updated_at": model.updated_at})
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -19,12 +19,13 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.settings import env
 from dspy_ash.store import _crypto as crypto
 from dspy_ash.store._env_allow import EnvAllowList
-from dspy_ash.store._errors import StoreError
+from dspy_ash.store._errors import ConflictError, StoreError
 from dspy_ash.store.models import LMProvider
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
@@ -40,6 +41,7 @@ class ProviderInfo:
     config: dict[str, Any]
     has_stored_secret: bool
     secret_env: str | None
+    is_default: bool
     created_at: datetime
     updated_at: datetime
 
@@ -54,6 +56,7 @@ class ProviderInfo:
             config=dict(row.config),
             has_stored_secret=row.secret_ciphertext is not None,
             secret_env=row.secret_env,
+            is_default=row.is_default,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -121,6 +124,47 @@ async def get_provider(
 async def list_providers(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[ProviderInfo]:
     stmt = select(LMProvider).where(LMProvider.tenant_id == tenant_id).order_by(LMProvider.name)
     return [ProviderInfo.of(row) for row in (await session.execute(stmt)).scalars()]
+
+
+async def set_default_provider(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, provider_id: uuid.UUID | None
+) -> ProviderInfo | None:
+    """Make the provider the tenant's default, or (None) leave the tenant without one. The old default is
+    cleared first, in the same transaction ("unset_default" on it, "set_default" on the new one); a
+    partial unique index keeps it to one per tenant, so a concurrent change is a ConflictError."""
+    new = None
+    if provider_id is not None:
+        new = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id, for_update=True)
+    stmt = (
+        select(LMProvider)
+        .where(LMProvider.tenant_id == tenant_id, LMProvider.is_default.is_(True))
+        .with_for_update()
+    )
+    try:
+        for old in list((await session.execute(stmt)).scalars()):
+            if old is not new:
+                await _set_default_flag(session, old, False, tenant_id=tenant_id, actor=actor)
+        if new is not None and not new.is_default:
+            await _set_default_flag(session, new, True, tenant_id=tenant_id, actor=actor)
+    except IntegrityError as exc:
+        raise ConflictError("the default provider changed meanwhile", resource="lm_provider") from exc
+    return None if new is None else ProviderInfo.of(new)
+
+
+async def _set_default_flag(
+    session: AsyncSession, row: LMProvider, value: bool, *, tenant_id: uuid.UUID, actor: str
+) -> None:
+    before = snapshot(row)
+    row.is_default = value
+    action = "set_default" if value else "unset_default"
+    # record() flushes: the old default is cleared in the database before the new one is set
+    await audit.record(session, tenant_id=tenant_id, actor=actor, action=action, row=row, before=before)
+
+
+async def get_default_provider(session: AsyncSession, *, tenant_id: uuid.UUID) -> ProviderInfo | None:
+    stmt = select(LMProvider).where(LMProvider.tenant_id == tenant_id, LMProvider.is_default.is_(True))
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    return None if row is None else ProviderInfo.of(row)
 
 
 async def delete_provider(

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dspy_ash.store._errors import NotFoundError
 from dspy_ash.store._hashing import state_hash
 from dspy_ash.store.models import Dataset, ModuleRow, OptimizerRun, Program, ProgramVersion
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import check_owned, get_owned, list_owned
+from dspy_ash.store.repos._base import check_owned, get_owned, list_owned, snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,46 @@ async def list_versions(
         tenant_id=tenant_id,
         order_by=ProgramVersion.number,
     )
+
+
+async def promote_version(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, program_id: uuid.UUID, version_id: uuid.UUID
+) -> Program:
+    """Make `version_id` (a version of this program: WrongParentError otherwise) the one the program is
+    served with. Audited as "promote" on the program, its `serving_version_id` before and after."""
+    program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id, for_update=True)
+    await check_owned(
+        session, ProgramVersion, [version_id], tenant_id=tenant_id, parent=("program", program_id)
+    )
+    before = snapshot(program)
+    program.serving_version_id = version_id
+    await audit.record(
+        session, tenant_id=tenant_id, actor=actor, action="promote", row=program, before=before
+    )
+    return program
+
+
+async def serving_version(
+    session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID
+) -> ProgramVersion:
+    """The version to run the program with: the promoted one, else its latest; NotFoundError
+    ("program_version", the program's id) when it has none."""
+    program = await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
+    stmt = select(ProgramVersion).where(
+        ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id == program_id
+    )
+    if program.serving_version_id is not None:
+        promoted = (
+            await session.execute(stmt.where(ProgramVersion.id == program.serving_version_id))
+        ).scalar_one_or_none()
+        if promoted is not None:  # no FK keeps the link, so check it still leads somewhere
+            return promoted
+    latest = (
+        await session.execute(stmt.order_by(ProgramVersion.number.desc()).limit(1))
+    ).scalar_one_or_none()
+    if latest is None:
+        raise NotFoundError(ProgramVersion.__tablename__, program_id)
+    return latest
 
 
 async def list_modules(
