@@ -233,6 +233,9 @@ READS: dict[str, Call] = {
     "versions.list_versions": lambda s, t, i: repos.versions.list_versions(
         s, tenant_id=t, program_id=i["program"]
     ),
+    "versions.list_versions_of": lambda s, t, i: repos.versions.list_versions_of(
+        s, tenant_id=t, program_ids=[i["program"]]
+    ),
     "versions.list_modules": lambda s, t, i: repos.versions.list_modules(
         s, tenant_id=t, version_id=i["version"]
     ),
