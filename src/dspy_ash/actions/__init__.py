@@ -8,14 +8,15 @@ REST (`dspy_ash.api`), GraphQL, the CLI and jobs call actions only through `invo
 this package queries the store. `REGISTRY` lists every action; `SCOPES` says which roles hold which scope.
 """
 
-from dspy_ash.actions import _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
-from dspy_ash.actions._auth import authenticate_key
+from dspy_ash.actions import _members, _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
+from dspy_ash.actions._auth import authenticate_key, authenticate_session
 from dspy_ash.actions._config import ServiceSettings
 from dspy_ash.actions._context import ActionContext, Actor, Services
 from dspy_ash.actions._errors import (
     ActionError,
     ActionTimeoutError,
     BusyError,
+    CsrfError,
     FieldProblem,
     InvalidRequestError,
     PermissionDeniedError,
@@ -37,6 +38,7 @@ __all__ = [
     "ActionTimeoutError",
     "Actor",
     "BusyError",
+    "CsrfError",
     "FieldProblem",
     "Http",
     "InvalidRequestError",
@@ -53,6 +55,7 @@ __all__ = [
     "action",
     "allows",
     "authenticate_key",
+    "authenticate_session",
     "authorize",
     "invalid_request",
     "invoke",

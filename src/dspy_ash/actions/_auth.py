@@ -1,22 +1,53 @@
-"""Who a credential speaks for: an API key (`Authorization: Bearer dak_...`) made into an `Actor`."""
+"""Who a credential speaks for: an API key (`Authorization: Bearer dak_...`) or a dashboard session
+(cookie, with a CSRF token on every unsafe request), made into an `Actor`."""
 
 from __future__ import annotations
 
 from dspy_ash.actions._context import Actor, Services
+from dspy_ash.actions._errors import CsrfError
 from dspy_ash.store import repos
 
-_MAX_TOKEN = 200  # real keys are 47 characters; a longer string is not worth hashing
+_MAX_TOKEN = 200  # real tokens are under 50 characters; a longer string is not worth hashing
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def authenticate_key(services: Services, token: str) -> Actor | None:
-    """The actor of a valid, unrevoked key, after spending one request of its rate limit
+    """The actor of a valid, unexpired, unrevoked key, after spending one request of its rate limit
     (RateLimitedError when it has none left); None for anything else."""
     if not token.startswith(repos.api_keys.KEY_PREFIX) or len(token) > _MAX_TOKEN:
         return None
     async with services.db.transaction() as session:
         principal = await repos.api_keys.authenticate(session, token=token)
+        if principal is not None:
+            await repos.api_keys.touch_last_used(
+                session, key_id=principal.api_key_id
+            )  # at most once a minute
     if principal is None:
         return None
-    per_minute = services.settings.rate_limit_per_minute
+    per_minute = principal.rate_limit_per_minute or services.settings.rate_limit_per_minute
     services.rate_limiter.check(str(principal.api_key_id), per_minute)
+    return Actor(
+        tenant_id=principal.tenant_id,
+        role=principal.role,
+        subject=principal.actor,
+        rate_limit_per_minute=per_minute,
+    )
+
+
+async def authenticate_session(
+    services: Services, token: str, *, method: str, csrf_token: str | None
+) -> Actor | None:
+    """The actor of a live session cookie; None for anything else. An unsafe method (POST, PATCH, ...)
+    must also bring the session's CSRF token, else CsrfError: a cookie alone never changes anything."""
+    if not token.startswith(repos.user_sessions.TOKEN_PREFIX) or len(token) > _MAX_TOKEN:
+        return None
+    async with services.db.transaction() as session:
+        principal = await repos.user_sessions.authenticate_session(session, token=token)
+    if principal is None:
+        return None
+    if method.upper() not in SAFE_METHODS and not (
+        csrf_token and repos.user_sessions.check_csrf(principal, token=csrf_token)
+    ):
+        raise CsrfError()
+    services.rate_limiter.check(f"session:{principal.session_id}", services.settings.rate_limit_per_minute)
     return Actor(tenant_id=principal.tenant_id, role=principal.role, subject=principal.actor)

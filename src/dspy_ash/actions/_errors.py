@@ -3,6 +3,7 @@
     ActionError
     ├── UnauthenticatedError          no valid credentials came with the call
     ├── PermissionDeniedError         the caller's role lacks the action's scope
+    ├── CsrfError                     a session-cookie request that changes something lacks its CSRF token
     ├── InvalidRequestError (also ValueError)  the request does not fit the action's input; lists the fields
     ├── RateLimitedError              the caller's key spent its requests for now; carries retry_after
     ├── BusyError                     a limit on work in flight (a program's executions) is reached
@@ -33,6 +34,11 @@ class PermissionDeniedError(ActionError):
         self.action = action
         self.role = role
         self.scope = scope
+
+
+class CsrfError(ActionError):
+    def __init__(self) -> None:
+        super().__init__("a request with a session cookie must carry the session's X-CSRF-Token header")
 
 
 @dataclass(frozen=True, slots=True)

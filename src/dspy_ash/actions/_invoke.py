@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,8 @@ from dspy_ash.actions._errors import (
 )
 from dspy_ash.actions._policy import allows
 from dspy_ash.actions._registry import REGISTRY, Action
+from dspy_ash.store import ConflictError, repos
+from dspy_ash.store.repos import audit
 
 
 def lookup(name: str) -> Action[Any, Any]:
@@ -64,17 +67,54 @@ async def invoke(
     payload: BaseModel | Mapping[str, Any],
     *,
     request_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Any:
-    """Run one action for `actor` with `payload` (its input model, or a mapping validated into it)."""
+    """Run one action for `actor` with `payload` (its input model, or a mapping validated into it).
+
+    With `idempotency_key` (actions declared `idempotent`), a retry of the same request replays the first
+    result instead of running again; the same key with another request is a ConflictError.
+    """
     declared = lookup(action) if isinstance(action, str) else action
     who = authorize(declared, actor)
     request = parse_request(declared, payload)
+    if idempotency_key is not None and not declared.idempotent:
+        problem = FieldProblem("header.Idempotency-Key", f"{declared.name} does not take one")
+        raise InvalidRequestError(f"{declared.name} does not take an Idempotency-Key", [problem])
     ctx = ActionContext(services=services, actor=who, request_id=request_id or uuid.uuid4().hex)
-    if not declared.transactional:
-        return await declared.handler(ctx, request)
-    async with services.db.transaction(tenant_id=who.tenant_id) as session:
-        ctx._session = session
-        try:
+    with audit.request_scope(ctx.request_id):
+        if not declared.transactional:
             return await declared.handler(ctx, request)
-        finally:
-            ctx._session = None
+        async with services.db.transaction(tenant_id=who.tenant_id) as session:
+            ctx._session = session
+            try:
+                if idempotency_key is None:
+                    return await declared.handler(ctx, request)
+                return await _once(ctx, declared, request, idempotency_key)
+            finally:
+                ctx._session = None
+
+
+async def _once(ctx: ActionContext, declared: Action[Any, Any], request: BaseModel, key: str) -> Any:
+    """Run the action unless this key ran it before; save its result in the same transaction."""
+    digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    found = await repos.idempotency.lookup(
+        ctx.session, tenant_id=ctx.tenant_id, action=declared.name, key=key
+    )
+    if found is not None:
+        if found.request_hash != digest:
+            raise ConflictError(
+                f"Idempotency-Key {key!r} was used for a different {declared.name} request",
+                resource="idempotency_record",
+            )
+        return declared.output.model_validate(found.response)
+    result = await declared.handler(ctx, request)
+    await repos.idempotency.save(
+        ctx.session,
+        tenant_id=ctx.tenant_id,
+        action=declared.name,
+        key=key,
+        request_hash=digest,
+        status_code=declared.http.status if declared.http else 200,
+        response=result.model_dump(mode="json"),
+    )
+    return result

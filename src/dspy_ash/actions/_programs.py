@@ -59,6 +59,7 @@ class ProgramPublic(Public):
     source: str | None
     spec: dict[str, Any] | None
     description: str
+    serving_version_id: uuid.UUID | None = Field(description="the promoted version; null serves the latest")
     created_at: datetime
     updated_at: datetime
     versions: list[VersionPublic] | None = Field(None, description="with `include=versions`")

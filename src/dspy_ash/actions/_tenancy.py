@@ -31,13 +31,20 @@ class TenantPublic(Public):
 class ApiKeyCreate(Request):
     name: str = Field(min_length=1, max_length=200, examples=["ci"])
     role: Role = "viewer"
+    expires_at: datetime | None = Field(default=None, description="when the key stops working (aware time)")
+    rate_limit_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="requests per minute; null takes the service default"
+    )
 
 
 class ApiKeyPublic(Public):
     id: uuid.UUID
     name: str
-    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    display: str = Field(description="the key's first characters and an ellipsis, to tell keys apart")
     role: Role
+    expires_at: datetime | None
+    rate_limit_per_minute: int | None
+    created_by: str | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -66,6 +73,7 @@ class AuditEventPublic(Public):
     resource_id: uuid.UUID
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    request_id: str | None
     created_at: datetime
 
 
@@ -78,9 +86,16 @@ async def get_tenant(ctx: ActionContext, request: Nothing) -> TenantPublic:
 @action("api_keys.create", resource="api_key", kind="create", scope="api_keys:write",
         http=Http("POST", "/api-keys", status=201))  # fmt: skip
 async def create_api_key(ctx: ActionContext, request: ApiKeyCreate) -> ApiKeyCreated:
-    """Create an API key; the response carries the secret, once."""
+    """Create an API key; the response carries the secret, once (so no Idempotency-Key: a replay would
+    have to keep the secret)."""
     row, token = await repos.api_keys.create_api_key(
-        ctx.session, tenant_id=ctx.tenant_id, actor=ctx.subject, name=request.name, role=request.role
+        ctx.session,
+        tenant_id=ctx.tenant_id,
+        actor=ctx.subject,
+        name=request.name,
+        role=request.role,
+        expires_at=request.expires_at,
+        rate_limit_per_minute=request.rate_limit_per_minute,
     )
     return ApiKeyCreated.model_validate({**ApiKeyPublic.model_validate(row).model_dump(), "key": token})
 

@@ -128,3 +128,18 @@ async def diff_versions(ctx: ActionContext, request: VersionDiff) -> VersionDiff
         ctx.session, tenant_id=ctx.tenant_id, old_id=request.against, new_id=request.version_id
     )
     return VersionDiffPublic.model_validate(diff)
+
+
+@action("versions.promote", resource="program", kind="action", scope="programs:write",
+        http=Http("POST", "/programs/{program_id}/versions/{version_id}/promote"))  # fmt: skip
+async def promote_version(ctx: ActionContext, request: VersionRef) -> VersionPublic:
+    """Make this version the one that `execute` serves by default."""
+    version = await version_of(ctx, request.program_id, request.version_id)
+    await repos.versions.promote_version(
+        ctx.session,
+        tenant_id=ctx.tenant_id,
+        actor=ctx.subject,
+        program_id=request.program_id,
+        version_id=request.version_id,
+    )
+    return VersionPublic.model_validate(version)

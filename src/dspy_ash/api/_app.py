@@ -14,6 +14,7 @@ from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
 from dspy_ash.api._middleware import BodyLimitMiddleware, RequestIdMiddleware
 from dspy_ash.api._rest import build_router
+from dspy_ash.api._sessions import build_session_router
 from dspy_ash.store import Database, connect
 
 API_PREFIX = "/api/v1"
@@ -50,6 +51,7 @@ def create_app(
         app.state.services = services
     _problems.install(app)
     app.include_router(build_router(REGISTRY.values()), prefix=API_PREFIX)
+    app.include_router(build_session_router(), prefix=API_PREFIX)
     _add_health(app)
     # outermost last: the request id exists before the body limit can refuse
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

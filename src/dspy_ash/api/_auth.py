@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dspy_ash.actions import Action, Actor, Services, authenticate_key, authorize
+from dspy_ash.actions import Action, Actor, Services, authenticate_key, authenticate_session, authorize
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer dak_...`")
 
@@ -17,13 +17,24 @@ def services_of(request: Request) -> Services:
     return request.app.state.services
 
 
+SESSION_COOKIE = "dspy_ash_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+
 async def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor | None:
-    """The caller, or None (the action then answers 401). A rate-limited key raises RateLimitedError (429)."""
-    if credentials is None:
+    """The caller by bearer key, else by session cookie, else None (the action then answers 401).
+    A rate-limited caller raises RateLimitedError (429); a cookie without its CSRF token, CsrfError (403)."""
+    services = services_of(request)
+    if credentials is not None:
+        return await authenticate_key(services, credentials.credentials)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
         return None
-    return await authenticate_key(services_of(request), credentials.credentials)
+    return await authenticate_session(
+        services, cookie, method=request.method, csrf_token=request.headers.get(CSRF_HEADER)
+    )
 
 
 def authorizer(action: Action[Any, Any]) -> Callable[..., Awaitable[Actor]]:

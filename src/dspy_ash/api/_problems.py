@@ -19,6 +19,7 @@ from dspy_ash import errors
 from dspy_ash.actions import (
     ActionTimeoutError,
     BusyError,
+    CsrfError,
     FieldProblem,
     InvalidRequestError,
     PermissionDeniedError,
@@ -31,6 +32,7 @@ from dspy_ash.store import (
     IllegalTransitionError,
     InvalidCursorError,
     InvalidSpecError,
+    InvalidValueError,
     NotFoundError,
     WrongParentError,
 )
@@ -44,6 +46,7 @@ TYPE_PREFIX = "urn:dspy-ash:problem:"
 PROBLEMS: list[tuple[type[BaseException], int, str, str]] = [
     (UnauthenticatedError, 401, "unauthenticated", "Authentication required"),
     (PermissionDeniedError, 403, "forbidden", "Not allowed"),
+    (CsrfError, 403, "csrf", "CSRF token missing or wrong"),
     (NotFoundError, 404, "not-found", "Not found"),
     (WrongParentError, 404, "not-found", "Not found"),
     (IllegalTransitionError, 409, "illegal-transition", "Illegal state transition"),
@@ -51,6 +54,7 @@ PROBLEMS: list[tuple[type[BaseException], int, str, str]] = [
     (InvalidCursorError, 400, "invalid-cursor", "Invalid cursor"),
     (InvalidRequestError, 422, "invalid-request", "Invalid request"),
     (InvalidSpecError, 422, "invalid-spec", "Invalid program spec"),
+    (InvalidValueError, 422, "invalid-value", "Invalid value"),
     (EnvNotAllowedError, 422, "env-not-allowed", "Environment variable not allowed"),
     (errors.SignatureError, 422, "invalid-signature", "Invalid signature"),
     (RateLimitedError, 429, "rate-limited", "Too many requests"),
@@ -117,6 +121,8 @@ async def _on_error(request: Request, exc: Exception) -> JSONResponse:
     for cls, status, slug, title in PROBLEMS:
         if isinstance(exc, cls):
             fields = exc.fields if isinstance(exc, InvalidRequestError) else None
+            if isinstance(exc, InvalidValueError):
+                fields = [FieldProblem(f"body.{exc.field}", str(exc))]
             if status == 401:
                 headers: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
             else:

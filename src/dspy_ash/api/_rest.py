@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, create_model
 
 from dspy_ash.actions import Action, Actor, invoke
@@ -64,6 +64,16 @@ def _parameters(action: Action[Any, Any]) -> tuple[list[inspect.Parameter], list
                 name, kw, annotation=Annotated[info.annotation, Path(description=info.description)]
             )
         )
+    if action.idempotent:
+        header = Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
+            description="retries with the same key replay the first response instead of running again",
+        )
+        params.append(
+            inspect.Parameter("idempotency_key", kw, default=None, annotation=Annotated[str | None, header])
+        )
     rest = [name for name in fields if name not in path_names]
     if not rest:
         return params, path_names, None
@@ -85,7 +95,15 @@ def endpoint_for(action: Action[Any, Any]) -> Any:
         data: dict[str, Any] = {name: kwargs[name] for name in path_names}
         if part_name is not None:
             data.update(kwargs[part_name].model_dump(exclude_unset=True))
-        result = await invoke(services_of(request), action, actor, data, request_id=request.state.request_id)
+        result = await invoke(
+            services_of(request),
+            action,
+            actor,
+            data,
+            request_id=request.state.request_id,
+            # an action that does not take the header still sees it, so a retry is refused, not repeated
+            idempotency_key=kwargs.get("idempotency_key", request.headers.get("idempotency-key")),
+        )
         return Response(result.model_dump_json(), status_code=status, media_type="application/json")
 
     endpoint.__name__ = action.name.replace(".", "_")

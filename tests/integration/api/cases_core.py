@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from api_helpers import Call, Case, World
 
+PASSWORD = "correct horse battery staple"
 STATE = json.loads((Path(__file__).parents[2] / "fixtures" / "program_state.json").read_text())
 
 
@@ -86,7 +88,47 @@ async def audit_list(world: World) -> Call:
     return Call("GET", "/audit-events")
 
 
+async def versions_promote(world: World) -> Call:
+    program_id, version_id = await _version(world)
+    return Call("POST", f"/programs/{program_id}/versions/{version_id}/promote")
+
+
+async def _member(world: World) -> str:
+    """A second admin plus the member the call acts on, so the last-admin rule never decides the outcome."""
+    await world.post(
+        "/members", {"email": f"{uuid.uuid4().hex[:8]}@example.com", "role": "admin", "password": PASSWORD}
+    )
+    member = await world.post(
+        "/members", {"email": f"{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD}
+    )
+    return member["user_id"]
+
+
+async def members_create(world: World) -> Call:
+    return Call(
+        "POST", "/members", json={"email": f"{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD}
+    )
+
+
+async def members_list(world: World) -> Call:
+    await _member(world)
+    return Call("GET", "/members")
+
+
+async def members_update(world: World) -> Call:
+    return Call("PATCH", f"/members/{await _member(world)}", json={"role": "editor"})
+
+
+async def members_delete(world: World) -> Call:
+    return Call("DELETE", f"/members/{await _member(world)}")
+
+
 CASES: dict[str, Case] = {
+    "versions.promote": versions_promote,
+    "members.create": members_create,
+    "members.list": members_list,
+    "members.update": members_update,
+    "members.delete": members_delete,
     "programs.create": programs_create,
     "programs.list": programs_list,
     "programs.get": programs_get,

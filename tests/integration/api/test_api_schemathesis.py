@@ -48,7 +48,12 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @schema.parametrize()  # pyright: ignore[reportUntypedFunctionDecorator]
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large], derandomize=True)
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    derandomize=True,
+)
 def test_api_fits_its_schema(case: schemathesis.Case[Any]) -> None:
     # Every check but "positive data acceptance": a schema-valid request may still be refused with a 4xx
     # problem when it breaks a rule no JSON schema can state (a declarative spec's wiring, a taken name).

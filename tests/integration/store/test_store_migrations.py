@@ -115,29 +115,43 @@ async def _indexes(db: Database, table: str) -> set[str]:
 
 
 async def test_0002_adds_the_audit_time_index_to_a_database_with_events(empty_database_url: str) -> None:
-    """Upgrading a 0001 database that already holds an audit trail keeps every event and adds the index."""
-    from dspy_ash.store import repos
+    """Upgrading a 0001 database that already holds an audit trail keeps every event and adds the index.
+    Rows are written in SQL: today's models have columns (audit_event.request_id) that 0001 lacks."""
+    import uuid
 
+    tenant = uuid.uuid4()
     async with Database(empty_database_url) as db:
         assert await migrate.upgrade(db.engine, "0001") == "0001"
-        async with db.transaction() as s:
-            tenant = await repos.tenants.create_tenant(s, name="before-0002", actor="t")
-            for i in range(3):  # signatures: their table is as 0001 made it (the ORM writes every column)
-                await repos.signatures.create_signature(
-                    s, tenant_id=tenant.id, actor="t", name=f"s{i}", spec="a -> b"
+
+        def ident(u: uuid.UUID) -> object:  # how the Uuid type stores ids: hex text on SQLite
+            return u.hex if db.dialect == "sqlite" else u
+
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO tenant (id, tenant_id, name, created_at, updated_at)"
+                    " VALUES (:t, :t, 'before-0002', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"t": ident(tenant)},
+            )
+            for _ in range(4):
+                await conn.execute(
+                    text(
+                        "INSERT INTO audit_event (id, tenant_id, created_at, updated_at, actor, action,"
+                        " resource_type, resource_id) VALUES (:id, :t, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
+                        " 't', 'create', 'tenant', :t)"
+                    ),
+                    {"id": ident(uuid.uuid4()), "t": ident(tenant)},
                 )
         assert "ix_audit_event_time" not in await _indexes(db, "audit_event")
 
         assert await migrate.upgrade(db.engine, "0002") == "0002"
         assert "ix_audit_event_time" in await _indexes(db, "audit_event")
-        async with db.transaction() as s:
-            events = await repos.audit.list_events(s, tenant_id=tenant.id, newest_first=True)
-        assert [e.action for e in events] == ["create"] * 4 and events[-1].resource_type == "tenant"
+        assert await _event_count(db) == 4
 
         assert await migrate.downgrade(db.engine, "0001") == "0001"
         assert "ix_audit_event_time" not in await _indexes(db, "audit_event")
-        async with db.transaction() as s:  # and the events survive the way down
-            assert len(await repos.audit.list_events(s, tenant_id=tenant.id)) == 4
+        assert await _event_count(db) == 4  # and the events survive the way down
 
 
 async def _columns(db: Database, table: str) -> set[str]:
@@ -154,6 +168,28 @@ ADDED_COLUMNS = {
 }
 
 
+async def test_0004_adds_the_request_id_and_goes_back_keeping_the_trail(empty_database_url: str) -> None:
+    """ADD and DROP COLUMN in place: the append-only triggers survive both ways (a rebuild would drop them)."""
+    from dspy_ash.store import repos
+
+    async with Database(empty_database_url) as db:
+        assert await migrate.upgrade(db.engine) == migrate.head() == "0004"
+        with repos.audit.request_scope("req-1"):
+            async with db.transaction() as s:
+                tenant = await repos.tenants.create_tenant(s, name="rid", actor="t")
+        async with db.transaction() as s:
+            [event] = await repos.audit.list_events(s, tenant_id=tenant.id)
+        assert event.request_id == "req-1"
+        assert await migrate.downgrade(db.engine, "0003") == "0003"
+        assert "request_id" not in await _columns(db, "audit_event")
+        assert await _event_count(db) == 1
+        for statement in ("UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event"):
+            with pytest.raises(Exception, match="(?i)append-only|audit"):
+                async with db.engine.begin() as conn:
+                    await conn.execute(text(statement))
+        assert await migrate.upgrade(db.engine) == "0004"
+
+
 async def test_0003_goes_down_to_0002_and_up_again_keeping_the_resources(empty_database_url: str) -> None:
     """The way down drops the service tables and columns in place: programs, their versions, keys,
     providers and the audit trail stay (a table rebuild on SQLite would cascade to the versions)."""
@@ -162,7 +198,7 @@ async def test_0003_goes_down_to_0002_and_up_again_keeping_the_resources(empty_d
     from dspy_ash.store import repos
 
     async with Database(empty_database_url) as db:
-        assert await migrate.upgrade(db.engine) == migrate.head() == "0003"
+        assert await migrate.upgrade(db.engine) == migrate.head()
         async with db.transaction() as s:
             tenant = await repos.tenants.create_tenant(s, name="round-trip", actor="t")
             program = await repos.programs.create_program(
@@ -198,7 +234,7 @@ async def test_0003_goes_down_to_0002_and_up_again_keeping_the_resources(empty_d
         assert kept == {"program": 1, "program_version": 1, "module": 2, "lm_provider": 1}
         assert await _event_count(db) == events
 
-        assert await migrate.upgrade(db.engine) == "0003"
+        assert await migrate.upgrade(db.engine) == migrate.head()
         assert await _tables(db) == TABLES
         async with db.transaction() as s:  # back up, the new columns start empty
             serving = await repos.versions.serving_version(s, tenant_id=tenant.id, program_id=program.id)

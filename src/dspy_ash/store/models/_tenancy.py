@@ -96,3 +96,4 @@ class AuditEvent(TenantOwned, Base):
     resource_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)  # the call that made it (0004)

@@ -9,6 +9,9 @@ figures (`record_event`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,6 +25,20 @@ from dspy_ash.store.models import AuditEvent, Base, TenantOwned
 from dspy_ash.store.repos._base import snapshot
 
 _Row = TypeVar("_Row", bound=Base)
+
+# The id of the request being served, set by the service around each call (`request_scope`), so every
+# event a call writes names it without each repository function taking it as an argument.
+current_request_id: ContextVar[str | None] = ContextVar("dspy_ash_audit_request_id", default=None)
+
+
+@contextmanager
+def request_scope(request_id: str | None) -> Iterator[None]:
+    """Events written inside carry `request_id`."""
+    token = current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(token)
 
 
 async def record(
@@ -87,6 +104,7 @@ async def record_event(
         resource_id=resource_id,
         before=before,
         after=after,
+        request_id=current_request_id.get(),
     )
     session.add(event)
     await session.flush()
