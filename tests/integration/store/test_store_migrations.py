@@ -184,7 +184,7 @@ async def test_0004_adds_the_request_id_and_goes_back_keeping_the_trail(empty_da
         assert "request_id" not in await _columns(db, "audit_event")
         assert await _event_count(db) == 1
         for statement in ("UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event"):
-            with pytest.raises(Exception, match="(?i)append-only|audit"):
+            with pytest.raises(Exception, match=r"(?i)append-only|audit"):
                 async with db.engine.begin() as conn:
                     await conn.execute(text(statement))
         assert await migrate.upgrade(db.engine) == "0004"
