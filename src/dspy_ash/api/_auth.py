@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dspy_ash.actions import Action, Actor, Services, authenticate_key, authorize
@@ -13,7 +14,7 @@ from dspy_ash.actions import Action, Actor, Services, authenticate_key, authoriz
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer dak_...`")
 
 
-def services_of(request: Request) -> Services:
+def services_of(request: HTTPConnection) -> Services:
     return request.app.state.services
 
 
