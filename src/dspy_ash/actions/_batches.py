@@ -104,7 +104,9 @@ async def versions_by_programs(ctx: ActionContext, request: VersionsByPrograms) 
 @action("runs.progress", resource="optimizer_run", kind="read", scope="runs:read")
 async def run_progress(ctx: ActionContext, request: RunRef) -> RunProgress:
     """A run's status and progress (what its subscription reports until the run ends)."""
-    run = await repos.runs.get_run(ctx.session, tenant_id=ctx.tenant_id, kind=request.kind, run_id=request.run_id)
+    run = await repos.runs.get_run(
+        ctx.session, tenant_id=ctx.tenant_id, kind=request.kind, run_id=request.run_id
+    )
     return RunProgress(
         id=run.id,
         kind=request.kind,

@@ -61,7 +61,10 @@ class AsgiWebSocket:
             "raw_path": path.encode(),
             "query_string": b"",
             "root_path": "",
-            "headers": [(b"host", b"test"), *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())],
+            "headers": [
+                (b"host", b"test"),
+                *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+            ],
             "subprotocols": subprotocols,
             "client": ("127.0.0.1", 50000),
             "server": ("test", 80),

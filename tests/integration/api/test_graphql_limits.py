@@ -29,7 +29,9 @@ async def test_deep_nesting_is_refused(gql: GraphQLClient, acme: TenantKeys) -> 
     inner = "id"
     for _ in range(LIMITS.max_depth):
         inner = f"versions {{ nodes {{ program {{ {inner} }} }} }}"
-    _refused(await gql(f"{{ programs {{ nodes {{ {inner} }} }} }}", tenant=acme), "exceeds maximum operation depth")
+    _refused(
+        await gql(f"{{ programs {{ nodes {{ {inner} }} }} }}", tenant=acme), "exceeds maximum operation depth"
+    )
     fine = "{ programs { edges { node { versions { edges { node { program { name } } } } } } } }"
     assert "errors" not in await gql(fine, tenant=acme)
 
@@ -46,7 +48,7 @@ async def test_many_aliases_are_refused_before_anything_runs(gql: GraphQLClient,
 
 async def test_aliases_through_fragment_spreads_are_counted(gql: GraphQLClient, acme: TenantKeys) -> None:
     # each spread of F brings its aliases again: 15 x (1 + 2) aliases, though the text names only 17
-    fragment = 'fragment F on Query { x: tenant { id } y: tenant { name } }'
+    fragment = "fragment F on Query { x: tenant { id } y: tenant { name } }"
     spreads = " ".join(f"s{i}: __typename ...F" for i in range(15))
     _refused(await gql(f"{{ {spreads} }} {fragment}", tenant=acme), "aliases found")
     nested = "fragment G on Query { ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F ...F }"

@@ -4,7 +4,7 @@ statements for 5 programs as for 50; the caller is authenticated once per reques
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ PAGE = """query($first: Int!) { programs(first: $first, sort: "name") {
 
 
 @contextmanager
-def counting(services: Services) -> Iterator[list[str]]:
+def counting(services: Services) -> Generator[list[str]]:
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -81,7 +81,9 @@ async def test_the_caller_is_authenticated_once_per_request(database_url: str) -
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
             gql = GraphQLClient(http)
             many = "{ a: tenant { id } b: tenant { id } programs { nodes { versions { nodes { id } } } } }"
-            for _ in range(2):  # each request spends one of the key's two requests a minute, however many fields
+            for _ in range(
+                2
+            ):  # each request spends one of the key's two requests a minute, however many fields
                 assert "errors" not in await gql(many, tenant=tenant), "a field spent its own request"
             refused = await gql(many, tenant=tenant)
             assert set(codes(refused)) == {"RATE_LIMITED"}

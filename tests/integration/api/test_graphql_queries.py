@@ -123,7 +123,9 @@ async def test_viewer_cannot_mutate_and_nothing_changes(gql: GraphQLClient, acme
         result = await gql(query, variables, tenant=acme, role="viewer")
         assert codes(result) == ["FORBIDDEN"], result
     listed = await gql("{ programs { nodes { name description versions { nodes { id } } } } }", tenant=acme)
-    assert listed["data"]["programs"]["nodes"] == [{"name": "qa", "description": "", "versions": {"nodes": []}}]
+    assert listed["data"]["programs"]["nodes"] == [
+        {"name": "qa", "description": "", "versions": {"nodes": []}}
+    ]
 
 
 async def test_another_tenants_ids_are_not_found(
@@ -134,7 +136,10 @@ async def test_another_tenants_ids_are_not_found(
                             {"id": program_id}, tenant=acme))["data"]["program"]["versions"]["nodes"][0]["id"]  # fmt: skip
     attempts: list[tuple[str, dict[str, Any]]] = [
         ("query($id: UUID!) { program(id: $id) { id } }", {"id": program_id}),
-        ("query($p: UUID!, $v: UUID!) { version(programId: $p, id: $v) { id } }", {"p": program_id, "v": version_id}),
+        (
+            "query($p: UUID!, $v: UUID!) { version(programId: $p, id: $v) { id } }",
+            {"p": program_id, "v": version_id},
+        ),
         ("""mutation($id: UUID!) { updateProgram(id: $id, description: "x") { id } }""", {"id": program_id}),
         ("mutation($id: UUID!) { deleteProgram(id: $id) { id } }", {"id": program_id}),
         (IMPORT, {"p": program_id, "state": STATE}),

@@ -47,7 +47,9 @@ class GraphQLContext(BaseContext):
             if self._auth is None:
                 scheme, token = get_authorization_scheme_param(self._credentials())
                 try:
-                    actor = await authenticate_key(self.services, token) if scheme.lower() == "bearer" else None
+                    actor = (
+                        await authenticate_key(self.services, token) if scheme.lower() == "bearer" else None
+                    )
                     self._auth = (actor, None)
                 except DspyAshError as exc:
                     self._auth = (None, exc)

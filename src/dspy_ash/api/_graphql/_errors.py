@@ -50,7 +50,7 @@ def graphql_error(exc: DspyAshError) -> GraphQLError:
     return _internal(exc)
 
 
-def _internal(exc: BaseException) -> GraphQLError:
+def _internal(exc: Exception) -> GraphQLError:
     return GraphQLError(
         "the server failed; see its log",
         extensions={"code": "INTERNAL_SERVER_ERROR", "type": TYPE_PREFIX + "internal", "status": 500},
@@ -67,5 +67,6 @@ def unexpected(error: GraphQLError) -> bool:
 
 
 def mask_unexpected() -> MaskErrors:
-    """Replace a bug's message by a generic one (the schema logs the error itself)."""
+    """Replace a bug's message by a generic one (the schema logs the error itself). A factory: strawberry
+    makes an extension per operation from it, as MaskErrors keeps state while it runs."""
     return MaskErrors(should_mask_error=unexpected, error_message="the server failed; see its log")

@@ -7,6 +7,8 @@ by the app's body limit (413) before any of this; introspection stays allowed (t
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
@@ -23,9 +25,10 @@ class GraphQLSettings:
     run_poll_seconds: float = 0.5  # how often a run-progress subscription looks at its run
 
 
-def limit_extensions(settings: GraphQLSettings) -> list[SchemaExtension]:
+def limit_extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]:
+    """Factories (strawberry makes each operation its own extensions from them)."""
     return [
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        QueryDepthLimiter(max_depth=settings.max_depth),
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        functools.partial(QueryDepthLimiter, max_depth=settings.max_depth),
     ]

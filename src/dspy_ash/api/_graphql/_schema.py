@@ -31,6 +31,7 @@ from dspy_ash.api._graphql._types import (
 
 logger = logging.getLogger("dspy_ash.api.graphql")
 
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The tenant's programs, a page at a time.")
@@ -57,7 +58,9 @@ class Query:
 
     @strawberry.field
     async def api_keys(self, info: Info, first: int = 50, after: str | None = None) -> Connection[ApiKeyNode]:
-        return connection_of(await info.context.call("api_keys.list", page_arguments(first, after)), of(ApiKeyNode))
+        return connection_of(
+            await info.context.call("api_keys.list", page_arguments(first, after)), of(ApiKeyNode)
+        )
 
     @strawberry.field(description="The audit trail, newest first.")
     async def audit_events(
@@ -149,7 +152,9 @@ class Subscription:
 class Schema(strawberry.Schema):
     """Logs only what is unexpected: a refused call (401, 404, ...) is the caller's business."""
 
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         for error in errors:
             if unexpected(error):
                 logger.error("GraphQL resolver failed", exc_info=error.original_error)
@@ -160,6 +165,5 @@ def build_schema(settings: GraphQLSettings) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*limit_extensions(settings), mask_unexpected()],
+        extensions=[*limit_extensions(settings), mask_unexpected],
     )
-

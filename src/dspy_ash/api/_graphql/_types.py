@@ -89,7 +89,9 @@ class ProgramNode:
     updated_at: datetime
 
     @strawberry.field(description="The program's versions by number (one batched query for a page).")
-    async def versions(self, info: Info, first: int = 50, after: str | None = None) -> Connection[VersionNode]:
+    async def versions(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[VersionNode]:
         group = await info.context.loaders.versions.load((self.id, first, _after_number(after)))
         nodes = [mirror(VersionNode, v) for v in group.items]
         end = _version_cursor(group.items[-1].number) if group.items else None
