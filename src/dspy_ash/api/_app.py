@@ -52,7 +52,7 @@ def create_app(
         app.state.services = services
     _problems.install(app)
     app.include_router(build_router(REGISTRY.values()), prefix=API_PREFIX)
-    app.include_router(graphql_router())
+    app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
     _add_health(app)
     # outermost last: the request id exists before the body limit can refuse
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -23,6 +23,8 @@ def _refused(result: dict[str, Any], *fragments: str) -> None:
     assert result.get("data") is None, result
     messages = [error["message"] for error in result["errors"]]
     assert any(f in m for f in fragments for m in messages), messages
+    codes = {error["extensions"]["code"] for error in result["errors"]}
+    assert codes <= {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}, result
 
 
 async def test_deep_nesting_is_refused(gql: GraphQLClient, acme: TenantKeys) -> None:
@@ -71,7 +73,9 @@ async def test_cyclic_fragments_are_refused_without_recursing(gql: GraphQLClient
 
 async def test_huge_documents_and_bodies(gql: GraphQLClient, acme: TenantKeys) -> None:
     fields = " ".join("__typename" for _ in range(LIMITS.max_tokens + 10))
-    _refused(await gql(f"{{ {fields} }}", tenant=acme), "tokens")
+    too_long = await gql(f"{{ {fields} }}", tenant=acme)
+    _refused(too_long, "tokens")
+    assert too_long["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     huge = "{ tenant { id } }" + " " * 100_000  # over the app's body limit (64 KiB in these tests)
     response = await gql.raw(huge, tenant=acme, role="admin")
     assert response.status_code == 413

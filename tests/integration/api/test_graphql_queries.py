@@ -6,8 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from api_helpers import TenantKeys
 from graphql_helpers import GraphQLClient, codes
+
+from dspy_ash.actions import Services
+from dspy_ash.api import create_app
+from dspy_ash.store import Database
 
 STATE = json.loads((Path(__file__).parents[2] / "fixtures" / "program_state.json").read_text())
 
@@ -165,3 +171,34 @@ async def test_bad_input_and_conflicts(gql: GraphQLClient, acme: TenantKeys) -> 
     assert not_uuid["errors"] and not_uuid["data"] is None
     names = (await gql("{ programs { nodes { name } } }", tenant=acme))["data"]["programs"]["nodes"]
     assert names == [{"name": "dup"}]
+
+
+async def test_unexpected_errors_are_masked_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = Database(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")  # cannot be opened
+    app = create_app(services=Services(db=broken))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            headers = {"Authorization": "Bearer dak_" + "x" * 43}
+            response = await http.post(
+                "http://test/graphql", json={"query": "{ tenant { id } }"}, headers=headers
+            )
+    finally:
+        await broken.dispose()
+    errors = response.json()["errors"]
+    assert [e["message"] for e in errors] == ["the server failed; see its log"]
+    assert "missing" not in response.text and "sqlite" not in response.text.lower()
+    assert any(r.name == "dspy_ash.api.graphql" and r.exc_info for r in caplog.records)
+
+
+async def test_get_serves_queries_but_never_mutations(gql: GraphQLClient, acme: TenantKeys) -> None:
+    url = "http://test/graphql"
+    read = await gql.http.get(url, params={"query": "{ tenant { id } }"}, headers=acme.auth("viewer"))
+    assert read.json()["data"]["tenant"]["id"] == str(acme.tenant_id)
+    write = """mutation { createProgram(name: "via-get", source: "a.b:C") { id } }"""
+    refused = await gql.http.get(url, params={"query": write}, headers=acme.auth())
+    assert refused.status_code == 400
+    assert (await gql("{ programs { nodes { id } } }", tenant=acme))["data"]["programs"]["nodes"] == []
+    openapi = (await gql.http.get("http://test/openapi.json")).json()
+    assert not any(path.startswith("/graphql") for path in openapi["paths"])  # GraphQL documents itself

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 from dspy_ash.actions import InvalidRequestError
@@ -66,7 +66,18 @@ def unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError | DspyAshError)
 
 
-def mask_unexpected() -> MaskErrors:
-    """Replace a bug's message by a generic one (the schema logs the error itself). A factory: strawberry
-    makes an extension per operation from it, as MaskErrors keeps state while it runs."""
-    return MaskErrors(should_mask_error=unexpected, error_message="the server failed; see its log")
+class ServiceErrors(MaskErrors):
+    """Replace a bug's message by a generic one (the schema logs the error itself), and give a refused
+    document's errors a code too: GRAPHQL_PARSE_FAILED (syntax, too many tokens) or
+    GRAPHQL_VALIDATION_FAILED (unknown fields, too deep, too many aliases, fragment cycles)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=unexpected, error_message="the server failed; see its log")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        for error in errors:
+            if error.path is None and "code" not in (error.extensions or {}):
+                parse = isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if parse else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
+        return super()._process_errors(errors)

@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from dspy_ash.api._graphql._connections import Connection, connection_of, page_arguments
-from dspy_ash.api._graphql._errors import mask_unexpected, unexpected
+from dspy_ash.api._graphql._errors import ServiceErrors, unexpected
 from dspy_ash.api._graphql._limits import GraphQLSettings, limit_extensions
 from dspy_ash.api._graphql._types import (
     ApiKeyCreatedNode,
@@ -165,5 +165,5 @@ def build_schema(settings: GraphQLSettings) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*limit_extensions(settings), mask_unexpected],
+        extensions=[*limit_extensions(settings), ServiceErrors],  # a class: one per operation
     )
