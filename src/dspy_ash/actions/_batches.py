@@ -83,7 +83,7 @@ async def programs_by_ids(ctx: ActionContext, request: ProgramsByIds) -> Program
 async def versions_by_programs(ctx: ActionContext, request: VersionsByPrograms) -> VersionGroups:
     """The first versions of several programs (by number), in one query."""
     asked = list(dict.fromkeys(request.program_ids))
-    rows = await repos.versions.first_versions_of(
+    rows = await repos.versions.list_first_versions_of(
         ctx.session,
         tenant_id=ctx.tenant_id,
         program_ids=asked,

@@ -17,11 +17,11 @@ from dspy_ash.store import repos
 SUBSCRIBE = "subscription($id: UUID!) { runProgress(runId: $id) { status progress message terminal } }"
 
 
-def _app(services: Services) -> FastAPI:
+def _app(services: Services, **settings: float) -> FastAPI:
     """The GraphQL router alone (as create_app mounts it), looking at runs every 20 ms, not 500."""
     app = FastAPI()
     app.state.services = services
-    app.include_router(graphql_router(GraphQLSettings(run_poll_seconds=0.02)))
+    app.include_router(graphql_router(GraphQLSettings(**{"run_poll_seconds": 0.02, **settings})))
     return app
 
 
@@ -116,3 +116,16 @@ async def test_subscription_needs_a_key_and_the_tenants_run(
             errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
             assert [e["extensions"]["code"] for e in errors] == [code], message
             assert str(acme.tenant_id) not in str(message)
+
+
+async def test_a_subscription_ends_at_its_time_limit(services: Services, acme: TenantKeys) -> None:
+    run_id = await _run(services, acme)  # queued, and nothing will ever run it
+    app = _app(services, max_subscription_seconds=0.1)
+    async with AsgiWebSocket(app, GRAPHQL_PATH, ["graphql-transport-ws"], acme.auth("viewer")) as ws:
+        assert (await _connect(ws, None))["type"] == "connection_ack"
+        variables = {"id": str(run_id)}
+        await ws.send(
+            {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": variables}}
+        )
+        assert (await _next(ws))["status"] == "queued"
+        assert await ws.receive(timeout=5) == {"id": "1", "type": "complete"}

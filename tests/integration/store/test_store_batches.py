@@ -26,25 +26,26 @@ async def _programs(db: Database, tenant: uuid.UUID, versions: list[int]) -> lis
     return ids
 
 
-async def test_first_versions_of_several_programs(
+async def test_list_first_versions_of_several_programs(
     db: Database, tenant: uuid.UUID, other_tenant: uuid.UUID
 ) -> None:
     a, b, c = await _programs(db, tenant, [4, 1, 0])
     async with db.transaction() as s:
-        rows = await repos.versions.first_versions_of(
+        rows = await repos.versions.list_first_versions_of(
             s, tenant_id=tenant, program_ids=[a, b, c], per_program=2
         )
         assert [(r.program_id, r.number) for r in rows] == sorted([(a, 1), (a, 2), (b, 1)])
-        later = await repos.versions.first_versions_of(
+        later = await repos.versions.list_first_versions_of(
             s, tenant_id=tenant, program_ids=[a, b], per_program=2, after_number=2
         )
         assert [(r.program_id, r.number) for r in later] == [(a, 3), (a, 4)]
-        foreign = await repos.versions.first_versions_of(
+        foreign = await repos.versions.list_first_versions_of(
             s, tenant_id=other_tenant, program_ids=[a, b], per_program=5
         )
         assert foreign == []
         assert (
-            await repos.versions.first_versions_of(s, tenant_id=tenant, program_ids=[], per_program=5) == []
+            await repos.versions.list_first_versions_of(s, tenant_id=tenant, program_ids=[], per_program=5)
+            == []
         )
 
 

@@ -23,6 +23,7 @@ class GraphQLSettings:
     max_aliases: int = 30  # counted through fragment spreads (strawberry >= 0.315.7)
     max_subscriptions_per_connection: int = 10
     run_poll_seconds: float = 0.5  # how often a run-progress subscription looks at its run
+    max_subscription_seconds: float = 3600.0  # then it completes (a client resubscribes), so none is endless
 
 
 def limit_extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]:

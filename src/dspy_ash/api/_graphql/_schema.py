@@ -138,15 +138,17 @@ class Subscription:
     async def run_progress(
         self, info: Info, run_id: uuid.UUID, kind: str = "optimizer"
     ) -> AsyncGenerator[RunProgressNode]:
+        settings = info.context.settings
+        deadline = asyncio.get_running_loop().time() + settings.max_subscription_seconds
         last: tuple[str, float, str] | None = None
         while True:
             state = await info.context.call("runs.progress", {"run_id": run_id, "kind": kind})
             if (state.status, state.progress, state.message) != last:
                 last = (state.status, state.progress, state.message)
                 yield mirror(RunProgressNode, state)
-            if state.terminal:
+            if state.terminal or asyncio.get_running_loop().time() >= deadline:
                 return
-            await asyncio.sleep(info.context.settings.run_poll_seconds)
+            await asyncio.sleep(settings.run_poll_seconds)
 
 
 class Schema(strawberry.Schema):

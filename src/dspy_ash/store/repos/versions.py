@@ -213,7 +213,7 @@ async def list_versions_of(
     return list((await session.execute(stmt)).scalars())
 
 
-async def first_versions_of(
+async def list_first_versions_of(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
