@@ -17,11 +17,12 @@ from dspy_ash.store import repos
 SUBSCRIBE = "subscription($id: UUID!) { runProgress(runId: $id) { status progress message terminal } }"
 
 
-def _app(services: Services, **settings: float) -> FastAPI:
+def _app(services: Services, max_subscription_seconds: float = 60.0) -> FastAPI:
     """The GraphQL router alone (as create_app mounts it), looking at runs every 20 ms, not 500."""
     app = FastAPI()
     app.state.services = services
-    app.include_router(graphql_router(GraphQLSettings(**{"run_poll_seconds": 0.02, **settings})))
+    settings = GraphQLSettings(run_poll_seconds=0.02, max_subscription_seconds=max_subscription_seconds)
+    app.include_router(graphql_router(settings))
     return app
 
 
