@@ -1,4 +1,5 @@
-"""The FastAPI application: REST under /api/v1 derived from the actions, health and readiness."""
+"""The FastAPI application: REST under /api/v1 derived from the actions, GraphQL at /graphql, health and
+readiness."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dspy_ash.actions import REGISTRY, Services, ServiceSettings
 from dspy_ash.actions._ops import readiness
 from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
+from dspy_ash.api._graphql import graphql_router
 from dspy_ash.api._middleware import BodyLimitMiddleware, RequestIdMiddleware
 from dspy_ash.api._rest import build_router
 from dspy_ash.api._sessions import build_session_router
@@ -52,6 +54,7 @@ def create_app(
     _problems.install(app)
     app.include_router(build_router(REGISTRY.values()), prefix=API_PREFIX)
     app.include_router(build_session_router(), prefix=API_PREFIX)
+    app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
     _add_health(app)
     # outermost last: the request id exists before the body limit can refuse
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from dspy_ash.actions import Action, Actor, Services, authenticate_key, authenticate_session, authorize
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer dak_...`")
 
 
-def services_of(request: Request) -> Services:
+def services_of(request: HTTPConnection) -> Services:
     return request.app.state.services
 
 

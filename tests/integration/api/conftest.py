@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "store"))  # the store suite's database helpers
 
 from api_helpers import TenantKeys, make_tenant
+from graphql_helpers import GraphQLClient
 from store_helpers import fresh_database
 
 from dspy_ash.actions import Services, ServiceSettings
@@ -62,3 +63,8 @@ async def acme(services: Services) -> TenantKeys:
 @pytest.fixture
 async def globex(services: Services) -> TenantKeys:
     return await make_tenant(services)
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)

@@ -227,6 +227,9 @@ READS: dict[str, Call] = {
     ),
     "programs.find_program": lambda s, t, i: repos.programs.find_program(s, tenant_id=t, name="p"),
     "programs.list_programs": lambda s, t, i: repos.programs.list_programs(s, tenant_id=t),
+    "programs.get_programs": lambda s, t, i: repos.programs.get_programs(
+        s, tenant_id=t, program_ids=[i["program"]]
+    ),
     "versions.get_version": lambda s, t, i: repos.versions.get_version(
         s, tenant_id=t, version_id=i["version"]
     ),
@@ -235,6 +238,9 @@ READS: dict[str, Call] = {
     ),
     "versions.list_versions_of": lambda s, t, i: repos.versions.list_versions_of(
         s, tenant_id=t, program_ids=[i["program"]]
+    ),
+    "versions.list_first_versions_of": lambda s, t, i: repos.versions.list_first_versions_of(
+        s, tenant_id=t, program_ids=[i["program"]], per_program=5
     ),
     "versions.list_modules": lambda s, t, i: repos.versions.list_modules(
         s, tenant_id=t, version_id=i["version"]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.store._errors import InvalidSpecError
 from dspy_ash.store.models import Program
 from dspy_ash.store.repos import audit
-from dspy_ash.store.repos._base import get_owned, snapshot
+from dspy_ash.store.repos._base import get_owned, list_owned, snapshot
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -53,6 +53,17 @@ async def create_program(
 
 async def get_program(session: AsyncSession, *, tenant_id: uuid.UUID, program_id: uuid.UUID) -> Program:
     return await get_owned(session, Program, tenant_id=tenant_id, id=program_id)
+
+
+async def get_programs(
+    session: AsyncSession, *, tenant_id: uuid.UUID, program_ids: list[uuid.UUID]
+) -> list[Program]:
+    """Several programs in one query (another tenant's ids are simply absent): for batched loads."""
+    if not program_ids:
+        return []
+    return await list_owned(
+        session, Program, Program.id.in_(program_ids), tenant_id=tenant_id, order_by=Program.created_at
+    )
 
 
 async def find_program(session: AsyncSession, *, tenant_id: uuid.UUID, name: str) -> Program | None:

@@ -252,3 +252,36 @@ async def list_versions_of(
         .order_by(ProgramVersion.program_id, ProgramVersion.number)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def list_first_versions_of(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    program_ids: list[uuid.UUID],
+    per_program: int,
+    after_number: int | None = None,
+) -> list[ProgramVersion]:
+    """Up to `per_program` versions of each program (numbers above `after_number`), in one query: a
+    window over the programs, so a page of programs with their first versions costs one statement
+    however many versions each has. Ordered by program, then number."""
+    if not program_ids:
+        return []
+    position = (
+        func.row_number()
+        .over(partition_by=ProgramVersion.program_id, order_by=ProgramVersion.number)
+        .label("position")
+    )
+    inner = select(ProgramVersion.id, position).where(
+        ProgramVersion.tenant_id == tenant_id, ProgramVersion.program_id.in_(program_ids)
+    )
+    if after_number is not None:
+        inner = inner.where(ProgramVersion.number > after_number)
+    ranked = inner.subquery()
+    stmt = (
+        select(ProgramVersion)
+        .join(ranked, ranked.c.id == ProgramVersion.id)
+        .where(ranked.c.position <= per_program)
+        .order_by(ProgramVersion.program_id, ProgramVersion.number)
+    )
+    return list((await session.execute(stmt)).scalars())
