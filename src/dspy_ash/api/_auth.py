@@ -23,7 +23,9 @@ async def current_actor(
     """The caller, or None (the action then answers 401). A rate-limited key raises RateLimitedError (429)."""
     if credentials is None:
         return None
-    return await authenticate_key(services_of(request), credentials.credentials)
+    actor = await authenticate_key(services_of(request), credentials.credentials)
+    request.state.actor = actor  # for the access line: which tenant and key (ObserveMiddleware)
+    return actor
 
 
 def authorizer(action: Action[Any, Any]) -> Callable[..., Awaitable[Actor]]:
