@@ -6,10 +6,13 @@
 
 REST (`dspy_ash.api`), GraphQL, the CLI and jobs call actions only through `invoke`; nothing outside
 this package queries the store. `REGISTRY` lists every action; `SCOPES` says which roles hold which scope.
+Outside the registry, for operations: `initialise` (`dspy-ash init`), `readiness` and `run_counts` (/readyz,
+/metrics), and the event subscribers `EngineMetrics` (Prometheus) and `OTelExporter` (OpenTelemetry).
 """
 
 from dspy_ash.actions import _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
 from dspy_ash.actions._auth import authenticate_key
+from dspy_ash.actions._bootstrap import AlreadyInitialisedError, Initialised, initialise
 from dspy_ash.actions._config import ServiceSettings
 from dspy_ash.actions._context import ActionContext, Actor, Services
 from dspy_ash.actions._errors import (
@@ -23,9 +26,12 @@ from dspy_ash.actions._errors import (
     UnauthenticatedError,
 )
 from dspy_ash.actions._invoke import authorize, invalid_request, invoke, lookup
+from dspy_ash.actions._ops import RunCounts, readiness, run_counts
+from dspy_ash.actions._otel import OTelExporter
 from dspy_ash.actions._policy import ROLES, SCOPES, allows
 from dspy_ash.actions._registry import REGISTRY, Action, Http, Kind, action
 from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
+from dspy_ash.actions._telemetry import EngineMetrics
 
 __all__ = [
     "REGISTRY",
@@ -36,17 +42,22 @@ __all__ = [
     "ActionError",
     "ActionTimeoutError",
     "Actor",
+    "AlreadyInitialisedError",
     "BusyError",
+    "EngineMetrics",
     "FieldProblem",
     "Http",
+    "Initialised",
     "InvalidRequestError",
     "Kind",
     "ListRequest",
+    "OTelExporter",
     "Page",
     "PermissionDeniedError",
     "Public",
     "RateLimitedError",
     "Request",
+    "RunCounts",
     "ServiceSettings",
     "Services",
     "UnauthenticatedError",
@@ -54,7 +65,10 @@ __all__ = [
     "allows",
     "authenticate_key",
     "authorize",
+    "initialise",
     "invalid_request",
     "invoke",
     "lookup",
+    "readiness",
+    "run_counts",
 ]

@@ -9,9 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dspy_ash.actions import REGISTRY, Services, ServiceSettings
-from dspy_ash.actions._ops import readiness
-from dspy_ash.actions._otel import OTelExporter
+from dspy_ash.actions import REGISTRY, OTelExporter, Services, ServiceSettings, readiness
 from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
 from dspy_ash.api._metrics import ServiceMetrics, add_metrics_route

@@ -24,9 +24,7 @@ from prometheus_client import (
 )
 from starlette.types import Scope
 
-from dspy_ash.actions import UnauthenticatedError
-from dspy_ash.actions._ops import run_counts
-from dspy_ash.actions._telemetry import EngineMetrics
+from dspy_ash.actions import EngineMetrics, UnauthenticatedError, run_counts
 from dspy_ash.api._auth import services_of
 
 logger = logging.getLogger("dspy_ash.api")

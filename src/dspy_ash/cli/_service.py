@@ -44,7 +44,7 @@ def init(
     the key this once (only its hash is stored). Safe to run again: it then changes nothing and prints
     no key, unless --new-key.
     """
-    from dspy_ash.actions._bootstrap import AlreadyInitialisedError, initialise
+    from dspy_ash.actions import AlreadyInitialisedError, initialise
     from dspy_ash.store import resolve_url
 
     url = resolve_url(database_url)
@@ -79,7 +79,12 @@ def serve(
         str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes (each with its own event loop).", min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes, each with its own event loop and its own /metrics counts.", min=1
+        ),
+    ] = 1,
     migrate: Annotated[
         bool, typer.Option("--migrate", help="Bring the database schema up to date first, if it is behind.")
     ] = False,
