@@ -30,6 +30,8 @@ from dspy_ash.api._auth import services_of
 logger = logging.getLogger("dspy_ash.api")
 
 UNMATCHED = "<unmatched>"
+# any other method a client sends counts as "other": the method is the client's to choose
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # API calls take milliseconds; executions wait on LMs for seconds
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -78,6 +80,7 @@ class ServiceMetrics:
         self.engine = EngineMetrics(self.registry, namespace=namespace)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else "other"
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route, str(status)).observe(seconds)
 

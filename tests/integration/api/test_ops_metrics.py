@@ -101,3 +101,13 @@ def test_two_apps_have_their_own_registries() -> None:
         )
         is None
     )
+
+
+async def test_an_unknown_method_does_not_become_a_label(services: Services) -> None:
+    app = create_app(services=services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        for method in ("BREW", "WHEN", "XYZZY"):
+            await http.request(method, "/healthz")
+        text = (await http.get("/metrics")).text
+    assert 'dspy_ash_http_requests_total{method="other",route="/healthz",status="405"} 3.0' in text
+    assert "BREW" not in text
