@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from dspy_ash.cli._db import DatabaseUrl, masked
@@ -51,13 +52,14 @@ def init(
     try:
         done = asyncio.run(initialise(url, tenant_name=tenant, new_key=new_key))
     except AlreadyInitialisedError as exc:
-        errors.print(f"[red]{exc}[/red]")
+        errors.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
+    name = escape(done.tenant_name)  # a name given on the command line is text, not markup
     console.print(f"database {masked(url)} is at revision [bold]{done.revision or 'base'}[/bold]")
     if done.created:
-        console.print(f"created tenant [bold]{done.tenant_name}[/bold] ({done.tenant_id})")
+        console.print(f"created tenant [bold]{name}[/bold] ({done.tenant_id})")
     else:
-        console.print(f"already initialised: tenant [bold]{done.tenant_name}[/bold] ({done.tenant_id})")
+        console.print(f"already initialised: tenant [bold]{name}[/bold] ({done.tenant_id})")
     if done.key is None:
         console.print("no new key made (pass --new-key to make another admin key)")
         return
@@ -65,7 +67,7 @@ def init(
         Panel(
             "This is the only time the key is shown: only its hash is stored. Keep it somewhere safe; "
             "anyone holding it administers the tenant. Send it as `Authorization: Bearer <key>`.",
-            title=f"[bold]admin API key for tenant {done.tenant_name}[/bold]",
+            title=f"[bold]admin API key for tenant {name}[/bold]",
             border_style="yellow",
         )
     )
@@ -137,7 +139,7 @@ def _check_schema(url: str, migrate: bool) -> None:
     except SchemaOutOfDateError as exc:
         if not migrate:
             errors.print(
-                f"[red]{exc}[/red]\nOr let the server do it first: `dspy-ash serve --migrate` "
+                f"[red]{escape(str(exc))}[/red]\nOr let the server do it first: `dspy-ash serve --migrate` "
                 "(a new database: `dspy-ash init`)."
             )
             raise typer.Exit(1) from None
