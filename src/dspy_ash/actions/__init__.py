@@ -12,12 +12,13 @@ Outside the registry, for operations: `initialise` (`dspy-ash init`), `readiness
 
 from dspy_ash.actions import _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
 from dspy_ash.actions._auth import authenticate_key
-from dspy_ash.actions._bootstrap import AlreadyInitialisedError, Initialised, initialise
+from dspy_ash.actions._bootstrap import Initialised, initialise
 from dspy_ash.actions._config import ServiceSettings
 from dspy_ash.actions._context import ActionContext, Actor, Services
 from dspy_ash.actions._errors import (
     ActionError,
     ActionTimeoutError,
+    AlreadyInitialisedError,
     BusyError,
     FieldProblem,
     InvalidRequestError,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.actions._errors import ActionError
+from dspy_ash.actions._errors import AlreadyInitialisedError
 from dspy_ash.store import Database, repos
 from dspy_ash.store import _migrate as migrate
 from dspy_ash.store.models import Tenant
@@ -17,18 +17,6 @@ from dspy_ash.store.models import Tenant
 INIT_ACTOR = "cli:init"  # who the audit trail says created the first tenant and key
 DEFAULT_TENANT = "default"
 ADMIN_KEY_NAME = "admin (dspy-ash init)"
-
-
-class AlreadyInitialisedError(ActionError):
-    """`init --tenant NAME` on a service whose first tenant has another name."""
-
-    def __init__(self, first: str, asked: str) -> None:
-        super().__init__(
-            f"the service is initialised already (its first tenant is {first!r}); no tenant is named "
-            f"{asked!r}, and init does not create further tenants"
-        )
-        self.first = first
-        self.asked = asked
 
 
 @dataclass(frozen=True, slots=True)
