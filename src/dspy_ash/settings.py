@@ -327,6 +327,24 @@ def enable_gc_pacing(enabled: bool = True) -> None:
         _publish(dataclasses.replace(_current, relax_gc=enabled))
 
 
+def add_process_callback(callback: CallbackValue) -> None:
+    """Subscribe `callback` to every call in the process, from any thread. A server's subscribers
+    (metrics, OpenTelemetry export) watch the whole process and are set up wherever its start-up runs
+    (uvicorn's lifespan task, a test's server thread), so the configure() ownership rule does not apply.
+    Adding one already subscribed changes nothing."""
+    with settings._lock:
+        if not any(c is callback for c in _current.callbacks):
+            _publish(dataclasses.replace(_current, callbacks=[*_current.callbacks, callback]))
+
+
+def remove_process_callback(callback: CallbackValue) -> None:
+    """Undo `add_process_callback` (at shutdown); a callback not subscribed is ignored."""
+    with settings._lock:
+        kept = [c for c in _current.callbacks if c is not callback]
+        if len(kept) != len(_current.callbacks):
+            _publish(dataclasses.replace(_current, callbacks=kept))
+
+
 SETTINGS_FILE_FORMAT = "dspy-ash settings"
 SETTINGS_FILE_VERSION = 1
 _TUPLE_SETTINGS = frozenset(name for name, value in defaults().items() if isinstance(value, tuple))

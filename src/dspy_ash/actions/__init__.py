@@ -6,15 +6,20 @@
 
 REST (`dspy_ash.api`), GraphQL, the CLI and jobs call actions only through `invoke`; nothing outside
 this package queries the store. `REGISTRY` lists every action; `SCOPES` says which roles hold which scope.
+Outside the registry, for operations: `initialise` (`dspy-ash init`), `readiness` and `run_counts` (/readyz,
+/metrics), and the event subscribers `EngineMetrics` (Prometheus) and `OTelExporter` (OpenTelemetry).
 """
 
 from dspy_ash.actions import _batches, _members, _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
 from dspy_ash.actions._auth import authenticate_key, authenticate_session
+from dspy_ash.actions._bootstrap import Initialised, initialise
 from dspy_ash.actions._config import ServiceSettings
 from dspy_ash.actions._context import ActionContext, Actor, Services
+from dspy_ash.actions._engine_metrics import EngineMetrics
 from dspy_ash.actions._errors import (
     ActionError,
     ActionTimeoutError,
+    AlreadyInitialisedError,
     BusyError,
     CsrfError,
     FieldProblem,
@@ -24,6 +29,8 @@ from dspy_ash.actions._errors import (
     UnauthenticatedError,
 )
 from dspy_ash.actions._invoke import authorize, invalid_request, invoke, lookup
+from dspy_ash.actions._ops import RunCounts, readiness, run_counts
+from dspy_ash.actions._otel import OTelExporter
 from dspy_ash.actions._policy import ROLES, SCOPES, allows
 from dspy_ash.actions._registry import REGISTRY, Action, Http, Kind, action
 from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
@@ -37,18 +44,23 @@ __all__ = [
     "ActionError",
     "ActionTimeoutError",
     "Actor",
+    "AlreadyInitialisedError",
     "BusyError",
     "CsrfError",
+    "EngineMetrics",
     "FieldProblem",
     "Http",
+    "Initialised",
     "InvalidRequestError",
     "Kind",
     "ListRequest",
+    "OTelExporter",
     "Page",
     "PermissionDeniedError",
     "Public",
     "RateLimitedError",
     "Request",
+    "RunCounts",
     "ServiceSettings",
     "Services",
     "UnauthenticatedError",
@@ -57,7 +69,10 @@ __all__ = [
     "authenticate_key",
     "authenticate_session",
     "authorize",
+    "initialise",
     "invalid_request",
     "invoke",
     "lookup",
+    "readiness",
+    "run_counts",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,3 +30,12 @@ class ServiceSettings(BaseSettings):
     )
     session_ttl_hours: float = Field(default=12.0, gt=0)
     secure_cookies: bool = Field(default=True, description="mark session cookies Secure (HTTPS only)")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="if set, /metrics requires `Authorization: Bearer <token>` (Prometheus: `authorization`)",
+    )
+    otel_export: bool = Field(
+        default=False,
+        description="export the engine's calls as OpenTelemetry spans over OTLP (extra `otel`; the "
+        "exporter reads the standard OTEL_* variables)",
+    )

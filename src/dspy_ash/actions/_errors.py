@@ -7,7 +7,8 @@
     ├── InvalidRequestError (also ValueError)  the request does not fit the action's input; lists the fields
     ├── RateLimitedError              the caller's key spent its requests for now; carries retry_after
     ├── BusyError                     a limit on work in flight (a program's executions) is reached
-    └── ActionTimeoutError (also TimeoutError)  the work did not finish in the time allowed
+    ├── ActionTimeoutError (also TimeoutError)  the work did not finish in the time allowed
+    └── AlreadyInitialisedError       `dspy-ash init --tenant` on a service set up with another tenant
 
 Only `dspy_ash.api` turns these into HTTP responses (RFC 9457 problems).
 """
@@ -69,3 +70,15 @@ class BusyError(ActionError):
 
 class ActionTimeoutError(ActionError, TimeoutError):
     pass
+
+
+class AlreadyInitialisedError(ActionError):
+    """`init --tenant NAME` on a service whose first tenant has another name."""
+
+    def __init__(self, first: str, asked: str) -> None:
+        super().__init__(
+            f"the service is initialised already (its first tenant is {first!r}); no tenant is named "
+            f"{asked!r}, and init does not create further tenants"
+        )
+        self.first = first
+        self.asked = asked

@@ -1,22 +1,24 @@
-"""The FastAPI application: REST under /api/v1 derived from the actions, GraphQL at /graphql, health and
-readiness."""
+"""The FastAPI application: REST under /api/v1 derived from the actions, GraphQL at /graphql, health,
+readiness and metrics."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dspy_ash.actions import REGISTRY, Services, ServiceSettings
-from dspy_ash.actions._ops import readiness
+from dspy_ash.actions import REGISTRY, OTelExporter, Services, ServiceSettings, readiness
 from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
 from dspy_ash.api._graphql import graphql_router
-from dspy_ash.api._middleware import BodyLimitMiddleware, RequestIdMiddleware
+from dspy_ash.api._metrics import ServiceMetrics, add_metrics_route
+from dspy_ash.api._middleware import BodyLimitMiddleware, ObserveMiddleware, RequestIdMiddleware
 from dspy_ash.api._rest import build_router
 from dspy_ash.api._sessions import build_session_router
+from dspy_ash.settings import add_process_callback, remove_process_callback
 from dspy_ash.store import Database, connect
 
 API_PREFIX = "/api/v1"
@@ -28,6 +30,7 @@ def create_app(
     """The service. Give `services` (tests, embedding) or `db`, or let it connect to
     `settings.database_url` at start-up (refusing a database whose schema is behind)."""
     settings = settings or (services.settings if services else ServiceSettings())
+    metrics = ServiceMetrics(prefixes=frozenset({API_PREFIX}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
@@ -37,9 +40,16 @@ def create_app(
         else:
             owned = db or await connect(settings.database_url)
             app.state.services = Services(db=owned, settings=settings)
+        subscribers: list[Any] = [metrics.engine, *_exporters(settings)]
+        for subscriber in subscribers:  # the engine's calls in this process, whoever makes them
+            add_process_callback(subscriber)
         try:
             yield
         finally:
+            for subscriber in subscribers:
+                remove_process_callback(subscriber)
+                if hasattr(subscriber, "shutdown"):
+                    subscriber.shutdown()
             if owned is not None and db is None:
                 await owned.dispose()
 
@@ -51,15 +61,25 @@ def create_app(
     )
     if services is not None:  # usable before start-up too (in-process tests without a lifespan)
         app.state.services = services
+    app.state.metrics = metrics
     _problems.install(app)
     app.include_router(build_router(REGISTRY.values()), prefix=API_PREFIX)
     app.include_router(build_session_router(), prefix=API_PREFIX)
     app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
     _add_health(app)
-    # outermost last: the request id exists before the body limit can refuse
+    token = settings.metrics_token
+    add_metrics_route(app, token.get_secret_value() if token is not None else None)
+    # outermost last: the request id exists before the body limit can refuse, and a refused body is
+    # still logged and counted
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObserveMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _exporters(settings: ServiceSettings) -> list[Any]:
+    """The optional event subscribers the settings turn on (OpenTelemetry export)."""
+    return [OTelExporter.from_environment()] if settings.otel_export else []
 
 
 def _add_health(app: FastAPI) -> None:

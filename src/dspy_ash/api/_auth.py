@@ -28,14 +28,17 @@ async def current_actor(
     """The caller by bearer key, else by session cookie, else None (the action then answers 401).
     A rate-limited caller raises RateLimitedError (429); a cookie without its CSRF token, CsrfError (403)."""
     services = services_of(request)
-    if credentials is not None:
-        return await authenticate_key(services, credentials.credentials)
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie is None:
-        return None
-    return await authenticate_session(
-        services, cookie, method=request.method, csrf_token=request.headers.get(CSRF_HEADER)
-    )
+    if credentials is not None:
+        actor = await authenticate_key(services, credentials.credentials)
+    elif cookie is not None:
+        actor = await authenticate_session(
+            services, cookie, method=request.method, csrf_token=request.headers.get(CSRF_HEADER)
+        )
+    else:
+        actor = None
+    request.state.actor = actor  # for the access line: which tenant and caller (ObserveMiddleware)
+    return actor
 
 
 def authorizer(action: Action[Any, Any]) -> Callable[..., Awaitable[Actor]]:

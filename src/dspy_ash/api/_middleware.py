@@ -1,16 +1,22 @@
-"""ASGI middleware: a request id on every request and response, and a bound on request bodies."""
+"""ASGI middleware: a request id on every request and response, an access line and the HTTP metrics
+for each, and a bound on request bodies."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dspy_ash.api._metrics import ServiceMetrics, route_template
 from dspy_ash.api._problems import PROBLEM_JSON, TYPE_PREFIX
+
+access_logger = logging.getLogger("dspy_ash.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a caller's id is kept only if it is this tame
@@ -40,6 +46,54 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class ObserveMiddleware:
+    """One access line (`dspy_ash.access`, INFO) and one observation of the HTTP metrics per request:
+    method, route template, status, duration, request id, and the caller's tenant and key when it gave a
+    valid one. Never a header, a body or a query string (they can carry secrets)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before it starts a response
+
+        async def send_watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_watched)
+        finally:
+            self.metrics.in_flight.dec()
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = route_template(scope, self.metrics.prefixes)
+        self.metrics.observe(scope["method"], route, status, seconds)
+        state: dict[str, Any] = scope.get("state", {})
+        actor = state.get("actor")
+        subject: str = getattr(actor, "subject", "")
+        fields = {
+            "method": scope["method"],
+            "route": route,
+            "path": scope.get("path"),
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "request_id": state.get("request_id"),
+            "tenant_id": str(actor.tenant_id) if actor is not None else None,
+            "key_id": subject.removeprefix("api_key:") if subject.startswith("api_key:") else None,
+        }
+        access_logger.info("%s %s %d %.1fms", scope["method"], route, status, seconds * 1000, extra=fields)
 
 
 class BodyLimitMiddleware:

@@ -1,6 +1,7 @@
 """The `dspy-ash` command. Thin: each command parses its input, calls the store or an action, renders output.
 
-Commands live in modules by topic (`cli/db.py`: migrate, schema status) and register themselves on `app`.
+Commands live in modules by topic (`cli/_db.py`: migrate, schema status; `cli/_service.py`: init, serve)
+and register themselves on `app`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ app = typer.Typer(
 
 def _register() -> None:
     from dspy_ash.cli import _db as db
+    from dspy_ash.cli import _service as service
 
     db.register(app)
+    service.register(app)
 
 
 _register()

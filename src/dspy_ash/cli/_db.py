@@ -32,7 +32,7 @@ def migrate(
     url = resolve_url(database_url)
     step = store_migrate.downgrade if down else store_migrate.upgrade
     at = asyncio.run(step(url, revision))
-    console.print(f"database {_masked(url)} is at revision [bold]{at or 'base'}[/bold]")
+    console.print(f"database {masked(url)} is at revision [bold]{at or 'base'}[/bold]")
 
 
 def db_status(database_url: DatabaseUrl = None) -> None:
@@ -51,7 +51,7 @@ def db_status(database_url: DatabaseUrl = None) -> None:
     console.print("schema is current")
 
 
-def _masked(url: str) -> str:
+def masked(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)

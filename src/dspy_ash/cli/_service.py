@@ -1,0 +1,158 @@
+"""Service commands: `dspy-ash init` (schema, first tenant, admin key) and `dspy-ash serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from dspy_ash.cli._db import DatabaseUrl, masked
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+def init(
+    database_url: DatabaseUrl = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the first tenant (default: 'default'). On a later run: the tenant for --new-key."
+        ),
+    ] = None,
+    new_key: Annotated[
+        bool, typer.Option("--new-key", help="Already initialised: make another admin API key and print it.")
+    ] = False,
+) -> None:
+    """Set up a new service: schema, first tenant, admin API key (printed once).
+
+    Brings the database schema up to date, creates the first tenant and an admin API key, and prints
+    the key this once (only its hash is stored). Safe to run again: it then changes nothing and prints
+    no key, unless --new-key.
+    """
+    from dspy_ash.actions import AlreadyInitialisedError, initialise
+    from dspy_ash.store import resolve_url
+
+    url = resolve_url(database_url)
+    try:
+        done = asyncio.run(initialise(url, tenant_name=tenant, new_key=new_key))
+    except AlreadyInitialisedError as exc:
+        errors.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    name = escape(done.tenant_name)  # a name given on the command line is text, not markup
+    console.print(f"database {masked(url)} is at revision [bold]{done.revision or 'base'}[/bold]")
+    if done.created:
+        console.print(f"created tenant [bold]{name}[/bold] ({done.tenant_id})")
+    else:
+        console.print(f"already initialised: tenant [bold]{name}[/bold] ({done.tenant_id})")
+    if done.key is None:
+        console.print("no new key made (pass --new-key to make another admin key)")
+        return
+    console.print(
+        Panel(
+            "This is the only time the key is shown: only its hash is stored. Keep it somewhere safe; "
+            "anyone holding it administers the tenant. Send it as `Authorization: Bearer <key>`.",
+            title=f"[bold]admin API key for tenant {name}[/bold]",
+            border_style="yellow",
+        )
+    )
+    # alone on its line, unstyled and unwrapped, so it can be copied or read by a script
+    console.print(done.key, markup=False, highlight=False, soft_wrap=True)
+
+
+def serve(
+    database_url: DatabaseUrl = None,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes, each with its own event loop and its own /metrics counts.", min=1
+        ),
+    ] = 1,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Bring the database schema up to date first, if it is behind.")
+    ] = False,
+    log_level: Annotated[LogLevel, typer.Option(help="Least severe records logged.")] = LogLevel.info,
+    json_logs: Annotated[
+        bool, typer.Option("--json-logs/--text-logs", help="Log JSON lines (default) or plain text.")
+    ] = True,
+) -> None:
+    """Run the service with uvicorn: REST under /api/v1, /healthz, /readyz, /metrics.
+
+    The database is --database-url, else $DSPY_ASH_DATABASE_URL, else SQLite in the data directory
+    (DSPY_ASH_HOME). A database whose schema is behind is refused unless --migrate. Logs go to stderr,
+    one JSON object per line, secrets redacted. Other settings come from DSPY_ASH_* variables
+    (DSPY_ASH_METRICS_TOKEN, DSPY_ASH_OTEL_EXPORT, ...).
+    """
+    import uvicorn
+
+    from dspy_ash.api._logging import logging_config
+    from dspy_ash.store import resolve_url
+
+    url = resolve_url(database_url)
+    _check_schema(url, migrate)
+    # the app is built in each worker process from the environment (ServiceSettings reads it)
+    os.environ["DSPY_ASH_DATABASE_URL"] = url
+    console.print(
+        f"serving on http://{host}:{port} with database {masked(url)}", highlight=False, soft_wrap=True
+    )
+    uvicorn.run(
+        "dspy_ash.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logging_config(log_level.value, json_lines=json_logs),
+        access_log=False,  # the service writes its own access line, with the route and the caller
+        proxy_headers=False,
+    )
+
+
+def _check_schema(url: str, migrate: bool) -> None:
+    from dspy_ash.store import SchemaOutOfDateError, connect
+    from dspy_ash.store import migrate as store_migrate
+
+    async def check() -> None:
+        db = await connect(url)
+        await db.dispose()
+
+    try:
+        asyncio.run(check())
+    except SchemaOutOfDateError as exc:
+        if not migrate:
+            errors.print(
+                f"[red]{escape(str(exc))}[/red]\nOr let the server do it first: `dspy-ash serve --migrate` "
+                "(a new database: `dspy-ash init`)."
+            )
+            raise typer.Exit(1) from None
+        at = asyncio.run(store_migrate.upgrade(url))
+        console.print(f"migrated database {masked(url)} to revision [bold]{at}[/bold]")
+
+
+def _help(fn: object) -> str:
+    """A docstring as --help shows it: each paragraph on one line, for the terminal to wrap."""
+    text = inspect.getdoc(fn) or ""
+    return "\n\n".join(re.sub(r"\s*\n\s*", " ", part) for part in text.split("\n\n"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init", help=_help(init))(init)
+    app.command("serve", help=_help(serve))(serve)
