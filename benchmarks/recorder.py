@@ -1,22 +1,24 @@
 """CPU cost of recording one traced execution, in the serving process, on SQLite and PostgreSQL.
 
     python benchmarks/recorder.py [--db sqlite,postgresql] [--executions 5000] [--rounds 5]
-                                  [--concurrency 256] [--profile]
+                                  [--concurrency 256] [--runners concurrent,sequential] [--profile]
 
 A typical execution: `Predict("question -> answer")` with one LM call to an instant in-process LM
-(the worst case for the recorder: nothing hides its work), 3 spans (Predict, its LM call, and the
-trace root is the Predict) and one `lm_request` row per trace. Each round runs `--executions`
-executions with recording off, then the same with a `TraceRecorder` subscribed and flushed to the
-database, and measures the process's CPU time (`time.process_time()`: every thread, so the caller's
-hot path, the writer thread, and the SQLite driver thread all count; PostgreSQL's own server
+(the worst case for the recorder: nothing hides its work). Each trace is 4 rows: the trace, 2 spans
+(the Predict, which is the trace's root, and its LM call) and one `lm_request`. Each round runs
+`--executions` executions with recording off, with a subscriber that does nothing (the engine's own
+cost of building events for any subscriber), then with a `TraceRecorder` subscribed and flushed to
+the database, and measures the process's CPU time (`time.process_time()`: every thread, so the
+caller's hot path, the writer thread and SQLite's driver thread all count; PostgreSQL's server
 process does not, it is not the serving process). The cost per traced execution is
 (CPU on - CPU off) / executions, median over rounds. Executions run concurrently as a server runs
 them (asyncio tasks calling `acall`, `--concurrency` in flight) and one after another.
 
-The writer thread's own CPU is read from its thread clock and reported as well, so the split
-between the hot path (event filing in the caller) and the writer (rows, JSON, inserts) is visible.
-PostgreSQL is 127.0.0.1:5432, database `test` (a fresh database is created and dropped); it is
-skipped with a message when unreachable.
+The caller thread's CPU (the one running the event loop: the hot path) and the writer thread's are
+read from their own clocks and reported too; what is left is SQLite's driver thread (aiosqlite).
+`--profile` prints cProfile tables of the caller and writer threads instead. PostgreSQL is
+127.0.0.1:5432, database `test` (a fresh database is created and dropped); it is skipped with a
+message when unreachable.
 """
 
 from __future__ import annotations
@@ -88,6 +90,15 @@ async def _tenant(url: str) -> uuid.UUID:
         return (await repos.tenants.create_tenant(s, name=f"bench-{uuid.uuid4().hex[:6]}", actor="bench")).id
 
 
+class _Silent:
+    """A subscriber that does nothing, wanting what the recorder wants: the engine's own cost of events."""
+
+    event_kinds = frozenset({"module", "lm", "tool", "evaluate", "compile"})
+
+    def on_event(self, event: Any) -> None:
+        pass
+
+
 Runner = Callable[[Any, int], Awaitable[None]]
 
 
@@ -142,6 +153,7 @@ async def measure(url: str, runner: str, executions: int, rounds: int, concurren
         return lambda: sequential(program, n)
 
     off: list[float] = []
+    noop: list[float] = []
     on: list[float] = []
     main_off: list[float] = []
     main_on: list[float] = []
@@ -155,6 +167,8 @@ async def measure(url: str, runner: str, executions: int, rounds: int, concurren
             cpu, main, _ = await _measured(run(executions), None)
             off.append(cpu)
             main_off.append(main)
+            with dspy_ash.context(callbacks=[_Silent()]):
+                noop.append((await _measured(run(executions), None))[0])
             with dspy_ash.context(callbacks=[recorder]):
                 cpu, main, w = await _measured(run(executions), recorder)
             on.append(cpu)
@@ -167,6 +181,7 @@ async def measure(url: str, runner: str, executions: int, rounds: int, concurren
         "off_us": statistics.median(off) * per,
         "on_us": statistics.median(on) * per,
         "cost_us": statistics.median(b - a for a, b in zip(off, on, strict=True)) * per,
+        "events_us": statistics.median(b - a for a, b in zip(off, noop, strict=True)) * per,
         "costs_us": [(b - a) * per for a, b in zip(off, on, strict=True)],
         "writer_us": statistics.median(writer) * per,
         "caller_us": statistics.median(b - a for a, b in zip(main_off, main_on, strict=True)) * per,
@@ -235,6 +250,7 @@ async def main() -> None:
                     f"[{kind}] {runner}: CPU per traced execution {r['cost_us']:.1f} µs "
                     f"(rounds: {', '.join(f'{c:.0f}' for c in r['costs_us'])}); "
                     f"execution alone {r['off_us']:.1f} µs, recorded {r['on_us']:.1f} µs, "
+                    f"(the engine's events alone, for a subscriber that does nothing: {r['events_us']:.1f} µs); "
                     f"the difference: caller thread {r['caller_us']:.1f} µs, writer thread {r['writer_us']:.1f} µs, "
                     f"other threads (SQLite's) the rest; "
                     f"{r['written']}/{r['expected']} traces written, {r['dropped']} dropped, "

@@ -143,6 +143,8 @@ def text(value: Any) -> str:
     try:
         if _c_encode is None:
             return _slow_encode(value)
+        if _ROUTES.get(type(value)) is _OBJECT:  # a Prediction, say: what the encoder would ask `default`
+            value = to_jsonable(value)
         return "".join(_c_encode(value, 0))
     except (ValueError, TypeError, RecursionError):
         return _slow_encode(_finite(to_jsonable(value)))

@@ -397,11 +397,13 @@ class _RowMaker:
         self._ids: list[str] = []
 
     def _id(self) -> str:
+        ids = self._ids
+        if not ids:  # one os.urandom call per few hundred ids, not one per row
+            ids += random_ids(_ID_REFILL)
         try:
-            return self._ids.pop()
-        except IndexError:  # one os.urandom call per few hundred ids, not one per row
-            self._ids += random_ids(_ID_REFILL)
-            return self._ids.pop()
+            return ids.pop()
+        except IndexError:  # another thread took the last ones in between
+            return random_ids(1)[0]
 
     def make(self, trace: _OpenTrace, root_end: Event) -> _TraceRows:
         """The rows of one trace, all or (raising) none: a trace is never half-written."""
