@@ -102,9 +102,6 @@ class _OpenTrace:
 
 # What `_calls` holds for an Evaluate or optimizer call: its children start traces of their own.
 _CONTAINER = _OpenTrace("", _NO_CONTEXT)
-# Conversion hands the GIL back every this many traces (about a millisecond of work): the program's
-# event loop waits on it, and one handoff per trace cost more CPU than the conversion itself.
-_YIELD_EVERY = 64
 
 
 @dataclass(slots=True)
@@ -411,7 +408,7 @@ class _RowMaker:
         context = trace.context
         tenant = self.default_tenant if context.tenant_id is None else context.tenant_id.hex
         program = None if context.program_id is None else context.program_id.hex
-        trace_id = self._id()
+        trace_id = self._id()  # random, not the call id: two recorders on one database must not collide
         spans: list[Row] = []
         requests: list[Row] = []
         root = trace.root_call_id

@@ -186,3 +186,12 @@ def test_a_batch_json_cannot_hold_is_refused_for_the_driver_to_take() -> None:
     assert json.loads(rows.document([("a", 1.5, None, True)])) == [["a", 1.5, None, True]]
     with pytest.raises(ValueError):
         rows.document([("a", float("nan"))])
+
+
+def test_a_big_batch_is_encoded_in_chunks_into_one_document() -> None:
+    from dspy_ash.store._bulk import DOCUMENT_CHUNK
+
+    rows = StoredRows(LMRequestLog, "postgresql", REQUEST_COLUMNS)
+    for n in (1, DOCUMENT_CHUNK - 1, DOCUMENT_CHUNK, DOCUMENT_CHUNK + 1, 3 * DOCUMENT_CHUNK + 7):
+        batch = [(f"id-{i}", i, i / 3, None, i % 2 == 0) for i in range(n)]
+        assert json.loads(rows.document(batch)) == [list(row) for row in batch]
