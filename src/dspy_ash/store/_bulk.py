@@ -143,7 +143,7 @@ class StoredRows:
             if start:
                 time.sleep(0)
             parts.append(_batch_encode(rows[start : start + DOCUMENT_CHUNK])[1:-1])
-        return f"[{', '.join(parts)}]"
+        return f"[{','.join(parts)}]"
 
     async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -161,7 +161,9 @@ class StoredRows:
 
 DOCUMENT_CHUNK = 256  # rows encoded per C call (a few milliseconds of work)
 # Plain values only (str, int, float, bool, None): the rows' JSON columns are text already.
-_batch_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False).encode
+_batch_encode = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":")
+).encode
 
 
 def time_text(dialect: str) -> Callable[[float], str]:
