@@ -9,7 +9,7 @@ figures (`record_event`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ current_request_id: ContextVar[str | None] = ContextVar("dspy_ash_audit_request_
 
 
 @contextmanager
-def request_scope(request_id: str | None) -> Iterator[None]:
+def request_scope(request_id: str | None) -> Generator[None]:
     """Events written inside carry `request_id`."""
     token = current_request_id.set(request_id)
     try:
