@@ -32,11 +32,17 @@ class Initialised:
 
 
 async def initialise(
-    database_url: str | None = None, *, tenant_name: str | None = None, new_key: bool = False
+    database_url: str | None = None,
+    *,
+    tenant_name: str | None = None,
+    new_key: bool = False,
+    admin_email: str | None = None,
+    admin_password: str | None = None,
 ) -> Initialised:
     """Bring the schema to the newest migration; then, if the database has no tenant yet, create the
-    first one (`tenant_name`, else "default") with an admin API key. Run again, it changes nothing and
-    makes no key unless `new_key` (a fresh admin key for `tenant_name`, else the first tenant)."""
+    first one (`tenant_name`, else "default") with an admin API key and, given `admin_email` and
+    `admin_password`, an admin user for the dashboard. Run again, it changes nothing and makes no key
+    unless `new_key` (a fresh admin key for `tenant_name`, else the first tenant)."""
     revision = await migrate.upgrade(database_url)
     db = Database(database_url)
     try:
@@ -46,6 +52,8 @@ async def initialise(
                 tenant = await repos.tenants.create_tenant(
                     session, name=tenant_name or DEFAULT_TENANT, actor=INIT_ACTOR
                 )
+                if admin_email is not None and admin_password is not None:
+                    await _admin_user(session, tenant.id, admin_email, admin_password)
             else:
                 tenant = existing
             if existing is not None and not new_key:
@@ -72,3 +80,12 @@ async def _existing_tenant(session: AsyncSession, name: str | None) -> Tenant | 
     if first is not None and name is not None:
         raise AlreadyInitialisedError(first.name, name)
     return first
+
+
+async def _admin_user(session: AsyncSession, tenant_id: uuid.UUID, email: str, password: str) -> None:
+    user = await repos.users.create_user(
+        session, tenant_id=tenant_id, actor=INIT_ACTOR, email=email, password=password
+    )
+    await repos.memberships.add_member(
+        session, tenant_id=tenant_id, actor=INIT_ACTOR, user_id=user.id, role="admin"
+    )

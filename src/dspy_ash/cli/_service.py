@@ -38,6 +38,14 @@ def init(
     new_key: Annotated[
         bool, typer.Option("--new-key", help="Already initialised: make another admin API key and print it.")
     ] = False,
+    admin_email: Annotated[
+        str | None,
+        typer.Option(help="Also create an admin user for the dashboard; the password is asked for (hidden)."),
+    ] = None,
+    admin_password_env: Annotated[
+        str | None,
+        typer.Option(help="Read the admin user's password from this environment variable instead of asking."),
+    ] = None,
 ) -> None:
     """Set up a new service: schema, first tenant, admin API key (printed once).
 
@@ -46,12 +54,17 @@ def init(
     no key, unless --new-key.
     """
     from dspy_ash.actions import AlreadyInitialisedError, initialise
-    from dspy_ash.store import resolve_url
+    from dspy_ash.store import InvalidValueError, resolve_url
 
     url = resolve_url(database_url)
+    password = _admin_password(admin_email, admin_password_env)
     try:
-        done = asyncio.run(initialise(url, tenant_name=tenant, new_key=new_key))
-    except AlreadyInitialisedError as exc:
+        done = asyncio.run(
+            initialise(
+                url, tenant_name=tenant, new_key=new_key, admin_email=admin_email, admin_password=password
+            )
+        )
+    except (AlreadyInitialisedError, InvalidValueError) as exc:
         errors.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     name = escape(done.tenant_name)  # a name given on the command line is text, not markup
@@ -156,3 +169,16 @@ def _help(fn: object) -> str:
 def register(app: typer.Typer) -> None:
     app.command("init", help=_help(init))(init)
     app.command("serve", help=_help(serve))(serve)
+
+
+def _admin_password(email: str | None, env_name: str | None) -> str | None:
+    """The admin user's password: from the named environment variable, else asked for twice, hidden."""
+    if email is None:
+        return None
+    if env_name is not None:
+        value = os.environ.get(env_name)
+        if not value:
+            errors.print(f"the environment variable {env_name} is not set")
+            raise typer.Exit(1)
+        return value
+    return typer.prompt("admin password (12 characters or more)", hide_input=True, confirmation_prompt=True)

@@ -103,3 +103,37 @@ def test_help_texts_name_what_the_commands_do() -> None:
     code, output = run("init", "--help")
     assert code == 0
     assert "--new-key" in output and "--tenant" in output
+
+
+def test_init_can_make_the_first_admin_user(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIRST_ADMIN_PASSWORD", "correct horse battery staple")
+    code, output = run(
+        "init",
+        "--database-url",
+        url,
+        "--admin-email",
+        "Ada@Example.com",
+        "--admin-password-env",
+        "FIRST_ADMIN_PASSWORD",
+    )
+    assert code == 0, output
+    assert "correct horse" not in output
+
+    async def check() -> None:
+        db = Database(url)
+        try:
+            async with db.transaction() as s:
+                user = await repos.users.verify_password(
+                    s, email="ada@example.com", password="correct horse battery staple"
+                )
+                assert user is not None
+                [membership] = await repos.memberships.list_tenants_of_user(s, user_id=user.id)
+                assert membership.role == "admin"
+        finally:
+            await db.dispose()
+
+    asyncio.run(check())
+    short = run(
+        "init", "--database-url", url, "--admin-email", "x@example.com", "--admin-password-env", "UNSET_VAR_X"
+    )
+    assert short[0] == 1 and "UNSET_VAR_X is not set" in short[1]
