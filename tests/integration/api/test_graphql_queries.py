@@ -100,10 +100,10 @@ async def test_mutations_are_audited(gql: GraphQLClient, acme: TenantKeys) -> No
 
 
 async def test_api_keys_tenant_and_roles(gql: GraphQLClient, acme: TenantKeys) -> None:
-    create = """mutation { createApiKey(name: "ci", role: "editor") { id key prefix role } }"""
+    create = """mutation { createApiKey(name: "ci", role: "editor") { id key display role } }"""
     assert codes(await gql(create, tenant=acme, role="editor")) == ["FORBIDDEN"]
     created = (await gql(create, tenant=acme))["data"]["createApiKey"]
-    assert created["key"].startswith(created["prefix"]) and created["role"] == "editor"
+    assert created["key"].startswith(created["display"].rstrip("…")) and created["role"] == "editor"
     revoke = """mutation($id: UUID!) { revokeApiKey(id: $id) { revokedAt } }"""
     assert (await gql(revoke, {"id": created["id"]}, tenant=acme))["data"]["revokeApiKey"]["revokedAt"]
     listed = (await gql("{ apiKeys { nodes { name } } }", tenant=acme))["data"]["apiKeys"]["nodes"]

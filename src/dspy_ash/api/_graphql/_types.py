@@ -85,6 +85,7 @@ class ProgramNode:
     source: str | None
     spec: JSON | None
     description: str
+    serving_version_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 
@@ -128,8 +129,11 @@ class VersionNode:
 class ApiKeyNode:
     id: uuid.UUID
     name: str
-    prefix: str
+    display: str
     role: str
+    expires_at: datetime | None
+    rate_limit_per_minute: int | None
+    created_by: str | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -151,6 +155,7 @@ class AuditEventNode:
     resource_id: uuid.UUID
     before: JSON | None
     after: JSON | None
+    request_id: str | None
     created_at: datetime
 
 
