@@ -8,7 +8,7 @@ REST (`dspy_ash.api`), GraphQL, the CLI and jobs call actions only through `invo
 this package queries the store. `REGISTRY` lists every action; `SCOPES` says which roles hold which scope.
 """
 
-from dspy_ash.actions import _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
+from dspy_ash.actions import _modules, _programs, _providers, _serving, _stats, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
 from dspy_ash.actions._auth import authenticate_key
 from dspy_ash.actions._config import ServiceSettings
 from dspy_ash.actions._context import ActionContext, Actor, Services
@@ -26,6 +26,7 @@ from dspy_ash.actions._invoke import authorize, invalid_request, invoke, lookup
 from dspy_ash.actions._policy import ROLES, SCOPES, allows
 from dspy_ash.actions._registry import REGISTRY, Action, Http, Kind, action
 from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
+from dspy_ash.actions._tracing import recorder_of, start_serving, stop_serving
 
 __all__ = [
     "REGISTRY",
@@ -57,4 +58,7 @@ __all__ = [
     "invalid_request",
     "invoke",
     "lookup",
+    "recorder_of",
+    "start_serving",
+    "stop_serving",
 ]

@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dspy_ash.actions import REGISTRY, Services, ServiceSettings
+from dspy_ash.actions import REGISTRY, Services, ServiceSettings, start_serving, stop_serving
 from dspy_ash.actions._ops import readiness
 from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
 from dspy_ash.api._middleware import BodyLimitMiddleware, RequestIdMiddleware
 from dspy_ash.api._rest import build_router
+from dspy_ash.api._serving_routes import serving_router
 from dspy_ash.store import Database, connect
 
 API_PREFIX = "/api/v1"
@@ -34,9 +35,11 @@ def create_app(
         else:
             owned = db or await connect(settings.database_url)
             app.state.services = Services(db=owned, settings=settings)
+        await start_serving(app.state.services)
         try:
             yield
         finally:
+            await stop_serving(app.state.services)
             if owned is not None and db is None:
                 await owned.dispose()
 
@@ -50,6 +53,7 @@ def create_app(
         app.state.services = services
     _problems.install(app)
     app.include_router(build_router(REGISTRY.values()), prefix=API_PREFIX)
+    app.include_router(serving_router(), prefix=API_PREFIX)
     _add_health(app)
     # outermost last: the request id exists before the body limit can refuse
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

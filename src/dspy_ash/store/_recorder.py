@@ -57,6 +57,7 @@ class TraceContext:
     tenant_id: uuid.UUID | None = None
     program_id: uuid.UUID | None = None
     version_id: uuid.UUID | None = None
+    trace_id: uuid.UUID | None = None
 
 
 _NO_CONTEXT = TraceContext()
@@ -69,9 +70,13 @@ def trace_context(
     tenant_id: uuid.UUID | None = None,
     program_id: uuid.UUID | None = None,
     version_id: uuid.UUID | None = None,
+    trace_id: uuid.UUID | None = None,
 ) -> Generator[None]:
-    """Attribute the traces started inside to a tenant (else the recorder's), a program and a version."""
-    token = _context.set(TraceContext(tenant_id, program_id, version_id))
+    """Attribute the traces started inside to a tenant (else the recorder's), a program and a version.
+
+    `trace_id` names the trace in advance, so a caller can return it before the trace is written (a
+    served execution does); give it only around ONE top-level call, as ids must stay unique."""
+    token = _context.set(TraceContext(tenant_id, program_id, version_id, trace_id))
     try:
         yield
     finally:
@@ -322,7 +327,8 @@ def _rows_for(
     trace: _OpenTrace, root_end: Event, default_tenant: uuid.UUID
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     tenant_id = trace.context.tenant_id or default_tenant
-    trace_id = uuid.uuid4()  # random, not the call id: two recorders on one database must not collide
+    # random, not the call id: two recorders on one database must not collide
+    trace_id = trace.context.trace_id or uuid.uuid4()
     now = datetime.now(UTC)
     spans: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []

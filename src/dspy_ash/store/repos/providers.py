@@ -19,12 +19,13 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dspy_ash.settings import env
 from dspy_ash.store import _crypto as crypto
 from dspy_ash.store._env_allow import EnvAllowList
-from dspy_ash.store._errors import StoreError
+from dspy_ash.store._errors import ConflictError, StoreError
 from dspy_ash.store.models import LMProvider
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
@@ -109,6 +110,33 @@ async def set_secret(
     row.secret_ciphertext = _encrypt(api_key, secret_key)
     row.secret_env = api_key_env
     await audit.record(session, tenant_id=tenant_id, actor=actor, action="set_secret", row=row, before=before)
+    return ProviderInfo.of(row)
+
+
+async def update_provider(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    provider_id: uuid.UUID,
+    name: str | None = None,
+    base_url: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> ProviderInfo:
+    """Change what is given (None keeps it); the secret changes only through `set_secret`. A taken name
+    is a ConflictError."""
+    row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
+    before = snapshot(row)
+    if name is not None:
+        row.name = name
+    if base_url is not None:
+        row.base_url = base_url
+    if config is not None:
+        row.config = config
+    try:
+        await audit.record(session, tenant_id=tenant_id, actor=actor, action="update", row=row, before=before)
+    except IntegrityError as exc:
+        raise ConflictError(f"a provider named {name!r} exists", resource="lm_provider") from exc
     return ProviderInfo.of(row)
 
 
