@@ -12,7 +12,7 @@ import math
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,8 +27,10 @@ QUANTILES = (0.5, 0.95, 0.99)
 
 class StatsRequest(Request):
     program_id: uuid.UUID
-    since: datetime | None = Field(None, description="from this time (inclusive); default: the first trace")
-    until: datetime | None = Field(None, description="to this time (exclusive); default: now")
+    since: AwareDatetime | None = Field(
+        None, description="from this time (inclusive); default: the first trace"
+    )
+    until: AwareDatetime | None = Field(None, description="to this time (exclusive); default: open")
 
 
 class ProgramStats(Public):

@@ -11,8 +11,8 @@ responses. Then the events, each `event: <name>` with one JSON `data:` line:
 - `error`: instead of `result` when the execution fails, the problem document it would have had.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime, and two of
+# them are models made in `serving_router`, which a string annotation could not name.
 import json
 import logging
 import uuid
