@@ -80,6 +80,15 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
             s, tenant_id=tenant, actor="a", name="pr", kind="x", api_key="sk-a"
         )
         key, _ = await repos.api_keys.create_api_key(s, tenant_id=tenant, actor="a", name="k", role="admin")
+        module = await repos.modules.create_module(
+            s,
+            tenant_id=tenant,
+            actor="a",
+            program_id=program.id,
+            name="m",
+            type="predict",
+            signature_id=sig.id,
+        )
         for statement in _trace_inserts(tenant, program.id):
             await s.execute(statement)
         (example,) = await repos.datasets.list_examples(s, tenant_id=tenant, dataset_id=dataset.id)
@@ -95,6 +104,7 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
         "evaluation_run": ev.id,
         "provider": provider.id,
         "api_key": key.id,
+        "module": module.id,
     }
     return w
 
@@ -184,6 +194,9 @@ READS: dict[str, Call] = {
     "versions.list_modules": lambda s, t, i: repos.versions.list_modules(
         s, tenant_id=t, version_id=i["version"]
     ),
+    "versions.list_versions_of": lambda s, t, i: repos.versions.list_versions_of(
+        s, tenant_id=t, program_ids=[i["program"]]
+    ),
     "versions.best_version": lambda s, t, i: repos.versions.best_version(
         s, tenant_id=t, program_id=i["program"]
     ),
@@ -216,6 +229,7 @@ READS: dict[str, Call] = {
     "evaluations.summarize": lambda s, t, i: repos.evaluations.summarize(
         s, tenant_id=t, run_id=i["evaluation_run"]
     ),
+    "modules.get_module": lambda s, t, i: repos.modules.get_module(s, tenant_id=t, module_id=i["module"]),
     "providers.get_provider": lambda s, t, i: repos.providers.get_provider(
         s, tenant_id=t, provider_id=i["provider"]
     ),
@@ -352,6 +366,34 @@ WRITES: list[tuple[str, str, WriteCall]] = [
         "provider",
         lambda s, t, i: repos.providers.set_secret(
             s, tenant_id=t, actor="b", provider_id=i["provider"], api_key="sk-b"
+        ),
+    ),
+    *[
+        (
+            "modules.create_module",
+            key,
+            lambda s, t, i: repos.modules.create_module(
+                s,
+                tenant_id=t,
+                actor="b",
+                program_id=i["program"],
+                name="n",
+                type="predict",
+                signature_id=i["signature"],
+            ),
+        )
+        for key in ("program", "signature")
+    ],
+    (
+        "modules.delete_module",
+        "module",
+        lambda s, t, i: repos.modules.delete_module(s, tenant_id=t, actor="b", module_id=i["module"]),
+    ),
+    (
+        "providers.update_provider",
+        "provider",
+        lambda s, t, i: repos.providers.update_provider(
+            s, tenant_id=t, actor="b", provider_id=i["provider"], name="b's"
         ),
     ),
     (
@@ -507,6 +549,7 @@ def test_every_id_parameter_of_every_write_is_tried() -> None:
                  "dataset_id": {"dataset"}, "parent_id": {"version"}, "base_version_id": {"version"},
                  "result_version_id": {"version"}, "version_id": {"version"},
                  "optimizer_run_id": {"optimizer_run"}, "run_id": {"optimizer_run", "evaluation_run"},
+                 "signature_id": {"signature"}, "module_id": {"module"},
                  "results": {"example", "trace"}}  # fmt: skip
     tried = {(name, key) for name, key, _ in WRITES}
     for name in {name for name, _, _ in WRITES}:
