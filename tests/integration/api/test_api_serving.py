@@ -324,3 +324,31 @@ async def test_stats_in_sql_over_a_window(
     naive = await client.get(f"/programs/{program['id']}/stats", params={"since": "2026-01-01T00:00:00"},
                              headers=acme.auth())  # fmt: skip
     assert naive.status_code == 422
+
+
+async def test_a_failure_mid_stream_ends_with_an_error_event(
+    client: httpx.AsyncClient, acme: TenantKeys, lm_server: FakeOpenAIServer
+) -> None:
+    program_id = await _served(client, acme, lm_server)
+    lm_server.fail_next(Fault.bad_request("no streams today"))
+    response = await client.post(
+        f"/programs/{program_id}/execute/stream", json={"inputs": QUESTION}, headers=acme.auth()
+    )
+    assert response.status_code == 200
+    name, data = _events(response.text)[-1]
+    assert name == "error" and data["type"] == "urn:dspy-ash:problem:lm-error" and data["status"] == 502
+    assert "no streams today" in data["detail"]
+
+
+async def test_a_provider_without_a_key_never_borrows_the_servers_own(
+    client: httpx.AsyncClient, acme: TenantKeys, lm_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-servers-own")
+    provider = await _post(client, acme, "/providers", {**_provider(lm_server), "kind": "openai"})
+    await _post(
+        client,
+        acme,
+        f"/providers/{provider['id']}/generate",
+        {"messages": [{"role": "user", "content": "x"}]},
+    )
+    assert "sk-the-servers-own" not in json.dumps(lm_server.requests[0].headers)
