@@ -124,7 +124,10 @@ def _module_for(services: Services, program: Program, version: ProgramVersion | 
         return cache[key]
     if program.kind == "code":
         check_importable(services, program.source or "", location=program.name)
-    module = instantiate(program, state=None if version is None else version.state)
+    try:
+        module = instantiate(program, state=None if version is None else version.state)
+    except (ImportError, AttributeError) as exc:  # an allowed module without that class, or a typo
+        raise InvalidSpecError(f"cannot load {program.source!r}: {exc}", location=program.name) from None
     cache[key] = module
     if len(cache) > _MAX_MODULES:
         cache.popitem(last=False)

@@ -152,6 +152,11 @@ async def test_code_programs_import_only_allowed_modules(
         f"/programs/{program['id']}/execute", json={"inputs": {}}, headers=acme.auth()
     )
     assert response.status_code == 422 and "may import" in response.json()["detail"]
+    missing = await _post(client, acme, "/programs", {"name": "typo", "source": "store_helpers:Missing"})
+    response = await client.post(
+        f"/programs/{missing['id']}/execute", json={"inputs": {}}, headers=acme.auth()
+    )
+    assert response.status_code == 422 and "cannot load" in response.json()["detail"]
     assert lm_server.requests == []
 
 
