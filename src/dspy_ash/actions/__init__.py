@@ -10,7 +10,17 @@ Outside the registry, for operations: `initialise` (`dspy-ash init`), `readiness
 /metrics), and the event subscribers `EngineMetrics` (Prometheus) and `OTelExporter` (OpenTelemetry).
 """
 
-from dspy_ash.actions import _batches, _members, _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
+from dspy_ash.actions import (
+    _batches,
+    _members,
+    _modules,
+    _programs,
+    _providers,
+    _serving,
+    _stats,
+    _tenancy,
+    _versions,
+)
 from dspy_ash.actions._auth import authenticate_key, authenticate_session
 from dspy_ash.actions._bootstrap import Initialised, initialise
 from dspy_ash.actions._config import ServiceSettings
@@ -34,6 +44,10 @@ from dspy_ash.actions._otel import OTelExporter
 from dspy_ash.actions._policy import ROLES, SCOPES, allows
 from dspy_ash.actions._registry import REGISTRY, Action, Http, Kind, action
 from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
+from dspy_ash.actions._tracing import recorder_of, start_serving, stop_serving
+
+# Importing these modules declares their actions in REGISTRY.
+_DECLARING = (_batches, _members, _modules, _programs, _providers, _serving, _stats, _tenancy, _versions)
 
 __all__ = [
     "REGISTRY",
@@ -74,5 +88,8 @@ __all__ = [
     "invoke",
     "lookup",
     "readiness",
+    "recorder_of",
     "run_counts",
+    "start_serving",
+    "stop_serving",
 ]

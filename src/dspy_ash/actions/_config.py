@@ -28,6 +28,11 @@ class ServiceSettings(BaseSettings):
     program_concurrency: int = Field(
         default=64, gt=0, description="executions in flight per program (429 above)"
     )
+    program_modules: tuple[str, ...] = Field(
+        default=(),
+        description="modules (and their submodules) that code programs may be imported from; "
+        "none by default, so only declarative programs execute until the operator names its own",
+    )
     session_ttl_hours: float = Field(default=12.0, gt=0)
     secure_cookies: bool = Field(default=True, description="mark session cookies Secure (HTTPS only)")
     metrics_token: SecretStr | None = Field(

@@ -32,11 +32,13 @@ _CHANGES: frozenset[Kind] = frozenset({"create", "update", "destroy", "action"})
 
 @dataclass(frozen=True, slots=True)
 class Http:
-    """Where REST serves an action. Path parameters (`{program_id}`) are fields of the input model."""
+    """Where REST serves an action. Path parameters (`{program_id}`) are fields of the input model; so are
+    `query` ones, which travel in the query string even when the method has a body (`?version=`)."""
 
     method: Method
     path: str
     status: int = 200
+    query: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

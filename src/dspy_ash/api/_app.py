@@ -10,13 +10,22 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dspy_ash.actions import REGISTRY, OTelExporter, Services, ServiceSettings, readiness
+from dspy_ash.actions import (
+    REGISTRY,
+    OTelExporter,
+    Services,
+    ServiceSettings,
+    readiness,
+    start_serving,
+    stop_serving,
+)
 from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
 from dspy_ash.api._graphql import graphql_router
 from dspy_ash.api._metrics import ServiceMetrics, add_metrics_route
 from dspy_ash.api._middleware import BodyLimitMiddleware, ObserveMiddleware, RequestIdMiddleware
 from dspy_ash.api._rest import build_router
+from dspy_ash.api._serving_routes import serving_router
 from dspy_ash.api._sessions import build_session_router
 from dspy_ash.settings import add_process_callback, remove_process_callback
 from dspy_ash.store import Database, connect
@@ -43,9 +52,11 @@ def create_app(
         subscribers: list[Any] = [metrics.engine, *_exporters(settings)]
         for subscriber in subscribers:  # the engine's calls in this process, whoever makes them
             add_process_callback(subscriber)
+        await start_serving(app.state.services)
         try:
             yield
         finally:
+            await stop_serving(app.state.services)
             for subscriber in subscribers:
                 remove_process_callback(subscriber)
                 if hasattr(subscriber, "shutdown"):
@@ -66,6 +77,7 @@ def create_app(
     app.include_router(build_router(REGISTRY.values()), prefix=API_PREFIX)
     app.include_router(build_session_router(), prefix=API_PREFIX)
     app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
+    app.include_router(serving_router(), prefix=API_PREFIX)
     _add_health(app)
     token = settings.metrics_token
     add_metrics_route(app, token.get_secret_value() if token is not None else None)

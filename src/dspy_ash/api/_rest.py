@@ -47,7 +47,7 @@ def _part_model(action: Action[Any, Any], names: list[str], suffix: str) -> type
     )
 
 
-def _parameters(action: Action[Any, Any]) -> tuple[list[inspect.Parameter], list[str], str | None]:
+def _parameters(action: Action[Any, Any]) -> tuple[list[inspect.Parameter], list[str], list[str]]:
     """The endpoint's signature for FastAPI: request, actor, path parameters, then the query or body model."""
     assert action.http is not None
     kw = inspect.Parameter.KEYWORD_ONLY
@@ -75,25 +75,31 @@ def _parameters(action: Action[Any, Any]) -> tuple[list[inspect.Parameter], list
             inspect.Parameter("idempotency_key", kw, default=None, annotation=Annotated[str | None, header])
         )
     rest = [name for name in fields if name not in path_names]
-    if not rest:
-        return params, path_names, None
     if action.http.method in _NO_BODY:
-        part = _part_model(action, rest, "Query")
-        params.append(inspect.Parameter("part", kw, annotation=Annotated[part, Query()]))
+        query, body = rest, []
     else:
-        part = _part_model(action, rest, "Body")
-        params.append(inspect.Parameter("part", kw, annotation=Annotated[part, Body()]))
-    return params, path_names, "part"
+        query = [name for name in rest if name in action.http.query]
+        body = [name for name in rest if name not in action.http.query]
+    parts: list[str] = []
+    if query:
+        part = _part_model(action, query, "Query")
+        params.append(inspect.Parameter("query", kw, annotation=Annotated[part, Query()]))
+        parts.append("query")
+    if body:
+        part = _part_model(action, body, "Body")
+        params.append(inspect.Parameter("body", kw, annotation=Annotated[part, Body()]))
+        parts.append("body")
+    return params, path_names, parts
 
 
 def endpoint_for(action: Action[Any, Any]) -> Any:
-    params, path_names, part_name = _parameters(action)
+    params, path_names, part_names = _parameters(action)
     status = action.http.status if action.http else 200
 
     async def endpoint(request: Request, **kwargs: Any) -> Response:
         actor: Actor = kwargs["actor"]
         data: dict[str, Any] = {name: kwargs[name] for name in path_names}
-        if part_name is not None:
+        for part_name in part_names:
             data.update(kwargs[part_name].model_dump(exclude_unset=True))
         result = await invoke(
             services_of(request),

@@ -60,6 +60,7 @@ class TraceContext:
     tenant_id: uuid.UUID | None = None
     program_id: uuid.UUID | None = None
     version_id: uuid.UUID | None = None
+    trace_id: uuid.UUID | None = None
 
 
 _NO_CONTEXT = TraceContext()
@@ -72,9 +73,13 @@ def trace_context(
     tenant_id: uuid.UUID | None = None,
     program_id: uuid.UUID | None = None,
     version_id: uuid.UUID | None = None,
+    trace_id: uuid.UUID | None = None,
 ) -> Generator[None]:
-    """Attribute the traces started inside to a tenant (else the recorder's), a program and a version."""
-    token = _context.set(TraceContext(tenant_id, program_id, version_id))
+    """Attribute the traces started inside to a tenant (else the recorder's), a program and a version.
+
+    `trace_id` names the trace in advance, so a caller can return it before the trace is written (a
+    served execution does); give it only around ONE top-level call, as ids must stay unique."""
+    token = _context.set(TraceContext(tenant_id, program_id, version_id, trace_id))
     try:
         yield
     finally:
@@ -408,7 +413,9 @@ class _RowMaker:
         context = trace.context
         tenant = self.default_tenant if context.tenant_id is None else context.tenant_id.hex
         program = None if context.program_id is None else context.program_id.hex
-        trace_id = self._id()  # random, not the call id: two recorders on one database must not collide
+        # named in advance by the caller (trace_context(trace_id=...)), else random, not the call id: two
+        # recorders on one database must not collide
+        trace_id = self._id() if context.trace_id is None else context.trace_id.hex
         spans: list[Row] = []
         requests: list[Row] = []
         root = trace.root_call_id

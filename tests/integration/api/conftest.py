@@ -20,7 +20,7 @@ from api_helpers import TenantKeys, make_tenant
 from graphql_helpers import GraphQLClient
 from store_helpers import fresh_database
 
-from dspy_ash.actions import Services, ServiceSettings
+from dspy_ash.actions import Services, ServiceSettings, stop_serving
 from dspy_ash.api import create_app
 from dspy_ash.store import Database
 from dspy_ash.store import _migrate as migrate
@@ -41,9 +41,11 @@ def settings() -> ServiceSettings:
 @pytest.fixture
 async def services(database_url: str, settings: ServiceSettings) -> AsyncIterator[Services]:
     db = Database(database_url)
+    services = Services(db=db, settings=settings)
     try:
-        yield Services(db=db, settings=settings)
+        yield services
     finally:
+        await stop_serving(services)  # the trace recorder, if an execution started it
         await db.dispose()
 
 

@@ -127,6 +127,24 @@ async def test_secrets_never_reach_the_trace_tables(
             assert all(SECRET not in str(r) for r in rows), table
 
 
+async def test_a_trace_named_in_advance_is_written_under_that_id(
+    db: Database, tenant: uuid.UUID, recorder: TraceRecorder
+) -> None:
+    """A server returns the trace id of an execution before the trace is written."""
+    named = uuid.uuid4()
+    with dspy_ash.context(lm=FakeLM(), callbacks=[recorder]), trace_context(trace_id=named):
+        await TwoStep().acall(question="q")
+    with dspy_ash.context(lm=FakeLM(), callbacks=[recorder]):
+        await TwoStep().acall(question="unnamed")
+    assert await recorder.aflush()
+    async with db.transaction() as s:
+        full = await repos.traces.get_trace(s, tenant_id=tenant, trace_id=named)
+        traces = await repos.traces.list_traces(s, tenant_id=tenant)
+        logged = (await s.execute(select(LMRequestLog.trace_id))).scalars().all()
+    assert full.trace.inputs == {"question": "q"} and full.spans
+    assert len(traces) == 2 and named in logged
+
+
 async def test_a_failing_execution_is_recorded_as_an_error(
     db: Database, tenant: uuid.UUID, recorder: TraceRecorder
 ) -> None:

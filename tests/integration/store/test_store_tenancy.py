@@ -90,6 +90,15 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
         await repos.versions.promote_version(
             s, tenant_id=tenant, actor="a", program_id=program.id, version_id=version.id
         )
+        module = await repos.modules.create_module(
+            s,
+            tenant_id=tenant,
+            actor="a",
+            program_id=program.id,
+            name="m",
+            type="predict",
+            signature_id=sig.id,
+        )
         for statement in _trace_inserts(tenant, program.id):
             await s.execute(statement)
         (example,) = await repos.datasets.list_examples(s, tenant_id=tenant, dataset_id=dataset.id)
@@ -107,6 +116,7 @@ async def _populate(db: Database, tenant: uuid.UUID, monkeypatch: pytest.MonkeyP
         "api_key": key.id,
         **people,
         **service,
+        "module": module.id,
     }
     return w
 
@@ -277,6 +287,7 @@ READS: dict[str, Call] = {
     "evaluations.summarize": lambda s, t, i: repos.evaluations.summarize(
         s, tenant_id=t, run_id=i["evaluation_run"]
     ),
+    "modules.get_module": lambda s, t, i: repos.modules.get_module(s, tenant_id=t, module_id=i["module"]),
     "providers.get_provider": lambda s, t, i: repos.providers.get_provider(
         s, tenant_id=t, provider_id=i["provider"]
     ),
@@ -518,6 +529,34 @@ WRITES: list[tuple[str, str, WriteCall]] = [
             s, tenant_id=t, actor="b", provider_id=i["provider"], api_key="sk-b"
         ),
     ),
+    *[
+        (
+            "modules.create_module",
+            key,
+            lambda s, t, i: repos.modules.create_module(
+                s,
+                tenant_id=t,
+                actor="b",
+                program_id=i["program"],
+                name="n",
+                type="predict",
+                signature_id=i["signature"],
+            ),
+        )
+        for key in ("program", "signature")
+    ],
+    (
+        "modules.delete_module",
+        "module",
+        lambda s, t, i: repos.modules.delete_module(s, tenant_id=t, actor="b", module_id=i["module"]),
+    ),
+    (
+        "providers.update_provider",
+        "provider",
+        lambda s, t, i: repos.providers.update_provider(
+            s, tenant_id=t, actor="b", provider_id=i["provider"], name="b's"
+        ),
+    ),
     (
         "providers.delete_provider",
         "provider",
@@ -684,7 +723,8 @@ def test_every_id_parameter_of_every_write_is_tried() -> None:
                  "result_version_id": {"version"}, "version_id": {"version"},
                  "optimizer_run_id": {"optimizer_run"}, "run_id": {"optimizer_run", "evaluation_run"},
                  "results": {"example", "trace"}, "user_id": {"user"}, "session_id": {"user_session"},
-                 "config_id": {"optimizer_config"}, "metric_id": {"metric"}}  # fmt: skip
+                 "config_id": {"optimizer_config"}, "metric_id": {"metric"},
+                 "signature_id": {"signature"}, "module_id": {"module"}}  # fmt: skip
     tried = {(name, key) for name, key, _ in WRITES}
     for name in {name for name, _, _ in WRITES}:
         for param in _id_params(name):

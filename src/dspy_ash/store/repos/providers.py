@@ -115,6 +115,33 @@ async def set_secret(
     return ProviderInfo.of(row)
 
 
+async def update_provider(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    provider_id: uuid.UUID,
+    name: str | None = None,
+    base_url: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> ProviderInfo:
+    """Change what is given (None keeps it); the secret changes only through `set_secret`. A taken name
+    is a ConflictError."""
+    row = await get_owned(session, LMProvider, tenant_id=tenant_id, id=provider_id)
+    before = snapshot(row)
+    if name is not None:
+        row.name = name
+    if base_url is not None:
+        row.base_url = base_url
+    if config is not None:
+        row.config = config
+    try:
+        await audit.record(session, tenant_id=tenant_id, actor=actor, action="update", row=row, before=before)
+    except IntegrityError as exc:
+        raise ConflictError(f"a provider named {name!r} exists", resource="lm_provider") from exc
+    return ProviderInfo.of(row)
+
+
 async def get_provider(
     session: AsyncSession, *, tenant_id: uuid.UUID, provider_id: uuid.UUID
 ) -> ProviderInfo:
