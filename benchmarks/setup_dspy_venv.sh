@@ -8,5 +8,5 @@ python="${PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet "dspy[optuna]==3.4.1"  # optuna: MIPROv2 needs it
+"$venv/bin/pip" install --quiet "dspy[optuna]==3.4.1" fastapi uvicorn  # optuna: MIPROv2; fastapi + uvicorn: benchmarks/service.py
 "$venv/bin/python" -c "import dspy; print('dspy', dspy.__version__, 'in', '$venv')"
