@@ -8,7 +8,7 @@ REST (`dspy_ash.api`), GraphQL, the CLI and jobs call actions only through `invo
 this package queries the store. `REGISTRY` lists every action; `SCOPES` says which roles hold which scope.
 """
 
-from dspy_ash.actions import _programs, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
+from dspy_ash.actions import _cache, _datasets, _programs, _runs, _signatures, _telemetry, _tenancy, _versions  # noqa: F401  # pyright: ignore[reportUnusedImport]  (they declare the actions)
 from dspy_ash.actions._auth import authenticate_key
 from dspy_ash.actions._config import ServiceSettings
 from dspy_ash.actions._context import ActionContext, Actor, Services

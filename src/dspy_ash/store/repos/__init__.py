@@ -4,6 +4,7 @@ session, is scoped by `tenant_id`, and writes its audit event in the caller's tr
 from dspy_ash.store.repos import (
     api_keys,
     audit,
+    cache,
     datasets,
     evaluations,
     lm_requests,
@@ -19,6 +20,7 @@ from dspy_ash.store.repos import (
 __all__ = [
     "api_keys",
     "audit",
+    "cache",
     "datasets",
     "evaluations",
     "lm_requests",
