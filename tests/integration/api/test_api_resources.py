@@ -329,7 +329,9 @@ async def test_evaluation_results_and_summary(
         f"/programs/{program_id}/evaluation-runs", json={"split": "dev"}, headers=acme.auth()
     )
     assert no_dataset.status_code == 422
-    results = [{"position": i, "score": float(i % 2), "prediction": {"answer": str(i)}} for i in range(5)]
+    results: list[dict[str, Any]] = [
+        {"position": i, "score": float(i % 2), "prediction": {"answer": str(i)}} for i in range(5)
+    ]
     results.append({"position": 5, "error": "timeout"})
     async with services.db.transaction() as s:
         await repos.evaluations.add_results(
