@@ -198,34 +198,35 @@ async def usage_summary(
     )
     rows = (await session.execute(stmt)).all()
     quantiles = await _latency_quantiles(session, keys, where)
-    out: list[UsageSummary] = []
-    for row in rows:
-        values: list[Any] = list(row)
-        if not values[len(keys)]:  # no grouping and no rows: the aggregate's one empty row
-            continue
-        key = tuple(values[: len(keys)])
-        named = dict(zip(group_by, key, strict=True))
-        requests, errors, hits, pt, ct, tt, cost, avg = values[len(keys) :]
-        p50, p95, p99 = quantiles.get(key, (None, None, None))
-        out.append(
-            UsageSummary(
-                provider=named.get("provider"),
-                model=named.get("model"),
-                program_id=named.get("program"),
-                requests=int(requests),
-                errors=int(errors),
-                cache_hits=int(hits or 0),
-                prompt_tokens=int(pt or 0),
-                completion_tokens=int(ct or 0),
-                total_tokens=int(tt or 0),
-                cost=float(cost or 0.0),
-                latency_avg=None if avg is None else float(avg),
-                latency_p50=p50,
-                latency_p95=p95,
-                latency_p99=p99,
-            )
-        )
-    return out
+    # without grouping and without rows, the aggregate still answers one empty row: skipped
+    return [_summary(group_by, list(row), quantiles) for row in rows if row[len(keys)]]
+
+
+def _summary(
+    group_by: tuple[GroupBy, ...],
+    values: list[Any],
+    quantiles: dict[tuple[Any, ...], tuple[float | None, ...]],
+) -> UsageSummary:
+    key = tuple(values[: len(group_by)])
+    named = dict(zip(group_by, key, strict=True))
+    requests, errors, hits, pt, ct, tt, cost, avg = values[len(group_by) :]
+    p50, p95, p99 = quantiles.get(key, (None, None, None))
+    return UsageSummary(
+        provider=named.get("provider"),
+        model=named.get("model"),
+        program_id=named.get("program"),
+        requests=int(requests),
+        errors=int(errors),
+        cache_hits=int(hits or 0),
+        prompt_tokens=int(pt or 0),
+        completion_tokens=int(ct or 0),
+        total_tokens=int(tt or 0),
+        cost=float(cost or 0.0),
+        latency_avg=None if avg is None else float(avg),
+        latency_p50=p50,
+        latency_p95=p95,
+        latency_p99=p99,
+    )
 
 
 async def _latency_quantiles(
