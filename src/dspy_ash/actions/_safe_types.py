@@ -33,6 +33,7 @@ _GENERICS: dict[str, Any] = {
 }
 _MAX_DEPTH = 8
 _MAX_LITERALS = 100
+_MAX_TYPE_TEXT = 1_000
 
 
 class UnsafeTypeError(ValueError):
@@ -41,11 +42,16 @@ class UnsafeTypeError(ValueError):
 
 def resolve_type(text: str) -> Any:
     """The annotation `text` names (`list[str]`, `Optional[int]`, `Literal['a', 'b']`, `int | None`)."""
+    if len(text) > _MAX_TYPE_TEXT:
+        raise UnsafeTypeError(f"a type is at most {_MAX_TYPE_TEXT} characters")
     try:
-        node = ast.parse(text.strip(), mode="eval").body
+        return _build(ast.parse(text.strip(), mode="eval").body, 0)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
-        raise UnsafeTypeError(f"{text!r} is not a type: {exc}") from None
-    return _build(node, 0)
+        if isinstance(exc, UnsafeTypeError):
+            raise
+        raise UnsafeTypeError(f"{text[:80]!r} is not a type: {exc}") from None
+    except (RecursionError, MemoryError):  # Python's parser (and unparse) recurse on hostile nesting
+        raise UnsafeTypeError("the type is nested too deeply to read") from None
 
 
 def _build(node: ast.expr, depth: int) -> Any:
