@@ -100,12 +100,12 @@ def _build(fields: list[tuple[FieldKind, SignatureField]], instructions: str | N
     """The engine's signature of these fields (every type checked against the whitelist first)."""
     problems: list[FieldProblem] = []
     items: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    places: dict[str, str] = {}
     for position, (kind, spec) in enumerate(fields):
         where = f"body.{kind}s.{position - (0 if kind == 'input' else _inputs(fields))}"
-        if spec.name in seen:
+        if spec.name in places:
             problems.append(FieldProblem(f"{where}.name", f"the field name {spec.name!r} is used twice"))
-        seen.add(spec.name)
+        places.setdefault(spec.name, where)
         try:
             resolve_type(spec.type)
         except UnsafeTypeError as exc:
@@ -117,7 +117,7 @@ def _build(fields: list[tuple[FieldKind, SignatureField]], instructions: str | N
     try:
         built = Signature.from_json({"fields": items, "instructions": instructions or None})
     except SignatureError as exc:
-        where = f"body.fields.{exc.field}" if exc.field else "body"
+        where = places.get(exc.field or "", "body")
         raise InvalidRequestError(str(exc), [FieldProblem(where, str(exc))]) from None
     return _describe(built.to_json(), [item["type"] for item in items])
 
@@ -150,7 +150,12 @@ async def parse_signature(ctx: ActionContext, request: SignatureParse) -> Parsed
         *(("input", SignatureField.model_validate({"name": n, "type": t})) for n, t in inputs),
         *(("output", SignatureField.model_validate({"name": n, "type": t})) for n, t in outputs),
     ]
-    return _build(fields, None)
+    try:
+        return _build(fields, None)
+    except InvalidRequestError as exc:  # the caller wrote one string: that is where the fault is
+        detail = exc.fields[0].message if exc.fields else str(exc)
+        problems = [FieldProblem("body.signature", p.message) for p in exc.fields]
+        raise InvalidRequestError(detail, problems) from None
 
 
 @action("signatures.create", resource="signature", kind="create", scope="signatures:write",
