@@ -234,6 +234,19 @@ async def test_malformed_upload_names_the_place_and_creates_nothing(
     assert await _count(services, acme, AuditEvent) == before
 
 
+async def test_csv_export_of_a_partly_split_dataset_uploads_back(
+    client: httpx.AsyncClient, acme: TenantKeys
+) -> None:
+    dataset = (await _upload(client, acme, "jsonl", JSONL)).json()
+    base = f"/datasets/{dataset['id']}"
+    await client.post(f"{base}/splits", json={"explicit": {"dev": [2]}}, headers=acme.auth("editor"))
+    exported = (await client.get(f"{base}/export", params={"format": "csv"}, headers=acme.auth())).json()
+    again = await _upload(client, acme, "csv", exported["content"], name="copy")
+    assert again.status_code == 201, again.text
+    page = (await client.get(f"/datasets/{again.json()['id']}/examples", headers=acme.auth())).json()
+    assert [e["split"] for e in page["items"]] == [None, None, "dev", *[None] * 7]
+
+
 async def test_upload_input_keys_and_bounds(client: httpx.AsyncClient, acme: TenantKeys) -> None:
     missing = await _upload(client, acme, "jsonl", JSONL + '{"answer": "0"}\n', input_keys=["question"])
     assert missing.status_code == 422 and "record 11" in missing.json()["detail"]
