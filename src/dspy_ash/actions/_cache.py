@@ -59,7 +59,7 @@ class CachePurged(Public):
 @action("cache.stats", resource="lm_cache_entry", kind="read", scope="cache:read", http=Http("GET", "/cache"))
 async def cache_stats(ctx: ActionContext, request: CacheStatsRequest) -> CacheStatsPublic:
     """The cache's entries, size and expired entries, and its hits as the LM request log records them."""
-    stats = await repos.cache.cache_stats(ctx.session, tenant_id=ctx.tenant_id, since=request.since)
+    stats = await repos.cache.get_cache_stats(ctx.session, tenant_id=ctx.tenant_id, since=request.since)
     ratio = stats.hits / stats.requests if stats.requests else None
     return CacheStatsPublic(
         entries=stats.entries,

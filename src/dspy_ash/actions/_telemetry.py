@@ -224,7 +224,7 @@ def _history_text(calls: list[HistoryEntry]) -> str:
         http=Http("GET", "/lm-requests/history"))  # fmt: skip
 async def lm_history(ctx: ActionContext, request: HistoryRequest) -> History:
     """DSPy's `inspect_history(n)`: the last n LM calls, as its text and as JSON."""
-    calls = await repos.lm_requests.recent_calls(
+    calls = await repos.lm_requests.list_recent_calls(
         ctx.session,
         tenant_id=ctx.tenant_id,
         n=request.n,

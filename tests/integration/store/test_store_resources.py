@@ -128,9 +128,9 @@ async def test_recent_calls_join_their_spans_oldest_first(db: Database, tenant: 
         s.add(LMRequestLog(tenant_id=tenant, provider="q", model="m", call_id="lone", latency=0.1,
                            created_at=T0 - timedelta(seconds=1)))  # fmt: skip
     async with db.transaction() as s:
-        calls = await repos.lm_requests.recent_calls(s, tenant_id=tenant, n=2)
-        everything = await repos.lm_requests.recent_calls(s, tenant_id=tenant, n=10)
-        only_q = await repos.lm_requests.recent_calls(s, tenant_id=tenant, n=10, provider="q")
+        calls = await repos.lm_requests.list_recent_calls(s, tenant_id=tenant, n=2)
+        everything = await repos.lm_requests.list_recent_calls(s, tenant_id=tenant, n=10)
+        only_q = await repos.lm_requests.list_recent_calls(s, tenant_id=tenant, n=10, provider="q")
     assert [(c.reply, c.messages[0]["content"]) for c in calls] == [("r1", "1"), ("r2", "2")]
     assert len(everything) == 4 and everything[0].reply is None and everything[0].messages is None
     assert [c.request.call_id for c in only_q] == ["lone"]
@@ -150,14 +150,14 @@ async def test_cache_stats_and_purge(db: Database, tenant: uuid.UUID, other_tena
                 )
             )
     async with db.transaction() as s:
-        stats = await repos.cache.cache_stats(s, tenant_id=tenant)
+        stats = await repos.cache.get_cache_stats(s, tenant_id=tenant)
         assert (stats.entries, stats.expired, stats.requests) == (3, 1, 0)
         assert stats.bytes >= 3 * len('{"model": "claude", "t": "é"}'.encode()) - 6
         assert await repos.cache.purge_cache(s, tenant_id=tenant, actor="t", expired_only=True) == 1
         assert await repos.cache.purge_cache(s, tenant_id=tenant, actor="t", model="openai/gpt-4o") == 1
         assert await repos.cache.purge_cache(s, tenant_id=tenant, actor="t") == 1
-        assert (await repos.cache.cache_stats(s, tenant_id=tenant)).entries == 0
-        assert (await repos.cache.cache_stats(s, tenant_id=other_tenant)).entries == 1
+        assert (await repos.cache.get_cache_stats(s, tenant_id=tenant)).entries == 0
+        assert (await repos.cache.get_cache_stats(s, tenant_id=other_tenant)).entries == 1
         purges = (await s.execute(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.tenant_id == tenant, AuditEvent.action == "purge"))).scalar_one()  # fmt: skip
     assert purges == 3

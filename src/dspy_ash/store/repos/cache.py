@@ -43,7 +43,7 @@ def _of_model(model: str) -> ColumnElement[bool]:
     return or_(named == model, named == bare)
 
 
-async def cache_stats(
+async def get_cache_stats(
     session: AsyncSession, *, tenant_id: uuid.UUID, since: datetime | None = None, now: datetime | None = None
 ) -> CacheStats:
     moment = now or utcnow()

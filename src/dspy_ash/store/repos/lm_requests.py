@@ -279,7 +279,7 @@ class LMCall:
     reply: str | None
 
 
-async def recent_calls(
+async def list_recent_calls(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
