@@ -12,12 +12,17 @@ Outside the registry, for operations: `initialise` (`dspy-ash init`), `readiness
 
 from dspy_ash.actions import (
     _batches,
+    _cache,
+    _datasets,
     _members,
     _modules,
     _programs,
     _providers,
+    _runs,
     _serving,
+    _signatures,
     _stats,
+    _telemetry,
     _tenancy,
     _versions,
 )
@@ -47,7 +52,22 @@ from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
 from dspy_ash.actions._tracing import recorder_of, start_serving, stop_serving
 
 # Importing these modules declares their actions in REGISTRY.
-_DECLARING = (_batches, _members, _modules, _programs, _providers, _serving, _stats, _tenancy, _versions)
+_DECLARING = (
+    _batches,
+    _cache,
+    _datasets,
+    _members,
+    _modules,
+    _programs,
+    _providers,
+    _runs,
+    _serving,
+    _signatures,
+    _stats,
+    _telemetry,
+    _tenancy,
+    _versions,
+)
 
 __all__ = [
     "REGISTRY",

@@ -319,6 +319,16 @@ READS: dict[str, Call] = {
     "lm_requests.usage_stats": lambda s, t, i: repos.lm_requests.usage_stats(
         s, tenant_id=t, group_by=("provider", "program")
     ),
+    "lm_requests.usage_summary": lambda s, t, i: repos.lm_requests.usage_summary(
+        s, tenant_id=t, group_by=("provider", "program")
+    ),
+    "lm_requests.list_recent_calls": lambda s, t, i: repos.lm_requests.list_recent_calls(
+        s, tenant_id=t, n=10
+    ),
+    "cache.get_cache_stats": lambda s, t, i: repos.cache.get_cache_stats(s, tenant_id=t),
+    "datasets.export_text": lambda s, t, i: repos.datasets.export_text(
+        s, tenant_id=t, dataset_id=i["dataset"], fmt="jsonl"
+    ),
 }
 
 
@@ -523,6 +533,25 @@ WRITES: list[tuple[str, str, WriteCall]] = [
         for key in ("evaluation_run", "example", "trace")
     ],
     (
+        "datasets.set_splits",
+        "dataset",
+        lambda s, t, i: repos.datasets.set_splits(
+            s, tenant_id=t, actor="b", dataset_id=i["dataset"], splits={"train": [0]}
+        ),
+    ),
+    (
+        "datasets.delete_dataset",
+        "dataset",
+        lambda s, t, i: repos.datasets.delete_dataset(s, tenant_id=t, actor="b", dataset_id=i["dataset"]),
+    ),
+    (
+        "signatures.delete_signature",
+        "signature",
+        lambda s, t, i: repos.signatures.delete_signature(
+            s, tenant_id=t, actor="b", signature_id=i["signature"]
+        ),
+    ),
+    (
         "providers.set_secret",
         "provider",
         lambda s, t, i: repos.providers.set_secret(
@@ -663,6 +692,7 @@ WRITES: list[tuple[str, str, WriteCall]] = [
 # Writes that take no id of an existing row: they can only create rows in the caller's own tenant.
 NO_ID_WRITES = {
     "api_keys.create_api_key",
+    "cache.purge_cache",
     "datasets.create_dataset",
     "datasets.import_file",
     "datasets.import_builtin",

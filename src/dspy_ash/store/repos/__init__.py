@@ -5,6 +5,7 @@ are the exception to the scoping (one account, several tenants): see `users`."""
 from dspy_ash.store.repos import (
     api_keys,
     audit,
+    cache,
     datasets,
     evaluations,
     idempotency,
@@ -27,6 +28,7 @@ from dspy_ash.store.repos import (
 __all__ = [
     "api_keys",
     "audit",
+    "cache",
     "datasets",
     "evaluations",
     "idempotency",

@@ -15,7 +15,15 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store._datasets_io import SPLIT_KEY, SPLITS, Format, load_builtin, load_file, write_records
+from dspy_ash.store._datasets_io import (
+    SPLIT_KEY,
+    SPLITS,
+    Format,
+    load_builtin,
+    load_file,
+    render_records,
+    write_records,
+)
 from dspy_ash.store._errors import ConflictError
 from dspy_ash.store._hashing import combine, content_hash
 from dspy_ash.store._types import utcnow
@@ -210,6 +218,61 @@ async def export_file(
     records = await export_records(session, tenant_id=tenant_id, dataset_id=dataset_id, split=split)
     write_records(records, path, fmt=fmt)
     return len(records)
+
+
+async def export_text(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    fmt: Format,
+    split: str | None = None,
+) -> tuple[str, int]:
+    """The dataset (or one split) as the text of a file in `fmt`, and how many records it holds."""
+    await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
+    records = await export_records(session, tenant_id=tenant_id, dataset_id=dataset_id, split=split)
+    return render_records(records, fmt), len(records)
+
+
+async def set_splits(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    actor: str,
+    dataset_id: uuid.UUID,
+    splits: dict[str, list[int]],
+) -> dict[str, int]:
+    """Put exactly the listed positions in each split (train/dev/test); the others are in none. A position
+    listed twice or not in the dataset is a ValueError, and nothing changes."""
+    dataset = await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
+    listed = [p for positions in splits.values() for p in positions]
+    if set(splits) - set(SPLITS):
+        raise ValueError(f"splits are {SPLITS}, not {sorted(set(splits) - set(SPLITS))}")
+    if len(set(listed)) != len(listed):
+        raise ValueError("a position is listed in more than one split (or twice)")
+    outside = [p for p in listed if not 0 <= p < dataset.size]
+    if outside:
+        raise ValueError(f"position {outside[0]} is not in the dataset (0 to {dataset.size - 1})")
+    before = snapshot(dataset)
+    mine = (ExampleRow.dataset_id == dataset_id, ExampleRow.tenant_id == tenant_id)
+    await session.execute(update(ExampleRow).where(*mine).values(split=None))
+    for split, chosen in splits.items():
+        for start in range(0, len(chosen), _BATCH):
+            batch = chosen[start : start + _BATCH]
+            await session.execute(
+                update(ExampleRow).where(*mine, ExampleRow.position.in_(batch)).values(split=split)
+            )
+    dataset.updated_at = utcnow()
+    await audit.record(session, tenant_id=tenant_id, actor=actor, action="split", row=dataset, before=before)
+    return {split: len(splits.get(split, [])) for split in SPLITS}
+
+
+async def delete_dataset(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, dataset_id: uuid.UUID
+) -> None:
+    """Its examples go with it; runs and versions that named it are unlinked (each with an "update" event)."""
+    dataset = await get_owned(session, Dataset, tenant_id=tenant_id, id=dataset_id)
+    await audit.delete(session, tenant_id=tenant_id, actor=actor, row=dataset)
 
 
 def _dataset_hash(input_keys: list[str], example_hashes: list[str]) -> str:

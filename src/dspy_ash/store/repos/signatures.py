@@ -37,3 +37,11 @@ async def get_signature(
 
 async def list_signatures(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[SignatureRow]:
     return await list_owned(session, SignatureRow, tenant_id=tenant_id, order_by=SignatureRow.name)
+
+
+async def delete_signature(
+    session: AsyncSession, *, tenant_id: uuid.UUID, actor: str, signature_id: uuid.UUID
+) -> None:
+    """Modules that named it keep their rows, unlinked from it (ON DELETE SET NULL)."""
+    row = await get_owned(session, SignatureRow, tenant_id=tenant_id, id=signature_id)
+    await audit.delete(session, tenant_id=tenant_id, actor=actor, row=row)
