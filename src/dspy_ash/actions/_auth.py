@@ -7,6 +7,8 @@ from dspy_ash.actions._context import Actor, Services
 from dspy_ash.actions._errors import CsrfError
 from dspy_ash.store import repos
 
+KEY_CACHE_SECONDS = 5.0
+_MAX_CACHED_KEYS = 10_000
 _MAX_TOKEN = 200  # real tokens are under 50 characters; a longer string is not worth hashing
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -36,6 +36,8 @@ class Services:
     db: Database
     settings: ServiceSettings = field(default_factory=lambda: ServiceSettings())
     rate_limiter: KeyRateLimiter = field(default_factory=KeyRateLimiter)
+    # valid API keys seen lately: sha256 of the key -> (its principal, until when to trust it; monotonic)
+    key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -115,6 +115,9 @@ async def revoke_api_key(ctx: ActionContext, request: ApiKeyRef) -> ApiKeyPublic
     row = await repos.api_keys.revoke_api_key(
         ctx.session, tenant_id=ctx.tenant_id, actor=ctx.subject, key_id=request.key_id
     )
+    cache = ctx.services.key_cache  # this process stops trusting it at once (others: KEY_CACHE_SECONDS)
+    for digest in [d for d, (principal, _) in cache.items() if principal.api_key_id == request.key_id]:
+        cache.pop(digest, None)
     return ApiKeyPublic.model_validate(row)
 
 
