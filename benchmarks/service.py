@@ -139,7 +139,9 @@ async def _prepare(url: str, lm_base: str) -> tuple[str, str]:
 
 
 def _start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -182,7 +184,7 @@ async def dspy_ash_server(name: str, url: str, lm_base: str, clients: int, total
     try:
         await _drive(
             name, proc, f"http://127.0.0.1:{port}/api/v1/programs/{program_id}/execute",
-            lambda i: {"inputs": {"question": f"{run} question {i}?"}},  # type: ignore[dict-item]
+            lambda i: {"inputs": {"question": f"{run} question {i}?"}},
             {"Authorization": f"Bearer {key}"}, clients, total,
         )  # fmt: skip
     finally:
@@ -211,7 +213,9 @@ def _postgres_url() -> str | None:
     try:
         import psycopg
 
-        admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True, connect_timeout=3)
+        admin = psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="test", autocommit=True, connect_timeout=3
+        )
     except Exception:
         return None
     name = f"dspy_ash_bench_{uuid.uuid4().hex[:8]}"
@@ -221,7 +225,9 @@ def _postgres_url() -> str | None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--clients", type=int, default=256)
     parser.add_argument("--requests", type=int, default=4096)
