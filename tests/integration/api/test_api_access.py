@@ -160,3 +160,24 @@ async def test_every_audit_event_names_its_request(client: httpx.AsyncClient, ac
         await client.get("/audit-events", params={"resource_id": made.json()["id"]}, headers=acme.auth())
     ).json()
     assert trail["items"][0]["request_id"] == "req-42"
+
+
+async def test_a_key_revoked_elsewhere_stops_within_the_cache_time(
+    client: httpx.AsyncClient, services: Services, acme: TenantKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process revokes the key (here: straight in the store): this one trusts it no longer than
+    KEY_CACHE_SECONDS after it last asked the database."""
+    from dspy_ash.actions import _auth
+    from dspy_ash.store import repos
+
+    monkeypatch.setattr(_auth, "KEY_CACHE_SECONDS", 0.5)
+    made = (await client.post("/api-keys", json={"name": "elsewhere"}, headers=acme.auth())).json()
+    bearer = {"Authorization": f"Bearer {made['key']}"}
+    assert (await client.get("/tenant", headers=bearer)).status_code == 200
+    async with services.db.transaction() as s:
+        await repos.api_keys.revoke_api_key(
+            s, tenant_id=acme.tenant_id, actor="other", key_id=uuid.UUID(made["id"])
+        )
+    assert (await client.get("/tenant", headers=bearer)).status_code == 200  # still trusted, for a moment
+    await asyncio.sleep(0.6)
+    assert (await client.get("/tenant", headers=bearer)).status_code == 401
