@@ -11,6 +11,8 @@ import io
 import json
 from typing import Any, Literal
 
+from dspy_ash.actions._errors import ActionError
+
 Format = Literal["jsonl", "csv", "json"]
 SPLITS = ("train", "dev", "test")
 MAX_RECORDS = 100_000
@@ -18,7 +20,7 @@ MAX_KEYS = 200
 MAX_KEY_LENGTH = 200
 
 
-class RecordError(ValueError):
+class RecordError(ActionError, ValueError):
     """What is wrong, and where: `where` is "line 3" (JSONL, JSON) or "row 2" (CSV, counting data rows)."""
 
     def __init__(self, where: str, message: str) -> None:

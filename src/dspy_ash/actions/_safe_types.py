@@ -16,6 +16,8 @@ import keyword
 import typing
 from typing import Any
 
+from dspy_ash.actions._errors import ActionError
+
 # Leaves and generics a field may use, by the names the text may write them with.
 _LEAVES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "Any": typing.Any}
 _GENERICS: dict[str, Any] = {
@@ -36,7 +38,7 @@ _MAX_LITERALS = 100
 _MAX_TYPE_TEXT = 1_000
 
 
-class UnsafeTypeError(ValueError):
+class UnsafeTypeError(ActionError, ValueError):
     """Text that is not a field list or a whitelisted type; the message says what was refused."""
 
 

@@ -122,7 +122,7 @@ async def _on_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, cls):
             fields = exc.fields if isinstance(exc, InvalidRequestError) else None
             if isinstance(exc, InvalidValueError):
-                fields = [FieldProblem(f"body.{exc.field}", str(exc))]
+                fields = [FieldProblem(exc.field, str(exc))]
             if status == 401:
                 headers: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
             else:
@@ -145,8 +145,11 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 def _allowed_methods(app: Any, path: str) -> list[str]:
     """Every method the OpenAPI document gives this path (Starlette's 405 names only the first route's)."""
+    paths: dict[str, Any] = app.openapi()["paths"]
+    if path in paths:  # a literal path (`/signatures/parse`) is not also its templated neighbour's
+        return sorted(m.upper() for m in paths[path])
     methods: set[str] = set()
-    for template, operations in app.openapi()["paths"].items():
+    for template, operations in paths.items():
         pattern = "^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             methods |= {m.upper() for m in operations}

@@ -16,17 +16,17 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dspy_ash.store._errors import InvalidCursorError
+from dspy_ash.store._errors import InvalidCursorError, InvalidValueError
 from dspy_ash.store.models import Base, TenantOwned
 
 T = TypeVar("T", bound=Base)
 
 
 def parse_sort(sort: str, allowed: Collection[str]) -> tuple[str, bool]:
-    """`"name"` or `"-created_at"` into (column, descending); a column not in `allowed` is a ValueError."""
+    """`"name"` or `"-created_at"` into (column, descending); a column not in `allowed` is an InvalidValueError."""
     column = sort.removeprefix("-")
     if column not in allowed:
-        raise ValueError(f"cannot sort by {column!r}; choose one of {sorted(allowed)}")
+        raise InvalidValueError("sort", f"cannot sort by {column!r}; choose one of {sorted(allowed)}")
     return column, sort.startswith("-")
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dspy_ash.settings import env
 from dspy_ash.store import _crypto as crypto
 from dspy_ash.store._env_allow import EnvAllowList
-from dspy_ash.store._errors import ConflictError, StoreError
+from dspy_ash.store._errors import ConflictError, InvalidValueError, StoreError
 from dspy_ash.store.models import LMProvider
 from dspy_ash.store.repos import audit
 from dspy_ash.store.repos._base import get_owned, snapshot
@@ -234,7 +234,7 @@ def _check_secret_source(
     custom_endpoint: bool,
 ) -> None:
     if api_key is not None and api_key_env is not None:
-        raise ValueError("give api_key or api_key_env, not both")
+        raise InvalidValueError("api_key_env", "give api_key or api_key_env, not both")
     if api_key_env is not None:
         EnvAllowList.resolve(env_allow).check(api_key_env, custom_endpoint=custom_endpoint)
 
