@@ -19,6 +19,7 @@ from dspy_ash.actions._registry import Http, action
 from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
 from dspy_ash.store import repos
 from dspy_ash.store.models import EvaluationResultRow, EvaluationRun, OptimizerRun
+from dspy_ash.store.repos.runs import RunKind
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Split = Literal["train", "dev", "test"]
@@ -222,18 +223,18 @@ async def list_evaluation_runs(ctx: ActionContext, request: RunList) -> Page[Eva
     return await page_of(ctx, EvaluationRun, EvaluationRunPublic, request, sorts=SORTS, equal=equal)
 
 
+async def _cancel(ctx: ActionContext, kind: RunKind, run_id: uuid.UUID) -> Any:
+    """queued|running -> cancelled; any other state is IllegalTransitionError (409)."""
+    return await repos.runs.transition(
+        ctx.session, tenant_id=ctx.tenant_id, actor=ctx.subject, kind=kind, run_id=run_id, to="cancelled"
+    )
+
+
 @action("optimizer_runs.cancel", resource="optimizer_run", kind="update", scope="runs:write",
         http=Http("POST", "/optimizer-runs/{run_id}/cancel"))  # fmt: skip
 async def cancel_optimizer_run(ctx: ActionContext, request: RunRef) -> OptimizerRunPublic:
     """Cancel a queued or running optimization run; a finished one is a 409 (illegal transition)."""
-    run = await repos.runs.transition(
-        ctx.session,
-        tenant_id=ctx.tenant_id,
-        actor=ctx.subject,
-        kind="optimizer",
-        run_id=request.run_id,
-        to="cancelled",
-    )
+    run = await _cancel(ctx, "optimizer", request.run_id)
     return OptimizerRunPublic.model_validate(run)
 
 
@@ -241,14 +242,7 @@ async def cancel_optimizer_run(ctx: ActionContext, request: RunRef) -> Optimizer
         http=Http("POST", "/evaluation-runs/{run_id}/cancel"))  # fmt: skip
 async def cancel_evaluation_run(ctx: ActionContext, request: RunRef) -> EvaluationRunPublic:
     """Cancel a queued or running evaluation run; a finished one is a 409 (illegal transition)."""
-    run = await repos.runs.transition(
-        ctx.session,
-        tenant_id=ctx.tenant_id,
-        actor=ctx.subject,
-        kind="evaluation",
-        run_id=request.run_id,
-        to="cancelled",
-    )
+    run = await _cancel(ctx, "evaluation", request.run_id)
     return EvaluationRunPublic.model_validate(run)
 
 
