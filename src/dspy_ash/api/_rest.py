@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import uuid
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -30,6 +31,19 @@ def _statuses(action: Action[Any, Any]) -> tuple[int, ...]:
     if action.kind in ("create", "update", "action"):
         statuses.append(409)
     return tuple(sorted(statuses))
+
+
+def route_path(path: str, model: type[BaseModel]) -> str:
+    """The route's path with a UUID parameter matched as a UUID, so a literal neighbour such as
+    `/signatures/parse` is not also `/signatures/{signature_id}` to another method: that is a 405,
+    and a segment that is no UUID a 404 (no such resource), never a UUID validation error."""
+    fields = model.model_fields
+
+    def typed(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{{{name}:uuid}}" if fields[name].annotation is uuid.UUID else match.group(0)
+
+    return _PATH_PARAM.sub(typed, path)
 
 
 def _part_model(action: Action[Any, Any], names: list[str], suffix: str) -> type[BaseModel]:
@@ -124,7 +138,7 @@ def build_router(actions: Iterable[Action[Any, Any]]) -> APIRouter:
         if action.http is None:
             continue
         router.add_api_route(
-            action.http.path,
+            route_path(action.http.path, action.input),
             endpoint_for(action),
             methods=[action.http.method],
             status_code=action.http.status,

@@ -25,7 +25,7 @@ from fastapi.responses import StreamingResponse
 from dspy_ash.actions import Actor, invoke, lookup
 from dspy_ash.api._auth import authorizer, services_of
 from dspy_ash.api._problems import PROBLEMS, TYPE_PREFIX, problem_responses
-from dspy_ash.api._rest import _part_model  # pyright: ignore[reportPrivateUsage]
+from dspy_ash.api._rest import _part_model, route_path  # pyright: ignore[reportPrivateUsage]
 
 logger = logging.getLogger("dspy_ash.api")
 
@@ -76,7 +76,7 @@ def serving_router() -> APIRouter:
     setattr(execute_stream, "__action__", action)  # noqa: B010  (as every derived route)
     router = APIRouter()
     router.add_api_route(
-        "/programs/{program_id}/execute/stream",
+        route_path("/programs/{program_id}/execute/stream", action.input),
         execute_stream,
         methods=["POST"],
         name=action.name,

@@ -113,8 +113,10 @@ async def test_problems_for_bad_input(client: httpx.AsyncClient, acme: TenantKey
     assert any(e["field"].endswith("extra") for e in unknown.json()["errors"])
     both = await client.post("/programs", json={"name": "x"}, headers=editor)
     assert both.status_code == 422
-    bad_uuid = await client.get("/programs/not-a-uuid", headers=editor)
-    assert bad_uuid.status_code == 422 and bad_uuid.json()["errors"][0]["field"] == "path.program_id"
+    not_an_id = await client.get("/programs/not-a-uuid", headers=editor)  # no such resource, not a bad field
+    assert not_an_id.status_code == 404 and not_an_id.json()["type"] == "urn:dspy-ash:problem:not-found"
+    literal = await client.get("/signatures/parse", headers=editor)  # POST only, not a signature's id
+    assert literal.status_code == 405 and literal.headers["allow"] == "POST"
     malformed = await client.post(
         "/programs", content=b"{not json", headers={**editor, "content-type": "application/json"}
     )
