@@ -42,7 +42,9 @@ def route_template(scope: Scope, prefixes: frozenset[str] = frozenset()) -> str:
     A route of an included router knows its template without the router's prefix; the prefix is the
     request path's leading segments that the template does not cover, kept only when it is one of
     `prefixes`, so nothing taken from the raw path can become a label value of its own."""
-    template = getattr(scope.get("route"), "path", None)
+    route = scope.get("route")
+    # path_format is the template without its converters ("{program_id:uuid}" -> "{program_id}")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not isinstance(template, str):
         return UNMATCHED
     parts = str(scope.get("path", "")).split("/")
