@@ -28,6 +28,18 @@ class ServiceSettings(BaseSettings):
     program_concurrency: int = Field(
         default=64, gt=0, description="executions in flight per program (429 above)"
     )
+    run_slots: int = Field(
+        default=2,
+        ge=0,
+        description="optimizer and evaluation runs the server itself works on at once (its in-process "
+        "worker); 0: none, leave them to `dspy-ash worker` processes",
+    )
+    run_lease_seconds: float = Field(
+        default=30.0,
+        ge=3.0,
+        description="how long a worker's claim on a run holds unless renewed; a dead worker's runs are "
+        "taken up again after it",
+    )
     program_modules: tuple[str, ...] = Field(
         default=(),
         description="modules (and their submodules) that code programs may be imported from; "

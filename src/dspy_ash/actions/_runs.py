@@ -1,8 +1,9 @@
 """Optimization and evaluation runs: created `queued`, read with their progress, trials and score, cancelled.
 
-These actions only persist runs and move them along the state machine (queued -> running ->
-succeeded | failed | cancelled; an edge it lacks is a 409). Running them is the job system's work: a
-worker claims queued runs, reports progress and trials, and finishes them; nothing here starts one.
+These actions persist runs and move them along the state machine (queued -> running -> succeeded |
+failed | cancelled, and back to queued to resume; an edge it lacks is a 409). Running them is the job
+system's work (`dspy_ash.jobs`): a worker claims queued runs, reports progress and trials, and finishes
+them; a cancelled running run is stopped by its worker at its next lease renewal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import Field, model_validator
 from dspy_ash.actions._context import ActionContext
 from dspy_ash.actions._paging import page_of
 from dspy_ash.actions._registry import Http, action
+from dspy_ash.actions._run_specs import check_optimizer_config, resolve_metric
 from dspy_ash.actions._schemas import ListRequest, Page, Public, Request
 from dspy_ash.store import repos
 from dspy_ash.store.models import EvaluationResultRow, EvaluationRun, OptimizerRun
@@ -147,7 +149,10 @@ class EvaluationSummary(Public):
 @action("optimizer_runs.create", resource="optimizer_run", kind="create", scope="runs:write",
         http=Http("POST", "/programs/{program_id}/optimizer-runs", status=201), idempotent=True)  # fmt: skip
 async def create_optimizer_run(ctx: ActionContext, request: OptimizerRunCreate) -> OptimizerRunPublic:
-    """Queue an optimization run (status `queued`); a worker of the job system runs it."""
+    """Queue an optimization run (status `queued`); a worker of the job system runs it. The optimizer's
+    arguments and the metric are checked now (422), not when a worker gets to the run."""
+    check_optimizer_config(request.optimizer, request.config)
+    await resolve_metric(ctx.session, tenant_id=ctx.tenant_id, name=request.metric)
     run = await repos.runs.create_optimizer_run(
         ctx.session,
         tenant_id=ctx.tenant_id,
@@ -167,6 +172,7 @@ async def create_optimizer_run(ctx: ActionContext, request: OptimizerRunCreate) 
 async def create_evaluation_run(ctx: ActionContext, request: EvaluationRunCreate) -> EvaluationRunPublic:
     """Queue an evaluation run (status `queued`) of a program version on a dataset or one of its splits;
     a worker of the job system runs it. The run keeps the hash of exactly the examples it is to use."""
+    await resolve_metric(ctx.session, tenant_id=ctx.tenant_id, name=request.metric)
     dataset_hash = None
     if request.dataset_id is not None and request.split is not None:
         dataset_hash = await repos.datasets.examples_hash(
@@ -244,6 +250,29 @@ async def cancel_evaluation_run(ctx: ActionContext, request: RunRef) -> Evaluati
     """Cancel a queued or running evaluation run; a finished one is a 409 (illegal transition)."""
     run = await _cancel(ctx, "evaluation", request.run_id)
     return EvaluationRunPublic.model_validate(run)
+
+
+async def _resume(ctx: ActionContext, kind: RunKind, run_id: uuid.UUID) -> Any:
+    """failed|cancelled -> queued: a worker picks it up from its checkpoint (finished work is kept)."""
+    return await repos.runs.transition(
+        ctx.session, tenant_id=ctx.tenant_id, actor=ctx.subject, kind=kind, run_id=run_id, to="queued"
+    )
+
+
+@action("optimizer_runs.resume", resource="optimizer_run", kind="update", scope="runs:write",
+        http=Http("POST", "/optimizer-runs/{run_id}/resume"))  # fmt: skip
+async def resume_optimizer_run(ctx: ActionContext, request: RunRef) -> OptimizerRunPublic:
+    """Queue a failed or cancelled optimization run again; it resumes from its checkpoint, repeating no
+    finished trial. Any other state is a 409."""
+    return OptimizerRunPublic.model_validate(await _resume(ctx, "optimizer", request.run_id))
+
+
+@action("evaluation_runs.resume", resource="evaluation_run", kind="update", scope="runs:write",
+        http=Http("POST", "/evaluation-runs/{run_id}/resume"))  # fmt: skip
+async def resume_evaluation_run(ctx: ActionContext, request: RunRef) -> EvaluationRunPublic:
+    """Queue a failed or cancelled evaluation run again; examples with a result are not run again.
+    Any other state is a 409."""
+    return EvaluationRunPublic.model_validate(await _resume(ctx, "evaluation", request.run_id))
 
 
 @action("evaluation_runs.results", resource="evaluation_result", kind="list", scope="runs:read",

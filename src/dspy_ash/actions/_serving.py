@@ -117,6 +117,14 @@ def _module_for(services: Services, program: Program, version: ProgramVersion | 
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
+    cache[key] = module = build_module(services, program, version)
+    if len(cache) > _MAX_MODULES:
+        cache.popitem(last=False)
+    return module
+
+
+def build_module(services: Services, program: Program, version: ProgramVersion | None) -> Any:
+    """A new engine module of this version (or of the program as it stands, without one)."""
     if program.kind == "code":
         check_importable(services, program.source or "", location=program.name)
     try:
@@ -131,9 +139,6 @@ def _module_for(services: Services, program: Program, version: ProgramVersion | 
             raise InvalidSpecError(
                 f"the saved state does not fit the program: {exc}", location=where
             ) from None
-    cache[key] = module
-    if len(cache) > _MAX_MODULES:
-        cache.popitem(last=False)
     return module
 
 

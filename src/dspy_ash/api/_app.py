@@ -27,6 +27,7 @@ from dspy_ash.api._middleware import BodyLimitMiddleware, ObserveMiddleware, Req
 from dspy_ash.api._rest import build_router
 from dspy_ash.api._serving_routes import serving_router
 from dspy_ash.api._sessions import build_session_router
+from dspy_ash.jobs import RunWorker
 from dspy_ash.settings import add_process_callback, remove_process_callback
 from dspy_ash.store import Database, connect
 
@@ -53,9 +54,17 @@ def create_app(
         for subscriber in subscribers:  # the engine's calls in this process, whoever makes them
             add_process_callback(subscriber)
         await start_serving(app.state.services)
+        worker = None
+        if settings.run_slots:  # the server works on runs itself (SQLite's one machine; more with PostgreSQL)
+            worker = RunWorker(
+                app.state.services, slots=settings.run_slots, lease_seconds=settings.run_lease_seconds
+            )
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await stop_serving(app.state.services)
             for subscriber in subscribers:
                 remove_process_callback(subscriber)

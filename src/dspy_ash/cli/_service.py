@@ -139,6 +139,57 @@ def serve(
     )
 
 
+def worker(
+    database_url: DatabaseUrl = None,
+    slots: Annotated[int, typer.Option(help="Runs worked on at once.", min=1)] = 2,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            help="How long a claim on a run holds unless renewed (a dead worker's runs "
+            "are taken up again after it).",
+            min=3.0,
+        ),
+    ] = 30.0,
+    log_level: Annotated[LogLevel, typer.Option(help="Least severe records logged.")] = LogLevel.info,
+) -> None:
+    """Work on queued optimizer and evaluation runs until stopped (Ctrl-C or SIGTERM).
+
+    Any number of workers, on any machine that reaches the database, share the runs: each claims runs
+    with a lease it renews, and a worker that dies leaves its runs to the others once the lease runs out;
+    they resume from their checkpoints. A stopped worker queues its runs again at once.
+    """
+    import logging
+    import signal
+
+    from dspy_ash.actions import Services, ServiceSettings
+    from dspy_ash.jobs import RunWorker
+    from dspy_ash.store import connect, resolve_url
+
+    logging.basicConfig(
+        level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    url = resolve_url(database_url)
+    _check_schema(url, migrate=False)
+
+    async def work() -> None:
+        db = await connect(url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = RunWorker(Services(db=db, settings=ServiceSettings(database_url=url)), slots=slots,
+                           lease_seconds=lease_seconds)  # fmt: skip
+        await runner.start()
+        console.print(f"worker {runner.owner} on {masked(url)}", highlight=False, soft_wrap=True)
+        try:
+            await stop.wait()
+        finally:
+            await runner.stop()
+            await db.dispose()
+
+    asyncio.run(work())
+
+
 def _check_schema(url: str, migrate: bool) -> None:
     from dspy_ash.store import SchemaOutOfDateError, connect
     from dspy_ash.store import migrate as store_migrate
@@ -169,6 +220,7 @@ def _help(fn: object) -> str:
 def register(app: typer.Typer) -> None:
     app.command("init", help=_help(init))(init)
     app.command("serve", help=_help(serve))(serve)
+    app.command("worker", help=_help(worker))(worker)
 
 
 def _admin_password(email: str | None, env_name: str | None) -> str | None:

@@ -173,7 +173,7 @@ async def test_0004_adds_the_request_id_and_goes_back_keeping_the_trail(empty_da
     from dspy_ash.store import repos
 
     async with Database(empty_database_url) as db:
-        assert await migrate.upgrade(db.engine) == migrate.head() == "0004"
+        assert await migrate.upgrade(db.engine) == migrate.head() == "0005"
         with repos.audit.request_scope("req-1"):
             async with db.transaction() as s:
                 tenant = await repos.tenants.create_tenant(s, name="rid", actor="t")
@@ -187,7 +187,7 @@ async def test_0004_adds_the_request_id_and_goes_back_keeping_the_trail(empty_da
             with pytest.raises(Exception, match=r"(?i)append-only|audit"):
                 async with db.engine.begin() as conn:
                     await conn.execute(text(statement))
-        assert await migrate.upgrade(db.engine) == "0004"
+        assert await migrate.upgrade(db.engine, "0004") == "0004"
 
 
 async def test_0003_goes_down_to_0002_and_up_again_keeping_the_resources(empty_database_url: str) -> None:

@@ -707,7 +707,8 @@ NO_ID_WRITES = {
 }
 # Writes naming a row of no tenant: any existing account can be made a member (accounts are global), and
 # the sweep of old idempotency records is maintenance over every tenant.
-GLOBAL_WRITES = {"memberships.add_member", "idempotency.prune"}
+# A run worker works for every tenant: it renews its own lease by run id and owner.
+GLOBAL_WRITES = {"memberships.add_member", "idempotency.prune", "runs.renew_lease"}
 # Not writes of a resource: authentication looks a key up across tenants by its hash (that is the
 # point); audit.create_named, audit.delete, audit.record and audit.record_event are what the writes above call.
 # Password and session checks look across tenants the same way, and the throttled "last used" / "last
@@ -722,6 +723,10 @@ NOT_WRITES = {
     "audit.delete",
     "audit.record",
     "audit.record_event",
+    # reads: a worker's look across tenants for runs to claim or whose lease ran out; a run's results
+    "runs.claimable",
+    "runs.expired_leases",
+    "evaluations.recorded_positions",
 }
 
 

@@ -122,8 +122,10 @@ def test_percentile_interpolates_like_percentile_cont() -> None:
 
 def test_state_machine_shape() -> None:
     assert TRANSITIONS["queued"] == {"running", "cancelled"}
-    assert TRANSITIONS["running"] == {"succeeded", "failed", "cancelled"}
-    assert all(not TRANSITIONS[s] for s in TERMINAL)
+    assert TRANSITIONS["running"] == {"succeeded", "failed", "cancelled", "queued"}  # queued: lease lost
+    assert TRANSITIONS["succeeded"] == set()  # a result is final
+    assert TRANSITIONS["failed"] == TRANSITIONS["cancelled"] == {"queued"}  # resumed
+    assert all(TRANSITIONS[s] <= {"queued"} for s in TERMINAL)
 
 
 def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:

@@ -29,7 +29,7 @@ _STATUS_CHECK = "status IN ('queued', 'running', 'succeeded', 'failed', 'cancell
 class RunColumns(TenantOwned):
     """What optimizer and evaluation runs both have."""
 
-    __audit_exclude__ = frozenset({"checkpoint", "trials", "traceback"})
+    __audit_exclude__ = frozenset({"checkpoint", "trials", "traceback", "lease_until"})
 
     @declared_attr
     def program_id(cls) -> Mapped[uuid.UUID]:
@@ -52,6 +52,10 @@ class RunColumns(TenantOwned):
     traceback: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the worker running it and until when its claim holds (jobs/: a dead worker's run is claimed again)
+    owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OptimizerRun(RunColumns, Base):
@@ -59,6 +63,7 @@ class OptimizerRun(RunColumns, Base):
     __table_args__ = (
         CheckConstraint(_STATUS_CHECK, name="status"),
         Index("ix_optimizer_run_status", "tenant_id", "status", "created_at"),
+        Index("ix_optimizer_run_lease", "status", "lease_until"),
     )
 
     optimizer: Mapped[str] = mapped_column(String(200))
@@ -75,6 +80,7 @@ class EvaluationRun(RunColumns, Base):
     __table_args__ = (
         CheckConstraint(_STATUS_CHECK, name="status"),
         Index("ix_evaluation_run_status", "tenant_id", "status", "created_at"),
+        Index("ix_evaluation_run_lease", "status", "lease_until"),
     )
 
     version_id: Mapped[uuid.UUID | None] = mapped_column(

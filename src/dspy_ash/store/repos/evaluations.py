@@ -25,21 +25,21 @@ async def add_results(
 ) -> int:
     """Each result: `position`, and any of `example_id`, `prediction`, `score`, `error`, `trace_id`.
 
-    Every example and trace named must be the tenant's (NotFoundError otherwise, nothing written), and an
+    Idempotent: a position the run has a result for already is skipped (a resumed or re-run shard writes
+    each example once); returns how many were added. Every example and trace named must be the tenant's (NotFoundError otherwise, nothing written), and an
     example must be of the run's dataset when it has one (WrongParentError, nothing written). One
     audit event on the run ("add_results") gives its result count before and after and the positions added.
     """
-    run = await get_owned(session, EvaluationRun, tenant_id=tenant_id, id=run_id)
+    run = await get_owned(session, EvaluationRun, tenant_id=tenant_id, id=run_id, for_update=True)
+    have = await recorded_positions(session, tenant_id=tenant_id, run_id=run_id)
+    results = [r for r in results if r["position"] not in have]
     if not results:
         return 0
     dataset = ("dataset", run.dataset_id) if run.dataset_id is not None else None
     examples = [r.get("example_id") for r in results]
     await check_owned(session, ExampleRow, examples, tenant_id=tenant_id, parent=dataset)
     await check_owned(session, Trace, [r.get("trace_id") for r in results], tenant_id=tenant_id)
-    count = select(func.count()).where(
-        EvaluationResultRow.tenant_id == tenant_id, EvaluationResultRow.run_id == run_id
-    )
-    had = (await session.execute(count)).scalar_one()
+    had = len(have)
     now = utcnow()
     rows = [
         {
@@ -70,6 +70,14 @@ async def add_results(
         after={"results": had + len(rows), "positions": [min(positions), max(positions)]},
     )
     return len(rows)
+
+
+async def recorded_positions(session: AsyncSession, *, tenant_id: uuid.UUID, run_id: uuid.UUID) -> set[int]:
+    """The example positions the run has a result for."""
+    stmt = select(EvaluationResultRow.position).where(
+        EvaluationResultRow.tenant_id == tenant_id, EvaluationResultRow.run_id == run_id
+    )
+    return set((await session.execute(stmt)).scalars())
 
 
 async def list_results(

@@ -1,16 +1,22 @@
 """Optimizer and evaluation runs and their state machine.
 
     queued ──> running ──> succeeded
-       │          ├──────> failed
-       └──────────┴──────> cancelled
+     ▲ │          ├──────> failed ────┐
+     │ └──────────┴──────> cancelled ─┤
+     └── (lease lost, resume) ◄───────┘
 
 A transition is a compare-and-set (`UPDATE ... WHERE status = <expected>`), so two workers racing
 for one run cannot both win; an edge the machine lacks raises IllegalTransitionError.
+
+A running run is leased: `owner` is the worker that claimed it and `lease_until` how long the claim
+holds unless renewed. A worker's transitions out of `running` name it as the expected owner, so a
+worker that lost its lease (its run was claimed again after it stalled) cannot finish the run twice.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -27,10 +33,11 @@ Run = OptimizerRun | EvaluationRun
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "cancelled"}),
-    "running": frozenset({"succeeded", "failed", "cancelled"}),
+    # back to queued: its worker died or stopped (lease), to be claimed again from its checkpoint
+    "running": frozenset({"succeeded", "failed", "cancelled", "queued"}),
     "succeeded": frozenset(),
-    "failed": frozenset(),
-    "cancelled": frozenset(),
+    "failed": frozenset({"queued"}),  # resumed
+    "cancelled": frozenset({"queued"}),  # resumed
 }
 RUN_MODELS: dict[RunKind, type[OptimizerRun] | type[EvaluationRun]] = {
     "optimizer": OptimizerRun,
@@ -131,19 +138,33 @@ async def transition(
     traceback: str | None = None,
     result_version_id: uuid.UUID | None = None,
     score: float | None = None,
+    owner: str | None = None,
+    lease_seconds: float | None = None,
 ) -> Run:
-    """Move a run along one edge of the state machine, recording times, error and result."""
+    """Move a run along one edge of the state machine, recording times, error and result.
+
+    To `running`, `owner` claims it for `lease_seconds`; out of `running`, a given `owner` must still
+    hold it (IllegalTransitionError otherwise: the lease went to another worker)."""
     model = RUN_MODELS[kind]
     run = await get_owned(session, model, tenant_id=tenant_id, id=run_id)
     current = run.status
     if to not in TRANSITIONS.get(current, frozenset()):
         raise IllegalTransitionError(run_id, current, to)
     before = snapshot(run)
-    values: dict[str, Any] = {"status": to, "updated_at": utcnow()}
+    now = utcnow()
+    values: dict[str, Any] = {"status": to, "updated_at": now}
+    expected = [model.id == run_id, model.tenant_id == tenant_id, model.status == current]
     if to == "running":
-        values["started_at"] = utcnow()
+        values.update(started_at=run.started_at or now, owner=owner, attempts=model.attempts + 1)
+        values["lease_until"] = now + timedelta(seconds=lease_seconds or 30.0)
+    else:
+        values.update(owner=None, lease_until=None)
+        if current == "running" and owner is not None:
+            expected.append(model.owner == owner)
+    if to == "queued":  # again: what it did stays in its checkpoint, trials and results
+        values.update(error=None, traceback=None, finished_at=None)
     if to in TERMINAL:
-        values["finished_at"] = utcnow()
+        values["finished_at"] = now
         if to == "succeeded":
             values["progress"] = 1.0
     if error is not None:
@@ -159,10 +180,7 @@ async def transition(
         await check_owned(session, ProgramVersion, [result_version_id], tenant_id=tenant_id, parent=program)
         values["result_version_id"] = result_version_id
     result = await session.execute(
-        update(model)
-        .where(model.id == run_id, model.tenant_id == tenant_id, model.status == current)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        update(model).where(*expected).values(**values).execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # someone else moved it first
         await session.refresh(run)
@@ -170,6 +188,51 @@ async def transition(
     await session.refresh(run)
     await audit.record(session, tenant_id=tenant_id, actor=actor, action=to, row=run, before=before)
     return run
+
+
+async def claimable(session: AsyncSession, *, limit: int = 10) -> list[tuple[RunKind, uuid.UUID, uuid.UUID]]:
+    """The oldest queued runs of every tenant, as (kind, tenant id, run id): a worker's candidates.
+    Only an unscoped session sees them all; claiming one is `transition(..., to="running")`."""
+    found: list[tuple[Any, RunKind, uuid.UUID, uuid.UUID]] = []
+    for kind, model in RUN_MODELS.items():
+        stmt = (
+            select(model.created_at, model.tenant_id, model.id)
+            .where(model.status == "queued")
+            .order_by(model.created_at)
+            .limit(limit)
+        )
+        for at, tenant, run in (await session.execute(stmt)).all():
+            found.append((at, kind, tenant, run))
+    found.sort(key=lambda row: row[0])
+    return [(kind, tenant, run) for _, kind, tenant, run in found[:limit]]
+
+
+async def expired_leases(session: AsyncSession) -> list[tuple[RunKind, uuid.UUID, uuid.UUID, str | None]]:
+    """Running runs whose lease ran out (their worker died or stalled): (kind, tenant, run, owner)."""
+    now = utcnow()
+    found: list[tuple[RunKind, uuid.UUID, uuid.UUID, str | None]] = []
+    for kind, model in RUN_MODELS.items():
+        stmt = select(model.tenant_id, model.id, model.owner).where(
+            model.status == "running", model.lease_until < now
+        )
+        for tenant, run, owner in (await session.execute(stmt)).all():
+            found.append((kind, tenant, run, owner))
+    return found
+
+
+async def renew_lease(
+    session: AsyncSession, *, kind: RunKind, run_id: uuid.UUID, owner: str, lease_seconds: float
+) -> bool:
+    """Extend `owner`'s lease of a running run; False when it holds it no more (cancelled, or claimed
+    again after its lease ran out): the worker must stop working on it."""
+    model = RUN_MODELS[kind]
+    result = await session.execute(
+        update(model)
+        .where(model.id == run_id, model.status == "running", model.owner == owner)
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def report_progress(
