@@ -46,7 +46,7 @@ METRIC = Field(
     max_length=200,
     pattern=r"^[A-Za-z_][\w.:-]*$",
     description="a metric by name",
-    examples=["exact_match"],
+    examples=["answer_exact_match"],
 )
 SORTS = ("created_at", "updated_at")
 

@@ -26,12 +26,12 @@ async def _program(world: World) -> str:
 
 
 async def _optimizer_run(world: World) -> str:
-    body = {"optimizer": "BootstrapFewShot", "metric": "exact_match"}
+    body = {"optimizer": "BootstrapFewShot", "metric": "answer_exact_match"}
     return (await world.post(f"/programs/{await _program(world)}/optimizer-runs", body))["id"]
 
 
 async def _evaluation_run(world: World) -> str:
-    body = {"dataset_id": await _dataset(world), "metric": "exact_match"}
+    body = {"dataset_id": await _dataset(world), "metric": "answer_exact_match"}
     return (await world.post(f"/programs/{await _program(world)}/evaluation-runs", body))["id"]
 
 
@@ -111,6 +111,22 @@ async def evaluation_runs_create(world: World) -> Call:
     return Call("POST", f"/programs/{await _program(world)}/evaluation-runs", json=body)
 
 
+async def _cancelled(world: World, kind: str, run_id: str) -> str:
+    await world.post(f"/{kind}-runs/{run_id}/cancel", {}, status=200)
+    return run_id
+
+
+async def optimizer_runs_resume(world: World) -> Call:
+    return Call(
+        "POST", f"/optimizer-runs/{await _cancelled(world, 'optimizer', await _optimizer_run(world))}/resume"
+    )
+
+
+async def evaluation_runs_resume(world: World) -> Call:
+    run_id = await _cancelled(world, "evaluation", await _evaluation_run(world))
+    return Call("POST", f"/evaluation-runs/{run_id}/resume")
+
+
 async def evaluation_runs_get(world: World) -> Call:
     return Call("GET", f"/evaluation-runs/{await _evaluation_run(world)}")
 
@@ -183,10 +199,12 @@ CASES: dict[str, Case] = {
     "optimizer_runs.get": optimizer_runs_get,
     "optimizer_runs.list": optimizer_runs_list,
     "optimizer_runs.cancel": optimizer_runs_cancel,
+    "optimizer_runs.resume": optimizer_runs_resume,
     "evaluation_runs.create": evaluation_runs_create,
     "evaluation_runs.get": evaluation_runs_get,
     "evaluation_runs.list": evaluation_runs_list,
     "evaluation_runs.cancel": evaluation_runs_cancel,
+    "evaluation_runs.resume": evaluation_runs_resume,
     "evaluation_runs.results": evaluation_runs_results,
     "evaluation_runs.summary": evaluation_runs_summary,
     "traces.list": traces_list,

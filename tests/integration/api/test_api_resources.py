@@ -290,7 +290,7 @@ async def test_runs_queue_filter_and_cancel(
     program_id = await _program(client, acme)
     other = await _program(client, acme, "other")
     base = f"/programs/{program_id}/optimizer-runs"
-    body = {"optimizer": "BootstrapFewShot", "config": {"max_bootstrapped_demos": 2}, "metric": "exact_match"}
+    body = {"optimizer": "BootstrapFewShot", "config": {"max_bootstrapped_demos": 2}, "metric": "answer_exact_match"}
     run = (await client.post(base, json=body, headers=acme.auth("editor"))).json()
     assert (run["status"], run["progress"], run["trials"], run["score"]) == ("queued", 0.0, [], None)
     await client.post(f"/programs/{other}/optimizer-runs", json=body, headers=acme.auth("editor"))
@@ -333,7 +333,7 @@ async def test_evaluation_results_and_summary(
     await client.post(
         f"/datasets/{dataset['id']}/splits", json={"train": 0.5, "dev": 0.5}, headers=acme.auth()
     )
-    body = {"dataset_id": dataset["id"], "split": "dev", "metric": "exact_match"}
+    body = {"dataset_id": dataset["id"], "split": "dev", "metric": "answer_exact_match"}
     run = (
         await client.post(f"/programs/{program_id}/evaluation-runs", json=body, headers=acme.auth())
     ).json()

@@ -147,7 +147,9 @@ async def test_a_run_that_cannot_start_fails_with_its_reason(
     client: httpx.AsyncClient, acme: TenantKeys, lm_server: FakeOpenAIServer
 ) -> None:
     program_id, _ = await _setup(client, acme, lm_server, 2)
-    created = await _post(client, acme, f"/programs/{program_id}/evaluation-runs", {"metric": "answer_exact_match"})
+    created = await _post(
+        client, acme, f"/programs/{program_id}/evaluation-runs", {"metric": "answer_exact_match"}
+    )
     run = await _wait(client, acme, f"/evaluation-runs/{created['id']}", _finished)
     assert run["status"] == "failed"
     assert "no dataset" in run["error"]
@@ -164,7 +166,9 @@ async def test_a_bad_optimizer_argument_or_metric_is_refused_when_the_run_is_cre
         {"optimizer": "KNNFewShot", "config": {"k": 2}},  # needs a vectorizer the service cannot build
     ]
     for body in bad:
-        response = await client.post(path, json={"dataset_id": dataset_id, **body}, headers=acme.auth("editor"))
+        response = await client.post(
+            path, json={"dataset_id": dataset_id, **body}, headers=acme.auth("editor")
+        )
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
     runs = (await client.get("/optimizer-runs", headers=acme.auth("viewer"))).json()["items"]

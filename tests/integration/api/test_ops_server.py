@@ -8,12 +8,14 @@ import contextlib
 import json
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cases_serving import SPEC
 from ops_server import LiveServer, live_server
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
@@ -25,6 +27,7 @@ from dspy_ash.actions import ServiceSettings
 from dspy_ash.api import create_app
 from dspy_ash.cli import app as cli
 from dspy_ash.store import _migrate as migrate
+from dspy_ash.testing import FakeOpenAIServer
 
 KEY = re.compile(r"dak_[A-Za-z0-9_-]{20,}")
 
@@ -191,3 +194,32 @@ def test_access_lines_are_json_with_the_caller_and_no_secret(new_database: str) 
     # neither the keys sent nor the one created (in its response body only), nor headers, reach the log
     for secret in (key, wrong, made.json()["key"], "session=abc123", "Bearer"):
         assert secret not in text
+
+
+def test_the_server_runs_a_queued_evaluation_itself(new_database: str) -> None:
+    """`dspy-ash serve` works on runs in its own process: no worker to start on one machine."""
+    (key,) = KEY.findall(init(new_database))
+    auth = {"Authorization": f"Bearer {key}"}
+    records = "".join(
+        json.dumps({"question": f"q{i}", "answer": f"answer for q{i}"}) + "\n" for i in range(3)
+    )
+    with (
+        FakeOpenAIServer() as lm,
+        serve(new_database, run_lease_seconds=3.0) as server,
+        httpx.Client(base_url=server.base_url + "/api/v1", headers=auth) as http,
+    ):
+        provider = {"name": "fake", "kind": "openai_compatible", "base_url": lm.api_base,
+                    "config": {"model": "fake-model", "num_retries": 0}}  # fmt: skip
+        assert http.post("/providers", json=provider).status_code == 201
+        program = http.post("/programs", json={"name": "qa", "spec": SPEC}).json()
+        upload = {"name": "qa", "format": "jsonl", "content": records, "input_keys": ["question"]}
+        dataset = http.post("/datasets", json=upload).json()
+        body = {"dataset_id": dataset["id"], "metric": "answer_exact_match"}
+        run = http.post(f"/programs/{program['id']}/evaluation-runs", json=body).json()
+        deadline = time.monotonic() + 60
+        while run["status"] not in ("succeeded", "failed", "cancelled"):
+            assert time.monotonic() < deadline, run
+            time.sleep(0.2)
+            run = http.get(f"/evaluation-runs/{run['id']}").json()
+        assert run["status"] == "succeeded", run["error"]
+        assert run["score"] == 100.0
