@@ -1,5 +1,5 @@
-"""Authorization-matrix cases for signatures, datasets and examples, runs, traces, the LM request log
-and the cache."""
+"""Authorization-matrix cases for signatures, datasets and examples, metric definitions, optimizer
+configs, runs, traces, the LM request log and the cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from api_helpers import Call, Case, World
 from resources_helpers import seed_cache, seed_trace
 
 JSONL = '{"question": "1+1?", "answer": "2"}\n{"question": "2+2?", "answer": "4"}\n'
+METRIC = {"name": "exact", "kind": "builtin", "config": {"name": "answer_exact_match"}}
+OPTIMIZER_CONFIG = {
+    "name": "few-shot",
+    "optimizer": "BootstrapFewShot",
+    "config": {"max_bootstrapped_demos": 2},
+}
 SIGNATURE = {"name": "qa", "inputs": [{"name": "question"}], "outputs": [{"name": "answer", "type": "int"}]}
 
 
@@ -19,6 +25,14 @@ async def _signature(world: World) -> str:
 async def _dataset(world: World) -> str:
     body = {"name": "d", "format": "jsonl", "content": JSONL, "input_keys": ["question"]}
     return (await world.post("/datasets", body))["id"]
+
+
+async def _metric(world: World) -> str:
+    return (await world.post("/metrics", METRIC))["id"]
+
+
+async def _optimizer_config(world: World) -> str:
+    return (await world.post("/optimizer-configs", OPTIMIZER_CONFIG))["id"]
 
 
 async def _program(world: World) -> str:
@@ -87,6 +101,46 @@ async def datasets_export(world: World) -> Call:
 
 async def examples_list(world: World) -> Call:
     return Call("GET", f"/datasets/{await _dataset(world)}/examples")
+
+
+async def metrics_create(world: World) -> Call:
+    return Call("POST", "/metrics", json=METRIC)
+
+
+async def metrics_list(world: World) -> Call:
+    await _metric(world)
+    return Call("GET", "/metrics", params={"kind": "builtin"})
+
+
+async def metrics_get(world: World) -> Call:
+    return Call("GET", f"/metrics/{await _metric(world)}")
+
+
+async def metrics_delete(world: World) -> Call:
+    return Call("DELETE", f"/metrics/{await _metric(world)}")
+
+
+async def optimizer_configs_create(world: World) -> Call:
+    return Call("POST", "/optimizer-configs", json=OPTIMIZER_CONFIG)
+
+
+async def optimizer_configs_list(world: World) -> Call:
+    await _optimizer_config(world)
+    return Call("GET", "/optimizer-configs", params={"sort": "name"})
+
+
+async def optimizer_configs_get(world: World) -> Call:
+    return Call("GET", f"/optimizer-configs/{await _optimizer_config(world)}")
+
+
+async def optimizer_configs_update(world: World) -> Call:
+    return Call(
+        "PATCH", f"/optimizer-configs/{await _optimizer_config(world)}", json={"optimizer": "MIPROv2"}
+    )
+
+
+async def optimizer_configs_delete(world: World) -> Call:
+    return Call("DELETE", f"/optimizer-configs/{await _optimizer_config(world)}")
 
 
 async def optimizer_runs_create(world: World) -> Call:
@@ -195,6 +249,15 @@ CASES: dict[str, Case] = {
     "datasets.split": datasets_split,
     "datasets.export": datasets_export,
     "examples.list": examples_list,
+    "metrics.create": metrics_create,
+    "metrics.list": metrics_list,
+    "metrics.get": metrics_get,
+    "metrics.delete": metrics_delete,
+    "optimizer_configs.create": optimizer_configs_create,
+    "optimizer_configs.list": optimizer_configs_list,
+    "optimizer_configs.get": optimizer_configs_get,
+    "optimizer_configs.update": optimizer_configs_update,
+    "optimizer_configs.delete": optimizer_configs_delete,
     "optimizer_runs.create": optimizer_runs_create,
     "optimizer_runs.get": optimizer_runs_get,
     "optimizer_runs.list": optimizer_runs_list,

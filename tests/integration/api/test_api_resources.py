@@ -1,4 +1,5 @@
-"""Signatures, datasets and examples, runs, traces, the LM request log and the cache through REST."""
+"""Signatures, datasets and examples, metric definitions, optimizer configs, runs, traces, the LM request
+log and the cache through REST."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import TenantKeys
+from cryptography.fernet import Fernet
 from resources_helpers import T0, seed_cache, seed_trace
 from sqlalchemy import func, select
 
 from dspy_ash.actions import Services
 from dspy_ash.store import repos
-from dspy_ash.store.models import AuditEvent, Dataset, SignatureRow
+from dspy_ash.store.models import AuditEvent, Dataset, MetricDefinition, OptimizerConfig, SignatureRow
 
 ROWS = [{"question": f"{i}+{i}?", "answer": str(2 * i)} for i in range(10)]
 JSONL = "".join(json.dumps(r) + "\n" for r in ROWS)
@@ -272,6 +274,172 @@ async def test_dataset_get_list_delete_with_its_examples(
     assert deleted.status_code == 200
     gone = await client.get(f"/datasets/{dataset['id']}/examples", headers=acme.auth())
     assert gone.status_code == 404
+
+
+# -- metric definitions and optimizer configs -----------------------------------------------------
+
+BUILTIN = {"name": "exact", "kind": "builtin", "config": {"name": "answer_exact_match"}}
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Providers with a stored key (a judge's provider has one, which no metric response may show)."""
+    monkeypatch.setenv("DSPY_ASH_SECRET_KEY", Fernet.generate_key().decode())
+
+
+async def _provider_id(client: httpx.AsyncClient, tenant: TenantKeys, name: str = "judge") -> str:
+    body = {"name": name, "kind": "openai", "api_key": "sk-judge-secret"}
+    response = await client.post("/providers", json=body, headers=tenant.auth("admin"))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _judge(provider: str, **config: Any) -> dict[str, Any]:
+    judge = {"provider_id": provider, "model": "gpt-4o-mini", "instructions": "Is it right?",
+             "output_field": "verdict", **config}  # fmt: skip
+    return {"name": "judge", "kind": "lm_judge", "config": judge}
+
+
+@pytest.mark.usefixtures("secret_key")
+async def test_metric_create_list_get_delete(
+    client: httpx.AsyncClient, acme: TenantKeys, services: Services
+) -> None:
+    created = await client.post("/metrics", json=BUILTIN, headers=acme.auth("editor"))
+    assert created.status_code == 201, created.text
+    builtin = created.json()
+    assert (builtin["name"], builtin["kind"], builtin["config"]) == ("exact", "builtin", BUILTIN["config"])
+    again = await client.post("/metrics", json={**BUILTIN, "config": {"name": "semantic_f1"}},
+                              headers=acme.auth("editor"))  # fmt: skip
+    assert again.status_code == 409, again.text
+    provider_id = await _provider_id(client, acme)
+    judged = await client.post("/metrics", json=_judge(provider_id), headers=acme.auth("editor"))
+    assert judged.status_code == 201, judged.text
+    judge = judged.json()
+    assert judge["config"] == _judge(provider_id)["config"]
+    assert "sk-judge-secret" not in judged.text and "secret" not in judged.text
+    listed = (await client.get("/metrics", params={"sort": "name"}, headers=acme.auth("viewer"))).json()
+    assert [m["name"] for m in listed["items"]] == ["exact", "judge"]
+    judges = (await client.get("/metrics", params={"kind": "lm_judge"}, headers=acme.auth("viewer"))).json()
+    assert [m["id"] for m in judges["items"]] == [judge["id"]]
+    assert "sk-judge-secret" not in json.dumps(listed)
+    got = await client.get(f"/metrics/{judge['id']}", headers=acme.auth("viewer"))
+    assert got.json() == judge
+    deleted = await client.delete(f"/metrics/{builtin['id']}", headers=acme.auth("editor"))
+    assert deleted.json() == {"id": builtin["id"], "deleted": True}
+    assert (await client.get(f"/metrics/{builtin['id']}", headers=acme.auth("viewer"))).status_code == 404
+    assert await _count(services, acme, MetricDefinition) == 1
+
+
+async def test_metric_writes_are_the_editors_and_rows_the_tenants(
+    client: httpx.AsyncClient, acme: TenantKeys, globex: TenantKeys
+) -> None:
+    refused = await client.post("/metrics", json=BUILTIN, headers=acme.auth("viewer"))
+    assert refused.status_code == 403, refused.text
+    metric = (await client.post("/metrics", json=BUILTIN, headers=acme.auth("editor"))).json()
+    theirs = (await client.get("/metrics", headers=globex.auth("admin"))).json()
+    assert theirs["items"] == []
+    assert (await client.get(f"/metrics/{metric['id']}", headers=globex.auth())).status_code == 404
+    assert (await client.delete(f"/metrics/{metric['id']}", headers=globex.auth())).status_code == 404
+    # the other tenant may use the same name: names are unique per tenant
+    assert (await client.post("/metrics", json=BUILTIN, headers=globex.auth("editor"))).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"config": {"name": "accuracy"}}, "body.config"),
+        ({"config": {"name": "answer_exact_match", "extra": 1}}, "body.config"),
+        ({"kind": "regex"}, "body.kind"),
+        ({"kind": "lm_judge"}, "body"),
+        ({"name": ""}, "body.name"),
+        ({"name": "x" * 201}, "body.name"),
+        ({"config": []}, "body.config"),
+    ],
+)
+async def test_metric_create_refuses_a_bad_definition(
+    client: httpx.AsyncClient, acme: TenantKeys, services: Services, change: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/metrics", json={**BUILTIN, **change}, headers=acme.auth("editor"))
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "urn:dspy-ash:problem:invalid-request"
+    assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.text
+    assert await _count(services, acme, MetricDefinition) == 0
+
+
+@pytest.mark.usefixtures("secret_key")
+async def test_lm_judge_needs_a_provider_of_the_tenant(
+    client: httpx.AsyncClient, acme: TenantKeys, globex: TenantKeys, services: Services
+) -> None:
+    theirs = await _provider_id(client, globex)
+    for provider_id in (theirs, str(uuid.uuid4())):
+        response = await client.post("/metrics", json=_judge(provider_id), headers=acme.auth("editor"))
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["body.config.provider_id"]
+        assert str(globex.tenant_id) not in response.text
+    mine = await _provider_id(client, acme)
+    for bad in ({"output_field": "the verdict"}, {"model": " "}, {"provider_id": "p1"}, {"temperature": 0}):
+        response = await client.post("/metrics", json=_judge(mine, **bad), headers=acme.auth("editor"))
+        assert response.status_code == 422, (bad, response.text)
+    assert await _count(services, acme, MetricDefinition) == 0
+
+
+async def test_optimizer_config_create_update_list_get_delete(
+    client: httpx.AsyncClient, acme: TenantKeys, globex: TenantKeys, services: Services
+) -> None:
+    body = {"name": "few-shot", "optimizer": "BootstrapFewShot", "config": {"max_bootstrapped_demos": 2}}
+    created = await client.post("/optimizer-configs", json=body, headers=acme.auth("editor"))
+    assert created.status_code == 201, created.text
+    config = created.json()
+    assert (config["optimizer"], config["config"], config["description"]) == (
+        "BootstrapFewShot", {"max_bootstrapped_demos": 2}, ""
+    )  # fmt: skip
+    assert (
+        await client.post("/optimizer-configs", json=body, headers=acme.auth("editor"))
+    ).status_code == 409
+    other = (await client.post("/optimizer-configs", json={**body, "name": "mipro", "optimizer": "MIPROv2"},
+                               headers=acme.auth("editor"))).json()  # fmt: skip
+    base = f"/optimizer-configs/{config['id']}"
+    changed = await client.patch(base, json={"config": {"max_labeled_demos": 4}, "description": "more"},
+                                 headers=acme.auth("editor"))  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["name"], changed.json()["config"], changed.json()["description"]) == (
+        "few-shot", {"max_labeled_demos": 4}, "more"
+    )  # fmt: skip
+    taken = await client.patch(base, json={"name": "mipro"}, headers=acme.auth("editor"))
+    assert taken.status_code == 409, taken.text
+    viewer = await client.patch(base, json={"name": "x"}, headers=acme.auth("viewer"))
+    assert viewer.status_code == 403
+    mipro = (
+        await client.get("/optimizer-configs", params={"optimizer": "MIPROv2"}, headers=acme.auth("viewer"))
+    ).json()
+    assert [c["id"] for c in mipro["items"]] == [other["id"]]
+    assert (await client.get(base, headers=acme.auth("viewer"))).json() == changed.json()
+    assert (await client.get(base, headers=globex.auth())).status_code == 404
+    assert (await client.get("/optimizer-configs", headers=globex.auth())).json()["items"] == []
+    assert (await client.delete(base, headers=acme.auth("editor"))).status_code == 200
+    assert (await client.get(base, headers=acme.auth("viewer"))).status_code == 404
+    assert await _count(services, acme, OptimizerConfig) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"optimizer": "exec"},
+        {"optimizer": "dspy.MIPROv2"},
+        {"config": [1, 2]},
+        {"config": {f"k{i}": i for i in range(101)}},
+        {"config": {"demos": "x" * 64_001}},
+        {"name": ""},
+        {"seed": 1},
+    ],
+)
+async def test_optimizer_config_create_refuses_bad_input(
+    client: httpx.AsyncClient, acme: TenantKeys, services: Services, change: dict[str, Any]
+) -> None:
+    body = {"name": "c", "optimizer": "COPRO", **change}
+    response = await client.post("/optimizer-configs", json=body, headers=acme.auth("editor"))
+    assert response.status_code == 422, response.text
+    assert await _count(services, acme, OptimizerConfig) == 0
 
 
 # -- runs ------------------------------------------------------------------------------------------
