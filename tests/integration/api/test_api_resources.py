@@ -458,7 +458,11 @@ async def test_runs_queue_filter_and_cancel(
     program_id = await _program(client, acme)
     other = await _program(client, acme, "other")
     base = f"/programs/{program_id}/optimizer-runs"
-    body = {"optimizer": "BootstrapFewShot", "config": {"max_bootstrapped_demos": 2}, "metric": "answer_exact_match"}
+    body = {
+        "optimizer": "BootstrapFewShot",
+        "config": {"max_bootstrapped_demos": 2},
+        "metric": "answer_exact_match",
+    }
     run = (await client.post(base, json=body, headers=acme.auth("editor"))).json()
     assert (run["status"], run["progress"], run["trials"], run["score"]) == ("queued", 0.0, [], None)
     await client.post(f"/programs/{other}/optimizer-runs", json=body, headers=acme.auth("editor"))
