@@ -48,7 +48,8 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     │   ├── UnsupportedImportError (also ImportError)   `import dspy.X` / `from dspy.X import Y` for the same
     │   └── TrainingBackendRequiredError        a fine-tuning optimizer (BootstrapFinetune, BetterTogether, GRPO)
     ├── StoreError                              the store's errors (store/_errors.py has its tree)
-    └── ActionError                             the service's refusals (actions/_errors.py has its tree)
+    ├── ActionError                             the service's refusals (actions/_errors.py has its tree)
+    └── RunInputError (also ValueError)         a queued run cannot start as created (jobs/_work.py)
 
 Classes defined next to their raisers (BootstrapError, TooManyErrors, TrainsetTooSmallError,
 TrainingBackendRequiredError, the interpreter's, the store's, the actions')

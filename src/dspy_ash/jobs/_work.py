@@ -22,6 +22,7 @@ from dspy_ash.actions import Services
 from dspy_ash.actions._lm_resolution import default_provider, provider_lm  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._run_specs import build_optimizer, resolve_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._serving import build_module  # pyright: ignore[reportPrivateUsage]
+from dspy_ash.errors import DspyAshError
 from dspy_ash.evaluate._calling import call_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.events import Event
 from dspy_ash.lm import LM
@@ -36,7 +37,7 @@ _FLUSH_RESULTS = 100  # or as soon as this many results wait
 _MAX_THREADS = 64
 
 
-class RunInputError(ValueError):
+class RunInputError(DspyAshError, ValueError):
     """The run cannot start as created (no dataset, no metric, an empty split): it fails with this."""
 
 
