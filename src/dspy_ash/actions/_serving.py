@@ -191,14 +191,14 @@ async def time_limit(services: Services) -> AsyncGenerator[None]:
         raise
 
 
-def _outputs(prediction: Any) -> dict[str, Any]:
+def execution_outputs(prediction: Any) -> dict[str, Any]:
     values = prediction.toDict() if isinstance(prediction, Prediction) else {"output": prediction}
     return to_jsonable(values)
 
 
 def _result(plan: _Plan, call: TracedCall, prediction: Any) -> ExecutionPublic:
     return ExecutionPublic(
-        outputs=_outputs(prediction),
+        outputs=execution_outputs(prediction),
         program_id=plan.program_id,
         version_id=plan.version_id,
         version_number=plan.version_number,

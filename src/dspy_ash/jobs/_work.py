@@ -21,7 +21,7 @@ from typing import Any
 from dspy_ash.actions import Services
 from dspy_ash.actions._lm_resolution import default_provider, provider_lm  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._run_specs import build_optimizer, resolve_metric  # pyright: ignore[reportPrivateUsage]
-from dspy_ash.actions._serving import build_module  # pyright: ignore[reportPrivateUsage]
+from dspy_ash.actions._serving import build_module, execution_outputs  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.errors import DspyAshError
 from dspy_ash.evaluate._calling import call_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.events import Event
@@ -108,12 +108,14 @@ class _Progress:
     def __init__(self, known_trials: list[dict[str, Any]], examples: int) -> None:
         self.trials: list[dict[str, Any]] = []
         self.message = ""
+        self.changed = False  # since the last write: a quiet optimizer costs no writes
         self.fraction: float | None = None
         self.examples = examples
         self._seen = {_trial_identity(t) for t in known_trials}  # a resumed run re-announces none twice
 
     def on_event(self, event: Event) -> None:
         extra = {k: v for k, v in event.extra.items() if k != "optimizer"}
+        self.changed = True
         self.message = f"{event.name} " + " ".join(f"{k}={_short(v)}" for k, v in extra.items())
         if event.name == "bootstrap_example" and isinstance(extra.get("index"), int):
             self.fraction = min(1.0, (extra["index"] + 1) / max(1, self.examples))
@@ -137,6 +139,9 @@ def _short(value: Any) -> str:
 
 
 async def _write_progress(services: Services, lease: Lease, progress: _Progress) -> None:
+    if not progress.changed:
+        return
+    progress.changed = False
     trials, progress.trials = progress.trials, []
     async with services.db.transaction(tenant_id=lease.tenant_id) as session:
         for trial in trials:
@@ -270,7 +275,7 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
                     {
                         "position": index,
                         "example_id": rows[index],
-                        "prediction": _outputs(prediction),
+                        "prediction": execution_outputs(prediction),
                         "score": score,
                     }
                 )
@@ -334,11 +339,6 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
             owner=lease.owner,
             score=score,
         )
-
-
-def _outputs(prediction: Any) -> dict[str, Any]:
-    values = prediction.toDict() if hasattr(prediction, "toDict") else {"output": prediction}
-    return to_jsonable(values)
 
 
 RUN_FUNCTIONS: dict[RunKind, Callable[[Services, Lease], Any]] = {

@@ -25,11 +25,11 @@ import os
 import socket
 import traceback
 import uuid
+from typing import Any
 
 from dspy_ash.actions import Services
 from dspy_ash.jobs._work import RUN_FUNCTIONS, Lease
 from dspy_ash.store import IllegalTransitionError, NotFoundError, repos
-from dspy_ash.store.repos.runs import RunKind
 
 logger = logging.getLogger("dspy_ash.jobs")
 
@@ -72,7 +72,7 @@ class RunWorker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            await self._move(lease, "queued", expected_owner=lease.owner)
+            await self._move(lease, "queued", owner=lease.owner)
         self.active.clear()
 
     async def _loop(self) -> None:
@@ -103,14 +103,8 @@ class RunWorker:
             if len(self.active) >= self.slots:
                 return
             lease = Lease(kind, tenant_id, run_id, self.owner)
-            try:
-                async with self.services.db.transaction(tenant_id=tenant_id) as session:
-                    await repos.runs.transition(
-                        session, tenant_id=tenant_id, actor=lease.actor, kind=kind, run_id=run_id,
-                        to="running", owner=self.owner, lease_seconds=self.lease_seconds,
-                    )  # fmt: skip
-            except (IllegalTransitionError, NotFoundError):  # another worker was first, or it is gone
-                continue
+            if not await self._move(lease, "running", owner=self.owner, lease_seconds=self.lease_seconds):
+                continue  # another worker was first, or the run is gone
             task = asyncio.create_task(self._run(lease), name=f"{kind} run {run_id}")
             self.active[run_id] = (lease, task)
 
@@ -123,7 +117,7 @@ class RunWorker:
             logger.warning("%s run %s failed: %s", lease.kind, lease.run_id, exc)
             error = f"{type(exc).__name__}: {exc}"[:4000]
             await self._move(
-                lease, "failed", expected_owner=lease.owner, error=error, trace=traceback.format_exc()
+                lease, "failed", owner=lease.owner, error=error, traceback=traceback.format_exc()
             )
         finally:
             self.active.pop(lease.run_id, None)
@@ -147,24 +141,17 @@ class RunWorker:
             expired = await repos.runs.expired_leases(session)
         for kind, tenant_id, run_id, owner in expired:
             logger.info("%s run %s: the lease of %s ran out; queued again", kind, run_id, owner)
-            await self._move(Lease(kind, tenant_id, run_id, self.owner), "queued", expected_owner=owner)
+            await self._move(Lease(kind, tenant_id, run_id, self.owner), "queued", owner=owner)
 
-    async def _move(
-        self,
-        lease: Lease,
-        to: str,
-        *,
-        expected_owner: str | None,
-        error: str | None = None,
-        trace: str | None = None,
-    ) -> None:
-        """A transition out of `running` that only the lease holder may make; lost races are fine."""
-        kind: RunKind = lease.kind
+    async def _move(self, lease: Lease, to: str, *, owner: str | None, **values: Any) -> bool:
+        """One transition of the run, made as this worker (`owner`: who claims it, or who must still hold
+        it); False when another worker or the API moved the run first, which is no error here."""
         try:
             async with self.services.db.transaction(tenant_id=lease.tenant_id) as session:
                 await repos.runs.transition(
-                    session, tenant_id=lease.tenant_id, actor=lease.actor, kind=kind, run_id=lease.run_id,
-                    to=to, owner=expected_owner, error=error, traceback=trace,
+                    session, tenant_id=lease.tenant_id, actor=lease.actor, kind=lease.kind,
+                    run_id=lease.run_id, to=to, owner=owner, **values,
                 )  # fmt: skip
         except (IllegalTransitionError, NotFoundError):
-            pass
+            return False
+        return True
