@@ -232,4 +232,6 @@ async def test_a_worker_killed_with_sigkill_leaves_its_run_to_another(
         assert time.monotonic() - killed_at < 30
         results = await _results(client, acme, created["id"])
         assert [r["position"] for r in results] == list(range(16))
-        assert len(slow.requests) <= 16 + 2  # only the two in flight at the kill were asked again
+        # asked again: the two in flight at the kill, and those finished but not yet written (results are
+        # written every 0.5 s: at 0.2 s a call on two threads, at most 6 of them)
+        assert len(slow.requests) <= 16 + 2 + 6
