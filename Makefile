@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# the worked example as a service: SQLite in ./dspy-ash-demo, the examples loaded once, runs, POST /answer
 demo: install
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/dspy-ash demo
 
 test: install
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -1,7 +1,8 @@
-"""The README's worked example and the GSM8K example run end to end, offline, as a user would run them.
+"""The library examples (the quickstart, SimplifiedBaleen as code, GSM8K) run end to end, offline, as a
+user would run them.
 
 Each example is run once in this process (so the test can inspect what it built) and the quickstart once
-more as `make demo` runs it. The offline model is a stand-in that answers from the prompt alone; these
+more as a script. The offline model is a stand-in that answers from the prompt alone; these
 tests check what the examples do with it (a program compiled, demos chosen, state saved and reloaded,
 scores computed by the metric), never what score it reaches.
 """
@@ -87,7 +88,7 @@ def test_quickstart_predictions_come_from_the_retrieved_passages(quickstart):
         assert prediction.answer in passages or prediction.answer == "yes", (example.question, prediction)
 
 
-def test_make_demo_prints_the_evaluation_and_names_the_stand_in(tmp_path):
+def test_the_quickstart_script_prints_the_evaluation_and_names_the_stand_in(tmp_path):
     run = subprocess.run(
         [
             sys.executable,
@@ -115,6 +116,20 @@ def test_make_demo_prints_the_evaluation_and_names_the_stand_in(tmp_path):
         assert len(re.findall(r"gold: .* predicted: .* correct: (True|False)", section)) >= 3
     assert "loaded back into a fresh program" in run.stdout
     assert "the compiled program is version 1" in run.stdout
+
+
+def test_baleen_hops_twice_and_compiles_demos_for_each_predictor():
+    baleen = _example("baleen")
+    outcome = baleen.run()
+    for result in (outcome["before"], outcome["after"]):
+        _assert_scored_by(answer_exact_match, result, outcome["devset"])
+    compiled = outcome["compiled"]
+    predictors = [*compiled.generate_query, compiled.generate_answer]
+    assert all(p.predict.demos for p in predictors)  # BootstrapFewShot traced every hop and the answer
+    assert len(compiled.generate_answer.predict.demos) <= 10
+    _, prediction, _ = outcome["after"].results[0]
+    assert 3 < len(prediction.context) <= 6  # two hops of three passages, each passage once
+    assert isinstance(prediction.confidence, float)
 
 
 def test_gsm8k_example_compiles_saves_and_scores_with_its_metric(tmp_path):

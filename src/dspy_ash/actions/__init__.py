@@ -11,6 +11,7 @@ Outside the registry, for operations: `initialise` (`dspy-ash init`), `readiness
 """
 
 from dspy_ash.actions import (
+    _answer,
     _batches,
     _cache,
     _datasets,
@@ -55,6 +56,7 @@ from dspy_ash.actions._tracing import recorder_of, start_serving, stop_serving
 
 # Importing these modules declares their actions in REGISTRY.
 _DECLARING = (
+    _answer,
     _batches,
     _cache,
     _datasets,

@@ -45,6 +45,22 @@ class ServiceSettings(BaseSettings):
         description="modules (and their submodules) that code programs may be imported from; "
         "none by default, so only declarative programs execute until the operator names its own",
     )
+    corpus: str | None = Field(
+        default=None,
+        description="the passages `retrieve` steps search, with BM25: `hotpotqa` (the sample shipped with "
+        "dspy-ash), or the path of a file with one passage a line (.txt) or a JSON object with `text` a "
+        "line (.jsonl); none: a program with a retrieve step fails with a clear error",
+    )
+    answer_program: str = Field(
+        default="simplified-baleen",
+        min_length=1,
+        description="the program `POST /answer` asks, by name, in the caller's tenant",
+    )
+    stand_in_notice: str | None = Field(
+        default=None,
+        description="set (by `dspy-ash demo`) when the tenant's LM is an offline stand-in, not a real LM: "
+        "every response then carries it in the `X-LM-Stand-In` header, and the log and pages say so",
+    )
     session_ttl_hours: float = Field(default=12.0, gt=0)
     secure_cookies: bool = Field(default=True, description="mark session cookies Secure (HTTPS only)")
     metrics_token: SecretStr | None = Field(

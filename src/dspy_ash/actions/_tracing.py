@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from dspy_ash.actions._context import ActionContext, Services
+from dspy_ash.actions._retrieval import engine_overrides, service_retriever
 from dspy_ash.lm import BaseLM, UsageTracker, track_usage
 from dspy_ash.settings import read, settings
 from dspy_ash.store import TraceRecorder, trace_context
@@ -75,8 +76,10 @@ async def recorder_of(services: Services) -> TraceRecorder:
 
 
 async def start_serving(services: Services) -> None:
-    """Start what serving needs once per process (the trace recorder), so no first call waits for it."""
+    """Start what serving needs once per process (the trace recorder, the corpus's index), so no first
+    call waits for it and a corpus that cannot be read stops the start."""
     await recorder_of(services)
+    await asyncio.to_thread(service_retriever, services)
 
 
 async def stop_serving(services: Services) -> None:
@@ -101,6 +104,7 @@ async def traced_call(
         "lm": lm,
         "callbacks": [*read("callbacks"), recorder],
         "cache_namespace": str(ctx.tenant_id),  # tenants never read each other's cached replies
+        **engine_overrides(ctx.services),
     }
     ids = {"tenant_id": ctx.tenant_id, "program_id": program_id, "version_id": version_id}
     with settings.context(**overrides), trace_context(**ids, trace_id=call.trace_id), track_usage() as t:

@@ -23,9 +23,14 @@ from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
 from dspy_ash.api._graphql import graphql_router
 from dspy_ash.api._metrics import ServiceMetrics, add_metrics_route
-from dspy_ash.api._middleware import BodyLimitMiddleware, ObserveMiddleware, RequestIdMiddleware
+from dspy_ash.api._middleware import (
+    BodyLimitMiddleware,
+    ObserveMiddleware,
+    RequestIdMiddleware,
+    StandInMiddleware,
+)
 from dspy_ash.api._rest import build_router
-from dspy_ash.api._serving_routes import serving_router
+from dspy_ash.api._serving_routes import answer_router, serving_router
 from dspy_ash.api._sessions import build_session_router
 from dspy_ash.jobs import RunWorker
 from dspy_ash.settings import add_process_callback, remove_process_callback
@@ -87,6 +92,7 @@ def create_app(
     app.include_router(build_session_router(), prefix=API_PREFIX)
     app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
     app.include_router(serving_router(), prefix=API_PREFIX)
+    app.include_router(answer_router())  # at the root, as the worked example serves it
     _add_health(app)
     token = settings.metrics_token
     add_metrics_route(app, token.get_secret_value() if token is not None else None)
@@ -95,6 +101,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
+    if settings.stand_in_notice:
+        app.add_middleware(StandInMiddleware, notice=settings.stand_in_notice)
     return app
 
 

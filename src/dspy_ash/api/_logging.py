@@ -88,25 +88,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def logging_config(level: str = "info", *, json_lines: bool = True) -> dict[str, Any]:
+class StandInFilter(logging.Filter):
+    """Labels every record `lm_stand_in` (a JSON line's field, a text line's prefix): the LM is a stand-in."""
+
+    def __init__(self, notice: str) -> None:
+        super().__init__()
+        self.notice = notice
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.lm_stand_in = self.notice
+        return True
+
+
+def logging_config(
+    level: str = "info", *, json_lines: bool = True, stand_in_notice: str | None = None
+) -> dict[str, Any]:
     """A `logging.config.dictConfig` document: everything (dspy-ash's loggers, uvicorn's, the rest) to
     stderr through the redacting filter, as JSON lines (or plain text). uvicorn's own access log is off:
-    the service writes its own access line (`dspy_ash.access`), with the route and the caller."""
+    the service writes its own access line (`dspy_ash.access`), with the route and the caller. With
+    `stand_in_notice`, every line carries it."""
+    prefix = "[%(lm_stand_in)s] " if stand_in_notice else ""
     formatter = (
         {"()": f"{__name__}.JsonFormatter"}
         if json_lines
-        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        else {"format": f"%(asctime)s %(levelname)s %(name)s: {prefix}%(message)s"}
     )
+    filters: dict[str, Any] = {"redact": {"()": f"{__name__}.RedactingFilter"}}
+    if stand_in_notice:
+        filters["stand_in"] = {"()": f"{__name__}.StandInFilter", "notice": stand_in_notice}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": f"{__name__}.RedactingFilter"}},
+        "filters": filters,
         "formatters": {"default": formatter},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
-                "filters": ["redact"],
+                "filters": list(filters),
+                "level": level.upper(),  # also for libraries that set their own loggers' levels lower
                 "formatter": "default",
             }
         },

@@ -48,6 +48,30 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+STAND_IN_HEADER = "x-lm-stand-in"
+
+
+class StandInMiddleware:
+    """Every response says, in `X-LM-Stand-In`, that the service's LM is an offline stand-in (the demo's
+    when no LM is configured), so no client takes its answers for a real model's."""
+
+    def __init__(self, app: ASGIApp, *, notice: str) -> None:
+        self.app = app
+        self.header = (STAND_IN_HEADER.encode(), notice.encode("latin-1", "replace"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_labelled(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_labelled)
+
+
 class ObserveMiddleware:
     """One access line (`dspy_ash.access`, INFO) and one observation of the HTTP metrics per request:
     method, route template, status, duration, request id, and the caller's tenant and key when it gave a

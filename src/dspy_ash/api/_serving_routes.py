@@ -88,3 +88,34 @@ def serving_router() -> APIRouter:
         responses={200: {"content": {EVENT_STREAM: {}}}, **problem_responses(401, 403, 404, 422, 429)},
     )
     return router
+
+
+ANSWER_ACTION = "programs.answer"
+
+
+def answer_router() -> APIRouter:
+    """`POST /answer` at the root, as the worked example serves it: the action `programs.answer`."""
+    action = lookup(ANSWER_ACTION)
+
+    async def answer(
+        request: Request,
+        actor: Annotated[Actor, Depends(authorizer(action))],
+        body: Annotated[action.input, Body()],  # pyright: ignore[reportInvalidTypeForm]
+    ) -> Any:
+        return await invoke(services_of(request), action, actor, body, request_id=request.state.request_id)
+
+    setattr(answer, "__action__", action)  # noqa: B010  (as every derived route)
+    router = APIRouter()
+    router.add_api_route(
+        "/answer",
+        answer,
+        methods=["POST"],
+        name=action.name,
+        operation_id=action.name.replace(".", "_"),
+        summary="Answer a question with the serving version of the answering program.",
+        description=f"{action.summary}\n\nScope: `{action.scope}`.",
+        tags=[action.resource],
+        response_model=action.output,
+        responses=problem_responses(401, 403, 404, 413, 422, 429, 504),
+    )
+    return router

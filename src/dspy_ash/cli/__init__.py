@@ -1,6 +1,6 @@
 """The `dspy-ash` command. Thin: each command parses its input, calls the store or an action, renders output.
 
-Commands live in modules by topic (`cli/_db.py`: migrate, schema status; `cli/_service.py`: init, serve)
+Commands live in modules by topic (`cli/_db.py`: migrate, schema status; `cli/_service.py`: init, serve, worker; `cli/_demo.py`: demo)
 and register themselves on `app`.
 """
 
@@ -19,10 +19,12 @@ app = typer.Typer(
 
 def _register() -> None:
     from dspy_ash.cli import _db as db
+    from dspy_ash.cli import _demo as demo
     from dspy_ash.cli import _service as service
 
     db.register(app)
     service.register(app)
+    demo.register(app)
 
 
 _register()

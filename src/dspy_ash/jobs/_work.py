@@ -20,6 +20,7 @@ from typing import Any
 
 from dspy_ash.actions import Services
 from dspy_ash.actions._lm_resolution import default_provider, provider_lm  # pyright: ignore[reportPrivateUsage]
+from dspy_ash.actions._retrieval import engine_overrides  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._run_specs import build_optimizer, resolve_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._serving import build_module, execution_outputs  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.errors import DspyAshError
@@ -168,10 +169,12 @@ async def _write_progress(services: Services, lease: Lease, progress: _Progress)
 
 
 @contextlib.contextmanager
-def _under(lease: Lease, lm: LM, progress: _Progress | None) -> Generator[None]:
-    """The run's engine settings: the tenant's LM and cache namespace, and its progress listener."""
+def _under(services: Services, lease: Lease, lm: LM, progress: _Progress | None) -> Generator[None]:
+    """The run's engine settings: the tenant's LM and cache namespace, the service's retriever, and the
+    run's progress listener."""
     callbacks = [*read("callbacks"), *([progress] if progress is not None else [])]
-    with settings.context(lm=lm, cache_namespace=str(lease.tenant_id), callbacks=callbacks):
+    overrides = engine_overrides(services)
+    with settings.context(lm=lm, cache_namespace=str(lease.tenant_id), callbacks=callbacks, **overrides):
         yield
 
 
@@ -207,7 +210,7 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
     checkpoint = RunCheckpointStore(services.db.url, tenant_id=lease.tenant_id, run_id=lease.run_id)
     progress = _Progress(run.trials, len(arguments["trainset"]))
     try:
-        with _under(lease, inputs.lm, progress):
+        with _under(services, lease, inputs.lm, progress):
             async with _reporting(services, lease, progress):
                 compiled = await optimizer.acompile_observed(
                     inputs.module, **arguments, checkpoint=checkpoint, checkpoint_key="optimizer"
@@ -314,7 +317,7 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
             if results:
                 await flush()
 
-    with _under(lease, inputs.lm, None):
+    with _under(services, lease, inputs.lm, None):
         writing = asyncio.create_task(writer())
         try:
             await asyncio.gather(*(one(i) for i in pending))

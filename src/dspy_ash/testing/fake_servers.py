@@ -197,7 +197,9 @@ class _FakeServer:
         model: str | None = None,
         require_key: str | None = None,
         stream_chunk_chars: int = 8,
+        record_requests: bool = True,
     ) -> None:
+        self.record_requests = record_requests  # off for a long-lived server (the demo's stand-in)
         self.script: deque[str | Reply | Fault] = deque(script or [])
         self.handler = handler
         self.latency = latency
@@ -285,7 +287,10 @@ class _FakeServer:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {}
-        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body, raw))
+        if self.record_requests:
+            self.requests.append(
+                RecordedRequest(request.method, request.path, dict(request.headers), body, raw)
+            )
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -151,7 +151,11 @@ def _first_word(question: str) -> str:
 
 @dataclass
 class ExtractiveReader:
-    """Answers `question` from the `context` passages in the prompt (see the module docstring)."""
+    """Answers `question` from the `context` passages in the prompt (see the module docstring).
+
+    It writes the output fields the system message asks for among `reasoning`, `answer`, `confidence`
+    (the share of the question's words the chosen sentence holds) and `query` (a search query for the
+    next hop: the question, then the question with the best sentence's first new entity)."""
 
     context_field: str = "context"
     question_field: str = "question"
@@ -160,20 +164,29 @@ class ExtractiveReader:
         demos, request = read_conversation(body)
         question = request.get(self.question_field) or ""
         passages = _parse_list(request.get(self.context_field) or "[]")
+        wanted = output_fields(body) or ["reasoning", "answer"]
+        if "query" in wanted and "answer" not in wanted:
+            query = self.query(question, passages)
+            return _reply({"reasoning": f"Search for: {query}", "query": query})
         reasoning, answer = self.answer(question, passages, demos)
-        return _reply({"reasoning": reasoning, "answer": answer})
+        known = {"reasoning": reasoning, "answer": answer}
+        if "confidence" in wanted:
+            known["confidence"] = f"{_best(question, passages)[2]:.2f}"
+        return _reply({name: known[name] for name in wanted if name in known})
+
+    def query(self, question: str, passages: list[str]) -> str:
+        title, sentence, _ = _best(question, passages)
+        if not sentence:
+            return question
+        asked = _content_words(question)
+        new = [s for s in _spans(sentence) if not _content_words(s) <= asked and s != title]
+        return f"{question} {new[0]}" if new else question
 
     def answer(self, question: str, passages: list[str], demos: list[Turn]) -> tuple[str, str]:
-        sentences = _sentences(passages)
-        if not sentences:
+        title, sentence, _ = _best(question, passages)
+        if not sentence:
             return "The passages say nothing.", "unknown"
         asked = _content_words(question)
-
-        def overlap(item: tuple[str, str]) -> float:
-            title, sentence = item
-            return len(asked & _content_words(sentence)) + 0.5 * len(asked & _content_words(title))
-
-        title, sentence = max(sentences, key=overlap)
         reasoning = f'The passage "{title}" says: {sentence}' if title else f"The passages say: {sentence}"
         answered = [(d.get(self.question_field) or "", d.get("answer") or "") for d in demos]
         answered = [(q, a) for q, a in answered if a]
@@ -189,6 +202,33 @@ class ExtractiveReader:
             candidates = [c for c in candidates if any(ch.isdigit() for ch in c)] or candidates
         best = min(candidates, key=lambda c: abs(len(c.split()) - target))
         return reasoning, best
+
+
+def _best(question: str, passages: list[str]) -> tuple[str, str, float]:
+    """The (title, sentence) of the passages sharing the most words with the question, and the share of
+    the question's words it holds; empty strings and 0 when there is no sentence."""
+    sentences = _sentences(passages)
+    if not sentences:
+        return "", "", 0.0
+    asked = _content_words(question)
+
+    def overlap(item: tuple[str, str]) -> float:
+        title, sentence = item
+        return len(asked & _content_words(sentence)) + 0.5 * len(asked & _content_words(title))
+
+    title, sentence = max(sentences, key=overlap)
+    share = len(asked & (_content_words(sentence) | _content_words(title))) / len(asked) if asked else 0.0
+    return title, sentence, share
+
+
+_OUTPUT_FIELDS = re.compile(r"Your output fields are:\n(.*?)(?:\nAll interactions|\Z)", re.DOTALL)
+
+
+def output_fields(body: dict[str, Any]) -> list[str]:
+    """The output fields a ChatAdapter system message asks for, in order (none found: [])."""
+    system = next((m for m in body.get("messages", []) if m.get("role") == "system"), None)
+    found = _OUTPUT_FIELDS.search(_text(system.get("content"))) if system else None
+    return re.findall(r"^\d+\. `(\w+)`", found.group(1), re.MULTILINE) if found else []
 
 
 # -- arithmetic word problems ---------------------------------------------------------------------------
@@ -344,4 +384,11 @@ class ArithmeticSolver:
         return reasoning, _fmt(total)
 
 
-__all__ = ["STAND_IN_NOTICE", "ArithmeticSolver", "ExtractiveReader", "Turn", "read_conversation"]
+__all__ = [
+    "STAND_IN_NOTICE",
+    "ArithmeticSolver",
+    "ExtractiveReader",
+    "Turn",
+    "output_fields",
+    "read_conversation",
+]

@@ -95,3 +95,29 @@ def test_stand_ins_serve_over_http_to_a_program():
             prediction = dspy.ChainOfThought("question -> answer")(question="I had 9 pens and lost 4. Left?")
     assert prediction.answer == "5"
     assert server.requests[0].path == "/v1/chat/completions"
+
+
+BALEEN_QUERY = dspy.ChainOfThought("context: list[str], question -> query").predict.signature
+BALEEN_ANSWER = dspy.ChainOfThought(
+    "context: list[str], question -> answer, confidence: float"
+).predict.signature
+
+
+def test_the_reader_writes_the_fields_the_signature_asks_for():
+    reader = ExtractiveReader()
+    first = reader(_body(BALEEN_QUERY, [], {"context": [], "question": QUESTION}))
+    parsed = ChatAdapter().parse(BALEEN_QUERY, first)
+    assert parsed["query"] == QUESTION  # nothing retrieved yet: search for the question
+    hop = ChatAdapter().parse(
+        BALEEN_QUERY, reader(_body(BALEEN_QUERY, [], {"context": PASSAGES, "question": QUESTION}))
+    )
+    assert hop["query"].startswith(QUESTION) and hop["query"] != QUESTION  # adds an entity it read
+    answered = ChatAdapter().parse(
+        BALEEN_ANSWER, reader(_body(BALEEN_ANSWER, [], {"context": PASSAGES, "question": QUESTION}))
+    )
+    assert "Gustave Eiffel" in answered["answer"] and isinstance(answered["confidence"], float)
+    unrelated = ChatAdapter().parse(
+        BALEEN_ANSWER,
+        reader(_body(BALEEN_ANSWER, [], {"context": PASSAGES, "question": "Who wrote Hamlet?"})),
+    )
+    assert unrelated["confidence"] < answered["confidence"]
