@@ -4,6 +4,7 @@ version serves; every response and log line says the LM is a stand-in; run again
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -104,6 +105,21 @@ def test_the_demo_serves_the_worked_example_from_nothing(tmp_path: Path) -> None
             trace = httpx.get(f"{base}/api/v1/traces/{after['trace_id']}", headers=auth)
         assert trace.status_code == 200, trace.text
         assert trace.json()["id"] == after["trace_id"]
+
+        remote = {**os.environ, "PYTHONPATH": str(SRC), "DSPY_ASH_API_KEY": key, "COLUMNS": "200"}
+        listed = subprocess.run(
+            [sys.executable, "-m", "dspy_ash.cli", "programs", "versions", after["program_id"], "--server", base,
+             "--json"],
+            env=remote, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        assert [v["number"] for v in json.loads(listed.stdout)["items"]] == [1]
+        shown = subprocess.run(
+            [sys.executable, "-m", "dspy_ash.cli", "traces", "show", after["trace_id"], "--server", base],
+            env=remote, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert shown.returncode == 0 and "[ok] DeclarativeProgram" in shown.stdout
+        assert shown.stdout.count("lm  ") == 3  # two search queries and the answer
     finally:
         code, stderr = demo.stop()
     assert code == 0, stderr

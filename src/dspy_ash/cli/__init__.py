@@ -20,11 +20,13 @@ app = typer.Typer(
 def _register() -> None:
     from dspy_ash.cli import _db as db
     from dspy_ash.cli import _demo as demo
+    from dspy_ash.cli import _resources as resources
     from dspy_ash.cli import _service as service
 
     db.register(app)
     service.register(app)
     demo.register(app)
+    resources.register(app)
 
 
 _register()
