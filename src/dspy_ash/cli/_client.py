@@ -101,7 +101,7 @@ class RemoteClient:
         if self.session is None:
             headers = {"Authorization": f"Bearer {self.key}"}
             self.session = aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=300))
-        params = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in query.items()}
+        params = [(k, _param(item)) for k, v in query.items() for item in (v if isinstance(v, list) else [v])]
         try:
             async with self.session.request(
                 declared.http.method, f"{self.server}/api/v1{path}", params=params, json=body
@@ -118,6 +118,12 @@ class RemoteClient:
     async def close(self) -> None:
         if self.session is not None:
             await self.session.close()
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 def _remote_error(status: int, data: Any) -> CommandError:

@@ -304,6 +304,27 @@ def datasets_list(
     _run(server, key, database_url, debug, work)
 
 
+@datasets.command("show")
+def datasets_show(
+    dataset_id: str,
+    limit: Annotated[int, typer.Option(help="Examples shown.", min=1, max=200)] = 10,
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """Show a dataset and its first examples."""
+
+    async def work(c: Client) -> None:
+        dataset = await c.call("datasets.get", {"dataset_id": dataset_id})
+        examples = await c.call("examples.list", {"dataset_id": dataset_id, "limit": limit})
+        if as_json:
+            _print({**dataset, "examples": examples["items"]}, True)
+            return
+        _print(dataset, False)
+        _print(examples, False, ["position", "split", "data"], "examples")
+
+    _run(server, key, database_url, debug, work)
+
+
 @datasets.command("import")
 def datasets_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl, .json or .csv file.")],
@@ -617,6 +638,137 @@ def _span_line(span: dict[str, Any]) -> str:
     return "  ".join(p for p in parts if p)
 
 
+# -- LM request log, cache, keys, users -------------------------------------------------------------
+
+
+def history(
+    n: Annotated[int, typer.Option("-n", help="How many of the latest LM calls.", min=1, max=100)] = 1,
+    program: Annotated[str | None, typer.Option(help="Only this program's calls.")] = None,
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """The latest LM calls with their prompts and replies, as DSPy's inspect_history prints them."""
+
+    async def work(c: Client) -> None:
+        done = await c.call("lm_requests.history", {"n": n, "program_id": program})
+        _print(done, True) if as_json else console.print(done["text"], markup=False, highlight=False)
+
+    _run(server, key, database_url, debug, work)
+
+
+def usage(
+    group_by: Annotated[list[str] | None, typer.Option(help="provider, model and/or program (repeat it).")] = None,
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """LM usage per provider and model (or program): requests, tokens, latency, cost."""
+
+    async def work(c: Client) -> None:
+        done = await c.call("lm_requests.usage", {"group_by": group_by or ["provider", "model"]})
+        if as_json:
+            _print(done, True)
+            return
+        groups = done["groups"]
+        columns = list(groups[0]) if groups else ["provider", "model", "requests"]
+        _print({"items": groups}, False, columns, "LM usage")
+
+    _run(server, key, database_url, debug, work)
+
+
+cache = typer.Typer(help="The tenant's LM cache.", no_args_is_help=True)
+
+
+@cache.command("stats")
+def cache_stats(
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """Entries, size, hits and the hit ratio of the LM cache."""
+
+    async def work(c: Client) -> None:
+        _print(await c.call("cache.stats", {}), as_json)
+
+    _run(server, key, database_url, debug, work)
+
+
+@cache.command("clear")
+def cache_clear(
+    scope: Annotated[str, typer.Option(help="expired, all, or model (with --model).")] = "expired",
+    model: Annotated[str | None, typer.Option(help="With --scope model: this model's entries.")] = None,
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """Remove cached LM replies: the expired ones (default), all, or one model's."""
+
+    async def work(c: Client) -> None:
+        done = await c.call("cache.purge", {"scope": scope, "model": model})
+        _print(done, True) if as_json else console.print(f"removed {done['removed']} cache entries")
+
+    _run(server, key, database_url, debug, work)
+
+
+keys = typer.Typer(help="API keys of the tenant.", no_args_is_help=True)
+
+
+@keys.command("create")
+def keys_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin, editor or viewer.")] = "viewer",
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """Make an API key; it is printed this once (only its hash is stored)."""
+
+    async def work(c: Client) -> None:
+        done = await c.call("api_keys.create", {"name": name, "role": role})
+        if as_json:
+            _print(done, True)
+            return
+        errors.print(f"key {done['name']} ({done['role']}, id {done['id']}); shown this once:")
+        console.print(done["key"], markup=False, highlight=False, soft_wrap=True)
+
+    _run(server, key, database_url, debug, work)
+
+
+@keys.command("revoke")
+def keys_revoke(
+    key_id: str, server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """Revoke an API key: it stops working at once."""
+
+    async def work(c: Client) -> None:
+        done = await c.call("api_keys.revoke", {"key_id": key_id})
+        _print(done, True) if as_json else console.print(f"key {done['name']} revoked")
+
+    _run(server, key, database_url, debug, work)
+
+
+users = typer.Typer(help="Users of the tenant (dashboard logins).", no_args_is_help=True)
+
+
+@users.command("add")
+def users_add(
+    email: str,
+    role: Annotated[str, typer.Option(help="admin, editor or viewer.")] = "viewer",
+    password_env: Annotated[
+        str | None, typer.Option(help="Read the password from this variable instead of asking.")
+    ] = None,
+    server: Server = None, key: Key = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:  # fmt: skip
+    """Add a user to the tenant with a role; the password is asked for (hidden)."""
+    from dspy_ash.cli._service import _admin_password  # pyright: ignore[reportPrivateUsage]
+
+    password = _admin_password(email, password_env)
+
+    async def work(c: Client) -> None:
+        done = await c.call("members.create", {"email": email, "role": role, "password": password})
+        _print(done, True) if as_json else console.print(f"user {done['email']} is {done['role']}")
+
+    _run(server, key, database_url, debug, work)
+
+
 def register(app: typer.Typer) -> None:
     from dspy_ash.cli._service import _help  # pyright: ignore[reportPrivateUsage]
 
@@ -625,5 +777,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(providers, name="providers")
     app.add_typer(runs, name="runs")
     app.add_typer(traces, name="traces")
+    app.add_typer(cache, name="cache")
+    app.add_typer(keys, name="keys")
+    app.add_typer(users, name="users")
+    app.command("history", help=_help(history))(history)
+    app.command("usage", help=_help(usage))(usage)
     app.command("compile", help=_help(compile_program))(compile_program)
     app.command("evaluate", help=_help(evaluate_program))(evaluate_program)

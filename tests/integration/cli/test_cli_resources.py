@@ -101,11 +101,35 @@ def test_a_program_compiled_evaluated_and_executed_from_the_command_line(
     tree = cli(env, "traces", "show", str(executed["trace_id"]))
     assert "lm" in tree and "reader" in tree and "tokens" in tree
 
+    assert "Switzerland" in cli(env, "history", "-n", "1")  # the last prompt, as inspect_history prints it
+    usage = cli_json(env, "usage")["groups"]
+    assert [g["model"] for g in usage] == ["reader"] and usage[0]["requests"] >= 1  # type: ignore[index]
+    shown = cli(env, "datasets", "show", did, "--limit", "2")
+    assert "capitals" in shown and "France" in shown and "Norway" not in shown
+
     listed = cli(env, "runs", "list")
     assert listed.count("succeeded") == 2
     refused = CliRunner().invoke(app, ["runs", "cancel", str(run["id"])], env=env)
     assert refused.exit_code == 1 and "Traceback" not in refused.output
     assert "succeeded" in refused.output  # a finished run cannot be cancelled: the 409's reason, one line
+
+
+def test_keys_and_users(env: dict[str, str]) -> None:
+    viewer = cli(env, "keys", "create", "reader", "--role", "viewer").strip().splitlines()[-1]
+    as_viewer = {**env, "DSPY_ASH_API_KEY": viewer}
+    assert "programs" in cli(as_viewer, "programs", "list")
+    denied = CliRunner().invoke(app, ["keys", "create", "more"], env=as_viewer)
+    assert denied.exit_code == 1 and denied.output.startswith("error: Not allowed: the viewer role")
+    created = cli_json(env, "keys", "create", "temp")
+    assert created["key"] and created["role"] == "viewer"
+    cli(env, "keys", "revoke", str(created["id"]))
+    revoked = CliRunner().invoke(
+        app, ["programs", "list"], env={**env, "DSPY_ASH_API_KEY": str(created["key"])}
+    )
+    assert revoked.exit_code == 1 and "not valid" in revoked.output
+    added = cli_json({**env, "PW": "a long enough password"}, "users", "add", "ada@example.com", "--role",
+                     "editor", "--password-env", "PW")  # fmt: skip
+    assert added["email"] == "ada@example.com" and added["role"] == "editor"
 
 
 def test_errors_are_one_line_and_a_hint(env: dict[str, str]) -> None:
