@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,12 +52,12 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 class World:
     server: LiveServer
     url: str  # the database's
-    tenant_id: object
+    tenant_id: uuid.UUID
     email: str
     seeded: Seeded
 
 
-async def _seed(url: str) -> tuple[object, str, Seeded]:
+async def _seed(url: str) -> tuple[uuid.UUID, str, Seeded]:
     await migrate.upgrade(url)
     db = Database(url)
     try:
@@ -68,11 +69,11 @@ async def _seed(url: str) -> tuple[object, str, Seeded]:
         await db.dispose()
 
 
-async def _report(url: str, tenant_id: object, run_id: object, progress: float, message: str) -> None:
+async def _report(url: str, tenant_id: uuid.UUID, run_id: uuid.UUID, progress: float, message: str) -> None:
     db = Database(url)
     try:
-        async with db.transaction(tenant_id=tenant_id) as s:  # type: ignore[arg-type]
-            await repos.runs.report_progress(s, tenant_id=tenant_id, kind="optimizer", run_id=run_id,  # type: ignore[arg-type]
+        async with db.transaction(tenant_id=tenant_id) as s:
+            await repos.runs.report_progress(s, tenant_id=tenant_id, kind="optimizer", run_id=run_id,
                                              progress=progress, message=message)  # fmt: skip
     finally:
         await db.dispose()

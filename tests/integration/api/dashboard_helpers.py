@@ -17,7 +17,9 @@ from dspy_ash.actions import Actor, Services, invoke
 from dspy_ash.store import repos
 
 PASSWORD = "correct horse battery staple"
-STATE: dict[str, Any] = json.loads((Path(__file__).parents[2] / "fixtures" / "program_state.json").read_text())
+STATE: dict[str, Any] = json.loads(
+    (Path(__file__).parents[2] / "fixtures" / "program_state.json").read_text()
+)
 SPEC: dict[str, Any] = {
     "inputs": ["question"],
     "steps": [

@@ -119,7 +119,6 @@ async def test_an_admin_sees_every_page_with_the_tenant_and_role_in_the_header(
             assert f'href="{link}"' in response.text, (path, link)
 
 
-
 async def test_a_viewer_gets_403_on_admin_pages_and_no_links_or_change_buttons(
     web: httpx.AsyncClient, services: Services, acme: TenantKeys, seeded: Seeded
 ) -> None:
@@ -139,7 +138,9 @@ async def test_a_viewer_gets_403_on_admin_pages_and_no_links_or_change_buttons(
     forced = await web.post(f"/dashboard/runs/optimizer/{seeded.optimizer_run_id}/cancel",
                             data={"csrf_token": token})  # fmt: skip
     assert forced.status_code == 403 and "viewer role may not optimizer_runs.cancel" in forced.text
-    got = await invoke(services, "optimizer_runs.get", admin_of(acme.tenant_id), {"run_id": seeded.optimizer_run_id})
+    got = await invoke(
+        services, "optimizer_runs.get", admin_of(acme.tenant_id), {"run_id": seeded.optimizer_run_id}
+    )
     assert got.status == "queued"
 
 
@@ -202,7 +203,9 @@ async def test_every_post_needs_the_csrf_token(
         for data in ({}, {"csrf_token": "wrong"}):
             refused = await web.post(path, data=data)
             assert refused.status_code == 403 and "CSRF" in refused.text, (path, data)
-    program = await invoke(services, "programs.get", admin_of(acme.tenant_id), {"program_id": seeded.program_id})
+    program = await invoke(
+        services, "programs.get", admin_of(acme.tenant_id), {"program_id": seeded.program_id}
+    )
     assert program.serving_version_id is None  # nothing changed
     assert (await web.get("/dashboard/programs")).status_code == 200  # still logged in
     # the header works as well as the form field (htmx sends it)
@@ -222,7 +225,9 @@ async def test_promote_moves_the_serving_marker(
     assert done.status_code == 303 and done.headers["location"] == f"/dashboard/programs/{seeded.program_id}"
     again = await web.get(done.headers["location"])
     assert re.search(r"v1 <span class=\"badge serving-badge\">serving</span>", again.text)
-    program = await invoke(services, "programs.get", admin_of(acme.tenant_id), {"program_id": seeded.program_id})
+    program = await invoke(
+        services, "programs.get", admin_of(acme.tenant_id), {"program_id": seeded.program_id}
+    )
     assert program.serving_version_id == seeded.versions[0]
 
 

@@ -11,12 +11,20 @@ from fastapi.responses import Response
 
 from dspy_ash.api._dashboard._web import (
     ADMIN_PAGES,
-    PREFIX, Viewer, back_to, call, drop_none, render, require, signed_in
+    PREFIX,
+    Viewer,
+    back_to,
+    call,
+    drop_none,
+    render,
+    require,
+    signed_in,
 )
 
 router = APIRouter(prefix="/admin")
 SignedIn = Annotated[Viewer, Depends(signed_in)]
 Cursor = Annotated[str | None, Query(max_length=1000)]
+
 
 def _gate(viewer: Viewer, page: str) -> None:
     require(viewer, ADMIN_PAGES[page][1], f"the {ADMIN_PAGES[page][0].lower()} page")

@@ -17,7 +17,9 @@ from dspy_ash.api._problems import PROBLEMS
 logger = logging.getLogger("dspy_ash.api.dashboard")
 
 
-def _page(request: Request, status: int, title: str, detail: str, fields: list[str] | None = None) -> Response:
+def _page(
+    request: Request, status: int, title: str, detail: str, fields: list[str] | None = None
+) -> Response:
     return render(
         request,
         "error.html",
@@ -40,7 +42,9 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     for cls, status, _slug, title in PROBLEMS:
         if isinstance(exc, cls):
             fields = (
-                [f"{f.field}: {f.message}" for f in exc.fields] if isinstance(exc, InvalidRequestError) else None
+                [f"{f.field}: {f.message}" for f in exc.fields]
+                if isinstance(exc, InvalidRequestError)
+                else None
             )
             return _page(request, status, title, str(exc), fields)
     logger.exception("unhandled error in %s %s", request.method, request.url.path)
@@ -49,9 +53,7 @@ async def _on_error(request: Request, exc: Exception) -> Response:
 
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    fields = [
-        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()
-    ]
+    fields = [f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()]
     return _page(request, 422, "Invalid request", f"{len(fields)} invalid field(s)", fields)
 
 

@@ -32,7 +32,9 @@ def _serving(serving_id: uuid.UUID | None, versions: list[Any]) -> Any:
 
 
 @router.get("/programs/{program_id}")
-async def program(request: Request, viewer: SignedIn, program_id: uuid.UUID, cursor: Cursor = None) -> Response:
+async def program(
+    request: Request, viewer: SignedIn, program_id: uuid.UUID, cursor: Cursor = None
+) -> Response:
     found = await call(request, viewer, "programs.get", {"program_id": program_id})
     versions = await call(
         request,
@@ -51,7 +53,9 @@ async def program(request: Request, viewer: SignedIn, program_id: uuid.UUID, cur
 
 
 @router.post("/programs/{program_id}/versions/{version_id}/promote")
-async def promote(request: Request, viewer: SignedIn, program_id: uuid.UUID, version_id: uuid.UUID) -> Response:
+async def promote(
+    request: Request, viewer: SignedIn, program_id: uuid.UUID, version_id: uuid.UUID
+) -> Response:
     await call(request, viewer, "versions.promote", {"program_id": program_id, "version_id": version_id})
     return back_to(f"{PREFIX}/programs/{program_id}")
 

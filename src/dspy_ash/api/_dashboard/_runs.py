@@ -31,7 +31,9 @@ async def runs(
     evaluation_cursor: Cursor = None,
 ) -> Response:
     query = drop_none(program_id=program_id, status=status)
-    optimizer = await call(request, viewer, "optimizer_runs.list", drop_none(**query, cursor=optimizer_cursor))
+    optimizer = await call(
+        request, viewer, "optimizer_runs.list", drop_none(**query, cursor=optimizer_cursor)
+    )
     evaluation = await call(
         request, viewer, "evaluation_runs.list", drop_none(**query, cursor=evaluation_cursor)
     )

@@ -212,7 +212,8 @@ ENV = Environment(
 ENV.filters.update(
     when=_when, seconds=_seconds, percent=_percent, score=_score, cost=_cost, pretty=_pretty, short=_short
 )
-ENV.globals.update(prefix=PREFIX, htmx=HTMX, csrf_field=CSRF_FIELD, quote=quote)
+TEMPLATE_GLOBALS: dict[str, Any] = {"prefix": PREFIX, "htmx": HTMX, "csrf_field": CSRF_FIELD, "quote": quote}
+ENV.globals.update(TEMPLATE_GLOBALS)
 
 
 def render(
@@ -243,4 +244,3 @@ def login_redirect(request: Request) -> Response:
     if request.headers.get("hx-request"):
         return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
-
