@@ -1,5 +1,5 @@
-"""The FastAPI application: REST under /api/v1 derived from the actions, GraphQL at /graphql, health,
-readiness and metrics."""
+"""The FastAPI application: REST under /api/v1 derived from the actions, GraphQL at /graphql, the web
+dashboard at /dashboard, health, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from dspy_ash.actions import (
 )
 from dspy_ash.api import _problems
 from dspy_ash.api._auth import services_of
+from dspy_ash.api._dashboard import PREFIX as DASHBOARD_PREFIX
+from dspy_ash.api._dashboard import build_dashboard
 from dspy_ash.api._graphql import graphql_router
 from dspy_ash.api._metrics import ServiceMetrics, add_metrics_route
 from dspy_ash.api._middleware import (
@@ -93,6 +95,7 @@ def create_app(
     app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
     app.include_router(serving_router(), prefix=API_PREFIX)
     app.include_router(answer_router())  # at the root, as the worked example serves it
+    app.mount(DASHBOARD_PREFIX, build_dashboard(lambda: app.state.services))  # pages, not in the OpenAPI
     _add_health(app)
     token = settings.metrics_token
     add_metrics_route(app, token.get_secret_value() if token is not None else None)
