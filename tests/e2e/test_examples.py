@@ -1,4 +1,4 @@
-"""The library examples (the quickstart, SimplifiedBaleen as code, GSM8K) run end to end, offline, as a
+"""The library examples (the quickstart, SimplifiedBaleen as code, a ReAct agent, GSM8K) run end to end, offline, as a
 user would run them.
 
 Each example is run once in this process (so the test can inspect what it built) and the quickstart once
@@ -130,6 +130,25 @@ def test_baleen_hops_twice_and_compiles_demos_for_each_predictor():
     _, prediction, _ = outcome["after"].results[0]
     assert 3 < len(prediction.context) <= 6  # two hops of three passages, each passage once
     assert isinstance(prediction.confidence, float)
+
+
+def test_react_agent_chooses_a_tool_and_answers_from_what_it_returned():
+    agent = _example("react_agent")
+    outcome = agent.run()
+    _assert_scored_by(answer_exact_match, outcome["result"], outcome["devset"])
+    for example, prediction, score in outcome["result"].results:
+        trajectory = prediction.trajectory
+        assert trajectory["tool_name_1"] == "finish"
+        if trajectory["tool_name_0"] == "calculate":  # the calculator computed it, so it is right
+            assert trajectory["observation_0"] == agent.calculate(trajectory["tool_args_0"]["expression"])
+            assert prediction.answer == example.answer and score
+        else:
+            assert trajectory["tool_name_0"] == "search"
+            passages = trajectory["observation_0"].splitlines()
+            assert len(passages) == 3 and passages == agent.search(example.question).splitlines()
+            assert any(prediction.answer in p for p in passages)  # read from what the search returned
+    tools = [p.trajectory["tool_name_0"] for _, p, _ in outcome["result"].results]
+    assert tools.count("calculate") == len(agent.ARITHMETIC) and tools.count("search") == 10
 
 
 def test_gsm8k_example_compiles_saves_and_scores_with_its_metric(tmp_path):

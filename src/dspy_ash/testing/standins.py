@@ -231,6 +231,59 @@ def output_fields(body: dict[str, Any]) -> list[str]:
     return re.findall(r"^\d+\. `(\w+)`", found.group(1), re.MULTILINE) if found else []
 
 
+@dataclass
+class ToolUser:
+    """ReAct's stand-in for an agent with a `search` and a `calculate` tool (examples/react_agent.py).
+
+    First step: a question holding an arithmetic expression goes to `calculate` with that expression,
+    any other to `search` with the question; then `finish`. The extraction step answers with the
+    calculator's result, or reads the searched passages as `ExtractiveReader` does. It decides from the
+    prompt alone: the tools do the work."""
+
+    reader: ExtractiveReader = field(default_factory=ExtractiveReader)
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        demos, request = read_conversation(body)
+        wanted = output_fields(body)
+        question = request.get("question") or ""
+        if "next_tool_name" in wanted:
+            return _reply(self.step(question, request, _tool_names(body)))
+        tool, observation = request.get("tool_name_0"), request.get("observation_0") or ""
+        if tool == "calculate":
+            reasoning, answer = f"The calculator says {observation}.", observation
+        else:
+            passages = _parse_list(observation) if observation.startswith("[") else observation.splitlines()
+            reasoning, answer = self.reader.answer(question, passages, demos)
+        known = {"reasoning": reasoning, "answer": answer}
+        return _reply({name: known[name] for name in wanted or known if name in known})
+
+    def step(self, question: str, request: Turn, tools: list[str]) -> dict[str, str]:
+        if request.get("observation_0") is not None:
+            return {"next_thought": "I have what I need.", "next_tool_name": "finish", "next_tool_args": "{}"}
+        expression = arithmetic_expression(question)
+        if expression and "calculate" in tools:
+            args = {"expression": expression}
+            return {"next_thought": f"Calculate {expression}.", "next_tool_name": "calculate",
+                    "next_tool_args": json.dumps(args)}  # fmt: skip
+        return {"next_thought": "Search for the question.", "next_tool_name": "search",
+                "next_tool_args": json.dumps({"query": question})}  # fmt: skip
+
+
+_EXPRESSION = re.compile(r"[\d(][\d\s.+\-*/()]*[\d)]")
+
+
+def arithmetic_expression(text: str) -> str | None:
+    """The longest run of numbers, operators and brackets in `text` that holds an operator, else None."""
+    runs = [m.group().strip() for m in _EXPRESSION.finditer(text)]
+    runs = [r for r in runs if re.search(r"\d\s*[-+*/]\s*[\d(]", r)]
+    return max(runs, key=len) if runs else None
+
+
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    system = next((m for m in body.get("messages", []) if m.get("role") == "system"), None)
+    return re.findall(r"\(\d+\) (\w+), whose description", _text(system.get("content")) if system else "")
+
+
 # -- arithmetic word problems ---------------------------------------------------------------------------
 
 _NUMBER_WORDS = {
@@ -388,7 +441,9 @@ __all__ = [
     "STAND_IN_NOTICE",
     "ArithmeticSolver",
     "ExtractiveReader",
+    "ToolUser",
     "Turn",
+    "arithmetic_expression",
     "output_fields",
     "read_conversation",
 ]

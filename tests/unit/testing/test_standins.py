@@ -121,3 +121,11 @@ def test_the_reader_writes_the_fields_the_signature_asks_for():
         reader(_body(BALEEN_ANSWER, [], {"context": PASSAGES, "question": "Who wrote Hamlet?"})),
     )
     assert unrelated["confidence"] < answered["confidence"]
+
+
+def test_arithmetic_expressions_are_found_in_questions():
+    from dspy_ash.testing.standins import arithmetic_expression
+
+    assert arithmetic_expression("What is 12 * (3 + 4) - 5?") == "12 * (3 + 4) - 5"
+    assert arithmetic_expression("Compute 2 - 3 * 4.") == "2 - 3 * 4"
+    assert arithmetic_expression("Who was born in 1990 or 1991?") is None  # numbers, but no operation
