@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-pythons lint format typecheck importlint check bench conformance clean
+.PHONY: install demo docs test test-pythons lint format typecheck importlint check bench conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ typecheck: install
 importlint: install
 	$(BIN)/lint-imports
 
-check: test lint typecheck importlint
+# the documentation site (mkdocs.yml), with every warning an error; docs/cli.md is generated (a test checks it)
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
+
+check: test lint typecheck importlint docs
 
 bench: install
 	bash benchmarks/setup_dspy_venv.sh
