@@ -116,6 +116,6 @@ def answer_router() -> APIRouter:
         description=f"{action.summary}\n\nScope: `{action.scope}`.",
         tags=[action.resource],
         response_model=action.output,
-        responses=problem_responses(401, 403, 404, 413, 422, 429, 504),
+        responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 504),
     )
     return router
