@@ -22,6 +22,7 @@ from typing import Any
 import dspy_ash as dspy
 from dspy_ash.evaluate import answer_exact_match
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus, hotpotqa_questions
+from dspy_ash.testing.standins import ExtractiveReader, lm_or_stand_in
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quickstart import report
@@ -72,17 +73,7 @@ def run(model: str | None = None, api_base: str | None = None, api_key: str | No
         for q in hotpotqa_questions()
     ]
     trainset, devset = examples[:20], examples[20:]
-    server = None
-    if model:
-        lm = dspy.LM(model, api_base=api_base, api_key=api_key)
-    else:
-        from dspy_ash.testing import FakeOpenAIServer
-        from dspy_ash.testing.standins import STAND_IN_NOTICE, ExtractiveReader
-
-        server = FakeOpenAIServer(handler=ExtractiveReader()).__enter__()
-        lm = dspy.LM("openai/extractive-reader", api_base=server.api_base, api_key="local", cache=False)
-        print(f"No --model given: {STAND_IN_NOTICE} (an extractive reader at {server.api_base}).")
-    try:
+    with lm_or_stand_in(model, ExtractiveReader(), api_base=api_base, api_key=api_key) as lm:
         dspy.configure(lm=lm, rm=BM25Retriever(hotpotqa_corpus(), k=3))
         evaluate = dspy.Evaluate(devset=devset, metric=answer_exact_match, num_threads=16)
         before = evaluate(SimplifiedBaleen())
@@ -94,9 +85,6 @@ def run(model: str | None = None, api_base: str | None = None, api_key: str | No
         report("before BootstrapFewShot", before)
         report("after BootstrapFewShot", after)
         return {"before": before, "after": after, "compiled": compiled, "devset": devset}
-    finally:
-        if server is not None:
-            server.__exit__(None, None, None)
 
 
 def main() -> None:

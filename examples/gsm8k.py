@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import dspy_ash as dspy
+from dspy_ash.testing.standins import ArithmeticSolver, lm_or_stand_in
 
 DATA = Path(dspy.__file__).parent / "data"
 
@@ -79,18 +80,7 @@ def report(label: str, result: Any) -> None:
 def run(args: argparse.Namespace) -> Outcome:
     trainset = load("gsm8k_train_first1000.jsonl", args.train)
     devset = load("gsm8k_test.jsonl", args.dev)
-    server = None
-    if args.model is None:
-        from dspy_ash.testing import FakeOpenAIServer
-        from dspy_ash.testing.standins import STAND_IN_NOTICE, ArithmeticSolver
-
-        server = FakeOpenAIServer(handler=ArithmeticSolver())
-        server.__enter__()
-        lm = dspy.LM("openai/arithmetic-solver", api_base=server.api_base, api_key="local", cache=False)
-        print(f"No --model given: {STAND_IN_NOTICE} (an arithmetic solver at {server.api_base}).")
-    else:
-        lm = dspy.LM(args.model, api_base=args.api_base, api_key=args.api_key)
-    try:
+    with lm_or_stand_in(args.model, ArithmeticSolver(), api_base=args.api_base, api_key=args.api_key) as lm:
         dspy.configure(lm=lm)
         program = dspy.ChainOfThought("question -> answer")
         evaluate = dspy.Evaluate(
@@ -122,9 +112,6 @@ def run(args: argparse.Namespace) -> Outcome:
             reloaded.load(args.save)
             print(f"saved to {args.save} (DSPy's JSON format) and loaded back into a fresh program")
         return Outcome(program, compiled, reloaded, before, after, devset)
-    finally:
-        if server is not None:
-            server.__exit__(None, None, None)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

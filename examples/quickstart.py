@@ -31,6 +31,7 @@ from typing import Any
 import dspy_ash as dspy
 from dspy_ash.evaluate import answer_exact_match
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus, hotpotqa_questions
+from dspy_ash.testing.standins import ExtractiveReader, lm_or_stand_in
 
 
 class RAG(dspy.Module):
@@ -86,55 +87,45 @@ def run(
         f"{len(hotpotqa_corpus())} passages indexed with BM25."
     )
 
-    server = None
-    if model:
-        lm = dspy.LM(model, api_base=api_base, api_key=api_key)
-    else:
-        from dspy_ash.testing import FakeOpenAIServer
-        from dspy_ash.testing.standins import STAND_IN_NOTICE, ExtractiveReader
-
-        server = FakeOpenAIServer(handler=ExtractiveReader())
-        server.__enter__()
-        lm = dspy.LM("openai/extractive-reader", api_base=server.api_base, api_key="local", cache=False)
-        print(f"No --model given: {STAND_IN_NOTICE} (an extractive reader at {server.api_base}).")
-
     store = Store.open(database_url)
     try:
-        dspy.configure(lm=lm, rm=retriever, callbacks=store.callbacks)
-        evaluate = dspy.Evaluate(
-            devset=devset, metric=answer_exact_match, num_threads=16, display_progress=True
-        )
-        uncompiled = RAG()
-        with dspy.track_usage() as usage, store.tracing():
-            before = evaluate(uncompiled)
-            optimizer = dspy.BootstrapFewShot(
-                metric=answer_exact_match, max_bootstrapped_demos=2, max_labeled_demos=2
-            )
-            checkpoints = Path(tempfile.mkdtemp(prefix="quickstart-checkpoints-"))
-            compiled = optimizer.compile(RAG(), trainset=trainset, checkpoint=checkpoints)
-            after = evaluate(compiled)
-        report("before BootstrapFewShot", before)
-        report("after BootstrapFewShot", after)
-        demos = compiled.answer.predict.demos
-        print(
-            f"the compiled answerer carries {len(demos)} demos "
-            f"({sum(1 for d in demos if d.get('augmented'))} bootstrapped)"
-        )
-
-        compiled.save(out)
-        reloaded = RAG()
-        reloaded.load(out)
-        print(f"saved to {out} (DSPy's JSON format) and loaded back into a fresh program")
-
-        totals = usage.get_total_tokens()
-        tokens = sum(u.get("total_tokens", 0) for u in totals.values())
-        print(f"LM calls: {usage.calls}, tokens: {tokens}")
-        store.keep_version(compiled, score=after.score)
-        return Outcome(uncompiled, compiled, reloaded, before, after, devset)
+        with lm_or_stand_in(model, ExtractiveReader(), api_base=api_base, api_key=api_key) as lm:
+            return _run(lm, retriever, store, trainset, devset, out)
     finally:
         store.close()
-        if server is not None:
-            server.__exit__(None, None, None)
+
+
+def _run(lm: Any, retriever: Any, store: Store, trainset: list[Any], devset: list[Any], out: str) -> Outcome:
+    """Evaluate, compile, evaluate again, save and reload, keep the compiled version in the store."""
+    dspy.configure(lm=lm, rm=retriever, callbacks=store.callbacks)
+    evaluate = dspy.Evaluate(devset=devset, metric=answer_exact_match, num_threads=16, display_progress=True)
+    uncompiled = RAG()
+    with dspy.track_usage() as usage, store.tracing():
+        before = evaluate(uncompiled)
+        optimizer = dspy.BootstrapFewShot(
+            metric=answer_exact_match, max_bootstrapped_demos=2, max_labeled_demos=2
+        )
+        checkpoints = Path(tempfile.mkdtemp(prefix="quickstart-checkpoints-"))
+        compiled = optimizer.compile(RAG(), trainset=trainset, checkpoint=checkpoints)
+        after = evaluate(compiled)
+    report("before BootstrapFewShot", before)
+    report("after BootstrapFewShot", after)
+    demos = compiled.answer.predict.demos
+    print(
+        f"the compiled answerer carries {len(demos)} demos "
+        f"({sum(1 for d in demos if d.get('augmented'))} bootstrapped)"
+    )
+
+    compiled.save(out)
+    reloaded = RAG()
+    reloaded.load(out)
+    print(f"saved to {out} (DSPy's JSON format) and loaded back into a fresh program")
+
+    totals = usage.get_total_tokens()
+    tokens = sum(u.get("total_tokens", 0) for u in totals.values())
+    print(f"LM calls: {usage.calls}, tokens: {tokens}")
+    store.keep_version(compiled, score=after.score)
+    return Outcome(uncompiled, compiled, reloaded, before, after, devset)
 
 
 def main() -> None:

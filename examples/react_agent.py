@@ -20,6 +20,7 @@ from typing import Any
 import dspy_ash as dspy
 from dspy_ash.evaluate import answer_exact_match
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus, hotpotqa_questions
+from dspy_ash.testing.standins import ToolUser, lm_or_stand_in
 
 _RETRIEVER = BM25Retriever(hotpotqa_corpus(), k=3)
 _OPERATORS: dict[type, Any] = {
@@ -61,17 +62,7 @@ def questions() -> list[Any]:
 
 
 def run(model: str | None = None, api_base: str | None = None, api_key: str | None = None) -> dict[str, Any]:
-    server = None
-    if model:
-        lm = dspy.LM(model, api_base=api_base, api_key=api_key)
-    else:
-        from dspy_ash.testing import FakeOpenAIServer
-        from dspy_ash.testing.standins import STAND_IN_NOTICE, ToolUser
-
-        server = FakeOpenAIServer(handler=ToolUser()).__enter__()
-        lm = dspy.LM("openai/tool-user", api_base=server.api_base, api_key="local", cache=False)
-        print(f"No --model given: {STAND_IN_NOTICE} (a tool chooser at {server.api_base}).")
-    try:
+    with lm_or_stand_in(model, ToolUser(), api_base=api_base, api_key=api_key) as lm:
         dspy.configure(lm=lm)
         agent = dspy.ReAct("question -> answer", tools=[search, calculate], max_iters=4)
         devset = questions()
@@ -82,9 +73,6 @@ def run(model: str | None = None, api_base: str | None = None, api_key: str | No
         for key, value in prediction.trajectory.items():
             print(f"  {key}: {str(value)[:100]}")
         return {"result": result, "devset": devset}
-    finally:
-        if server is not None:
-            server.__exit__(None, None, None)
 
 
 def main() -> None:

@@ -22,15 +22,40 @@ demos, so an optimizer that picks demos can move their score:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 STAND_IN_NOTICE = "offline stand-in model: answers from the prompt alone, not a real LM"
+
+
+@contextlib.contextmanager
+def lm_or_stand_in(
+    model: str | None,
+    handler: Callable[[dict[str, Any]], str],
+    *,
+    api_base: str | None = None,
+    api_key: str | None = None,
+) -> Iterator[Any]:
+    """The LM `model` names; with none, `handler` served over HTTP on 127.0.0.1 as an OpenAI-compatible
+    model for the block, announced as the stand-in it is (the examples' `--model` or offline)."""
+    from dspy_ash.lm import LM
+
+    if model:
+        yield LM(model, api_base=api_base, api_key=api_key)
+        return
+    from dspy_ash.testing.fake_servers import FakeOpenAIServer
+
+    name = re.sub(r"(?<!^)(?=[A-Z])", "-", type(handler).__name__).lower()  # ToolUser -> tool-user
+    with FakeOpenAIServer(handler=handler) as server:
+        print(f"No --model given: {STAND_IN_NOTICE} ({name} at {server.api_base}).")  # noqa: T201  (never silent)
+        yield LM(f"openai/{name}", api_base=server.api_base, api_key="local", cache=False)
+
 
 _SECTION = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\n*\Z)", re.DOTALL)
 _NOT_SUPPLIED = "Not supplied for this particular example."
@@ -444,6 +469,7 @@ __all__ = [
     "ToolUser",
     "Turn",
     "arithmetic_expression",
+    "lm_or_stand_in",
     "output_fields",
     "read_conversation",
 ]
