@@ -1,6 +1,7 @@
-"""GSM8K with ChainOfThought: evaluate, compile with BootstrapFewShot, evaluate again.
+"""GSM8K with ChainOfThought (or ProgramOfThought): evaluate, compile with BootstrapFewShot, evaluate again.
 
     python examples/gsm8k.py                                     # offline, a local stand-in model
+    python examples/gsm8k.py --module pot                        # ProgramOfThought: code run in the sandbox
     python examples/gsm8k.py --model openai/gpt-4o-mini          # a real model (OPENAI_API_KEY)
     python examples/gsm8k.py --model openai/llama3 --api-base http://localhost:8000/v1 --api-key x
 
@@ -10,8 +11,9 @@ never sees the dataset): it reads the numbers and operation words of the questio
 With no demos it applies the operation words in order; with demos in its prompt it uses whichever of
 its few ways of combining numbers reproduces the most demo answers from their questions, so the demos
 BootstrapFewShot picks can move its score, up or down. It solves few GSM8K problems; a real model is
-needed to see what optimization buys. `--checkpoint DIR` makes the compile resumable if it is
-interrupted.
+needed to see what optimization buys. With `--module pot` it writes those steps as Python instead, which
+ProgramOfThought runs in its sandbox, and answers with what the code computed. `--checkpoint DIR` makes
+the compile resumable if it is interrupted.
 """
 
 from __future__ import annotations
@@ -82,12 +84,13 @@ def run(args: argparse.Namespace) -> Outcome:
     devset = load("gsm8k_test.jsonl", args.dev)
     with lm_or_stand_in(args.model, ArithmeticSolver(), api_base=args.api_base, api_key=args.api_key) as lm:
         dspy.configure(lm=lm)
-        program = dspy.ChainOfThought("question -> answer")
+        program = _module(args.module)
         evaluate = dspy.Evaluate(
             devset=devset, metric=gsm8k_metric, num_threads=args.threads, display_progress=True
         )
         before = evaluate(program)
-        report("zero-shot ChainOfThought", before)
+        name = type(program).__name__
+        report(f"zero-shot {name}", before)
 
         optimizer = dspy.BootstrapFewShot(
             metric=gsm8k_metric,
@@ -97,21 +100,27 @@ def run(args: argparse.Namespace) -> Outcome:
             checkpoint=args.checkpoint,
         )
         compiled = optimizer.compile(program, trainset=trainset)
+        demos = [d for _, predictor in compiled.named_predictors() for d in predictor.demos]
         print(
-            f"compiled with {len(compiled.predict.demos)} demos "
-            f"({sum(1 for d in compiled.predict.demos if d.get('augmented'))} bootstrapped)"
+            f"compiled with {len(demos)} demos ({sum(1 for d in demos if d.get('augmented'))} bootstrapped)"
         )
 
         after = evaluate(compiled)
-        report("compiled ChainOfThought", after)
+        report(f"compiled {name}", after)
         print(f"score change: {after.score - before.score:+.2f} points")
         reloaded = None
         if args.save:
             compiled.save(args.save)
-            reloaded = dspy.ChainOfThought("question -> answer")
+            reloaded = _module(args.module)
             reloaded.load(args.save)
             print(f"saved to {args.save} (DSPy's JSON format) and loaded back into a fresh program")
         return Outcome(program, compiled, reloaded, before, after, devset)
+
+
+def _module(kind: str) -> Any:
+    if kind == "pot":
+        return dspy.ProgramOfThought("question -> answer")
+    return dspy.ChainOfThought("question -> answer")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,6 +130,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", help="e.g. openai/gpt-4o-mini; default: a local stand-in model")
     parser.add_argument("--api-base")
     parser.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"))
+    parser.add_argument(
+        "--module", choices=["cot", "pot"], default="cot", help="ChainOfThought or ProgramOfThought"
+    )
     parser.add_argument("--train", type=int, default=50)
     parser.add_argument("--dev", type=int, default=100)
     parser.add_argument("--threads", type=int, default=16)

@@ -23,7 +23,7 @@ import pytest
 import dspy_ash as dspy
 from dspy_ash.evaluate import answer_exact_match
 from dspy_ash.retrievers import BM25Retriever, hotpotqa_corpus
-from dspy_ash.testing.standins import STAND_IN_NOTICE
+from dspy_ash.testing.standins import STAND_IN_NOTICE, ArithmeticSolver
 
 ROOT = Path(__file__).parents[2]
 
@@ -162,3 +162,15 @@ def test_gsm8k_example_compiles_saves_and_scores_with_its_metric(tmp_path):
     assert compiled and compiled != _demo_dicts(outcome.uncompiled.predict)
     assert outcome.reloaded.dump_state() == outcome.compiled.dump_state()
     assert saved.exists()
+
+
+def test_gsm8k_with_program_of_thought_answers_with_what_its_code_computed():
+    gsm8k = _example("gsm8k")
+    outcome = gsm8k.run(gsm8k.parse_args(["--module", "pot", "--train", "6", "--dev", "12"]))
+    assert isinstance(outcome.compiled, dspy.ProgramOfThought)
+    for result in (outcome.before, outcome.after):
+        _assert_scored_by(gsm8k.gsm8k_metric, result, outcome.devset)
+    # the zero-shot program combines the numbers exactly as the ChainOfThought stand-in does, in code
+    solver = ArithmeticSolver()
+    for example, prediction, _ in outcome.before.results:
+        assert prediction.answer == solver.solve(example.question, [])[1]

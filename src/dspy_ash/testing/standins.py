@@ -433,8 +433,30 @@ class ArithmeticSolver:
 
     def __call__(self, body: dict[str, Any]) -> str:
         demos, request = read_conversation(body)
-        reasoning, answer = self.solve(request.get(self.question_field) or "", demos)
+        question = request.get(self.question_field) or ""
+        wanted = output_fields(body)
+        if "generated_code" in wanted:  # ProgramOfThought: the steps as Python, run by the sandbox
+            reasoning, code = self.program(question, demos)
+            return _reply({"reasoning": reasoning, "generated_code": f"```python\n{code}\n```"})
+        output = request.get("code_output")
+        if output is not None:  # ProgramOfThought's answer: what the code printed or submitted
+            number = _number_in(output)
+            answer = "0" if number is None else _fmt(number)
+            return _reply({"reasoning": f"The code computed {answer}.", "answer": answer})
+        reasoning, answer = self.solve(question, demos)
         return _reply({"reasoning": reasoning, "answer": answer})
+
+    def program(self, question: str, demos: list[Turn]) -> tuple[str, str]:
+        """The same combination of the numbers as `solve`, written as code that submits the answer."""
+        items = _numbers_and_ops(question)
+        if not items:
+            return "The question has no numbers.", 'SUBMIT({"answer": 0})'
+        strategy = self.choose(demos)
+        _, steps = _STRATEGIES[strategy](items)
+        lines = [f"value = {_fmt(items[0][0]) if not steps else steps[0].split(' ')[0]}"]
+        lines += [f"value = value {step.split(' ')[1]} {step.split(' ')[2]}" for step in steps]
+        lines.append('SUBMIT({"answer": value})')
+        return f"Combine the numbers by {strategy}.", "\n".join(lines)
 
     def choose(self, demos: list[Turn]) -> str:
         """The strategy that reproduces the most demo answers from their questions (ties: the first)."""
