@@ -24,6 +24,7 @@ from dspy_ash.actions._retrieval import engine_overrides  # pyright: ignore[repo
 from dspy_ash.actions._run_specs import build_optimizer, resolve_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._serving import build_module, execution_outputs  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.errors import DspyAshError
+from dspy_ash.evaluate import Evaluate
 from dspy_ash.evaluate._calling import call_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.events import Event
 from dspy_ash.lm import LM
@@ -222,6 +223,14 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
         done = await repos.runs.get_run(
             session, tenant_id=lease.tenant_id, kind="optimizer", run_id=lease.run_id
         )
+    score, scores = done.score, {}
+    if score is None and dev and inputs.metric is not None:
+        # an optimizer that keeps no score (BootstrapFewShot, LabeledFewShot): the version is scored on
+        # the dev split, so every version the service makes carries a score
+        with _under(services, lease, inputs.lm, None):
+            evaluated = await Evaluate(devset=dev, metric=inputs.metric, num_threads=16).acall(compiled)
+        score = scores["dev"] = evaluated.score
+    async with services.db.transaction(tenant_id=lease.tenant_id) as session:
         version = await repos.versions.create_version(
             session,
             tenant_id=lease.tenant_id,
@@ -233,7 +242,8 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
             dataset_id=run.dataset_id,
             dataset_hash=run.dataset_hash,
             metric=run.metric,
-            score=done.score,
+            score=score,
+            scores=scores,
             note=f"{run.optimizer} run {run.id}",  # type: ignore[union-attr]
         )
         await repos.runs.transition(

@@ -53,7 +53,7 @@ async def _post(client: httpx.AsyncClient, tenant: TenantKeys, path: str, body: 
 
 
 async def _setup(
-    client: httpx.AsyncClient, tenant: TenantKeys, server: FakeOpenAIServer, size: int
+    client: httpx.AsyncClient, tenant: TenantKeys, server: FakeOpenAIServer, size: int, dev: int = 0
 ) -> tuple[str, str]:
     """A provider on the fake server, the declarative QA program and a dataset of `size` questions."""
     provider = {
@@ -65,10 +65,12 @@ async def _setup(
     response = await client.post("/providers", json=provider, headers=tenant.auth("admin"))
     assert response.status_code == 201, response.text
     program = await _post(client, tenant, "/programs", {"name": "qa", "spec": SPEC})
-    records = [
+    records: list[dict[str, Any]] = [
         {"question": f"q{i}", "answer": f"answer for q{i}" if i % 2 == 0 else "something else"}
         for i in range(size)
     ]
+    for record in records[size - dev :] if dev else []:  # the last `dev` questions are the dev split
+        record["split"] = "dev"
     content = "".join(json.dumps(r) + "\n" for r in records)
     upload = {"name": "qa", "format": "jsonl", "content": content, "input_keys": ["question"]}
     dataset = await _post(client, tenant, "/datasets", upload)
@@ -123,6 +125,23 @@ async def test_an_optimizer_run_compiles_and_stores_its_version(
     assert [d["question"] for d in demos] == ["q0", "q2"]
     assert all(d["answer"] == f"answer for {d['question']}" for d in demos)
     assert lm_server.requests  # the tenant's provider did the work
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_version_from_an_optimizer_without_a_score_is_scored_on_the_dev_split(
+    client: httpx.AsyncClient, acme: TenantKeys, lm_server: FakeOpenAIServer
+) -> None:
+    program_id, dataset_id = await _setup(client, acme, lm_server, 10, dev=4)
+    body = {"optimizer": "BootstrapFewShot", "dataset_id": dataset_id, "metric": "answer_exact_match",
+            "config": {"max_bootstrapped_demos": 1, "max_labeled_demos": 0}}  # fmt: skip
+    created = await _post(client, acme, f"/programs/{program_id}/optimizer-runs", body)
+    run = await _wait(client, acme, f"/optimizer-runs/{created['id']}", _finished)
+    assert run["status"] == "succeeded", run["error"]
+    version_path = f"/programs/{program_id}/versions/{run['result_version_id']}"
+    version = (await client.get(version_path, headers=acme.auth("viewer"))).json()
+    # dev is q6..q9, and the fake LM is right on the even ones: half of them
+    assert version["score"] == 50.0 and version["scores"] == {"dev": 50.0}
+    assert any("q9" in json.dumps(r.body) for r in lm_server.requests)  # a dev question: it was evaluated
 
 
 @pytest.mark.usefixtures("worker")
