@@ -27,7 +27,7 @@ import json
 import math
 import re
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ def lm_or_stand_in(
     *,
     api_base: str | None = None,
     api_key: str | None = None,
-) -> Iterator[Any]:
+) -> Generator[Any]:
     """The LM `model` names; with none, `handler` served over HTTP on 127.0.0.1 as an OpenAI-compatible
     model for the block, announced as the stand-in it is (the examples' `--model` or offline)."""
     from dspy_ash.lm import LM
