@@ -49,6 +49,7 @@ built-in exception DSPy raises there, so code written for DSPy (`except ValueErr
     │   └── TrainingBackendRequiredError        a fine-tuning optimizer (BootstrapFinetune, BetterTogether, GRPO)
     ├── StoreError                              the store's errors (store/_errors.py has its tree)
     ├── ActionError                             the service's refusals (actions/_errors.py has its tree)
+    │   └── LoginRequired (an UnauthenticatedError)  a dashboard page without a session: a redirect to log in
     ├── RunInputError (also ValueError)         a queued run cannot start as created (jobs/_work.py)
     └── CommandError                            a CLI command's failure, one line and a hint (cli/_client.py)
 

@@ -29,6 +29,7 @@ from dspy_ash.actions import (
     Actor,
     PermissionDeniedError,
     Services,
+    UnauthenticatedError,
     allows,
     authenticate_session,
     invoke,
@@ -82,8 +83,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, with_headers)
 
 
-class LoginRequired(Exception):
-    """No valid session: the page answers with a redirect to the login form."""
+class LoginRequired(UnauthenticatedError):
+    """No valid session: the page answers with a redirect to the login form (the API's 401)."""
 
 
 # the admins' pages: slug -> (title, the scope it needs); the header links those the role holds
