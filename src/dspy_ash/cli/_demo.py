@@ -267,11 +267,11 @@ async def run_demo(
 
     data_dir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{(data_dir / 'dspy-ash.db').resolve()}"
+    sock = _listen(host, port)  # first: a demo that cannot listen makes no key
     password = secrets.token_urlsafe(12)
     done = await initialise(
         url, tenant_name=TENANT, new_key=True, admin_email=ADMIN_EMAIL, admin_password=password
     )
-    sock = _listen(host, port)
     base = f"http://{host}:{sock.getsockname()[1]}"
     async with contextlib.AsyncExitStack() as stack:
         if chosen is None:
@@ -314,8 +314,11 @@ async def run_demo(
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         follow = asyncio.create_task(loader.follow(*runs)) if runs is not None else None
-        if follow is not None and exit_when_done:
-            follow.add_done_callback(lambda _: setattr(server, "should_exit", True))
+        if exit_when_done:  # once the runs are followed to their end; at once when there are none
+            if follow is None:
+                server.should_exit = True
+            else:
+                follow.add_done_callback(lambda _: setattr(server, "should_exit", True))
         try:
             await serving
         finally:
