@@ -81,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "ChainOfThought": "dspy_ash.modules:ChainOfThought",
     "CodeAct": "dspy_ash.modules:CodeAct",
     "CodeExecutionError": "dspy_ash.modules._interpreter:CodeExecutionError",
+    "CodeInterpreter": "dspy_ash.modules._code_interpreter:CodeInterpreter",
     "CodeInterpreterError": "dspy_ash.modules._interpreter:CodeInterpreterError",
     "FinalOutput": "dspy_ash.modules._interpreter:FinalOutput",
     "MultiChainComparison": "dspy_ash.modules:MultiChainComparison",
@@ -88,13 +89,16 @@ _EXPORTS: dict[str, str] = {
     "Predict": "dspy_ash.modules:Predict",
     "ProgramOfThought": "dspy_ash.modules:ProgramOfThought",
     "PythonInterpreter": "dspy_ash.modules:PythonInterpreter",
+    "RLM": "dspy_ash.modules:RLM",
     "ReAct": "dspy_ash.modules:ReAct",
     "Refine": "dspy_ash.modules:Refine",
     "Retrieve": "dspy_ash.modules:Retrieve",
+    "SandboxSerializable": "dspy_ash.modules._sandbox_serializable:SandboxSerializable",
     "Tool": "dspy_ash.adapters.types._tool:Tool",
     "ToolCallResults": "dspy_ash.adapters.types._tool:ToolCallResults",
     "ToolCalls": "dspy_ash.adapters.types._tool:ToolCalls",
     "majority": "dspy_ash.modules:majority",
+    "resolve_interpreter_factory": "dspy_ash.modules._code_interpreter:resolve_interpreter_factory",
     "streamify": "dspy_ash.modules:streamify",
     "asyncify": "dspy_ash.utils:asyncify",
     "syncify": "dspy_ash.utils:syncify",
@@ -173,6 +177,7 @@ if _TYPE_CHECKING:
     from dspy_ash.lm import configure_cache as configure_cache
     from dspy_ash.lm import inspect_history as inspect_history
     from dspy_ash.lm import track_usage as track_usage
+    from dspy_ash.modules import RLM as RLM
     from dspy_ash.modules import BestOfN as BestOfN
     from dspy_ash.modules import ChainOfThought as ChainOfThought
     from dspy_ash.modules import CodeAct as CodeAct
@@ -186,9 +191,12 @@ if _TYPE_CHECKING:
     from dspy_ash.modules import Retrieve as Retrieve
     from dspy_ash.modules import majority as majority
     from dspy_ash.modules import streamify as streamify
+    from dspy_ash.modules._code_interpreter import CodeInterpreter as CodeInterpreter
+    from dspy_ash.modules._code_interpreter import resolve_interpreter_factory as resolve_interpreter_factory
     from dspy_ash.modules._interpreter import CodeExecutionError as CodeExecutionError
     from dspy_ash.modules._interpreter import CodeInterpreterError as CodeInterpreterError
     from dspy_ash.modules._interpreter import FinalOutput as FinalOutput
+    from dspy_ash.modules._sandbox_serializable import SandboxSerializable as SandboxSerializable
     from dspy_ash.optimizers import COPRO as COPRO
     from dspy_ash.optimizers import SIMBA as SIMBA
     from dspy_ash.optimizers import BetterTogether as BetterTogether

@@ -25,7 +25,6 @@ from dspy_ash.errors import MissingFeatureError, UnsupportedImportError
 MISSING_IN_DSPY_ASH = frozenset(
     {
         "AvatarOptimizer",
-        "CodeInterpreter",
         "Flex",
         "LMCollectionLimitError",
         "LMLockTimeoutError",
@@ -36,21 +35,17 @@ MISSING_IN_DSPY_ASH = frozenset(
         "OldInputField",
         "OldOutputField",
         "Provider",
-        "RLM",
         "ReActV2",
-        "SandboxSerializable",
         "TrainingJob",
         "configure_dspy_loggers",
         "disable_litellm_logging",
         "enable_litellm_logging",
-        "resolve_interpreter_factory",
     }
 )
 
 # What to use instead, for the names above that have a close dspy-ash counterpart.
 _INSTEAD = {
     "ReActV2": "use dspy.ReAct",
-    "RLM": "use dspy.CodeAct or dspy.ReAct",
     "Flex": (
         "DSPy's experimental Flex runs optimizer-written module source inside the sandbox through a host "
         "bridge, for GEPA to rewrite; dspy-ash has no Flex: write the module as a dspy.Module"

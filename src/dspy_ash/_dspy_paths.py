@@ -130,20 +130,23 @@ MODULES: dict[str, str] = {
     "dspy.predict.refine": "dspy_ash.modules._refine",
     "dspy.predict.retry": "!DSPy's Retry module was removed from DSPy itself; use dspy.Refine.",
     "dspy.predict.rlm": (
-        "!RLM is not part of dspy-ash; use dspy.CodeAct or dspy.ReAct, or give host functions to "
-        "dspy.PythonInterpreter(tools=...)."
+        "dspy_ash.modules._rlm, dspy_ash.modules._code_interpreter, dspy_ash.modules._interpreter, "
+        "dspy_ash.modules._repl_types, dspy_ash.modules._sandbox_serializable"
     ),
-    "dspy.primitives": "dspy_ash.primitives, dspy_ash.modules._interpreter",
+    "dspy.primitives": (
+        "dspy_ash.primitives, dspy_ash.modules._interpreter, dspy_ash.modules._code_interpreter, "
+        "dspy_ash.modules._sandbox_serializable"
+    ),
     "dspy.primitives.base_module": "dspy_ash.primitives._module",
-    "dspy.primitives.code_interpreter": "dspy_ash.modules._interpreter",
+    "dspy.primitives.code_interpreter": "dspy_ash.modules._interpreter, dspy_ash.modules._code_interpreter",
     "dspy.primitives.example": "dspy_ash.primitives._example",
     "dspy.primitives.facade": _SANDBOX,
     "dspy.primitives.local_interpreter": _SANDBOX,
     "dspy.primitives.module": "dspy_ash.primitives._module",
     "dspy.primitives.prediction": "dspy_ash.primitives._prediction",
     "dspy.primitives.python_interpreter": "dspy_ash.modules._interpreter",
-    "dspy.primitives.repl_types": _SANDBOX,
-    "dspy.primitives.sandbox_serializable": _SANDBOX,
+    "dspy.primitives.repl_types": "dspy_ash.modules._repl_types",
+    "dspy.primitives.sandbox_serializable": "dspy_ash.modules._sandbox_serializable",
     "dspy.propose": "dspy_ash.optimizers._proposer",
     "dspy.propose.dataset_summary_generator": "dspy_ash.optimizers._dataset_summary",
     "dspy.propose.grounded_proposer": "dspy_ash.optimizers._proposer",

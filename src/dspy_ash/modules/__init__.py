@@ -14,6 +14,7 @@ _EXPORTS: dict[str, str] = {
     "Predict": "dspy_ash.modules._predict:Predict",
     "ProgramOfThought": "dspy_ash.modules._program_of_thought:ProgramOfThought",
     "PythonInterpreter": "dspy_ash.modules._interpreter:PythonInterpreter",
+    "RLM": "dspy_ash.modules._rlm:RLM",
     "ReAct": "dspy_ash.modules._react:ReAct",
     "Refine": "dspy_ash.modules._refine:Refine",
     "Retrieve": "dspy_ash.modules._retrieve:Retrieve",
@@ -42,6 +43,7 @@ if _TYPE_CHECKING:  # what type checkers see; tests/unit/core/test_static_api.py
     from dspy_ash.modules._react import ReAct as ReAct
     from dspy_ash.modules._refine import Refine as Refine
     from dspy_ash.modules._retrieve import Retrieve as Retrieve
+    from dspy_ash.modules._rlm import RLM as RLM
     from dspy_ash.modules._stream_listener import StreamListener as StreamListener
     from dspy_ash.modules._stream_messages import StatusMessage as StatusMessage
     from dspy_ash.modules._stream_messages import StatusMessageProvider as StatusMessageProvider

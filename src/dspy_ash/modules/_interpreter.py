@@ -189,6 +189,13 @@ class PythonInterpreter:
     Variables persist across `execute` calls of one session (until `shutdown()`, a timeout or a crash).
     """
 
+    # What `RLM` tells the model about this runtime (DSPy's hook; its Deno interpreter describes Pyodide).
+    execution_instructions = (
+        "Python runs in a sandboxed CPython subprocess. State persists across executions. Only an allowlist of "
+        "standard library modules can be imported (such as re, json, collections, math, statistics, and itertools); "
+        "files, environment variables, the network, and subprocesses are unavailable."
+    )
+
     def __init__(
         self,
         tools: dict[str, Any] | None = None,

@@ -148,8 +148,9 @@ BEHAVIOUR = textwrap.dedent("""
         raise AssertionError("avatar_optimizer imported")
     assert not hasattr(dspy, "AvatarOptimizer")
     assert dspy.adapters.TwoStepAdapter is dspy_ash.adapters.TwoStepAdapter
+    assert dspy.predict.RLM is dspy_ash.RLM
     try:
-        dspy.predict.RLM
+        dspy.predict.ReActV2
     except AttributeError as exc:
         assert isinstance(exc, dspy_ash.errors.MissingFeatureError) and "ReAct" in str(exc), exc
 

@@ -15,13 +15,12 @@ import dspy_ash
 # fails when a name here is provided (drop it from the list) and when DSPy has a name missing from both.
 KNOWN_GAPS = frozenset(
     {
-        "AvatarOptimizer", "CodeInterpreter", "Flex", "LMCollectionLimitError",
+        "AvatarOptimizer", "Flex", "LMCollectionLimitError",
         "LMLockTimeoutError", "LMStreamAssemblyError", "LMUnsupportedFeatureError",
         "LocalInterpreter", "OldField", "OldInputField", "OldOutputField",
-        "Provider", "RLM", "ReActV2", "SandboxSerializable",
+        "Provider", "ReActV2",
         "TrainingJob",
         "configure_dspy_loggers", "disable_litellm_logging", "enable_litellm_logging",
-        "resolve_interpreter_factory",
     }
 )  # fmt: skip
 # dspy-ash's own additions to the namespace (DSPy keeps BaseCallback in dspy.utils.callback).
