@@ -38,7 +38,7 @@ ADMIN_EMAIL = "admin@example.com"
 PROGRAM = "simplified-baleen"
 DATASET = "hotpotqa-sample"
 TRAIN_SIZE = 20  # the first questions train, the rest are the dev split
-METRIC = "answer_exact_match"
+METRIC = "exact_match"
 COMPILE = {"max_bootstrapped_demos": 3, "max_labeled_demos": 10}
 STAND_IN_MODEL = "extractive-reader"
 

@@ -7,6 +7,7 @@ from dspy_ash.evaluate._metrics import (
     F1,
     HotPotF1,
     answer_exact_match,
+    answer_f1,
     answer_passage_match,
     normalize_text,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "HotPotF1",
     "SemanticF1",
     "answer_exact_match",
+    "answer_f1",
     "answer_passage_match",
     "normalize_text",
 ]

@@ -103,6 +103,11 @@ def answer_exact_match(example: Any, pred: Any, trace: Any = None, frac: float =
     return F1(pred.answer, answers) >= frac
 
 
+def answer_f1(example: Any, pred: Any, trace: Any = None) -> float:
+    """Token F1 of `pred.answer` against the best of `example.answer` (a string or a list), 0 to 1."""
+    return F1(pred.answer, _answers(example))
+
+
 def answer_passage_match(example: Any, pred: Any, trace: Any = None) -> bool:
     """Some passage in `pred.context` contains some answer (DPR tokenisation)."""
     tokenized = [dpr_normalize(normalize_text(ans)) for ans in _answers(example)]
@@ -116,6 +121,7 @@ __all__ = [
     "HotPotF1",
     "SemanticF1",
     "answer_exact_match",
+    "answer_f1",
     "answer_passage_match",
     "em_score",
     "f1_score",

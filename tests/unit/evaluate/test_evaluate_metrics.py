@@ -114,3 +114,13 @@ def test_complete_and_grounded() -> None:
     example = ash.Example(question="q", response="gold")
     score = ours.CompleteAndGrounded()(example, ash.Prediction(response="sys", context="ctx")).score
     assert score == 0.0
+
+
+def test_answer_f1_is_the_best_token_f1_over_the_answers():
+    from dspy_ash import Example, Prediction
+    from dspy_ash.evaluate import answer_f1
+
+    example = Example(question="q", answer=["the Eiffel Tower", "Tour Eiffel"])
+    assert answer_f1(example, Prediction(answer="Eiffel Tower")) == 1.0  # articles are normalized away
+    assert 0.0 < answer_f1(example, Prediction(answer="the tower in Paris")) < 1.0
+    assert answer_f1(example, Prediction(answer="Big Ben")) == 0.0

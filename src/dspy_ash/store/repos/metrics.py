@@ -25,7 +25,10 @@ from dspy_ash.store.repos._base import check_owned, get_owned, list_owned
 # name in a definition -> its name in dspy_ash.evaluate
 BUILTIN_METRICS: dict[str, str] = {
     "answer_exact_match": "answer_exact_match",
+    "exact_match": "answer_exact_match",  # the design's name: exact match of the `answer` field
+    "f1_score": "answer_f1",  # token F1 of the `answer` field
     "answer_passage_match": "answer_passage_match",
+    "passage_match": "answer_passage_match",
     "semantic_f1": "SemanticF1",
 }
 LM_JUDGE_KEYS = ("provider_id", "model", "instructions", "output_field")
