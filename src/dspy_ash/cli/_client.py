@@ -60,6 +60,9 @@ class LocalClient:
 
     async def close(self) -> None:
         if self.services is not None:
+            from dspy_ash.actions import stop_serving
+
+            await stop_serving(self.services)  # traces of the calls made here are written before exit
             await self.services.db.dispose()
 
 

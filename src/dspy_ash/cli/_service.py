@@ -161,7 +161,7 @@ def worker(
     import logging
     import signal
 
-    from dspy_ash.actions import Services, ServiceSettings
+    from dspy_ash.actions import Services, ServiceSettings, stop_serving
     from dspy_ash.jobs import RunWorker
     from dspy_ash.store import connect, resolve_url
 
@@ -185,6 +185,7 @@ def worker(
             await stop.wait()
         finally:
             await runner.stop()
+            await stop_serving(runner.services)  # the runs' traces still queued are written
             await db.dispose()
 
     asyncio.run(work())

@@ -23,6 +23,7 @@ from dspy_ash.actions._lm_resolution import default_provider, provider_lm  # pyr
 from dspy_ash.actions._retrieval import engine_overrides  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._run_specs import build_optimizer, resolve_metric  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.actions._serving import build_module, execution_outputs  # pyright: ignore[reportPrivateUsage]
+from dspy_ash.actions._tracing import recorder_of  # pyright: ignore[reportPrivateUsage]
 from dspy_ash.errors import DspyAshError
 from dspy_ash.evaluate import Evaluate
 from dspy_ash.evaluate._calling import call_metric  # pyright: ignore[reportPrivateUsage]
@@ -30,7 +31,7 @@ from dspy_ash.events import Event
 from dspy_ash.lm import LM
 from dspy_ash.primitives import Example
 from dspy_ash.settings import read, settings
-from dspy_ash.store import RunCheckpointStore, repos
+from dspy_ash.store import NotFoundError, RunCheckpointStore, TraceRecorder, repos, trace_context
 from dspy_ash.store._jsonable import to_jsonable
 from dspy_ash.store.repos.runs import Run, RunKind
 
@@ -170,10 +171,13 @@ async def _write_progress(services: Services, lease: Lease, progress: _Progress)
 
 
 @contextlib.contextmanager
-def _under(services: Services, lease: Lease, lm: LM, progress: _Progress | None) -> Generator[None]:
-    """The run's engine settings: the tenant's LM and cache namespace, the service's retriever, and the
-    run's progress listener."""
-    callbacks = [*read("callbacks"), *([progress] if progress is not None else [])]
+def _under(
+    services: Services, lease: Lease, lm: LM, progress: _Progress | None, recorder: TraceRecorder
+) -> Generator[None]:
+    """The run's engine settings: the tenant's LM and cache namespace, the service's retriever, the trace
+    recorder (every call the run makes is a trace of the run's program, its LM calls in the request log)
+    and the run's progress listener."""
+    callbacks = [*read("callbacks"), recorder, *([progress] if progress is not None else [])]
     overrides = engine_overrides(services)
     with settings.context(lm=lm, cache_namespace=str(lease.tenant_id), callbacks=callbacks, **overrides):
         yield
@@ -210,8 +214,14 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
         arguments["valset"] = dev
     checkpoint = RunCheckpointStore(services.db.url, tenant_id=lease.tenant_id, run_id=lease.run_id)
     progress = _Progress(run.trials, len(arguments["trainset"]))
+    recorder = await recorder_of(services)
+    base_version = getattr(run, "base_version_id", None)
+
+    def attributed() -> Any:  # the run's calls are traces of its program (and base version)
+        return trace_context(tenant_id=lease.tenant_id, program_id=run.program_id, version_id=base_version)
+
     try:
-        with _under(services, lease, inputs.lm, progress):
+        with attributed(), _under(services, lease, inputs.lm, progress, recorder):
             async with _reporting(services, lease, progress):
                 compiled = await optimizer.acompile_observed(
                     inputs.module, **arguments, checkpoint=checkpoint, checkpoint_key="optimizer"
@@ -227,9 +237,10 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
     if score is None and dev and inputs.metric is not None:
         # an optimizer that keeps no score (BootstrapFewShot, LabeledFewShot): the version is scored on
         # the dev split, so every version the service makes carries a score
-        with _under(services, lease, inputs.lm, None):
+        with attributed(), _under(services, lease, inputs.lm, None, recorder):
             evaluated = await Evaluate(devset=dev, metric=inputs.metric, num_threads=16).acall(compiled)
         score = scores["dev"] = evaluated.score
+    await recorder.aflush()  # a finished run's traces can be read
     async with services.db.transaction(tenant_id=lease.tenant_id) as session:
         version = await repos.versions.create_version(
             session,
@@ -258,6 +269,13 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
         )
 
 
+async def _add_results(services: Services, lease: Lease, batch: list[dict[str, Any]]) -> int:
+    async with services.db.transaction(tenant_id=lease.tenant_id) as session:
+        return await repos.evaluations.add_results(
+            session, tenant_id=lease.tenant_id, actor=lease.actor, run_id=lease.run_id, results=batch
+        )
+
+
 async def run_evaluation(services: Services, lease: Lease) -> None:
     """Run the program on every example without a result yet, score it, and write the results as they
     come (idempotent per example); the run's score is DSPy's: the mean over all examples, in percent,
@@ -278,38 +296,34 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
     recorded = len(done)
     wrote = asyncio.Event()
 
+    version_id = getattr(inputs.run, "version_id", None)
+
     async def one(index: int) -> None:
         example = inputs.examples[index]
+        trace_id = uuid.uuid4()  # the example's execution is this trace (its result row links it)
+        ids = {"tenant_id": lease.tenant_id, "program_id": inputs.run.program_id, "version_id": version_id}
         async with gate:
             try:
-                prediction = await inputs.module.acall(**example.inputs())
+                with trace_context(**ids, trace_id=trace_id):
+                    prediction = await inputs.module.acall(**example.inputs())
                 score = float(await call_metric(metric, example, prediction))
-                results.append(
-                    {
-                        "position": index,
-                        "example_id": rows[index],
-                        "prediction": execution_outputs(prediction),
-                        "score": score,
-                    }
-                )
+                result = {"prediction": execution_outputs(prediction), "score": score}
             except Exception as exc:  # one failing example is its row's error, not the run's
-                results.append(
-                    {
-                        "position": index,
-                        "example_id": rows[index],
-                        "error": f"{type(exc).__name__}: {exc}"[:2000],
-                    }
-                )
+                result = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            results.append({"position": index, "example_id": rows[index], "trace_id": trace_id, **result})
         if len(results) >= _FLUSH_RESULTS:
             wrote.set()
 
     async def flush() -> None:
         nonlocal recorded
         batch, results[:] = list(results), []
+        await recorder.aflush()  # the results' traces are written first: a result names its trace
+        try:
+            added = await _add_results(services, lease, batch)
+        except NotFoundError:  # a trace the recorder dropped (its queue was full): keep the results
+            added = await _add_results(services, lease, [{**r, "trace_id": None} for r in batch])
+        recorded += added
         async with services.db.transaction(tenant_id=lease.tenant_id) as session:
-            recorded += await repos.evaluations.add_results(
-                session, tenant_id=lease.tenant_id, actor=lease.actor, run_id=lease.run_id, results=batch
-            )
             await repos.runs.report_progress(
                 session,
                 tenant_id=lease.tenant_id,
@@ -327,7 +341,8 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
             if results:
                 await flush()
 
-    with _under(services, lease, inputs.lm, None):
+    recorder = await recorder_of(services)
+    with _under(services, lease, inputs.lm, None, recorder):
         writing = asyncio.create_task(writer())
         try:
             await asyncio.gather(*(one(i) for i in pending))

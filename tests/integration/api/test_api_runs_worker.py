@@ -142,6 +142,8 @@ async def test_a_version_from_an_optimizer_without_a_score_is_scored_on_the_dev_
     # dev is q6..q9, and the fake LM is right on the even ones: half of them
     assert version["score"] == 50.0 and version["scores"] == {"dev": 50.0}
     assert any("q9" in json.dumps(r.body) for r in lm_server.requests)  # a dev question: it was evaluated
+    traces = (await client.get("/traces", params={"program_id": program_id}, headers=acme.auth())).json()
+    assert traces["items"]  # the compile's and the dev evaluation's calls are traces of the program
 
 
 @pytest.mark.usefixtures("worker")
@@ -159,6 +161,13 @@ async def test_an_evaluation_run_scores_every_example_once(
     assert [r["score"] for r in results] == [1.0, 0.0] * 4
     assert results[0]["prediction"] == {"answer": "answer for q0"}
     assert len(lm_server.requests) == 8
+    # each example's execution is a trace of the program, linked from its result; its LM call is logged
+    for result in results:
+        trace = (await client.get(f"/traces/{result['trace_id']}", headers=acme.auth("viewer"))).json()
+        assert trace["program_id"] == program_id and any(s["kind"] == "lm" for s in trace["spans"])
+        assert json.dumps(trace).count(f"q{result['position']}") >= 1
+    logged = (await client.get("/lm-requests", params={"limit": 50}, headers=acme.auth("viewer"))).json()
+    assert len(logged["items"]) == 8
 
 
 @pytest.mark.usefixtures("worker")
