@@ -40,6 +40,12 @@ class ServiceSettings(BaseSettings):
         description="how long a worker's claim on a run holds unless renewed; a dead worker's runs are "
         "taken up again after it",
     )
+    run_stream_poll_seconds: float = Field(
+        default=0.5, gt=0, description="how often a run's event stream looks at the run for changes"
+    )
+    run_stream_seconds: float = Field(
+        default=3600.0, gt=0, description="how long a run's event stream stays open (the client reconnects)"
+    )
     program_modules: tuple[str, ...] = Field(
         default=(),
         description="modules (and their submodules) that code programs may be imported from; "

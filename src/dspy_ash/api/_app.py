@@ -32,6 +32,7 @@ from dspy_ash.api._middleware import (
     StandInMiddleware,
 )
 from dspy_ash.api._rest import build_router
+from dspy_ash.api._run_events import run_events_router
 from dspy_ash.api._serving_routes import answer_router, serving_router
 from dspy_ash.api._sessions import build_session_router
 from dspy_ash.jobs import RunWorker
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(build_session_router(), prefix=API_PREFIX)
     app.include_router(graphql_router(), include_in_schema=False)  # GraphQL documents itself
     app.include_router(serving_router(), prefix=API_PREFIX)
+    app.include_router(run_events_router(), prefix=API_PREFIX)
     app.include_router(answer_router())  # at the root, as the worked example serves it
     app.mount(DASHBOARD_PREFIX, build_dashboard(lambda: app.state.services))  # pages, not in the OpenAPI
     _add_health(app)

@@ -263,3 +263,38 @@ async def test_a_worker_killed_with_sigkill_leaves_its_run_to_another(
         # asked again: the two in flight at the kill, and those finished but not yet written (results are
         # written every 0.5 s: at 0.2 s a call on two threads, at most 6 of them)
         assert len(slow.requests) <= 16 + 2 + 6
+
+
+def _parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_runs_progress_streams_as_server_sent_events_until_it_ends(
+    client: httpx.AsyncClient, acme: TenantKeys, lm_server: FakeOpenAIServer
+) -> None:
+    lm_server.latency = 0.05  # slow enough for the stream to see the run move
+    program_id, dataset_id = await _setup(client, acme, lm_server, 12)
+    body = {"dataset_id": dataset_id, "metric": "answer_exact_match", "config": {"num_threads": 1}}
+    created = await _post(client, acme, f"/programs/{program_id}/evaluation-runs", body)
+    path = f"/evaluation-runs/{created['id']}/events"
+    response = await client.get(path, headers=acme.auth("viewer"), timeout=60)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = _parse_events(response.text)
+    names = [name for name, _ in events]
+    assert names[-1] == "end" and events[-1][1] == {"status": "succeeded"}
+    progress = [data for name, data in events if name == "progress"]
+    assert len(progress) >= 2 and progress[-1]["status"] == "succeeded" and progress[-1]["score"] == 50.0
+    fractions = [p["progress"] for p in progress]
+    assert fractions == sorted(fractions)  # it only moves forward
+    assert len({(p["status"], p["progress"], p["message"]) for p in progress}) == len(progress)  # changes only
+
+    assert (await client.get(path)).status_code == 401
+    wrong_kind = await client.get(f"/optimizer-runs/{created['id']}/events", headers=acme.auth())
+    assert wrong_kind.status_code == 404
+    assert wrong_kind.headers["content-type"].startswith("application/problem+json")
