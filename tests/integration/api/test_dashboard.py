@@ -392,7 +392,9 @@ async def test_an_evaluations_results_page_past_the_first_hundred(
     await log_in(web, services, acme, "viewer")
     first = await web.get(f"/dashboard/runs/evaluation/{run.id}")
     assert re.findall(r"guess (\d+)", first.text) == [str(i) for i in range(100)]
-    following = re.search(r'href="(/dashboard/runs/evaluation/[^"?]+\?results_cursor=[^"]+)">Next page', first.text)
+    following = re.search(
+        r'href="(/dashboard/runs/evaluation/[^"?]+\?results_cursor=[^"]+)">Next page', first.text
+    )
     assert following is not None
     rest = await web.get(following.group(1))
     assert re.findall(r"guess (\d+)", rest.text) == [str(i) for i in range(100, 130)]
@@ -445,7 +447,7 @@ async def test_the_chart_over_time_counts_executions_per_bucket(
     titles = re.findall(r"<title>[^<]*: (\d+) executions", day.text)
     assert titles.count("0") == 22 and sorted(titles)[-2:] == ["1", "2"]
     assert titles[-1] == "1" and titles[-3] == "2"  # the last bucket holds now, two hours back the pair
-    assert "<polyline class=\"p95-line\"" in day.text
+    assert '<polyline class="p95-line"' in day.text
     week = await web.get(f"/dashboard/programs/{seeded.program_id}/activity", params={"window": "7d"})
     assert '<strong class="activity-total">4</strong>' in week.text
     assert week.text.count('class="act-bar"') == 28
@@ -524,7 +526,9 @@ async def test_a_code_programs_playground_takes_one_json_object(
     assert 'name="inputs_json"' in page.text and 'name="input.' not in page.text
     url = f"/dashboard/programs/{program.id}/playground"
     for text, detail in (("{not json", "the inputs are not JSON"), ('["a list"]', "one JSON object")):
-        bad = await web.post(url, data={"csrf_token": token, "inputs_json": text}, headers={"HX-Request": "true"})
+        bad = await web.post(
+            url, data={"csrf_token": token, "inputs_json": text}, headers={"HX-Request": "true"}
+        )
         assert bad.status_code == 422 and "Invalid inputs" in bad.text and detail in bad.text
     refused = await web.post(url, data={"csrf_token": token, "inputs_json": '{"question": "q"}'},
                              headers={"HX-Request": "true"})  # fmt: skip
@@ -540,7 +544,9 @@ async def test_a_viewer_cannot_use_the_playground_and_a_post_needs_the_csrf_toke
     assert page.status_code == 200 and "/playground" not in page.text
     assert "editors and admins may use the playground" in page.text
     url = f"/dashboard/programs/{program_id}/playground"
-    forced = await web.post(url, data={"csrf_token": token, "input.question": "q"}, headers={"HX-Request": "true"})
+    forced = await web.post(
+        url, data={"csrf_token": token, "input.question": "q"}, headers={"HX-Request": "true"}
+    )
     assert forced.status_code == 403 and "viewer role may not programs.execute" in forced.text
     web.cookies.clear()
     editor_token = await log_in(web, services, acme, "editor")
@@ -568,7 +574,11 @@ async def test_another_tenants_datasets_runs_and_programs_are_404_on_the_new_pag
     for path in theirs:
         response = await web.get(path)
         assert response.status_code == 404, path
-        assert "Not found" in response.text and "capitals" not in response.text and "Capital of" not in response.text
+        assert (
+            "Not found" in response.text
+            and "capitals" not in response.text
+            and "Capital of" not in response.text
+        )
     posted = await web.post(f"/dashboard/programs/{served}/playground",
                             data={"csrf_token": token, "input.question": "q"})  # fmt: skip
     assert posted.status_code == 404 and lm_server.requests == []

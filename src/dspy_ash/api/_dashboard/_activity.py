@@ -71,7 +71,10 @@ def chart(buckets: list[Bucket]) -> dict[str, Any]:
         px, py = round(x + slot / 2, 1), round(bottom - inner_h * b.p95 / slowest, 1)
         lines[-1].append(f"{px},{py}")
         points.append((px, py, b))
-    ticks = [(round(PAD + i * slot, 1), buckets[i].since) for i in range(0, len(buckets), max(1, len(buckets) // 6))]
+    ticks = [
+        (round(PAD + i * slot, 1), buckets[i].since)
+        for i in range(0, len(buckets), max(1, len(buckets) // 6))
+    ]
     return {"width": WIDTH, "height": HEIGHT, "pad": PAD, "bottom": PAD + inner_h, "right": WIDTH - PAD,
             "bars": bars, "lines": [" ".join(line) for line in lines if line], "points": points,
             "most": most, "slowest": slowest if any(b.p95 is not None for b in buckets) else None,

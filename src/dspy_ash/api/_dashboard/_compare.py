@@ -77,7 +77,7 @@ def pair(a: list[Any], b: list[Any], examples: dict[Any, Any], input_keys: list[
     rows: list[Row] = []
     for key in keys:
         first, second = by_key_a.get(key), by_key_b.get(key)
-        position = (first or second).position
+        position = first.position if first is not None else by_key_b[key].position
         example = examples.get(key)
         inputs, gold = split_example(example.data, input_keys) if example is not None else (None, None)
         rows.append(Row(position, inputs, gold, first, second))

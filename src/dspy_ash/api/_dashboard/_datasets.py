@@ -36,7 +36,11 @@ def split_example(data: dict[str, Any], input_keys: list[str]) -> tuple[dict[str
 
 @router.get("/datasets/{dataset_id}")
 async def dataset(
-    request: Request, viewer: SignedIn, dataset_id: uuid.UUID, split: Split | None = None, cursor: Cursor = None
+    request: Request,
+    viewer: SignedIn,
+    dataset_id: uuid.UUID,
+    split: Split | None = None,
+    cursor: Cursor = None,
 ) -> Response:
     found = await call(request, viewer, "datasets.get", {"dataset_id": dataset_id})
     sizes = await call(request, viewer, "datasets.splits", {"dataset_id": dataset_id})
@@ -54,7 +58,11 @@ def _filename(name: str, split: str | None, fmt: str) -> str:
 
 @router.get("/datasets/{dataset_id}/export")
 async def export(
-    request: Request, viewer: SignedIn, dataset_id: uuid.UUID, format: Format = "jsonl", split: Split | None = None
+    request: Request,
+    viewer: SignedIn,
+    dataset_id: uuid.UUID,
+    format: Format = "jsonl",
+    split: Split | None = None,
 ) -> Response:
     """The file the export action writes, as a download."""
     found = await call(request, viewer, "datasets.get", {"dataset_id": dataset_id})

@@ -48,7 +48,9 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, UnauthenticatedError):  # the session ended while the page was open
         return login_redirect(request)
     if (problem := problem_of(exc)) is not None:
-        fields = [f"{f.field}: {f.message}" for f in exc.fields] if isinstance(exc, InvalidRequestError) else None
+        fields = (
+            [f"{f.field}: {f.message}" for f in exc.fields] if isinstance(exc, InvalidRequestError) else None
+        )
         return _page(request, *problem, str(exc), fields)
     logger.exception("unhandled error in %s %s", request.method, request.url.path)
     return _page(request, 500, "Internal error", "the server failed; see its log")

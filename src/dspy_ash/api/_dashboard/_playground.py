@@ -68,9 +68,11 @@ def _inputs(form: FormData, names: list[str] | None, attempt: Attempt) -> dict[s
     try:
         parsed = json.loads(attempt.raw_json or "{}")
     except json.JSONDecodeError as exc:
-        raise _BadInputs(f"the inputs are not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise _BadInputs(
+            f"the inputs are not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
     if not isinstance(parsed, dict):
-        raise _BadInputs("the inputs are one JSON object of named values, as {\"question\": \"...\"}")
+        raise _BadInputs('the inputs are one JSON object of named values, as {"question": "..."}')
     return parsed  # pyright: ignore[reportUnknownVariableType]  (json's dict)
 
 
@@ -84,7 +86,11 @@ async def run(request: Request, viewer: Viewer, program: Any) -> Attempt:
         inputs = _inputs(form, input_names(program), attempt)
         version_id = uuid.UUID(attempt.version) if attempt.version else None
     except (_BadInputs, ValueError) as exc:
-        attempt.problem = (422, "Invalid inputs", str(exc) if isinstance(exc, _BadInputs) else "not a version")
+        attempt.problem = (
+            422,
+            "Invalid inputs",
+            str(exc) if isinstance(exc, _BadInputs) else "not a version",
+        )
         return attempt
     payload = {"program_id": program.id, "version": version_id, "inputs": inputs}
     try:
@@ -95,4 +101,3 @@ async def run(request: Request, viewer: Viewer, program: Any) -> Attempt:
             raise
         attempt.problem = (status, title, str(exc))
     return attempt
-
