@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium against a real server on 127.0.0.1: log in, open the programs, a
-program and a diff, a run whose progress the page picks up by itself, cancel it, open a trace and the
-audit log. No console error, and every request the pages made went to the server.
+program (its chart over time) and a diff, run the playground against a fake LM server on 127.0.0.1, a
+run whose progress the page picks up by itself, cancel it, open a dataset, compare two evaluation runs,
+open a trace and the audit log. No console error, and every request the pages made went to 127.0.0.1.
 
 Uses the system's Chromium (`apt-get install chromium`; playwright's own browser download cannot work
 here). Without it the test is skipped, except under CI, where it fails. DSPY_ASH_SCREENSHOTS=<folder>
@@ -27,7 +28,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "api"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "store"))
 from api_helpers import make_tenant
-from dashboard_helpers import PASSWORD, Seeded, add_member, seed_program
+from dashboard_helpers import (
+    PASSWORD,
+    Compared,
+    Seeded,
+    add_member,
+    seed_comparison,
+    seed_program,
+    seed_recent_traces,
+    seed_served,
+)
 from ops_server import LiveServer, live_server
 from store_helpers import fresh_database
 
@@ -35,6 +45,7 @@ from dspy_ash.actions import Services, ServiceSettings
 from dspy_ash.api import create_app
 from dspy_ash.store import Database, repos
 from dspy_ash.store import _migrate as migrate
+from dspy_ash.testing import FakeOpenAIServer
 
 CHROMIUM = os.environ.get("DSPY_ASH_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -55,16 +66,25 @@ class World:
     tenant_id: uuid.UUID
     email: str
     seeded: Seeded
+    compared: Compared
+    served: uuid.UUID  # a program whose provider is the fake LM server
+    lm: FakeOpenAIServer
 
 
-async def _seed(url: str) -> tuple[uuid.UUID, str, Seeded]:
+async def _seed(url: str, api_base: str) -> tuple[uuid.UUID, str, Seeded, Compared, uuid.UUID]:
     await migrate.upgrade(url)
     db = Database(url)
     try:
         services = Services(db=db)
         tenant = await make_tenant(services)
         email = await add_member(services, tenant.tenant_id, "admin")
-        return tenant.tenant_id, email, await seed_program(services, tenant.tenant_id)
+        seeded = await seed_program(services, tenant.tenant_id)
+        compared = await seed_comparison(services, tenant.tenant_id, seeded)
+        await seed_recent_traces(
+            services, tenant.tenant_id, seeded.program_id, hours_ago=(0, 1, 1, 3, 4, 4, 4, 7)
+        )
+        served = await seed_served(services, tenant.tenant_id, api_base)
+        return tenant.tenant_id, email, seeded, compared, served
     finally:
         await db.dispose()
 
@@ -87,12 +107,12 @@ def in_thread(coroutine: Coroutine[Any, Any, None]) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with fresh_database("sqlite", tmp_path) as url:
-        tenant_id, email, seeded = asyncio.run(_seed(url))
+    with fresh_database("sqlite", tmp_path) as url, FakeOpenAIServer() as lm:
+        tenant_id, email, seeded, compared, served = asyncio.run(_seed(url, lm.api_base))
         # no worker: the seeded runs stay where the test puts them
         settings = ServiceSettings(database_url=url, secure_cookies=False, run_slots=0)
         with live_server(create_app(settings)) as server:
-            yield World(server, url, tenant_id, email, seeded)
+            yield World(server, url, tenant_id, email, seeded, compared, served, lm)
 
 
 def test_a_person_uses_the_dashboard_in_chromium(world: World, tmp_path: Path) -> None:
@@ -124,11 +144,25 @@ def test_a_person_uses_the_dashboard_in_chromium(world: World, tmp_path: Path) -
             page.click("text=multihop-qa")
             page.wait_for_url(re.compile(rf"/dashboard/programs/{seeded.program_id}$"))
             assert page.locator(".serving-badge").count() == 1
+            page.wait_for_selector("svg.activity-chart", timeout=10_000)  # loaded by htmx after the page
+            assert page.locator(".activity-total").inner_text() == "8"
             page.screenshot(path=str(shots / "program.png"), full_page=True)
             page.click("form.diff-form button")
             page.wait_for_url(re.compile(r"/diff\?"))
             assert page.locator("td.new pre", has_text="Answer in one word").count() == 1
             page.screenshot(path=str(shots / "diff.png"), full_page=True)
+
+            page.goto(f"{base}/dashboard/programs/{world.served}")
+            page.fill("textarea[name='input.question']", "Capital of France?")
+            page.click(".playground-form button[type=submit]")
+            page.wait_for_selector("#playground-result .output", timeout=15_000)
+            assert "answer for Capital of France?" in page.locator("#playground-result").inner_text()
+            assert page.locator("#playground-result .trace-link").count() == 1
+            assert (
+                len(world.lm.requests) == 1
+                and urlsplit(page.url).path == f"/dashboard/programs/{world.served}"
+            )
+            page.locator("section.playground").screenshot(path=str(shots / "playground.png"))
 
             page.goto(f"{base}/dashboard/runs/optimizer/{seeded.optimizer_run_id}")
             assert "trial 4 of 10" in page.locator("#live").inner_text()
@@ -143,8 +177,25 @@ def test_a_person_uses_the_dashboard_in_chromium(world: World, tmp_path: Path) -
             page.wait_for_selector("#live .status-cancelled", timeout=10_000)
             assert page.locator("#live button", has_text="Resume").count() == 1
 
+            page.click("header nav >> text=Datasets")
+            page.click("text=capitals")
+            page.wait_for_url(re.compile(rf"/dashboard/datasets/{world.compared.dataset_id}$"))
+            assert page.locator("table.examples tbody tr").count() == 5
+            export = page.locator("a.download").get_attribute("href")
+            assert export == f"/dashboard/datasets/{world.compared.dataset_id}/export?format=jsonl"
+            page.screenshot(path=str(shots / "datasets.png"), full_page=True)
+
+            page.click("header nav >> text=Runs")
+            for run_id in world.compared.runs:
+                page.check(f"input[name=run_id][value='{run_id}']")
+            page.click("form.compare-pick button[type=submit]")
+            page.wait_for_url(re.compile(r"/dashboard/runs/compare\?"))
+            assert page.locator(".differing-count").inner_text() == "1"
+            assert world.compared.differing in page.locator("table.compare tr.differs").inner_text()
+            page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
             page.goto(f"{base}/dashboard/traces")
-            page.click("table.traces a")
+            page.click(f"table.traces a[href$='/traces/{seeded.trace_id}']")
             page.wait_for_url(re.compile(rf"/dashboard/traces/{seeded.trace_id}$"))
             spans = page.locator("li.span")
             assert spans.count() == 4

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
+from sqlalchemy import func, select
 
 from dspy_ash.actions._context import ActionContext
 from dspy_ash.actions._dataset_files import MAX_KEY_LENGTH, Format, RecordError, read_upload
@@ -81,6 +82,10 @@ class SplitCounts(Public):
     train: int
     dev: int
     test: int
+
+
+class SplitSizes(SplitCounts):
+    unassigned: int = Field(description="examples in no split")
 
 
 class DatasetExport(Request):
@@ -196,6 +201,21 @@ async def split_dataset(ctx: ActionContext, request: SplitRequest) -> SplitCount
             raise
         raise InvalidRequestError(str(exc), [FieldProblem("body", str(exc))]) from None
     return SplitCounts.model_validate(counts)
+
+
+@action("datasets.splits", resource="dataset", kind="read", scope="datasets:read",
+        http=Http("GET", "/datasets/{dataset_id}/splits"))  # fmt: skip
+async def dataset_splits(ctx: ActionContext, request: DatasetRef) -> SplitSizes:
+    """How many examples each split holds, and how many are in none (one grouped count)."""
+    await repos.datasets.get_dataset(ctx.session, tenant_id=ctx.tenant_id, dataset_id=request.dataset_id)
+    stmt = (
+        select(ExampleRow.split, func.count())
+        .where(ExampleRow.tenant_id == ctx.tenant_id, ExampleRow.dataset_id == request.dataset_id)
+        .group_by(ExampleRow.split)
+    )
+    counts = {split: int(n) for split, n in (await ctx.session.execute(stmt)).all()}
+    return SplitSizes(train=counts.get("train", 0), dev=counts.get("dev", 0), test=counts.get("test", 0),
+                      unassigned=counts.get(None, 0))  # fmt: skip
 
 
 @action("datasets.export", resource="dataset", kind="read", scope="datasets:read",

@@ -95,6 +95,10 @@ async def datasets_split(world: World) -> Call:
     )
 
 
+async def datasets_splits(world: World) -> Call:
+    return Call("GET", f"/datasets/{await _dataset(world)}/splits")
+
+
 async def datasets_export(world: World) -> Call:
     return Call("GET", f"/datasets/{await _dataset(world)}/export", params={"format": "csv"})
 
@@ -247,6 +251,7 @@ CASES: dict[str, Case] = {
     "datasets.get": datasets_get,
     "datasets.delete": datasets_delete,
     "datasets.split": datasets_split,
+    "datasets.splits": datasets_splits,
     "datasets.export": datasets_export,
     "examples.list": examples_list,
     "metrics.create": metrics_create,

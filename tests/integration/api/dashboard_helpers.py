@@ -1,6 +1,8 @@
 """What the dashboard's tests show: a tenant with members who log in by password, and a program with two
-versions, an optimizer run with trials, an evaluation run with results and a trace, made through the
-actions (and, for what only workers and the trace recorder write, through the store as they write it)."""
+versions, an optimizer run with trials, an evaluation run with results and a trace; a dataset with
+splits and two evaluation runs of it that disagree on one example; recent traces for the chart over time;
+a served program whose provider is a fake LM server. Made through the actions (and, for what only workers
+and the trace recorder write, through the store as they write it)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import copy
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,28 @@ SPEC: dict[str, Any] = {
     "outputs": {"answer": "answer.answer"},
 }
 NEW_INSTRUCTIONS = "Answer in one word, taken from the context."
+
+
+CAPITALS = [
+    {"question": "Capital of France?", "answer": "Paris", "split": "dev"},
+    {"question": "Capital of Italy?", "answer": "Rome", "split": "dev"},
+    {"question": "Capital of Japan?", "answer": "Tokyo", "split": "train"},
+    {"question": "Capital of Peru?", "answer": "Lima", "split": "test"},
+    {"question": "Capital of Chile?", "answer": "Santiago"},
+]
+SERVED_SPEC: dict[str, Any] = {
+    "inputs": ["question"],
+    "steps": [{"type": "predict", "id": "answer", "signature": "question -> answer"}],
+    "outputs": {"answer": "answer.answer"},
+}
+
+
+@dataclass(frozen=True)
+class Compared:
+    dataset_id: uuid.UUID
+    runs: tuple[uuid.UUID, uuid.UUID]  # v1's and v2's evaluation of the dev split
+    differing: str  # the question of the one example where they differ
+    wrong: str  # v1's answer to it
 
 
 @dataclass(frozen=True)
@@ -91,3 +116,49 @@ async def seed_program(services: Services, tenant_id: uuid.UUID, name: str = "mu
                                             results=results)  # fmt: skip
     trace_id = await seed_trace(services, tenant_id, program_id=program.id, latencies=(0.3, 0.2))
     return Seeded(program.id, versions, run.id, evaluation.id, trace_id)
+
+
+async def seed_comparison(services: Services, tenant_id: uuid.UUID, seeded: Seeded) -> Compared:
+    """A dataset (CAPITALS, input key `question`) and an evaluation of its dev split by each version:
+    both right on France, only v2 right on Italy."""
+    admin = admin_of(tenant_id)
+    content = "\n".join(json.dumps(record) for record in CAPITALS)
+    dataset = await invoke(services, "datasets.upload", admin,
+                           {"name": "capitals", "format": "jsonl", "content": content, "input_keys": ["question"]})  # fmt: skip
+    dev = await invoke(services, "examples.list", admin, {"dataset_id": dataset.id, "split": "dev"})
+    answers = {seeded.versions[0]: ["Paris", "Milan"], seeded.versions[1]: ["Paris", "Rome"]}
+    runs: list[uuid.UUID] = []
+    for version, said in answers.items():
+        run = await invoke(services, "evaluation_runs.create", admin, {"program_id": seeded.program_id,
+                           "version_id": version, "dataset_id": dataset.id, "split": "dev"})  # fmt: skip
+        results = [
+            {"position": i, "example_id": example.id, "prediction": {"answer": answer},
+             "score": float(answer == example.data["answer"])}
+            for i, (example, answer) in enumerate(zip(dev.items, said, strict=True))
+        ]  # fmt: skip
+        async with services.db.transaction(tenant_id=tenant_id) as s:
+            await repos.evaluations.add_results(s, tenant_id=tenant_id, actor="test", run_id=run.id,
+                                                results=results)  # fmt: skip
+        runs.append(run.id)
+    return Compared(dataset.id, (runs[0], runs[1]), "Capital of Italy?", "Milan")
+
+
+async def seed_recent_traces(
+    services: Services, tenant_id: uuid.UUID, program_id: uuid.UUID, hours_ago: tuple[int, ...]
+) -> None:
+    """A trace per entry, a minute into the hour that many hours before the current one: the chart over
+    time (hourly buckets from the hour) has it in the bucket that many places before the last."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for hours in hours_ago:
+        at = hour - timedelta(hours=hours) + timedelta(minutes=1)
+        await seed_trace(services, tenant_id, program_id=program_id, started_at=at, latencies=(0.1,))
+
+
+async def seed_served(services: Services, tenant_id: uuid.UUID, api_base: str) -> uuid.UUID:
+    """A provider on the fake LM server at `api_base` (the tenant's default) and a one-step program."""
+    admin = admin_of(tenant_id)
+    provider = {"name": "fake", "kind": "openai_compatible", "base_url": api_base,
+                "config": {"model": "fake-model", "num_retries": 0}}  # fmt: skip
+    await invoke(services, "providers.create", admin, provider)
+    program = await invoke(services, "programs.create", admin, {"name": "capital-qa", "spec": SERVED_SPEC})
+    return program.id

@@ -12,7 +12,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from dspy_ash.actions import Services
-from dspy_ash.api._dashboard import _admin, _errors, _login, _programs, _runs, _traces
+from dspy_ash.api._dashboard import (
+    _activity,
+    _admin,
+    _compare,
+    _datasets,
+    _errors,
+    _login,
+    _programs,
+    _runs,
+    _traces,
+)
 from dspy_ash.api._dashboard._web import PREFIX, STATIC, SecurityHeadersMiddleware
 
 __all__ = ["PREFIX", "build_dashboard"]
@@ -23,7 +33,7 @@ def build_dashboard(services_of: Callable[[], Services]) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services_of = services_of
     _errors.install(app)
-    for module in (_login, _programs, _runs, _traces, _admin):
+    for module in (_login, _programs, _activity, _datasets, _compare, _runs, _traces, _admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeadersMiddleware)

@@ -32,6 +32,14 @@ def _page(
     )
 
 
+def problem_of(exc: BaseException) -> tuple[int, str] | None:
+    """The status and title the REST API gives this error (its problem table), or None for none."""
+    for cls, status, _slug, title in PROBLEMS:
+        if isinstance(exc, cls):
+            return status, title
+    return None
+
+
 async def _on_login_required(request: Request, exc: Exception) -> Response:
     return login_redirect(request)
 
@@ -39,14 +47,11 @@ async def _on_login_required(request: Request, exc: Exception) -> Response:
 async def _on_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, UnauthenticatedError):  # the session ended while the page was open
         return login_redirect(request)
-    for cls, status, _slug, title in PROBLEMS:
-        if isinstance(exc, cls):
-            fields = (
-                [f"{f.field}: {f.message}" for f in exc.fields]
-                if isinstance(exc, InvalidRequestError)
-                else None
-            )
-            return _page(request, status, title, str(exc), fields)
+    if (problem := problem_of(exc)) is not None:
+        fields = (
+            [f"{f.field}: {f.message}" for f in exc.fields] if isinstance(exc, InvalidRequestError) else None
+        )
+        return _page(request, *problem, str(exc), fields)
     logger.exception("unhandled error in %s %s", request.method, request.url.path)
     return _page(request, 500, "Internal error", "the server failed; see its log")
 

@@ -1,5 +1,5 @@
-"""Programs: the list; a program with its versions (promote one to serving), its declarative steps and its
-monitoring figures; the diff of two versions side by side."""
+"""Programs: the list; a program with its versions (promote one to serving), its declarative steps, its
+monitoring figures and chart over time, and its playground; the diff of two versions side by side."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from dspy_ash.api._dashboard._activity import Window
+from dspy_ash.api._dashboard._playground import FIELD_PREFIX, JSON_FIELD, Attempt, input_names, run
 from dspy_ash.api._dashboard._web import PREFIX, Viewer, back_to, call, drop_none, render, signed_in
 
 router = APIRouter()
@@ -33,8 +35,21 @@ def _serving(serving_id: uuid.UUID | None, versions: list[Any]) -> Any:
 
 @router.get("/programs/{program_id}")
 async def program(
-    request: Request, viewer: SignedIn, program_id: uuid.UUID, cursor: Cursor = None
+    request: Request, viewer: SignedIn, program_id: uuid.UUID, cursor: Cursor = None, window: Window = "24h"
 ) -> Response:
+    return await program_page(request, viewer, program_id, cursor=cursor, window=window)
+
+
+async def program_page(
+    request: Request,
+    viewer: Viewer,
+    program_id: uuid.UUID,
+    *,
+    cursor: str | None = None,
+    window: Window = "24h",
+    attempt: Attempt | None = None,
+) -> Response:
+    """The program's page; after a playground post without htmx, with the execution's result in it."""
     found = await call(request, viewer, "programs.get", {"program_id": program_id})
     versions = await call(
         request,
@@ -47,9 +62,23 @@ async def program(
     if serving is None and versions.items and cursor is None:  # unpromoted: the latest serves
         serving = versions.items[0].id
     steps = (found.spec or {}).get("steps", [])
-    return render(request, "program.html", viewer, program=found, versions=versions.items,
-                  next_cursor=versions.next_cursor, serving=serving, stats=stats, steps=steps,
-                  promoted=found.serving_version_id is not None)  # fmt: skip
+    return render(request, "program.html", viewer, http_status=attempt.status if attempt else 200,
+                  program=found, versions=versions.items, next_cursor=versions.next_cursor, serving=serving,
+                  stats=stats, steps=steps, promoted=found.serving_version_id is not None, window=window,
+                  inputs=input_names(found), attempt=attempt or Attempt(), ran=attempt is not None,
+                  field_prefix=FIELD_PREFIX, json_field=JSON_FIELD)  # fmt: skip
+
+
+@router.post("/programs/{program_id}/playground")
+async def playground(request: Request, viewer: SignedIn, program_id: uuid.UUID) -> Response:
+    """Run the program once from the playground's form: the result as a fragment for htmx, else the
+    program's page with it."""
+    found = await call(request, viewer, "programs.get", {"program_id": program_id})
+    attempt = await run(request, viewer, found)
+    if request.headers.get("hx-request"):
+        return render(request, "playground_result.html", viewer, http_status=attempt.status, attempt=attempt,
+                      ran=True)  # fmt: skip
+    return await program_page(request, viewer, program_id, attempt=attempt)
 
 
 @router.post("/programs/{program_id}/versions/{version_id}/promote")

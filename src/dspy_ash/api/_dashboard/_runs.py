@@ -50,34 +50,46 @@ async def _program_names(request: Request, viewer: Viewer, items: list[Any]) -> 
     return {p.id: p.name for p in batch.items}
 
 
-async def _run_view(request: Request, viewer: Viewer, kind: RunKind, run_id: uuid.UUID) -> dict[str, Any]:
-    """What the run page and its live fragment show."""
+async def _run_view(
+    request: Request, viewer: Viewer, kind: RunKind, run_id: uuid.UUID, results_cursor: str | None = None
+) -> dict[str, Any]:
+    """What the run page and its live fragment show (an evaluation's results a page at a time)."""
     run = await call(request, viewer, f"{kind}_runs.get", {"run_id": run_id})
     view: dict[str, Any] = {"kind": kind, "run": run, "finished": run.status in FINISHED,
                             "poll": f"{POLL_SECONDS}s"}  # fmt: skip
     if kind == "evaluation":
         view["summary"] = await call(request, viewer, "evaluation_runs.summary", {"run_id": run_id})
-        results = await call(
-            request, viewer, "evaluation_runs.results", {"run_id": run_id, "limit": RESULTS_SHOWN}
-        )
-        view["results"], view["more_results"] = results.items, results.next_cursor is not None
+        results = await call(request, viewer, "evaluation_runs.results",
+                             drop_none(run_id=run_id, limit=RESULTS_SHOWN, cursor=results_cursor))  # fmt: skip
+        view["results"], view["results_next"] = results.items, results.next_cursor
+        view["results_cursor"] = results_cursor
     else:
         view["chart"] = trial_chart(run.trials)
     return view
 
 
 @router.get("/runs/{kind}/{run_id}")
-async def run_page(request: Request, viewer: SignedIn, kind: RunKind, run_id: uuid.UUID) -> Response:
-    view = await _run_view(request, viewer, kind, run_id)
-    batch = await call(request, viewer, "programs.by_ids", {"program_ids": [view["run"].program_id]})
+async def run_page(
+    request: Request, viewer: SignedIn, kind: RunKind, run_id: uuid.UUID, results_cursor: Cursor = None
+) -> Response:
+    view = await _run_view(request, viewer, kind, run_id, results_cursor)
+    run = view["run"]
+    batch = await call(request, viewer, "programs.by_ids", {"program_ids": [run.program_id]})
     program = batch.items[0] if batch.items else None
-    return render(request, "run.html", viewer, program=program, **view)
+    peers: list[Any] = []
+    if kind == "evaluation":  # the program's other evaluations of the same dataset, to compare with
+        others = await call(request, viewer, "evaluation_runs.list", {"program_id": run.program_id})
+        peers = [r for r in others.items if r.id != run.id and r.dataset_id == run.dataset_id]
+    return render(request, "run.html", viewer, program=program, peers=peers, **view)
 
 
 @router.get("/runs/{kind}/{run_id}/live")
-async def run_live(request: Request, viewer: SignedIn, kind: RunKind, run_id: uuid.UUID) -> Response:
+async def run_live(
+    request: Request, viewer: SignedIn, kind: RunKind, run_id: uuid.UUID, results_cursor: Cursor = None
+) -> Response:
     """The part of the run page that changes while it runs; it stops asking once the run is finished."""
-    return render(request, "run_live.html", viewer, **await _run_view(request, viewer, kind, run_id))
+    view = await _run_view(request, viewer, kind, run_id, results_cursor)
+    return render(request, "run_live.html", viewer, **view)
 
 
 @router.post("/runs/{kind}/{run_id}/{verb}")
