@@ -292,7 +292,9 @@ async def test_a_runs_progress_streams_as_server_sent_events_until_it_ends(
     assert len(progress) >= 2 and progress[-1]["status"] == "succeeded" and progress[-1]["score"] == 50.0
     fractions = [p["progress"] for p in progress]
     assert fractions == sorted(fractions)  # it only moves forward
-    assert len({(p["status"], p["progress"], p["message"]) for p in progress}) == len(progress)  # changes only
+    assert len({(p["status"], p["progress"], p["message"]) for p in progress}) == len(
+        progress
+    )  # changes only
 
     assert (await client.get(path)).status_code == 401
     wrong_kind = await client.get(f"/optimizer-runs/{created['id']}/events", headers=acme.auth())
