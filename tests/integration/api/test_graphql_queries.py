@@ -202,3 +202,50 @@ async def test_get_serves_queries_but_never_mutations(gql: GraphQLClient, acme: 
     assert (await gql("{ programs { nodes { id } } }", tenant=acme))["data"]["programs"]["nodes"] == []
     openapi = (await gql.http.get("http://test/openapi.json")).json()
     assert not any(path.startswith("/graphql") for path in openapi["paths"])  # GraphQL documents itself
+
+
+DECLARATIVE = {
+    "inputs": ["question"],
+    "steps": [{"type": "predict", "id": "answer", "signature": "question -> answer"}],
+    "outputs": {"answer": "answer.answer"},
+}
+
+
+async def test_runs_datasets_metrics_and_configs(
+    gql: GraphQLClient, acme: TenantKeys, globex: TenantKeys
+) -> None:
+    made = await gql(
+        'mutation($spec: JSON!) { createProgram(name: "qa", spec: $spec) { id } }', {"spec": DECLARATIVE},
+        tenant=acme, role="editor",
+    )  # fmt: skip
+    program_id = made["data"]["createProgram"]["id"]
+    queue = """mutation($p: UUID!) { createEvaluationRun(programId: $p, metric: "exact_match") {
+        id status metric progress } }"""
+    denied = await gql(queue, {"p": program_id}, tenant=acme, role="viewer")
+    assert codes(denied) == ["FORBIDDEN"]
+    queued = await gql(queue, {"p": program_id}, tenant=acme, role="editor")
+    run = queued["data"]["createEvaluationRun"]
+    assert run["status"] == "queued" and run["metric"] == "exact_match" and run["progress"] == 0.0
+    listed = await gql(
+        """query($p: UUID!) { evaluationRuns(programId: $p) { nodes { id status } }
+            optimizerRuns { nodes { id } } datasets { nodes { id } } metrics { nodes { id } }
+            optimizerConfigs { nodes { id } } }""",
+        {"p": program_id}, tenant=acme, role="viewer",
+    )  # fmt: skip
+    data = listed["data"]
+    assert data["evaluationRuns"]["nodes"] == [{"id": run["id"], "status": "queued"}]
+    assert data["optimizerRuns"]["nodes"] == [] and data["datasets"]["nodes"] == []
+    cancelled = await gql(
+        "mutation($id: UUID!) { cancelEvaluationRun(id: $id) { status } }", {"id": run["id"]},
+        tenant=acme, role="editor",
+    )  # fmt: skip
+    assert cancelled["data"]["cancelEvaluationRun"]["status"] == "cancelled"
+    again = await gql(
+        "mutation($id: UUID!) { cancelEvaluationRun(id: $id) { status } }", {"id": run["id"]},
+        tenant=acme, role="editor",
+    )  # fmt: skip
+    assert codes(again) == ["CONFLICT"]  # the state machine refuses a second cancel
+    theirs = await gql(
+        "query($id: UUID!) { evaluationRun(id: $id) { id } }", {"id": run["id"]}, tenant=globex
+    )
+    assert codes(theirs) == ["NOT_FOUND"]

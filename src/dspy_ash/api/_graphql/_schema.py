@@ -19,8 +19,13 @@ from dspy_ash.api._graphql._types import (
     ApiKeyCreatedNode,
     ApiKeyNode,
     AuditEventNode,
+    DatasetNode,
     DeletedNode,
+    EvaluationRunNode,
     Info,
+    MetricNode,
+    OptimizerConfigNode,
+    OptimizerRunNode,
     ProgramNode,
     RunProgressNode,
     TenantNode,
@@ -76,6 +81,50 @@ class Query:
         payload = {**page_arguments(first, after), **filters}
         return connection_of(await info.context.call("audit.list", payload), of(AuditEventNode))
 
+    @strawberry.field(description="Optimizer runs, newest first.")
+    async def optimizer_runs(
+        self, info: Info, first: int = 50, after: str | None = None, program_id: uuid.UUID | None = None,
+        status: str | None = None,
+    ) -> Connection[OptimizerRunNode]:  # fmt: skip
+        payload = {**page_arguments(first, after), "program_id": program_id, "status": status}
+        return connection_of(await info.context.call("optimizer_runs.list", payload), of(OptimizerRunNode))
+
+    @strawberry.field
+    async def optimizer_run(self, info: Info, id: uuid.UUID) -> OptimizerRunNode:
+        return mirror(OptimizerRunNode, await info.context.call("optimizer_runs.get", {"run_id": id}))
+
+    @strawberry.field(description="Evaluation runs, newest first.")
+    async def evaluation_runs(
+        self, info: Info, first: int = 50, after: str | None = None, program_id: uuid.UUID | None = None,
+        status: str | None = None,
+    ) -> Connection[EvaluationRunNode]:  # fmt: skip
+        payload = {**page_arguments(first, after), "program_id": program_id, "status": status}
+        return connection_of(await info.context.call("evaluation_runs.list", payload), of(EvaluationRunNode))
+
+    @strawberry.field
+    async def evaluation_run(self, info: Info, id: uuid.UUID) -> EvaluationRunNode:
+        return mirror(EvaluationRunNode, await info.context.call("evaluation_runs.get", {"run_id": id}))
+
+    @strawberry.field
+    async def datasets(
+        self, info: Info, first: int = 50, after: str | None = None, name: str | None = None
+    ) -> Connection[DatasetNode]:
+        payload = {**page_arguments(first, after), "name": name}
+        return connection_of(await info.context.call("datasets.list", payload), of(DatasetNode))
+
+    @strawberry.field(description="The tenant's metric definitions.")
+    async def metrics(self, info: Info, first: int = 50, after: str | None = None) -> Connection[MetricNode]:
+        return connection_of(
+            await info.context.call("metrics.list", page_arguments(first, after)), of(MetricNode)
+        )
+
+    @strawberry.field(description="The tenant's saved optimizer configurations.")
+    async def optimizer_configs(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[OptimizerConfigNode]:
+        page = await info.context.call("optimizer_configs.list", page_arguments(first, after))
+        return connection_of(page, of(OptimizerConfigNode))
+
     @strawberry.field(description="The caller's tenant.")
     async def tenant(self, info: Info) -> TenantNode:
         return mirror(TenantNode, await info.context.call("tenant.get", {}))
@@ -121,6 +170,34 @@ class Mutation:
     ) -> VersionNode:
         payload = {"program_id": program_id, "state": state, "parent_id": parent_id, "note": note}
         return mirror(VersionNode, await info.context.call("versions.import", payload))
+
+    @strawberry.mutation(description="Queue a compile of a program with an optimizer (a background run).")
+    async def create_optimizer_run(
+        self, info: Info, program_id: uuid.UUID, optimizer: str, dataset_id: uuid.UUID | None = None,
+        config: strawberry.scalars.JSON | None = None, metric: str | None = None,
+        base_version_id: uuid.UUID | None = None,
+    ) -> OptimizerRunNode:  # fmt: skip
+        payload = {"program_id": program_id, "optimizer": optimizer, "dataset_id": dataset_id,
+                   "config": config or {}, "metric": metric, "base_version_id": base_version_id}  # fmt: skip
+        return mirror(OptimizerRunNode, await info.context.call("optimizer_runs.create", payload))
+
+    @strawberry.mutation(description="Queue an evaluation of a program (or a version) on a dataset.")
+    async def create_evaluation_run(
+        self, info: Info, program_id: uuid.UUID, dataset_id: uuid.UUID | None = None,
+        version_id: uuid.UUID | None = None, split: str | None = None, metric: str | None = None,
+        config: strawberry.scalars.JSON | None = None,
+    ) -> EvaluationRunNode:  # fmt: skip
+        payload = {"program_id": program_id, "dataset_id": dataset_id, "version_id": version_id,
+                   "split": split, "metric": metric, "config": config or {}}  # fmt: skip
+        return mirror(EvaluationRunNode, await info.context.call("evaluation_runs.create", payload))
+
+    @strawberry.mutation(description="Cancel a queued or running optimizer run.")
+    async def cancel_optimizer_run(self, info: Info, id: uuid.UUID) -> OptimizerRunNode:
+        return mirror(OptimizerRunNode, await info.context.call("optimizer_runs.cancel", {"run_id": id}))
+
+    @strawberry.mutation(description="Cancel a queued or running evaluation run.")
+    async def cancel_evaluation_run(self, info: Info, id: uuid.UUID) -> EvaluationRunNode:
+        return mirror(EvaluationRunNode, await info.context.call("evaluation_runs.cancel", {"run_id": id}))
 
     @strawberry.mutation(description="Create an API key; the result carries its secret, once.")
     async def create_api_key(self, info: Info, name: str, role: str = "viewer") -> ApiKeyCreatedNode:

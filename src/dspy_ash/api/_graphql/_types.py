@@ -23,7 +23,11 @@ from strawberry.types.base import get_object_definition
 
 from dspy_ash.actions import FieldProblem, InvalidRequestError
 from dspy_ash.actions._batches import RunProgress
+from dspy_ash.actions._datasets import DatasetPublic
+from dspy_ash.actions._metric_definitions import MetricPublic
+from dspy_ash.actions._optimizer_configs import OptimizerConfigPublic
 from dspy_ash.actions._programs import ProgramPublic
+from dspy_ash.actions._runs import EvaluationRunPublic, OptimizerRunPublic
 from dspy_ash.actions._schemas import Deleted as DeletedPublic
 from dspy_ash.actions._tenancy import ApiKeyCreated, ApiKeyPublic, AuditEventPublic, TenantPublic
 from dspy_ash.actions._versions import VersionDetail
@@ -191,3 +195,78 @@ class RunProgressNode:
 def of(cls: type[S]) -> Callable[[Any], S]:
     """`mirror` as a one-argument function, for `connection_of(page, of(X))`."""
     return functools.partial(mirror, cls)
+
+
+@strawberry.interface(name="Run", description="What optimizer and evaluation runs have in common.")
+class RunNode:
+    id: uuid.UUID
+    program_id: uuid.UUID
+    dataset_id: uuid.UUID | None
+    dataset_hash: str | None
+    status: str
+    config: JSON
+    metric: str | None
+    progress: float
+    progress_message: str
+    trials: JSON
+    score: float | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@mirrors(OptimizerRunPublic)
+@strawberry.type(
+    name="OptimizerRun", description="A compile: queued, running, then succeeded, failed or cancelled."
+)
+class OptimizerRunNode(RunNode):
+    optimizer: str
+    base_version_id: uuid.UUID | None
+    result_version_id: uuid.UUID | None
+
+
+@mirrors(EvaluationRunPublic)
+@strawberry.type(name="EvaluationRun", description="An evaluation of a program (or a version) on a dataset.")
+class EvaluationRunNode(RunNode):
+    version_id: uuid.UUID | None
+    split: str | None
+
+
+@mirrors(DatasetPublic)
+@strawberry.type(name="Dataset")
+class DatasetNode:
+    id: uuid.UUID
+    name: str
+    description: str
+    input_keys: list[str]
+    size: int
+    content_hash: str
+    source: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@mirrors(MetricPublic)
+@strawberry.type(name="MetricDefinition", description="A tenant's metric: a builtin by name, or LM-judged.")
+class MetricNode:
+    id: uuid.UUID
+    name: str
+    kind: str
+    config: JSON
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@mirrors(OptimizerConfigPublic)
+@strawberry.type(name="OptimizerConfig", description="A saved optimizer with its arguments.")
+class OptimizerConfigNode:
+    id: uuid.UUID
+    name: str
+    optimizer: str
+    config: JSON
+    description: str
+    created_at: datetime
+    updated_at: datetime
