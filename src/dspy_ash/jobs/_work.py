@@ -333,8 +333,10 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
                 message=f"{recorded}/{len(inputs.examples)} examples",
             )
 
+    finished = asyncio.Event()
+
     async def writer() -> None:
-        while True:
+        while not finished.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wrote.wait(), _FLUSH_SECONDS)
             wrote.clear()
@@ -347,8 +349,10 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
         try:
             await asyncio.gather(*(one(i) for i in pending))
         finally:
-            writing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # the writer ends after the flush it may be in (cancelling it there would lose that batch)
+            finished.set()
+            wrote.set()
+            with contextlib.suppress(Exception):
                 await writing
             if results:
                 await flush()  # what finished is kept, also when the run is cancelled or fails

@@ -341,7 +341,7 @@ async def test_metrics_builtin_and_lm_judge(db: Database, tenant: uuid.UUID) -> 
     ("kind", "config", "field"),
     [
         ("regex", {"name": "answer_exact_match"}, "kind"),
-        ("builtin", {"name": "exact_match"}, "config.name"),  # DSPy's is answer_exact_match
+        ("builtin", {"name": "accuracy"}, "config.name"),  # no builtin of that name
         ("builtin", {"name": "answer_exact_match", "frac": 1}, "config"),
         ("builtin", ["answer_exact_match"], "config"),
         ("lm_judge", {"model": "m", "instructions": "", "output_field": "score"}, "config"),

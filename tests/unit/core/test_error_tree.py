@@ -13,7 +13,10 @@ from dspy_ash import errors
 from dspy_ash.errors import DspyAshError
 
 # Private control-flow signals that never leave their module (each is caught where it is raised).
-INTERNAL = {"dspy_ash.modules._interpreter._ForgedReply"}  # a reply whose MAC does not match: dropped
+INTERNAL = {
+    "dspy_ash.modules._interpreter._ForgedReply",  # a reply whose MAC does not match: dropped
+    "dspy_ash.api._dashboard._playground._BadInputs",  # a playground form's inputs: shown in the page
+}
 # Run as a script in the sandbox's subprocess, never imported into the engine (its `_Final` is how
 # SUBMIT() unwinds the sandboxed code, a BaseException that never leaves the subprocess).
 NOT_IMPORTED = {"dspy_ash.modules._sandbox_worker"}
