@@ -13,7 +13,6 @@ machine works on the run.
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at runtime.
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,14 +24,10 @@ from fastapi.responses import StreamingResponse
 from dspy_ash.actions import Actor, Services, invoke, lookup
 from dspy_ash.api._auth import authorizer, services_of
 from dspy_ash.api._problems import problem_responses
+from dspy_ash.api._serving_routes import EVENT_STREAM, sse
 
 PROGRESS_ACTION = "runs.progress"
-EVENT_STREAM = "text/event-stream"
 _KEEPALIVE_SECONDS = 15.0
-
-
-def _sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 async def _events(
@@ -45,12 +40,12 @@ async def _events(
         seen = (state.status, state.progress, state.message, state.score)
         if seen != last:
             last, quiet_since = seen, time.monotonic()
-            yield _sse("progress", state.model_dump(mode="json"))
+            yield sse("progress", state.model_dump(mode="json"))
         elif time.monotonic() - quiet_since >= _KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
             yield b": keep-alive\n\n"
         if state.terminal:
-            yield _sse("end", {"status": state.status})
+            yield sse("end", {"status": state.status})
             return
         if time.monotonic() >= deadline:
             return

@@ -33,7 +33,7 @@ STREAM_ACTION = "programs.execute_stream"
 EVENT_STREAM = "text/event-stream"
 
 
-def _sse(event: str, data: Any) -> bytes:
+def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
@@ -49,9 +49,9 @@ def _problem(exc: BaseException) -> dict[str, Any]:
 async def _events(source: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
     try:
         async for event, data in source:
-            yield _sse(event, data)
+            yield sse(event, data)
     except Exception as exc:  # the response has started: the failure travels as the last event
-        yield _sse("error", _problem(exc))
+        yield sse("error", _problem(exc))
 
 
 def serving_router() -> APIRouter:

@@ -269,13 +269,6 @@ async def run_optimizer(services: Services, lease: Lease) -> None:
         )
 
 
-async def _add_results(services: Services, lease: Lease, batch: list[dict[str, Any]]) -> int:
-    async with services.db.transaction(tenant_id=lease.tenant_id) as session:
-        return await repos.evaluations.add_results(
-            session, tenant_id=lease.tenant_id, actor=lease.actor, run_id=lease.run_id, results=batch
-        )
-
-
 async def run_evaluation(services: Services, lease: Lease) -> None:
     """Run the program on every example without a result yet, score it, and write the results as they
     come (idempotent per example); the run's score is DSPy's: the mean over all examples, in percent,
@@ -296,12 +289,12 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
     recorded = len(done)
     wrote = asyncio.Event()
 
-    version_id = getattr(inputs.run, "version_id", None)
+    ids = {"tenant_id": lease.tenant_id, "program_id": inputs.run.program_id,
+           "version_id": getattr(inputs.run, "version_id", None)}  # fmt: skip
 
     async def one(index: int) -> None:
         example = inputs.examples[index]
         trace_id = uuid.uuid4()  # the example's execution is this trace (its result row links it)
-        ids = {"tenant_id": lease.tenant_id, "program_id": inputs.run.program_id, "version_id": version_id}
         async with gate:
             try:
                 with trace_context(**ids, trace_id=trace_id):
@@ -314,24 +307,30 @@ async def run_evaluation(services: Services, lease: Lease) -> None:
         if len(results) >= _FLUSH_RESULTS:
             wrote.set()
 
-    async def flush() -> None:
-        nonlocal recorded
-        batch, results[:] = list(results), []
-        await recorder.aflush()  # the results' traces are written first: a result names its trace
-        try:
-            added = await _add_results(services, lease, batch)
-        except NotFoundError:  # a trace the recorder dropped (its queue was full): keep the results
-            added = await _add_results(services, lease, [{**r, "trace_id": None} for r in batch])
-        recorded += added
+    async def write(batch: list[dict[str, Any]]) -> int:
+        """The batch's results and the run's progress, in one transaction; how many results were new."""
         async with services.db.transaction(tenant_id=lease.tenant_id) as session:
+            added = await repos.evaluations.add_results(
+                session, tenant_id=lease.tenant_id, actor=lease.actor, run_id=lease.run_id, results=batch
+            )
             await repos.runs.report_progress(
                 session,
                 tenant_id=lease.tenant_id,
                 kind="evaluation",
                 run_id=lease.run_id,
-                progress=min(0.99, recorded / len(inputs.examples)),
-                message=f"{recorded}/{len(inputs.examples)} examples",
+                progress=min(0.99, (recorded + added) / len(inputs.examples)),
+                message=f"{recorded + added}/{len(inputs.examples)} examples",
             )
+            return added
+
+    async def flush() -> None:
+        nonlocal recorded
+        batch, results[:] = list(results), []
+        await recorder.aflush()  # the results' traces are written first: a result names its trace
+        try:
+            recorded += await write(batch)
+        except NotFoundError:  # a trace the recorder dropped (its queue was full): keep the results
+            recorded += await write([{**r, "trace_id": None} for r in batch])
 
     finished = asyncio.Event()
 
